@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install everything pcvm needs to build, run and test, from Debian's packages.
+# Idempotent and quiet when all is there already.
+set -euo pipefail
+PKGS=(build-essential gcc clang pkg-config nasm gcc-multilib cpio
+      libslirp-dev zlib1g-dev libzstd-dev libcmocka-dev libcapstone-dev libseccomp-dev
+      seabios qemu-utils e2fsprogs expect)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# i386 is needed to fetch the Debian guests (apt-get download linux-image-686:i386 ...).
+need_i386=0
+dpkg --print-foreign-architectures | grep -qx i386 || need_i386=1
+if [ ${#missing[@]} -eq 0 ] && [ $need_i386 -eq 0 ]; then
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]:-(i386 architecture)}" >&2
+[ $need_i386 -eq 1 ] && $SUDO dpkg --add-architecture i386
+# A mirror mid-sync can fail one index; the rest still updates, so do not stop on it.
+$SUDO apt-get update -qq >/dev/null 2>&1 || echo "install-deps: apt-get update reported errors; continuing" >&2
+if [ ${#missing[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

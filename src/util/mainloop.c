@@ -1,0 +1,114 @@
+/* Host event loop over poll(). */
+#include "util/mainloop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+int mainloop_init(struct mainloop *ml)
+{
+    memset(ml, 0, sizeof(*ml));
+    if (pipe(ml->wake_pipe) < 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        fcntl(ml->wake_pipe[i], F_SETFL, fcntl(ml->wake_pipe[i], F_GETFL) | O_NONBLOCK);
+        fcntl(ml->wake_pipe[i], F_SETFD, FD_CLOEXEC);
+    }
+    return 0;
+}
+
+void mainloop_destroy(struct mainloop *ml)
+{
+    close(ml->wake_pipe[0]);
+    close(ml->wake_pipe[1]);
+}
+
+int mainloop_add_fd(struct mainloop *ml, int fd, short events, fd_events_fn events_fn,
+                    fd_handler_fn handler, void *opaque)
+{
+    int slot = -1;
+    for (int i = 0; i < ml->count; i++)
+        if (!ml->fds[i].active) {
+            slot = i;
+            break;
+        }
+    if (slot < 0) {
+        if (ml->count >= MAINLOOP_MAX_FDS)
+            return -1;
+        slot = ml->count++;
+    }
+    ml->fds[slot] = (struct mainloop_fd){ .fd = fd, .events = events, .events_fn = events_fn,
+                                          .handler = handler, .opaque = opaque, .active = true };
+    return slot;
+}
+
+void mainloop_remove_fd(struct mainloop *ml, int fd)
+{
+    for (int i = 0; i < ml->count; i++)
+        if (ml->fds[i].active && ml->fds[i].fd == fd)
+            ml->fds[i].active = false;
+}
+
+int mainloop_poll(struct mainloop *ml, int64_t timeout_ns)
+{
+    struct pollfd pfd[MAINLOOP_MAX_FDS + 1];
+    int slot_of[MAINLOOP_MAX_FDS + 1];
+    int n = 0;
+    pfd[n] = (struct pollfd){ .fd = ml->wake_pipe[0], .events = POLLIN };
+    slot_of[n++] = -1;
+    for (int i = 0; i < ml->count; i++) {
+        struct mainloop_fd *f = &ml->fds[i];
+        if (!f->active)
+            continue;
+        short ev = f->events_fn ? f->events_fn(f->opaque, f->fd) : f->events;
+        if (!ev)
+            continue;
+        pfd[n] = (struct pollfd){ .fd = f->fd, .events = ev };
+        slot_of[n++] = i;
+    }
+    int timeout_ms;
+    if (timeout_ns < 0)
+        timeout_ms = -1;
+    else
+        timeout_ms = (int)((timeout_ns + 999999) / 1000000);
+    struct timespec ts = { .tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000 };
+    int r = timeout_ns < 0 ? ppoll(pfd, (nfds_t)n, NULL, NULL) : ppoll(pfd, (nfds_t)n, &ts, NULL);
+    (void)timeout_ms;
+    if (r <= 0)
+        return 0;
+    int ran = 0;
+    if (pfd[0].revents) {
+        char buf[64];
+        while (read(ml->wake_pipe[0], buf, sizeof(buf)) > 0) {
+        }
+    }
+    for (int i = 1; i < n; i++) {
+        if (!pfd[i].revents)
+            continue;
+        struct mainloop_fd *f = &ml->fds[slot_of[i]];
+        if (f->active && f->fd == pfd[i].fd) {
+            f->handler(f->opaque, f->fd, pfd[i].revents);
+            ran++;
+        }
+    }
+    return ran;
+}
+
+void mainloop_wake(struct mainloop *ml)
+{
+    int saved = errno;
+    ssize_t w = write(ml->wake_pipe[1], "", 1);
+    (void)w;
+    errno = saved;
+}
+
+void mainloop_request_exit(struct mainloop *ml, int status)
+{
+    if (!ml->quit) {
+        ml->quit = true;
+        ml->exit_status = status;
+    }
+    mainloop_wake(ml);
+}

@@ -1,0 +1,48 @@
+/* Host event loop: file descriptors watched with poll(), woken by the CPU thread's idle wait.
+ * Chardevs, sockets, the monitor, slirp and aio completions register here. */
+#ifndef PCVM_UTIL_MAINLOOP_H
+#define PCVM_UTIL_MAINLOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef void (*fd_handler_fn)(void *opaque, int fd, short revents);
+/* Returns the poll events wanted now (0 = not now), e.g. POLLIN only while a FIFO has room. */
+typedef short (*fd_events_fn)(void *opaque, int fd);
+
+#define MAINLOOP_MAX_FDS 64
+
+struct mainloop_fd {
+    int fd;
+    short events;            /* used when events_fn is NULL */
+    fd_events_fn events_fn;
+    fd_handler_fn handler;
+    void *opaque;
+    bool active;
+};
+
+struct mainloop {
+    struct mainloop_fd fds[MAINLOOP_MAX_FDS];
+    int count;
+    int wake_pipe[2];        /* written by mainloop_wake() from other threads */
+    bool quit;
+    int exit_status;
+};
+
+/* Prepare an empty loop; returns 0 or -1. */
+int mainloop_init(struct mainloop *ml);
+/* Close the wake pipe. */
+void mainloop_destroy(struct mainloop *ml);
+/* Watch fd for events (or events_fn's answer); returns a slot >= 0 or -1. */
+int mainloop_add_fd(struct mainloop *ml, int fd, short events, fd_events_fn events_fn,
+                    fd_handler_fn handler, void *opaque);
+/* Stop watching fd. */
+void mainloop_remove_fd(struct mainloop *ml, int fd);
+/* Poll for up to timeout_ns (0 = just look, <0 = forever) and run handlers; returns how many ran. */
+int mainloop_poll(struct mainloop *ml, int64_t timeout_ns);
+/* Wake a poll in progress (thread-safe, async-signal-safe). */
+void mainloop_wake(struct mainloop *ml);
+/* Ask the emulator to stop with this exit status (guest power-off, Ctrl-A x, debug-exit). */
+void mainloop_request_exit(struct mainloop *ml, int status);
+
+#endif

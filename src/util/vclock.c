@@ -1,0 +1,104 @@
+/* The virtual clock and its timers. */
+#include "util/vclock.h"
+
+#include <time.h>
+
+int64_t host_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+}
+
+int64_t host_realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+}
+
+void vclock_init(struct vclock *c, bool icount, int icount_shift, const uint64_t *insn_counter)
+{
+    c->icount = icount;
+    c->icount_shift = icount_shift;
+    c->insn_counter = insn_counter;
+    c->host_base = host_monotonic_ns();
+    c->virt_base = 0;
+    c->insn_base = insn_counter ? *insn_counter : 0;
+    c->running = true;
+    c->timers = 0;
+}
+
+int64_t vclock_now(const struct vclock *c)
+{
+    if (!c->running)
+        return c->virt_base;
+    if (c->icount)
+        return c->virt_base + (int64_t)((*c->insn_counter - c->insn_base) << c->icount_shift);
+    return c->virt_base + (host_monotonic_ns() - c->host_base);
+}
+
+void vclock_set_running(struct vclock *c, bool running)
+{
+    if (running == c->running)
+        return;
+    c->virt_base = vclock_now(c);
+    c->host_base = host_monotonic_ns();
+    c->insn_base = c->insn_counter ? *c->insn_counter : 0;
+    c->running = running;
+}
+
+int64_t vclock_next_deadline(const struct vclock *c)
+{
+    return c->timers ? c->timers->deadline : INT64_MAX;
+}
+
+int vclock_run_timers(struct vclock *c)
+{
+    int ran = 0;
+    int64_t now = vclock_now(c);
+    while (c->timers && c->timers->deadline <= now) {
+        struct vtimer *t = c->timers;
+        c->timers = t->next;
+        t->armed = false;
+        t->next = 0;
+        t->cb(t->opaque); /* may re-arm t or others */
+        ran++;
+    }
+    return ran;
+}
+
+void vtimer_init(struct vtimer *t, struct vclock *c, vtimer_fn cb, void *opaque)
+{
+    t->deadline = 0;
+    t->cb = cb;
+    t->opaque = opaque;
+    t->clock = c;
+    t->next = 0;
+    t->armed = false;
+}
+
+void vtimer_del(struct vtimer *t)
+{
+    if (!t->armed)
+        return;
+    struct vtimer **pp = &t->clock->timers;
+    while (*pp && *pp != t)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = t->next;
+    t->next = 0;
+    t->armed = false;
+}
+
+void vtimer_mod(struct vtimer *t, int64_t deadline_ns)
+{
+    vtimer_del(t);
+    t->deadline = deadline_ns;
+    struct vtimer **pp = &t->clock->timers;
+    while (*pp && (*pp)->deadline <= deadline_ns)
+        pp = &(*pp)->next;
+    t->next = *pp;
+    *pp = t;
+    t->armed = true;
+}

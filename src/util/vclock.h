@@ -1,0 +1,64 @@
+/* The virtual clock and its timers.
+ *
+ * Every device's notion of time comes from here, never from the host clock
+ * directly, so that -icount runs are exactly repeatable and a stopped VM's
+ * time stands still.  By default virtual time follows the host's monotonic
+ * clock; with -icount it is derived from the retired-instruction count.
+ */
+#ifndef PCVM_UTIL_VCLOCK_H
+#define PCVM_UTIL_VCLOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define NS_PER_SEC 1000000000LL
+
+struct vtimer;
+typedef void (*vtimer_fn)(void *opaque);
+
+struct vtimer {
+    int64_t deadline;       /* virtual ns */
+    vtimer_fn cb;
+    void *opaque;
+    struct vclock *clock;
+    struct vtimer *next;    /* sorted list of armed timers */
+    bool armed;
+};
+
+struct vclock {
+    bool icount;            /* time from instructions instead of the host */
+    int icount_shift;       /* with icount: 1 instruction = 2^shift ns */
+    const uint64_t *insn_counter; /* with icount: the retired-instruction count to follow */
+    int64_t host_base;      /* host monotonic ns when virtual time was last anchored */
+    int64_t virt_base;      /* virtual ns at that anchor */
+    uint64_t insn_base;     /* with icount: instruction count at that anchor */
+    bool running;
+    struct vtimer *timers;  /* armed timers, earliest first */
+};
+
+/* Host monotonic time in ns. */
+int64_t host_monotonic_ns(void);
+/* Host wall-clock (realtime) in ns since the epoch. */
+int64_t host_realtime_ns(void);
+
+/* Start the clock at virtual time 0, following the host (icount=false) or insn_counter. */
+void vclock_init(struct vclock *c, bool icount, int icount_shift, const uint64_t *insn_counter);
+/* Current virtual time in ns. */
+int64_t vclock_now(const struct vclock *c);
+/* Freeze (running=false) or resume virtual time, e.g. for the monitor's stop/cont. */
+void vclock_set_running(struct vclock *c, bool running);
+/* Deadline of the earliest armed timer, or INT64_MAX. */
+int64_t vclock_next_deadline(const struct vclock *c);
+/* Run the callbacks of every timer whose deadline has passed; returns how many ran. */
+int vclock_run_timers(struct vclock *c);
+
+/* Prepare a timer (disarmed). */
+void vtimer_init(struct vtimer *t, struct vclock *c, vtimer_fn cb, void *opaque);
+/* Arm (or re-arm) the timer for virtual time deadline_ns. */
+void vtimer_mod(struct vtimer *t, int64_t deadline_ns);
+/* Disarm the timer. */
+void vtimer_del(struct vtimer *t);
+/* True when the timer is armed. */
+static inline bool vtimer_pending(const struct vtimer *t) { return t->armed; }
+
+#endif
