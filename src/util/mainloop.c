@@ -68,14 +68,8 @@ int mainloop_poll(struct mainloop *ml, int64_t timeout_ns)
         pfd[n] = (struct pollfd){ .fd = f->fd, .events = ev };
         slot_of[n++] = i;
     }
-    int timeout_ms;
-    if (timeout_ns < 0)
-        timeout_ms = -1;
-    else
-        timeout_ms = (int)((timeout_ns + 999999) / 1000000);
     struct timespec ts = { .tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000 };
     int r = timeout_ns < 0 ? ppoll(pfd, (nfds_t)n, NULL, NULL) : ppoll(pfd, (nfds_t)n, &ts, NULL);
-    (void)timeout_ms;
     if (r <= 0)
         return 0;
     int ran = 0;

@@ -48,6 +48,13 @@ void vclock_set_running(struct vclock *c, bool running)
     c->running = running;
 }
 
+void vclock_warp(struct vclock *c, int64_t target_ns)
+{
+    int64_t now = vclock_now(c);
+    if (target_ns > now)
+        c->virt_base += target_ns - now;
+}
+
 int64_t vclock_next_deadline(const struct vclock *c)
 {
     return c->timers ? c->timers->deadline : INT64_MAX;

@@ -47,6 +47,8 @@ void vclock_init(struct vclock *c, bool icount, int icount_shift, const uint64_t
 int64_t vclock_now(const struct vclock *c);
 /* Freeze (running=false) or resume virtual time, e.g. for the monitor's stop/cont. */
 void vclock_set_running(struct vclock *c, bool running);
+/* With icount and every CPU halted: jump virtual time forward to target (never backward). */
+void vclock_warp(struct vclock *c, int64_t target_ns);
 /* Deadline of the earliest armed timer, or INT64_MAX. */
 int64_t vclock_next_deadline(const struct vclock *c);
 /* Run the callbacks of every timer whose deadline has passed; returns how many ran. */

@@ -1,0 +1,97 @@
+/* The run loop. */
+#include "machine/runloop.h"
+
+#include <string.h>
+
+/* Longest slice in host-clock mode: host events (serial input, sockets) wait at most this. */
+#define SLICE_NS_MAX 1000000LL
+
+void runloop_init(struct runloop *rl, struct cpu **cpus, unsigned ncpus, struct vclock *clock,
+                  struct mainloop *ml)
+{
+    memset(rl, 0, sizeof(*rl));
+    if (ncpus > RUNLOOP_MAX_CPUS)
+        ncpus = RUNLOOP_MAX_CPUS;
+    for (unsigned i = 0; i < ncpus; i++)
+        rl->cpus[i] = cpus[i];
+    rl->ncpus = ncpus;
+    rl->clock = clock;
+    rl->ml = ml;
+    rl->insns_per_ms = 20000; /* first guess; measured from the first slices on */
+}
+
+void runloop_set_paused(struct runloop *rl, bool paused)
+{
+    rl->paused = paused;
+    vclock_set_running(rl->clock, !paused);
+    mainloop_wake(rl->ml);
+}
+
+/* How many instructions each vCPU may run before the next deadline. */
+static uint64_t slice_budget(struct runloop *rl, int64_t now, int64_t deadline)
+{
+    int64_t span = deadline - now;
+    if (span < 0)
+        span = 0;
+    if (rl->clock->icount) {
+        uint64_t n = (uint64_t)span >> rl->clock->icount_shift;
+        return n ? n : 1;
+    }
+    if (span > SLICE_NS_MAX)
+        span = SLICE_NS_MAX;
+    uint64_t n = rl->insns_per_ms * (uint64_t)span / 1000000u;
+    return n < 64 ? 64 : n;
+}
+
+int runloop_run(struct runloop *rl)
+{
+    struct mainloop *ml = rl->ml;
+    while (!ml->quit) {
+        vclock_run_timers(rl->clock);
+        if (rl->paused) {
+            mainloop_poll(ml, -1);
+            continue;
+        }
+        int64_t now = vclock_now(rl->clock);
+        int64_t deadline = vclock_next_deadline(rl->clock);
+        uint64_t budget = slice_budget(rl, now, deadline);
+        bool all_halted = true;
+        int64_t host_start = rl->clock->icount ? 0 : host_monotonic_ns();
+        uint64_t ran = 0;
+        for (unsigned i = 0; i < rl->ncpus && !ml->quit; i++) {
+            struct cpu *cpu = rl->cpus[i];
+            uint64_t before = cpu->insn_count;
+            enum cpu_exit_reason why = cpu_run(cpu, budget);
+            ran += cpu->insn_count - before;
+            if (why != CPU_EXIT_HALT)
+                all_halted = false;
+            if ((why == CPU_EXIT_RESET || why == CPU_EXIT_DEBUG) && rl->cpu_event)
+                rl->cpu_event(rl->opaque, cpu, why);
+        }
+        if (!rl->clock->icount && ran >= 1000) {
+            /* Track speed so a slice lasts about as long as intended. */
+            int64_t took = host_monotonic_ns() - host_start;
+            if (took > 0) {
+                uint64_t ipms = ran * 1000000u / (uint64_t)took;
+                rl->insns_per_ms = (rl->insns_per_ms * 3 + (ipms ? ipms : 1)) / 4;
+            }
+        }
+        if (all_halted) {
+            /* Nothing to run: sleep until the next timer or a host event. */
+            deadline = vclock_next_deadline(rl->clock);
+            if (rl->clock->icount) {
+                mainloop_poll(ml, 0);
+                if (deadline != INT64_MAX)
+                    vclock_warp(rl->clock, deadline);
+                else
+                    mainloop_poll(ml, -1);
+            } else {
+                now = vclock_now(rl->clock);
+                mainloop_poll(ml, deadline == INT64_MAX ? -1 : (deadline > now ? deadline - now : 0));
+            }
+        } else {
+            mainloop_poll(ml, 0);
+        }
+    }
+    return ml->exit_status;
+}

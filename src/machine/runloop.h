@@ -1,0 +1,35 @@
+/* The run loop: runs the vCPUs in slices between timer deadlines, services host events,
+ * and sleeps when every vCPU is halted. One thread; vCPUs take turns (deterministic). */
+#ifndef PCVM_MACHINE_RUNLOOP_H
+#define PCVM_MACHINE_RUNLOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cpu/cpu.h"
+#include "util/mainloop.h"
+#include "util/vclock.h"
+
+#define RUNLOOP_MAX_CPUS 16
+
+struct runloop {
+    struct cpu *cpus[RUNLOOP_MAX_CPUS];
+    unsigned ncpus;
+    struct vclock *clock;
+    struct mainloop *ml;
+    bool paused;              /* monitor "stop" or -S: vCPUs do not run, time stands still */
+    uint64_t insns_per_ms;    /* host-clock mode: measured speed, sizes the slices */
+    /* A vCPU stopped for a reason the board handles (CPU_EXIT_RESET, CPU_EXIT_DEBUG). */
+    void (*cpu_event)(void *opaque, struct cpu *cpu, enum cpu_exit_reason why);
+    void *opaque;
+};
+
+/* Prepare the loop over the given vCPUs. */
+void runloop_init(struct runloop *rl, struct cpu **cpus, unsigned ncpus, struct vclock *clock,
+                  struct mainloop *ml);
+/* Run until mainloop_request_exit(); returns the exit status it was given. */
+int runloop_run(struct runloop *rl);
+/* Stop (paused=true) or resume the vCPUs and the virtual clock. */
+void runloop_set_paused(struct runloop *rl, bool paused);
+
+#endif

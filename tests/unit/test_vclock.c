@@ -1,0 +1,121 @@
+/* Virtual clock and timers, in icount mode so time is under the test's control. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "util/vclock.h"
+
+struct fired {
+    int count;
+    int order[8];
+    int n;
+    struct vtimer *rearm;
+    int64_t rearm_at;
+};
+
+struct tctx {
+    struct fired *f;
+    int id;
+};
+
+static void on_timer(void *opaque)
+{
+    struct tctx *c = opaque;
+    c->f->count++;
+    if (c->f->n < 8)
+        c->f->order[c->f->n++] = c->id;
+    if (c->f->rearm) {
+        struct vtimer *t = c->f->rearm;
+        c->f->rearm = NULL;
+        vtimer_mod(t, c->f->rearm_at);
+    }
+}
+
+static void icount_time_follows_instructions(void **state)
+{
+    (void)state;
+    uint64_t insns = 0;
+    struct vclock c;
+    vclock_init(&c, true, 3, &insns);
+    assert_int_equal(vclock_now(&c), 0);
+    insns = 1000;
+    assert_int_equal(vclock_now(&c), 8000);
+    vclock_set_running(&c, false);
+    insns = 5000;
+    assert_int_equal(vclock_now(&c), 8000); /* stopped: time stands still */
+    vclock_set_running(&c, true);
+    insns = 5010;
+    assert_int_equal(vclock_now(&c), 8080);
+}
+
+static void timers_fire_in_deadline_order(void **state)
+{
+    (void)state;
+    uint64_t insns = 0;
+    struct vclock c;
+    struct fired f = { 0 };
+    struct vtimer a, b, d;
+    struct tctx ca = { &f, 1 }, cb = { &f, 2 }, cd = { &f, 3 };
+    vclock_init(&c, true, 0, &insns);
+    vtimer_init(&a, &c, on_timer, &ca);
+    vtimer_init(&b, &c, on_timer, &cb);
+    vtimer_init(&d, &c, on_timer, &cd);
+    vtimer_mod(&a, 300);
+    vtimer_mod(&b, 100);
+    vtimer_mod(&d, 200);
+    assert_int_equal(vclock_next_deadline(&c), 100);
+    vtimer_del(&d);
+    assert_false(vtimer_pending(&d));
+    insns = 150;
+    assert_int_equal(vclock_run_timers(&c), 1);
+    insns = 1000;
+    assert_int_equal(vclock_run_timers(&c), 1);
+    assert_int_equal(f.n, 2);
+    assert_int_equal(f.order[0], 2);
+    assert_int_equal(f.order[1], 1);
+    assert_int_equal(vclock_next_deadline(&c), INT64_MAX);
+}
+
+static void callback_may_rearm(void **state)
+{
+    (void)state;
+    uint64_t insns = 0;
+    struct vclock c;
+    struct fired f = { 0 };
+    struct vtimer a;
+    struct tctx ca = { &f, 1 };
+    vclock_init(&c, true, 0, &insns);
+    vtimer_init(&a, &c, on_timer, &ca);
+    f.rearm = &a;
+    f.rearm_at = 500;
+    vtimer_mod(&a, 10);
+    insns = 20;
+    assert_int_equal(vclock_run_timers(&c), 1);
+    assert_true(vtimer_pending(&a));
+    assert_int_equal(vclock_next_deadline(&c), 500);
+}
+
+static void host_clock_advances(void **state)
+{
+    (void)state;
+    struct vclock c;
+    vclock_init(&c, false, 0, NULL);
+    int64_t t0 = vclock_now(&c);
+    int64_t h0 = host_monotonic_ns();
+    while (host_monotonic_ns() - h0 < 2000000) {
+    }
+    assert_true(vclock_now(&c) - t0 >= 2000000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(icount_time_follows_instructions),
+        cmocka_unit_test(timers_fire_in_deadline_order),
+        cmocka_unit_test(callback_may_rearm),
+        cmocka_unit_test(host_clock_advances),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
