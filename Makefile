@@ -6,9 +6,14 @@
 #   make fuzz       run the libFuzzer targets for a bounded time
 CC      ?= gcc
 BUILD   ?= build
-PKGS    := zlib libzstd slirp
+PKGS    := zlib libzstd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo PKG_CONFIG_FAILED)
+ifeq ($(PKG_LIBS),PKG_CONFIG_FAILED)
+ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
+$(error pkg-config cannot find $(PKGS): run 'make deps' (scripts/install-deps.sh))
+endif
+endif
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) -MMD -MP

@@ -49,4 +49,24 @@ static inline void chardev_attach(struct chardev *chr, chr_can_read_fn can_read,
     chr->fe_opaque = opaque;
 }
 
+/* ---- Back-end creation (src/chardev/chardev_open.c and friends) ---- */
+
+/* Open a back end from a spec: stdio, mon:stdio, pty, null, none, vc, file:PATH,
+ * unix:PATH[,server][,nowait], tcp:HOST:PORT[,server][,nowait] or a -chardev argument
+ * (socket,id=..,path=..,server=on,wait=off / stdio,id= / file,id=,path= / pty,id= / null,id=).
+ * label names it in messages ("serial0"). Returns NULL with err[0] == '\0' for "none",
+ * NULL with a message (no "pcvm: " prefix) on failure. A mux spec (mon:..., mux=on) returns
+ * the mux: take its front ends with chardev_mux_frontend(). */
+struct chardev *chardev_open(const char *spec, const char *label, struct mainloop *ml, char *err,
+                             size_t errlen);
+/* A new front end of a mux (first = the one with focus at start; at most 4). NULL if chr is
+ * not a mux or is full. Front ends are released by chardev_close(mux). */
+struct chardev *chardev_mux_frontend(struct chardev *mux, const char *label);
+/* True when chr is a mux created by chardev_open(). */
+bool chardev_is_mux(const struct chardev *chr);
+/* Write buffered output now (also done by the main loop and at close). */
+void chardev_flush(struct chardev *chr);
+/* Flush, restore the terminal, release host resources and free chr (NULL: nothing). */
+void chardev_close(struct chardev *chr);
+
 #endif

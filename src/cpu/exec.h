@@ -3,15 +3,31 @@
 #ifndef PCVM_CPU_EXEC_H
 #define PCVM_CPU_EXEC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+struct cpu;
+
 struct cpu_exec_state {
-    /* Lazy arithmetic flags: the last flag-setting operation. */
+    /* Lazy arithmetic flags: the last flag-setting operation.  The flags in lf_mask are
+     * computed from (lf_kind, lf_op1, lf_op2, lf_result); the others are in cpu->eflags. */
     uint32_t lf_result;
     uint32_t lf_op1;
     uint32_t lf_op2;
     uint32_t lf_kind;
-    void *traces; /* trace cache (exec's own layout) */
+    uint32_t lf_mask;
+    /* CPUID.1 EDX features and the family, read once (exec_init) to #UD what the model lacks. */
+    uint32_t features;
+    uint32_t family;
+    bool ready;            /* exec_init done */
+    bool trace_dirty;      /* a trace was invalidated while running: leave the current one */
+    void *traces;          /* trace cache (exec's own layout, see exec_int.h) */
 };
+
+/* Allocate the trace cache and read the model's features (cpu_run does it on first use;
+ * call it again after a model change or reset to re-read CPUID). */
+void cpu_exec_init(struct cpu *cpu);
+/* Free the trace cache. */
+void cpu_exec_destroy(struct cpu *cpu);
 
 #endif

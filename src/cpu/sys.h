@@ -1,17 +1,117 @@
 /* Private state of sys (TLB, MSRs, model data, exception bookkeeping), embedded in struct cpu.
- * Owned by sys. */
+ * Owned by sys. exec may read: triple_fault, the cpu_model feature words (cpu_has_*). */
 #ifndef PCVM_CPU_SYS_H
 #define PCVM_CPU_SYS_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+/* ---- Software TLB ----
+ * One entry per 4 KiB linear page (2^20 entries, mapped lazily), indexed by linear page
+ * number, so no tag compare is needed: a bit in `fast` says "this kind of access at this
+ * privilege may use host directly". `perm` says what the translation permits (the slow
+ * path then goes through phys_read/phys_write for MMIO, ROM and code pages). */
+enum {
+    TLB_RS = 1u << 0,  /* supervisor read (and execute) */
+    TLB_WS = 1u << 1,  /* supervisor write */
+    TLB_RU = 1u << 2,  /* user read (and execute) */
+    TLB_WU = 1u << 3,  /* user write */
+};
+enum { TLB_GLOBAL = 1u << 0, TLB_LARGE = 1u << 1 };
+struct tlb_entry {
+    uint8_t *host;     /* host address of the page, NULL when not RAM/ROM */
+    uint32_t phys;     /* physical page base (A20 applied) */
+    uint8_t fast;      /* TLB_* bits allowed straight through host */
+    uint8_t perm;      /* TLB_* bits allowed by the translation; 0 = empty entry */
+    uint8_t flags;     /* TLB_GLOBAL, TLB_LARGE */
+};
+#define TLB_ENTRIES (1u << 20)
+#define TLB_FILL_MAX 8192u  /* filled entries tracked; a full list is flushed */
+
+/* Offsets of a segment that pass the limit and type checks, per access kind: an access of
+ * size n at off passes when off >= min && off + n - 1 <= max. Empty window: min 1, max 0. */
+struct seg_window {
+    uint32_t rd_min, wr_min;
+    uint64_t rd_max, wr_max;
+};
+
+/* CPUID feature bits (leaf 1 EDX). */
+enum {
+    CPUID_FPU = 1u << 0, CPUID_VME = 1u << 1, CPUID_DE = 1u << 2, CPUID_PSE = 1u << 3,
+    CPUID_TSC = 1u << 4, CPUID_MSR = 1u << 5, CPUID_PAE = 1u << 6, CPUID_MCE = 1u << 7,
+    CPUID_CX8 = 1u << 8, CPUID_APIC = 1u << 9, CPUID_SEP = 1u << 11, CPUID_MTRR = 1u << 12,
+    CPUID_PGE = 1u << 13, CPUID_MCA = 1u << 14, CPUID_CMOV = 1u << 15, CPUID_PAT = 1u << 16,
+    CPUID_PSE36 = 1u << 17, CPUID_CLFSH = 1u << 19, CPUID_MMX = 1u << 23,
+    CPUID_FXSR = 1u << 24, CPUID_SSE = 1u << 25, CPUID_SSE2 = 1u << 26,
+};
+/* Leaf 1 ECX. */
+enum { CPUID_ECX_SSE3 = 1u << 0, CPUID_ECX_SSSE3 = 1u << 9 };
+/* Leaf 0x80000001 EDX (AMD). */
+enum { CPUID_EXT_MMXEXT = 1u << 22, CPUID_EXT_NX = 1u << 20 };
+
+/* A CPU model: identity and what it implements. */
+struct cpu_model {
+    const char *name;
+    const char *desc;
+    char vendor[13];
+    uint32_t family, model, stepping;
+    uint32_t max_leaf, max_ext_leaf;
+    uint32_t features_edx, features_ecx;   /* leaf 1 */
+    uint32_t ext_edx, ext_ecx;             /* leaf 0x80000001 */
+    uint32_t cache_leaf2[4];               /* leaf 2 descriptors (Intel) */
+    uint32_t amd_l1[4], amd_l2[4];         /* leaves 0x80000005/6 */
+    char brand[49];                        /* leaves 0x80000002..4 */
+    uint32_t mhz;                          /* TSC rate */
+    bool has_cpuid;
+};
+
+/* True when the CPU's model has leaf-1 EDX feature bit f. */
+#define cpu_has_feature(cpu, f) (((cpu)->model->features_edx & (f)) != 0)
+
+#define SYS_MCA_BANKS 5
 
 struct cpu_sys_state {
     int pending_vector;      /* exception recorded by cpu_exception(), -1 none */
     uint32_t pending_error;
-    void *tlb;               /* software TLB (sys's own layout) */
+    int delivering;          /* vector being delivered when a fault hits, -1 none */
+    bool delivering_is_exc;  /* ...and whether it is an exception (double-fault matrix) */
+    bool ext;                /* EXT bit for error codes raised during delivery */
+    bool triple_fault;       /* set on shutdown; cpu_run returns CPU_EXIT_RESET */
+    bool wait_for_sipi;      /* AP after RESET/INIT: halted until cpu_sipi() */
+    bool nmi_blocked;        /* an NMI handler runs: further NMIs wait for the next IRET */
+    uint64_t int_count;      /* events logged with -d int */
+
+    /* TLB */
+    struct tlb_entry *tlb;   /* TLB_ENTRIES, mmap'ed by cpu_init */
+    uint32_t tlb_nfilled;
+    uint32_t tlb_filled[TLB_FILL_MAX];
+    bool tlb_has_large;
+    uint8_t rd_bit, wr_bit;  /* TLB bits for the current CPL */
+    bool ac_possible;        /* CR0.AM && CPL 3: misaligned accesses take the slow path */
+    struct seg_window segw[6];
+    uint64_t pdpte[4];       /* PAE PDPTEs loaded with CR3 */
+
+    /* MSRs */
     uint64_t tsc_offset;
     uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
     uint64_t apic_base;
+    uint64_t pat, misc_enable, bios_sign_id, debugctl;
+    uint64_t mtrr_var[16], mtrr_fixed[11], mtrr_def_type;
+    uint64_t mcg_status, mcg_ctl;
+    uint64_t mc_regs[SYS_MCA_BANKS][4];
+    uint64_t perfctr[2], evntsel[2];
 };
+
+/* Free what cpu_init allocated (the TLB). */
+struct cpu;
+void cpu_destroy(struct cpu *cpu);
+/* Startup IPI: an AP waiting for SIPI starts at vector:0000 in real mode. */
+void cpu_sipi(struct cpu *cpu, uint8_t vector);
+/* Deliver a trap-class exception (no error code, e.g. #DB after single-step) with return
+ * address next_eip, outside the fault/longjmp path. */
+void cpu_deliver_trap(struct cpu *cpu, int vector, uint32_t next_eip);
+/* Drop direct-write TLB entries that map physical page paddr (exec calls this when it marks
+ * a page as holding code, so later writes go through phys_write and fire code_write). */
+void cpu_tlb_protect_code(struct cpu *cpu, uint32_t paddr);
 
 #endif

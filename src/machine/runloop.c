@@ -61,6 +61,8 @@ int runloop_run(struct runloop *rl)
         for (unsigned i = 0; i < rl->ncpus && !ml->quit; i++) {
             struct cpu *cpu = rl->cpus[i];
             uint64_t before = cpu->insn_count;
+            if (rl->before_run)
+                rl->before_run(rl->opaque, cpu);
             enum cpu_exit_reason why = cpu_run(cpu, budget);
             ran += cpu->insn_count - before;
             if (why != CPU_EXIT_HALT)
@@ -68,6 +70,8 @@ int runloop_run(struct runloop *rl)
             if ((why == CPU_EXIT_RESET || why == CPU_EXIT_DEBUG) && rl->cpu_event)
                 rl->cpu_event(rl->opaque, cpu, why);
         }
+        if (rl->after_slice)
+            rl->after_slice(rl->opaque);
         if (!rl->clock->icount && ran >= 1000) {
             /* Track speed so a slice lasts about as long as intended. */
             int64_t took = host_monotonic_ns() - host_start;

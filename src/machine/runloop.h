@@ -21,6 +21,10 @@ struct runloop {
     uint64_t insns_per_ms;    /* host-clock mode: measured speed, sizes the slices */
     /* A vCPU stopped for a reason the board handles (CPU_EXIT_RESET, CPU_EXIT_DEBUG). */
     void (*cpu_event)(void *opaque, struct cpu *cpu, enum cpu_exit_reason why);
+    /* Called before each vCPU's slice (the board points shared per-CPU MMIO at it). */
+    void (*before_run)(void *opaque, struct cpu *cpu);
+    /* Called after each round of slices (the board handles reset requests here). */
+    void (*after_slice)(void *opaque);
     void *opaque;
 };
 

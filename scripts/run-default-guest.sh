@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `make run`: boot Debian's 686 Linux kernel with a busybox initramfs on the terminal.
+# Extra arguments go to pcvm (e.g. `scripts/run-default-guest.sh -cpu 486 -smp 1`).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+CACHE=${PCVM_CACHE:-$HOME/.cache/pcvm}
+bash "$here/fetch-guests.sh" linux busybox
+bash "$here/make-initramfs.sh"
+PCVM=${PCVM:-$root/pcvm}
+[ -x "$PCVM" ] || { echo "run-default-guest: $PCVM is not built (run make)" >&2; exit 1; }
+echo "pcvm: booting Linux with a busybox shell on this terminal. Leave with Ctrl-A x (Ctrl-A h: help)." >&2
+exec "$PCVM" -m 256 -kernel "$CACHE/guests/vmlinuz-686" -initrd "$CACHE/initramfs.cpio.gz" \
+  -append "console=ttyS0 quiet" -nographic "$@"

@@ -1,0 +1,268 @@
+/* vm_config: release, stable text dump, help-like actions, and the entry for main(). */
+#include "cli/config.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+#define PCVM_VERSION "0.1"
+
+static void free_props(struct vm_prop *props, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        free(props[i].key);
+        free(props[i].value);
+    }
+}
+
+void vm_config_free(struct vm_config *cfg)
+{
+    free(cfg->machine);
+    free_props(cfg->machine_props, cfg->n_machine_props);
+    free(cfg->cpu_model);
+    for (unsigned i = 0; i < cfg->n_cpu_features; i++)
+        free(cfg->cpu_features[i].name);
+    for (unsigned i = 0; i < cfg->n_drives; i++) {
+        free(cfg->drives[i].file);
+        free(cfg->drives[i].id);
+    }
+    free(cfg->kernel);
+    free(cfg->initrd);
+    free(cfg->append);
+    free(cfg->bios);
+    free(cfg->name);
+    for (unsigned i = 0; i < cfg->n_netdevs; i++) {
+        free(cfg->netdevs[i].type);
+        free(cfg->netdevs[i].id);
+        free_props(cfg->netdevs[i].opts, cfg->netdevs[i].n_opts);
+    }
+    for (unsigned i = 0; i < cfg->n_nics; i++) {
+        free(cfg->nics[i].model);
+        free(cfg->nics[i].netdev);
+        free(cfg->nics[i].id);
+    }
+    for (unsigned i = 0; i < cfg->n_devices; i++) {
+        free(cfg->devices[i].driver);
+        free(cfg->devices[i].id);
+        free_props(cfg->devices[i].props, cfg->devices[i].n_props);
+    }
+    for (unsigned i = 0; i < cfg->n_serial; i++)
+        free(cfg->serial[i]);
+    for (unsigned i = 0; i < cfg->n_monitors; i++) {
+        free(cfg->monitors[i].spec);
+        free(cfg->monitors[i].chardev_id);
+    }
+    for (unsigned i = 0; i < cfg->n_chardevs; i++) {
+        free(cfg->chardevs[i].id);
+        free(cfg->chardevs[i].backend);
+        free(cfg->chardevs[i].spec);
+    }
+    free(cfg->debugcon);
+    free(cfg->log_file);
+    free(cfg->gdb);
+    free(cfg->loadvm);
+    free(cfg->pidfile);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+static const char *s_or(const char *s, const char *dflt)
+{
+    return s ? s : dflt;
+}
+
+static const char *onoff(bool b)
+{
+    return b ? "on" : "off";
+}
+
+static const char *accel_name(enum vm_accel a)
+{
+    return a == VM_ACCEL_KVM ? "kvm" : "tcg";
+}
+
+void vm_config_dump(const struct vm_config *cfg, FILE *out)
+{
+    static const char *const formats[] = { "probe", "raw", "qcow2" };
+    static const char *const caches[] = { "writeback", "writethrough", "none", "unsafe",
+                                          "directsync" };
+    static const char *const aios[] = { "threads", "native", "io_uring" };
+    static const char *const ifs[] = { "ide", "none", "virtio", "floppy" };
+    static const char *const rtc_bases[] = { "utc", "localtime", "date" };
+    static const char *const rtc_clocks[] = { "host", "rt", "vm" };
+
+    fprintf(out, "ram_size %" PRIu64 "\n", cfg->ram_size);
+    fprintf(out, "machine %s", s_or(cfg->machine, "pc"));
+    fprintf(out, " usb=%s", onoff(cfg->usb));
+    for (unsigned i = 0; i < cfg->n_machine_props; i++)
+        fprintf(out, " %s=%s", cfg->machine_props[i].key, cfg->machine_props[i].value);
+    fprintf(out, "\naccel %s requested=", accel_name(cfg->accel));
+    for (unsigned i = 0; i < cfg->n_accels; i++)
+        fprintf(out, "%s%s", i ? ":" : "", accel_name(cfg->accels[i]));
+    fprintf(out, "\ncpu %s", s_or(cfg->cpu_model, "(default)"));
+    for (unsigned i = 0; i < cfg->n_cpu_features; i++)
+        fprintf(out, " %c%s", cfg->cpu_features[i].enable ? '+' : '-', cfg->cpu_features[i].name);
+    fprintf(out, "\nsmp cpus=%u sockets=%u cores=%u threads=%u maxcpus=%u\n", cfg->smp.cpus,
+            cfg->smp.sockets, cfg->smp.cores, cfg->smp.threads, cfg->smp.maxcpus);
+    for (unsigned i = 0; i < cfg->n_drives; i++) {
+        const struct vm_drive *d = &cfg->drives[i];
+        fprintf(out, "drive[%u] file=%s format=%s cache=%s aio=%s if=%s index=%d media=%s "
+                "snapshot=%s readonly=%s id=%s\n", i, s_or(d->file, "(empty)"),
+                formats[d->format], caches[d->cache], aios[d->aio], ifs[d->interface], d->index,
+                d->media == VM_MEDIA_CDROM ? "cdrom" : "disk", onoff(d->snapshot),
+                onoff(d->readonly), s_or(d->id, "-"));
+    }
+    fprintf(out, "boot order=%s once=%s menu=%s strict=%s\n", cfg->boot.order,
+            cfg->boot.once[0] ? cfg->boot.once : "-", onoff(cfg->boot.menu),
+            onoff(cfg->boot.strict));
+    fprintf(out, "snapshot %s\n", onoff(cfg->snapshot));
+    fprintf(out, "kernel %s\ninitrd %s\nappend %s\nbios %s\n", s_or(cfg->kernel, "-"),
+            s_or(cfg->initrd, "-"), s_or(cfg->append, "-"), s_or(cfg->bios, "-"));
+    fprintf(out, "nodefaults %s\nname %s\n", onoff(cfg->nodefaults), s_or(cfg->name, "-"));
+    for (unsigned i = 0; i < cfg->n_netdevs; i++) {
+        const struct vm_netdev *n = &cfg->netdevs[i];
+        fprintf(out, "netdev[%u] %s id=%s", i, n->type, n->id);
+        for (unsigned j = 0; j < n->n_hostfwd; j++) {
+            const struct vm_hostfwd *f = &n->hostfwd[j];
+            fprintf(out, " hostfwd=%s:%s:%u-%s:%u", f->udp ? "udp" : "tcp",
+                    f->host_addr[0] ? f->host_addr : "*", f->host_port,
+                    f->guest_addr[0] ? f->guest_addr : "*", f->guest_port);
+        }
+        for (unsigned j = 0; j < n->n_opts; j++)
+            fprintf(out, " %s=%s", n->opts[j].key, n->opts[j].value);
+        fputc('\n', out);
+    }
+    for (unsigned i = 0; i < cfg->n_nics; i++) {
+        const struct vm_nic *n = &cfg->nics[i];
+        fprintf(out, "nic[%u] model=%s netdev=%s id=%s", i, n->model, s_or(n->netdev, "-"),
+                s_or(n->id, "-"));
+        if (n->has_mac)
+            fprintf(out, " mac=%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0], n->mac[1], n->mac[2],
+                    n->mac[3], n->mac[4], n->mac[5]);
+        fputc('\n', out);
+    }
+    for (unsigned i = 0; i < cfg->n_devices; i++) {
+        const struct vm_device *d = &cfg->devices[i];
+        fprintf(out, "device[%u] %s id=%s iobase=0x%x iosize=%u\n", i, d->driver,
+                s_or(d->id, "-"), d->iobase, d->iosize);
+    }
+    for (unsigned i = 0; i < cfg->n_serial; i++)
+        fprintf(out, "serial[%u] %s\n", i, cfg->serial[i]);
+    for (unsigned i = 0; i < cfg->n_monitors; i++) {
+        const struct vm_monitor *m = &cfg->monitors[i];
+        if (m->spec)
+            fprintf(out, "monitor[%u] %s\n", i, m->spec);
+        else
+            fprintf(out, "monitor[%u] chardev=%s\n", i, m->chardev_id);
+    }
+    for (unsigned i = 0; i < cfg->n_chardevs; i++)
+        fprintf(out, "chardev[%u] id=%s backend=%s mux=%s spec=%s\n", i, cfg->chardevs[i].id,
+                cfg->chardevs[i].backend, onoff(cfg->chardevs[i].mux), cfg->chardevs[i].spec);
+    fprintf(out, "debugcon %s\n", s_or(cfg->debugcon, "-"));
+    fprintf(out, "nographic %s\ndisplay %s\nvga %s\n", onoff(cfg->nographic),
+            cfg->display == VM_DISPLAY_NONE ? "none" : "default",
+            cfg->vga == VM_VGA_NONE ? "none" : "std");
+    fprintf(out, "rtc base=%s", rtc_bases[cfg->rtc.base]);
+    if (cfg->rtc.base == VM_RTC_BASE_DATE)
+        fprintf(out, "@%" PRId64, cfg->rtc.base_time);
+    fprintf(out, " clock=%s driftfix=%s\n", rtc_clocks[cfg->rtc.clock],
+            cfg->rtc.driftfix_slew ? "slew" : "none");
+    fprintf(out, "no_reboot %s\nno_shutdown %s\n", onoff(cfg->no_reboot), onoff(cfg->no_shutdown));
+    fprintf(out, "log_mask 0x%x\nlog_file %s\n", cfg->log_mask, s_or(cfg->log_file, "-"));
+    fprintf(out, "gdb %s\nstart_paused %s\n", s_or(cfg->gdb, "-"), onoff(cfg->start_paused));
+    if (cfg->icount.enabled)
+        fprintf(out, "icount shift=%d sleep=%s\n", cfg->icount.shift, onoff(cfg->icount.sleep));
+    else
+        fprintf(out, "icount off\n");
+    fprintf(out, "loadvm %s\npidfile %s\n", s_or(cfg->loadvm, "-"), s_or(cfg->pidfile, "-"));
+}
+
+static void print_help(void)
+{
+    printf("usage: pcvm [options]\n"
+           "A PC emulator for 32-bit x86 guests that takes qemu-system-i386 command lines.\n\n"
+           "Machine:   -M/-machine pc[,usb=off,accel=tcg]  -m SIZE  -smp N[,cores=,threads=,sockets=]\n"
+           "           -cpu MODEL[,+feat,-feat] (-cpu help)  -accel tcg  -rtc base=utc|localtime,clock=host|vm\n"
+           "Storage:   -drive file=,format=raw|qcow2,cache=,aio=,if=ide|none,index=,media=disk|cdrom,...\n"
+           "           -hda -hdb -hdc -hdd -cdrom FILE  -boot order=,menu=  -snapshot\n"
+           "Boot:      -kernel FILE -initrd FILE -append CMDLINE -bios FILE\n"
+           "Network:   -netdev user,id=,hostfwd=tcp::HOSTPORT-:GUESTPORT  -device e1000,netdev=\n"
+           "           -net nic,model=e1000 -net user  -nic user\n"
+           "Devices:   -device isa-debug-exit,iobase=,iosize=  -device help  -debugcon SPEC\n"
+           "Consoles:  -nographic -display none -vga std|none -serial SPEC (x4) -monitor SPEC\n"
+           "           -chardev BACKEND,id=,...  -mon chardev=ID  (SPEC: stdio mon:stdio pty null none\n"
+           "           file:PATH unix:PATH,server,nowait tcp:HOST:PORT,server,nowait chardev:ID)\n"
+           "Control:   -no-reboot -no-shutdown -S -s -gdb SPEC -icount N|auto -loadvm NAME -pidfile FILE\n"
+           "Logs:      -d ITEMS (-d help) -D FILE\n"
+           "Other:     -name NAME -nodefaults -sandbox off -version -h\n"
+           "See docs/OPTIONS.md for every option and its status.\n");
+}
+
+void vm_config_print_action(const struct vm_config *cfg)
+{
+    switch (cfg->action) {
+    case VM_ACTION_VERSION:
+        printf("pcvm version " PCVM_VERSION " (qemu-system-i386 compatible command line)\n");
+        break;
+    case VM_ACTION_HELP:
+        print_help();
+        break;
+    case VM_ACTION_CPU_HELP:
+        printf("Available CPUs:\n");
+        static const char *const models[] = { "486", "pentium", "pentium2", "pentium3", "qemu32",
+                                              "athlon", "coreduo", "qemu64", "host", NULL };
+        for (int i = 0; models[i]; i++)
+            printf("  %s\n", models[i]);
+        printf("(the CPU part validates the model when the machine is built)\n");
+        break;
+    case VM_ACTION_LOG_HELP:
+        log_print_items();
+        break;
+    case VM_ACTION_DEVICE_HELP:
+        printf("Network devices:\nname \"e1000\", bus PCI, desc \"Intel Gigabit Ethernet\"\n\n"
+               "Misc devices:\nname \"isa-debug-exit\", bus ISA\n");
+        break;
+    case VM_ACTION_MACHINE_HELP:
+        printf("Supported machines are:\n"
+               "pc                   Standard PC (i440FX + PIIX, 1996) (alias of pc-i440fx-7.2)\n"
+               "pc-i440fx-7.2        Standard PC (i440FX + PIIX, 1996) (default)\n");
+        break;
+    case VM_ACTION_NIC_HELP:
+        printf("Available NIC models:\ne1000\n");
+        break;
+    case VM_ACTION_DUMP_CONFIG:
+        vm_config_dump(cfg, stdout);
+        break;
+    case VM_ACTION_RUN:
+        break;
+    }
+}
+
+int cli_parse_or_exit(struct vm_config *cfg, int argc, char **argv)
+{
+    char err[768];
+    int r = vm_config_parse(cfg, argc, argv, err, sizeof(err));
+    if (r == VM_PARSE_ERROR || r == VM_PARSE_UNSUPPORTED) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    if (r == VM_PARSE_EXIT) {
+        vm_config_print_action(cfg);
+        fflush(stdout);
+        vm_config_free(cfg);
+        return 0;
+    }
+    return -1;
+}
+
+int cli_main_dump(int argc, char **argv)
+{
+    struct vm_config cfg;
+    int r = cli_parse_or_exit(&cfg, argc, argv);
+    if (r >= 0)
+        return r;
+    vm_config_dump(&cfg, stdout);
+    vm_config_free(&cfg);
+    return 0;
+}

@@ -1,0 +1,1712 @@
+/* QEMU-compatible command-line parsing into struct vm_config, with no side effects beyond
+ * checking that named input files exist. */
+#include "cli/config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "chardev/chardev_spec.h"
+#include "cli/kvlist.h"
+#include "util/log.h"
+
+#define RAM_DEFAULT   (128ull << 20)
+#define RAM_MAX       (64ull << 30)   /* 36-bit PAE physical space */
+#define SMP_MAX_CPUS  255
+
+struct parser {
+    struct vm_config *cfg;
+    char *err;
+    size_t errlen;
+    const char *opt;           /* current option as written, e.g. "-m" */
+    const char *arg;           /* its argument or NULL */
+    bool default_serial, default_monitor, default_vga, default_net;
+    char accel_origin[64];     /* where a kvm-only request came from, for the refusal */
+    bool accel_from_machine;
+};
+
+static char *xstrdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        abort();
+    return d;
+}
+
+static void set_str(char **dst, const char *s)
+{
+    free(*dst);
+    *dst = xstrdup(s);
+}
+
+/* "pcvm: -opt arg: message". */
+static int perr(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int perr(struct parser *p, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (p->arg)
+        snprintf(p->err, p->errlen, "pcvm: %s %s: %s", p->opt, p->arg, msg);
+    else
+        snprintf(p->err, p->errlen, "pcvm: %s: %s", p->opt, msg);
+    return VM_PARSE_ERROR;
+}
+
+/* "pcvm: -opt[ what]: not supported yet". */
+static int punsup(struct parser *p, const char *what)
+{
+    if (what && *what)
+        snprintf(p->err, p->errlen, "pcvm: %s %s: not supported yet", p->opt, what);
+    else
+        snprintf(p->err, p->errlen, "pcvm: %s: not supported yet", p->opt);
+    return VM_PARSE_UNSUPPORTED;
+}
+
+/* A kvlist key nobody consumed: the QEMU key pcvm does not know. */
+static int check_unused(struct parser *p, struct kvlist *kl)
+{
+    const struct kv *kv = kvlist_unused(kl);
+    if (kv)
+        return perr(p, "invalid parameter '%s'", kv->key);
+    return VM_PARSE_OK;
+}
+
+static int split(struct parser *p, struct kvlist *kl, const char *implied)
+{
+    char e[128];
+    if (kvlist_parse(kl, p->arg, implied, e, sizeof(e)) < 0)
+        return perr(p, "%s", e);
+    return VM_PARSE_OK;
+}
+
+static int check_file(struct parser *p, const char *path)
+{
+    if (access(path, F_OK) < 0)
+        return perr(p, "could not open '%s': %s", path, strerror(errno));
+    return VM_PARSE_OK;
+}
+
+static bool in_list(const char *s, const char *const *list)
+{
+    for (; *list; list++)
+        if (!strcmp(s, *list))
+            return true;
+    return false;
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+    return !strncmp(s, prefix, strlen(prefix));
+}
+
+/* ---- memory, machine, accelerator, CPU, SMP ---- */
+
+static int opt_m(struct parser *p)
+{
+    struct kvlist kl;
+    int r = split(p, &kl, "size");
+    if (r)
+        return r;
+    if (kvlist_get(&kl, "slots") || kvlist_get(&kl, "maxmem")) {
+        kvlist_free(&kl);
+        return punsup(p, "slots=/maxmem= (memory hotplug)");
+    }
+    const char *size = kvlist_get(&kl, "size");
+    uint64_t bytes = 0;
+    if ((r = check_unused(p, &kl)))
+        goto out;
+    if (!size || parse_size(size, 1ull << 20, &bytes) < 0) {
+        r = perr(p, "invalid memory size");
+        goto out;
+    }
+    if (bytes == 0) {
+        r = perr(p, "memory size must be greater than zero");
+        goto out;
+    }
+    if (bytes > RAM_MAX) {
+        r = perr(p, "memory size too large (maximum 64G)");
+        goto out;
+    }
+    p->cfg->ram_size = (bytes + 8191) & ~8191ull;   /* whole 8 KiB, as QEMU rounds */
+out:
+    kvlist_free(&kl);
+    return r;
+}
+
+/* Accelerator name -> list entry; kvm is remembered so a kvm-only request is refused. */
+static int add_accel(struct parser *p, const char *name)
+{
+    struct vm_config *cfg = p->cfg;
+    static const char *const other[] = { "xen", "hax", "hvf", "whpx", "nvmm", "qtest", NULL };
+    enum vm_accel a;
+    if (!strcmp(name, "tcg"))
+        a = VM_ACCEL_TCG;
+    else if (!strcmp(name, "kvm"))
+        a = VM_ACCEL_KVM;
+    else if (in_list(name, other))
+        return punsup(p, name);
+    else
+        return perr(p, "invalid accelerator '%s'", name);
+    if (cfg->n_accels >= VM_MAX_ACCELS)
+        return perr(p, "too many accelerators");
+    cfg->accels[cfg->n_accels++] = a;
+    if (!p->accel_origin[0])
+        snprintf(p->accel_origin, sizeof(p->accel_origin), "%s %s", p->opt, p->arg);
+    return VM_PARSE_OK;
+}
+
+static bool valid_machine_type(const char *t)
+{
+    if (!strcmp(t, "pc"))
+        return true;
+    unsigned maj, min;
+    char rest;
+    return sscanf(t, "pc-i440fx-%u.%u%c", &maj, &min, &rest) == 2;
+}
+
+static int opt_machine(struct parser *p)
+{
+    struct vm_config *cfg = p->cfg;
+    struct kvlist kl;
+    int r = split(p, &kl, "type");
+    if (r)
+        return r;
+    const char *type = kvlist_get(&kl, "type");
+    if (type) {
+        if (!strcmp(type, "help")) {
+            cfg->action = VM_ACTION_MACHINE_HELP;
+        } else if (!strcmp(type, "q35") || has_prefix(type, "pc-q35") || !strcmp(type, "isapc") ||
+                   !strcmp(type, "microvm") || !strcmp(type, "none") || !strcmp(type, "x-remote") ||
+                   has_prefix(type, "xen")) {
+            r = punsup(p, type);
+            goto out;
+        } else if (!valid_machine_type(type)) {
+            r = perr(p, "unsupported machine type '%s' (see -M help)", type);
+            goto out;
+        } else {
+            set_str(&cfg->machine, type);
+        }
+    }
+    const char *accel = kvlist_get(&kl, "accel");
+    if (accel) {
+        char *list = xstrdup(accel), *save = NULL;
+        p->accel_from_machine = true;
+        for (char *tok = strtok_r(list, ":", &save); tok && !r; tok = strtok_r(NULL, ":", &save))
+            r = add_accel(p, tok);
+        free(list);
+        if (r)
+            goto out;
+    }
+    if (kvlist_bool(&kl, "usb", &cfg->usb) < 0) {
+        r = perr(p, "invalid value for 'usb'");
+        goto out;
+    }
+    if (cfg->usb) {
+        r = punsup(p, "usb=on");
+        goto out;
+    }
+    /* Board switches kept for the board to apply (values checked: on/off, or auto). */
+    static const char *const bool_props[] = { "acpi", "hpet", "vmport", "smm", "graphics",
+                                              "dump-guest-core", "mem-merge", "kernel_irqchip",
+                                              "i8042", "pit", "sata", "smbus", NULL };
+    for (unsigned i = 0; i < kl.n && !r; i++) {
+        struct kv *kv = &kl.items[i];
+        if (kv->used || !in_list(kv->key, bool_props))
+            continue;
+        kv->used = true;
+        bool b;
+        const char *v = kv->value ? kv->value : "on";
+        if (parse_bool(v, &b) < 0 && strcmp(v, "auto") && strcmp(v, "split")) {
+            r = perr(p, "invalid value for '%s'", kv->key);
+            break;
+        }
+        if (cfg->n_machine_props >= VM_MAX_PROPS) {
+            r = perr(p, "too many machine properties");
+            break;
+        }
+        struct vm_prop *prop = &cfg->machine_props[cfg->n_machine_props++];
+        prop->key = xstrdup(kv->key);
+        prop->value = xstrdup(v);
+    }
+    if (!r)
+        r = check_unused(p, &kl);
+out:
+    kvlist_free(&kl);
+    return r;
+}
+
+static int opt_accel(struct parser *p)
+{
+    struct kvlist kl;
+    int r = split(p, &kl, "accel");
+    if (r)
+        return r;
+    /* "-accel kvm,tcg": bare words after the first are further choices, in order. */
+    for (unsigned i = 0; i < kl.n && !r; i++) {
+        struct kv *kv = &kl.items[i];
+        if (i == 0 || (!kv->value && (!strcmp(kv->key, "tcg") || !strcmp(kv->key, "kvm")))) {
+            kv->used = true;
+            r = add_accel(p, i == 0 ? kv->value : kv->key);
+        } else if (!strcmp(kv->key, "thread")) {
+            kv->used = true;
+            if (!kv->value || strcmp(kv->value, "single"))
+                r = punsup(p, "thread=multi");
+        }
+    }
+    if (!r) {
+        const struct kv *kv = kvlist_unused(&kl);
+        if (kv)
+            r = punsup(p, kv->key);
+    }
+    kvlist_free(&kl);
+    return r;
+}
+
+static bool valid_name(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_' || *s == '.'))
+            return false;
+    return true;
+}
+
+static int add_cpu_feature(struct parser *p, const char *name, bool enable)
+{
+    struct vm_config *cfg = p->cfg;
+    if (!valid_name(name))
+        return perr(p, "invalid CPU feature '%s'", name);
+    if (cfg->n_cpu_features >= VM_MAX_CPU_FEATURES)
+        return perr(p, "too many CPU features");
+    cfg->cpu_features[cfg->n_cpu_features].name = xstrdup(name);
+    cfg->cpu_features[cfg->n_cpu_features++].enable = enable;
+    return VM_PARSE_OK;
+}
+
+static int opt_cpu(struct parser *p)
+{
+    struct vm_config *cfg = p->cfg;
+    if (!strcmp(p->arg, "help") || !strcmp(p->arg, "?")) {
+        cfg->action = VM_ACTION_CPU_HELP;
+        return VM_PARSE_OK;
+    }
+    struct kvlist kl;
+    int r = split(p, &kl, "model");
+    if (r)
+        return r;
+    for (unsigned i = 0; i < cfg->n_cpu_features; i++)
+        free(cfg->cpu_features[i].name);
+    cfg->n_cpu_features = 0;
+    const char *model = kl.n ? kl.items[0].value : NULL;
+    if (!model || strcmp(kl.items[0].key, "model") || !valid_name(model)) {
+        r = perr(p, "invalid CPU model name");
+        goto out;
+    }
+    set_str(&cfg->cpu_model, model);
+    for (unsigned i = 1; i < kl.n && !r; i++) {
+        struct kv *kv = &kl.items[i];
+        bool b;
+        if (!kv->value && (kv->key[0] == '+' || kv->key[0] == '-')) {
+            r = add_cpu_feature(p, kv->key + 1, kv->key[0] == '+');
+        } else if (!kv->value) {
+            r = add_cpu_feature(p, kv->key, true);
+        } else if (parse_bool(kv->value, &b) == 0) {
+            r = add_cpu_feature(p, kv->key, b);
+        } else {
+            char what[96];
+            snprintf(what, sizeof(what), "property '%s'", kv->key);
+            r = punsup(p, what);
+        }
+    }
+out:
+    kvlist_free(&kl);
+    return r;
+}
+
+static int opt_smp(struct parser *p)
+{
+    struct kvlist kl;
+    int r = split(p, &kl, "cpus");
+    if (r)
+        return r;
+    static const char *const keys[] = { "cpus", "sockets", "dies", "clusters", "cores", "threads",
+                                        "maxcpus" };
+    uint64_t v[7] = { 0 };
+    bool given[7] = { false };
+    for (int i = 0; i < 7; i++) {
+        const char *s = kvlist_get(&kl, keys[i]);
+        if (!s)
+            continue;
+        given[i] = true;
+        if (parse_uint(s, 1u << 20, &v[i]) < 0) {
+            r = perr(p, "invalid number for '%s'", keys[i]);
+            goto out;
+        }
+        if (v[i] == 0) {
+            r = perr(p, "%s must be greater than zero", i == 0 ? "number of CPUs" : keys[i]);
+            goto out;
+        }
+    }
+    if ((r = check_unused(p, &kl)))
+        goto out;
+    if ((given[2] && v[2] != 1) || (given[3] && v[3] != 1)) {
+        r = punsup(p, "dies/clusters other than 1");
+        goto out;
+    }
+    uint64_t cpus = v[0], sockets = v[1], cores = v[4], threads = v[5], maxcpus = v[6];
+    /* QEMU's rules for machine types >= 6.2: fill in missing counts, preferring cores. */
+    if (cpus == 0 && maxcpus == 0) {
+        sockets = sockets ? sockets : 1;
+        cores = cores ? cores : 1;
+        threads = threads ? threads : 1;
+    } else {
+        maxcpus = maxcpus ? maxcpus : cpus;
+        sockets = sockets ? sockets : 1;
+        threads = threads ? threads : 1;
+        if (!cores)
+            cores = maxcpus / (sockets * threads);
+    }
+    uint64_t total = sockets * cores * threads;
+    maxcpus = maxcpus ? maxcpus : total;
+    cpus = cpus ? cpus : maxcpus;
+    if (total != maxcpus) {
+        r = perr(p, "invalid CPU topology: sockets (%llu) * cores (%llu) * threads (%llu) != "
+                 "maxcpus (%llu)", (unsigned long long)sockets, (unsigned long long)cores,
+                 (unsigned long long)threads, (unsigned long long)maxcpus);
+        goto out;
+    }
+    if (maxcpus < cpus) {
+        r = perr(p, "invalid CPU topology: maxcpus (%llu) is less than cpus (%llu)",
+                 (unsigned long long)maxcpus, (unsigned long long)cpus);
+        goto out;
+    }
+    if (maxcpus > SMP_MAX_CPUS) {
+        r = perr(p, "too many CPUs (maximum %d)", SMP_MAX_CPUS);
+        goto out;
+    }
+    p->cfg->smp = (struct vm_smp){ .cpus = (unsigned)cpus, .cores = (unsigned)cores,
+                                   .threads = (unsigned)threads, .sockets = (unsigned)sockets,
+                                   .maxcpus = (unsigned)maxcpus };
+out:
+    kvlist_free(&kl);
+    return r;
+}
+
+/* ---- drives and boot ---- */
+
+static struct vm_drive *new_drive(struct parser *p)
+{
+    struct vm_config *cfg = p->cfg;
+    if (cfg->n_drives >= VM_MAX_DRIVES) {
+        perr(p, "too many drives (maximum %d)", VM_MAX_DRIVES);
+        return NULL;
+    }
+    struct vm_drive *d = &cfg->drives[cfg->n_drives++];
+    memset(d, 0, sizeof(*d));
+    d->index = -1;
+    return d;
+}
+
+/* Pick a value from a table; returns its position, -1 unknown, -2 known but refused. */
+static int pick(const char *v, const char *const *ok, const char *const *refused)
+{
+    for (int i = 0; ok[i]; i++)
+        if (!strcmp(v, ok[i]))
+            return i;
+    if (refused && in_list(v, refused))
+        return -2;
+    return -1;
+}
+
+static int drive_enum(struct parser *p, struct kvlist *kl, const char *key, const char *const *ok,
+                      const char *const *refused, int *out)
+{
+    const char *v = kvlist_get(kl, key);
+    if (!v)
+        return VM_PARSE_OK;
+    int i = pick(v, ok, refused);
+    if (i == -2) {
+        char what[96];
+        snprintf(what, sizeof(what), "%s=%s", key, v);
+        return punsup(p, what);
+    }
+    if (i < 0)
+        return perr(p, "invalid %s '%s'", key, v);
+    *out = i;
+    return VM_PARSE_OK;
+}
+
+static int opt_drive(struct parser *p)
+{
+    static const char *const formats[] = { "", "raw", "qcow2", NULL };
+    static const char *const formats_no[] = { "vmdk", "vdi", "vpc", "vhdx", "qed", "luks", "dmg",
+                                              "cloop", "bochs", "parallels", "vvfat",
+                                              "host_device", "host_cdrom", "file", "nbd",
+                                              "iscsi", "ssh", "http", "https", NULL };
+    static const char *const caches[] = { "writeback", "writethrough", "none", "unsafe",
+                                          "directsync", NULL };
+    static const char *const aios[] = { "threads", "native", "io_uring", NULL };
+    static const char *const ifs[] = { "ide", "none", NULL };
+    static const char *const ifs_no[] = { "virtio", "floppy", "scsi", "sd", "mtd", "pflash",
+                                          "xen", NULL };
+    static const char *const medias[] = { "disk", "cdrom", NULL };
+    static const char *const keys_no[] = { "werror", "rerror", "discard", "detect-zeroes",
+                                           "copy-on-read", "serial", "node-name", "driver",
+                                           "locking", "auto-read-only", "cache.direct",
+                                           "cache.no-flush", "boot", "cyls", "heads", "secs",
+                                           "trans", "addr", "bps", "iops", "throttling.bps-total",
+                                           NULL };
+    struct kvlist kl;
+    int r = split(p, &kl, NULL);
+    if (r)
+        return r;
+    struct vm_drive *d = new_drive(p);
+    if (!d) {
+        kvlist_free(&kl);
+        return VM_PARSE_ERROR;
+    }
+    int fmt = 0, cache = 0, aio = 0, iface = 0, media = 0;
+    for (unsigned i = 0; i < kl.n; i++)
+        if (in_list(kl.items[i].key, keys_no)) {
+            kl.items[i].used = true;
+            r = punsup(p, kl.items[i].key);
+            goto out;
+        }
+    if ((r = drive_enum(p, &kl, "format", formats, formats_no, &fmt)) ||
+        (r = drive_enum(p, &kl, "cache", caches, NULL, &cache)) ||
+        (r = drive_enum(p, &kl, "aio", aios, NULL, &aio)) ||
+        (r = drive_enum(p, &kl, "if", ifs, ifs_no, &iface)) ||
+        (r = drive_enum(p, &kl, "media", medias, NULL, &media)))
+        goto out;
+    d->format = (enum vm_drive_format)fmt;
+    d->cache = (enum vm_drive_cache)cache;
+    d->aio = (enum vm_drive_aio)aio;
+    d->interface = iface == 0 ? VM_IF_IDE : VM_IF_NONE;
+    d->media = (enum vm_drive_media)media;
+    if (kvlist_bool(&kl, "snapshot", &d->snapshot) < 0) {
+        r = perr(p, "invalid value for 'snapshot'");
+        goto out;
+    }
+    if (kvlist_bool(&kl, "readonly", &d->readonly) < 0) {
+        r = perr(p, "invalid value for 'readonly'");
+        goto out;
+    }
+    const char *id = kvlist_get(&kl, "id");
+    if (id) {
+        if (!valid_name(id)) {
+            r = perr(p, "invalid id '%s'", id);
+            goto out;
+        }
+        for (unsigned i = 0; i + 1 < p->cfg->n_drives; i++)
+            if (p->cfg->drives[i].id && !strcmp(p->cfg->drives[i].id, id)) {
+                r = perr(p, "duplicate drive id '%s'", id);
+                goto out;
+            }
+        d->id = xstrdup(id);
+    }
+    const char *index = kvlist_get(&kl, "index");
+    const char *bus = kvlist_get(&kl, "bus");
+    const char *unit = kvlist_get(&kl, "unit");
+    uint64_t v;
+    if (index) {
+        if (bus || unit) {
+            r = perr(p, "index= cannot be used with bus= and unit=");
+            goto out;
+        }
+        if (parse_uint(index, 3, &v) < 0) {
+            r = perr(p, "invalid index '%s' (IDE has 0..3)", index);
+            goto out;
+        }
+        d->index = (int)v;
+    } else if (bus || unit) {
+        uint64_t b = 0, u = 0;
+        if ((bus && parse_uint(bus, 1, &b) < 0) || (unit && parse_uint(unit, 1, &u) < 0)) {
+            r = perr(p, "invalid bus/unit (IDE has bus 0..1, unit 0..1)");
+            goto out;
+        }
+        d->index = (int)(b * 2 + u);
+    }
+    if (d->interface == VM_IF_NONE && d->index >= 0) {
+        r = perr(p, "index= needs an interface (if=ide)");
+        goto out;
+    }
+    const char *file = kvlist_get(&kl, "file");
+    if (file && *file) {
+        if ((r = check_file(p, file)))
+            goto out;
+        d->file = xstrdup(file);
+    } else if (d->media == VM_MEDIA_DISK && d->interface == VM_IF_IDE) {
+        r = perr(p, "a disk drive needs file=");
+        goto out;
+    }
+    if (d->aio == VM_AIO_NATIVE && d->cache != VM_CACHE_NONE && d->cache != VM_CACHE_DIRECTSYNC) {
+        r = perr(p, "aio=native needs cache=none or cache=directsync");
+        goto out;
+    }
+    if (d->media == VM_MEDIA_CDROM)
+        d->readonly = true;
+    r = check_unused(p, &kl);
+out:
+    kvlist_free(&kl);
+    return r;
+}
+
+/* -hda/-hdb/-hdc/-hdd/-cdrom: a drive at a fixed IDE index. */
+static int legacy_drive(struct parser *p, int index, enum vm_drive_media media)
+{
+    if (*p->arg) {
+        int r = check_file(p, p->arg);
+        if (r)
+            return r;
+    } else if (media == VM_MEDIA_DISK) {
+        return perr(p, "needs a file name");
+    }
+    struct vm_drive *d = new_drive(p);
+    if (!d)
+        return VM_PARSE_ERROR;
+    d->file = *p->arg ? xstrdup(p->arg) : NULL;
+    d->index = index;
+    d->media = media;
+    d->readonly = media == VM_MEDIA_CDROM;
+    return VM_PARSE_OK;
+}
+
+static int opt_hda(struct parser *p) { return legacy_drive(p, 0, VM_MEDIA_DISK); }
+static int opt_hdb(struct parser *p) { return legacy_drive(p, 1, VM_MEDIA_DISK); }
+static int opt_hdc(struct parser *p) { return legacy_drive(p, 2, VM_MEDIA_DISK); }
+static int opt_hdd(struct parser *p) { return legacy_drive(p, 3, VM_MEDIA_DISK); }
+static int opt_cdrom(struct parser *p) { return legacy_drive(p, 2, VM_MEDIA_CDROM); }
+
+static int boot_letters(struct parser *p, const char *s, char *dst, size_t cap)
+{
+    if (strlen(s) >= cap)
+        return perr(p, "boot order too long");
+    for (const char *c = s; *c; c++) {
+        if (*c < 'a' || *c > 'p')
+            return perr(p, "invalid boot device '%c' (a-p)", *c);
+        if (strchr(c + 1, *c))
+            return perr(p, "boot device '%c' given twice", *c);
+    }
+    memcpy(dst, s, strlen(s) + 1);
+    return VM_PARSE_OK;
+}
+
+static int opt_boot(struct parser *p)
+{
+    struct vm_boot *b = &p->cfg->boot;
+    struct kvlist kl;
+    int r = split(p, &kl, "order");
+    if (r)
+        return r;
+    const char *order = kvlist_get(&kl, "order");
+    const char *once = kvlist_get(&kl, "once");
+    if (order && (r = boot_letters(p, order, b->order, sizeof(b->order))))
+        goto out;
+    if (once && (r = boot_letters(p, once, b->once, sizeof(b->once))))
+        goto out;
+    if (kvlist_bool(&kl, "menu", &b->menu) < 0 || kvlist_bool(&kl, "strict", &b->strict) < 0) {
+        r = perr(p, "invalid value for 'menu' or 'strict'");
+        goto out;
+    }
+    if (kvlist_get(&kl, "splash") || kvlist_get(&kl, "splash-time") ||
+        kvlist_get(&kl, "reboot-timeout")) {
+        r = punsup(p, "splash/splash-time/reboot-timeout");
+        goto out;
+    }
+    r = check_unused(p, &kl);
+out:
+    kvlist_free(&kl);
+    return r;
+}
+
+static int opt_snapshot(struct parser *p) { p->cfg->snapshot = true; return VM_PARSE_OK; }
+
+/* ---- kernel, firmware, misc ---- */
+
+static int opt_kernel(struct parser *p)
+{
+    int r = check_file(p, p->arg);
+    if (!r)
+        set_str(&p->cfg->kernel, p->arg);
+    return r;
+}
+
+/* -initrd "file[ args][,file2 args]": Multiboot modules are comma separated. */
+static int opt_initrd(struct parser *p)
+{
+    char *list = xstrdup(p->arg), *save = NULL;
+    int r = VM_PARSE_OK;
+    for (char *tok = strtok_r(list, ",", &save); tok && !r; tok = strtok_r(NULL, ",", &save)) {
+        tok[strcspn(tok, " ")] = '\0';
+        r = check_file(p, tok);
+    }
+    free(list);
+    if (!r)
+        set_str(&p->cfg->initrd, p->arg);
+    return r;
+}
+
+static int opt_append(struct parser *p) { set_str(&p->cfg->append, p->arg); return VM_PARSE_OK; }
+
+static int opt_bios(struct parser *p)
+{
+    /* A bare name is looked up in the firmware directories when the machine is built. */
+    if (strchr(p->arg, '/')) {
+        int r = check_file(p, p->arg);
+        if (r)
+            return r;
+    }
+    set_str(&p->cfg->bios, p->arg);
+    return VM_PARSE_OK;
+}
+
+static int opt_nodefaults(struct parser *p) { p->cfg->nodefaults = true; return VM_PARSE_OK; }
+
+static int opt_name(struct parser *p)
+{
+    struct kvlist kl;
+    int r = split(p, &kl, "guest");
+    if (r)
+        return r;
+    bool b = false;
+    if (kvlist_bool(&kl, "debug-threads", &b) < 0) {
+        r = perr(p, "invalid value for 'debug-threads'");
+    } else if (kvlist_get(&kl, "process")) {
+        r = punsup(p, "process=");
+    } else {
+        const char *g = kvlist_get(&kl, "guest");
+        set_str(&p->cfg->name, g ? g : "");
+        r = check_unused(p, &kl);
+    }
+    kvlist_free(&kl);
+    return r;
+}
+
+/* ---- network ---- */
+
+static int parse_port16(const char *s, size_t len, uint16_t *out)
+{
+    char buf[8];
+    uint64_t v;
+    if (len == 0 || len >= sizeof(buf))
+        return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (parse_uint(buf, 65535, &v) < 0 || v == 0)
+        return -1;
+    *out = (uint16_t)v;
+    return 0;
+}
+
+static int parse_addr(const char *s, size_t len, char *dst, size_t cap)
+{
+    struct in_addr a;
+    if (len >= cap)
+        return -1;
+    memcpy(dst, s, len);
+    dst[len] = '\0';
+    if (len && inet_pton(AF_INET, dst, &a) != 1)
+        return -1;
+    return 0;
+}
+
+/* [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport */
+static int parse_hostfwd(const char *s, struct vm_hostfwd *fw)
+{
+    memset(fw, 0, sizeof(*fw));
+    const char *c1 = strchr(s, ':');
+    if (!c1)
+        return -1;
+    size_t pl = (size_t)(c1 - s);
+    if (pl == 3 && !strncmp(s, "udp", 3))
+        fw->udp = true;
+    else if (!(pl == 0 || (pl == 3 && !strncmp(s, "tcp", 3))))
+        return -1;
+    const char *c2 = strchr(c1 + 1, ':');
+    const char *dash = strchr(c1 + 1, '-');
+    if (!c2 || !dash || c2 > dash)
+        return -1;
+    if (parse_addr(c1 + 1, (size_t)(c2 - c1 - 1), fw->host_addr, sizeof(fw->host_addr)) < 0 ||
+        parse_port16(c2 + 1, (size_t)(dash - c2 - 1), &fw->host_port) < 0)
+        return -1;
+    const char *c3 = strchr(dash + 1, ':');
+    if (!c3)
+        return -1;
+    if (parse_addr(dash + 1, (size_t)(c3 - dash - 1), fw->guest_addr, sizeof(fw->guest_addr)) < 0 ||
+        parse_port16(c3 + 1, strlen(c3 + 1), &fw->guest_port) < 0)
+        return -1;
+    return 0;
+}
+
+static struct vm_netdev *find_netdev(struct vm_config *cfg, const char *id)
+{
+    for (unsigned i = 0; i < cfg->n_netdevs; i++)
+        if (!strcmp(cfg->netdevs[i].id, id))
+            return &cfg->netdevs[i];
+    return NULL;
+}
+
+/* The options of a user-mode network (-netdev user, -net user, -nic user). */
+static int user_net(struct parser *p, struct kvlist *kl, const char *id, const char *const *extra)
+{
+    struct vm_config *cfg = p->cfg;
+    static const char *const opts[] = { "net", "host", "dns", "dhcpstart", "hostname", "restrict",
+                                        "domainname", "tftp", "bootfile", "ipv4", "ipv6",
+                                        "dnssearch", "tftp-server-name", NULL };
+    static const char *const refused[] = { "smb", "smbserver", "guestfwd", "ipv6-net",
+                                           "ipv6-host", "ipv6-dns", "ipv6-prefix",
+                                           "ipv6-prefixlen", NULL };
+    if (cfg->n_netdevs >= VM_MAX_NETDEVS)
+        return perr(p, "too many network back ends");
+    if (find_netdev(cfg, id))
+        return perr(p, "duplicate netdev id '%s'", id);
+    struct vm_netdev *nd = &cfg->netdevs[cfg->n_netdevs];
+    memset(nd, 0, sizeof(*nd));
+    int r = VM_PARSE_OK;
+    for (unsigned i = 0; i < kl->n && !r; i++) {
+        struct kv *kv = &kl->items[i];
+        if (kv->used || (extra && in_list(kv->key, extra)))
+            continue;
+        if (!strcmp(kv->key, "hostfwd")) {
+            kv->used = true;
+            if (nd->n_hostfwd >= VM_MAX_HOSTFWD)
+                r = perr(p, "too many hostfwd rules (maximum %d)", VM_MAX_HOSTFWD);
+            else if (!kv->value || parse_hostfwd(kv->value, &nd->hostfwd[nd->n_hostfwd]) < 0)
+                r = perr(p, "invalid host forwarding rule '%s' "
+                         "(expected [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport)",
+                         kv->value ? kv->value : "");
+            else
+                nd->n_hostfwd++;
+        } else if (in_list(kv->key, refused)) {
+            kv->used = true;
+            r = punsup(p, kv->key);
+        } else if (in_list(kv->key, opts)) {
+            kv->used = true;
+            if (!kv->value)
+                r = perr(p, "'%s' needs a value", kv->key);
+            else if (nd->n_opts >= VM_MAX_PROPS)
+                r = perr(p, "too many options");
+            else {
+                nd->opts[nd->n_opts].key = xstrdup(kv->key);
+                nd->opts[nd->n_opts++].value = xstrdup(kv->value);
+            }
+        }
+    }
+    if (!r)
+        r = check_unused(p, kl);
+    if (r) {
+        for (unsigned i = 0; i < nd->n_opts; i++) {
+            free(nd->opts[i].key);
+            free(nd->opts[i].value);
+        }
+        memset(nd, 0, sizeof(*nd));
+        return r;
+    }
+    nd->type = xstrdup("user");
+    nd->id = xstrdup(id);
+    cfg->n_netdevs++;
+    return VM_PARSE_OK;
+}
+
+static bool refused_netdev_type(const char *t)
+{
+    static const char *const types[] = { "tap", "bridge", "socket", "vde", "l2tpv3", "stream",
+                                         "dgram", "vhost-user", "vhost-vdpa", "netmap",
+                                         "vmnet-host", "vmnet-shared", "vmnet-bridged", "af-xdp",
+                                         "hubport", NULL };
+    return in_list(t, types);
+}
+
+static int opt_netdev(struct parser *p)
+{
+    p->default_net = false;
+    struct kvlist kl;
+    int r = split(p, &kl, "type");
+    if (r)
+        return r;
+    const char *type = kvlist_get(&kl, "type");
+    const char *id = kvlist_get(&kl, "id");
+    if (!type)
+        r = perr(p, "needs a type (user)");
+    else if (refused_netdev_type(type))
+        r = punsup(p, type);
+    else if (strcmp(type, "user"))
+        r = perr(p, "invalid network back end type '%s'", type);
+    else if (!id || !valid_name(id))
+        r = perr(p, "needs a valid id=");
+    else
+        r = user_net(p, &kl, id, NULL);
+    kvlist_free(&kl);
+    return r;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+    unsigned b[6];
+    char end;
+    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) != 6)
+        return -1;
+    for (int i = 0; i < 6; i++)
+        mac[i] = (uint8_t)b[i];
+    return (mac[0] & 1) ? -1 : 0;   /* a multicast address cannot be a NIC's */
+}
+
+static bool is_e1000(const char *model)
+{
+    return !strcmp(model, "e1000") || !strcmp(model, "e1000-82540em");
+}
+
+static bool refused_nic_model(const char *model)
+{
+    static const char *const models[] = { "rtl8139", "ne2k_pci", "ne2k_isa", "pcnet", "i82551",
+                                          "i82557b", "i82559er", "e1000e", "e1000-82544gc",
+                                          "e1000-82545em", "vmxnet3", "igb", "tulip", NULL };
+    return in_list(model, models) || has_prefix(model, "virtio");
+}
+
+static int add_nic(struct parser *p, const char *model, const char *netdev, const char *id,
+                   const char *mac)
+{
+    struct vm_config *cfg = p->cfg;
+    if (cfg->n_nics >= VM_MAX_NICS)
+        return perr(p, "too many network cards");
+    struct vm_nic *nic = &cfg->nics[cfg->n_nics];
+    memset(nic, 0, sizeof(*nic));
+    if (mac) {
+        if (parse_mac(mac, nic->mac) < 0)
+            return perr(p, "invalid MAC address '%s'", mac);
+        nic->has_mac = true;
+    }
+    nic->model = xstrdup(model);
+    nic->netdev = xstrdup(netdev);
+    nic->id = xstrdup(id);
+    cfg->n_nics++;
+    return VM_PARSE_OK;
+}
+
+#define LEGACY_USER_NET_FMT "__net_user%u"
+
+static int opt_net(struct parser *p)
+{
+    struct vm_config *cfg = p->cfg;
+    p->default_net = false;
+    struct kvlist kl;
+    int r = split(p, &kl, "type");
+    if (r)
+        return r;
+    const char *type = kvlist_get(&kl, "type");
+    if (!type) {
+        r = perr(p, "needs a type (nic, user, none)");
+    } else if (!strcmp(type, "none")) {
+        r = check_unused(p, &kl);
+    } else if (!strcmp(type, "nic")) {
+        const char *model = kvlist_get(&kl, "model");
+        const char *netdev = kvlist_get(&kl, "netdev");
+        const char *id = kvlist_get(&kl, "id");
+        const char *mac = kvlist_get(&kl, "macaddr");
+        kvlist_get(&kl, "name");
+        if (kvlist_get(&kl, "vlan") || kvlist_get(&kl, "addr") || kvlist_get(&kl, "vectors"))
+            r = punsup(p, "vlan=/addr=/vectors=");
+        else if (model && (!strcmp(model, "help") || !strcmp(model, "?")))
+            cfg->action = VM_ACTION_NIC_HELP;
+        else if (model && refused_nic_model(model))
+            r = punsup(p, model);
+        else if (model && !is_e1000(model))
+            r = perr(p, "invalid NIC model '%s' (see -net nic,model=help)", model);
+        else if (!(r = check_unused(p, &kl)))
+            r = add_nic(p, "e1000", netdev, id, mac);
+    } else if (!strcmp(type, "user")) {
+        char id[32];
+        snprintf(id, sizeof(id), LEGACY_USER_NET_FMT, cfg->n_netdevs);
+        kvlist_get(&kl, "id");
+        kvlist_get(&kl, "name");
+        r = user_net(p, &kl, id, NULL);
+    } else if (refused_netdev_type(type)) {
+        r = punsup(p, type);
+    } else {
+        r = perr(p, "invalid network type '%s'", type);
+    }
+    kvlist_free(&kl);
+    return r;
+}
+
+/* -nic user,model=e1000,hostfwd=...: a back end and its card in one option. */
+static int opt_nic(struct parser *p)
+{
+    struct vm_config *cfg = p->cfg;
+    p->default_net = false;
+    struct kvlist kl;
+    int r = split(p, &kl, "type");
+    if (r)
+        return r;
+    const char *type = kvlist_get(&kl, "type");
+    const char *model = kvlist_get(&kl, "model");
+    const char *mac = kvlist_get(&kl, "mac");
+    const char *id = kvlist_get(&kl, "id");
+    char gen[32];
+    snprintf(gen, sizeof(gen), "__nic%u", cfg->n_nics);
+    if (!type || !strcmp(type, "none")) {
+        r = check_unused(p, &kl);
+    } else if (refused_netdev_type(type)) {
+        r = punsup(p, type);
+    } else if (strcmp(type, "user")) {
+        r = perr(p, "invalid network back end type '%s'", type);
+    } else if (model && (!strcmp(model, "help") || !strcmp(model, "?"))) {
+        cfg->action = VM_ACTION_NIC_HELP;
+    } else if (model && refused_nic_model(model)) {
+        r = punsup(p, model);
+    } else if (model && !is_e1000(model)) {
+        r = perr(p, "invalid NIC model '%s'", model);
+    } else if (!(r = user_net(p, &kl, id ? id : gen, NULL))) {
+        r = add_nic(p, "e1000", id ? id : gen, NULL, mac);
+    }
+    kvlist_free(&kl);
+    return r;
+}
+
+/* ---- devices ---- */
+
+static bool refused_device(const char *d)
+{
+    static const char *const devs[] = {
+        "ahci", "ich9-ahci", "qemu-xhci", "nec-usb-xhci", "piix3-usb-uhci", "piix4-usb-uhci",
+        "usb-ehci", "ich9-usb-ehci1", "rtl8139", "ne2k_pci", "ne2k_isa", "pcnet", "e1000e",
+        "vmxnet3", "igb", "i82559er", "VGA", "cirrus-vga", "isa-cirrus-vga", "qxl", "qxl-vga",
+        "vmware-svga", "bochs-display", "ramfb", "secondary-vga", "intel-hda", "ich9-intel-hda",
+        "hda-duplex", "hda-output", "hda-micro", "AC97", "sb16", "adlib", "gus", "cs4231a",
+        "es1370", "isa-serial", "isa-parallel", "pci-serial", "pci-bridge", "pcie-root-port",
+        "lsi53c895a", "lsi", "megasas", "mptsas1068", "am53c974", "dc390", "nvme", "i6300esb",
+        "ib700", "vmcoreinfo", "pvpanic", "edu", "sga", "isa-fdc", "floppy", "vfio-pci",
+        "ivshmem-plain", "ivshmem-doorbell", "tpm-tis", "tpm-crb", "pc-dimm", "nvdimm",
+        "isa-ide", "piix3-ide", "piix4-ide", "ich9-intel-hda", "usb-tablet", "usb-kbd",
+        "usb-mouse", "usb-storage", "i8042", "kvm-pit", "hpet", "smbus-ipmi", "ipmi-bmc-sim",
+        "pxb", "loader", "nvme-ns", "sdhci-pci", "xen-pvdevice", NULL };
+    return in_list(d, devs) || has_prefix(d, "virtio-") || has_prefix(d, "vhost-") ||
+           has_prefix(d, "usb-") || has_prefix(d, "scsi-") || has_prefix(d, "ide-") ||
+           has_prefix(d, "vfio-") || has_prefix(d, "pcie-") || has_prefix(d, "x-");
+}
+
+static int opt_device(struct parser *p)
+{
+    struct vm_config *cfg = p->cfg;
+    struct kvlist kl;
+    int r = split(p, &kl, "driver");
+    if (r)
+        return r;
+    const char *driver = kvlist_get(&kl, "driver");
+    const char *id = kvlist_get(&kl, "id");
+    if (!driver) {
+        r = perr(p, "needs a device model name (see -device help)");
+    } else if (!strcmp(driver, "help") || !strcmp(driver, "?")) {
+        cfg->action = VM_ACTION_DEVICE_HELP;
+    } else if (is_e1000(driver)) {
+        const char *netdev = kvlist_get(&kl, "netdev");
+        const char *mac = kvlist_get(&kl, "mac");
+        const char *bus = kvlist_get(&kl, "bus");
+        if (bus && strcmp(bus, "pci.0"))
+            r = perr(p, "invalid bus '%s' (pci.0)", bus);
+        else if (kvlist_get(&kl, "addr") || kvlist_get(&kl, "romfile") ||
+                 kvlist_get(&kl, "multifunction"))
+            r = punsup(p, "addr=/romfile=/multifunction=");
+        else if (!(r = check_unused(p, &kl)))
+            r = add_nic(p, "e1000", netdev, id, mac);
+    } else if (!strcmp(driver, "isa-debug-exit")) {
+        if (cfg->n_devices >= VM_MAX_DEVICES) {
+            r = perr(p, "too many devices");
+            goto out;
+        }
+        uint64_t base = 0x501, size = 2;
+        const char *b = kvlist_get(&kl, "iobase"), *s = kvlist_get(&kl, "iosize");
+        if (b && parse_uint(b, 0xffff, &base) < 0) {
+            r = perr(p, "invalid iobase '%s' (0..0xffff)", b);
+            goto out;
+        }
+        if (s && (parse_uint(s, 4, &size) < 0 || size == 0 || size == 3)) {
+            r = perr(p, "invalid iosize '%s' (1, 2 or 4)", s);
+            goto out;
+        }
+        if (base + size > 0x10000) {
+            r = perr(p, "port range beyond 0xffff");
+            goto out;
+        }
+        if ((r = check_unused(p, &kl)))
+            goto out;
+        struct vm_device *dev = &cfg->devices[cfg->n_devices++];
+        memset(dev, 0, sizeof(*dev));
+        dev->driver = xstrdup(driver);
+        dev->id = xstrdup(id);
+        dev->iobase = (uint32_t)base;
+        dev->iosize = (uint32_t)size;
+        for (unsigned i = 0; i < kl.n && dev->n_props < VM_MAX_PROPS; i++) {
+            if (!strcmp(kl.items[i].key, "driver"))
+                continue;
+            dev->props[dev->n_props].key = xstrdup(kl.items[i].key);
+            dev->props[dev->n_props++].value = xstrdup(kl.items[i].value);
+        }
+    } else if (refused_device(driver)) {
+        r = punsup(p, driver);
+    } else {
+        r = perr(p, "'%s' is not a valid device model name (see -device help)", driver);
+    }
+out:
+    kvlist_free(&kl);
+    return r;
+}
+
+/* ---- character devices, monitor, display ---- */
+
+static int check_chardev_spec(struct parser *p, const char *spec, struct chardev_spec *out)
+{
+    char e[256];
+    int r = chardev_spec_parse(spec, out, e, sizeof(e));
+    if (r == -2)
+        return punsup(p, spec);
+    if (r < 0)
+        return perr(p, "%s", e);
+    return VM_PARSE_OK;
+}
+
+static int opt_serial(struct parser *p)
+{
+    struct vm_config *cfg = p->cfg;
+    struct chardev_spec spec;
+    int r = check_chardev_spec(p, p->arg, &spec);
+    if (r)
+        return r;
+    p->default_serial = false;
+    if (spec.mon_prefix)
+        p->default_monitor = false;
+    if (spec.kind == CHARDEV_NONE)
+        return VM_PARSE_OK;   /* as QEMU: "none" takes no COM port */
+    if (cfg->n_serial >= VM_MAX_SERIALS)
+        return perr(p, "too many serial ports (maximum %d)", VM_MAX_SERIALS);
+    cfg->serial[cfg->n_serial++] = xstrdup(p->arg);
+    return VM_PARSE_OK;
+}
+
+static int add_monitor(struct parser *p, const char *spec, const char *chardev_id)
+{
+    struct vm_config *cfg = p->cfg;
+    if (cfg->n_monitors >= VM_MAX_MONITORS)
+        return perr(p, "too many monitors (maximum %d)", VM_MAX_MONITORS);
+    struct vm_monitor *m = &cfg->monitors[cfg->n_monitors++];
+    memset(m, 0, sizeof(*m));
+    m->spec = xstrdup(spec);
+    m->chardev_id = xstrdup(chardev_id);
+    return VM_PARSE_OK;
+}
+
+static int opt_monitor(struct parser *p)
+{
+    struct chardev_spec spec;
+    int r = check_chardev_spec(p, p->arg, &spec);
+    if (r)
+        return r;
+    p->default_monitor = false;
+    if (spec.kind == CHARDEV_NONE)
+        return VM_PARSE_OK;
+    return add_monitor(p, p->arg, NULL);
+}
+
+static int opt_qmp(struct parser *p) { return punsup(p, NULL); }
+
+static int opt_chardev(struct parser *p)
+{
+    struct vm_config *cfg = p->cfg;
+    struct chardev_spec spec;
+    char e[256];
+    int r = chardev_spec_parse_opts(p->arg, &spec, e, sizeof(e));
+    if (r == -2)
+        return punsup(p, e);
+    if (r < 0)
+        return perr(p, "%s", e);
+    if (vm_config_find_chardev(cfg, spec.id))
+        return perr(p, "duplicate chardev id '%s'", spec.id);
+    if (cfg->n_chardevs >= VM_MAX_CHARDEVS)
+        return perr(p, "too many character devices");
+    struct vm_chardev *c = &cfg->chardevs[cfg->n_chardevs++];
+    c->id = xstrdup(spec.id);
+    c->backend = xstrdup(p->arg);
+    c->backend[strcspn(c->backend, ",")] = '\0';
+    c->spec = xstrdup(p->arg);
+    c->mux = spec.mux;
+    return VM_PARSE_OK;
+}
+
+static int opt_mon(struct parser *p)
+{
+    struct kvlist kl;
+    int r = split(p, &kl, "chardev");
+    if (r)
+        return r;
+    const char *chr = kvlist_get(&kl, "chardev");
+    const char *mode = kvlist_get(&kl, "mode");
+    bool pretty = false;
+    if (!chr || !*chr)
+        r = perr(p, "needs chardev=");
+    else if (mode && !strcmp(mode, "control"))
+        r = punsup(p, "mode=control (QMP)");
+    else if (mode && strcmp(mode, "readline"))
+        r = perr(p, "invalid mode '%s' (readline)", mode);
+    else if (kvlist_bool(&kl, "pretty", &pretty) < 0)
+        r = perr(p, "invalid value for 'pretty'");
+    else if (!(r = check_unused(p, &kl))) {
+        p->default_monitor = false;
+        r = add_monitor(p, NULL, chr);
+    }
+    kvlist_free(&kl);
+    return r;
+}
+
+static int opt_debugcon(struct parser *p)
+{
+    struct chardev_spec spec;
+    int r = check_chardev_spec(p, p->arg, &spec);
+    if (r)
+        return r;
+    if (spec.kind == CHARDEV_NONE) {
+        free(p->cfg->debugcon);
+        p->cfg->debugcon = NULL;
+    } else {
+        set_str(&p->cfg->debugcon, p->arg);
+    }
+    return VM_PARSE_OK;
+}
+
+static int opt_nographic(struct parser *p) { p->cfg->nographic = true; return VM_PARSE_OK; }
+
+static int opt_display(struct parser *p)
+{
+    struct kvlist kl;
+    int r = split(p, &kl, "type");
+    if (r)
+        return r;
+    static const char *const refused[] = { "gtk", "sdl", "curses", "vnc", "egl-headless",
+                                           "spice-app", "cocoa", "dbus", "default", NULL };
+    const char *type = kvlist_get(&kl, "type");
+    if (!type)
+        r = perr(p, "needs a display type (none)");
+    else if (in_list(type, refused))
+        r = punsup(p, type);
+    else if (strcmp(type, "none"))
+        r = perr(p, "invalid display type '%s'", type);
+    else if (!(r = check_unused(p, &kl)))
+        p->cfg->display = VM_DISPLAY_NONE;
+    kvlist_free(&kl);
+    return r;
+}
+
+static int opt_vga(struct parser *p)
+{
+    static const char *const refused[] = { "cirrus", "vmware", "qxl", "virtio", "tcx", "cg3",
+                                           "xenfb", "bochs", "ati", NULL };
+    p->default_vga = false;
+    if (!strcmp(p->arg, "std"))
+        p->cfg->vga = VM_VGA_STD;
+    else if (!strcmp(p->arg, "none"))
+        p->cfg->vga = VM_VGA_NONE;
+    else if (in_list(p->arg, refused))
+        return punsup(p, p->arg);
+    else
+        return perr(p, "invalid VGA type (std, none)");
+    return VM_PARSE_OK;
+}
+
+static int opt_rtc(struct parser *p)
+{
+    struct vm_rtc *rtc = &p->cfg->rtc;
+    struct kvlist kl;
+    int r = split(p, &kl, NULL);
+    if (r)
+        return r;
+    const char *base = kvlist_get(&kl, "base");
+    const char *clock = kvlist_get(&kl, "clock");
+    const char *drift = kvlist_get(&kl, "driftfix");
+    if (base) {
+        struct tm tm = { 0 };
+        char end;
+        if (!strcmp(base, "utc")) {
+            rtc->base = VM_RTC_BASE_UTC;
+        } else if (!strcmp(base, "localtime")) {
+            rtc->base = VM_RTC_BASE_LOCALTIME;
+        } else if (sscanf(base, "%d-%d-%dT%d:%d:%d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                          &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &end) == 6 ||
+                   sscanf(base, "%d-%d-%d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &end) == 3) {
+            if (tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+                tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60 ||
+                tm.tm_hour < 0 || tm.tm_min < 0 || tm.tm_sec < 0) {
+                r = perr(p, "invalid date '%s'", base);
+                goto out;
+            }
+            tm.tm_year -= 1900;
+            tm.tm_mon -= 1;
+            rtc->base = VM_RTC_BASE_DATE;
+            rtc->base_time = (int64_t)timegm(&tm);
+        } else {
+            r = perr(p, "invalid base '%s' (utc, localtime, YYYY-MM-DDTHH:MM:SS)", base);
+            goto out;
+        }
+    }
+    if (clock) {
+        if (!strcmp(clock, "host"))
+            rtc->clock = VM_RTC_CLOCK_HOST;
+        else if (!strcmp(clock, "rt"))
+            rtc->clock = VM_RTC_CLOCK_RT;
+        else if (!strcmp(clock, "vm"))
+            rtc->clock = VM_RTC_CLOCK_VM;
+        else {
+            r = perr(p, "invalid clock '%s' (host, rt, vm)", clock);
+            goto out;
+        }
+    }
+    if (drift) {
+        if (!strcmp(drift, "none") || !strcmp(drift, "slew"))
+            rtc->driftfix_slew = !strcmp(drift, "slew");
+        else {
+            r = perr(p, "invalid driftfix '%s' (none, slew)", drift);
+            goto out;
+        }
+    }
+    r = check_unused(p, &kl);
+out:
+    kvlist_free(&kl);
+    return r;
+}
+
+static int opt_no_reboot(struct parser *p) { p->cfg->no_reboot = true; return VM_PARSE_OK; }
+static int opt_no_shutdown(struct parser *p) { p->cfg->no_shutdown = true; return VM_PARSE_OK; }
+
+/* ---- logs, debugging, time ---- */
+
+static int opt_d(struct parser *p)
+{
+    if (!strcmp(p->arg, "help") || !strcmp(p->arg, "?")) {
+        p->cfg->action = VM_ACTION_LOG_HELP;
+        return VM_PARSE_OK;
+    }
+    const char *bad = NULL;
+    unsigned badlen = 0;
+    long mask = log_parse_items(p->arg, &bad, &badlen);
+    if (mask < 0)
+        return perr(p, "unknown log item '%.*s' (see -d help)", (int)badlen, bad ? bad : "");
+    p->cfg->log_mask = (unsigned)mask;
+    return VM_PARSE_OK;
+}
+
+static int opt_D(struct parser *p)
+{
+    if (!*p->arg)
+        return perr(p, "needs a file name");
+    set_str(&p->cfg->log_file, p->arg);
+    return VM_PARSE_OK;
+}
+
+static int opt_s(struct parser *p) { set_str(&p->cfg->gdb, "tcp::1234"); return VM_PARSE_OK; }
+
+static int opt_gdb(struct parser *p)
+{
+    struct chardev_spec spec;
+    int r = check_chardev_spec(p, p->arg, &spec);
+    if (r)
+        return r;
+    if (spec.kind == CHARDEV_NONE) {
+        free(p->cfg->gdb);
+        p->cfg->gdb = NULL;
+        return VM_PARSE_OK;
+    }
+    if (spec.kind != CHARDEV_TCP && spec.kind != CHARDEV_UNIX && spec.kind != CHARDEV_STDIO &&
+        spec.kind != CHARDEV_PTY && spec.kind != CHARDEV_REF)
+        return perr(p, "the GDB stub needs tcp:, unix:, stdio or pty");
+    set_str(&p->cfg->gdb, p->arg);
+    return VM_PARSE_OK;
+}
+
+static int opt_S(struct parser *p) { p->cfg->start_paused = true; return VM_PARSE_OK; }
+
+static int opt_icount(struct parser *p)
+{
+    struct vm_icount *ic = &p->cfg->icount;
+    struct kvlist kl;
+    int r = split(p, &kl, "shift");
+    if (r)
+        return r;
+    const char *shift = kvlist_get(&kl, "shift");
+    uint64_t v;
+    ic->enabled = true;
+    ic->sleep = true;
+    ic->shift = -1;
+    if (shift && strcmp(shift, "auto")) {
+        if (parse_uint(shift, 10, &v) < 0) {
+            r = perr(p, "invalid shift '%s' (0..10 or auto)", shift);
+            goto out;
+        }
+        ic->shift = (int)v;
+    }
+    if (kvlist_bool(&kl, "sleep", &ic->sleep) < 0) {
+        r = perr(p, "invalid value for 'sleep'");
+        goto out;
+    }
+    if (kvlist_get(&kl, "align") || kvlist_get(&kl, "rr") || kvlist_get(&kl, "rrfile") ||
+        kvlist_get(&kl, "rrsnapshot")) {
+        r = punsup(p, "align=/rr=");
+        goto out;
+    }
+    r = check_unused(p, &kl);
+out:
+    kvlist_free(&kl);
+    return r;
+}
+
+static int opt_loadvm(struct parser *p)
+{
+    if (!*p->arg)
+        return perr(p, "needs a snapshot name");
+    set_str(&p->cfg->loadvm, p->arg);
+    return VM_PARSE_OK;
+}
+
+static int opt_daemonize(struct parser *p) { return punsup(p, NULL); }
+
+static int opt_pidfile(struct parser *p)
+{
+    if (!*p->arg)
+        return perr(p, "needs a file name");
+    set_str(&p->cfg->pidfile, p->arg);
+    return VM_PARSE_OK;
+}
+
+static int opt_sandbox(struct parser *p)
+{
+    struct kvlist kl;
+    int r = split(p, &kl, "enable");
+    if (r)
+        return r;
+    bool on = false;
+    if (kvlist_bool(&kl, "enable", &on) < 0)
+        r = perr(p, "invalid value (on, off)");
+    else if (on)
+        r = punsup(p, "on");
+    else {
+        for (unsigned i = 0; i < kl.n; i++)   /* sub-options only matter when it is on */
+            kl.items[i].used = true;
+    }
+    kvlist_free(&kl);
+    return r;
+}
+
+static int opt_version(struct parser *p) { p->cfg->action = VM_ACTION_VERSION; return VM_PARSE_OK; }
+static int opt_help(struct parser *p) { p->cfg->action = VM_ACTION_HELP; return VM_PARSE_OK; }
+static int opt_dump(struct parser *p) { p->cfg->action = VM_ACTION_DUMP_CONFIG; return VM_PARSE_OK; }
+static int opt_accepted(struct parser *p) { (void)p; return VM_PARSE_OK; }
+static int opt_enable_kvm(struct parser *p) { return punsup(p, NULL); }
+static int opt_parallel(struct parser *p)
+{
+    return strcmp(p->arg, "none") ? punsup(p, p->arg) : VM_PARSE_OK;
+}
+
+struct option_def {
+    const char *name;
+    bool has_arg;
+    int (*fn)(struct parser *p);
+};
+
+static const struct option_def options[] = {
+    { "m", true, opt_m }, { "M", true, opt_machine }, { "machine", true, opt_machine },
+    { "accel", true, opt_accel }, { "enable-kvm", false, opt_enable_kvm },
+    { "cpu", true, opt_cpu }, { "smp", true, opt_smp },
+    { "drive", true, opt_drive }, { "hda", true, opt_hda }, { "hdb", true, opt_hdb },
+    { "hdc", true, opt_hdc }, { "hdd", true, opt_hdd }, { "cdrom", true, opt_cdrom },
+    { "boot", true, opt_boot }, { "snapshot", false, opt_snapshot },
+    { "kernel", true, opt_kernel }, { "initrd", true, opt_initrd },
+    { "append", true, opt_append }, { "bios", true, opt_bios },
+    { "nodefaults", false, opt_nodefaults }, { "name", true, opt_name },
+    { "netdev", true, opt_netdev }, { "net", true, opt_net }, { "nic", true, opt_nic },
+    { "device", true, opt_device },
+    { "serial", true, opt_serial }, { "monitor", true, opt_monitor }, { "qmp", true, opt_qmp },
+    { "chardev", true, opt_chardev }, { "mon", true, opt_mon }, { "debugcon", true, opt_debugcon },
+    { "nographic", false, opt_nographic }, { "display", true, opt_display },
+    { "vga", true, opt_vga }, { "rtc", true, opt_rtc },
+    { "no-reboot", false, opt_no_reboot }, { "no-shutdown", false, opt_no_shutdown },
+    { "d", true, opt_d }, { "D", true, opt_D },
+    { "s", false, opt_s }, { "S", false, opt_S }, { "gdb", true, opt_gdb },
+    { "icount", true, opt_icount }, { "loadvm", true, opt_loadvm },
+    { "daemonize", false, opt_daemonize }, { "pidfile", true, opt_pidfile },
+    { "sandbox", true, opt_sandbox },
+    { "version", false, opt_version }, { "h", false, opt_help }, { "help", false, opt_help },
+    { "parallel", true, opt_parallel },
+    { "no-user-config", false, opt_accepted }, { "nodefconfig", false, opt_accepted },
+    { "-dump-config", false, opt_dump },   /* hidden: written --dump-config */
+};
+
+/* QEMU options pcvm knows of but does not implement: refused by name. */
+static const char *const refused_options[] = {
+    "vnc", "spice", "sdl", "curses", "full-screen", "fda", "fdb", "mtdblock", "sd", "pflash",
+    "usb", "usbdevice", "soundhw", "audiodev", "audio", "k", "L", "global", "object", "incoming",
+    "smbios", "fw_cfg", "option-rom", "watchdog", "watchdog-action", "action", "mem-path",
+    "mem-prealloc", "numa", "tb-size", "singlestep", "one-insn-per-tb", "overcommit", "msg",
+    "runas", "chroot", "run-with", "semihosting", "semihosting-config", "plugin", "readconfig",
+    "writeconfig", "iscsi", "blockdev", "fsdev", "virtfs", "virtfs_synth", "add-fd", "uuid",
+    "echr", "portrait", "rotate", "g", "alt-grab", "ctrl-grab", "no-quit", "win2k-hack",
+    "no-acpi", "no-hpet", "localtime", "rtc-td-hack", "no-fd-bootchk", "acpitable", "xen-domid",
+    "xen-attach", "qmp-pretty", "preconfig", "trace", "seed", "compat", "set", "bt", "tpmdev",
+    "netdev-help", "icount-auto", "show-cursor", "device-help", "dtb", "kernel-irqchip",
+    "enable-fips", "mon-pretty", "gdb-pretty", "S-paused", "old-param", "list-machines",
+    "balloon", "nic-help", "prom-env", "g-size", "realtime", "no-frame", "vga-help", "serial-help",
+    NULL
+};
+
+static void defaults_init(struct vm_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->ram_size = RAM_DEFAULT;
+    cfg->machine = xstrdup("pc");
+    cfg->smp = (struct vm_smp){ 1, 1, 1, 1, 1 };
+    strcpy(cfg->boot.order, "cad");
+    cfg->vga = VM_VGA_STD;
+}
+
+/* Checks and defaults that need the whole command line. */
+static int finish(struct parser *p)
+{
+    struct vm_config *cfg = p->cfg;
+    p->arg = NULL;
+
+    /* Accelerator: the first of the list pcvm has (only tcg for now). */
+    cfg->accel = VM_ACCEL_TCG;
+    if (cfg->n_accels) {
+        bool has_tcg = false;
+        for (unsigned i = 0; i < cfg->n_accels; i++)
+            has_tcg |= cfg->accels[i] == VM_ACCEL_TCG;
+        if (!has_tcg) {
+            snprintf(p->err, p->errlen, "pcvm: %s: not supported yet", p->accel_origin);
+            return VM_PARSE_UNSUPPORTED;
+        }
+    }
+
+    /* Kernel-only options. */
+    if (!cfg->kernel && (cfg->initrd || cfg->append)) {
+        p->opt = cfg->initrd ? "-initrd" : "-append";
+        return perr(p, "only allowed with -kernel");
+    }
+
+    /* IDE slots: explicit indexes first, then the first free slot in command-line order. */
+    bool taken[4] = { false };
+    for (unsigned i = 0; i < cfg->n_drives; i++) {
+        struct vm_drive *d = &cfg->drives[i];
+        if (cfg->snapshot)
+            d->snapshot = true;
+        if (d->interface != VM_IF_IDE || d->index < 0)
+            continue;
+        if (taken[d->index]) {
+            snprintf(p->err, p->errlen,
+                     "pcvm: -drive: two drives on IDE bus %d unit %d (index %d)",
+                     d->index / 2, d->index % 2, d->index);
+            return VM_PARSE_ERROR;
+        }
+        taken[d->index] = true;
+    }
+    for (unsigned i = 0; i < cfg->n_drives; i++) {
+        struct vm_drive *d = &cfg->drives[i];
+        if (d->interface != VM_IF_IDE || d->index >= 0)
+            continue;
+        int slot = 0;
+        while (slot < 4 && taken[slot])
+            slot++;
+        if (slot == 4) {
+            snprintf(p->err, p->errlen, "pcvm: -drive: too many IDE drives (maximum 4)");
+            return VM_PARSE_ERROR;
+        }
+        taken[slot] = true;
+        d->index = slot;
+    }
+
+    /* References to -chardev ids. */
+    for (unsigned i = 0; i < cfg->n_monitors; i++) {
+        const char *id = cfg->monitors[i].chardev_id;
+        if (id && !vm_config_find_chardev(cfg, id)) {
+            snprintf(p->err, p->errlen, "pcvm: -mon chardev=%s: no -chardev with this id", id);
+            return VM_PARSE_ERROR;
+        }
+    }
+    const char *refs[VM_MAX_SERIALS + 2];
+    unsigned nrefs = 0;
+    for (unsigned i = 0; i < cfg->n_serial; i++)
+        refs[nrefs++] = cfg->serial[i];
+    refs[nrefs++] = cfg->debugcon;
+    refs[nrefs++] = cfg->gdb;
+    for (unsigned i = 0; i < nrefs; i++)
+        if (refs[i] && has_prefix(refs[i], "chardev:") && !vm_config_find_chardev(cfg, refs[i] + 8)) {
+            snprintf(p->err, p->errlen, "pcvm: %s: no -chardev with this id", refs[i]);
+            return VM_PARSE_ERROR;
+        }
+
+    /* Defaults, as QEMU makes them. */
+    if (cfg->nodefaults) {
+        if (p->default_vga)
+            cfg->vga = VM_VGA_NONE;
+        p->default_serial = p->default_monitor = p->default_vga = p->default_net = false;
+    }
+    if (cfg->nographic) {
+        if (p->default_serial && p->default_monitor) {
+            cfg->serial[cfg->n_serial++] = xstrdup("mon:stdio");
+        } else {
+            if (p->default_serial)
+                cfg->serial[cfg->n_serial++] = xstrdup("stdio");
+            if (p->default_monitor) {
+                int r = add_monitor(p, "stdio", NULL);
+                if (r)
+                    return r;
+            }
+        }
+    } else if (p->default_serial) {
+        cfg->serial[cfg->n_serial++] = xstrdup("vc");   /* no graphical console: dropped */
+    }
+    if (p->default_net) {
+        char id[32];
+        snprintf(id, sizeof(id), LEGACY_USER_NET_FMT, cfg->n_netdevs);
+        struct kvlist empty = { .n = 0 };
+        int r = user_net(p, &empty, id, NULL);
+        if (!r)
+            r = add_nic(p, "e1000", id, NULL, NULL);
+        if (r)
+            return r;
+    }
+
+    /* -net nic without netdev= joins the first -net user back end (QEMU's hub 0). */
+    const char *legacy_user = NULL;
+    for (unsigned i = 0; i < cfg->n_netdevs; i++)
+        if (has_prefix(cfg->netdevs[i].id, "__net_user")) {
+            legacy_user = cfg->netdevs[i].id;
+            break;
+        }
+    for (unsigned i = 0; i < cfg->n_nics; i++) {
+        struct vm_nic *nic = &cfg->nics[i];
+        if (!nic->netdev) {
+            nic->netdev = xstrdup(legacy_user);
+            continue;
+        }
+        if (!find_netdev(cfg, nic->netdev)) {
+            snprintf(p->err, p->errlen, "pcvm: -device %s,netdev=%s: no -netdev with this id",
+                     nic->model, nic->netdev);
+            return VM_PARSE_ERROR;
+        }
+        for (unsigned j = 0; j < i; j++)
+            if (cfg->nics[j].netdev && !strcmp(cfg->nics[j].netdev, nic->netdev)) {
+                snprintf(p->err, p->errlen, "pcvm: -device %s,netdev=%s: netdev already in use",
+                         nic->model, nic->netdev);
+                return VM_PARSE_ERROR;
+            }
+    }
+
+    /* stdio has one user (a mux counts once). */
+    unsigned stdio_users = 0;
+    const char *specs[VM_MAX_SERIALS + VM_MAX_MONITORS + 2];
+    unsigned nspecs = 0;
+    for (unsigned i = 0; i < cfg->n_serial; i++)
+        specs[nspecs++] = cfg->serial[i];
+    for (unsigned i = 0; i < cfg->n_monitors; i++)
+        if (cfg->monitors[i].spec)
+            specs[nspecs++] = cfg->monitors[i].spec;
+    specs[nspecs++] = cfg->debugcon;
+    specs[nspecs++] = cfg->gdb;
+    for (unsigned i = 0; i < nspecs; i++) {
+        struct chardev_spec cs;
+        char e[128];
+        if (specs[i] && chardev_spec_parse(specs[i], &cs, e, sizeof(e)) == 0 &&
+            cs.kind == CHARDEV_STDIO)
+            stdio_users++;
+    }
+    for (unsigned i = 0; i < cfg->n_chardevs; i++)
+        if (!strcmp(cfg->chardevs[i].backend, "stdio"))
+            stdio_users++;
+    if (stdio_users > 1) {
+        snprintf(p->err, p->errlen, "pcvm: cannot use stdio by multiple character devices");
+        return VM_PARSE_ERROR;
+    }
+    return VM_PARSE_OK;
+}
+
+int vm_config_parse(struct vm_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    struct parser p = { .cfg = cfg, .err = err, .errlen = errlen, .default_serial = true,
+                        .default_monitor = true, .default_vga = true, .default_net = true };
+    defaults_init(cfg);
+    if (errlen)
+        err[0] = '\0';
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        p.opt = a;
+        p.arg = NULL;
+        if (a[0] != '-' || !a[1]) {
+            snprintf(err, errlen, "pcvm: %s: invalid argument (a disk image needs -hda or -drive)",
+                     a);
+            vm_config_free(cfg);
+            return VM_PARSE_ERROR;
+        }
+        const char *name = a + 1;
+        if (name[0] == '-' && strcmp(name, "-dump-config"))
+            name++;   /* --opt is the same as -opt */
+        const struct option_def *def = NULL;
+        for (size_t k = 0; k < sizeof(options) / sizeof(options[0]); k++)
+            if (!strcmp(options[k].name, name)) {
+                def = &options[k];
+                break;
+            }
+        int r;
+        if (!def) {
+            if (in_list(name, refused_options)) {
+                snprintf(err, errlen, "pcvm: -%s: not supported yet", name);
+                r = VM_PARSE_UNSUPPORTED;
+            } else {
+                snprintf(err, errlen, "pcvm: %s: invalid option", a);
+                r = VM_PARSE_ERROR;
+            }
+            vm_config_free(cfg);
+            return r;
+        }
+        char optname[48];
+        snprintf(optname, sizeof(optname), "-%s", def->name);
+        p.opt = optname;
+        if (def->has_arg) {
+            if (i + 1 >= argc) {
+                snprintf(err, errlen, "pcvm: %s: requires an argument", optname);
+                vm_config_free(cfg);
+                return VM_PARSE_ERROR;
+            }
+            p.arg = argv[++i];
+        }
+        r = def->fn(&p);
+        if (r) {
+            vm_config_free(cfg);
+            return r;
+        }
+        /* Help-like flags stop parsing, as QEMU prints and exits at once. */
+        if (cfg->action != VM_ACTION_RUN && cfg->action != VM_ACTION_DUMP_CONFIG)
+            return VM_PARSE_EXIT;
+    }
+    int r = finish(&p);
+    if (r) {
+        vm_config_free(cfg);
+        return r;
+    }
+    return cfg->action == VM_ACTION_DUMP_CONFIG ? VM_PARSE_EXIT : VM_PARSE_OK;
+}
+
+const struct vm_chardev *vm_config_find_chardev(const struct vm_config *cfg, const char *id)
+{
+    for (unsigned i = 0; i < cfg->n_chardevs; i++)
+        if (!strcmp(cfg->chardevs[i].id, id))
+            return &cfg->chardevs[i];
+    return NULL;
+}

@@ -1,0 +1,157 @@
+/* CPU set-up: init, RESET# and INIT# state, mode bookkeeping. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cpu/sysint.h"
+
+void cpu_update_mode(struct cpu *cpu)
+{
+    cpu->pe = (cpu->cr0 & CR0_PE) != 0;
+    cpu->paging = cpu->pe && (cpu->cr0 & CR0_PG);
+    cpu->vm86 = cpu->pe && (cpu->eflags & FLAG_VM);
+    /* In protected mode the CPL is kept by whoever loads CS (it is CS.RPL, except right
+     * after CR0.PE is set, when it stays 0 until the far jump). */
+    if (!cpu->pe)
+        cpu->cpl = 0;
+    else if (cpu->vm86)
+        cpu->cpl = 3;
+    cpu->code32 = (cpu->seg[SEG_CS].flags & SEG_FLAG_DB) != 0;
+    cpu->stack32 = (cpu->seg[SEG_SS].flags & SEG_FLAG_DB) != 0;
+    mmu_update_mode(cpu);
+}
+
+static uint32_t signature(const struct cpu_model *m)
+{
+    uint32_t fam = m->family > 15 ? 15 : m->family;
+    uint32_t ext_fam = m->family > 15 ? m->family - 15 : 0;
+    return (m->stepping & 15) | ((m->model & 15) << 4) | (fam << 8) | ((m->model >> 4) << 16) |
+           (ext_fam << 20);
+}
+
+static void log_reset(struct cpu *cpu, const char *what)
+{
+    if (!log_enabled(cpu->log, LOG_CPU_RESET))
+        return;
+    log_printf(cpu->log, LOG_CPU_RESET,
+               "CPU#%d %s: EAX=%08x EBX=%08x ECX=%08x EDX=%08x ESI=%08x EDI=%08x EBP=%08x "
+               "ESP=%08x EIP=%08x EFL=%08x CS=%04x:%08x CR0=%08x CR3=%08x CR4=%08x\n",
+               cpu->index, what, cpu->regs[R_EAX], cpu->regs[R_EBX], cpu->regs[R_ECX],
+               cpu->regs[R_EDX], cpu->regs[R_ESI], cpu->regs[R_EDI], cpu->regs[R_EBP],
+               cpu->regs[R_ESP], cpu->eip, cpu->eflags, cpu->seg[SEG_CS].sel,
+               cpu->seg[SEG_CS].base, cpu->cr0, cpu->cr3, cpu->cr4);
+}
+
+/* The state RESET# and INIT# share (SDM vol. 3 table 9-1). */
+static void reset_common(struct cpu *cpu, bool power_on)
+{
+    log_reset(cpu, power_on ? "reset (state before)" : "INIT (state before)");
+    for (int i = 0; i < 8; i++)
+        cpu->regs[i] = 0;
+    cpu->regs[R_EDX] = signature(cpu->model);
+    cpu->eip = 0xfff0;
+    uint32_t keep = power_on ? 0 : (cpu->cr0 & (CR0_CD | CR0_NW));
+    cpu->cr0 = power_on ? 0x60000010u : (0x00000010u | keep);
+    cpu->cr2 = cpu->cr3 = cpu->cr4 = 0;
+    const uint32_t data = SEG_FLAG_P | SEG_FLAG_S | (3u << SEG_FLAG_TYPE_SHIFT);
+    for (int i = 0; i < SEG_COUNT; i++)
+        cpu->seg[i] = (struct seg){ 0, 0, 0xffff, data };
+    cpu->seg[SEG_CS] = (struct seg){ 0xf000, 0xffff0000u, 0xffff,
+                                     SEG_FLAG_P | SEG_FLAG_S | (0xbu << SEG_FLAG_TYPE_SHIFT) };
+    cpu->gdtr = (struct dtr){ 0, 0xffff };
+    cpu->idtr = (struct dtr){ 0, 0xffff };
+    cpu->ldtr = (struct seg){ 0, 0, 0xffff, SEG_FLAG_P | (2u << SEG_FLAG_TYPE_SHIFT) };
+    cpu->tr = (struct seg){ 0, 0, 0xffff, SEG_FLAG_P | (0xbu << SEG_FLAG_TYPE_SHIFT) };
+    for (int i = 0; i < 4; i++)
+        cpu->dr[i] = 0;
+    cpu->dr[4] = cpu->dr[6] = 0xffff0ff0u;
+    cpu->dr[5] = cpu->dr[7] = 0x400;
+    cpu->cpl = 0;
+    cpu->halted = false;
+    cpu->inhibit_irq = false;
+    cpu_request(cpu, CPU_REQ_NMI | CPU_REQ_INIT | CPU_REQ_SIPI | CPU_REQ_SMI, 0);
+
+    struct cpu_sys_state *s = &cpu->sys;
+    s->pending_vector = -1;
+    s->pending_error = 0;
+    s->delivering = -1;
+    s->ext = false;
+    s->triple_fault = false;
+    s->nmi_blocked = false;
+    memset(s->pdpte, 0, sizeof(s->pdpte));
+    /* Application processors wait for a startup IPI. */
+    s->wait_for_sipi = cpu->index != 0;
+    cpu->halted = s->wait_for_sipi;
+    if (power_on) {
+        s->tsc_offset = 0;
+        s->tsc_offset = (uint64_t)0 - cpu_read_tsc(cpu);
+        s->sysenter_cs = s->sysenter_esp = s->sysenter_eip = 0;
+        s->apic_base = 0;
+        if (cpu->model->features_edx & CPUID_APIC)
+            s->apic_base = 0xfee00000u | (1u << 11) | (cpu->index == 0 ? (1u << 8) : 0);
+        s->pat = 0x0007040600070406ull;
+        s->misc_enable = 1; /* fast strings */
+        s->bios_sign_id = 0;
+        s->debugctl = 0;
+        memset(s->mtrr_var, 0, sizeof(s->mtrr_var));
+        memset(s->mtrr_fixed, 0, sizeof(s->mtrr_fixed));
+        s->mtrr_def_type = 0;
+        s->mcg_status = s->mcg_ctl = 0;
+        memset(s->mc_regs, 0, sizeof(s->mc_regs));
+        memset(s->perfctr, 0, sizeof(s->perfctr));
+        memset(s->evntsel, 0, sizeof(s->evntsel));
+    }
+    cpu->eflags = 2;
+    cpu_set_eflags(cpu, 2, 0xffffffffu);
+    cpu_tlb_flush(cpu);
+    cpu_update_mode(cpu);
+    if (power_on)
+        fpu_reset(cpu);
+}
+
+void cpu_reset(struct cpu *cpu)
+{
+    reset_common(cpu, true);
+}
+
+void cpu_init_signal(struct cpu *cpu)
+{
+    reset_common(cpu, false);
+}
+
+void cpu_sipi(struct cpu *cpu, uint8_t vector)
+{
+    if (!cpu->sys.wait_for_sipi)
+        return;
+    cpu->sys.wait_for_sipi = false;
+    cpu->halted = false;
+    cpu->seg[SEG_CS].sel = (uint16_t)(vector << 8);
+    cpu->seg[SEG_CS].base = (uint32_t)vector << 12;
+    cpu->eip = 0;
+    cpu_update_mode(cpu);
+}
+
+void cpu_init(struct cpu *cpu, int index, const struct cpu_model *model, struct phys_mem *mem,
+              struct io_bus *io, struct vclock *clock, struct pcvm_log *log,
+              const struct cpu_board_ops *board)
+{
+    memset(cpu, 0, sizeof(*cpu));
+    cpu->index = index;
+    cpu->model = model ? model : cpu_model_find("pentium3");
+    cpu->mem = mem;
+    cpu->io = io;
+    cpu->clock = clock;
+    cpu->log = log;
+    if (board)
+        cpu->board = *board;
+    cpu->a20_mask = 0xffffffffu;
+    if (mmu_init(cpu) < 0) {
+        fprintf(stderr, "pcvm: cannot allocate the TLB\n");
+        abort();
+    }
+    cpu_reset(cpu);
+}
+
+void cpu_destroy(struct cpu *cpu)
+{
+    mmu_destroy(cpu);
+}

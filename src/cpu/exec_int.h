@@ -1,0 +1,35 @@
+/* Internal interface between exec's files (run loop, handlers, disassembler). */
+#ifndef PCVM_CPU_EXEC_INT_H
+#define PCVM_CPU_EXEC_INT_H
+
+#include "cpu/decode.h"
+
+/* Handler of invalidated instructions: not an instruction, returns to the run loop. */
+struct insn *h_stale(struct cpu *cpu, struct insn *i);
+/* Raise #GP(0) (instruction too long, or past the CS limit). */
+struct insn *h_gp0(struct cpu *cpu, struct insn *i);
+/* True when a decoded instruction must be the last of its trace. */
+bool exec_insn_ends_trace(const struct insn *i);
+/* Log a freshly decoded trace for -d in_asm. */
+void exec_log_trace(struct cpu *cpu, const struct trace *t);
+/* The cached trace at paddr for mode, or NULL. */
+struct trace *exec_trace_find(struct cpu *cpu, uint32_t paddr, uint16_t mode);
+/* Slow part of exec_chain: look the target trace up and cache it in i->chain. */
+struct insn *exec_chain_slow(struct cpu *cpu, struct insn *i, uint32_t target);
+
+/* Continue at target (an EIP already stored in cpu->eip) without going back to the run loop
+ * when it is in the same linear page as the current instruction and no event is pending. */
+static inline struct insn *exec_chain(struct cpu *cpu, struct insn *i, uint32_t target)
+{
+    if (cpu->interrupt_request)
+        return NULL;
+    uint32_t base = cpu->seg[SEG_CS].base;
+    if (((base + target) ^ (base + cpu->eip_start)) & ~4095u)
+        return NULL;
+    struct insn *c = i->chain;
+    if (c && c->fn != h_stale)
+        return c;
+    return exec_chain_slow(cpu, i, target);
+}
+
+#endif

@@ -1,0 +1,601 @@
+/* Paging, the software TLB and segmented memory access (slow paths; fast paths in mmu.h). */
+#include "cpu/mmu.h"
+
+#include <sys/mman.h>
+
+#include "cpu/sysint.h"
+
+/* PTE bits. */
+enum { PTE_P = 1, PTE_W = 2, PTE_U = 4, PTE_A = 0x20, PTE_D = 0x40, PTE_PS = 0x80, PTE_G = 0x100 };
+/* PAE reserved physical-address bits (36-bit physical addresses, no NX on P6). */
+#define PAE_RSVD_HI 0xfffffff000000000ull
+#define PAE_RSVD_2M 0x1fe000ull
+
+static inline uint8_t acc_bit(bool write, bool user)
+{
+    return (uint8_t)(1u << ((write ? 1 : 0) + (user ? 2 : 0)));
+}
+
+static inline bool acc_user(const struct cpu *cpu, int acc)
+{
+    return !(acc & ACC_SUPER) && cpu->cpl == 3;
+}
+
+/* ---- TLB bookkeeping ---- */
+
+int mmu_init(struct cpu *cpu)
+{
+    void *p = mmap(NULL, sizeof(struct tlb_entry) * (size_t)TLB_ENTRIES, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        cpu->sys.tlb = NULL;
+        return -1;
+    }
+    cpu->sys.tlb = p;
+    cpu->sys.tlb_nfilled = 0;
+    cpu->sys.tlb_has_large = false;
+    return 0;
+}
+
+void mmu_destroy(struct cpu *cpu)
+{
+    if (cpu->sys.tlb)
+        munmap(cpu->sys.tlb, sizeof(struct tlb_entry) * (size_t)TLB_ENTRIES);
+    cpu->sys.tlb = NULL;
+}
+
+void cpu_tlb_flush(struct cpu *cpu)
+{
+    struct cpu_sys_state *s = &cpu->sys;
+    for (uint32_t i = 0; i < s->tlb_nfilled; i++)
+        memset(&s->tlb[s->tlb_filled[i]], 0, sizeof(struct tlb_entry));
+    s->tlb_nfilled = 0;
+    s->tlb_has_large = false;
+}
+
+void mmu_flush_nonglobal(struct cpu *cpu)
+{
+    struct cpu_sys_state *s = &cpu->sys;
+    uint32_t kept = 0;
+    bool large = false;
+    for (uint32_t i = 0; i < s->tlb_nfilled; i++) {
+        struct tlb_entry *e = &s->tlb[s->tlb_filled[i]];
+        if (e->perm && (e->flags & TLB_GLOBAL)) {
+            s->tlb_filled[kept++] = s->tlb_filled[i];
+            large |= (e->flags & TLB_LARGE) != 0;
+        } else {
+            memset(e, 0, sizeof(*e));
+        }
+    }
+    s->tlb_nfilled = kept;
+    s->tlb_has_large = large;
+}
+
+void cpu_invlpg(struct cpu *cpu, uint32_t linear)
+{
+    struct cpu_sys_state *s = &cpu->sys;
+    struct tlb_entry *e = &s->tlb[linear >> 12];
+    /* A large page lives in many 4 KiB entries: drop all of those in the same 4 MiB. */
+    if (s->tlb_has_large && (e->perm == 0 || (e->flags & TLB_LARGE))) {
+        for (uint32_t i = 0; i < s->tlb_nfilled; i++) {
+            uint32_t vpn = s->tlb_filled[i];
+            struct tlb_entry *f = &s->tlb[vpn];
+            if ((f->flags & TLB_LARGE) && (vpn >> 10) == (linear >> 22))
+                memset(f, 0, sizeof(*f));
+        }
+    }
+    memset(e, 0, sizeof(*e));
+    log_printf(cpu->log, LOG_MMU, "invlpg %08x\n", linear);
+}
+
+void cpu_tlb_protect_code(struct cpu *cpu, uint32_t paddr)
+{
+    struct cpu_sys_state *s = &cpu->sys;
+    uint32_t page = paddr & ~0xfffu;
+    for (uint32_t i = 0; i < s->tlb_nfilled; i++) {
+        struct tlb_entry *e = &s->tlb[s->tlb_filled[i]];
+        if (e->perm && e->phys == page)
+            e->fast &= (uint8_t)~(TLB_WS | TLB_WU);
+    }
+}
+
+void mmu_update_mode(struct cpu *cpu)
+{
+    bool user = cpu->cpl == 3;
+    cpu->sys.rd_bit = acc_bit(false, user);
+    cpu->sys.wr_bit = acc_bit(true, user);
+    cpu->sys.ac_possible = (cpu->cr0 & CR0_AM) && user;
+    for (int i = 0; i < SEG_COUNT; i++)
+        mmu_update_seg(cpu, i);
+}
+
+void mmu_update_seg(struct cpu *cpu, int seg)
+{
+    const struct seg *s = &cpu->seg[seg];
+    struct seg_window *w = &cpu->sys.segw[seg];
+    const struct seg_window none = { .rd_min = 1, .wr_min = 1, .rd_max = 0, .wr_max = 0 };
+    if (!cpu->pe || cpu->vm86) {
+        /* Real and v86 mode: only the cached limit counts. */
+        *w = (struct seg_window){ 0, 0, s->limit, s->limit };
+        return;
+    }
+    if (!(s->flags & SEG_FLAG_P) || !(s->flags & SEG_FLAG_S)) {
+        *w = none;
+        return;
+    }
+    unsigned type = seg_type(s);
+    uint32_t min = 0;
+    uint64_t max = s->limit;
+    if (!(type & 8) && (type & 4)) {
+        /* Expand-down data: valid offsets are limit+1 .. 0xffff or 0xffffffff. */
+        uint64_t upper = (s->flags & SEG_FLAG_DB) ? 0xffffffffu : 0xffffu;
+        if ((uint64_t)s->limit >= upper) {
+            *w = none;
+            return;
+        }
+        min = s->limit + 1;
+        max = upper;
+    }
+    *w = none;
+    if (type & 8) {
+        if (type & 2) {
+            w->rd_min = min;
+            w->rd_max = max;
+        }
+    } else {
+        w->rd_min = min;
+        w->rd_max = max;
+        if (type & 2) {
+            w->wr_min = min;
+            w->wr_max = max;
+        }
+    }
+}
+
+/* ---- Page walk ---- */
+
+struct walk {
+    uint32_t phys;   /* physical page base */
+    uint8_t perm;    /* TLB_* bits */
+    uint8_t flags;   /* TLB_GLOBAL, TLB_LARGE */
+};
+
+static uint32_t pt_read32(struct cpu *cpu, uint32_t addr)
+{
+    return phys_read(cpu->mem, addr & cpu->a20_mask, 4);
+}
+
+static uint64_t pt_read64(struct cpu *cpu, uint32_t addr)
+{
+    return pt_read32(cpu, addr) | ((uint64_t)pt_read32(cpu, addr + 4) << 32);
+}
+
+static void pt_set_bits(struct cpu *cpu, uint32_t addr, uint32_t old, uint32_t bits)
+{
+    if ((old & bits) != bits)
+        phys_write(cpu->mem, addr & cpu->a20_mask, old | bits, 4);
+}
+
+static uint8_t perm_of(const struct cpu *cpu, bool us, bool rw)
+{
+    uint8_t p = TLB_RS;
+    if (rw || !(cpu->cr0 & CR0_WP))
+        p |= TLB_WS;
+    if (us) {
+        p |= TLB_RU;
+        if (rw)
+            p |= TLB_WU;
+    }
+    return p;
+}
+
+/* Walk the page tables for lin. On success fills *w (write permission only when the page is
+ * already dirty or this is a write) and, with commit, sets A/D bits; on failure returns false
+ * with the #PF error code in *err and changes nothing. */
+static bool page_walk(struct cpu *cpu, uint32_t lin, bool write, bool user, bool commit,
+                      struct walk *w, uint32_t *err)
+{
+    uint32_t base_err = (write ? 2u : 0u) | (user ? 4u : 0u);
+    uint8_t need = acc_bit(write, user);
+    bool pge = (cpu->cr4 & CR4_PGE) != 0;
+
+    if (!(cpu->cr4 & CR4_PAE)) {
+        uint32_t pde_addr = (cpu->cr3 & 0xfffff000u) | ((lin >> 20) & 0xffc);
+        uint32_t pde = pt_read32(cpu, pde_addr);
+        if (!(pde & PTE_P)) {
+            *err = base_err;
+            return false;
+        }
+        if ((pde & PTE_PS) && (cpu->cr4 & CR4_PSE)) {
+            uint8_t perm = perm_of(cpu, pde & PTE_U, pde & PTE_W);
+            if (!(perm & need)) {
+                *err = base_err | 1;
+                return false;
+            }
+            if (commit)
+                pt_set_bits(cpu, pde_addr, pde, PTE_A | (write ? PTE_D : 0));
+            if (!write && !(pde & PTE_D))
+                perm &= (uint8_t)~(TLB_WS | TLB_WU);
+            w->phys = (pde & 0xffc00000u) | (lin & 0x3ff000u);
+            w->perm = perm;
+            w->flags = (uint8_t)(TLB_LARGE | ((pge && (pde & PTE_G)) ? TLB_GLOBAL : 0));
+            return true;
+        }
+        uint32_t pte_addr = (pde & 0xfffff000u) | ((lin >> 10) & 0xffc);
+        uint32_t pte = pt_read32(cpu, pte_addr);
+        if (!(pte & PTE_P)) {
+            *err = base_err;
+            return false;
+        }
+        uint8_t perm = perm_of(cpu, pde & pte & PTE_U, pde & pte & PTE_W);
+        if (!(perm & need)) {
+            *err = base_err | 1;
+            return false;
+        }
+        if (commit) {
+            pt_set_bits(cpu, pde_addr, pde, PTE_A);
+            pt_set_bits(cpu, pte_addr, pte, PTE_A | (write ? PTE_D : 0));
+        }
+        if (!write && !(pte & PTE_D))
+            perm &= (uint8_t)~(TLB_WS | TLB_WU);
+        w->phys = pte & 0xfffff000u;
+        w->perm = perm;
+        w->flags = (pge && (pte & PTE_G)) ? TLB_GLOBAL : 0;
+        return true;
+    }
+
+    /* PAE: PDPTE (cached at CR3 load), PDE, PTE, each 64 bits. */
+    uint64_t pdpte = cpu->sys.pdpte[lin >> 30];
+    if (!(pdpte & PTE_P)) {
+        *err = base_err;
+        return false;
+    }
+    uint32_t pde_addr = ((uint32_t)pdpte & 0xfffff000u) + ((lin >> 21) & 0x1ff) * 8;
+    uint64_t pde = pt_read64(cpu, pde_addr);
+    if (!(pde & PTE_P)) {
+        *err = base_err;
+        return false;
+    }
+    if ((pde & PAE_RSVD_HI) || ((pde & PTE_PS) && (pde & PAE_RSVD_2M))) {
+        *err = base_err | 9;
+        return false;
+    }
+    if (pde & PTE_PS) {
+        uint8_t perm = perm_of(cpu, pde & PTE_U, pde & PTE_W);
+        if (!(perm & need)) {
+            *err = base_err | 1;
+            return false;
+        }
+        if (commit)
+            pt_set_bits(cpu, pde_addr, (uint32_t)pde, PTE_A | (write ? PTE_D : 0));
+        if (!write && !(pde & PTE_D))
+            perm &= (uint8_t)~(TLB_WS | TLB_WU);
+        w->phys = ((uint32_t)pde & 0xffe00000u) | (lin & 0x1ff000u);
+        w->perm = perm;
+        w->flags = (uint8_t)(TLB_LARGE | ((pge && (pde & PTE_G)) ? TLB_GLOBAL : 0));
+        return true;
+    }
+    uint32_t pte_addr = ((uint32_t)pde & 0xfffff000u) + ((lin >> 12) & 0x1ff) * 8;
+    uint64_t pte = pt_read64(cpu, pte_addr);
+    if (!(pte & PTE_P)) {
+        *err = base_err;
+        return false;
+    }
+    if (pte & PAE_RSVD_HI) {
+        *err = base_err | 9;
+        return false;
+    }
+    uint8_t perm = perm_of(cpu, pde & pte & PTE_U, pde & pte & PTE_W);
+    if (!(perm & need)) {
+        *err = base_err | 1;
+        return false;
+    }
+    if (commit) {
+        pt_set_bits(cpu, pde_addr, (uint32_t)pde, PTE_A);
+        pt_set_bits(cpu, pte_addr, (uint32_t)pte, PTE_A | (write ? PTE_D : 0));
+    }
+    if (!write && !(pte & PTE_D))
+        perm &= (uint8_t)~(TLB_WS | TLB_WU);
+    w->phys = (uint32_t)pte & 0xfffff000u;
+    w->perm = perm;
+    w->flags = (pge && (pte & PTE_G)) ? TLB_GLOBAL : 0;
+    return true;
+}
+
+void mmu_load_pdptes(struct cpu *cpu)
+{
+    uint32_t base = cpu->cr3 & 0xffffffe0u;
+    uint64_t p[4];
+    for (int i = 0; i < 4; i++) {
+        p[i] = pt_read64(cpu, base + (uint32_t)i * 8);
+        /* Reserved: 63:36, 8:5, 2:1. */
+        if ((p[i] & PTE_P) && (p[i] & (PAE_RSVD_HI | 0x1e6ull)))
+            cpu_exception(cpu, EXC_GP, 0);
+    }
+    memcpy(cpu->sys.pdpte, p, sizeof(p));
+}
+
+static _Noreturn void page_fault(struct cpu *cpu, uint32_t lin, uint32_t err)
+{
+    cpu->cr2 = lin;
+    log_printf(cpu->log, LOG_MMU, "#PF lin=%08x err=%x eip=%08x\n", lin, err, cpu->eip_start);
+    cpu_exception(cpu, EXC_PF, err);
+}
+
+static struct tlb_entry *tlb_fill(struct cpu *cpu, uint32_t lin, bool write, bool user)
+{
+    struct cpu_sys_state *s = &cpu->sys;
+    struct walk w;
+    if (!cpu->paging) {
+        w.phys = lin & 0xfffff000u;
+        w.perm = TLB_RS | TLB_WS | TLB_RU | TLB_WU;
+        w.flags = 0;
+    } else {
+        uint32_t err;
+        if (!page_walk(cpu, lin, write, user, true, &w, &err))
+            page_fault(cpu, lin, err);
+    }
+    w.phys &= cpu->a20_mask;
+    struct tlb_entry *e = &s->tlb[lin >> 12];
+    if (e->perm == 0) {
+        if (s->tlb_nfilled == TLB_FILL_MAX)
+            cpu_tlb_flush(cpu);
+        s->tlb_filled[s->tlb_nfilled++] = lin >> 12;
+    }
+    e->phys = w.phys;
+    e->perm = w.perm;
+    e->flags = w.flags;
+    if (w.flags & TLB_LARGE)
+        s->tlb_has_large = true;
+    uintptr_t pe = cpu->mem->pages[w.phys >> PHYS_PAGE_SHIFT];
+    e->host = NULL;
+    e->fast = 0;
+    if (pe & PHYS_DIRECT_READ) {
+        e->host = (uint8_t *)(pe & ~(uintptr_t)PHYS_FLAG_MASK);
+        e->fast = w.perm & (TLB_RS | TLB_RU);
+        /* Never write straight into ROM or a page holding translated code. */
+        if ((pe & PHYS_DIRECT_WRITE) && !phys_is_code_page(cpu->mem, w.phys))
+            e->fast |= w.perm & (TLB_WS | TLB_WU);
+    }
+    return e;
+}
+
+static inline struct tlb_entry *tlb_get(struct cpu *cpu, uint32_t lin, bool write, bool user)
+{
+    struct tlb_entry *e = &cpu->sys.tlb[lin >> 12];
+    if (e->perm & acc_bit(write, user))
+        return e;
+    return tlb_fill(cpu, lin, write, user);
+}
+
+uint32_t cpu_translate(struct cpu *cpu, uint32_t linear, int acc)
+{
+    struct tlb_entry *e = tlb_get(cpu, linear, acc & ACC_WRITE, acc_user(cpu, acc));
+    return e->phys | (linear & 0xfff);
+}
+
+const uint8_t *cpu_fetch_ptr(struct cpu *cpu, uint32_t linear, uint32_t *paddr)
+{
+    struct tlb_entry *e = tlb_get(cpu, linear, false, cpu->cpl == 3);
+    *paddr = e->phys | (linear & 0xfff);
+    return e->host ? e->host + (linear & 0xfff) : NULL;
+}
+
+bool cpu_probe(struct cpu *cpu, uint32_t linear, uint32_t *paddr)
+{
+    if (!cpu->paging) {
+        *paddr = linear & cpu->a20_mask;
+        return true;
+    }
+    struct walk w;
+    uint32_t err;
+    if (!page_walk(cpu, linear, false, false, false, &w, &err))
+        return false;
+    *paddr = ((w.phys & cpu->a20_mask) | (linear & 0xfff));
+    return true;
+}
+
+/* ---- Linear accesses ---- */
+
+/* Read/write len bytes at lin: every page is translated (and may fault) before any byte is
+ * written. Scalar accesses within one page reach MMIO as one access of their size. */
+static void lin_access(struct cpu *cpu, uint32_t lin, void *buf, unsigned len, bool write,
+                       bool user)
+{
+    uint8_t bit = acc_bit(write, user);
+    uint32_t first = lin & 0xfff;
+    if (first + len <= 0x1000 && (len == 1 || len == 2 || len == 4)) {
+        struct tlb_entry *e = tlb_get(cpu, lin, write, user);
+        if (e->fast & bit) {
+            if (write)
+                memcpy(e->host + first, buf, len);
+            else
+                memcpy(buf, e->host + first, len);
+        } else if (write) {
+            uint32_t v = 0;
+            memcpy(&v, buf, len);
+            phys_write(cpu->mem, e->phys | first, v, len);
+        } else {
+            uint32_t v = phys_read(cpu->mem, e->phys | first, len);
+            memcpy(buf, &v, len);
+        }
+        return;
+    }
+    /* Pass 1: translate every page so a fault leaves memory untouched. */
+    uint32_t end = lin + len - 1;
+    for (uint32_t page = lin & ~0xfffu;; page += 0x1000) {
+        tlb_get(cpu, page < lin ? lin : page, write, user);
+        if ((page >> 12) == (end >> 12))
+            break;
+    }
+    /* Pass 2: copy page by page. */
+    uint8_t *p = buf;
+    while (len) {
+        unsigned off = lin & 0xfff;
+        unsigned chunk = 0x1000 - off;
+        if (chunk > len)
+            chunk = len;
+        struct tlb_entry *e = tlb_get(cpu, lin, write, user);
+        uint32_t phys = e->phys | off;
+        if (e->fast & bit) {
+            if (write)
+                memcpy(e->host + off, p, chunk);
+            else
+                memcpy(p, e->host + off, chunk);
+        } else if (write) {
+            for (unsigned i = 0; i < chunk; i++)
+                phys_write(cpu->mem, phys + i, p[i], 1);
+        } else {
+            for (unsigned i = 0; i < chunk; i++)
+                p[i] = (uint8_t)phys_read(cpu->mem, phys + i, 1);
+        }
+        p += chunk;
+        lin += chunk;
+        len -= chunk;
+    }
+}
+
+uint8_t cpu_lin_read8(struct cpu *cpu, uint32_t linear, int acc)
+{
+    uint8_t v;
+    lin_access(cpu, linear, &v, 1, false, acc_user(cpu, acc));
+    return v;
+}
+
+uint16_t cpu_lin_read16(struct cpu *cpu, uint32_t linear, int acc)
+{
+    uint16_t v;
+    lin_access(cpu, linear, &v, 2, false, acc_user(cpu, acc));
+    return v;
+}
+
+uint32_t cpu_lin_read32(struct cpu *cpu, uint32_t linear, int acc)
+{
+    uint32_t v;
+    lin_access(cpu, linear, &v, 4, false, acc_user(cpu, acc));
+    return v;
+}
+
+void cpu_lin_write8(struct cpu *cpu, uint32_t linear, uint8_t value, int acc)
+{
+    lin_access(cpu, linear, &value, 1, true, acc_user(cpu, acc));
+}
+
+void cpu_lin_write16(struct cpu *cpu, uint32_t linear, uint16_t value, int acc)
+{
+    lin_access(cpu, linear, &value, 2, true, acc_user(cpu, acc));
+}
+
+void cpu_lin_write32(struct cpu *cpu, uint32_t linear, uint32_t value, int acc)
+{
+    lin_access(cpu, linear, &value, 4, true, acc_user(cpu, acc));
+}
+
+/* ---- Segmented accesses ---- */
+
+static _Noreturn void seg_fault(struct cpu *cpu, int seg)
+{
+    cpu_exception(cpu, seg == SEG_SS ? EXC_SS : EXC_GP, 0);
+}
+
+/* Check offset..offset+len-1 of seg for the access; return the linear address. */
+static uint32_t seg_check(struct cpu *cpu, int seg, uint32_t offset, unsigned len, bool write)
+{
+    if (len == 0)
+        len = 1;
+    if (write ? !mmu_seg_wr_ok(cpu, seg, offset, len) : !mmu_seg_rd_ok(cpu, seg, offset, len))
+        seg_fault(cpu, seg);
+    uint32_t lin = cpu->seg[seg].base + offset;
+    /* Alignment check: CR0.AM, EFLAGS.AC, CPL 3, misaligned. */
+    if (cpu->sys.ac_possible && (cpu->eflags & FLAG_AC) && len <= 8 && (lin & (len - 1)))
+        cpu_exception(cpu, EXC_AC, 0);
+    return lin;
+}
+
+uint32_t mmu_read_slow(struct cpu *cpu, int seg, uint32_t offset, unsigned size)
+{
+    uint32_t lin = seg_check(cpu, seg, offset, size, false);
+    uint32_t v = 0;
+    lin_access(cpu, lin, &v, size, false, cpu->cpl == 3);
+    return v;
+}
+
+void mmu_write_slow(struct cpu *cpu, int seg, uint32_t offset, unsigned size, uint32_t value)
+{
+    uint32_t lin = seg_check(cpu, seg, offset, size, true);
+    lin_access(cpu, lin, &value, size, true, cpu->cpl == 3);
+}
+
+uint64_t cpu_read64(struct cpu *cpu, int seg, uint32_t offset)
+{
+    uint64_t v;
+    if (mmu_seg_rd_ok(cpu, seg, offset, 8)) {
+        uint8_t *p = mmu_fast(cpu, cpu->seg[seg].base + offset, 8, cpu->sys.rd_bit);
+        if (p) {
+            memcpy(&v, p, 8);
+            return v;
+        }
+    }
+    uint32_t lin = seg_check(cpu, seg, offset, 8, false);
+    if ((lin & 0xfff) <= 0xff8) {
+        /* Within a page: two dword accesses (MMIO sees dwords). */
+        uint32_t lo, hi;
+        lin_access(cpu, lin, &lo, 4, false, cpu->cpl == 3);
+        lin_access(cpu, lin + 4, &hi, 4, false, cpu->cpl == 3);
+        return lo | ((uint64_t)hi << 32);
+    }
+    lin_access(cpu, lin, &v, 8, false, cpu->cpl == 3);
+    return v;
+}
+
+void cpu_write64(struct cpu *cpu, int seg, uint32_t offset, uint64_t value)
+{
+    if (mmu_seg_wr_ok(cpu, seg, offset, 8)) {
+        uint8_t *p = mmu_fast(cpu, cpu->seg[seg].base + offset, 8, cpu->sys.wr_bit);
+        if (p) {
+            memcpy(p, &value, 8);
+            return;
+        }
+    }
+    uint32_t lin = seg_check(cpu, seg, offset, 8, true);
+    if ((lin & 0xfff) <= 0xff8) {
+        uint32_t lo = (uint32_t)value, hi = (uint32_t)(value >> 32);
+        tlb_get(cpu, lin, true, cpu->cpl == 3);
+        lin_access(cpu, lin, &lo, 4, true, cpu->cpl == 3);
+        lin_access(cpu, lin + 4, &hi, 4, true, cpu->cpl == 3);
+        return;
+    }
+    lin_access(cpu, lin, &value, 8, true, cpu->cpl == 3);
+}
+
+void cpu_read_bytes(struct cpu *cpu, int seg, uint32_t offset, void *buf, unsigned len)
+{
+    if (!len)
+        return;
+    uint32_t lin = seg_check(cpu, seg, offset, len, false);
+    lin_access(cpu, lin, buf, len, false, cpu->cpl == 3);
+}
+
+void cpu_write_bytes(struct cpu *cpu, int seg, uint32_t offset, const void *buf, unsigned len)
+{
+    if (!len)
+        return;
+    uint32_t lin = seg_check(cpu, seg, offset, len, true);
+    lin_access(cpu, lin, (void *)buf, len, true, cpu->cpl == 3);
+}
+
+void cpu_check_write(struct cpu *cpu, int seg, uint32_t offset, unsigned len)
+{
+    if (!len)
+        return;
+    if (!mmu_seg_wr_ok(cpu, seg, offset, len))
+        seg_fault(cpu, seg);
+    uint32_t lin = cpu->seg[seg].base + offset;
+    uint32_t end = lin + len - 1;
+    bool user = cpu->cpl == 3;
+    for (uint32_t page = lin & ~0xfffu;; page += 0x1000) {
+        tlb_get(cpu, page < lin ? lin : page, true, user);
+        if ((page >> 12) == (end >> 12))
+            break;
+    }
+}

@@ -1,0 +1,197 @@
+/* Control and debug registers, SYSENTER/SYSEXIT, the I/O permission check, A20, the TSC. */
+#include "cpu/sysint.h"
+
+static void check_cpl0(struct cpu *cpu)
+{
+    if (cpu->pe && (cpu->vm86 || cpu->cpl != 0))
+        cpu_exception(cpu, EXC_GP, 0);
+}
+
+/* CR4 bits the model supports. */
+static uint32_t cr4_valid(const struct cpu *cpu)
+{
+    const struct cpu_model *m = cpu->model;
+    uint32_t v = 0;
+    if (m->features_edx & CPUID_VME)
+        v |= CR4_VME | CR4_PVI;
+    if (m->features_edx & CPUID_TSC)
+        v |= CR4_TSD;
+    if (m->features_edx & CPUID_DE)
+        v |= CR4_DE;
+    if (m->features_edx & CPUID_PSE)
+        v |= CR4_PSE;
+    if (m->features_edx & CPUID_PAE)
+        v |= CR4_PAE;
+    if (m->features_edx & CPUID_MCE)
+        v |= CR4_MCE;
+    if (m->features_edx & CPUID_PGE)
+        v |= CR4_PGE;
+    if (m->family >= 6)
+        v |= CR4_PCE;
+    if (m->features_edx & CPUID_FXSR)
+        v |= CR4_OSFXSR;
+    if (m->features_edx & CPUID_SSE)
+        v |= CR4_OSXMMEXCPT;
+    return v;
+}
+
+uint32_t cpu_read_cr(struct cpu *cpu, int n)
+{
+    if (n == 1 || n > 4)
+        cpu_exception(cpu, EXC_UD, 0);
+    check_cpl0(cpu);
+    switch (n) {
+    case 0: return cpu->cr0;
+    case 2: return cpu->cr2;
+    case 3: return cpu->cr3;
+    default: return cpu->cr4;
+    }
+}
+
+void cpu_write_cr(struct cpu *cpu, int n, uint32_t value)
+{
+    if (n == 1 || n > 4)
+        cpu_exception(cpu, EXC_UD, 0);
+    check_cpl0(cpu);
+    switch (n) {
+    case 0: {
+        const uint32_t defined = CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP |
+                                 CR0_AM | CR0_NW | CR0_CD | CR0_PG;
+        if ((value & CR0_PG) && !(value & CR0_PE))
+            cpu_exception(cpu, EXC_GP, 0);
+        if ((value & CR0_NW) && !(value & CR0_CD))
+            cpu_exception(cpu, EXC_GP, 0);
+        value = (value & defined) | CR0_ET;
+        if ((value & CR0_PG) && !(cpu->cr0 & CR0_PG) && (cpu->cr4 & CR4_PAE))
+            mmu_load_pdptes(cpu);
+        uint32_t changed = cpu->cr0 ^ value;
+        cpu->cr0 = value;
+        if (changed & (CR0_PG | CR0_PE | CR0_WP))
+            cpu_tlb_flush(cpu);
+        if (changed & (CR0_PE | CR0_PG))
+            cpu_flush_traces(cpu);
+        cpu_update_mode(cpu);
+        break;
+    }
+    case 2:
+        cpu->cr2 = value;
+        break;
+    case 3:
+        cpu->cr3 = value;
+        if (cpu->paging && (cpu->cr4 & CR4_PAE))
+            mmu_load_pdptes(cpu);
+        mmu_flush_nonglobal(cpu);
+        break;
+    case 4: {
+        if (value & ~cr4_valid(cpu))
+            cpu_exception(cpu, EXC_GP, 0);
+        if (cpu->paging && (value & CR4_PAE) && !(cpu->cr4 & CR4_PAE))
+            mmu_load_pdptes(cpu);
+        uint32_t changed = cpu->cr4 ^ value;
+        cpu->cr4 = value;
+        if (changed & (CR4_PSE | CR4_PGE | CR4_PAE))
+            cpu_tlb_flush(cpu);
+        break;
+    }
+    }
+}
+
+uint32_t cpu_read_dr(struct cpu *cpu, int n)
+{
+    if (n > 7)
+        cpu_exception(cpu, EXC_UD, 0);
+    if ((n == 4 || n == 5) && (cpu->cr4 & CR4_DE))
+        cpu_exception(cpu, EXC_UD, 0);
+    check_cpl0(cpu);
+    if (n == 4 || n == 5)
+        n += 2;
+    return cpu->dr[n];
+}
+
+void cpu_write_dr(struct cpu *cpu, int n, uint32_t value)
+{
+    if (n > 7)
+        cpu_exception(cpu, EXC_UD, 0);
+    if ((n == 4 || n == 5) && (cpu->cr4 & CR4_DE))
+        cpu_exception(cpu, EXC_UD, 0);
+    check_cpl0(cpu);
+    if (n == 4 || n == 5)
+        n += 2;
+    if (n == 6)
+        value = (value & 0x0000e00fu) | 0xffff0ff0u;
+    else if (n == 7)
+        value = (value & 0xffff2bffu) | 0x400;
+    cpu->dr[n] = value;
+}
+
+void cpu_check_io(struct cpu *cpu, uint16_t port, unsigned size)
+{
+    if (!cpu->pe)
+        return;
+    unsigned iopl = (cpu->eflags & FLAG_IOPL) >> 12;
+    if (!cpu->vm86 && cpu->cpl <= iopl)
+        return;
+    /* The I/O permission bitmap of a 32-bit TSS. */
+    const struct seg *tr = &cpu->tr;
+    if ((seg_type(tr) & 9) != 9 || tr->limit < 103)
+        cpu_exception(cpu, EXC_GP, 0);
+    uint32_t base = cpu_lin_read16(cpu, tr->base + 0x66, ACC_READ | ACC_SUPER);
+    uint32_t at = base + port / 8;
+    if (at + 1 > tr->limit)
+        cpu_exception(cpu, EXC_GP, 0);
+    uint32_t bits = cpu_lin_read16(cpu, tr->base + at, ACC_READ | ACC_SUPER);
+    uint32_t mask = ((1u << size) - 1) << (port & 7);
+    if (bits & mask)
+        cpu_exception(cpu, EXC_GP, 0);
+}
+
+void cpu_set_a20(struct cpu *cpu, bool enabled)
+{
+    uint32_t mask = enabled ? 0xffffffffu : 0xffefffffu;
+    if (mask == cpu->a20_mask)
+        return;
+    cpu->a20_mask = mask;
+    cpu_tlb_flush(cpu);
+    cpu_flush_traces(cpu);
+}
+
+uint64_t cpu_read_tsc(struct cpu *cpu)
+{
+    uint64_t ticks;
+    uint64_t mhz = cpu->model && cpu->model->mhz ? cpu->model->mhz : 1000;
+    if (cpu->clock) {
+        int64_t ns = vclock_now(cpu->clock);
+        uint64_t u = ns > 0 ? (uint64_t)ns : 0;
+        ticks = (u / 1000) * mhz + (u % 1000) * mhz / 1000;
+    } else {
+        ticks = cpu->insn_count;
+    }
+    return ticks + cpu->sys.tsc_offset;
+}
+
+void cpu_sysenter(struct cpu *cpu)
+{
+    if (!cpu->pe || (cpu->sys.sysenter_cs & 0xfffc) == 0)
+        cpu_exception(cpu, EXC_GP, 0);
+    cpu_set_eflags(cpu, 0, FLAG_VM | FLAG_IF | FLAG_RF);
+    uint16_t cs = (uint16_t)(cpu->sys.sysenter_cs & 0xfffc);
+    seg_set_flat(cpu, SEG_CS, cs, 0xb, 0);
+    seg_set_flat(cpu, SEG_SS, (uint16_t)(cs + 8), 0x3, 0);
+    cpu->cpl = 0;
+    cpu->regs[R_ESP] = cpu->sys.sysenter_esp;
+    cpu->eip = cpu->sys.sysenter_eip;
+    cpu_update_mode(cpu);
+}
+
+void cpu_sysexit(struct cpu *cpu)
+{
+    if (!cpu->pe || cpu->vm86 || cpu->cpl != 0 || (cpu->sys.sysenter_cs & 0xfffc) == 0)
+        cpu_exception(cpu, EXC_GP, 0);
+    uint16_t cs = (uint16_t)(cpu->sys.sysenter_cs & 0xfffc);
+    seg_set_flat(cpu, SEG_CS, (uint16_t)((cs + 16) | 3), 0xb, 3);
+    seg_set_flat(cpu, SEG_SS, (uint16_t)((cs + 24) | 3), 0x3, 3);
+    cpu->cpl = 3;
+    cpu->regs[R_ESP] = cpu->regs[R_ECX];
+    cpu->eip = cpu->regs[R_EDX];
+    cpu_update_mode(cpu);
+}

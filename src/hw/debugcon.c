@@ -1,0 +1,27 @@
+/* Debug console port: one byte per OUT to a chardev. */
+#include "hw/debugcon.h"
+
+static uint32_t debugcon_read(void *opaque, uint16_t port, unsigned size)
+{
+    struct debugcon *s = opaque;
+    (void)port;
+    (void)size;
+    return s->readback;
+}
+
+static void debugcon_write(void *opaque, uint16_t port, uint32_t value, unsigned size)
+{
+    struct debugcon *s = opaque;
+    (void)port;
+    (void)size;
+    uint8_t b = (uint8_t)value;
+    chardev_write(s->chr, &b, 1);
+}
+
+void debugcon_init(struct debugcon *s, struct io_bus *io, uint16_t port, struct chardev *chr)
+{
+    s->port = port;
+    s->readback = DEBUGCON_READBACK;
+    s->chr = chr;
+    io_register(io, port, 1, s, debugcon_read, debugcon_write, IO_SIZE_1, "debugcon");
+}

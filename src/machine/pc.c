@@ -1,0 +1,719 @@
+/* The "pc" board: only wiring. Devices keep their own state; this file decides which chips
+ * exist, where they sit in the port and memory spaces, and where their IRQ lines go. */
+#include "machine/pc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "boot/boot.h"
+#include "hw/acpi_tables.h"
+#include "hw/mptable.h"
+
+#define DEFAULT_BIOS "/usr/share/seabios/bios-256k.bin"
+#define DEFAULT_VGABIOS "/usr/share/seabios/vgabios-stdvga.bin"
+#define DEFAULT_CPU_MODEL "pentium3"
+#define MAX_RAM_BELOW_4G 0xe0000000ull   /* the PCI hole starts at 3.5 GiB */
+#define IDE_DEVFN 0x09                    /* 01.1 */
+#define VGA_DEVFN 0x10                    /* 02.0 */
+#define PM_IO_BASE 0xb000
+
+static const uint16_t uart_ports[4] = { 0x3f8, 0x2f8, 0x3e8, 0x2e8 };
+static const int uart_irqs[4] = { 4, 3, 4, 3 };
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* ---- Interrupt routing ---- */
+
+/* ISA IRQ n goes to PIC input n and I/O APIC pin n, except the PIT's IRQ0 which is wired to
+ * pin 2 (the MADT's interrupt source override says so). */
+static void pc_isa_irq(void *opaque, int n, int level)
+{
+    struct pc *pc = opaque;
+    pic_set_irq(&pc->pic, n, level);
+    ioapic_set_irq(&pc->ioapic, n == 0 ? 2 : n, level);
+}
+
+static int pc_pic_ack(void *opaque)
+{
+    struct pc *pc = opaque;
+    return pic_intr_ack(&pc->pic);
+}
+
+static int pc_intr_ack(void *opaque, struct cpu *cpu)
+{
+    struct pc *pc = opaque;
+    return lapic_intr_ack(&pc->lapic[cpu->index]);
+}
+
+static void pc_ferr(void *opaque, struct cpu *cpu, int level)
+{
+    struct pc *pc = opaque;
+    (void)cpu;
+    irq_set(&pc->isa_irq[13], level);
+}
+
+/* ---- Reset, A20, power ---- */
+
+static void pc_request_reset(struct pc *pc)
+{
+    pc->reset_pending = true;
+    for (unsigned i = 0; i < pc->ncpus; i++)
+        cpu_request(pc->cpus[i], CPU_REQ_EXIT, 1);
+}
+
+static void pc_kbc_reset(void *opaque) { pc_request_reset(opaque); }
+static void pc_port92_reset(void *opaque) { pc_request_reset(opaque); }
+static void pc_piix3_reset(void *opaque, bool hard) { (void)hard; pc_request_reset(opaque); }
+
+static void pc_update_a20(struct pc *pc)
+{
+    bool on = pc->a20_kbc || pc->a20_port92;
+    for (unsigned i = 0; i < pc->ncpus; i++)
+        cpu_set_a20(pc->cpus[i], on);
+}
+
+static void pc_kbc_a20(void *opaque, bool enabled)
+{
+    struct pc *pc = opaque;
+    pc->a20_kbc = enabled;
+    pc_update_a20(pc);
+}
+
+static void pc_port92_a20(void *opaque, bool enabled)
+{
+    struct pc *pc = opaque;
+    pc->a20_port92 = enabled;
+    pc_update_a20(pc);
+}
+
+static void pc_power_off(void *opaque)
+{
+    struct pc *pc = opaque;
+    if (pc->cfg->no_shutdown) {
+        runloop_set_paused(&pc->rl, true);
+        return;
+    }
+    pc->powered_off = true;
+    mainloop_request_exit(pc->ml, 0);
+    for (unsigned i = 0; i < pc->ncpus; i++)
+        cpu_request(pc->cpus[i], CPU_REQ_EXIT, 1);
+}
+
+static void pc_debug_exit(void *opaque, int status)
+{
+    struct pc *pc = opaque;
+    mainloop_request_exit(pc->ml, status);
+    for (unsigned i = 0; i < pc->ncpus; i++)
+        cpu_request(pc->cpus[i], CPU_REQ_EXIT, 1);
+}
+
+/* Writes into pages holding translated code reach every vCPU's trace cache. */
+static void pc_code_written(void *opaque, uint32_t paddr, unsigned len)
+{
+    struct pc *pc = opaque;
+    for (unsigned i = 0; i < pc->ncpus; i++)
+        cpu_code_written(pc->cpus[i], paddr, len);
+}
+
+/* PAM changes remap 0xC0000-0xFFFFF: translated code and TLB entries there are stale. */
+static void pc_mem_changed(void *opaque)
+{
+    struct pc *pc = opaque;
+    for (unsigned i = 0; i < pc->ncpus; i++) {
+        cpu_tlb_flush(pc->cpus[i]);
+        cpu_flush_traces(pc->cpus[i]);
+    }
+}
+
+static void pc_unassigned_mem(void *opaque, uint32_t paddr, bool is_write, unsigned size)
+{
+    struct pc *pc = opaque;
+    log_printf(pc->log, LOG_GUEST_ERRORS, "unassigned memory %s at 0x%08x (size %u)\n",
+               is_write ? "write" : "read", paddr, size);
+}
+
+/* ---- Firmware and ROMs ---- */
+
+static uint8_t *read_whole_file(const char *path, size_t max, size_t *size, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fail(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    uint8_t *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+    fclose(f);
+    if (!buf) {
+        fail(err, errlen, "out of memory reading '%s'", path);
+        return NULL;
+    }
+    if (n > max || n == 0) {
+        free(buf);
+        fail(err, errlen, "'%s' is %s", path, n ? "too large" : "empty");
+        return NULL;
+    }
+    *size = n;
+    return buf;
+}
+
+static int pc_load_bios(struct pc *pc, char *err, size_t errlen)
+{
+    const char *path = pc->cfg->bios ? pc->cfg->bios : DEFAULT_BIOS;
+    size_t size;
+    char why[256];
+    uint8_t *data = read_whole_file(path, 16u << 20, &size, why, sizeof(why));
+    if (!data)
+        return fail(err, errlen, "pcvm: -bios: %s", why);
+    if (size % 65536) {
+        free(data);
+        return fail(err, errlen, "pcvm: -bios: '%s': size %zu is not a multiple of 64 KiB", path, size);
+    }
+    pc->bios_size = (uint32_t)size;
+    pc->bios = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (pc->bios == MAP_FAILED) {
+        pc->bios = NULL;
+        free(data);
+        return fail(err, errlen, "pcvm: out of memory for the BIOS");
+    }
+    memcpy(pc->bios, data, size);
+    free(data);
+    phys_map_host(&pc->mem, (uint32_t)(0x100000000ull - size), (uint32_t)size, pc->bios, false);
+    /* The last 128 KiB (or all of a smaller image) also appear just below 1 MiB. */
+    uint32_t isa = pc->bios_size < 0x20000 ? pc->bios_size : 0x20000;
+    memcpy(pc->rom_area + (0x100000 - isa - I440FX_ROM_AREA_BASE), pc->bios + pc->bios_size - isa, isa);
+    return 0;
+}
+
+/* The VGA BIOS goes to SeaBIOS through fw_cfg, which runs "vgaroms/" files at boot. */
+static void pc_add_vgabios(struct pc *pc)
+{
+    size_t size;
+    char why[256];
+    uint8_t *data = read_whole_file(DEFAULT_VGABIOS, 256u << 10, &size, why, sizeof(why));
+    if (!data) {
+        log_printf(pc->log, LOG_GUEST_ERRORS, "no VGA BIOS: %s\n", why);
+        return;
+    }
+    fw_cfg_add_file(&pc->fw_cfg, "vgaroms/vgabios-stdvga.bin", data, (uint32_t)size);
+    free(data);
+}
+
+/* ---- Direct kernel boot: what firmware would have done ---- */
+
+static void pc_bda_setup(struct pc *pc)
+{
+    uint8_t bda[0x20] = { 0 };
+    for (unsigned i = 0; i < pc->nuarts && i < 4; i++) {
+        bda[2 * i] = (uint8_t)uart_ports[i];
+        bda[2 * i + 1] = (uint8_t)(uart_ports[i] >> 8);
+    }
+    bda[0x0e] = 0xc0; /* EBDA segment 0x9FC0 */
+    bda[0x0f] = 0x9f;
+    bda[0x13] = 639 & 0xff; /* KiB of base memory below the EBDA */
+    bda[0x14] = 639 >> 8;
+    phys_write_block(&pc->mem, 0x400, bda, sizeof(bda));
+}
+
+/* Give every PCI BAR an address and enable decoding, as SeaBIOS would. */
+static void pc_pci_assign(struct pc *pc)
+{
+    uint32_t io_next = 0xc000, mem_next = 0xf0000000u;
+    for (unsigned devfn = 0; devfn < 256; devfn++) {
+        struct pci_device *dev = pc->pci.devices[devfn];
+        if (!dev)
+            continue;
+        uint16_t cmd = 0;
+        for (int n = 0; n < 6; n++) {
+            const struct pci_bar *bar = &dev->bars[n];
+            if (!bar->size)
+                continue;
+            uint32_t size = bar->size;
+            if (bar->is_io) {
+                if (size < 4)
+                    size = 4;
+                io_next = (io_next + size - 1) & ~(size - 1);
+                pci_config_write(&pc->pci, (uint8_t)devfn, 0x10 + 4 * n, io_next | 1, 4);
+                io_next += size;
+                cmd |= 1;
+            } else {
+                if (size < 4096)
+                    size = 4096;
+                mem_next = (mem_next + size - 1) & ~(size - 1);
+                pci_config_write(&pc->pci, (uint8_t)devfn, 0x10 + 4 * n, mem_next, 4);
+                mem_next += size;
+                cmd |= 2;
+            }
+        }
+        if (cmd) {
+            cmd |= 4; /* bus master */
+            uint32_t old = pci_config_read(&pc->pci, (uint8_t)devfn, 4, 2);
+            pci_config_write(&pc->pci, (uint8_t)devfn, 4, old | cmd, 2);
+        }
+    }
+    /* The IDE function also decodes the legacy ports (its IO enable bit). */
+}
+
+static void pc_firmware_equivalent(struct pc *pc)
+{
+    /* PIRQ A-D to IRQ 10, 10, 11, 11 (SeaBIOS's choice, the DSDT assumes it), level. */
+    pci_config_write(&pc->pci, PIIX3_DEVFN, 0x60, 0x0b0b0a0au, 4);
+    io_write(&pc->io, 0x4d1, 0x0e, 1); /* ELCR: IRQ 9, 10, 11 level-triggered */
+    /* ACPI PM I/O block, enabled. */
+    pci_config_write(&pc->pci, ACPI_PM_DEVFN, 0x40, PM_IO_BASE | 1, 4);
+    pci_config_write(&pc->pci, ACPI_PM_DEVFN, 0x80, 1, 1);
+    pc_pci_assign(pc);
+    pc_bda_setup(pc);
+}
+
+static int pc_direct_boot(struct pc *pc, char *err, size_t errlen)
+{
+    const struct vm_config *cfg = pc->cfg;
+    /* The BIOS area becomes RAM so the tables the OS scans for can live there. */
+    i440fx_shadow_ram(&pc->i440fx, true);
+    pc_firmware_equivalent(pc);
+
+    uint32_t below = pc->mem.ram_below_4g;
+    uint32_t acpi_len = 0x20000;
+    uint32_t acpi_base = (below - acpi_len) & ~0xfffu;
+    struct acpi_config acfg;
+    acpi_config_pc_defaults(&acfg, pc->ncpus, below);
+    acfg.pm_base = PM_IO_BASE;
+    uint32_t used = acpi_write_tables(&pc->mem, &acfg, acpi_base, 0xf0000);
+    if (!used)
+        return fail(err, errlen, "pcvm: could not build the ACPI tables");
+    struct mptable_config mcfg = { .cpus = pc->ncpus };
+    mptable_write(&pc->mem, &mcfg, 0xf0100);
+
+    struct e820_entry e820[BOOT_E820_MAX];
+    unsigned n = boot_build_e820(below, acpi_base, acpi_len, e820, BOOT_E820_MAX);
+    struct boot_request req = {
+        .kernel_path = cfg->kernel,
+        .initrd = cfg->initrd,
+        .cmdline = cfg->append,
+        .ram_below_4g = below,
+        .vga_text = pc->has_vga,
+        .e820 = e820,
+        .e820_count = n,
+    };
+    struct boot_entry_state st;
+    char why[512];
+    if (boot_load_kernel(&req, &pc->mem, &st, why, sizeof(why)) < 0)
+        return fail(err, errlen, "pcvm: -kernel: %s", why);
+    boot_apply_entry_state(pc->cpus[0], &st);
+    return 0;
+}
+
+/* ---- Board construction ---- */
+
+static int pc_open_drives(struct pc *pc, char *err, size_t errlen)
+{
+    const struct vm_config *cfg = pc->cfg;
+    for (unsigned i = 0; i < cfg->n_drives; i++) {
+        const struct vm_drive *d = &cfg->drives[i];
+        if (d->interface != VM_IF_IDE)
+            return fail(err, errlen, "pcvm: -drive if=%s: not supported yet",
+                        d->interface == VM_IF_VIRTIO ? "virtio" : d->interface == VM_IF_NONE ? "none" : "floppy");
+        if (d->index < 0 || d->index > 3)
+            return fail(err, errlen, "pcvm: -drive index=%d: IDE has 4 positions (0-3)", d->index);
+        pc->drive_is_cdrom[d->index] = d->media == VM_MEDIA_CDROM;
+        if (!d->file)
+            continue;
+        static const enum block_cache caches[] = {
+            [VM_CACHE_WRITEBACK] = BLOCK_CACHE_WRITEBACK, [VM_CACHE_WRITETHROUGH] = BLOCK_CACHE_WRITETHROUGH,
+            [VM_CACHE_NONE] = BLOCK_CACHE_NONE, [VM_CACHE_UNSAFE] = BLOCK_CACHE_UNSAFE,
+            [VM_CACHE_DIRECTSYNC] = BLOCK_CACHE_DIRECTSYNC,
+        };
+        const char *fmt = d->format == VM_FMT_RAW ? "raw" : d->format == VM_FMT_QCOW2 ? "qcow2" : NULL;
+        unsigned flags = 0;
+        if (!d->readonly && d->media != VM_MEDIA_CDROM)
+            flags |= BLOCK_RDWR;
+        if (d->snapshot)
+            flags |= BLOCK_SNAPSHOT;
+        char why[BLOCK_ERR_LEN];
+        pc->drives[d->index] = block_open(d->file, fmt, flags, caches[d->cache], why, sizeof(why));
+        if (!pc->drives[d->index])
+            return fail(err, errlen, "pcvm: -drive file=%s: %s", d->file, why);
+    }
+    return 0;
+}
+
+static int pc_create_cpus(struct pc *pc, char *err, size_t errlen)
+{
+    const struct vm_config *cfg = pc->cfg;
+    const char *name = cfg->cpu_model ? cfg->cpu_model : DEFAULT_CPU_MODEL;
+    const struct cpu_model *base = cpu_model_find(name);
+    if (!base)
+        return fail(err, errlen, "pcvm: -cpu %s: unknown CPU model (see -cpu help)", name);
+    struct cpu_model *model = malloc(sizeof(*model));
+    if (!model)
+        return fail(err, errlen, "pcvm: out of memory");
+    *model = *base;
+    for (unsigned i = 0; i < cfg->n_cpu_features; i++) {
+        char spec[128], why[256];
+        snprintf(spec, sizeof(spec), "%c%s", cfg->cpu_features[i].enable ? '+' : '-', cfg->cpu_features[i].name);
+        if (cpu_model_set_feature(model, spec, why, sizeof(why)) < 0) {
+            free(model);
+            return fail(err, errlen, "pcvm: -cpu %s: %s", name, why);
+        }
+    }
+    pc->ncpus = cfg->smp.cpus ? cfg->smp.cpus : 1;
+    if (pc->ncpus > PC_MAX_CPUS) {
+        free(model);
+        return fail(err, errlen, "pcvm: -smp %u: at most %d CPUs are supported", pc->ncpus, PC_MAX_CPUS);
+    }
+    struct cpu_board_ops ops = { .opaque = pc, .intr_ack = pc_intr_ack, .ferr = pc_ferr };
+    for (unsigned i = 0; i < pc->ncpus; i++) {
+        pc->cpus[i] = calloc(1, sizeof(struct cpu));
+        if (!pc->cpus[i])
+            return fail(err, errlen, "pcvm: out of memory");
+        cpu_init(pc->cpus[i], (int)i, model, &pc->mem, &pc->io, &pc->clock, pc->log, &ops);
+    }
+    return 0;
+}
+
+static void pc_before_run(void *opaque, struct cpu *cpu)
+{
+    struct pc *pc = opaque;
+    apic_bus_set_current(&pc->apic_bus, (unsigned)cpu->index);
+}
+
+static void pc_reset_devices(struct pc *pc)
+{
+    pic_reset(&pc->pic);
+    pit_reset(&pc->pit);
+    rtc_reset(&pc->rtc);
+    for (unsigned i = 0; i < pc->nuarts; i++)
+        uart_reset(&pc->uart[i]);
+    i8042_reset(&pc->kbc);
+    port92_reset(&pc->port92);
+    i440fx_reset(&pc->i440fx);
+    piix3_reset(&pc->piix3);
+    acpi_pm_reset(&pc->pm);
+    ide_reset(&pc->ide);
+    if (pc->has_vga)
+        vga_reset(&pc->vga);
+    fw_cfg_reset(&pc->fw_cfg);
+    ioapic_reset(&pc->ioapic);
+    for (unsigned i = 0; i < pc->ncpus; i++) {
+        lapic_reset(&pc->lapic[i]);
+        cpu_reset(pc->cpus[i]);
+    }
+    pc->a20_kbc = pc->a20_port92 = false;
+    pc->a20_kbc = true; /* the keyboard controller's output port starts with A20 on */
+    pc_update_a20(pc);
+}
+
+/* A reset request (triple fault, 0xCF9, keyboard controller, port 0x92). */
+static int pc_do_reset(struct pc *pc)
+{
+    pc->reset_pending = false;
+    if (pc->cfg->no_reboot) {
+        mainloop_request_exit(pc->ml, 0);
+        return 0;
+    }
+    log_printf(pc->log, LOG_CPU_RESET, "system reset\n");
+    pc_reset_devices(pc);
+    if (pc->cfg->kernel) {
+        char err[512];
+        if (pc_direct_boot(pc, err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s\n", err);
+            mainloop_request_exit(pc->ml, 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void pc_cpu_event(void *opaque, struct cpu *cpu, enum cpu_exit_reason why)
+{
+    struct pc *pc = opaque;
+    if (why == CPU_EXIT_RESET) {
+        log_printf(pc->log, LOG_CPU_RESET | LOG_GUEST_ERRORS, "CPU %d: triple fault\n", cpu->index);
+        pc->reset_pending = true;
+    }
+}
+
+static void pc_after_slice(void *opaque)
+{
+    struct pc *pc = opaque;
+    if (pc->reset_pending)
+        pc_do_reset(pc);
+}
+
+/* ---- Monitor glue ---- */
+
+static const char *mon_status(void *opaque)
+{
+    struct pc *pc = opaque;
+    return pc->rl.paused ? "paused" : "running";
+}
+
+static void mon_stop(void *opaque) { struct pc *pc = opaque; runloop_set_paused(&pc->rl, true); }
+static void mon_cont(void *opaque) { struct pc *pc = opaque; runloop_set_paused(&pc->rl, false); }
+static void mon_reset(void *opaque) { pc_request_reset(opaque); }
+static void mon_powerdown(void *opaque) { struct pc *pc = opaque; acpi_pm_power_button(&pc->pm); }
+
+static void mon_quit(void *opaque)
+{
+    struct pc *pc = opaque;
+    pc_debug_exit(pc, 0);
+}
+
+static void mon_info_registers(void *opaque, struct monitor *mon)
+{
+    struct pc *pc = opaque;
+    for (unsigned i = 0; i < pc->ncpus; i++) {
+        struct cpu *c = pc->cpus[i];
+        uint32_t fl = cpu_get_eflags(c);
+        monitor_printf(mon, "CPU#%u\n", i);
+        monitor_printf(mon, "EAX=%08x EBX=%08x ECX=%08x EDX=%08x\n", c->regs[R_EAX], c->regs[R_EBX],
+                       c->regs[R_ECX], c->regs[R_EDX]);
+        monitor_printf(mon, "ESI=%08x EDI=%08x EBP=%08x ESP=%08x\n", c->regs[R_ESI], c->regs[R_EDI],
+                       c->regs[R_EBP], c->regs[R_ESP]);
+        monitor_printf(mon, "EIP=%08x EFL=%08x CPL=%u %s\n", c->eip, fl, c->cpl, c->halted ? "HLT" : "");
+        static const char names[6][3] = { "ES", "CS", "SS", "DS", "FS", "GS" };
+        for (int s = 0; s < SEG_COUNT; s++)
+            monitor_printf(mon, "%s =%04x %08x %08x %08x\n", names[s], c->seg[s].sel, c->seg[s].base,
+                           c->seg[s].limit, c->seg[s].flags);
+        monitor_printf(mon, "GDT=     %08x %08x\nIDT=     %08x %08x\n", c->gdtr.base, c->gdtr.limit,
+                       c->idtr.base, c->idtr.limit);
+        monitor_printf(mon, "CR0=%08x CR2=%08x CR3=%08x CR4=%08x\n", c->cr0, c->cr2, c->cr3, c->cr4);
+    }
+}
+
+static void mon_info_qtree(void *opaque, struct monitor *mon)
+{
+    struct pc *pc = opaque;
+    monitor_printf(mon, "bus: main-system-bus\n  dev: i440FX-pcihost\n    bus: pci.0\n");
+    for (unsigned devfn = 0; devfn < 256; devfn++) {
+        struct pci_device *d = pc->pci.devices[devfn];
+        if (!d)
+            continue;
+        monitor_printf(mon, "      dev: %s, id \"\"\n        addr = %02x.%x\n        vendor/device = %04x:%04x\n",
+                       d->name ? d->name : "?", devfn >> 3, devfn & 7, pci_get_word(d->config),
+                       pci_get_word(d->config + 2));
+    }
+    monitor_printf(mon, "  dev: isa-serial x%u, dev: i8042, dev: mc146818rtc, dev: isa-pit, dev: isa-i8259\n",
+                   pc->nuarts);
+}
+
+static const struct monitor_ops pc_monitor_ops = {
+    .status = mon_status,
+    .stop = mon_stop,
+    .cont = mon_cont,
+    .system_reset = mon_reset,
+    .system_powerdown = mon_powerdown,
+    .quit = mon_quit,
+    .info_registers = mon_info_registers,
+    .info_qtree = mon_info_qtree,
+};
+
+/* The boot order as fw_cfg's "bootorder" device paths and the CMOS boot byte. */
+static void pc_boot_order(struct pc *pc, char *bootorder, size_t len)
+{
+    const char *order = pc->cfg->boot.order[0] ? pc->cfg->boot.order : "cad";
+    bootorder[0] = 0;
+    for (const char *p = order; *p; p++) {
+        for (int i = 0; i < 4; i++) {
+            bool want = (*p == 'c' && pc->drives[i] && !pc->drive_is_cdrom[i]) ||
+                        (*p == 'd' && pc->drive_is_cdrom[i]);
+            if (!want)
+                continue;
+            size_t used = strlen(bootorder);
+            snprintf(bootorder + used, len - used, "/pci@i0cf8/ide@1,1/drive@%d/disk@%d\n", i / 2, i % 2);
+        }
+    }
+    rtc_cmos_set_boot_order(&pc->rtc, order, false);
+}
+
+int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, struct mainloop *ml,
+              struct vm_chardevs *chardevs, char *err, size_t errlen)
+{
+    memset(pc, 0, sizeof(*pc));
+    pc->cfg = cfg;
+    pc->log = log;
+    pc->ml = ml;
+    pc->chardevs = chardevs;
+
+    uint64_t ram = cfg->ram_size ? cfg->ram_size : 128ull << 20;
+    if (ram > MAX_RAM_BELOW_4G)
+        return fail(err, errlen, "pcvm: -m %llu: at most %llu MiB is supported (no RAM above 4 GiB yet)",
+                    (unsigned long long)(ram >> 20), MAX_RAM_BELOW_4G >> 20);
+    if (ram < (2u << 20))
+        return fail(err, errlen, "pcvm: -m %llu: the pc machine needs at least 2 MiB",
+                    (unsigned long long)(ram >> 20));
+    if (phys_mem_init(&pc->mem, ram, (uint32_t)ram) < 0)
+        return fail(err, errlen, "pcvm: -m: cannot allocate %llu MiB of guest RAM", (unsigned long long)(ram >> 20));
+    pc->mem.code_write = pc_code_written;
+    pc->mem.code_write_opaque = pc;
+    pc->mem.unassigned = pc_unassigned_mem;
+    pc->mem.unassigned_opaque = pc;
+    io_bus_init(&pc->io);
+
+    /* Time: the CPUs do not exist yet, so icount's counter is bound below. */
+    vclock_init(&pc->clock, false, 0, NULL);
+
+    if (pc_open_drives(pc, err, errlen) < 0)
+        return -1;
+    if (pc_create_cpus(pc, err, errlen) < 0)
+        return -1;
+    if (cfg->icount.enabled) {
+        int shift = cfg->icount.shift < 0 ? 3 : cfg->icount.shift;
+        vclock_init(&pc->clock, true, shift, &pc->cpus[0]->insn_count);
+    }
+
+    pc->rom_area = mmap(NULL, I440FX_ROM_AREA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (pc->rom_area == MAP_FAILED) {
+        pc->rom_area = NULL;
+        return fail(err, errlen, "pcvm: out of memory");
+    }
+    memset(pc->rom_area, 0xff, I440FX_ROM_AREA_SIZE);
+    if (pc_load_bios(pc, err, errlen) < 0)
+        return -1;
+
+    /* Interrupt controllers and the ISA IRQ fan-out. */
+    for (int i = 0; i < 16; i++)
+        irq_connect(&pc->isa_irq[i], pc_isa_irq, pc, i);
+    apic_bus_init(&pc->apic_bus, &pc->mem);
+    for (unsigned i = 0; i < pc->ncpus; i++)
+        lapic_init(&pc->lapic[i], &pc->apic_bus, pc->cpus[i], &pc->clock, (uint8_t)i, i == 0, pc_pic_ack, pc);
+    ioapic_init(&pc->ioapic, &pc->apic_bus, &pc->mem, IOAPIC_DEFAULT_BASE, (uint8_t)pc->ncpus);
+    irq_connect(&pc->pic_intr, lapic_lint_irq, &pc->lapic[0], 0);
+    pic_init(&pc->pic, &pc->io, pc->pic_intr, log);
+
+    /* Legacy chips. */
+    pit_init(&pc->pit, &pc->io, &pc->clock, pc->isa_irq[0], log);
+    int64_t start_sec = host_realtime_ns() / NS_PER_SEC;
+    if (cfg->rtc.base == VM_RTC_BASE_DATE)
+        start_sec = cfg->rtc.base_time;
+    else if (cfg->rtc.base == VM_RTC_BASE_LOCALTIME)
+        rtc_parse_base("localtime", host_realtime_ns(), &start_sec);
+    rtc_init(&pc->rtc, &pc->io, &pc->clock, pc->isa_irq[8], start_sec, log);
+    rtc_cmos_set_memory(&pc->rtc, pc->mem.ram_below_4g, 0);
+    pc->nuarts = chardevs->n_serial < 4 ? chardevs->n_serial : 4;
+    for (unsigned i = 0; i < pc->nuarts; i++)
+        uart_init(&pc->uart[i], &pc->io, uart_ports[i], pc->isa_irq[uart_irqs[i]], chardevs->serial[i],
+                  &pc->clock, log);
+    i8042_init(&pc->kbc, &pc->io, pc->isa_irq[1], pc->isa_irq[12], pc_kbc_a20, pc_kbc_reset, pc, log);
+    port92_init(&pc->port92, &pc->io, pc_port92_a20, pc_port92_reset, pc);
+    unsigned ndx = 0;
+    for (unsigned i = 0; i < cfg->n_devices; i++) {
+        const struct vm_device *d = &cfg->devices[i];
+        if (strcmp(d->driver, "isa-debug-exit"))
+            return fail(err, errlen, "pcvm: -device %s: not supported yet", d->driver);
+        if (ndx >= PC_MAX_DEBUGEXIT)
+            return fail(err, errlen, "pcvm: -device isa-debug-exit: at most %d", PC_MAX_DEBUGEXIT);
+        debugexit_init(&pc->debugexit[ndx++], &pc->io, (uint16_t)d->iobase, (uint16_t)d->iosize,
+                       pc_debug_exit, pc);
+    }
+    debugcon_init(&pc->debugcon, &pc->io, 0xe9, chardevs->debugcon);
+    debugcon_init(&pc->seabios_log, &pc->io, 0x402, NULL);
+
+    /* PCI: host bridge, ISA bridge, IDE, PM, VGA. */
+    pci_bus_init(&pc->pci, &pc->mem, &pc->io, piix3_pci_set_irq, &pc->piix3);
+    if (i440fx_init(&pc->i440fx, &pc->pci, &pc->mem, pc->rom_area, pc_mem_changed, pc) < 0)
+        return fail(err, errlen, "pcvm: cannot create the i440FX host bridge");
+    if (piix3_init(&pc->piix3, &pc->pci, &pc->io, pc->isa_irq, pc_piix3_reset, pc) < 0)
+        return fail(err, errlen, "pcvm: cannot create the PIIX3");
+    if (block_aio_pool_init(&pc->aio, ml) < 0)
+        return fail(err, errlen, "pcvm: cannot start the disk I/O threads");
+    pc->aio_started = true;
+    if (ide_init(&pc->ide, &pc->pci, IDE_DEVFN, &pc->io, &pc->mem, pc->isa_irq[14], pc->isa_irq[15],
+                 pc->drives, pc->drive_is_cdrom, &pc->aio) < 0)
+        return fail(err, errlen, "pcvm: cannot create the IDE controller");
+    if (acpi_pm_init(&pc->pm, &pc->pci, &pc->io, &pc->clock, &pc->isa_irq[9], pc_power_off, pc) < 0)
+        return fail(err, errlen, "pcvm: cannot create the ACPI PM device");
+    if (cfg->vga != VM_VGA_NONE && !cfg->nodefaults) {
+        if (vga_init(&pc->vga, &pc->io, &pc->mem, &pc->pci, VGA_DEVFN, &pc->clock, log) < 0)
+            return fail(err, errlen, "pcvm: cannot create the VGA");
+        pc->has_vga = true;
+    }
+
+    /* fw_cfg for SeaBIOS. */
+    fw_cfg_init(&pc->fw_cfg, &pc->io, &pc->mem, true);
+    char bootorder[512];
+    pc_boot_order(pc, bootorder, sizeof(bootorder));
+    struct fw_cfg_pc_config fcfg = {
+        .ram_size = ram,
+        .ram_below_4g = pc->mem.ram_below_4g,
+        .cpus = pc->ncpus,
+        .max_cpus = cfg->smp.maxcpus ? cfg->smp.maxcpus : pc->ncpus,
+        .nographic = cfg->nographic || !pc->has_vga,
+        .boot_menu = cfg->boot.menu,
+        .boot_fail_wait_ms = -1,
+        .boot_device = (uint16_t)(cfg->boot.order[0] ? cfg->boot.order[0] : 'c'),
+        .bootorder = bootorder[0] ? bootorder : NULL,
+    };
+    if (fw_cfg_setup_pc(&pc->fw_cfg, &fcfg) < 0)
+        return fail(err, errlen, "pcvm: cannot set up fw_cfg");
+    struct acpi_config acfg;
+    acpi_config_pc_defaults(&acfg, pc->ncpus, pc->mem.ram_below_4g);
+    if (acpi_add_to_fw_cfg(&pc->fw_cfg, &acfg) < 0)
+        return fail(err, errlen, "pcvm: cannot build the ACPI tables");
+    if (pc->has_vga)
+        pc_add_vgabios(pc);
+
+    pc_reset_devices(pc);
+    if (cfg->kernel && pc_direct_boot(pc, err, errlen) < 0)
+        return -1;
+
+    /* Monitors. */
+    for (unsigned i = 0; i < chardevs->n_monitors; i++) {
+        pc->monitors[pc->nmonitors] = monitor_new(chardevs->monitor[i], &pc_monitor_ops, pc);
+        if (pc->monitors[pc->nmonitors])
+            pc->nmonitors++;
+    }
+
+    runloop_init(&pc->rl, pc->cpus, pc->ncpus, &pc->clock, ml);
+    pc->rl.cpu_event = pc_cpu_event;
+    pc->rl.before_run = pc_before_run;
+    pc->rl.after_slice = pc_after_slice;
+    pc->rl.opaque = pc;
+    if (cfg->start_paused)
+        runloop_set_paused(&pc->rl, true);
+    return 0;
+}
+
+int pc_run(struct pc *pc)
+{
+    return runloop_run(&pc->rl);
+}
+
+void pc_destroy(struct pc *pc)
+{
+    for (unsigned i = 0; i < pc->nmonitors; i++)
+        monitor_free(pc->monitors[i]);
+    if (pc->aio_started) {
+        block_aio_drain(&pc->aio);
+        ide_destroy(&pc->ide);
+        block_aio_pool_destroy(&pc->aio);
+    }
+    for (int i = 0; i < 4; i++)
+        if (pc->drives[i])
+            block_close(pc->drives[i]);
+    if (pc->has_vga)
+        vga_destroy(&pc->vga);
+    fw_cfg_destroy(&pc->fw_cfg);
+    const struct cpu_model *model = pc->cpus[0] ? pc->cpus[0]->model : NULL;
+    for (unsigned i = 0; i < pc->ncpus; i++)
+        free(pc->cpus[i]);
+    free((void *)model);
+    if (pc->bios)
+        munmap(pc->bios, pc->bios_size);
+    if (pc->rom_area)
+        munmap(pc->rom_area, I440FX_ROM_AREA_SIZE);
+    phys_mem_destroy(&pc->mem);
+}

@@ -1,0 +1,103 @@
+/* The "pc" board: i440FX/PIIX3 with the legacy chips, APICs, fw_cfg, IDE and VGA.
+ * This file and pc.c are only wiring: which chips, at which ports, which IRQs. */
+#ifndef PCVM_MACHINE_PC_H
+#define PCVM_MACHINE_PC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "block/block.h"
+#include "cli/config.h"
+#include "cli/wiring.h"
+#include "cpu/cpu.h"
+#include "hw/acpi_pm.h"
+#include "hw/debugcon.h"
+#include "hw/debugexit.h"
+#include "hw/fw_cfg.h"
+#include "hw/i440fx.h"
+#include "hw/i8042.h"
+#include "hw/ide.h"
+#include "hw/ioapic.h"
+#include "hw/lapic.h"
+#include "hw/pci.h"
+#include "hw/pic.h"
+#include "hw/piix3.h"
+#include "hw/pit.h"
+#include "hw/port92.h"
+#include "hw/rtc.h"
+#include "hw/uart.h"
+#include "hw/vga.h"
+#include "machine/runloop.h"
+#include "mem/memory.h"
+#include "monitor/monitor.h"
+#include "util/log.h"
+#include "util/mainloop.h"
+#include "util/vclock.h"
+
+#define PC_MAX_CPUS 16
+#define PC_MAX_DEBUGEXIT 4
+
+struct pc {
+    const struct vm_config *cfg;
+    struct pcvm_log *log;
+    struct mainloop *ml;
+    struct vm_chardevs *chardevs;
+
+    struct vclock clock;
+    struct phys_mem mem;
+    struct io_bus io;
+    struct runloop rl;
+
+    unsigned ncpus;
+    struct cpu *cpus[PC_MAX_CPUS];
+    struct lapic lapic[PC_MAX_CPUS];
+    struct apic_bus apic_bus;
+    struct ioapic ioapic;
+
+    struct irq_line isa_irq[16];   /* ISA IRQ n: to the PIC and the I/O APIC */
+    struct irq_line pic_intr;      /* PIC INTR output: LINT0 of the BSP */
+    struct pic pic;
+    struct pit pit;
+    struct rtc rtc;
+    struct uart uart[4];
+    unsigned nuarts;
+    struct i8042 kbc;
+    struct port92 port92;
+    bool a20_kbc, a20_port92;
+    struct debugexit debugexit[PC_MAX_DEBUGEXIT];
+    struct debugcon debugcon;
+    struct debugcon seabios_log;   /* port 0x402 */
+
+    struct pci_bus pci;
+    struct i440fx i440fx;
+    struct piix3 piix3;
+    struct acpi_pm pm;
+    struct ide_ctrl ide;
+    struct block_dev *drives[4];
+    bool drive_is_cdrom[4];
+    struct block_aio_pool aio;
+    bool aio_started;
+    struct vga vga;
+    bool has_vga;
+    struct fw_cfg fw_cfg;
+
+    uint8_t *bios;                 /* firmware image, mapped below 4 GiB */
+    uint32_t bios_size;
+    uint8_t *rom_area;             /* 0xC0000-0xFFFFF as seen through PAM in ROM mode */
+
+    struct monitor *monitors[VM_MAX_MONITORS + VM_MAX_SERIALS];
+    unsigned nmonitors;
+
+    bool reset_pending;
+    bool powered_off;
+};
+
+/* Build the board from cfg (host resources already opened in chardevs); 0 or -1 with err. */
+int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, struct mainloop *ml,
+              struct vm_chardevs *chardevs, char *err, size_t errlen);
+/* Run the machine until it exits; returns the process exit status. */
+int pc_run(struct pc *pc);
+/* Release everything pc_create() made. */
+void pc_destroy(struct pc *pc);
+
+#endif

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Build sys's bare-metal tests with nasm and run each one as a Multiboot kernel.
+#   tests/cpu/sys/run.sh                 run in ./pcvm (or $PCVM)
+#   EMU=qemu tests/cpu/sys/run.sh        run in qemu-system-i386, assembled with -DQEMU
+#                                        (skips what QEMU is known to get wrong)
+#   EMU=mini tests/cpu/sys/run.sh        run on the CPU core alone (mini_run.c linked with
+#                                        build/libpcvm.a: RAM, ports 0xE9/0xF4, cpu_run)
+# A test passes when it prints PASS on port 0xE9 and exits through isa-debug-exit with
+# value 0 (exit status 1). Prints one line per test and a closing count; exit 1 on failure.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+out=${OUT:-$root/build/tests/cpu/sys}
+mkdir -p "$out"
+emu=${EMU:-pcvm}
+defs=()
+if [ "$emu" = qemu ]; then
+    cmd=(qemu-system-i386)
+    defs=(-DQEMU)
+elif [ "$emu" = mini ]; then
+    ${CC:-gcc} -std=c11 -D_GNU_SOURCE -I"$root/src" -O2 -o "$out/mini_run" "$here/mini_run.c" \
+        "$root/build/libpcvm.a" -lm || exit 1
+    cmd=("$out/mini_run")
+else
+    cmd=("${PCVM:-$root/pcvm}")
+fi
+passed=0; failed=0
+for src in "$here"/*.asm; do
+    name=$(basename "$src" .asm)
+    if ! nasm "${defs[@]}" -I "$here/" -f bin -o "$out/$name.bin" "$src"; then
+        echo "FAIL $name (nasm)"; failed=$((failed + 1)); continue
+    fi
+    if [ "$emu" = mini ]; then
+        log=$(timeout 30 "${cmd[@]}" "$out/$name.bin" 2>&1)
+    else
+        log=$(timeout 30 "${cmd[@]}" -display none -m 64 -no-reboot -kernel "$out/$name.bin" \
+              -debugcon stdio -device isa-debug-exit,iobase=0xf4,iosize=1 2>&1)
+    fi
+    rc=$?
+    if [ $rc -eq 1 ] && printf '%s\n' "$log" | grep -q '^PASS$'; then
+        echo "PASS $name"; passed=$((passed + 1))
+    else
+        echo "FAIL $name (exit $rc): $(printf '%s\n' "$log" | tail -3 | tr '\n' ' ')"
+        failed=$((failed + 1))
+    fi
+done
+echo "sys bare-metal tests ($emu): $passed passed, $failed failed"
+[ $failed -eq 0 ]

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Guest tests: boot real operating systems in pcvm and check what they print on the serial
+# console.  Closing line: "guests: N passed, N failed"; non-zero exit when any test failed.
+#   PCVM_GUEST_TESTS="kernels linux"  run only these (default: all, in the order below)
+#   PCVM=path                         emulator to test (default ./pcvm)
+#   PCVM_GUEST_TIME_SCALE=2           multiply every time limit
+#   PCVM_GUEST_LOGS=dir               console logs (default build/guest-logs)
+# Tests: kernels (nasm Multiboot test kernels), badkernels (error messages), linux (Debian 686 +
+# busybox), gnumach (GNU Mach 1.8), memtest (memtest86+), installer (Debian installer).
+set -u
+cd "$(dirname "$0")/../.."
+ALL="kernels badkernels linux gnumach memtest installer"
+tests=${PCVM_GUEST_TESTS:-$ALL}
+tests=${tests//,/ }
+export PCVM=${PCVM:-$PWD/pcvm}
+export PCVM_GUEST_LOGS=${PCVM_GUEST_LOGS:-$PWD/build/guest-logs}
+scale=${PCVM_GUEST_TIME_SCALE:-1}
+mkdir -p "$PCVM_GUEST_LOGS"
+
+# Overall limit per test, in seconds (each script also has limits per step).
+limit_for() {
+  local base
+  case $1 in
+    kernels|badkernels) base=180 ;;
+    linux) base=1500 ;;
+    gnumach) base=900 ;;
+    memtest) base=1200 ;;
+    installer) base=1800 ;;
+    *) base=600 ;;
+  esac
+  awk -v b="$base" -v s="$scale" 'BEGIN { printf "%d", b * s }'
+}
+
+# What each test needs fetched or built; prints a reason when that fails.
+prepare() {
+  case $1 in
+    kernels) bash tests/kernels/build.sh build/tests/kernels ;;
+    badkernels|linux) bash scripts/fetch-guests.sh linux busybox ;;
+    gnumach) bash scripts/fetch-guests.sh gnumach && bash tests/kernels/build.sh build/tests/kernels ;;
+    memtest) bash scripts/fetch-guests.sh memtest ;;
+    installer) bash scripts/fetch-guests.sh installer ;;
+  esac
+}
+
+passed=0; failed=0; failing=()
+if [ ! -x "$PCVM" ] && ! command -v "$PCVM" >/dev/null 2>&1; then
+  echo "guests: emulator $PCVM not found (build it with make)"
+  for t in $tests; do failed=$((failed + 1)); failing+=("$t"); done
+else
+  for t in $tests; do
+    if [ ! -f "tests/guests/$t.py" ]; then
+      echo "FAIL $t: no such guest test (known: $ALL)"
+      failed=$((failed + 1)); failing+=("$t"); continue
+    fi
+    if ! prep=$(prepare "$t" 2>&1); then
+      echo "FAIL $t: could not fetch or build what it needs:"
+      printf '%s\n' "$prep" | tail -10
+      failed=$((failed + 1)); failing+=("$t"); continue
+    fi
+    lim=$(limit_for "$t")
+    start=$(date +%s)
+    out=$(timeout --kill-after=10 "$lim" python3 "tests/guests/$t.py" 2>&1); rc=$?
+    secs=$(( $(date +%s) - start ))
+    if [ $rc -eq 0 ]; then
+      echo "PASS $t (${secs}s)"
+      passed=$((passed + 1))
+    else
+      if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+        echo "FAIL $t: over its overall time limit of ${lim}s"
+        printf '%s\n' "$out" | tail -5
+        log=$(ls -t "$PCVM_GUEST_LOGS/$t"*.log 2>/dev/null | head -1)
+        if [ -n "$log" ]; then
+          echo "--- last 30 console lines ($log) ---"
+          tr -d '\r' < "$log" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | tail -30
+        fi
+      else
+        printf '%s\n' "$out"
+      fi
+      failed=$((failed + 1)); failing+=("$t")
+    fi
+  done
+fi
+echo "guests: $passed passed, $failed failed"
+[ $failed -eq 0 ] || { echo "failing guest tests: ${failing[*]}"; exit 1; }

@@ -1,0 +1,229 @@
+/* CPU models, CPUID, MSRs, control registers and the reset state (Intel SDM vol. 2 CPUID,
+ * vol. 3 table 9-1 and ch. 2 / MSR chapter; AP-485 for leaf 2 descriptors). */
+#include "../cpu/sys/harness.h"
+
+static void test_reset_state(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("pentium3");
+    struct cpu *cpu = &f->cpu;
+    assert_int_equal(cpu->eip, 0xfff0);
+    assert_int_equal(cpu->seg[SEG_CS].sel, 0xf000);
+    assert_int_equal(cpu->seg[SEG_CS].base, 0xffff0000u);
+    assert_int_equal(cpu->seg[SEG_CS].limit, 0xffff);
+    assert_int_equal(cpu->cr0, 0x60000010u);
+    assert_int_equal(cpu_get_eflags(cpu), 2);
+    assert_int_equal(cpu->regs[R_EDX], 0x68a); /* family 6 model 8 stepping 10 */
+    assert_int_equal(cpu->dr[6], 0xffff0ff0u);
+    assert_int_equal(cpu->dr[7], 0x400);
+    assert_int_equal(cpu->idtr.limit, 0xffff);
+    assert_false(cpu->pe);
+    assert_int_equal(cpu->cpl, 0);
+    assert_int_equal(cpu_rdmsr(cpu, 0x1b) & 0xfffff900u, 0xfee00900u); /* APIC base, BSP, EN */
+    fx_free(f);
+}
+
+static void test_cpuid_pentium3(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("pentium3");
+    struct cpu *cpu = &f->cpu;
+    uint32_t r[4];
+    cpu_cpuid(cpu, 0, 0, r);
+    assert_int_equal(r[0], 2);
+    assert_memory_equal(&r[1], "Genu", 4);
+    assert_memory_equal(&r[3], "ineI", 4);
+    assert_memory_equal(&r[2], "ntel", 4);
+    cpu_cpuid(cpu, 1, 0, r);
+    assert_int_equal(r[0], 0x68a);
+    assert_true(r[3] & CPUID_SSE);
+    assert_false(r[3] & CPUID_SSE2);
+    assert_true(r[3] & CPUID_TSC);
+    assert_true(r[3] & CPUID_CMOV);
+    assert_false(r[3] & CPUID_VME); /* not implemented: not advertised */
+    cpu_cpuid(cpu, 2, 0, r);
+    assert_int_equal(r[0] & 0xff, 1); /* AL = 1: one CPUID(2) call */
+    char brand[49] = { 0 };
+    for (uint32_t i = 0; i < 3; i++) {
+        cpu_cpuid(cpu, 0x80000002u + i, 0, r);
+        memcpy(brand + 16 * i, r, 16);
+    }
+    assert_non_null(strstr(brand, "Pentium(R) III"));
+    fx_free(f);
+}
+
+static void test_models_and_features(void **state)
+{
+    (void)state;
+    const struct cpu_model *m486 = cpu_model_find("486");
+    assert_non_null(m486);
+    assert_false(m486->features_edx & (CPUID_TSC | CPUID_CX8 | CPUID_CMOV));
+    assert_int_equal(m486->family, 4);
+    const char *names[] = { "pentium", "pentium2", "pentium3", "qemu32", "athlon", "coreduo",
+                            "pentium4", "max", "host" };
+    for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        assert_non_null(cpu_model_find(names[i]));
+    assert_null(cpu_model_find("z80"));
+    const struct cpu_model *athlon = cpu_model_find("athlon");
+    assert_string_equal(athlon->vendor, "AuthenticAMD");
+    assert_int_equal(cpu_model_find("pentium4")->family, 15);
+
+    struct cpu_model m = *cpu_model_find("pentium3");
+    char err[128];
+    assert_int_equal(cpu_model_set_feature(&m, "+sse2", err, sizeof(err)), 0);
+    assert_true(m.features_edx & CPUID_SSE2);
+    assert_int_equal(cpu_model_set_feature(&m, "-sse", err, sizeof(err)), 0);
+    assert_false(m.features_edx & CPUID_SSE);
+    assert_int_equal(cpu_model_set_feature(&m, "sse3=on", err, sizeof(err)), 0);
+    assert_true(m.features_ecx & CPUID_ECX_SSE3);
+    assert_int_equal(cpu_model_set_feature(&m, "pae=off", err, sizeof(err)), 0);
+    assert_false(m.features_edx & CPUID_PAE);
+    assert_int_equal(cpu_model_set_feature(&m, "+bogus", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "bogus"));
+    assert_int_equal(cpu_model_set_feature(&m, "sse=maybe", err, sizeof(err)), -1);
+}
+
+static void test_msrs(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("pentium3");
+    struct cpu *cpu = &f->cpu;
+    cpu_wrmsr(cpu, 0x174, 0x10);
+    cpu_wrmsr(cpu, 0x175, 0xc0001000);
+    cpu_wrmsr(cpu, 0x176, 0xc0100000);
+    assert_int_equal(cpu_rdmsr(cpu, 0x174), 0x10);
+    assert_int_equal(cpu_rdmsr(cpu, 0x176), 0xc0100000);
+    /* Unknown MSR -> #GP(0); MTRRs are stored. */
+    assert_int_equal(TRY(cpu, cpu_rdmsr(cpu, 0x12345)), EXC_GP);
+    assert_int_equal(TRY(cpu, cpu_wrmsr(cpu, 0x200, 0xf0000006)), -1);
+    assert_int_equal(cpu_rdmsr(cpu, 0x200), 0xf0000006);
+    assert_int_equal(cpu_rdmsr(cpu, 0xfe) & 0xff, 8);
+    /* PAT with an invalid type -> #GP. */
+    assert_int_equal(TRY(cpu, cpu_wrmsr(cpu, 0x277, 0x02)), EXC_GP);
+    /* WRMSR TSC sets the counter (clock-less CPU: ticks follow insn_count). */
+    cpu_wrmsr(cpu, 0x10, 1000);
+    cpu->insn_count += 50;
+    assert_int_equal(cpu_read_tsc(cpu), 1050);
+    /* From CPL 3 -> #GP(0); on a 486 (no MSR feature) -> #UD. */
+    fx_protected(f);
+    cpu->cpl = 3;
+    assert_int_equal(TRY(cpu, cpu_rdmsr(cpu, 0x10)), EXC_GP);
+    fx_free(f);
+    f = fx_new("486");
+    assert_int_equal(TRY(&f->cpu, cpu_rdmsr(&f->cpu, 0x10)), EXC_UD);
+    fx_free(f);
+}
+
+static void test_tsc_follows_virtual_clock(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("pentium3");
+    struct cpu *cpu = &f->cpu;
+    struct vclock clk;
+    uint64_t icount = 0;
+    vclock_init(&clk, true, 0, &icount); /* 1 instruction = 1 ns */
+    cpu->clock = &clk;
+    cpu_wrmsr(cpu, 0x10, 0);
+    icount = 1000; /* 1 us at 1000 MHz = 1000 ticks */
+    assert_int_equal(cpu_read_tsc(cpu), 1000);
+    fx_free(f);
+}
+
+static void test_control_registers(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("pentium3");
+    struct cpu *cpu = &f->cpu;
+    /* PG without PE, NW without CD -> #GP(0). */
+    assert_int_equal(TRY(cpu, cpu_write_cr(cpu, 0, 0x80000000u)), EXC_GP);
+    assert_int_equal(TRY(cpu, cpu_write_cr(cpu, 0, 0x20000010u)), EXC_GP);
+    assert_int_equal(TRY(cpu, cpu_write_cr(cpu, 1, 0)), EXC_UD);
+    /* CR4: reserved bits -> #GP; VME is not offered by the models. */
+    assert_int_equal(TRY(cpu, cpu_write_cr(cpu, 4, 1u << 20)), EXC_GP);
+    assert_int_equal(TRY(cpu, cpu_write_cr(cpu, 4, CR4_VME)), EXC_GP);
+    assert_int_equal(TRY(cpu, cpu_write_cr(cpu, 4, CR4_PSE | CR4_PGE | CR4_OSFXSR)), -1);
+    /* ET stays set. */
+    cpu_write_cr(cpu, 0, 0x00000000);
+    assert_int_equal(cpu_read_cr(cpu, 0), CR0_ET);
+    /* DR4/DR5 alias DR6/DR7 unless CR4.DE; then #UD. */
+    cpu_write_dr(cpu, 7, 0x3);
+    assert_int_equal(cpu_read_dr(cpu, 5), 0x403);
+    cpu_write_cr(cpu, 4, CR4_DE);
+    assert_int_equal(TRY(cpu, cpu_read_dr(cpu, 4)), EXC_UD);
+    /* From CPL 3 -> #GP(0). */
+    fx_protected(f);
+    cpu->cpl = 3;
+    assert_int_equal(TRY(cpu, cpu_read_cr(cpu, 0)), EXC_GP);
+    fx_free(f);
+}
+
+static void test_sysenter_sysexit(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("pentium3");
+    struct cpu *cpu = &f->cpu;
+    assert_int_equal(TRY(cpu, cpu_sysenter(cpu)), EXC_GP); /* real mode */
+    fx_protected(f);
+    assert_int_equal(TRY(cpu, cpu_sysenter(cpu)), EXC_GP); /* SYSENTER_CS = 0 */
+    cpu_wrmsr(cpu, 0x174, SEL_CODE0);
+    cpu_wrmsr(cpu, 0x175, 0x9000);
+    cpu_wrmsr(cpu, 0x176, 0x7000);
+    cpu->regs[R_ECX] = 0x6fff0;
+    cpu->regs[R_EDX] = 0x401000;
+    assert_int_equal(TRY(cpu, cpu_sysexit(cpu)), -1);
+    assert_int_equal(cpu->cpl, 3);
+    assert_int_equal(cpu->seg[SEG_CS].sel, SEL_CODE0 + 16 + 3);
+    assert_int_equal(cpu->seg[SEG_SS].sel, SEL_CODE0 + 24 + 3);
+    assert_int_equal(cpu->eip, 0x401000);
+    assert_int_equal(cpu->regs[R_ESP], 0x6fff0);
+    cpu_set_eflags(cpu, 0x202, 0xffffffffu);
+    assert_int_equal(TRY(cpu, cpu_sysenter(cpu)), -1);
+    assert_int_equal(cpu->cpl, 0);
+    assert_int_equal(cpu->seg[SEG_CS].sel, SEL_CODE0);
+    assert_int_equal(cpu->seg[SEG_SS].sel, SEL_CODE0 + 8);
+    assert_int_equal(cpu->eip, 0x7000);
+    assert_int_equal(cpu->regs[R_ESP], 0x9000);
+    assert_false(cpu_get_eflags(cpu) & FLAG_IF);
+    assert_true(cpu->code32 && cpu->stack32);
+    fx_free(f);
+}
+
+static void test_io_permission(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("pentium3");
+    struct cpu *cpu = &f->cpu;
+    cpu_check_io(cpu, 0x3f8, 1); /* real mode: always allowed */
+    fx_protected(f);
+    cpu_check_io(cpu, 0x3f8, 1); /* CPL 0 <= IOPL 0 */
+    /* CPL 3, IOPL 0: the bitmap decides. TSS limit covers bitmap up to port 0x3ff. */
+    put_desc(f, GDT_BASE + SEL_TSS, TSS_BASE, 0x68 + 0x80, 0x8b, 0);
+    cpu->tr.limit = 0x68 + 0x80;
+    put16(f, TSS_BASE + 0x66, 0x68);
+    memset(f->mem.ram + TSS_BASE + 0x68, 0, 0x81);
+    f->mem.ram[TSS_BASE + 0x68 + 0x3f8 / 8] = 0x02; /* port 0x3f9 denied */
+    cpu->cpl = 3;
+    cpu_update_mode(cpu);
+    assert_int_equal(TRY(cpu, cpu_check_io(cpu, 0x3f8, 1)), -1);
+    assert_int_equal(TRY(cpu, cpu_check_io(cpu, 0x3f9, 1)), EXC_GP);
+    assert_int_equal(TRY(cpu, cpu_check_io(cpu, 0x3f8, 2)), EXC_GP);
+    assert_int_equal(TRY(cpu, cpu_check_io(cpu, 0x3fa, 4)), -1);
+    /* Beyond the TSS limit -> #GP. */
+    assert_int_equal(TRY(cpu, cpu_check_io(cpu, 0x800, 1)), EXC_GP);
+    fx_free(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reset_state),
+        cmocka_unit_test(test_cpuid_pentium3),
+        cmocka_unit_test(test_models_and_features),
+        cmocka_unit_test(test_msrs),
+        cmocka_unit_test(test_tsc_follows_virtual_clock),
+        cmocka_unit_test(test_control_registers),
+        cmocka_unit_test(test_sysenter_sysexit),
+        cmocka_unit_test(test_io_permission),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
