@@ -31,7 +31,7 @@ ensure_apt() {
 
 # Download one package (name[:arch]) into debs/ and extract it under root/<tag>; prints the dir.
 fetch_pkg() {
-  local pkg=$1 tag=$2 dir=$CACHE/root/$2
+  local pkg=$1 dir=$CACHE/root/$2
   if [ -f "$dir/.done" ]; then echo "$dir"; return 0; fi
   ensure_apt
   say "downloading $pkg"

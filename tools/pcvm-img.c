@@ -302,38 +302,15 @@ static void print_snapshot_table(struct qcow2_snapshot_info *sn, int n)
 
 #define MAX_LIST_SNAPSHOTS 1024
 
-static int cmd_info(int argc, char **argv)
+/* Print one image's info; sets next to its backing file path (for --backing-chain). */
+static int info_one(const char *filename, const char *fmt, unsigned flags, bool json, char *next,
+                    size_t nextlen, char *next_fmt)
 {
-    const char *fmt = NULL, *output = "human";
-    unsigned flags = 0;
-    static const struct option longopts[] = {
-        { "output", required_argument, NULL, 'O' }, { "force-share", no_argument, NULL, 'U' },
-        { "backing-chain", no_argument, NULL, 'c' }, { NULL, 0, NULL, 0 },
-    };
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "f:U", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'f': fmt = optarg; break;
-        case 'O': output = optarg; break;
-        case 'U': flags |= BLOCK_NO_LOCK; break;
-        case 'c': break;
-        default: return 1;
-        }
-    }
-    if (optind >= argc) {
-        error("Expecting one image file name");
-        return 1;
-    }
-    bool json = !strcmp(output, "json");
-    if (!json && strcmp(output, "human")) {
-        error("--output must be used with human or json as argument.");
-        return 1;
-    }
-    const char *filename = argv[optind];
     struct block_dev *bs = open_image(filename, fmt, flags | BLOCK_NO_BACKING | BLOCK_NO_REPAIR, false);
     if (!bs)
         return 1;
+    if (next)
+        next[0] = 0;
     int64_t actual = bfile_allocated(&bs->file);
     bool qcow2 = !strcmp(block_format_name(bs), "qcow2");
     struct qcow2_info qi;
@@ -435,8 +412,70 @@ static int cmd_info(int argc, char **argv)
                 printf("    compat: 0.10\n    compression type: zlib\n    refcount bits: %u\n", qi.refcount_bits);
         }
     }
+    if (next && qcow2 && qi.backing_file[0])
+        snprintf(next, nextlen, "%s", full_backing);
+    if (next_fmt && qcow2)
+        snprintf(next_fmt, 64, "%s", qi.backing_fmt);
     free(sn);
     block_close(bs);
+    return 0;
+}
+
+
+static int cmd_info(int argc, char **argv)
+{
+    const char *fmt = NULL, *output = "human";
+    unsigned flags = 0;
+    bool chain = false;
+    static const struct option longopts[] = {
+        { "output", required_argument, NULL, 'O' }, { "force-share", no_argument, NULL, 'U' },
+        { "backing-chain", no_argument, NULL, 'c' }, { NULL, 0, NULL, 0 },
+    };
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "f:U", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'f': fmt = optarg; break;
+        case 'O': output = optarg; break;
+        case 'U': flags |= BLOCK_NO_LOCK; break;
+        case 'c': chain = true; break;
+        default: return 1;
+        }
+    }
+    if (optind >= argc) {
+        error("Expecting one image file name");
+        return 1;
+    }
+    bool json = !strcmp(output, "json");
+    if (!json && strcmp(output, "human")) {
+        error("--output must be used with human or json as argument.");
+        return 1;
+    }
+    if (!chain)
+        return info_one(argv[optind], fmt, flags, json, NULL, 0, NULL);
+    char cur[4096], next[4096], nfmt[64] = "";
+    snprintf(cur, sizeof(cur), "%s", argv[optind]);
+    const char *cfmt = fmt;
+    if (json)
+        printf("[\n");
+    for (int depth = 0; depth <= BLOCK_MAX_BACKING_DEPTH; depth++) {
+        if (depth && !json)
+            printf("\n");
+        if (depth && json)
+            printf(",\n");
+        if (info_one(cur, cfmt, flags, json, next, sizeof(next), nfmt))
+            return 1;
+        if (!next[0])
+            break;
+        snprintf(cur, sizeof(cur), "%s", next);
+        cfmt = nfmt[0] ? nfmt : NULL;
+        if (depth == BLOCK_MAX_BACKING_DEPTH) {
+            error("Backing chain too deep or looping");
+            return 1;
+        }
+    }
+    if (json)
+        printf("]\n");
     return 0;
 }
 

@@ -123,6 +123,7 @@ struct block_dev *block_open_depth(const char *filename, const char *fmt, unsign
             snprintf(err, errlen, "Could not read '%s'", filename);
             goto fail_close;
         }
+        bs->probed_raw = bs->drv == &block_driver_raw;
         if (bs->drv == &block_driver_raw && depth == 0)
             fprintf(stderr, "WARNING: Image format was not specified for '%s' and probing guessed raw.\n"
                     "         Automatically detecting the format is dangerous for raw images, write operations on block 0 will be restricted.\n"
@@ -194,6 +195,17 @@ int block_pwrite(struct block_dev *bs, uint64_t off, const void *buf, size_t len
         return -ENOSPC;
     if (!len)
         return 0;
+    if (bs->probed_raw && off < 512) {
+        /* Like QEMU: a guest must not turn a probed raw image into, say, a qcow2 header. */
+        uint8_t first[512];
+        int pr = block_pread(bs, 0, first, sizeof(first));
+        if (pr < 0)
+            return pr;
+        size_t n = len < 512 - off ? len : 512 - (size_t)off;
+        memcpy(first + off, buf, n);
+        if (block_driver_qcow2.probe(first, sizeof(first)))
+            return -EPERM;
+    }
     pthread_mutex_lock(&bs->lock);
     int r = bs->drv->pwrite(bs, off, buf, len);
     /* writethrough/directsync: the write is durable before it completes. */

@@ -82,6 +82,7 @@ struct block_dev {
     char *overlay_path;        /* -snapshot: temporary overlay to delete at close */
     struct block_dev *snapshot_base; /* -snapshot: not used directly (backing owns it) */
     int depth;                 /* position in a backing chain (loop/depth guard) */
+    bool probed_raw;           /* format guessed as raw: block 0 may not turn into another format */
 };
 
 /* Parse "writeback" etc.; returns 0 or -1. */

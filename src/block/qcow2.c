@@ -1207,9 +1207,10 @@ static int write_snapshots(struct qcow2_state *q, struct qcow2_snap *snaps, uint
     q->snapshots_offset = n ? c << q->cluster_bits : 0;
     q->snapshots_size = size;
     q->nb_snapshots = n;
+    /* The header already points at the new table: a failure here only leaks the old one. */
     if (old_n)
-        r = release_range(q, old_off, old_size);
-    return r;
+        release_range(q, old_off, old_size);
+    return 0;
 }
 
 /* ---------------- open/close ---------------- */
@@ -1423,11 +1424,21 @@ static int qcow2_open(struct block_dev *bs, unsigned flags, char *err, size_t er
                                        (flags & BLOCK_NO_LOCK) | BLOCK_NO_REPAIR, bs->file.cache,
                                        bs->depth + 1, berr, sizeof(berr));
         if (!bs->backing) {
-            snprintf(err, errlen, "Could not open backing file: %s", berr);
+            if (strstr(berr, "Backing chain too deep"))
+                snprintf(err, errlen, "%s", berr);  /* report a loop once, not once per level */
+            else
+                snprintf(err, errlen, "Could not open backing file: %s", berr);
             goto fail;
         }
     }
     if (!bs->readonly) {
+        if (q->version >= 3 && q->autoclear) {
+            /* We keep no bitmaps: the spec says to clear autoclear bits we do not maintain. */
+            uint8_t z[8] = { 0 };
+            if (bfile_pwrite(&bs->file, 88, z, 8) < 0)
+                goto fail;
+            q->autoclear = 0;
+        }
         if ((q->incompat & QCOW2_INCOMPAT_DIRTY) && !(flags & BLOCK_NO_REPAIR)) {
             if (qcow2_repair_dirty(bs) < 0) {
                 snprintf(err, errlen, "Could not repair dirty image: %s", q->errmsg);
@@ -1941,7 +1952,7 @@ int qcow2_snapshot_create(struct block_dev *bs, const char *name)
         goto out;
     }
     r = write_snapshots(q, snaps, q->nb_snapshots + 1);
-    if (r < 0 && q->nb_snapshots != (uint32_t)(s - snaps) + 1) {
+    if (r < 0) {
         free(s->id);
         free(s->name);
         free(s->extra);

@@ -18,8 +18,20 @@
 #define TC_HASH_SIZE (1u << TC_HASH_BITS)
 #define TC_ARENA_SIZE (24u << 20)
 
+/* Jump cache: linear EIP -> trace, skipping translation and hashing for indirect branches
+ * and returns.  An entry is valid only for the same mode, CPL, paging state, CR3 and A20;
+ * INVLPG and MOV CR clear it (they are exec's instructions). */
+#define JC_SIZE 4096u
+struct jc_entry {
+    uint32_t lin;
+    uint32_t key;
+    uint32_t cr3;
+    struct trace *t;
+};
+
 struct trace_cache {
     struct trace *hash[TC_HASH_SIZE];
+    struct jc_entry jc[JC_SIZE];
     struct trace **page_head;     /* per RAM page: traces on it (code_pages_count entries) */
     uint32_t page_count;
     uint8_t *arena;
@@ -133,6 +145,7 @@ void cpu_flush_traces(struct cpu *cpu)
         p += trace_size(t->ninsn);
     }
     memset(tc->hash, 0, sizeof(tc->hash));
+    memset(tc->jc, 0, sizeof(tc->jc));
     if (tc->page_head)
         memset(tc->page_head, 0, tc->page_count * sizeof(*tc->page_head));
     tc->arena_used = 0;
@@ -321,17 +334,32 @@ static struct trace *trace_get(struct cpu *cpu)
     const struct seg *cs = &cpu->seg[SEG_CS];
     if (eip > cs->limit)
         cpu_exception(cpu, EXC_GP, 0);
-    uint32_t paddr;
-    const uint8_t *host = cpu_fetch_ptr(cpu, cs->base + eip, &paddr);
+    uint32_t lin = cs->base + eip;
     uint16_t mode = trace_mode(cpu);
+    uint32_t key = mode | (cpu->cpl << 2) | (cpu->paging ? 16u : 0) | (cpu->a20_mask != 0xffffffffu ? 32u : 0);
+    struct jc_entry *e = &tc->jc[(lin ^ (lin >> 12)) & (JC_SIZE - 1)];
+    if (e->lin == lin && e->key == key && e->t && e->cr3 == cpu->cr3 && e->t->valid &&
+        eip + e->t->bytes - 1 <= cs->limit)
+        return e->t;
+    uint32_t paddr;
+    const uint8_t *host = cpu_fetch_ptr(cpu, lin, &paddr);
     if (host) {
         struct trace *t = exec_trace_find(cpu, paddr, mode);
-        if (t && eip + t->bytes - 1 <= cs->limit)
-            return t;
         if (!t) {
             trace_decode(cpu, &tc->build, host, paddr, mode);
             if (eip + tc->build.bytes - 1 <= cs->limit && tc->build.insns[0].fn != h_gp0)
-                return trace_store(cpu, &tc->build);
+                t = trace_store(cpu, &tc->build);
+            else
+                t = NULL;
+        } else if (eip + t->bytes - 1 > cs->limit) {
+            t = NULL;
+        }
+        if (t) {
+            e->lin = lin;
+            e->key = key;
+            e->cr3 = cpu->cr3;
+            e->t = t;
+            return t;
         }
     }
     /* Uncached: MMIO code or a trace cut by the CS limit. */
@@ -340,6 +368,13 @@ static struct trace *trace_get(struct cpu *cpu)
         tc->scratch.insns[k].nochain = 1;
     tc->scratch.valid = false;
     return &tc->scratch;
+}
+
+void exec_jump_cache_clear(struct cpu *cpu)
+{
+    struct trace_cache *tc = tc_of(cpu);
+    if (tc)
+        memset(tc->jc, 0, sizeof(tc->jc));
 }
 
 /* Chain from a direct branch at i to target (an EIP in the same linear page). */
@@ -411,6 +446,25 @@ static int handle_events(struct cpu *cpu)
 
 /* ---- The run loop ---- */
 
+/* -d exec and -d cpu: one line per trace entered, and the register state before it. */
+static void log_trace_entry(struct cpu *cpu, const struct trace *t)
+{
+    if (log_enabled(cpu->log, LOG_CPU)) {
+        const uint32_t *r = cpu->regs;
+        log_printf(cpu->log, LOG_CPU,
+                   "EAX=%08x EBX=%08x ECX=%08x EDX=%08x\nESI=%08x EDI=%08x EBP=%08x ESP=%08x\n"
+                   "EIP=%08x EFL=%08x CPL=%u CR0=%08x CR3=%08x\n"
+                   "ES=%04x CS=%04x SS=%04x DS=%04x FS=%04x GS=%04x\n",
+                   r[R_EAX], r[R_EBX], r[R_ECX], r[R_EDX], r[R_ESI], r[R_EDI], r[R_EBP], r[R_ESP],
+                   cpu->eip, cpu_get_eflags(cpu), cpu->cpl, cpu->cr0, cpu->cr3,
+                   cpu->seg[SEG_ES].sel, cpu->seg[SEG_CS].sel, cpu->seg[SEG_SS].sel,
+                   cpu->seg[SEG_DS].sel, cpu->seg[SEG_FS].sel, cpu->seg[SEG_GS].sel);
+    }
+    if (log_enabled(cpu->log, LOG_EXEC))
+        log_printf(cpu->log, LOG_EXEC, "Trace %p [%08x/%04x:%08x] %u insns\n", (const void *)t, t->paddr,
+                   cpu->seg[SEG_CS].sel, cpu->eip, t->ninsn);
+}
+
 /* The hot loop, outside cpu_run so that setjmp does not pessimise its registers. */
 static __attribute__((noinline)) void run_threaded(struct cpu *cpu, struct insn *i, uint64_t target)
 {
@@ -451,6 +505,8 @@ enum cpu_exit_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
         cpu->esp_start = cpu->regs[R_ESP];
         struct trace *t = trace_get(cpu);
         cpu->exec.trace_dirty = false;
+        if (__builtin_expect(cpu->log && (cpu->log->mask & (LOG_EXEC | LOG_CPU)), 0))
+            log_trace_entry(cpu, t);
         struct insn *i = &t->insns[0];
         if (__builtin_expect(cpu->inhibit_irq || (cpu->eflags & FLAG_TF), 0)) {
             /* One instruction: the interrupt shadow or a single-step trap follows it. */
@@ -464,6 +520,7 @@ enum cpu_exit_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
                 cpu->dr[6] |= 1u << 14;   /* DR6.BS */
                 cpu->eip_start = cpu->eip;
                 cpu->esp_start = cpu->regs[R_ESP];
+                cpu->halted = false;
                 cpu_deliver_trap(cpu, EXC_DB, cpu->eip);
             }
             continue;

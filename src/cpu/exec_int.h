@@ -14,6 +14,8 @@ bool exec_insn_ends_trace(const struct insn *i);
 void exec_log_trace(struct cpu *cpu, const struct trace *t);
 /* The cached trace at paddr for mode, or NULL. */
 struct trace *exec_trace_find(struct cpu *cpu, uint32_t paddr, uint16_t mode);
+/* Forget linear-address shortcuts (after INVLPG, MOV CR, paging changes). */
+void exec_jump_cache_clear(struct cpu *cpu);
 /* Slow part of exec_chain: look the target trace up and cache it in i->chain. */
 struct insn *exec_chain_slow(struct cpu *cpu, struct insn *i, uint32_t target);
 

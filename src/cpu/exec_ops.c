@@ -1617,21 +1617,22 @@ static struct insn *h_hlt(struct cpu *cpu, struct insn *i)
 static struct insn *h_int(struct cpu *cpu, struct insn *i)
 {
     uint32_t ret = next_eip(cpu, i);
+    if (i->op == 0xce && !get_of(cpu))
+        return next(cpu, i);
+    /* INT n, INT3 and INTO are IOPL-sensitive in virtual-8086 mode (ICEBP is not). */
+    if (i->op != 0xf1 && cpu->vm86 && iopl(cpu) < 3)
+        raise_gp0(cpu);
     switch (i->op) {
     case 0xcc:
         cpu_interrupt(cpu, EXC_BP, INT_SOFT_EXC, ret);
         break;
     case 0xce:
-        if (!get_of(cpu))
-            return next(cpu, i);
         cpu_interrupt(cpu, EXC_OF, INT_SOFT_EXC, ret);
         break;
     case 0xf1:
         cpu_interrupt(cpu, EXC_DB, INT_EXTERNAL, ret);    /* ICEBP: no gate DPL check */
         break;
     default:
-        if (cpu->vm86 && iopl(cpu) < 3)
-            raise_gp0(cpu);
         cpu_interrupt(cpu, i->imm & 0xff, INT_SOFTWARE, ret);
         break;
     }
@@ -1775,6 +1776,7 @@ static struct insn *h_grp7(struct cpu *cpu, struct insn *i)
         /* LMSW loads PE, MP, EM, TS; it can set PE but not clear it. */
         uint32_t cr0 = (cpu->cr0 & ~0xeu) | (v & 0xf) | (cpu->cr0 & CR0_PE);
         cpu_write_cr(cpu, 0, cr0);
+        exec_jump_cache_clear(cpu);
         return leave_trace(cpu, i);
     }
     case 7:
@@ -1782,6 +1784,7 @@ static struct insn *h_grp7(struct cpu *cpu, struct insn *i)
             raise_ud(cpu);
         need_cpl0(cpu);
         cpu_invlpg(cpu, cpu->seg[i->seg].base + ea(cpu, i));
+        exec_jump_cache_clear(cpu);
         return leave_trace(cpu, i);
     default:
         raise_ud(cpu);
@@ -1842,6 +1845,7 @@ static struct insn *h_mov_cr_dr(struct cpu *cpu, struct insn *i)
             raise_ud(cpu);
         flags_materialize(cpu);
         cpu_write_cr(cpu, (int)n, cpu->regs[i->rm]);
+        exec_jump_cache_clear(cpu);
         break;
     case 0x21:
         cpu->regs[i->rm] = cpu_read_dr(cpu, (int)n);

@@ -1,11 +1,8 @@
 /* float80.h on an x86 host: each operation runs the host's own x87 instruction under the guest
  * control word, so results, flags and even unmasked-exception responses are the chip's.
  *
- * Every operation uses one asm block: save the host control word, clear the host flags, load
- * the guest control word and two operands (ST(1) then ST(0)), run the instruction, read the
- * status word, clear it with FNCLEX (so no host trap is ever taken), store up to three values
- * with everything masked, then FNINIT and restore the host control word. The x86-64 ABI keeps
- * the host x87 stack empty at calls, so FNINIT loses nothing. */
+ * Every operation is one asm block (X87_ASM). The x86-64 ABI keeps the host x87 stack empty
+ * at calls, so the block owns the whole stack. */
 #include <string.h>
 
 #include "cpu/float80.h"
@@ -21,22 +18,30 @@ struct x87_frame {
     uint8_t msrc[16];      /* memory source operand */
     uint8_t mdst[16];      /* memory destination operand */
     uint16_t cw, masked, saved, sw0, sw1;
+    int delta;             /* change of stack depth */
 };
 
-#define X87_RUN(F, INSN)                                                                      \
-    __asm__ volatile("fnstcw %[saved]\n\t"                                                    \
-                     "fnclex\n\t"                                                             \
+/* The run: FNCLEX, guest control word, load ST(1) and ST(0), the instruction, status word,
+ * FNCLEX again only when an unmasked exception set ES (so no later waiting instruction traps),
+ * then store three values with everything masked and restore the host control word. Storing
+ * three values may pop empty registers: that only sets masked host flags (cleared by the next
+ * run's FNCLEX) and moves the host TOP of an empty stack, which no host code depends on.
+ * SW0 captures the status word after the loads too (for the depth change). */
+#define X87_ASM(F, SW0, INSN)                                                                 \
+    __asm__ volatile("fnclex\n\t"                                                             \
+                     "fnstcw %[saved]\n\t"                                                    \
                      "fldcw %[cw]\n\t"                                                        \
                      "fldt %[in1]\n\t"                                                        \
-                     "fldt %[in0]\n\t"                                                        \
-                     "fnstsw %[sw0]\n\t" INSN "\n\t"                                          \
+                     "fldt %[in0]\n\t" SW0 INSN "\n\t"                                        \
                      "fnstsw %[sw1]\n\t"                                                      \
-                     "fnclex\n\t"                                                             \
+                     "testw $0x80, %[sw1]\n\t"                                                \
+                     "jz 1f\n\t"                                                              \
+                     "fnclex\n"                                                               \
+                     "1:\n\t"                                                                 \
                      "fldcw %[masked]\n\t"                                                    \
                      "fstpt %[o0]\n\t"                                                        \
                      "fstpt %[o1]\n\t"                                                        \
                      "fstpt %[o2]\n\t"                                                        \
-                     "fninit\n\t"                                                             \
                      "fldcw %[saved]"                                                         \
                      : [o0] "=m"((F).out[0]), [o1] "=m"((F).out[1]), [o2] "=m"((F).out[2]),  \
                        [sw0] "=m"((F).sw0), [sw1] "=m"((F).sw1), [saved] "+m"((F).saved),     \
@@ -44,7 +49,20 @@ struct x87_frame {
                      : [cw] "m"((F).cw), [masked] "m"((F).masked), [in0] "m"((F).in0),        \
                        [in1] "m"((F).in1), [ms] "m"((F).msrc)                                 \
                      : "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)",   \
-                       "memory")
+                       "memory", "cc")
+
+/* Run INSN whose depth change is DELTA unless an exception intervenes; after an unmasked
+ * exception (rare) run again reading TOP before and after to learn the real change. */
+#define X87_RUN_D(F, INSN, DELTA)                                                             \
+    do {                                                                                      \
+        X87_ASM(F, "", INSN);                                                                 \
+        (F).delta = (DELTA);                                                                  \
+        if ((F).sw1 & F80_ES) {                                                               \
+            X87_ASM(F, "fnstsw %[sw0]\n\t", INSN);                                            \
+            (F).delta = frame_delta(&(F));                                                    \
+        }                                                                                     \
+    } while (0)
+#define X87_RUN(F, INSN) X87_RUN_D(F, INSN, 0)
 
 static void frame_init(struct x87_frame *f, uint16_t cw)
 {
@@ -59,7 +77,7 @@ static unsigned frame_status(const struct x87_frame *f)
     return f->sw1 & (F80_EXC | F80_CC);
 }
 
-/* Depth change: TOP decreases on a push. */
+/* Depth change from TOP before and after (TOP decreases on a push). */
 static int frame_delta(const struct x87_frame *f)
 {
     int d = (((f->sw0 >> 11) - (f->sw1 >> 11)) & 7);
@@ -163,17 +181,17 @@ unsigned f80_compare(uint16_t cw, const f80 *a, const void *s, enum f80_kind kin
     case F80_X80:
         memcpy(&f.in1, s, sizeof(f80));
         if (unordered)
-            X87_RUN(f, ".byte 0xdd, 0xe9"); /* FUCOMP ST(1) */
+            X87_RUN_D(f, ".byte 0xdd, 0xe9", -1); /* FUCOMP ST(1) */
         else
-            X87_RUN(f, ".byte 0xd8, 0xd9"); /* FCOMP ST(1) */
+            X87_RUN_D(f, ".byte 0xd8, 0xd9", -1); /* FCOMP ST(1) */
         break;
-    case F80_M32: memcpy(f.msrc, s, 4); X87_RUN(f, "fcomps %[ms]"); break;
-    case F80_M64: memcpy(f.msrc, s, 8); X87_RUN(f, "fcompl %[ms]"); break;
-    case F80_I16: memcpy(f.msrc, s, 2); X87_RUN(f, "ficomps %[ms]"); break;
-    case F80_I32: memcpy(f.msrc, s, 4); X87_RUN(f, "ficompl %[ms]"); break;
+    case F80_M32: memcpy(f.msrc, s, 4); X87_RUN_D(f, "fcomps %[ms]", -1); break;
+    case F80_M64: memcpy(f.msrc, s, 8); X87_RUN_D(f, "fcompl %[ms]", -1); break;
+    case F80_I16: memcpy(f.msrc, s, 2); X87_RUN_D(f, "ficomps %[ms]", -1); break;
+    case F80_I32: memcpy(f.msrc, s, 4); X87_RUN_D(f, "ficompl %[ms]", -1); break;
     case F80_I64: *popped = false; return 0;
     }
-    *popped = frame_delta(&f) == -1;
+    *popped = f.delta == -1;
     return frame_status(&f) & (F80_EXC | F80_C0 | F80_C2 | F80_C3);
 }
 
@@ -193,13 +211,13 @@ unsigned f80_load(uint16_t cw, const void *s, enum f80_kind kind, f80 *out, bool
     memcpy(f.msrc, s, kind_size(kind));
     switch (kind) {
     case F80_X80: memcpy(out, s, 10); *loaded = true; return 0;
-    case F80_M32: X87_RUN(f, "flds %[ms]"); break;
-    case F80_M64: X87_RUN(f, "fldl %[ms]"); break;
-    case F80_I16: X87_RUN(f, "filds %[ms]"); break;
-    case F80_I32: X87_RUN(f, "fildl %[ms]"); break;
-    case F80_I64: X87_RUN(f, "fildll %[ms]"); break;
+    case F80_M32: X87_RUN_D(f, "flds %[ms]", 1); break;
+    case F80_M64: X87_RUN_D(f, "fldl %[ms]", 1); break;
+    case F80_I16: X87_RUN_D(f, "filds %[ms]", 1); break;
+    case F80_I32: X87_RUN_D(f, "fildl %[ms]", 1); break;
+    case F80_I64: X87_RUN_D(f, "fildll %[ms]", 1); break;
     }
-    *loaded = frame_delta(&f) == 1;
+    *loaded = f.delta == 1;
     if (*loaded)
         *out = f.out[0];
     return frame_status(&f) & F80_EXC;
@@ -270,26 +288,29 @@ unsigned f80_stack(enum f80_stack_op op, uint16_t cw, f80 st[3], int *delta)
     case F80_FSIN: X87_RUN(f, "fsin"); break;
     case F80_FCOS: X87_RUN(f, "fcos"); break;
     case F80_F2XM1: X87_RUN(f, "f2xm1"); break;
-    case F80_FSINCOS: X87_RUN(f, "fsincos"); break;
-    case F80_FPTAN: X87_RUN(f, "fptan"); break;
-    case F80_FXTRACT: X87_RUN(f, "fxtract"); break;
+    case F80_FSINCOS: X87_RUN_D(f, "fsincos", 1); break;
+    case F80_FPTAN: X87_RUN_D(f, "fptan", 1); break;
+    case F80_FXTRACT: X87_RUN_D(f, "fxtract", 1); break;
     case F80_FSCALE: X87_RUN(f, "fscale"); break;
     case F80_FPREM: X87_RUN(f, "fprem"); break;
     case F80_FPREM1: X87_RUN(f, "fprem1"); break;
-    case F80_FPATAN: X87_RUN(f, "fpatan"); break;
-    case F80_FYL2X: X87_RUN(f, "fyl2x"); break;
-    case F80_FYL2XP1: X87_RUN(f, "fyl2xp1"); break;
-    case F80_FLD1: X87_RUN(f, "fld1"); break;
-    case F80_FLDL2T: X87_RUN(f, "fldl2t"); break;
-    case F80_FLDL2E: X87_RUN(f, "fldl2e"); break;
-    case F80_FLDPI: X87_RUN(f, "fldpi"); break;
-    case F80_FLDLG2: X87_RUN(f, "fldlg2"); break;
-    case F80_FLDLN2: X87_RUN(f, "fldln2"); break;
-    case F80_FLDZ: X87_RUN(f, "fldz"); break;
+    case F80_FPATAN: X87_RUN_D(f, "fpatan", -1); break;
+    case F80_FYL2X: X87_RUN_D(f, "fyl2x", -1); break;
+    case F80_FYL2XP1: X87_RUN_D(f, "fyl2xp1", -1); break;
+    case F80_FLD1: X87_RUN_D(f, "fld1", 1); break;
+    case F80_FLDL2T: X87_RUN_D(f, "fldl2t", 1); break;
+    case F80_FLDL2E: X87_RUN_D(f, "fldl2e", 1); break;
+    case F80_FLDPI: X87_RUN_D(f, "fldpi", 1); break;
+    case F80_FLDLG2: X87_RUN_D(f, "fldlg2", 1); break;
+    case F80_FLDLN2: X87_RUN_D(f, "fldln2", 1); break;
+    case F80_FLDZ: X87_RUN_D(f, "fldz", 1); break;
     }
+    /* FSINCOS and FPTAN leave an out-of-range operand alone (C2 = 1) without pushing. */
+    if ((op == F80_FSINCOS || op == F80_FPTAN) && (f.sw1 & F80_C2))
+        f.delta = 0;
     st[0] = f.out[0];
     st[1] = f.out[1];
     st[2] = f.out[2];
-    *delta = frame_delta(&f);
+    *delta = f.delta;
     return frame_status(&f);
 }

@@ -152,6 +152,7 @@ static void prot_mode_int(struct cpu *cpu, int vector, int kind, uint32_t ret_ei
         cpu_exception(cpu, EXC_GP, ext);
 
     unsigned dpl = desc_dpl(cd);
+    seg_set_accessed(cpu, sel, cd); /* before any register changes: it may fault */
     uint32_t flags = cpu_get_eflags(cpu);
     uint32_t frame[10];
     unsigned n = 0;

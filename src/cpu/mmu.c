@@ -302,9 +302,9 @@ static bool page_walk(struct cpu *cpu, uint32_t lin, bool write, bool user, bool
     return true;
 }
 
-void mmu_load_pdptes(struct cpu *cpu)
+void mmu_load_pdptes(struct cpu *cpu, uint32_t cr3)
 {
-    uint32_t base = cpu->cr3 & 0xffffffe0u;
+    uint32_t base = cr3 & 0xffffffe0u;
     uint64_t p[4];
     for (int i = 0; i < 4; i++) {
         p[i] = pt_read64(cpu, base + (uint32_t)i * 8);

@@ -10,7 +10,30 @@ enum {
     MSR_MTRR_PHYS_BASE0 = 0x200, MSR_MTRR_FIX64K = 0x250, MSR_MTRR_FIX16K_80000 = 0x258,
     MSR_MTRR_FIX16K_A0000 = 0x259, MSR_MTRR_FIX4K_C0000 = 0x268, MSR_PAT = 0x277,
     MSR_MTRR_DEF_TYPE = 0x2ff, MSR_MC0_CTL = 0x400,
+    /* AMD K7 */
+    MSR_K7_EVNTSEL0 = 0xc0010000u, MSR_K7_PERFCTR3 = 0xc0010007u, MSR_K7_SYSCFG = 0xc0010010u,
+    MSR_K7_HWCR = 0xc0010015u, MSR_K7_TOP_MEM = 0xc001001au, MSR_K7_CLK_CTL = 0xc001001bu,
 };
+
+static bool is_amd(const struct cpu *cpu)
+{
+    return cpu->model->vendor[0] == 'A';
+}
+
+/* Storage for the AMD MSRs, or NULL. */
+static uint64_t *amd_msr(struct cpu *cpu, uint32_t index)
+{
+    if (!is_amd(cpu))
+        return NULL;
+    if (index >= MSR_K7_EVNTSEL0 && index <= MSR_K7_PERFCTR3)
+        return &cpu->sys.amd_perf[index - MSR_K7_EVNTSEL0];
+    switch (index) {
+    case MSR_K7_SYSCFG: return &cpu->sys.amd_syscfg;
+    case MSR_K7_HWCR: return &cpu->sys.amd_hwcr;
+    case MSR_K7_TOP_MEM: return &cpu->sys.amd_top_mem;
+    default: return NULL;
+    }
+}
 
 static void check_msr_access(struct cpu *cpu)
 {
@@ -115,7 +138,13 @@ uint64_t cpu_rdmsr(struct cpu *cpu, uint32_t index)
         if (has(cpu, CPUID_MTRR))
             return s->mtrr_def_type;
         break;
+    case MSR_K7_CLK_CTL:
+        if (is_amd(cpu))
+            return 0x20000000u; /* the value AMD documents for K7 at reset */
+        break;
     default:
+        if (amd_msr(cpu, index))
+            return *amd_msr(cpu, index);
         if (has(cpu, CPUID_MTRR) && index >= MSR_MTRR_PHYS_BASE0 && index < MSR_MTRR_PHYS_BASE0 + 16)
             return s->mtrr_var[index - MSR_MTRR_PHYS_BASE0];
         if (has(cpu, CPUID_MTRR) && mtrr_fixed(cpu, index))
@@ -227,7 +256,15 @@ void cpu_wrmsr(struct cpu *cpu, uint32_t index, uint64_t value)
             return;
         }
         break;
+    case MSR_K7_CLK_CTL:
+        if (is_amd(cpu))
+            return; /* accepted, no effect */
+        break;
     default:
+        if (amd_msr(cpu, index)) {
+            *amd_msr(cpu, index) = value;
+            return;
+        }
         if (has(cpu, CPUID_MTRR) && index >= MSR_MTRR_PHYS_BASE0 && index < MSR_MTRR_PHYS_BASE0 + 16) {
             s->mtrr_var[index - MSR_MTRR_PHYS_BASE0] = value & 0xfffffffffull;
             return;

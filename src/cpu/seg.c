@@ -383,6 +383,7 @@ void cpu_far_call(struct cpu *cpu, uint16_t sel, uint32_t offset, bool op32, uin
     if (eip > desc_limit(cd))
         gp(cpu, 0);
     unsigned dpl = desc_dpl(cd);
+    seg_set_accessed(cpu, csel, cd); /* before any register changes: it may fault */
     log_printf(cpu->log, LOG_PCALL, "call gate %04x -> %04x:%08x dpl=%u cpl=%u\n", sel, csel,
                eip, dpl, cpu->cpl);
     if (!(ct & 4) && dpl < cpu->cpl) {
@@ -477,6 +478,7 @@ void cpu_far_ret(struct cpu *cpu, bool op32, uint16_t pop_bytes)
     }
     uint32_t d[2];
     check_return_cs(cpu, sel, d);
+    seg_set_accessed(cpu, sel, d); /* before any register changes: it may fault */
     unsigned rpl = sel & 3;
     if (eip > desc_limit(d))
         gp(cpu, 0);
@@ -587,6 +589,7 @@ void cpu_iret(struct cpu *cpu, bool op32)
     }
     uint32_t d[2];
     check_return_cs(cpu, sel, d);
+    seg_set_accessed(cpu, sel, d); /* before any register changes: it may fault */
     unsigned rpl = sel & 3;
     if (eip > desc_limit(d))
         gp(cpu, 0);

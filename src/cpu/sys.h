@@ -100,6 +100,7 @@ struct cpu_sys_state {
     uint64_t mcg_status, mcg_ctl;
     uint64_t mc_regs[SYS_MCA_BANKS][4];
     uint64_t perfctr[2], evntsel[2];
+    uint64_t amd_hwcr, amd_syscfg, amd_top_mem, amd_perf[8]; /* AMD K7 models */
 };
 
 /* Free what cpu_init allocated (the TLB). */

@@ -12,8 +12,8 @@ int mmu_init(struct cpu *cpu);
 void mmu_destroy(struct cpu *cpu);
 /* Drop every entry except global ones (CR3 load). */
 void mmu_flush_nonglobal(struct cpu *cpu);
-/* Load the four PAE PDPTEs from CR3 (#GP(0) on reserved bits). */
-void mmu_load_pdptes(struct cpu *cpu);
+/* Load the four PAE PDPTEs from the table at cr3 (#GP(0) on reserved bits, nothing changed). */
+void mmu_load_pdptes(struct cpu *cpu, uint32_t cr3);
 /* Recompute the TLB bits for the CPL and all segment windows. */
 void mmu_update_mode(struct cpu *cpu);
 

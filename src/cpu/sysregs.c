@@ -63,7 +63,7 @@ void cpu_write_cr(struct cpu *cpu, int n, uint32_t value)
             cpu_exception(cpu, EXC_GP, 0);
         value = (value & defined) | CR0_ET;
         if ((value & CR0_PG) && !(cpu->cr0 & CR0_PG) && (cpu->cr4 & CR4_PAE))
-            mmu_load_pdptes(cpu);
+            mmu_load_pdptes(cpu, cpu->cr3);
         uint32_t changed = cpu->cr0 ^ value;
         cpu->cr0 = value;
         if (changed & (CR0_PG | CR0_PE | CR0_WP))
@@ -77,16 +77,16 @@ void cpu_write_cr(struct cpu *cpu, int n, uint32_t value)
         cpu->cr2 = value;
         break;
     case 3:
-        cpu->cr3 = value;
         if (cpu->paging && (cpu->cr4 & CR4_PAE))
-            mmu_load_pdptes(cpu);
+            mmu_load_pdptes(cpu, value);
+        cpu->cr3 = value;
         mmu_flush_nonglobal(cpu);
         break;
     case 4: {
         if (value & ~cr4_valid(cpu))
             cpu_exception(cpu, EXC_GP, 0);
         if (cpu->paging && (value & CR4_PAE) && !(cpu->cr4 & CR4_PAE))
-            mmu_load_pdptes(cpu);
+            mmu_load_pdptes(cpu, cpu->cr3);
         uint32_t changed = cpu->cr4 ^ value;
         cpu->cr4 = value;
         if (changed & (CR4_PSE | CR4_PGE | CR4_PAE))

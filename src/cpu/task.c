@@ -126,10 +126,10 @@ void task_switch(struct cpu *cpu, uint16_t sel, const uint32_t desc[2], enum tas
     /* Commit: TR, CR0.TS, CR3, registers, then the segments (faults now hit the new task). */
     seg_from_desc(&cpu->tr, sel, nd);
     cpu->cr0 |= CR0_TS;
-    if (new32 && cpu->paging && t.cr3 != cpu->cr3) {
-        cpu->cr3 = t.cr3;
+    if (new32 && cpu->paging) {
         if (cpu->cr4 & CR4_PAE)
-            mmu_load_pdptes(cpu);
+            mmu_load_pdptes(cpu, t.cr3);
+        cpu->cr3 = t.cr3;
         mmu_flush_nonglobal(cpu);
     }
     if (!new32)

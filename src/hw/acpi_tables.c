@@ -1,6 +1,7 @@
 /* ACPI tables (RSDP, RSDT, FADT, FACS, DSDT, MADT), a small AML writer and the table loader. */
 #include "hw/acpi_tables.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,6 +90,9 @@ enum {
     AML_ZERO = 0x00, AML_ONE = 0x01, AML_NAME = 0x08, AML_BYTE = 0x0a, AML_WORD = 0x0b,
     AML_DWORD = 0x0c, AML_STRING = 0x0d, AML_SCOPE = 0x10, AML_BUFFER = 0x11, AML_PACKAGE = 0x12,
     AML_EXT = 0x5b, AML_DEVICE = 0x82, AML_ROOT = 0x5c, AML_DUAL = 0x2e, AML_MULTI = 0x2f,
+    AML_METHOD = 0x14, AML_IF = 0xa0, AML_ELSE = 0xa1, AML_RETURN = 0xa4, AML_STORE = 0x70,
+    AML_AND = 0x7b, AML_OR = 0x7d, AML_LLESS = 0x95, AML_CREATE_DWORD_FIELD = 0x8a,
+    AML_OPREGION = 0x80, AML_FIELD = 0x81, AML_ARG0 = 0x68, AML_NULL_NAME = 0x00,
 };
 
 static void aml_int(struct buf *b, uint64_t v)
@@ -188,6 +192,42 @@ static void aml_name_int(struct buf *b, const char *name, uint64_t v)
     aml_int(b, v);
 }
 
+/* Method(name, nargs, NotSerialized) { body } */
+static void aml_method(struct buf *b, const char *name, unsigned nargs, struct buf *body)
+{
+    struct buf t = {0};
+    aml_name(&t, name);
+    put8(&t, (uint8_t)(nargs & 7));
+    put(&t, body->p, body->len);
+    static const uint8_t op[] = { AML_METHOD };
+    aml_pkg(b, op, 1, &t);
+    b->oom |= t.oom || body->oom;
+    buf_free(&t);
+    buf_free(body);
+}
+
+/* If (predicate) { body }: predicate is already-encoded AML. */
+static void aml_if(struct buf *b, struct buf *pred, struct buf *body)
+{
+    struct buf t = {0};
+    put(&t, pred->p, pred->len);
+    put(&t, body->p, body->len);
+    static const uint8_t op[] = { AML_IF };
+    aml_pkg(b, op, 1, &t);
+    b->oom |= t.oom || pred->oom || body->oom;
+    buf_free(&t);
+    buf_free(pred);
+    buf_free(body);
+}
+
+static void aml_else(struct buf *b, struct buf *body)
+{
+    static const uint8_t op[] = { AML_ELSE };
+    aml_pkg(b, op, 1, body);
+    b->oom |= body->oom;
+    buf_free(body);
+}
+
 /* EISA ID: three letters in 5 bits each, then four hex digits, stored as a dword. */
 static uint32_t eisa_id(const char *id)
 {
@@ -240,6 +280,17 @@ static void res_irq(struct buf *r, unsigned irq)
     put_le(r, 1u << irq, 2);
 }
 
+/* Extended interrupt descriptor: consumer, level, active high, shared. */
+static void res_interrupts(struct buf *r, const uint8_t *irqs, unsigned n)
+{
+    put8(r, 0x89);
+    put_le(r, 2 + 4 * n, 2);
+    put8(r, 0x09);
+    put8(r, (uint8_t)n);
+    for (unsigned i = 0; i < n; i++)
+        put_le(r, irqs[i], 4);
+}
+
 /* Large address space descriptors: producer, MinFixed, MaxFixed, positive decode. */
 static void res_word(struct buf *r, uint8_t type, uint8_t tflags, uint16_t min, uint16_t max)
 {
@@ -279,11 +330,101 @@ static void isa_device(struct buf *isa, const char *name, const char *hid, int u
     aml_device(isa, name, &d);
 }
 
+/* IRQs a PCI interrupt link may be steered to (as on QEMU's pc). */
+static const uint8_t link_irqs[3] = { 5, 10, 11 };
+
+/* Device (LNKx): PCI interrupt link n, backed by the PIIX3 route register PRQn. */
+static void build_link(struct buf *sb, int n)
+{
+    char name[5] = { 'L', 'N', 'K', (char)('A' + n), 0 };
+    char prq[24];
+    snprintf(prq, sizeof(prq), "\\_SB.PCI0.ISA.PRQ%d", n);
+    struct buf d = {0}, r = {0}, body = {0}, pred = {0}, then = {0}, els = {0};
+    aml_name_eisa(&d, "_HID", "PNP0C0F");
+    aml_name_int(&d, "_UID", (uint64_t)n);
+    res_interrupts(&r, link_irqs, 3);
+    aml_name_resources(&d, "_PRS", &r);
+
+    /* _STA: 0x09 (present, hidden) when routing is disabled, else 0x0B. */
+    put8(&pred, AML_AND);
+    aml_name(&pred, prq);
+    aml_int(&pred, 0x80);
+    put8(&pred, AML_NULL_NAME);
+    put8(&then, AML_RETURN);
+    aml_int(&then, 0x09);
+    aml_if(&body, &pred, &then);
+    put8(&els, AML_RETURN);
+    aml_int(&els, 0x0b);
+    aml_else(&body, &els);
+    aml_method(&d, "_STA", 0, &body);
+
+    /* _DIS: set the disable bit. */
+    put8(&body, AML_OR);
+    aml_name(&body, prq);
+    aml_int(&body, 0x80);
+    aml_name(&body, prq);
+    aml_method(&d, "_DIS", 0, &body);
+
+    /* _CRS: the routed IRQ, or 0 when disabled. */
+    {
+        uint8_t zero = 0;
+        res_interrupts(&r, &zero, 1);
+        aml_name_resources(&body, "PRR0", &r);
+        put8(&body, AML_CREATE_DWORD_FIELD);
+        aml_name(&body, "PRR0");
+        aml_int(&body, 5);
+        aml_name(&body, "PRRI");
+        put8(&pred, AML_LLESS);
+        aml_name(&pred, prq);
+        aml_int(&pred, 0x80);
+        put8(&then, AML_STORE);
+        aml_name(&then, prq);
+        aml_name(&then, "PRRI");
+        aml_if(&body, &pred, &then);
+        put8(&body, AML_RETURN);
+        aml_name(&body, "PRR0");
+        aml_method(&d, "_CRS", 0, &body);
+    }
+
+    /* _SRS: route to the IRQ in the descriptor passed in Arg0. */
+    put8(&body, AML_CREATE_DWORD_FIELD);
+    put8(&body, AML_ARG0);
+    aml_int(&body, 5);
+    aml_name(&body, "PRRI");
+    put8(&body, AML_STORE);
+    aml_name(&body, "PRRI");
+    aml_name(&body, prq);
+    aml_method(&d, "_SRS", 1, &body);
+
+    aml_device(sb, name, &d);
+}
+
 static void build_dsdt_aml(struct buf *aml, const struct acpi_config *cfg)
 {
     /* ISA bridge and its devices. */
     struct buf isa = {0}, r = {0};
     aml_name_int(&isa, "_ADR", 0x00010000);
+    /* OperationRegion (PIRQ, PCI_Config, 0x60, 4) with fields PRQ0-PRQ3: the PIRQ routes. */
+    put8(&isa, AML_EXT);
+    put8(&isa, AML_OPREGION);
+    aml_name(&isa, "PIRQ");
+    put8(&isa, 0x02);                               /* PCI_Config */
+    aml_int(&isa, 0x60);
+    aml_int(&isa, 4);
+    {
+        struct buf fl = {0};
+        aml_name(&fl, "PIRQ");
+        put8(&fl, 0x01);                            /* ByteAcc, NoLock, Preserve */
+        for (int i = 0; i < 4; i++) {
+            char seg[5] = { 'P', 'R', 'Q', (char)('0' + i), 0 };
+            put(&fl, seg, 4);
+            put8(&fl, 8);                           /* 8 bits */
+        }
+        static const uint8_t field_op[] = { AML_EXT, AML_FIELD };
+        aml_pkg(&isa, field_op, 2, &fl);
+        isa.oom |= fl.oom;
+        buf_free(&fl);
+    }
     res_io(&r, 0x60, 1); res_io(&r, 0x64, 1); res_irq(&r, 1);
     isa_device(&isa, "KBD", "PNP0303", -1, &r);
     res_irq(&r, 12);
@@ -311,17 +452,19 @@ static void build_dsdt_aml(struct buf *aml, const struct acpi_config *cfg)
         res_dword_mem(&r, cfg->pci_mem_start, cfg->pci_mem_end - 1);
     aml_name_resources(&pci, "_CRS", &r);
 
-    /* _PRT: Package { Package { 0xSSSSFFFF, pin, 0, GSI } ... } for slots 1-31. */
+    /* _PRT: Package { Package { 0xSSSSFFFF, pin, LNKx, 0 } ... } for slots 1-31, where
+     * slot S pin P uses PIRQ (S + P - 1) & 3, as the PIIX3 wiring does. */
     struct buf prt = {0};
     put8(&prt, 31 * 4);
     for (unsigned slot = 1; slot < 32; slot++) {
         for (unsigned pin = 0; pin < 4; pin++) {
+            static const char *const links[4] = { "\\_SB.LNKA", "\\_SB.LNKB", "\\_SB.LNKC", "\\_SB.LNKD" };
             struct buf e = {0};
             put8(&e, 4);
             aml_int(&e, (uint64_t)slot << 16 | 0xffff);
             aml_int(&e, pin);
+            aml_name(&e, links[(slot + pin - 1) & 3]);
             aml_int(&e, 0);
-            aml_int(&e, cfg->pirq_irq[(slot + pin - 1) & 3]);
             static const uint8_t op[] = { AML_PACKAGE };
             aml_pkg(&prt, op, 1, &e);
             prt.oom |= e.oom;
@@ -338,6 +481,8 @@ static void build_dsdt_aml(struct buf *aml, const struct acpi_config *cfg)
 
     struct buf sb = {0};
     aml_device(&sb, "PCI0", &pci);
+    for (int i = 0; i < 4; i++)
+        build_link(&sb, i);
     struct buf pwrb = {0};
     aml_name_eisa(&pwrb, "_HID", "PNP0C0C");
     aml_name_int(&pwrb, "_UID", 1);
@@ -539,6 +684,8 @@ int acpi_build(struct acpi_build *out, const struct acpi_config *cfg)
     uint16_t level_irqs = (uint16_t)(1u << (cfg->sci_irq & 15));
     for (int i = 0; i < 4; i++)
         level_irqs |= (uint16_t)(1u << (cfg->pirq_irq[i] & 15));
+    for (unsigned i = 0; i < sizeof(link_irqs); i++)
+        level_irqs |= (uint16_t)(1u << link_irqs[i]);
     for (unsigned irq = 1; irq < 16; irq++) {
         if (!(level_irqs & (1u << irq)) || irq == 2)
             continue;

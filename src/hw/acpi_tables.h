@@ -8,11 +8,14 @@
  *      the tables and the RSDP at guest addresses the board chooses (the RSDP must lie in
  *      0xE0000-0xFFFFF, 16-byte aligned, so the OS's scan finds it).
  *
- * The DSDT describes \_SB.PCI0 (PNP0A03) with its _CRS windows and a static _PRT: slot S pin P
- * uses PIRQ ((S + P - 1) & 3), whose ISA IRQ is cfg->pirq_irq[] (firmware must program the
- * PIIX3 the same way; SeaBIOS uses 10, 10, 11, 11), the ISA devices (PNP0303 keyboard, PNP0F13
- * mouse, PNP0501 COM1, PNP0B00 RTC, PNP0100 PIT, PNP0000 PIC), the power button (PNP0C0C) and
- * \_S5 = {0, 0} (the PIIX4's soft-off SLP_TYP). */
+ * The DSDT describes \_SB.PCI0 (PNP0A03) with its _CRS windows and a _PRT in which slot S pin P
+ * uses PCI interrupt link \_SB.LNKx for PIRQ ((S + P - 1) & 3); the links (PNP0C0F) read and
+ * write the PIIX3 route registers 0x60-0x63 through a PCI_Config operation region (_STA, _PRS
+ * {5, 10, 11} level/high/shared, _CRS, _SRS, _DIS), so whatever the firmware or OS programs is
+ * what the OS sees.  Also the ISA devices (PNP0303 keyboard, PNP0F13 mouse, PNP0501 COM1,
+ * PNP0B00 RTC, PNP0100 PIT, PNP0000 PIC), the power button (PNP0C0C) and \_S5 = {0, 0} (the
+ * PIIX4's soft-off SLP_TYP).  The MADT marks IRQ 5, 9 (SCI), 10, 11 and cfg->pirq_irq[] level,
+ * active high, as QEMU's pc does. */
 #ifndef PCVM_HW_ACPI_TABLES_H
 #define PCVM_HW_ACPI_TABLES_H
 
@@ -29,7 +32,8 @@ struct acpi_config {
     uint8_t ioapic_id;
     uint16_t pm_base;           /* PIIX4 PM block (SeaBIOS programs 0xB000) */
     uint8_t sci_irq;            /* 9 */
-    uint8_t pirq_irq[4];        /* ISA IRQ of PIRQ A-D: 10, 10, 11, 11 with SeaBIOS */
+    uint8_t pirq_irq[4];        /* ISA IRQ of PIRQ A-D as firmware routes them (SeaBIOS: 10, 10,
+                                   11, 11): made level in the MADT */
     uint32_t pci_mem_start;     /* PCI memory window [start, end): above RAM ... */
     uint32_t pci_mem_end;       /* ... up to the I/O APIC, 0xFEC00000 */
 };

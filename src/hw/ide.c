@@ -1450,3 +1450,12 @@ void ide_cdrom_change(struct ide_ctrl *s, int index, struct block_dev *bs)
     d->unit_attention = true;
     d->media_event = bs ? 2 : 3;
 }
+
+char *ide_boot_path(uint8_t devfn, int index, char *buf, unsigned len)
+{
+    if (devfn & 7)
+        snprintf(buf, len, "/pci@i0cf8/ide@%x,%x/drive@%d/disk@%d", devfn >> 3, devfn & 7, index / 2, index % 2);
+    else
+        snprintf(buf, len, "/pci@i0cf8/ide@%x/drive@%d/disk@%d", devfn >> 3, index / 2, index % 2);
+    return buf;
+}

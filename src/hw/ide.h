@@ -111,6 +111,9 @@ void ide_destroy(struct ide_ctrl *s);
 void ide_reset(struct ide_ctrl *s);
 /* Change the medium of CD-ROM drive index (bs NULL = eject); guests see a media change. */
 void ide_cdrom_change(struct ide_ctrl *s, int index, struct block_dev *bs);
+/* SeaBIOS bootorder path of drive index (0-3) behind the PIIX3 IDE at devfn, e.g.
+ * "/pci@i0cf8/ide@1,1/drive@1/disk@0" for index 2; returns buf. */
+char *ide_boot_path(uint8_t devfn, int index, char *buf, unsigned len);
 /* Bus-master registers (BAR4), offset 0-15; exposed for tests and the PCI BAR. */
 uint32_t ide_bmdma_read(struct ide_ctrl *s, unsigned offset, unsigned size);
 void ide_bmdma_write(struct ide_ctrl *s, unsigned offset, uint32_t value, unsigned size);

@@ -37,12 +37,27 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 /* ---- Interrupt routing ---- */
 
 /* ISA IRQ n goes to PIC input n and I/O APIC pin n, except the PIT's IRQ0 which is wired to
- * pin 2 (the MADT's interrupt source override says so). */
+ * pin 2 (the MADT's interrupt source override says so). Several sources may share an IRQ
+ * (PCI INTx routed by the PIIX3, the SCI, COM1 and COM3): the line is the OR of them. The
+ * line number carries the source in bits 8 and up. */
 static void pc_isa_irq(void *opaque, int n, int level)
 {
     struct pc *pc = opaque;
-    pic_set_irq(&pc->pic, n, level);
-    ioapic_set_irq(&pc->ioapic, n == 0 ? 2 : n, level);
+    int irq = n & 15, src = n >> 8;
+    uint32_t old = pc->isa_irq_sources[irq];
+    uint32_t now = level ? old | (1u << src) : old & ~(1u << src);
+    pc->isa_irq_sources[irq] = now;
+    if ((old != 0) == (now != 0))
+        return;
+    pic_set_irq(&pc->pic, irq, now != 0);
+    ioapic_set_irq(&pc->ioapic, irq == 0 ? 2 : irq, now != 0);
+}
+
+static struct irq_line pc_isa_line(struct pc *pc, int irq, enum pc_irq_source src)
+{
+    struct irq_line line;
+    irq_connect(&line, pc_isa_irq, pc, irq | (int)src << 8);
+    return line;
 }
 
 static int pc_pic_ack(void *opaque)
@@ -61,7 +76,7 @@ static void pc_ferr(void *opaque, struct cpu *cpu, int level)
 {
     struct pc *pc = opaque;
     (void)cpu;
-    irq_set(&pc->isa_irq[13], level);
+    irq_set(&pc->ferr_irq, level);
 }
 
 /* ---- Reset, A20, power ---- */
@@ -294,7 +309,8 @@ static int pc_direct_boot(struct pc *pc, char *err, size_t errlen)
     uint32_t used = acpi_write_tables(&pc->mem, &acfg, acpi_base, 0xf0000);
     if (!used)
         return fail(err, errlen, "pcvm: could not build the ACPI tables");
-    struct mptable_config mcfg = { .cpus = pc->ncpus };
+    struct mptable_config mcfg;
+    mptable_config_pc_defaults(&mcfg, pc->ncpus);
     mptable_write(&pc->mem, &mcfg, 0xf0100);
 
     struct e820_entry e820[BOOT_E820_MAX];
@@ -585,8 +601,12 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
         return -1;
 
     /* Interrupt controllers and the ISA IRQ fan-out. */
-    for (int i = 0; i < 16; i++)
-        irq_connect(&pc->isa_irq[i], pc_isa_irq, pc, i);
+    for (int i = 0; i < 16; i++) {
+        pc->isa_irq[i] = pc_isa_line(pc, i, PC_IRQ_SRC_DEVICE);
+        pc->piix3_irq[i] = pc_isa_line(pc, i, PC_IRQ_SRC_PCI);
+    }
+    pc->sci_irq = pc_isa_line(pc, 9, PC_IRQ_SRC_SCI);
+    pc->ferr_irq = pc_isa_line(pc, 13, PC_IRQ_SRC_FERR);
     apic_bus_init(&pc->apic_bus, &pc->mem);
     for (unsigned i = 0; i < pc->ncpus; i++)
         lapic_init(&pc->lapic[i], &pc->apic_bus, pc->cpus[i], &pc->clock, (uint8_t)i, i == 0, pc_pic_ack, pc);
@@ -605,7 +625,9 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
     rtc_cmos_set_memory(&pc->rtc, pc->mem.ram_below_4g, 0);
     pc->nuarts = chardevs->n_serial < 4 ? chardevs->n_serial : 4;
     for (unsigned i = 0; i < pc->nuarts; i++)
-        uart_init(&pc->uart[i], &pc->io, uart_ports[i], pc->isa_irq[uart_irqs[i]], chardevs->serial[i],
+        uart_init(&pc->uart[i], &pc->io, uart_ports[i],
+                  pc_isa_line(pc, uart_irqs[i], i < 2 ? PC_IRQ_SRC_DEVICE : PC_IRQ_SRC_SHARED),
+                  chardevs->serial[i],
                   &pc->clock, log);
     i8042_init(&pc->kbc, &pc->io, pc->isa_irq[1], pc->isa_irq[12], pc_kbc_a20, pc_kbc_reset, pc, log);
     port92_init(&pc->port92, &pc->io, pc_port92_a20, pc_port92_reset, pc);
@@ -626,7 +648,7 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
     pci_bus_init(&pc->pci, &pc->mem, &pc->io, piix3_pci_set_irq, &pc->piix3);
     if (i440fx_init(&pc->i440fx, &pc->pci, &pc->mem, pc->rom_area, pc_mem_changed, pc) < 0)
         return fail(err, errlen, "pcvm: cannot create the i440FX host bridge");
-    if (piix3_init(&pc->piix3, &pc->pci, &pc->io, pc->isa_irq, pc_piix3_reset, pc) < 0)
+    if (piix3_init(&pc->piix3, &pc->pci, &pc->io, pc->piix3_irq, pc_piix3_reset, pc) < 0)
         return fail(err, errlen, "pcvm: cannot create the PIIX3");
     if (block_aio_pool_init(&pc->aio, ml) < 0)
         return fail(err, errlen, "pcvm: cannot start the disk I/O threads");
@@ -634,7 +656,7 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
     if (ide_init(&pc->ide, &pc->pci, IDE_DEVFN, &pc->io, &pc->mem, pc->isa_irq[14], pc->isa_irq[15],
                  pc->drives, pc->drive_is_cdrom, &pc->aio) < 0)
         return fail(err, errlen, "pcvm: cannot create the IDE controller");
-    if (acpi_pm_init(&pc->pm, &pc->pci, &pc->io, &pc->clock, &pc->isa_irq[9], pc_power_off, pc) < 0)
+    if (acpi_pm_init(&pc->pm, &pc->pci, &pc->io, &pc->clock, &pc->sci_irq, pc_power_off, pc) < 0)
         return fail(err, errlen, "pcvm: cannot create the ACPI PM device");
     if (cfg->vga != VM_VGA_NONE && !cfg->nodefaults) {
         if (vga_init(&pc->vga, &pc->io, &pc->mem, &pc->pci, VGA_DEVFN, &pc->clock, log) < 0)

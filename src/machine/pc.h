@@ -37,6 +37,9 @@
 #define PC_MAX_CPUS 16
 #define PC_MAX_DEBUGEXIT 4
 
+/* Who drives an ISA IRQ line; the line's level is the OR over sources. */
+enum pc_irq_source { PC_IRQ_SRC_DEVICE, PC_IRQ_SRC_PCI, PC_IRQ_SRC_SCI, PC_IRQ_SRC_SHARED, PC_IRQ_SRC_FERR };
+
 struct pc {
     const struct vm_config *cfg;
     struct pcvm_log *log;
@@ -55,6 +58,10 @@ struct pc {
     struct ioapic ioapic;
 
     struct irq_line isa_irq[16];   /* ISA IRQ n: to the PIC and the I/O APIC */
+    struct irq_line piix3_irq[16]; /* the same IRQs as driven by PCI INTx through the PIIX3 */
+    struct irq_line sci_irq;       /* IRQ 9 as driven by the ACPI PM device */
+    struct irq_line ferr_irq;      /* IRQ 13 as driven by the FPU's FERR# */
+    uint32_t isa_irq_sources[16];  /* per IRQ: bit per enum pc_irq_source currently high */
     struct irq_line pic_intr;      /* PIC INTR output: LINT0 of the BSP */
     struct pic pic;
     struct pit pit;

@@ -10,8 +10,10 @@ from console import Console, GuestFailure, cache_dir, emulator, main
 CPU = os.environ.get('PCVM_GUEST_CPU', 'pentium3')
 # What Linux prints as "model name" for each -cpu model (family/model tables or brand string).
 MODEL_NAMES = {
-    'pentium3': r'Pentium III', 'pentium2': r'Pentium II', 'pentium': r'Pentium',
-    '486': r'486', 'qemu32': r'QEMU Virtual CPU', 'coreduo': r'Core', 'athlon': r'Athlon',
+    'pentium3': r'Pentium(\(R\))? III', 'pentium2': r'Pentium(\(R\))? II',
+    'pentium': r'Pentium', 'pentium-mmx': r'Pentium', '486': r'486',
+    'qemu32': r'QEMU Virtual CPU', 'athlon': r'Athlon', 'pentium4': r'Pentium(\(R\))? 4',
+    'coreduo': r'(Core|T2600)',
 }
 
 

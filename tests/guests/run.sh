@@ -8,7 +8,7 @@
 # Tests: kernels (nasm Multiboot test kernels), badkernels (error messages), linux (Debian 686 +
 # busybox), gnumach (GNU Mach 1.8), memtest (memtest86+), installer (Debian installer).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 ALL="kernels badkernels linux gnumach memtest installer"
 tests=${PCVM_GUEST_TESTS:-$ALL}
 tests=${tests//,/ }

@@ -61,6 +61,10 @@ static void test_raw_rw_and_probe(void **state)
     assert_int_equal(block_pread(bs, (1 << 20) - 16, rd, 32), 0);
     assert_int_equal(rd[0], 0x11);
     assert_int_equal(rd[31], 0);
+    /* A probed raw image must not be turned into a qcow2 header by its guest. */
+    static const uint8_t magic[8] = { 'Q', 'F', 'I', 0xfb, 0, 0, 0, 3 };
+    assert_int_equal(block_pwrite(bs, 0, magic, sizeof(magic)), -EPERM);
+    assert_int_equal(block_pwrite(bs, 0, buf, 8), 0);
     block_close(bs);
     int fd = open(path, O_RDONLY);
     uint8_t chk[3];
@@ -68,6 +72,7 @@ static void test_raw_rw_and_probe(void **state)
     close(fd);
     assert_int_equal(chk[0], 0x11);
     assert_int_equal(chk[1], 0x77);
+    (void)0;
     assert_int_equal(chk[2], 0x77);
     /* Read-only opens refuse writes. */
     bs = block_open(path, "raw", 0, BLOCK_CACHE_WRITEBACK, err, sizeof(err));

@@ -289,6 +289,40 @@ static void test_linux_too_little_ram(void **state)
     teardown_ram(f);
 }
 
+static void test_linux_from_file_and_relocation(void **state)
+{
+    (void)state;
+    struct fixture *f = setup_ram(64 * MIB);
+    struct bz b;
+    make_bzimage(&b);
+    /* Through the file path. */
+    char *path = f->tmpfiles[f->ntmp++];
+    strcpy(path, "/tmp/pcvm-test-bz-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, b.img, sizeof(b.img)), (ssize_t)sizeof(b.img));
+    close(fd);
+    f->req.kernel_path = path;
+    assert_int_equal(boot_load_kernel(&f->req, &f->pm, &f->st, f->err, sizeof(f->err)), 0);
+    assert_int_equal(f->st.eip, 0x100000);
+    f->req.kernel_path = "/nonexistent/bzImage";
+    assert_int_equal(boot_load_kernel(&f->req, &f->pm, &f->st, f->err, sizeof(f->err)), -1);
+    assert_non_null(strstr(f->err, "cannot open kernel"));
+
+    /* No RAM at 1 MiB: a relocatable kernel goes to its preferred address (16 MiB). */
+    f->e820[0] = (struct e820_entry){ 0, 0x9fc00, E820_RAM };
+    f->e820[1] = (struct e820_entry){ 16 * MIB, 48 * MIB, E820_RAM };
+    f->req.e820_count = 2;
+    assert_int_equal(load(f, b.img, sizeof(b.img)), 0);
+    assert_int_equal(f->st.eip, 16 * MIB);
+    assert_int_equal(rd32(f, BOOT_ZEROPAGE_ADDR + 0x214), 16 * MIB);   /* code32_start */
+    assert_memory_equal(f->pm.ram + 16 * MIB, b.img + BZ_SETUP_SIZE, BZ_KERNEL_SIZE);
+    /* A kernel that cannot move has nowhere to go. */
+    b.img[0x234] = 0;
+    expect_error(f, b.img, sizeof(b.img), "0x100000");
+    teardown_ram(f);
+}
+
 /* ---- Multiboot ---- */
 
 #define AOUT_BASE 0x100000u
@@ -567,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_linux_initrd_addr_max_and_acpi),
         cmocka_unit_test(test_linux_errors),
         cmocka_unit_test(test_linux_too_little_ram),
+        cmocka_unit_test(test_linux_from_file_and_relocation),
         cmocka_unit_test(test_multiboot_aout),
         cmocka_unit_test(test_multiboot_modules),
         cmocka_unit_test(test_multiboot_split),

@@ -382,6 +382,167 @@ static void test_disasm(void **state)
     vm_free(vm);
 }
 
+
+static void put32(struct vm *vm, uint32_t addr, uint32_t v)
+{
+    memcpy(vm->mem.ram + addr, &v, 4);
+}
+
+/* Flat protected mode with a GDT, an IDT (#PF -> 0x1800) and identity paging in which the
+ * page at 0x21000 is not present. */
+static void vm_paged(struct vm *vm, const uint8_t *code, size_t len)
+{
+    struct cpu *cpu = &vm->cpu;
+    vm_flat(vm, code, len);
+    put32(vm, 0x508, 0x0000ffff); put32(vm, 0x50c, 0x00cf9b00);   /* code: flat, 32-bit */
+    put32(vm, 0x510, 0x0000ffff); put32(vm, 0x514, 0x00cf9300);   /* data: flat */
+    cpu->gdtr.base = 0x500;
+    cpu->gdtr.limit = 0x17;
+    put32(vm, 0x600 + 14 * 8, 0x00081800); put32(vm, 0x604 + 14 * 8, 0x00008e00);
+    cpu->idtr.base = 0x600;
+    cpu->idtr.limit = 0x7ff;
+    put32(vm, 0x10000, 0x11000 | 3);
+    for (uint32_t pg = 0; pg < 1024; pg++)
+        put32(vm, 0x11000 + pg * 4, pg == 0x21 ? 0 : ((pg << 12) | 3));
+    static const uint8_t handler[] = { 0x0f, 0x20, 0xd0, 0xf4 };   /* mov eax, cr2; hlt */
+    memcpy(vm->mem.ram + 0x1800, handler, sizeof(handler));
+    cpu_write_cr(cpu, 3, 0x10000);
+    cpu_write_cr(cpu, 0, cpu->cr0 | CR0_PG);
+}
+
+/* A page fault in the middle of REP MOVSB: the registers show the progress so far and the
+ * pushed EIP is the REP instruction, so the guest can resume it. */
+static void test_rep_movs_page_fault_restart(void **state)
+{
+    (void)state;
+    struct vm *vm = vm_new();
+    struct code c = { .n = 0 };
+    mov_r32(&c, R_ESI, 0x30000);
+    mov_r32(&c, R_EDI, 0x20ff8);
+    mov_r32(&c, R_ECX, 16);
+    emit(&c, 1, 0xfc);
+    uint32_t rep_eip = CODE + (uint32_t)c.n;
+    emit(&c, 3, 0xf3, 0xa4, 0xf4);
+    for (int k = 0; k < 16; k++)
+        vm->mem.ram[0x30000 + k] = (uint8_t)(0xa0 + k);
+    vm_paged(vm, c.b, c.n);
+    assert_int_equal(run(vm), CPU_EXIT_HALT);
+    struct cpu *cpu = &vm->cpu;
+    assert_int_equal(cpu->eip, 0x1804);                 /* in the #PF handler */
+    assert_int_equal(cpu->regs[R_EAX], 0x21000);        /* CR2 */
+    assert_int_equal(cpu->regs[R_ECX], 8);
+    assert_int_equal(cpu->regs[R_ESI], 0x30008);
+    assert_int_equal(cpu->regs[R_EDI], 0x21000);
+    assert_memory_equal(vm->mem.ram + 0x20ff8, vm->mem.ram + 0x30000, 8);
+    /* Stack: error code (write, not present = 2), EIP, CS, EFLAGS. */
+    uint32_t sp = cpu->regs[R_ESP], v;
+    memcpy(&v, vm->mem.ram + sp, 4);
+    assert_int_equal(v, 2);
+    memcpy(&v, vm->mem.ram + sp + 4, 4);
+    assert_int_equal(v, rep_eip);
+    /* Map the page and return to the REP: it completes the remaining 8 bytes. */
+    put32(vm, 0x11000 + 0x21 * 4, 0x21000 | 3);
+    cpu_invlpg(cpu, 0x21000);
+    cpu->regs[R_ESP] += 4;                                /* drop the error code */
+    static const uint8_t iret[] = { 0xcf };
+    memcpy(vm->mem.ram + 0x1804, iret, 1);
+    cpu_code_written(cpu, 0x1804, 1);
+    cpu->halted = false;
+    assert_int_equal(run(vm), CPU_EXIT_HALT);
+    assert_int_equal(cpu->regs[R_ECX], 0);
+    assert_int_equal(cpu->eip, rep_eip + 3);
+    assert_memory_equal(vm->mem.ram + 0x20ff8, vm->mem.ram + 0x30000, 16);
+    vm_free(vm);
+}
+
+/* TF: a #DB trap after each instruction that starts with TF set (not after the POPF that
+ * sets it, but after the POPF that clears it). */
+static void test_single_step_trap(void **state)
+{
+    (void)state;
+    struct vm *vm = vm_new();
+    vm->mem.ram[4] = 0x00; vm->mem.ram[5] = 0x11;          /* IVT[1] = 0000:1100 */
+    static const uint8_t handler[] = { 0x46, 0xcf };       /* inc si; iret */
+    memcpy(vm->mem.ram + 0x1100, handler, sizeof(handler));
+    static const uint8_t code[] = {
+        0x9c, 0x58, 0x80, 0xcc, 0x01, 0x50, 0x9d,          /* pushf; pop ax; or ah,1; push ax; popf */
+        0x90, 0x90,                                        /* nop; nop */
+        0x9c, 0x58, 0x80, 0xe4, 0xfe, 0x50, 0x9d,          /* pushf; pop ax; and ah,0xfe; push ax; popf */
+        0xf4,
+    };
+    vm_real(vm, code, sizeof(code));
+    assert_int_equal(run(vm), CPU_EXIT_HALT);
+    assert_int_equal(vm->cpu.regs[R_ESI] & 0xffff, 7);
+    assert_int_equal(vm->cpu.eip, CODE + sizeof(code));
+    assert_int_equal(vm->cpu.eflags & FLAG_TF, 0);
+    vm_free(vm);
+}
+
+
+/* BCD adjustments: the worked examples of the SDM instruction pages. */
+static uint32_t run_real_ax(const uint8_t *code, size_t len, uint32_t *flags)
+{
+    struct vm *vm = vm_new();
+    vm_real(vm, code, len);
+    assert_int_equal(run(vm), CPU_EXIT_HALT);
+    uint32_t ax = vm->cpu.regs[R_EAX] & 0xffff;
+    *flags = cpu_get_eflags(&vm->cpu);
+    vm_free(vm);
+    return ax;
+}
+
+static void test_bcd(void **state)
+{
+    (void)state;
+    uint32_t f;
+    /* mov al,0x79; add al,0x35; daa -> 0x14, CF=1 (79 + 35 = 114) */
+    static const uint8_t daa[] = { 0xb0, 0x79, 0x04, 0x35, 0x27, 0xf4 };
+    assert_int_equal(run_real_ax(daa, sizeof(daa), &f) & 0xff, 0x14);
+    assert_true(f & FLAG_CF);
+    /* mov al,0x35; sub al,0x47; das -> 0x88, CF=1 (35 - 47 = -12 -> 88 borrow) */
+    static const uint8_t das[] = { 0xb0, 0x35, 0x2c, 0x47, 0x2f, 0xf4 };
+    assert_int_equal(run_real_ax(das, sizeof(das), &f) & 0xff, 0x88);
+    assert_true(f & FLAG_CF);
+    /* mov ax,0x0008; add al,6; aaa -> AX = 0x0104, CF=AF=1 */
+    static const uint8_t aaa[] = { 0xb8, 0x08, 0x00, 0x04, 0x06, 0x37, 0xf4 };
+    assert_int_equal(run_real_ax(aaa, sizeof(aaa), &f), 0x0104);
+    assert_true((f & FLAG_CF) && (f & FLAG_AF));
+    /* mov ax,0x0102; sub al,5; aas -> AL=(0xfd-6)&0x0f=7, AH=0 (12 - 5 = 7 unpacked) */
+    static const uint8_t aas[] = { 0xb8, 0x02, 0x01, 0x2c, 0x05, 0x3f, 0xf4 };
+    assert_int_equal(run_real_ax(aas, sizeof(aas), &f), 0x0007);
+    assert_true(f & FLAG_CF);
+    /* mov al,63; aam -> AH=6, AL=3 */
+    static const uint8_t aam[] = { 0xb0, 0x3f, 0xd4, 0x0a, 0xf4 };
+    assert_int_equal(run_real_ax(aam, sizeof(aam), &f), 0x0603);
+    /* mov ax,0x0607; aad -> AX = 67 */
+    static const uint8_t aad[] = { 0xb8, 0x07, 0x06, 0xd5, 0x0a, 0xf4 };
+    assert_int_equal(run_real_ax(aad, sizeof(aad), &f), 67);
+    assert_int_equal(f & FLAG_ZF, 0);
+}
+
+/* DIV/IDIV results and #DE on quotient overflow. */
+static void test_divide(void **state)
+{
+    (void)state;
+    uint32_t f;
+    /* mov ax,1000; mov bl,7; div bl -> AL=142, AH=6 */
+    static const uint8_t d8[] = { 0xb8, 0xe8, 0x03, 0xb3, 0x07, 0xf6, 0xf3, 0xf4 };
+    assert_int_equal(run_real_ax(d8, sizeof(d8), &f), (6 << 8) | 142);
+    /* mov ax,-1000; mov bl,7; idiv bl -> AL=-142: overflow -> #DE to IVT[0]=0:0 (AX kept) */
+    struct vm *vm = vm_new();
+    vm->mem.ram[0] = 0x00; vm->mem.ram[1] = 0x11;
+    vm->mem.ram[0x1100] = 0xf4;
+    static const uint8_t d8s[] = { 0xb8, 0x18, 0xfc, 0xb3, 0x07, 0xf6, 0xfb, 0xf4 };
+    vm_real(vm, d8s, sizeof(d8s));
+    assert_int_equal(run(vm), CPU_EXIT_HALT);
+    assert_int_equal(vm->cpu.eip, 0x1101);
+    assert_int_equal(vm->cpu.regs[R_EAX] & 0xffff, 0xfc18);
+    vm_free(vm);
+    /* mov ax,-100; mov bl,7; idiv bl -> AL=-14, AH=-2 (remainder has the dividend's sign) */
+    static const uint8_t d8n[] = { 0xb8, 0x9c, 0xff, 0xb3, 0x07, 0xf6, 0xfb, 0xf4 };
+    assert_int_equal(run_real_ax(d8n, sizeof(d8n), &f), 0xfef2);
+}
+
 /* ---- Differential flag tests against the host CPU ---- */
 #if defined(__x86_64__)
 
@@ -562,6 +723,10 @@ int main(void)
         cmocka_unit_test(test_enter_leave_nested),
         cmocka_unit_test(test_lock_register_is_ud),
         cmocka_unit_test(test_disasm),
+        cmocka_unit_test(test_rep_movs_page_fault_restart),
+        cmocka_unit_test(test_single_step_trap),
+        cmocka_unit_test(test_bcd),
+        cmocka_unit_test(test_divide),
 #if defined(__x86_64__)
         cmocka_unit_test(test_flags_vs_host),
 #endif

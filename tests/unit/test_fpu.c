@@ -152,6 +152,44 @@ static const uint64_t edge64[] = { 0, 0x8000000000000000ull, 0x3ff0000000000000u
                                    0x7ff0000000000001ull, 0x3fd5555555555555ull,
                                    0xc3e0000000000000ull, 0x43dfffffffffffffull };
 
+/* Random register operands (all exponent classes) and random control words. */
+static void test_arith_random_matches_host(void **state)
+{
+    (void)state;
+    struct cpu *cpu = make_cpu(FEAT_EDX_P3, 0);
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (unsigned k = 0; k < 20000; k++) {
+        uint64_t r[3];
+        for (int q = 0; q < 3; q++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            r[q] = x;
+        }
+        f80 a = { r[0], (uint16_t)r[2] }, b = { r[1], (uint16_t)(r[2] >> 16) };
+        /* Bias exponents towards each other so the arithmetic does real rounding. */
+        if (r[2] & 0x100000000ull)
+            b.se = (uint16_t)((a.se & 0x8000) | ((a.se + (r[2] >> 40 & 0x7f)) & 0x7fff) | (b.se & 0x8000));
+        uint16_t cw = (uint16_t)((r[2] >> 48 & 0x0f3f) | 0x40);
+        unsigned op = (unsigned)(r[2] >> 60) & 7;
+        if (op == 2 || op == 3)
+            op = 0;
+        struct native n;
+        native_init(&n, cw, a, b);
+        switch (op) {
+        case 0: NATIVE(n, ".byte 0xd8, 0xc1"); break;
+        case 1: NATIVE(n, ".byte 0xd8, 0xc9"); break;
+        case 4: NATIVE(n, ".byte 0xd8, 0xe1"); break;
+        case 5: NATIVE(n, ".byte 0xd8, 0xe9"); break;
+        case 6: NATIVE(n, ".byte 0xd8, 0xf1"); break;
+        case 7: NATIVE(n, ".byte 0xd8, 0xf9"); break;
+        }
+        setup2(cpu, cw, a, b);
+        assert_int_equal(run_fpu(cpu, 0xd8, (uint8_t)(0xc1 | op << 3), 0), -1);
+        check_result("random", cw, a, b, cpu->fpu.st[6], n.r[0],
+                     fpu_status_word(&cpu->fpu) & SW_CMP, n.sw & SW_CMP);
+    }
+    free_cpu(cpu);
+}
+
 static void test_arith_memory_matches_host(void **state)
 {
     (void)state;
@@ -685,9 +723,9 @@ static void test_fnsave_image_matches_host(void **state)
                            "memory");
         assert_int_equal(run_fx(cpu, true, 0x1000), -1);
         assert_memory_equal(mem + 0x1000, hfx, 5);
-        assert_memory_equal(mem + 0x1000 + 32, hfx + 32, 128);
+        assert_memory_equal(mem + 0x1000 + 32, hfx + 32, 48); /* empty slots hold stale data */
         assert_int_equal(run_fpu(cpu, 0xdd, 0x35, 0x800), -1); /* FNSAVE */
-        if (memcmp(mem + 0x800, host, 12) != 0 || memcmp(mem + 0x800 + 28, host + 28, 80) != 0) {
+        if (memcmp(mem + 0x800, host, 12) != 0 || memcmp(mem + 0x800 + 28, host + 28, 30) != 0) {
             print_error("value %u: cw/sw/tw %08x %08x %08x host %08x %08x %08x\n", i,
                         *(uint32_t *)(mem + 0x800), *(uint32_t *)(mem + 0x804),
                         *(uint32_t *)(mem + 0x808), *(uint32_t *)host, *(uint32_t *)(host + 4),
@@ -695,6 +733,36 @@ static void test_fnsave_image_matches_host(void **state)
             fail();
         }
     }
+    free_cpu(cpu);
+}
+
+static void test_fbld_and_fcmov(void **state)
+{
+    (void)state;
+    struct cpu *cpu = make_cpu(FEAT_EDX_P3, 0);
+    uint8_t *mem = env_of(cpu)->mem;
+    /* FBLD -123456789012345678 (packed BCD, sign in byte 9), then FBSTP it back. */
+    static const uint8_t bcd[10] = { 0x78, 0x56, 0x34, 0x12, 0x90, 0x78, 0x56, 0x34, 0x12, 0x80 };
+    memcpy(mem + 0x60, bcd, 10);
+    assert_int_equal(run_fpu(cpu, 0xdf, 0x25, 0x60), -1); /* FBLD */
+    f80 v = cpu->fpu.st[cpu->fpu.top];
+    struct native n;
+    native_init(&n, 0x037f, edges[0], edges[0]);
+    memcpy(n.m, bcd, 10);
+    NATIVE(n, "fbld %[m]");
+    assert_true(same(v, n.r[0]));
+    assert_int_equal(v.se, 0xc037); /* negative, 2^56 <= |x| < 2^57 */
+    assert_int_equal(run_fpu(cpu, 0xdf, 0x35, 0x70), -1); /* FBSTP */
+    assert_memory_equal(mem + 0x70, bcd, 10);
+    assert_int_equal(fpu_tag_word(&cpu->fpu), 0xffff);
+    /* FCMOVB / FCMOVNE on EFLAGS. */
+    push_m80(cpu, edges[2]); /* ST(1) = 1 */
+    push_m80(cpu, edges[4]); /* ST(0) = 3 */
+    cpu->eflags = 2;
+    assert_int_equal(run_fpu(cpu, 0xda, 0xc1, 0), -1); /* FCMOVB: CF=0, no move */
+    assert_true(same(cpu->fpu.st[cpu->fpu.top], edges[4]));
+    assert_int_equal(run_fpu(cpu, 0xdb, 0xc9, 0), -1); /* FCMOVNE: ZF=0, move */
+    assert_true(same(cpu->fpu.st[cpu->fpu.top], edges[2]));
     free_cpu(cpu);
 }
 
@@ -716,6 +784,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arith_registers_match_host),
+        cmocka_unit_test(test_arith_random_matches_host),
         cmocka_unit_test(test_arith_memory_matches_host),
         cmocka_unit_test(test_stack_ops_match_host),
         cmocka_unit_test(test_stores_match_host),
@@ -732,6 +801,7 @@ int main(void)
         cmocka_unit_test(test_unmasked_exception_mf_and_ferr),
         cmocka_unit_test(test_fisttp_needs_sse3_and_fcomi_needs_p6),
         cmocka_unit_test(test_fip_fop_recorded),
+        cmocka_unit_test(test_fbld_and_fcmov),
         cmocka_unit_test(test_fnsave_image_matches_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

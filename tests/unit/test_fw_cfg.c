@@ -192,12 +192,34 @@ static void dma_select_read_skip_and_errors(void **state)
     assert_int_equal(st, FW_CFG_DMA_ERROR);
 }
 
+/* Random descriptors and selector values: no crash, no write outside RAM, status written back. */
+static void random_dma_is_harmless(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t blob[1000];
+    memset(blob, 0x5a, sizeof(blob));
+    fw_cfg_add_file(&f->cfg, "x", blob, sizeof(blob));
+    fw_cfg_add_file_writable(&f->cfg, "w", blob, 16);
+    uint32_t x = 777;
+    for (int i = 0; i < 5000; i++) {
+        x = x * 1103515245u + 12345u;
+        uint32_t control = (x & 0x001f) | ((x >> 5) % 0x30) << 16;
+        uint32_t len = (x >> 11) & 0x7ff;
+        uint32_t addr = (x >> 3) & 0x3ffff0;
+        uint32_t st = dma(f, 0x1000, control, len, addr < 0x2000 ? addr + 0x2000 : addr);
+        assert_true(st == 0 || st == FW_CFG_DMA_ERROR);
+        io_write(&f->io, 0x510, x >> 16, 2);
+        (void)io_read(&f->io, 0x511, 1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(signature_id_and_dma_signature, setup, teardown),
         cmocka_unit_test_setup_teardown(pc_items_and_file_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(dma_select_read_skip_and_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(random_dma_is_harmless, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -497,6 +497,8 @@ static void test_channel_without_drives(void **state)
     io_bus_init(&io);
     assert_int_equal(ide_init(&ide, NULL, 0, &io, &mem, none, none, NULL, NULL, NULL), 0);
     assert_int_equal(io_read(&io, 0x1f7, 1), 0xff);  /* floating bus */
+    char path[64];
+    assert_string_equal(ide_boot_path(1 << 3 | 1, 2, path, sizeof(path)), "/pci@i0cf8/ide@1,1/drive@1/disk@0");
     ide_destroy(&ide);
     phys_mem_destroy(&mem);
 }

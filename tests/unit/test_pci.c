@@ -281,6 +281,41 @@ static void i440fx_identity_and_pam(void **state)
     free(rom);
 }
 
+/* Random config writes of every size at every offset (PAM included) must leave the map sane. */
+static void random_config_writes_are_harmless(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t *rom = aligned_alloc(4096, I440FX_ROM_AREA_SIZE);
+    memset(rom, 0xaa, I440FX_ROM_AREA_SIZE);
+    struct i440fx *nb = calloc(1, sizeof(*nb));
+    int changed = 0;
+    assert_int_equal(i440fx_init(nb, &f->bus, &f->mem, rom, on_mem_changed, &changed), 0);
+    struct testdev t;
+    add_testdev(f, &t, 2 << 3);
+    uint32_t x = 12345;
+    for (int i = 0; i < 20000; i++) {
+        x = x * 1103515245u + 12345u;
+        unsigned size = 1u << ((x >> 8) % 3);
+        unsigned devfn = (x >> 12) & 1 ? 0 : 2 << 3;
+        unsigned off = (x >> 16) & 0xff;
+        uint32_t v = x * 2654435761u;
+        cfg_write(f, devfn, off, v, size);
+        (void)cfg_read(f, devfn, off, size);
+        /* Poke the window and the BARs wherever they are. */
+        phys_write(&f->mem, 0xc0000 + (v & 0x3ffff), v, 1);
+        (void)phys_read(&f->mem, 0xc0000 + (x & 0x3ffff), 4);
+        if (t.dev.bars[1].mapped_addr)
+            (void)phys_read(&f->mem, t.dev.bars[1].mapped_addr + (v & 0xffc), 4);
+    }
+    /* The ROM buffer is never written through the window. */
+    for (uint32_t i = 0; i < I440FX_ROM_AREA_SIZE; i++)
+        assert_int_equal(rom[i], 0xaa);
+    i440fx_reset(nb);
+    assert_int_equal(phys_read(&f->mem, 0xf0000, 1), 0xaa);
+    free(nb);
+    free(rom);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +323,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(bar_sizing_and_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(intx_goes_through_bus_and_honours_disable, setup, teardown),
         cmocka_unit_test_setup_teardown(i440fx_identity_and_pam, setup, teardown),
+        cmocka_unit_test_setup_teardown(random_config_writes_are_harmless, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,7 @@ static void code_write_hook(void *opaque, uint32_t paddr, unsigned len)
 int main(int argc, char **argv)
 {
     uint32_t iters = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 0) : 20000000u;
+    int kind = argc > 2 ? atoi(argv[2]) : 0;
     static struct phys_mem mem;
     static struct io_bus io;
     static struct cpu cpu;
@@ -35,13 +36,21 @@ int main(int argc, char **argv)
     /* mov ecx, iters; mov esi, 0x10000
      * l: mov eax, [esi]; add eax, ecx; mov [esi+4], eax; xor edx, eax; shl edx, 1;
      *    inc ebx; cmp ebx, edx; dec ecx; jnz l; hlt                          (9 per iteration) */
-    uint8_t code[] = {
+    uint8_t alu[] = {
         0xb9, 0, 0, 0, 0, 0xbe, 0x00, 0x00, 0x01, 0x00,
         0x8b, 0x06, 0x01, 0xc8, 0x89, 0x46, 0x04, 0x31, 0xc2, 0xd1, 0xe2,
         0x43, 0x39, 0xd3, 0x49, 0x75, 0xef, 0xf4,
     };
+    /* mov ecx, iters; l: call f; dec ecx; jnz l; hlt; f: push ebp; mov ebp, esp; mov eax, [ebp+8];
+     * add eax, ecx; pop ebp; ret                                            (9 per iteration) */
+    uint8_t call[] = {
+        0xb9, 0, 0, 0, 0, 0xe8, 0x04, 0, 0, 0, 0x49, 0x75, 0xf8, 0xf4,
+        0x55, 0x89, 0xe5, 0x8b, 0x45, 0x08, 0x01, 0xc8, 0x5d, 0xc3,
+    };
+    uint8_t *code = kind == 1 ? call : alu;
+    size_t len = kind == 1 ? sizeof(call) : sizeof(alu);
     memcpy(code + 1, &iters, 4);
-    memcpy(mem.ram + 0x1000, code, sizeof(code));
+    memcpy(mem.ram + 0x1000, code, len);
     cpu.cr0 |= CR0_PE;
     for (int s = 0; s < SEG_COUNT; s++) {
         cpu.seg[s].sel = s == SEG_CS ? 8 : 16;

@@ -1,0 +1,1093 @@
+/* CPU conformance harness: the list of instruction forms (integer forms come from pcvm's
+ * opcode table; x87 and SIMD forms from the stop-gap tables below) and seeded cases. */
+#include "gen.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cpu/opcodes.h"
+
+/* EFLAGS bits used here (same values as cpu/cpu.h; not included to keep this file portable
+ * to the 32-bit native build without the rest of the core). */
+#define F_CF 0x001u
+#define F_PF 0x004u
+#define F_AF 0x010u
+#define F_ZF 0x040u
+#define F_SF 0x080u
+#define F_DF 0x400u
+#define F_OF 0x800u
+#define F_ARITH (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
+
+/* ---- Random numbers: splitmix64 per case, so any case can be rebuilt alone ---- */
+
+struct rng {
+    uint64_t s;
+};
+
+static uint64_t rnd64(struct rng *r)
+{
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static uint32_t rnd32(struct rng *r) { return (uint32_t)rnd64(r); }
+static uint32_t rndn(struct rng *r, uint32_t n) { return n ? (uint32_t)(rnd64(r) % n) : 0; }
+static bool chance(struct rng *r, uint32_t one_in) { return rndn(r, one_in) == 0; }
+
+static const uint32_t edge32[] = {
+    0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff,
+    0x80000000, 0x80000001, 0xfffffffe, 0xffffffff, 0x0f, 0x10, 0x55555555, 0xaaaaaaaa,
+    0x7ffffffe, 0xff80, 0xffffff80, 0x00ff00ff,
+};
+#define NEDGE (sizeof(edge32) / sizeof(edge32[0]))
+
+/* A value for an integer operand: edge values (also in the upper bytes, for AH..BH), or
+ * random. */
+static uint32_t pick_value(struct rng *r)
+{
+    switch (rndn(r, 6)) {
+    case 0: case 1: case 2: return edge32[rndn(r, NEDGE)];
+    case 3: return edge32[rndn(r, NEDGE)] << 8 | edge32[rndn(r, NEDGE)] >> 24;
+    case 4: return (edge32[rndn(r, NEDGE)] & 0xff) * 0x01010101u;
+    default: return rnd32(r);
+    }
+}
+
+static const uint8_t shift_counts[] = { 0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 255, 0xe1 };
+
+/* ---- x87 and SIMD stop-gap tables (the opcode table covers integer opcodes only) ---- */
+
+enum gen_x87_mem { XM_NONE, XM_F32, XM_F64, XM_F80, XM_I16, XM_I32, XM_I64, XM_BCD, XM_ENV,
+                   XM_SAVE, XM_CW, XM_SW };
+static const uint8_t xm_size[] = { 0, 4, 8, 10, 2, 4, 8, 10, 28, 108, 2, 2 };
+
+struct x87_mem_op { const char *name; uint8_t type; };
+static const struct x87_mem_op x87_mem[8][8] = {
+    { { "fadd", XM_F32 }, { "fmul", XM_F32 }, { "fcom", XM_F32 }, { "fcomp", XM_F32 },
+      { "fsub", XM_F32 }, { "fsubr", XM_F32 }, { "fdiv", XM_F32 }, { "fdivr", XM_F32 } },
+    { { "fld", XM_F32 }, { NULL, XM_F32 }, { "fst", XM_F32 }, { "fstp", XM_F32 },
+      { "fldenv", XM_ENV }, { "fldcw", XM_CW }, { "fnstenv", XM_ENV }, { "fnstcw", XM_CW } },
+    { { "fiadd", XM_I32 }, { "fimul", XM_I32 }, { "ficom", XM_I32 }, { "ficomp", XM_I32 },
+      { "fisub", XM_I32 }, { "fisubr", XM_I32 }, { "fidiv", XM_I32 }, { "fidivr", XM_I32 } },
+    { { "fild", XM_I32 }, { "fisttp", XM_I32 }, { "fist", XM_I32 }, { "fistp", XM_I32 },
+      { NULL, XM_F80 }, { "fld", XM_F80 }, { NULL, XM_F80 }, { "fstp", XM_F80 } },
+    { { "fadd", XM_F64 }, { "fmul", XM_F64 }, { "fcom", XM_F64 }, { "fcomp", XM_F64 },
+      { "fsub", XM_F64 }, { "fsubr", XM_F64 }, { "fdiv", XM_F64 }, { "fdivr", XM_F64 } },
+    { { "fld", XM_F64 }, { "fisttp", XM_I64 }, { "fst", XM_F64 }, { "fstp", XM_F64 },
+      { "frstor", XM_SAVE }, { NULL, XM_F64 }, { "fnsave", XM_SAVE }, { "fnstsw", XM_SW } },
+    { { "fiadd", XM_I16 }, { "fimul", XM_I16 }, { "ficom", XM_I16 }, { "ficomp", XM_I16 },
+      { "fisub", XM_I16 }, { "fisubr", XM_I16 }, { "fidiv", XM_I16 }, { "fidivr", XM_I16 } },
+    { { "fild", XM_I16 }, { "fisttp", XM_I16 }, { "fist", XM_I16 }, { "fistp", XM_I16 },
+      { "fbld", XM_BCD }, { "fild", XM_I64 }, { "fbstp", XM_BCD }, { "fistp", XM_I64 } },
+};
+
+/* Register forms: names by opcode and ModRM (NULL = not documented; still tested). */
+static const char *x87_reg_name(uint8_t op, uint8_t modrm)
+{
+    static const char *const d8[8] = { "fadd", "fmul", "fcom", "fcomp", "fsub", "fsubr", "fdiv", "fdivr" };
+    static const char *const dc[8] = { "fadd", "fmul", "fcom2", "fcomp3", "fsubr", "fsub", "fdivr", "fdiv" };
+    static const char *const de[8] = { "faddp", "fmulp", "fcomp5", NULL, "fsubrp", "fsubp", "fdivrp", "fdivp" };
+    static const char *const d9e[32] = {
+        "fchs", "fabs", NULL, NULL, "ftst", "fxam", NULL, NULL,
+        "fld1", "fldl2t", "fldl2e", "fldpi", "fldlg2", "fldln2", "fldz", NULL,
+        "f2xm1", "fyl2x", "fptan", "fpatan", "fxtract", "fprem1", "fdecstp", "fincstp",
+        "fprem", "fyl2xp1", "fsqrt", "fsincos", "frndint", "fscale", "fsin", "fcos",
+    };
+    unsigned reg = modrm >> 3 & 7;
+    switch (op) {
+    case 0xd8: return d8[reg];
+    case 0xd9:
+        if (reg == 0) return "fld";
+        if (reg == 1) return "fxch";
+        if (reg == 2) return modrm == 0xd0 ? "fnop" : NULL;
+        if (reg == 3) return "fstp1";
+        return d9e[modrm - 0xe0];
+    case 0xda: {
+        static const char *const n[4] = { "fcmovb", "fcmove", "fcmovbe", "fcmovu" };
+        if (reg < 4) return n[reg];
+        return modrm == 0xe9 ? "fucompp" : NULL;
+    }
+    case 0xdb: {
+        static const char *const n[4] = { "fcmovnb", "fcmovne", "fcmovnbe", "fcmovnu" };
+        static const char *const e[8] = { "feni", "fdisi", "fnclex", "fninit", "fsetpm", NULL, NULL, NULL };
+        if (reg < 4) return n[reg];
+        if (reg == 4) return e[modrm & 7];
+        if (reg == 5) return "fucomi";
+        if (reg == 6) return "fcomi";
+        return NULL;
+    }
+    case 0xdc: return dc[reg];
+    case 0xdd: {
+        static const char *const n[8] = { "ffree", "fxch4", "fst", "fstp", "fucom", "fucomp", NULL, NULL };
+        return n[reg];
+    }
+    case 0xde: return reg == 3 ? (modrm == 0xd9 ? "fcompp" : NULL) : de[reg];
+    case 0xdf: {
+        static const char *const n[8] = { "ffreep", "fxch7", "fstp8", "fstp9", NULL, "fucomip", "fcomip", NULL };
+        if (reg == 4) return modrm == 0xe0 ? "fnstsw" : NULL;
+        return n[reg];
+    }
+    }
+    return NULL;
+}
+
+/* SIMD opcodes of map 1 covered (mandatory prefixes 0/66/F2/F3 each). 0F 78/79 (AMD SSE4a
+ * on the host) and the 0F 38 / 0F 3A maps are left out: the host has extensions pcvm's
+ * models do not. */
+static bool simd_opcode(uint8_t op)
+{
+    return (op >= 0x10 && op <= 0x17) || (op >= 0x28 && op <= 0x2f) || (op >= 0x50 && op <= 0x70) ||
+           (op >= 0x74 && op <= 0x77) || (op >= 0x7c && op <= 0x7f) || (op >= 0xc2 && op <= 0xc6) ||
+           op >= 0xd0;
+}
+static bool simd_has_imm8(uint8_t op)
+{
+    return (op >= 0x70 && op <= 0x73) || op == 0xc2 || (op >= 0xc4 && op <= 0xc6);
+}
+
+/* ---- Forms ---- */
+
+static bool name_in(const char *n, const char *const *list)
+{
+    for (; *list; list++)
+        if (!strcmp(n, *list))
+            return true;
+    return false;
+}
+
+/* Integer opcodes the host cannot run for us at CPL 3 or that need system state. Faulting
+ * ones that fault the same way everywhere in ring 3 (IO, HLT, CLI/STI) are kept. */
+static bool int_excluded(int map, uint8_t op, int reg, const struct opcode_info *e)
+{
+    if (map == 0) {
+        switch (op) {
+        case 0x6c: case 0x6d: case 0x6e: case 0x6f: case 0xe4: case 0xe5: case 0xe6: case 0xe7:
+        case 0xec: case 0xed: case 0xee: case 0xef: case 0xf4: case 0xfa: case 0xfb: case 0xcc:
+        case 0xce: case 0x9d:
+            return false;      /* #GP at CPL 3 / traps / POPF: run them */
+        case 0x8f:
+            return reg != 0;   /* 8F /1-7 is the XOP escape on AMD hosts */
+        case 0xc6: case 0xc7:
+            return reg == 7;   /* XABORT / XBEGIN on TSX hosts */
+        case 0xcd:
+            return true;       /* INT n: Linux gives some vectors DPL 3 */
+        case 0x9b:
+            return true;       /* FWAIT: an x87 form */
+        }
+    } else {
+        switch (op) {
+        case 0x00: case 0x01:  /* SLDT/SGDT...: UMIP emulation by the host kernel */
+        case 0x31: case 0x33: case 0xa2: /* RDTSC, RDPMC, CPUID: host-specific values */
+            return true;
+        case 0xc7:
+            return reg >= 6;   /* RDRAND / RDSEED on the host */
+        case 0x0d: case 0x0e:
+            return true;
+        }
+    }
+    if (e->attr & (OA_PRIV | OA_BRANCH))
+        return true;
+    if (e->attr & OA_FPU)
+        return true;
+    return false;
+}
+
+static bool int_sized(const struct opcode_info *parent, const struct opcode_info *e)
+{
+    static const char *const sized[] = { "movs", "cmps", "stos", "lods", "scas", "pusha", "popa",
+                                         "pushf", "popf", "cbw", "cwd", "ins", "outs", "leave",
+                                         "enter", "push", "pop", NULL };
+    const char *ops = parent->operands ? parent->operands : "";
+    if (e->operands && e->operands[0] && e->operands[0] != '*')
+        ops = e->operands;
+    if (strchr(ops, 'v') || strchr(ops, 'z'))
+        return true;
+    return e->name && name_in(e->name, sized);
+}
+
+static uint8_t int_kind(int map, uint8_t op, int reg, const char *n)
+{
+    if (map == 0) {
+        switch (op) {
+        case 0xd0: case 0xd1: return K_SHIFT1;
+        case 0xd2: case 0xd3: return K_SHIFT_CL;
+        case 0xc0: case 0xc1: return K_SHIFT_IB;
+        case 0x27: case 0x2f: case 0x37: case 0x3f: return K_BCD;
+        case 0xd4: case 0xd5: return K_AAMD;
+        case 0xd7: return K_XLAT;
+        case 0x62: return K_BOUND;
+        case 0x9d: return K_POPF;
+        case 0xc8: return K_ENTER;
+        case 0xc9: return K_LEAVE;
+        case 0xa0: case 0xa1: case 0xa2: case 0xa3: return K_MOFFS;
+        case 0xe0: case 0xe1: case 0xe2: case 0xe3: return K_LOOP;
+        case 0xce: return K_INTO;
+        case 0xcc: case 0xf4: case 0xfa: case 0xfb: case 0xe4: case 0xe5: case 0xe6: case 0xe7:
+        case 0xec: case 0xed: case 0xee: case 0xef: return K_FAULT;
+        case 0xf6: case 0xf7:
+            return reg >= 6 ? K_DIV : reg >= 4 ? K_MULDIV : K_PLAIN;
+        }
+        if (op >= 0x70 && op <= 0x7f)
+            return K_JCC;
+        if ((op >= 0xa4 && op <= 0xa7) || (op >= 0xaa && op <= 0xaf) || (op >= 0x6c && op <= 0x6f))
+            return K_STRING;
+        if (!strcmp(n, "push") || !strcmp(n, "pop") || !strcmp(n, "pusha") || !strcmp(n, "popa") ||
+            !strcmp(n, "pushf"))
+            return K_STACK;
+    } else {
+        switch (op) {
+        case 0xa5: case 0xad: return K_SHIFT_CL;
+        case 0xa4: case 0xac: return K_SHIFT_IB;
+        case 0xa3: case 0xab: case 0xb3: case 0xbb: return K_BTMEM;
+        case 0xb0: case 0xb1: return K_CMPXCHG;
+        case 0xc7: return K_CX8;
+        case 0xbc: case 0xbd: return K_BSX;
+        case 0xa0: case 0xa8: return K_STACK;
+        }
+        if (op >= 0x80 && op <= 0x8f)
+            return K_JCC;
+    }
+    return K_PLAIN;
+}
+
+static struct gen_form *add_form(struct gen_form *forms, int *n, int max)
+{
+    if (*n >= max)
+        return NULL;
+    struct gen_form *f = &forms[(*n)++];
+    memset(f, 0, sizeof(*f));
+    f->reg = -1;
+    return f;
+}
+
+static void int_forms(struct gen_form *forms, int *n, int max)
+{
+    for (int map = 0; map < 2; map++) {
+        for (int op = 0; op < 256; op++) {
+            const struct opcode_info *parent = opcode_lookup(map, (uint8_t)op, -1);
+            if ((parent->attr & (OA_PREFIX | OA_FPU)) || (map == 0 && op == 0x0f))
+                continue;
+            bool group = parent->attr & OA_GROUP;
+            for (int reg = group ? 0 : -1; reg < (group ? 8 : 0); reg++) {
+                const struct opcode_info *e = group ? opcode_lookup(map, (uint8_t)op, reg) : parent;
+                bool invalid = (e->attr & OA_INVALID) != 0;
+                /* Named invalid opcodes (RSM, UD1) and undefined group members: #UD. */
+                if (invalid && !group && !e->name)
+                    continue;
+                if (!invalid && int_excluded(map, (uint8_t)op, reg, parent))
+                    continue;
+                if (group && int_excluded(map, (uint8_t)op, reg, e))
+                    continue;
+                if (invalid && group && map == 0 && op == 0x8f)
+                    continue;
+                if (invalid && group && int_excluded(map, (uint8_t)op, reg, parent))
+                    continue;
+                const char *name = e->name ? e->name : "(bad)";
+                bool sized = !invalid && int_sized(parent, e);
+                bool byte = !sized && parent->operands && strstr(parent->operands, "b");
+                bool modrm = parent->attr & OA_MODRM;
+                bool memonly = (parent->attr | e->attr) & OA_MEMONLY;
+                bool lockable = ((parent->attr | e->attr) & OA_LOCK) && modrm;
+                uint8_t kind = int_kind(map, (uint8_t)op, reg, name);
+                for (int size = 0; size < 2; size++) {
+                    if (size == 1 && !sized)
+                        break;
+                    if (size == 1 && (kind == K_JCC || kind == K_LOOP))
+                        break;   /* 16-bit EIP would leave the code page */
+                    for (int mem = 0; mem < 2; mem++) {
+                        if (mem == 1 && !modrm)
+                            break;
+                        if (mem == 0 && memonly && (op != 0x8d || size))
+                            continue;   /* one #UD register form is enough (LEA) */
+                        for (int lock = 0; lock < 2; lock++) {
+                            if (lock && !(lockable && (mem || (op == 0x00 && map == 0))))
+                                break;
+                            for (int rep = 0; rep < 3; rep++) {
+                                if (rep && kind != K_STRING)
+                                    break;
+                                struct gen_form *f = add_form(forms, n, max);
+                                if (!f)
+                                    return;
+                                f->family = TC_INT;
+                                f->map = (uint8_t)map;
+                                f->opcode = (uint8_t)op;
+                                f->reg = (int8_t)reg;
+                                f->opsize = byte ? 8 : size ? 16 : 32;
+                                f->mem = (uint8_t)mem;
+                                f->lock = (uint8_t)lock;
+                                f->rep = rep == 1 ? 0xf3 : rep == 2 ? 0xf2 : 0;
+                                f->kind = kind;
+                                f->attr = parent->attr | e->attr;
+                                snprintf(f->mnem, sizeof(f->mnem), "%s", name);
+                                snprintf(f->name, sizeof(f->name), "%s%s%s %s%02x%s o%u%s",
+                                         lock ? "lock " : "", f->rep == 0xf3 ? "rep " :
+                                         f->rep == 0xf2 ? "repne " : "", name,
+                                         map ? "0f" : "", op, reg >= 0 ? (const char[]){ '/', (char)('0' + reg), 0 } : "",
+                                         f->opsize, modrm ? (mem ? " mem" : " reg") : "");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void x87_forms(struct gen_form *forms, int *n, int max)
+{
+    for (int op = 0xd8; op <= 0xdf; op++) {
+        for (int reg = 0; reg < 8; reg++) {
+            const struct x87_mem_op *m = &x87_mem[op - 0xd8][reg];
+            struct gen_form *f = add_form(forms, n, max);
+            if (!f)
+                return;
+            f->family = TC_X87;
+            f->opcode = (uint8_t)op;
+            f->reg = (int8_t)reg;
+            f->mem = 1;
+            f->kind = K_X87;
+            f->mem_type = m->type;
+            f->mem_size = xm_size[m->type];
+            snprintf(f->mnem, sizeof(f->mnem), "%s", m->name ? m->name : "x87?");
+            snprintf(f->name, sizeof(f->name), "%s %02x/%d mem", m->name ? m->name : "(bad)", op, reg);
+        }
+        for (int modrm = 0xc0; modrm <= 0xff; modrm++) {
+            const char *name = x87_reg_name((uint8_t)op, (uint8_t)modrm);
+            struct gen_form *f = add_form(forms, n, max);
+            if (!f)
+                return;
+            f->family = TC_X87;
+            f->opcode = (uint8_t)op;
+            f->reg = (int8_t)(modrm >> 3 & 7);
+            f->modrm = (uint8_t)modrm;
+            f->kind = K_X87;
+            snprintf(f->mnem, sizeof(f->mnem), "%s", name ? name : "x87?");
+            snprintf(f->name, sizeof(f->name), "%s %02x %02x", name ? name : "(undoc)", op, modrm);
+        }
+    }
+    struct gen_form *f = add_form(forms, n, max);
+    if (!f)
+        return;
+    f->family = TC_X87;
+    f->opcode = 0x9b;
+    f->kind = K_X87;
+    snprintf(f->mnem, sizeof(f->mnem), "fwait");
+    snprintf(f->name, sizeof(f->name), "fwait 9b");
+}
+
+static void simd_forms(struct gen_form *forms, int *n, int max)
+{
+    static const uint8_t pfx[4] = { 0, 0x66, 0xf2, 0xf3 };
+    for (int op = 0; op < 256; op++) {
+        bool grp = op >= 0x71 && op <= 0x73;
+        bool ae = op == 0xae;
+        if (!simd_opcode((uint8_t)op) && !grp && !ae)
+            continue;
+        for (int p = 0; p < 4; p++) {
+            for (int reg = (grp || ae) ? 0 : -1; reg < ((grp || ae) ? 8 : 0); reg++) {
+                if (ae && p)
+                    break;   /* F3 0F AE: FSGSBASE on the host (64-bit only) */
+                if (ae && reg < 2)
+                    continue;  /* FXSAVE/FXRSTOR: 512 bytes, larger than the buffer */
+                for (int mem = 0; mem < 2; mem++) {
+                    if (grp && mem)
+                        break;
+                    struct gen_form *f = add_form(forms, n, max);
+                    if (!f)
+                        return;
+                    f->family = TC_SIMD;
+                    f->map = 1;
+                    f->opcode = (uint8_t)op;
+                    f->reg = (int8_t)reg;
+                    f->pfx = pfx[p];
+                    f->mem = (uint8_t)mem;
+                    f->kind = K_SIMD;
+                    f->mem_size = 16;
+                    snprintf(f->mnem, sizeof(f->mnem), "%s", op >= 0x60 && op != 0xc2 && op != 0xc6 &&
+                             !(op >= 0x7c && op <= 0x7d) && !(op == 0xd0) && !(op == 0xe6) &&
+                             !(op == 0xae) ? (p == 0 ? "mmx" : "sse2i") : "sse");
+                    char rs[4] = "";
+                    if (reg >= 0)
+                        snprintf(rs, sizeof(rs), "/%d", reg);
+                    snprintf(f->name, sizeof(f->name), "%s %s0f%02x%s %s", f->mnem,
+                             p == 0 ? "" : p == 1 ? "66 " : p == 2 ? "f2 " : "f3 ", op, rs,
+                             mem ? "mem" : "reg");
+                }
+            }
+        }
+    }
+}
+
+int gen_forms(struct gen_form *forms, int max)
+{
+    int n = 0;
+    int_forms(forms, &n, max);
+    x87_forms(forms, &n, max);
+    simd_forms(forms, &n, max);
+    return n;
+}
+
+bool gen_form_matches(const struct gen_form *f, const char *name)
+{
+    static const char *const fam[3] = { "int", "x87", "simd" };
+    if (!strcmp(name, fam[f->family]) || !strcmp(name, f->mnem))
+        return true;
+    size_t len = strlen(name);
+    return len > 1 && !strncmp(f->name, name, len) && (f->name[len] == ' ' || f->name[len] == 0);
+}
+
+/* ---- Cases ---- */
+
+struct build {
+    uint8_t *p;
+    unsigned len;
+};
+static void emit8(struct build *b, uint8_t v) { if (b->len < TC_CODE_MAX) b->p[b->len++] = v; }
+static void emit16(struct build *b, uint16_t v) { emit8(b, (uint8_t)v); emit8(b, (uint8_t)(v >> 8)); }
+static void emit32(struct build *b, uint32_t v) { emit16(b, (uint16_t)v); emit16(b, (uint16_t)(v >> 16)); }
+
+/* Registers with a fixed role in this case: never used as address base/index. */
+static uint32_t fixed_regs(uint8_t kind, const struct gen_form *f)
+{
+    uint32_t m = 1u << 4;   /* ESP */
+    switch (kind) {
+    case K_SHIFT_CL: case K_LOOP: m |= 1u << 1; break;
+    case K_STACK: case K_POPF: case K_ENTER: m |= 1u << 5; break;
+    case K_LEAVE: m |= 1u << 5; break;
+    case K_DIV: case K_MULDIV: case K_CMPXCHG: case K_CX8: case K_AAMD: case K_BCD:
+        m |= 1u << 0 | 1u << 2 | 1u << 1 | 1u << 3; break;
+    case K_XLAT: m |= 1u << 3 | 1u; break;
+    case K_SIMD: m |= 1u << 7; break;
+    }
+    (void)f;
+    return m;
+}
+
+/* Encode ModRM (+SIB+disp) naming memory at TC_MEM_BASE + off; sets the base/index regs. */
+static void emit_modrm_mem(struct build *b, struct rng *r, struct tc_case *c, unsigned reg,
+                           uint32_t off, uint32_t avoid)
+{
+    uint32_t addr = TC_MEM_BASE + off;
+    unsigned cand[8], nc = 0;
+    for (unsigned i = 0; i < 8; i++)
+        if (!(avoid & (1u << i)))
+            cand[nc++] = i;
+    unsigned mode = nc ? rndn(r, 5) : 0;
+    if (mode == 0) {
+        emit8(b, (uint8_t)(0x05 | reg << 3));
+        emit32(b, addr);
+    } else if (mode == 1 || mode == 2) {
+        unsigned base = cand[rndn(r, nc)];
+        if (mode == 1) {
+            int8_t d = (int8_t)(rnd32(r) & 0xff);
+            emit8(b, (uint8_t)(0x40 | reg << 3 | base));
+            emit8(b, (uint8_t)d);
+            c->in.regs[base] = addr - (uint32_t)(int32_t)d;
+        } else {
+            uint32_t d = rnd32(r);
+            emit8(b, (uint8_t)(0x80 | reg << 3 | base));
+            emit32(b, d);
+            c->in.regs[base] = addr - d;
+        }
+    } else if (mode == 3 && nc >= 2) {
+        /* SIB: base + index * scale + disp8. */
+        unsigned base = cand[rndn(r, nc)], index;
+        do
+            index = cand[rndn(r, nc)];
+        while (index == base);
+        unsigned scale = rndn(r, 4);
+        uint32_t iv = rnd32(r) & 0xff;
+        int8_t d = (int8_t)(rnd32(r) & 0xff);
+        emit8(b, (uint8_t)(0x44 | reg << 3));
+        emit8(b, (uint8_t)(scale << 6 | index << 3 | base));
+        emit8(b, (uint8_t)d);
+        c->in.regs[index] = iv;
+        c->in.regs[base] = addr - (iv << scale) - (uint32_t)(int32_t)d;
+    } else {
+        /* SIB without base: [index*scale + disp32]. */
+        unsigned index = cand[rndn(r, nc)];
+        unsigned scale = rndn(r, 4);
+        uint32_t iv = rnd32(r) & 0xfff;
+        emit8(b, (uint8_t)(0x04 | reg << 3));
+        emit8(b, (uint8_t)(scale << 6 | index << 3 | 5));
+        emit32(b, addr - (iv << scale));
+        c->in.regs[index] = iv;
+    }
+}
+
+/* ---- Floating-point special values ---- */
+
+static const uint32_t f32_special[] = {
+    0, 0x80000000, 0x3f800000, 0xbf800000, 0x00000001, 0x007fffff, 0x00800000, 0x7f7fffff,
+    0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000, 0x7f800001, 0x7fa00000, 0x3f000000,
+    0x3fc00000, 0x40200000, 0x4f000000, 0xcf000000, 0x4effffff, 0x40490fdb, 0x3eaaaaab,
+};
+static const uint64_t f64_special[] = {
+    0, 0x8000000000000000ull, 0x3ff0000000000000ull, 0xbff0000000000000ull, 1,
+    0x000fffffffffffffull, 0x0010000000000000ull, 0x7fefffffffffffffull, 0x7ff0000000000000ull,
+    0xfff0000000000000ull, 0x7ff8000000000000ull, 0xfff8000000000000ull, 0x7ff0000000000001ull,
+    0x7ff4000000000000ull, 0x3fe0000000000000ull, 0x3ff8000000000000ull, 0x4004000000000000ull,
+    0x41dfffffffc00000ull, 0x41e0000000000000ull, 0xc1e0000000000000ull, 0x43e0000000000000ull,
+    0x400921fb54442d18ull, 0x3fd5555555555555ull, 0x3ff0000000000001ull, 0x4330000000000000ull,
+};
+struct f80v { uint16_t se; uint64_t m; };
+static const struct f80v f80_special[] = {
+    { 0, 0 }, { 0x8000, 0 }, { 0x3fff, 1ull << 63 }, { 0xbfff, 1ull << 63 }, { 0x4000, 1ull << 63 },
+    { 0x3ffe, 1ull << 63 }, { 0x4000, 0xc90fdaa22168c235ull }, { 0x7ffe, ~0ull }, { 1, 1ull << 63 },
+    { 0, 1 }, { 0, 0x4000000000000000ull }, { 0x8000, 0x0000000000000fffull },
+    { 0, 0x8000000000000001ull },               /* pseudo-denormal */
+    { 0x7fff, 1ull << 63 }, { 0xffff, 1ull << 63 }, /* infinities */
+    { 0x7fff, 0xc000000000000001ull }, { 0xffff, 0xc000000000000000ull }, /* QNaN, indefinite */
+    { 0x7fff, 0xa000000000000000ull }, { 0xffff, 0x8000000000000001ull }, /* SNaN */
+    { 0x4000, 0x4000000000000000ull },          /* unnormal */
+    { 0x7fff, 0 },                              /* pseudo-infinity */
+    { 0x403e, 1ull << 63 }, { 0xc03e, 1ull << 63 }, { 0x401d, 0xfffffffe00000000ull },
+    { 0x3fff, 0xc000000000000000ull }, { 0x4000, 0xa000000000000000ull }, /* 1.5, 2.5 */
+    { 0x3ffd, 0xffffffffffffffffull }, { 0x3fff, 0x8000000000000400ull }, /* rounding edges */
+    { 0x3fff, 0x8000000000000001ull }, { 0x3fff, 0x80000000000007ffull },
+    { 0x43fe, 1ull << 63 }, { 0x3c00, 1ull << 63 }, /* f64 overflow / underflow */
+    { 0x407e, 1ull << 63 }, { 0x3f80, 0xc000000000000000ull },
+};
+#define ARRAY_N(a) (sizeof(a) / sizeof((a)[0]))
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
+static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
+
+static struct f80v pick_f80(struct rng *r)
+{
+    struct f80v v;
+    switch (rndn(r, 4)) {
+    case 0: case 1:
+        return f80_special[rndn(r, ARRAY_N(f80_special))];
+    case 2:   /* a normal number near 1 */
+        v.se = (uint16_t)(0x3ff0 + rndn(r, 32) + (chance(r, 2) ? 0x8000 : 0));
+        v.m = rnd64(r) | 1ull << 63;
+        return v;
+    default:  /* anything finite */
+        v.se = (uint16_t)(rndn(r, 0x7fff) | (chance(r, 2) ? 0x8000 : 0));
+        v.m = rnd64(r) | (v.se & 0x7fff ? 1ull << 63 : 0);
+        return v;
+    }
+}
+static uint32_t pick_f32(struct rng *r)
+{
+    if (chance(r, 2))
+        return f32_special[rndn(r, ARRAY_N(f32_special))];
+    if (chance(r, 2))
+        return (0x3f000000u + rndn(r, 0x02000000)) | (chance(r, 2) ? 0x80000000u : 0);
+    return rnd32(r);
+}
+static uint64_t pick_f64(struct rng *r)
+{
+    if (chance(r, 2))
+        return f64_special[rndn(r, ARRAY_N(f64_special))];
+    if (chance(r, 2))
+        return (0x3fe0000000000000ull + (rnd64(r) & 0x003fffffffffffffull)) |
+               (chance(r, 2) ? 0x8000000000000000ull : 0);
+    return rnd64(r);
+}
+static uint64_t pick_i64(struct rng *r)
+{
+    static const uint64_t e[] = { 0, 1, ~0ull, 0x7fffffffffffffffull, 0x8000000000000000ull,
+                                  0x7fff, 0x8000, 0xffffffffffff8000ull, 0x7fffffff,
+                                  0xffffffff80000000ull, 0x80000000, 1000000 };
+    if (chance(r, 2))
+        return e[rndn(r, ARRAY_N(e))];
+    return (uint64_t)(int64_t)(int32_t)pick_value(r);
+}
+/* A packed-BCD value (sometimes with invalid digits). */
+static void pick_bcd(struct rng *r, uint8_t *p)
+{
+    for (int i = 0; i < 9; i++)
+        p[i] = (uint8_t)(rndn(r, 10) | rndn(r, 10) << 4);
+    p[9] = chance(r, 2) ? 0x80 : 0;
+    if (chance(r, 8))
+        p[rndn(r, 9)] |= 0xa0;
+    if (chance(r, 8))
+        memset(p, 0, 9);
+}
+
+/* Fill mem with a value of the given x87 memory type. */
+static void fill_x87_mem(struct rng *r, uint8_t type, uint8_t *p)
+{
+    switch (type) {
+    case XM_F32: put32(p, pick_f32(r)); break;
+    case XM_F64: put64(p, pick_f64(r)); break;
+    case XM_F80: { struct f80v v = pick_f80(r); put64(p, v.m); put16(p + 8, v.se); break; }
+    case XM_I16: put16(p, (uint16_t)pick_value(r)); break;
+    case XM_I32: put32(p, pick_value(r)); break;
+    case XM_I64: put64(p, pick_i64(r)); break;
+    case XM_BCD: pick_bcd(r, p); break;
+    case XM_CW: put16(p, (uint16_t)((rnd32(r) & 0x0f3f) | 0x0040)); break;
+    default: break;
+    }
+}
+
+/* A random FXSAVE image for x87/SIMD cases: FCW/FSW/tags/registers/MXCSR/XMM. */
+static void fill_fx(struct rng *r, struct tc_case *c, bool simd)
+{
+    uint8_t *fx = c->fx_in;
+    memset(fx, 0, 512);
+    uint16_t fcw = 0x037f;
+    if (!simd) {
+        fcw = (uint16_t)(0x0040 | 0x3f | (rndn(r, 4) << 10));
+        unsigned pc = rndn(r, 4);
+        fcw |= (uint16_t)((pc == 1 ? 3 : pc) << 8);
+        if (chance(r, 6))
+            fcw &= (uint16_t)~(1u << rndn(r, 6));   /* one unmasked exception */
+    }
+    unsigned top = rndn(r, 8);
+    uint16_t fsw = (uint16_t)((top << 11) | (rnd32(r) & 0x4700));
+    if (chance(r, 4))
+        fsw |= (uint16_t)(rnd32(r) & 0x3f & fcw);   /* sticky masked flags */
+    if (!simd && chance(r, 24)) {
+        /* A pending unmasked exception: the next waiting x87 instruction raises #MF. */
+        fcw &= (uint16_t)~1u;
+        fsw |= 0x0081;
+    }
+    uint8_t tags = 0;
+    for (int i = 0; i < 8; i++)
+        if (!chance(r, 5))
+            tags |= (uint8_t)(1u << i);
+    if (chance(r, 8))
+        tags = 0xff;
+    put16(fx + 0, fcw);
+    put16(fx + 2, fsw);
+    fx[4] = tags;
+    for (int i = 0; i < 8; i++) {
+        struct f80v v = pick_f80(r);
+        if (simd && chance(r, 2)) {
+            v.m = ((uint64_t)pick_value(r) << 32) | pick_value(r);
+            v.se = 0xffff;
+        }
+        put64(fx + 32 + 16 * i, v.m);
+        put16(fx + 40 + 16 * i, v.se);
+    }
+    uint32_t mxcsr = 0x1f80;
+    if (simd) {
+        mxcsr = (uint32_t)(rndn(r, 4) << 13);
+        if (chance(r, 4))
+            mxcsr |= 0x8000;                           /* FZ */
+        if (chance(r, 4))
+            mxcsr |= 0x0040;                           /* DAZ */
+        mxcsr |= chance(r, 4) ? (rnd32(r) & 0x1f80) : 0x1f80;
+        if (chance(r, 4))
+            mxcsr |= rnd32(r) & 0x3f;                  /* sticky flags */
+    }
+    put32(fx + 24, mxcsr);
+    for (int i = 0; i < 8; i++) {
+        uint8_t *x = fx + 160 + 16 * i;
+        for (int h = 0; h < 2; h++) {
+            switch (rndn(r, 3)) {
+            case 0: put32(x + 8 * h, pick_f32(r)); put32(x + 8 * h + 4, pick_f32(r)); break;
+            case 1: put64(x + 8 * h, pick_f64(r)); break;
+            default: put32(x + 8 * h, pick_value(r)); put32(x + 8 * h + 4, pick_value(r)); break;
+            }
+        }
+    }
+}
+
+static void x87_case(const struct gen_form *f, struct rng *r, struct tc_case *c, struct build *b)
+{
+    fill_fx(r, c, false);
+    c->flags |= TC_F_FPU;
+    if (f->opcode == 0x9b) {
+        emit8(b, 0x9b);
+        return;
+    }
+    if (f->opcode == 0xd9 && f->modrm >= 0xf0 && f->modrm != 0xf4 && f->modrm != 0xf5 &&
+        f->modrm != 0xf6 && f->modrm != 0xf7 && f->modrm != 0xf8 && f->modrm != 0xfa &&
+        f->modrm != 0xfc && f->modrm != 0xfd)
+        c->flags |= TC_F_APPROX;
+    emit8(b, f->opcode);
+    if (!f->mem) {
+        emit8(b, f->modrm);
+        return;
+    }
+    uint32_t off = f->mem_size > 16 ? 0x10 : 0x40 + rndn(r, 0x40);
+    c->memoff = (uint16_t)off;
+    if (f->mem_type == XM_ENV || f->mem_type == XM_SAVE) {
+        /* A plausible environment: control/status/tags, then registers. */
+        uint8_t *p = c->in.mem + off;
+        put16(p, (uint16_t)((rnd32(r) & 0x0f00) | 0x7f));
+        put16(p + 4, (uint16_t)(rnd32(r) & 0x7f00));
+        put16(p + 8, (uint16_t)(chance(r, 2) ? 0xffff : rnd32(r)));
+        for (int i = 0; f->mem_type == XM_SAVE && i < 8; i++) {
+            struct f80v v = pick_f80(r);
+            put64(p + 28 + 10 * i, v.m);
+            put16(p + 36 + 10 * i, v.se);
+        }
+    } else {
+        fill_x87_mem(r, f->mem_type, c->in.mem + off);
+    }
+    emit_modrm_mem(b, r, c, (unsigned)f->reg, off, 1u << 4);
+}
+
+static void simd_case(const struct gen_form *f, struct rng *r, struct tc_case *c, struct build *b)
+{
+    fill_fx(r, c, true);
+    c->flags |= TC_F_FPU;
+    if (f->pfx)
+        emit8(b, f->pfx);
+    emit8(b, 0x0f);
+    emit8(b, f->opcode);
+    unsigned reg = f->reg >= 0 ? (unsigned)f->reg : rndn(r, 8);
+    /* MASKMOVQ/MASKMOVDQU store to DS:EDI. */
+    c->in.regs[7] = TC_MEM_BASE + 0x60 + (chance(r, 4) ? rndn(r, 16) : 0);
+    if (f->mem) {
+        uint32_t off = 0x40 + (chance(r, 8) ? rndn(r, 16) : 0);
+        c->memoff = (uint16_t)off;
+        for (unsigned i = 0; i < 16; i += 8) {
+            switch (rndn(r, 3)) {
+            case 0: put32(c->in.mem + off + i, pick_f32(r)); put32(c->in.mem + off + i + 4, pick_f32(r)); break;
+            case 1: put64(c->in.mem + off + i, pick_f64(r)); break;
+            default: put32(c->in.mem + off + i, pick_value(r)); put32(c->in.mem + off + i + 4, pick_value(r)); break;
+            }
+        }
+        if (f->opcode == 0xae && f->reg == 2)   /* LDMXCSR: mostly valid values */
+            put32(c->in.mem + off, (rnd32(r) & (chance(r, 4) ? 0xffffffffu : 0xffbfu)));
+        emit_modrm_mem(b, r, c, reg, off, fixed_regs(K_SIMD, f));
+    } else {
+        emit8(b, (uint8_t)(0xc0 | reg << 3 | rndn(r, 8)));
+    }
+    if (simd_has_imm8(f->opcode)) {
+        static const uint8_t counts[] = { 0, 1, 7, 8, 15, 16, 31, 32, 63, 64, 255 };
+        uint8_t imm = (uint8_t)rnd32(r);
+        if (f->opcode >= 0x71 && f->opcode <= 0x73)
+            imm = counts[rndn(r, ARRAY_N(counts))];
+        else if (f->opcode == 0xc2 && !chance(r, 8))
+            imm &= 7;
+        emit8(b, imm);
+    }
+}
+
+/* Integer case. */
+static void int_case(const struct gen_form *f, struct rng *r, struct tc_case *c, struct build *b,
+                     uint32_t k)
+{
+    uint8_t kind = f->kind;
+    uint32_t *R = c->in.regs;
+    unsigned width = f->opsize;
+    uint32_t avoid = fixed_regs(kind, f);
+    c->opsize = f->opsize;
+    c->count = 1;
+
+    /* Prefixes (the order varies: decoders must not care). */
+    uint8_t seg = 0;
+    if (f->mem && kind != K_STACK && chance(r, 6)) {
+        static const uint8_t segs[4] = { 0x26, 0x2e, 0x36, 0x3e };
+        seg = segs[rndn(r, 4)];
+    }
+    if (kind == K_STRING && chance(r, 4)) {
+        static const uint8_t segs[4] = { 0x26, 0x2e, 0x36, 0x3e };
+        seg = segs[rndn(r, 4)];
+    }
+    if (f->lock)
+        emit8(b, 0xf0);
+    if (seg && chance(r, 2))
+        emit8(b, seg);
+    if (f->opsize == 16)
+        emit8(b, 0x66);
+    if (seg && b->len && b->p[b->len - 1] != seg)
+        emit8(b, seg);
+    if (f->rep)
+        emit8(b, f->rep);
+    if (f->map == 1)
+        emit8(b, 0x0f);
+    emit8(b, f->opcode);
+
+    /* Kind-specific register set-up (before ModRM, which may override base registers). */
+    switch (kind) {
+    case K_STACK: case K_POPF:
+        R[4] = TC_STACK - (chance(r, 4) ? 4 * rndn(r, 4) : 0);
+        break;
+    case K_ENTER:
+        R[4] = TC_STACK;
+        R[5] = TC_FRAME + 4 * rndn(r, 4);
+        for (unsigned i = 0; i < 8; i++)   /* frame pointers for nesting levels */
+            put32(c->in.mem + (TC_FRAME - TC_MEM_BASE) - 4 * (i + 1) + 16, TC_FRAME - 0x30 + 4 * i);
+        break;
+    case K_LEAVE:
+        R[5] = TC_FRAME + 4 * rndn(r, 8);
+        break;
+    case K_STRING: {
+        R[6] = TC_MEM_BASE + 0x30 + rndn(r, 0x30);
+        R[7] = TC_MEM_BASE + 0x90 + rndn(r, 0x30);
+        static const uint32_t cnt[] = { 0, 1, 2, 3, 5, 8 };
+        R[1] = (R[1] & (chance(r, 2) ? 0xffff0000u : 0)) | cnt[rndn(r, ARRAY_N(cnt))];
+        if (chance(r, 3))   /* equal strings so that REPE runs on */
+            memcpy(c->in.mem + (R[7] - TC_MEM_BASE) - 0x20, c->in.mem + (R[6] - TC_MEM_BASE) - 0x20, 0x40);
+        if (f->rep)
+            c->flags |= TC_F_REP;
+        break;
+    }
+    case K_XLAT:
+        R[3] = TC_MEM_BASE + rndn(r, 0x40);
+        R[0] = (R[0] & ~0xffu) | rndn(r, 0xc0);
+        break;
+    case K_BCD:
+        if (k < 1024) {
+            R[0] = (R[0] & ~0xffu) | (k & 0xff);
+            c->in.eflags = (c->in.eflags & ~(F_CF | F_AF)) | ((k >> 8) & 1 ? F_CF : 0) |
+                           ((k >> 9) & 1 ? F_AF : 0);
+        }
+        break;
+    case K_LOOP: {
+        static const uint32_t cnt[] = { 0, 1, 2, 0x10000, 0x10001, 0xffffffff, 0xffff };
+        R[1] = chance(r, 4) ? rnd32(r) : cnt[rndn(r, ARRAY_N(cnt))];
+        break;
+    }
+    case K_DIV: {
+        /* Mostly quotients that fit, some overflows and zero divisors. */
+        uint32_t mask = width == 8 ? 0xff : width == 16 ? 0xffff : 0xffffffff;
+        uint32_t d = pick_value(r) & mask;
+        if (chance(r, 16))
+            d = 0;
+        if (!chance(r, 4) && d) {
+            uint32_t q = pick_value(r) & (mask >> rndn(r, width));
+            uint64_t prod = (uint64_t)q * d + (rnd32(r) % d);
+            if (width == 8)
+                R[0] = (R[0] & ~0xffffu) | (uint32_t)(prod & 0xffff);
+            else if (width == 16) {
+                R[0] = (R[0] & ~0xffffu) | (uint32_t)(prod & 0xffff);
+                R[2] = (R[2] & ~0xffffu) | (uint32_t)(prod >> 16 & 0xffff);
+            } else {
+                R[0] = (uint32_t)prod;
+                R[2] = (uint32_t)(prod >> 32);
+            }
+            if (f->reg == 7 && chance(r, 2)) {   /* signed: negate dividend or divisor */
+                if (width == 32) {
+                    uint64_t v = ~(((uint64_t)R[2] << 32) | R[0]) + 1;
+                    R[0] = (uint32_t)v;
+                    R[2] = (uint32_t)(v >> 32);
+                } else {
+                    d = (0u - d) & mask;
+                }
+            }
+        }
+        c->in.regs[1] = d;   /* divisor in ECX (or memory, below) */
+        break;
+    }
+    case K_CMPXCHG: case K_CX8: case K_BSX: case K_BTMEM: case K_MULDIV:
+        break;
+    }
+
+    /* ModRM and memory operand. */
+    if (f->attr & OA_MODRM) {
+        unsigned reg = f->reg >= 0 ? (unsigned)f->reg : rndn(r, 8);
+        if (f->map == 0 && f->opcode == 0x8c)
+            reg = rndn(r, 6);
+        if (kind == K_DIV) {   /* divisor register ECX */
+            reg = (unsigned)f->reg;
+        }
+        uint32_t regmask = width == 8 ? 1u << (reg & 3) : 1u << reg;
+        if (f->mem) {
+            uint32_t off = 0x40 + rndn(r, 0x80);
+            if (kind == K_BTMEM) {
+                off = 0x60 + rndn(r, 0x40);
+                /* Bit offset register limited to +-256 bits (32 bytes) around the operand. */
+                R[reg] = (uint32_t)((int32_t)rndn(r, 512) - 256);
+                if (width == 16)
+                    R[reg] = (R[reg] & 0xffff) | (rnd32(r) & 0xffff0000u);
+            }
+            if (kind == K_CX8)
+                off = 0x40 + 8 * rndn(r, 8);
+            if (kind == K_STACK || (f->map == 0 && f->opcode == 0x8f))
+                off = 0xa0 + rndn(r, 0x40);
+            c->memoff = (uint16_t)off;
+            uint32_t val = pick_value(r);
+            put32(c->in.mem + off, val);
+            if (kind == K_DIV) {
+                uint32_t d = R[1];
+                if (width == 8) c->in.mem[off] = (uint8_t)d;
+                else if (width == 16) put16(c->in.mem + off, (uint16_t)d);
+                else put32(c->in.mem + off, d);
+                R[1] = pick_value(r);
+            }
+            if (kind == K_CMPXCHG && chance(r, 2))
+                memcpy(&R[0], c->in.mem + off, width == 8 ? 1 : width == 16 ? 2 : 4);
+            if (kind == K_CX8 && chance(r, 2)) {
+                memcpy(&R[0], c->in.mem + off, 4);
+                memcpy(&R[2], c->in.mem + off + 4, 4);
+            }
+            if (kind == K_BSX && chance(r, 4))
+                memset(c->in.mem + off, 0, 4);
+            if (kind == K_BOUND) {
+                int32_t lo = (int32_t)pick_value(r), hi = lo + (int32_t)rndn(r, 1000);
+                if (width == 16) {
+                    put16(c->in.mem + off, (uint16_t)lo);
+                    put16(c->in.mem + off + 2, (uint16_t)hi);
+                } else {
+                    put32(c->in.mem + off, (uint32_t)lo);
+                    put32(c->in.mem + off + 4, (uint32_t)hi);
+                }
+                R[reg] = (uint32_t)(lo + (int32_t)rndn(r, 1100) - 50);
+            }
+            emit_modrm_mem(b, r, c, reg, off, avoid | regmask);
+        } else {
+            unsigned rm = rndn(r, 8);
+            if (kind == K_DIV) {
+                rm = 1;   /* ECX/CX/CL */
+                if (width == 8)
+                    R[1] = (R[1] & ~0xffu) | (R[1] & 0xff);
+            } else if (kind == K_BSX && chance(r, 4)) {
+                R[rm] = 0;
+            }
+            if (kind == K_CMPXCHG && chance(r, 2))
+                R[rm] = R[0];
+            emit8(b, (uint8_t)(0xc0 | reg << 3 | rm));
+        }
+    }
+
+    /* Immediates. */
+    uint32_t attr = f->attr;
+    if (kind == K_ENTER) {
+        emit16(b, (uint16_t)(rndn(r, 3) * 4 + (chance(r, 4) ? rndn(r, 0x20) : 0)));
+        static const uint8_t lv[] = { 0, 0, 1, 2, 3, 0x20, 0x21 };
+        uint8_t level = lv[rndn(r, ARRAY_N(lv))];
+        emit8(b, level);
+        return;
+    }
+    if (kind == K_MOFFS) {
+        uint32_t off = 0x40 + rndn(r, 0x80);
+        c->memoff = (uint16_t)off;
+        emit32(b, TC_MEM_BASE + off);
+        return;
+    }
+    if (kind == K_JCC || kind == K_LOOP) {
+        if (attr & OA_JZ)
+            emit32(b, 5);
+        else
+            emit8(b, 5);
+        return;
+    }
+    if (attr & OA_IB) {
+        uint8_t imm = (uint8_t)pick_value(r);
+        if (kind == K_SHIFT_IB) {
+            imm = shift_counts[rndn(r, ARRAY_N(shift_counts))];
+            if (chance(r, 4))
+                imm = (uint8_t)rnd32(r);
+        }
+        if (kind == K_AAMD) {
+            static const uint8_t base[] = { 10, 10, 10, 0, 1, 16, 7, 255 };
+            imm = chance(r, 4) ? (uint8_t)rnd32(r) : base[rndn(r, ARRAY_N(base))];
+        }
+        emit8(b, imm);
+        if (kind == K_SHIFT_IB)
+            c->count = imm & 31;
+    }
+    if (attr & OA_IW)
+        emit16(b, (uint16_t)pick_value(r));
+    if (attr & OA_IZ) {
+        if (f->opsize == 16)
+            emit16(b, (uint16_t)pick_value(r));
+        else
+            emit32(b, pick_value(r));
+    }
+    if (kind == K_SHIFT_CL) {
+        uint8_t cnt = shift_counts[rndn(r, ARRAY_N(shift_counts))];
+        if (chance(r, 4))
+            cnt = (uint8_t)rnd32(r);
+        R[1] = (R[1] & ~0xffu) | cnt;
+        c->count = cnt & 31;
+    }
+    if (kind == K_POPF) {
+        /* Only the flags ring 3 may change without side effects (no TF, AC, NT, ID). */
+        uint32_t sp = R[4] - TC_MEM_BASE;
+        put32(c->in.mem + sp, (pick_value(r) & (F_ARITH | F_DF)) | (rnd32(r) & 0xffff0000u & 0));
+    }
+}
+
+void gen_case(const struct gen_form *f, uint32_t form_id, uint32_t seed, uint32_t k,
+              const uint16_t sel[6], struct tc_case *c)
+{
+    memset(c, 0, sizeof(*c));
+    struct rng r = { ((uint64_t)seed << 32 | form_id) * 0x2545f4914f6cdd1dull + k };
+    rnd64(&r);
+    c->seed = seed;
+    c->index = form_id << 16 | (k & 0xffff);
+    c->family = f->family;
+    c->map = f->map;
+    c->opcode = f->opcode;
+    c->reg = f->reg;
+    c->form = form_id;
+    c->count = 1;
+    memcpy(c->sel, sel, sizeof(c->sel));
+    for (int i = 0; i < 8; i++)
+        c->in.regs[i] = pick_value(&r);
+    c->in.regs[4] = TC_STACK;
+    c->in.eflags = (rnd32(&r) & (F_ARITH | F_DF)) | 0x202;
+    for (unsigned i = 0; i < TC_MEM_SIZE; i += 4)
+        put32(c->in.mem + i, chance(&r, 2) ? rnd32(&r) : pick_value(&r));
+    c->in.eip = TC_CODE_BASE;
+    struct build b = { c->code, 0 };
+    if (f->family == TC_X87)
+        x87_case(f, &r, c, &b);
+    else if (f->family == TC_SIMD)
+        simd_case(f, &r, c, &b);
+    else
+        int_case(f, &r, c, &b, k);
+    c->len = (uint8_t)b.len;
+}
+
+/* ---- Stop-gap masks (see gen.h) ---- */
+
+uint16_t gen_x87_fsw_undef(const struct gen_form *f)
+{
+    static const char *const all_defined[] = {
+        "fcom", "fcomp", "fcompp", "fucom", "fucomp", "fucompp", "ficom", "ficomp", "ftst", "fxam",
+        "fprem", "fprem1", "fcom2", "fcomp3", "fcomp5", "fcomi", "fucomi", "fcomip", "fucomip",
+        "fldenv", "frstor", "fnsave", "fninit", "fnclex", "fwait", NULL };
+    static const char *const c2_defined[] = { "fptan", "fsin", "fcos", "fsincos", NULL };
+    static const char *const none_defined[] = { "fldcw", "fnstcw", "fnstsw", "fnstenv", "ffree",
+                                                "ffreep", "fnop", "feni", "fdisi", "fsetpm", NULL };
+    if (name_in(f->mnem, all_defined))
+        return 0;
+    if (name_in(f->mnem, c2_defined))
+        return 0x4100;
+    if (name_in(f->mnem, none_defined))
+        return 0x4700;
+    return 0x4500;   /* C1 defined (rounding / stack fault), C0, C2, C3 undefined */
+}
+
+uint32_t gen_extra_undef_flags(const struct tc_case *c)
+{
+    unsigned w = c->opsize, n = c->count;
+    if (c->family != TC_INT || n == 0)
+        return 0;
+    bool shift = c->map == 0 && (c->opcode == 0xc0 || c->opcode == 0xc1 ||
+                                 (c->opcode >= 0xd0 && c->opcode <= 0xd3));
+    if (shift && (c->reg == 4 || c->reg == 5 || c->reg == 6) && n >= w)
+        return F_CF;   /* SHL/SHR: "CF undefined when count >= operand size" */
+    bool dshift = c->map == 1 && (c->opcode == 0xa4 || c->opcode == 0xa5 || c->opcode == 0xac ||
+                                  c->opcode == 0xad);
+    if (dshift && n > w)
+        return F_ARITH;
+    return 0;
+}
+
+bool gen_result_undefined(const struct gen_form *f, const struct tc_case *c)
+{
+    if (f->family != TC_INT)
+        return false;
+    bool dshift = c->map == 1 && (c->opcode == 0xa4 || c->opcode == 0xa5 || c->opcode == 0xac ||
+                                  c->opcode == 0xad);
+    if (dshift && c->count > c->opsize)
+        return true;
+    bool bsx = c->map == 1 && (c->opcode == 0xbc || c->opcode == 0xbd);
+    return bsx && (c->out.eflags & F_ZF);
+}
+
+bool gen_mem_ignore(const struct gen_form *f, const struct tc_case *c, unsigned *lo, unsigned *hi)
+{
+    if (f->family == TC_X87 && f->mem && (f->mem_type == XM_ENV || f->mem_type == XM_SAVE) &&
+        (f->reg == 6)) {
+        /* FNSTENV/FNSAVE: FIP, FCS:FOP, FDP, FDS (the host zeroes or keeps them its own way). */
+        *lo = c->memoff + 12u;
+        *hi = c->memoff + 28u;
+        return true;
+    }
+    return false;
+}

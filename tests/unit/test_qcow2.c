@@ -1,0 +1,422 @@
+/* qcow2 metadata, checked on the bytes of the file against the format specification:
+ * header fields, L1/L2 entries with the COPIED flag, 16-bit big-endian refcounts, COW,
+ * backing reads, zero clusters, compressed clusters, snapshots and malformed images. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "block/block.h"
+
+#define COPIED (1ull << 63)
+#define COMPRESSED (1ull << 62)
+#define OFFSET_MASK 0x00fffffffffffe00ull
+
+static char *tmp_path(void)
+{
+    char *p = strdup("/var/tmp/test_qcow2.XXXXXX");
+    int fd = mkstemp(p);
+    assert_true(fd >= 0);
+    close(fd);
+    return p;
+}
+
+static uint64_t file_be(const char *path, uint64_t off, int bytes)
+{
+    uint8_t b[8];
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, b, (size_t)bytes, (off_t)off), bytes);
+    close(fd);
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++)
+        v = v << 8 | b[i];
+    return v;
+}
+
+static void file_put_be(const char *path, uint64_t off, uint64_t v, int bytes)
+{
+    uint8_t b[8];
+    for (int i = 0; i < bytes; i++)
+        b[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
+    int fd = open(path, O_WRONLY);
+    assert_int_equal(pwrite(fd, b, (size_t)bytes, (off_t)off), bytes);
+    close(fd);
+}
+
+/* Refcount of host cluster c (64 KiB clusters, 16-bit refcounts: 32768 per block). */
+static uint64_t refcount(const char *path, uint64_t c)
+{
+    uint64_t rt = file_be(path, 48, 8);
+    uint64_t rb = file_be(path, rt + 8 * (c / 32768), 8) & ~511ull;
+    return rb ? file_be(path, rb + 2 * (c % 32768), 2) : 0;
+}
+
+static uint64_t l2_entry(const char *path, uint64_t guest)
+{
+    uint64_t l1 = file_be(path, 40, 8);
+    uint64_t l2 = file_be(path, l1 + 8 * (guest >> 29), 8) & OFFSET_MASK;
+    return l2 ? file_be(path, l2 + 8 * ((guest >> 16) & 8191), 8) : 0;
+}
+
+static struct block_dev *open_rw(const char *path)
+{
+    char err[BLOCK_ERR_LEN];
+    struct block_dev *bs = block_open(path, "qcow2", BLOCK_RDWR, BLOCK_CACHE_WRITEBACK, err, sizeof(err));
+    if (!bs)
+        fprintf(stderr, "%s\n", err);
+    assert_non_null(bs);
+    return bs;
+}
+
+static void create(const char *path, uint64_t size, const char *backing, const char *bfmt)
+{
+    char err[BLOCK_ERR_LEN];
+    struct qcow2_create_opts o = { .size = size, .backing_file = backing, .backing_fmt = bfmt };
+    assert_int_equal(qcow2_create(path, &o, err, sizeof(err)), 0);
+}
+
+static void assert_clean(struct block_dev *bs)
+{
+    struct qcow2_check_result r;
+    assert_int_equal(qcow2_check(bs, 0, &r, true), 0);
+    assert_int_equal(r.corruptions, 0);
+    assert_int_equal(r.leaks, 0);
+    assert_int_equal(r.check_errors, 0);
+}
+
+static void test_create_header(void **state)
+{
+    (void)state;
+    char *p = tmp_path();
+    create(p, 3ull << 30, NULL, NULL);
+    assert_int_equal(file_be(p, 0, 4), 0x514649fb);    /* "QFI\xfb" */
+    assert_int_equal(file_be(p, 4, 4), 3);
+    assert_int_equal(file_be(p, 20, 4), 16);           /* 64 KiB clusters */
+    assert_int_equal(file_be(p, 24, 8), 3ull << 30);
+    assert_int_equal(file_be(p, 32, 4), 0);            /* no encryption */
+    assert_int_equal(file_be(p, 36, 4), 6);            /* L1 entries: 3 GiB / 512 MiB */
+    assert_int_equal(file_be(p, 96, 4), 4);            /* refcount_order 4 = 16 bits */
+    assert_int_equal(file_be(p, 100, 4), 112);         /* header length */
+    assert_int_equal(file_be(p, 72, 8) & ~8ull, 0);    /* no incompatible features */
+    /* Every metadata cluster (header, refcount table, block, L1) has refcount 1. */
+    uint64_t l1 = file_be(p, 40, 8), rt = file_be(p, 48, 8);
+    assert_int_equal(refcount(p, 0), 1);
+    assert_int_equal(refcount(p, rt >> 16), 1);
+    assert_int_equal(refcount(p, l1 >> 16), 1);
+    assert_int_equal(refcount(p, (file_be(p, rt, 8) & ~511ull) >> 16), 1);
+    struct block_dev *bs = open_rw(p);
+    assert_int_equal(bs->size, 3ull << 30);
+    assert_clean(bs);
+    block_close(bs);
+    unlink(p);
+    free(p);
+}
+
+static void test_allocation_and_cow(void **state)
+{
+    (void)state;
+    char *p = tmp_path();
+    create(p, 64 << 20, NULL, NULL);
+    struct block_dev *bs = open_rw(p);
+    uint8_t buf[4096];
+    memset(buf, 0xab, sizeof(buf));
+    assert_int_equal(block_pwrite(bs, 70000, buf, sizeof(buf)), 0);
+    block_close(bs);
+    /* L1 entry 0 -> L2 with COPIED; L2 entry 1 -> data cluster with COPIED and refcount 1. */
+    uint64_t l1e = file_be(p, file_be(p, 40, 8), 8);
+    assert_true(l1e & COPIED);
+    assert_int_equal((l1e & OFFSET_MASK) & 0xffff, 0);
+    assert_int_equal(refcount(p, (l1e & OFFSET_MASK) >> 16), 1);
+    uint64_t e = l2_entry(p, 70000);
+    assert_true(e & COPIED);
+    assert_false(e & COMPRESSED);
+    uint64_t host = e & OFFSET_MASK;
+    assert_int_equal(host & 0xffff, 0);
+    assert_int_equal(refcount(p, host >> 16), 1);
+    /* The data sits at the in-cluster offset; the rest of the cluster is zero (COW of zeros). */
+    assert_int_equal(file_be(p, host + (70000 - 65536), 1), 0xab);
+    assert_int_equal(file_be(p, host + (70000 - 65536) - 1, 1), 0);
+    assert_int_equal(l2_entry(p, 0), 0);               /* cluster 0 untouched: unallocated */
+    /* A second write into the same cluster goes in place. */
+    bs = open_rw(p);
+    assert_int_equal(block_pwrite(bs, 65536, buf, 16), 0);
+    assert_int_equal(l2_entry(p, 65536) & OFFSET_MASK, host);
+    uint8_t rd[65536];
+    assert_int_equal(block_pread(bs, 65536, rd, sizeof(rd)), 0);
+    assert_int_equal(rd[0], 0xab);
+    assert_int_equal(rd[16], 0);
+    assert_int_equal(rd[70000 - 65536], 0xab);
+    assert_clean(bs);
+    block_close(bs);
+    unlink(p);
+    free(p);
+}
+
+static void test_backing_cow_and_zero_flag(void **state)
+{
+    (void)state;
+    char *base = tmp_path(), *top = tmp_path();
+    int fd = open(base, O_WRONLY);
+    uint8_t *pat = malloc(1 << 20);
+    for (int i = 0; i < (1 << 20); i++)
+        pat[i] = (uint8_t)(i * 31 + 7);
+    assert_int_equal(write(fd, pat, 1 << 20), 1 << 20);
+    close(fd);
+    create(top, 1 << 20, base, "raw");
+    struct block_dev *bs = open_rw(top);
+    assert_non_null(bs->backing);
+    uint8_t rd[65536];
+    assert_int_equal(block_pread(bs, 131072, rd, 100), 0);
+    assert_memory_equal(rd, pat + 131072, 100);        /* unallocated: backing data */
+    uint8_t w[100];
+    memset(w, 0xee, sizeof(w));
+    assert_int_equal(block_pwrite(bs, 131072 + 1000, w, sizeof(w)), 0);
+    assert_int_equal(block_pread(bs, 131072, rd, sizeof(rd)), 0);
+    assert_memory_equal(rd, pat + 131072, 1000);       /* copied from the backing file */
+    assert_memory_equal(rd + 1000, w, 100);
+    assert_memory_equal(rd + 1100, pat + 131072 + 1100, 65536 - 1100);
+    uint64_t pnum;
+    assert_int_equal(block_status(bs, 0, 65536, &pnum), BLOCK_STATUS_BACKING);
+    assert_int_equal(block_status(bs, 131072, 65536, &pnum), BLOCK_STATUS_DATA);
+    block_close(bs);
+    /* v3 zero flag (bit 0) on an unallocated entry: reads zeros, hiding the backing file. */
+    uint64_t l1 = file_be(top, 40, 8);
+    uint64_t l2 = file_be(top, l1, 8) & OFFSET_MASK;
+    file_put_be(top, l2 + 8 * 3, 1, 8);
+    bs = open_rw(top);
+    assert_int_equal(block_pread(bs, 3 * 65536, rd, 4096), 0);
+    for (int i = 0; i < 4096; i++)
+        assert_int_equal(rd[i], 0);
+    assert_int_equal(block_status(bs, 3 * 65536, 65536, &pnum), BLOCK_STATUS_ZERO);
+    /* Writing into the zero cluster allocates it and keeps the rest zero. */
+    assert_int_equal(block_pwrite(bs, 3 * 65536 + 10, w, 10), 0);
+    assert_int_equal(block_pread(bs, 3 * 65536, rd, 64), 0);
+    assert_int_equal(rd[9], 0);
+    assert_int_equal(rd[10], 0xee);
+    assert_int_equal(rd[20], 0);
+    assert_clean(bs);
+    block_close(bs);
+    free(pat);
+    unlink(base);
+    unlink(top);
+    free(base);
+    free(top);
+}
+
+static void test_snapshots_refcounts(void **state)
+{
+    (void)state;
+    char *p = tmp_path();
+    create(p, 8 << 20, NULL, NULL);
+    struct block_dev *bs = open_rw(p);
+    uint8_t a[65536], b[65536], rd[65536];
+    memset(a, 0x01, sizeof(a));
+    memset(b, 0x02, sizeof(b));
+    assert_int_equal(block_pwrite(bs, 0, a, sizeof(a)), 0);
+    uint64_t host_a = l2_entry(p, 0) & OFFSET_MASK;
+    assert_int_equal(qcow2_snapshot_create(bs, "first"), 0);
+    /* Shared by the active L1 and the snapshot: refcount 2, COPIED cleared (spec). */
+    assert_int_equal(refcount(p, host_a >> 16), 2);
+    assert_false(l2_entry(p, 0) & COPIED);
+    assert_int_equal(file_be(p, 60, 4), 1);            /* nb_snapshots */
+    assert_clean(bs);
+    /* Writing the shared cluster copies it: a new cluster with refcount 1. */
+    assert_int_equal(block_pwrite(bs, 0, b, 512), 0);
+    uint64_t e = l2_entry(p, 0);
+    assert_true(e & COPIED);
+    assert_true((e & OFFSET_MASK) != host_a);
+    assert_int_equal(refcount(p, host_a >> 16), 1);
+    assert_int_equal(refcount(p, (e & OFFSET_MASK) >> 16), 1);
+    assert_clean(bs);
+    struct qcow2_snapshot_info sn[2];
+    assert_int_equal(qcow2_snapshot_list(bs, sn, 2), 1);
+    assert_string_equal(sn[0].name, "first");
+    assert_string_equal(sn[0].id, "1");
+    assert_int_equal(sn[0].disk_size, 8 << 20);
+    /* Revert: the old data is back. */
+    assert_int_equal(qcow2_snapshot_apply(bs, "first"), 0);
+    assert_int_equal(block_pread(bs, 0, rd, sizeof(rd)), 0);
+    assert_memory_equal(rd, a, sizeof(a));
+    assert_clean(bs);
+    assert_int_equal(qcow2_snapshot_delete(bs, "1"), 0);
+    assert_int_equal(qcow2_snapshot_list(bs, sn, 2), 0);
+    assert_int_equal(refcount(p, (l2_entry(p, 0) & OFFSET_MASK) >> 16), 1);
+    assert_true(l2_entry(p, 0) & COPIED);
+    assert_clean(bs);
+    assert_int_equal(qcow2_snapshot_delete(bs, "nope"), -ENOENT);
+    block_close(bs);
+    unlink(p);
+    free(p);
+}
+
+static void test_check_finds_and_repairs_leak(void **state)
+{
+    (void)state;
+    char *p = tmp_path();
+    create(p, 8 << 20, NULL, NULL);
+    struct block_dev *bs = open_rw(p);
+    uint8_t a[4096] = { 1 };
+    assert_int_equal(block_pwrite(bs, 0, a, sizeof(a)), 0);
+    block_close(bs);
+    /* Append an unreferenced cluster with refcount 1: a leak. */
+    int fd = open(p, O_WRONLY);
+    off_t end = lseek(fd, 0, SEEK_END);
+    assert_int_equal(ftruncate(fd, end + 65536), 0);
+    close(fd);
+    file_put_be(p, (file_be(p, file_be(p, 48, 8), 8) & ~511ull) + 2 * (uint64_t)(end >> 16), 1, 2);
+    bs = open_rw(p);
+    struct qcow2_check_result r;
+    assert_int_equal(qcow2_check(bs, 0, &r, false), 0);
+    assert_int_equal(r.leaks, 1);
+    assert_int_equal(r.corruptions, 0);
+    assert_int_equal(qcow2_check(bs, QCOW2_FIX_LEAKS, &r, false), 0);
+    assert_int_equal(r.leaks_fixed, 1);
+    assert_clean(bs);
+    block_close(bs);
+    /* A referenced cluster with refcount 0 is a corruption. */
+    uint64_t host = l2_entry(p, 0) & OFFSET_MASK;
+    file_put_be(p, (file_be(p, file_be(p, 48, 8), 8) & ~511ull) + 2 * (host >> 16), 0, 2);
+    char err[BLOCK_ERR_LEN];
+    bs = block_open(p, "qcow2", 0, BLOCK_CACHE_WRITEBACK, err, sizeof(err));
+    assert_non_null(bs);
+    assert_int_equal(qcow2_check(bs, 0, &r, false), 0);
+    assert_true(r.corruptions >= 1);
+    block_close(bs);
+    unlink(p);
+    free(p);
+}
+
+static void test_compressed_cluster(void **state)
+{
+    (void)state;
+    char *p = tmp_path();
+    create(p, 1 << 20, NULL, NULL);
+    struct block_dev *bs = open_rw(p);
+    uint8_t c[65536], rd[65536];
+    for (int i = 0; i < 65536; i++)
+        c[i] = (uint8_t)("compressible "[i % 13]);
+    assert_int_equal(qcow2_write_compressed(bs, 65536, c, sizeof(c)), 0);
+    assert_int_equal(qcow2_write_compressed(bs, 131072, c, sizeof(c)), 0);
+    uint64_t e = l2_entry(p, 65536);
+    assert_true(e & COMPRESSED);
+    assert_false(e & COPIED);
+    assert_int_equal(block_pread(bs, 65536, rd, sizeof(rd)), 0);
+    assert_memory_equal(rd, c, sizeof(c));
+    /* Both compressed clusters share one host cluster: refcount 2. */
+    uint64_t host = (e & ((1ull << 54) - 1)) >> 16;
+    assert_int_equal(refcount(p, host), 2);
+    assert_clean(bs);
+    /* Overwriting part of a compressed cluster decompresses it into a normal cluster. */
+    assert_int_equal(block_pwrite(bs, 65536 + 5, "X", 1), 0);
+    assert_int_equal(block_pread(bs, 65536, rd, sizeof(rd)), 0);
+    assert_int_equal(rd[5], 'X');
+    assert_memory_equal(rd + 6, c + 6, 100);
+    assert_false(l2_entry(p, 65536) & COMPRESSED);
+    assert_int_equal(refcount(p, host), 1);
+    assert_clean(bs);
+    block_close(bs);
+    unlink(p);
+    free(p);
+}
+
+static void test_malformed(void **state)
+{
+    (void)state;
+    char *p = tmp_path();
+    char err[BLOCK_ERR_LEN];
+    create(p, 1 << 20, NULL, NULL);
+    file_put_be(p, 0, 0x514649fa, 4);
+    /* Nothing is written to a malformed image: its bytes stay as they are. */
+    struct block_dev *bs = block_open(p, "qcow2", 0, BLOCK_CACHE_WRITEBACK, err, sizeof(err));
+    assert_null(bs);
+    assert_non_null(strstr(err, "magic"));
+    file_put_be(p, 0, 0x514649fb, 4);
+    file_put_be(p, 40, 1ull << 40, 8);                 /* L1 table past the end of the file */
+    bs = block_open(p, "qcow2", BLOCK_RDWR, BLOCK_CACHE_WRITEBACK, err, sizeof(err));
+    assert_null(bs);
+    assert_non_null(strstr(err, "L1"));
+    create(p, 1 << 20, NULL, NULL);
+    file_put_be(p, 24, 1ull << 62, 8);                 /* huge virtual size */
+    bs = block_open(p, "qcow2", 0, BLOCK_CACHE_WRITEBACK, err, sizeof(err));
+    assert_null(bs);
+    create(p, 1 << 20, NULL, NULL);
+    file_put_be(p, 56, 0x7fffffff, 4);                 /* refcount table clusters */
+    bs = block_open(p, "qcow2", 0, BLOCK_CACHE_WRITEBACK, err, sizeof(err));
+    assert_null(bs);
+    /* A backing file that is the image itself: a loop, reported once. */
+    char *q = tmp_path();
+    create(q, 1 << 20, p, "qcow2");
+    create(p, 1 << 20, q, "qcow2");
+    bs = block_open(p, "qcow2", 0, BLOCK_CACHE_WRITEBACK, err, sizeof(err));
+    assert_null(bs);
+    assert_non_null(strstr(err, "Backing chain too deep or looping"));
+    unlink(q);
+    free(q);
+    unlink(p);
+    free(p);
+}
+
+static void test_small_clusters_grow_refcount_table(void **state)
+{
+    (void)state;
+    char *p = tmp_path();
+    char err[BLOCK_ERR_LEN];
+    struct qcow2_create_opts o = { .size = 32 << 20, .cluster_size = 512 };
+    assert_int_equal(qcow2_create(p, &o, err, sizeof(err)), 0);
+    uint32_t rt_clusters_before = (uint32_t)file_be(p, 56, 4);
+    struct block_dev *bs = open_rw(p);
+    static uint8_t buf[1 << 20];
+    for (int i = 0; i < (1 << 20); i++)
+        buf[i] = (uint8_t)(i ^ (i >> 9));
+    for (int k = 0; k < 16; k++)
+        assert_int_equal(block_pwrite(bs, (uint64_t)k << 21, buf, sizeof(buf)), 0);
+    assert_true(file_be(p, 56, 4) > rt_clusters_before);
+    static uint8_t rd[1 << 20];
+    assert_int_equal(block_pread(bs, 15ull << 21, rd, sizeof(rd)), 0);
+    assert_memory_equal(rd, buf, sizeof(rd));
+    assert_clean(bs);
+    block_close(bs);
+    unlink(p);
+    free(p);
+}
+
+static void test_lazy_refcounts_dirty_bit(void **state)
+{
+    (void)state;
+    char *p = tmp_path();
+    char err[BLOCK_ERR_LEN];
+    struct qcow2_create_opts o = { .size = 1 << 20, .lazy_refcounts = true };
+    assert_int_equal(qcow2_create(p, &o, err, sizeof(err)), 0);
+    assert_int_equal(file_be(p, 80, 8) & 1, 1);        /* compatible bit 0: lazy refcounts */
+    struct block_dev *bs = open_rw(p);
+    assert_int_equal(file_be(p, 72, 8) & 1, 1);        /* dirty while open for writing */
+    block_close(bs);
+    assert_int_equal(file_be(p, 72, 8) & 1, 0);        /* clean close clears it */
+    unlink(p);
+    free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_header),
+        cmocka_unit_test(test_allocation_and_cow),
+        cmocka_unit_test(test_backing_cow_and_zero_flag),
+        cmocka_unit_test(test_snapshots_refcounts),
+        cmocka_unit_test(test_check_finds_and_repairs_leak),
+        cmocka_unit_test(test_compressed_cluster),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_small_clusters_grow_refcount_table),
+        cmocka_unit_test(test_lazy_refcounts_dirty_bit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
