@@ -48,10 +48,11 @@ $(BUILD)/pcvm: $(BUILD)/src/main.o $(BUILD)/libpcvm.a
 $(BUILD)/pcvm-img: $(BUILD)/tools/pcvm-img.o $(BUILD)/libpcvm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Copy then rename, so a running ./pcvm does not stop the build ("text file busy").
 pcvm: $(BUILD)/pcvm
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 pcvm-img: $(BUILD)/pcvm-img
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libpcvm.a
 	@mkdir -p $(dir $@)

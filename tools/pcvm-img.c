@@ -779,7 +779,11 @@ static int cmd_snapshot(int argc, char **argv)
     if (!bs)
         return 1;
     if (strcmp(block_format_name(bs), "qcow2")) {
-        error("Could not %s snapshot: Operation not supported", action == 'l' ? "list" : "create");
+        if (action == 'l')
+            error("Could not list snapshots: Operation not supported");
+        else
+            error("Could not %s snapshot '%s': Operation not supported",
+                  action == 'c' ? "create" : action == 'a' ? "apply" : "delete", name);
         block_close(bs);
         return 1;
     }

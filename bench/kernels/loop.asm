@@ -63,8 +63,8 @@ mix:    lea eax, [eax+ebx*2]
 
 image_end:
         absolute image_end          ; zero-filled by the loader (bss), not in the file
-        alignb 16
-buffer: resb 128
+        alignb 4096                 ; data and stack on their own pages: a store to a page that
+buffer: resb 4096                   ; holds code would measure self-modifying-code handling
         resb 4096
 stack_top:
 bss_end:

@@ -300,9 +300,11 @@ static int set_refcount(struct qcow2_state *q, uint64_t c, uint64_t v)
     if (v == 0 && c < q->free_hint)
         q->free_hint = c;
     if (v == 0) {
+        /* The cluster may come back as something else: drop what we cached from it. */
         cache_forget(&q->l2_cache, c << q->cluster_bits);
-        if (q->cdata_off == c << q->cluster_bits)
-            q->cdata_off = 0;
+        q->cdata_valid = false;
+        if (q->cfree_off && (q->cfree_off - 1) >> q->cluster_bits == c)
+            q->cfree_off = 0;   /* never pack compressed data into a freed cluster */
     }
     return 0;
 }
@@ -505,6 +507,14 @@ static int alloc_and_write(struct qcow2_state *q, const void *buf, uint64_t *out
     r = claim_clusters(q, c, 1);
     if (r < 0)
         return r;
+    /* writethrough/directsync promise durability at every write: make the new cluster and
+     * its refcount reach the disk before anything links to it, so a power loss cannot leave
+     * a linked cluster without a refcount. (A SIGKILL cannot reorder writes: no barrier needed.) */
+    if (q->bs->file.cache == BLOCK_CACHE_WRITETHROUGH || q->bs->file.cache == BLOCK_CACHE_DIRECTSYNC) {
+        r = bfile_flush(&q->bs->file);
+        if (r < 0)
+            return r;
+    }
     *out_off = c << q->cluster_bits;
     return 0;
 }
@@ -2110,6 +2120,7 @@ static void check_tree(struct check_ctx *k, const uint64_t *l1, uint32_t n, bool
             continue;
         }
         check_inc(k, l2off, q->cluster_size);
+        next_contig = 0;   /* contiguity is judged within one L2 table */
         if (l2off >> q->cluster_bits >= k->nb || bfile_pread(&q->bs->file, l2off, t, q->cluster_size) < 0) {
             k->res->check_errors++;
             continue;
@@ -2121,10 +2132,10 @@ static void check_tree(struct check_ctx *k, const uint64_t *l1, uint32_t n, bool
                 compressed_range(q, e, &off, &len);
                 check_inc(k, off & ~UINT64_C(511), len + (off & 511));
                 if (active) {
+                    /* Compressed clusters count as fragmented by nature (as qemu-img says). */
                     k->res->allocated_clusters++;
                     k->res->compressed_clusters++;
                     k->res->fragmented_clusters++;
-                    next_contig = 0;
                 }
                 continue;
             }

@@ -143,41 +143,6 @@ unsigned boot_build_e820(uint32_t ram_below_4g, uint32_t acpi_base, uint32_t acp
     return n;
 }
 
-void boot_write_bda(struct phys_mem *pm, const struct boot_bda_info *info)
-{
-    static const uint16_t com[4] = { 0x3f8, 0x2f8, 0x3e8, 0x2e8 };
-    static const uint16_t lpt[3] = { 0x378, 0x278, 0x3bc };
-    uint8_t bda[256];
-    memset(bda, 0, sizeof(bda));
-    unsigned ncom = info->serial_ports < 4 ? info->serial_ports : 4;
-    unsigned nlpt = info->parallel_ports < 3 ? info->parallel_ports : 3;
-    for (unsigned i = 0; i < ncom; i++)
-        boot_put16(bda + 0x00 + 2 * i, com[i]);
-    for (unsigned i = 0; i < nlpt; i++)
-        boot_put16(bda + 0x08 + 2 * i, lpt[i]);
-    boot_put16(bda + 0x0e, 0x9fc0);                 /* EBDA segment */
-    uint16_t equipment = (uint16_t)(ncom << 9 | nlpt << 14);
-    if (info->fpu)
-        equipment |= 1u << 1;
-    if (info->vga)
-        equipment |= 2u << 4;                       /* initial video: 80x25 colour */
-    boot_put16(bda + 0x10, equipment);
-    boot_put16(bda + 0x13, 639);                    /* base memory in KiB */
-    if (info->vga) {
-        bda[0x49] = 3;                              /* video mode */
-        boot_put16(bda + 0x4a, 80);                 /* columns */
-        boot_put16(bda + 0x4c, 4096);               /* page size in bytes */
-        boot_put16(bda + 0x63, 0x3d4);              /* CRTC base port */
-        bda[0x84] = 24;                             /* rows - 1 */
-        boot_put16(bda + 0x85, 16);                 /* character height */
-    }
-    phys_write_block(pm, 0x400, bda, sizeof(bda));
-    uint8_t ebda[1024];
-    memset(ebda, 0, sizeof(ebda));
-    ebda[0] = 1;                                    /* size in KiB */
-    phys_write_block(pm, 0x9fc00, ebda, sizeof(ebda));
-}
-
 int boot_load_image(const struct boot_request *req, const uint8_t *img, size_t size,
                     struct phys_mem *pm, struct boot_entry_state *out, char *err, size_t errlen)
 {

@@ -87,17 +87,6 @@ void boot_apply_entry_state(struct cpu *cpu, const struct boot_entry_state *st);
 unsigned boot_build_e820(uint32_t ram_below_4g, uint32_t acpi_base, uint32_t acpi_len,
                          struct e820_entry *out, unsigned max);
 
-/* What a direct boot's BIOS data area should describe (no firmware runs to fill it). */
-struct boot_bda_info {
-    unsigned serial_ports;    /* COM1..COM4 present (0x3f8, 0x2f8, 0x3e8, 0x2e8), at most 4 */
-    unsigned parallel_ports;  /* LPT1..LPT3 present (0x378, 0x278, 0x3bc), at most 3 */
-    bool vga;                 /* colour text adapter (mode 3, CRTC at 0x3d4) */
-    bool fpu;                 /* x87 present */
-};
-/* Write the BIOS data area (0x400..0x4ff) and a 1 KiB EBDA at 0x9fc00, as a PC BIOS leaves them:
- * port addresses, equipment word, 639 KiB base memory, video mode.  For -kernel without firmware. */
-void boot_write_bda(struct phys_mem *pm, const struct boot_bda_info *info);
-
 /* ---- Shared by the loaders (boot/boot.c) ---- */
 
 /* Format one error line into err; returns -1. */

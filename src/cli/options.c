@@ -1,5 +1,6 @@
 /* QEMU-compatible command-line parsing into struct vm_config, with no side effects beyond
  * checking that named input files exist. */
+#include "boot/multiboot.h"
 #include "cli/config.h"
 
 #include <errno.h>
@@ -645,13 +646,22 @@ static int opt_kernel(struct parser *p)
 /* -initrd "file[ args][,file2 args]": Multiboot modules are comma separated. */
 static int opt_initrd(struct parser *p)
 {
-    char *list = xstrdup(p->arg), *save = NULL;
+    /* A Multiboot module list: "mod1 args,mod2 args", where ",," is a literal comma. Check
+     * each module's file (the part before its first space). */
+    size_t len = strlen(p->arg) + 1;
+    char *buf = malloc(len);
+    const char *mods[MB_MAX_MODULES];
+    int n = buf ? multiboot_split_modules(p->arg, buf, len, mods, MB_MAX_MODULES) : -1;
     int r = VM_PARSE_OK;
-    for (char *tok = strtok_r(list, ",", &save); tok && !r; tok = strtok_r(NULL, ",", &save)) {
-        tok[strcspn(tok, " ")] = '\0';
-        r = check_file(p, tok);
+    if (n < 0)
+        r = perr(p, "too many modules (at most %d)", MB_MAX_MODULES);
+    for (int i = 0; i < n && !r; i++) {
+        char *path = xstrdup(mods[i]);
+        path[strcspn(path, " ")] = '\0';
+        r = check_file(p, path);
+        free(path);
     }
-    free(list);
+    free(buf);
     if (!r)
         set_str(&p->cfg->initrd, p->arg);
     return r;

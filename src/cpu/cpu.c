@@ -97,10 +97,7 @@ static void reset_common(struct cpu *cpu, bool power_on)
         s->mtrr_def_type = 0;
         s->mcg_status = s->mcg_ctl = 0;
         memset(s->mc_regs, 0, sizeof(s->mc_regs));
-        memset(s->perfctr, 0, sizeof(s->perfctr));
-        memset(s->evntsel, 0, sizeof(s->evntsel));
         s->amd_hwcr = s->amd_syscfg = 0;
-        memset(s->amd_perf, 0, sizeof(s->amd_perf));
         s->amd_top_mem = cpu->mem ? (uint64_t)cpu->mem->ram_below_4g : 0;
     }
     cpu->eflags = 2;

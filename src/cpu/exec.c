@@ -446,6 +446,60 @@ static int handle_events(struct cpu *cpu)
 
 /* ---- The run loop ---- */
 
+int cpu_exec_breakpoint_insert(struct cpu *cpu, uint32_t linear)
+{
+    struct cpu_exec_state *x = &cpu->exec;
+    for (unsigned k = 0; k < x->dbg_nbp; k++)
+        if (x->dbg_bp[k] == linear)
+            return 0;
+    if (x->dbg_nbp >= EXEC_MAX_BREAKPOINTS)
+        return -1;
+    x->dbg_bp[x->dbg_nbp++] = linear;
+    return 0;
+}
+
+int cpu_exec_breakpoint_remove(struct cpu *cpu, uint32_t linear)
+{
+    struct cpu_exec_state *x = &cpu->exec;
+    for (unsigned k = 0; k < x->dbg_nbp; k++) {
+        if (x->dbg_bp[k] == linear) {
+            x->dbg_bp[k] = x->dbg_bp[--x->dbg_nbp];
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void cpu_exec_set_single_step(struct cpu *cpu, bool on)
+{
+    cpu->exec.dbg_step = on;
+}
+
+static bool debugger_breakpoint_hit(const struct cpu *cpu)
+{
+    uint32_t lin = cpu->seg[SEG_CS].base + cpu->eip;
+    for (unsigned k = 0; k < cpu->exec.dbg_nbp; k++)
+        if (cpu->exec.dbg_bp[k] == lin)
+            return true;
+    return false;
+}
+
+/* DR0-DR3 execute breakpoints enabled in DR7 that match CS:EIP; sets DR6.Bn. */
+static bool code_breakpoint_hit(struct cpu *cpu)
+{
+    uint32_t dr7 = cpu->dr[7], lin = cpu->seg[SEG_CS].base + cpu->eip, hits = 0;
+    for (unsigned n = 0; n < 4; n++) {
+        bool enabled = (dr7 >> (2 * n)) & 3;
+        bool exec_type = ((dr7 >> (16 + 4 * n)) & 3) == 0;
+        if (enabled && exec_type && cpu->dr[n] == lin)
+            hits |= 1u << n;
+    }
+    if (!hits)
+        return false;
+    cpu->dr[6] = (cpu->dr[6] & ~0xfu) | hits;
+    return true;
+}
+
 /* -d exec and -d cpu: one line per trace entered, and the register state before it. */
 static void log_trace_entry(struct cpu *cpu, const struct trace *t)
 {
@@ -481,6 +535,7 @@ enum cpu_exit_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
     if (!cpu->exec.ready)
         cpu_exec_init(cpu);
     const uint64_t target = cpu->insn_count + max_insns;
+    cpu->exec.dbg_resume = true;
 
     if (setjmp(cpu->fault_env)) {
         /* A fault: undo the instruction's EIP/ESP changes and deliver the exception. */
@@ -508,12 +563,20 @@ enum cpu_exit_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
         if (__builtin_expect(cpu->log && (cpu->log->mask & (LOG_EXEC | LOG_CPU)), 0))
             log_trace_entry(cpu, t);
         struct insn *i = &t->insns[0];
-        if (__builtin_expect(cpu->inhibit_irq || (cpu->eflags & FLAG_TF), 0)) {
-            /* One instruction: the interrupt shadow or a single-step trap follows it. */
+        if (__builtin_expect(cpu->inhibit_irq || (cpu->eflags & (FLAG_TF | FLAG_RF)) || (cpu->dr[7] & 0xff) ||
+                             cpu->exec.dbg_nbp || cpu->exec.dbg_step, 0)) {
+            /* One instruction: the interrupt shadow or a single-step trap follows it, an
+             * instruction breakpoint may precede it, RF is cleared after it. */
             bool step = cpu->eflags & FLAG_TF;
             bool shadow = cpu->inhibit_irq;
+            if (cpu->exec.dbg_nbp && !cpu->exec.dbg_resume && debugger_breakpoint_hit(cpu))
+                return CPU_EXIT_DEBUG;
+            if (!(cpu->eflags & FLAG_RF) && code_breakpoint_hit(cpu))
+                cpu_exception(cpu, EXC_DB, 0);
             i->fn(cpu, i);
             cpu->insn_count++;
+            cpu->exec.dbg_resume = false;
+            cpu->eflags &= ~FLAG_RF;
             if (shadow)
                 cpu->inhibit_irq = false;
             if (step) {
@@ -523,9 +586,19 @@ enum cpu_exit_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
                 cpu->halted = false;
                 cpu_deliver_trap(cpu, EXC_DB, cpu->eip);
             }
+            if (cpu->exec.dbg_step)
+                return CPU_EXIT_DEBUG;
+            if (cpu->exec.yield) {
+                cpu->exec.yield = false;
+                return CPU_EXIT_BUDGET;
+            }
             continue;
         }
         run_threaded(cpu, i, target);
+        if (__builtin_expect(cpu->exec.yield, 0)) {
+            cpu->exec.yield = false;
+            return CPU_EXIT_BUDGET;      /* early: a long REP is part-way (see exec_ops.c) */
+        }
     }
     return CPU_EXIT_BUDGET;
 }

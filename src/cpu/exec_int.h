@@ -23,7 +23,9 @@ struct insn *exec_chain_slow(struct cpu *cpu, struct insn *i, uint32_t target);
  * when it is in the same linear page as the current instruction and no event is pending. */
 static inline struct insn *exec_chain(struct cpu *cpu, struct insn *i, uint32_t target)
 {
-    if (cpu->interrupt_request)
+    uint32_t req = cpu->interrupt_request;
+    /* A pending INTR with IF clear cannot be taken: keep chaining. */
+    if (__builtin_expect(req != 0, 0) && ((req & ~(uint32_t)CPU_REQ_INTR) || (cpu->eflags & FLAG_IF)))
         return NULL;
     uint32_t base = cpu->seg[SEG_CS].base;
     if (((base + target) ^ (base + cpu->eip_start)) & ~4095u)

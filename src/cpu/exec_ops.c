@@ -656,11 +656,23 @@ static struct insn *h_popa(struct cpu *cpu, struct insn *i)
 
 /* ---- EFLAGS ---- */
 
+/* Virtual-interrupt handling applies: v86 with CR4.VME, or CPL 3 with CR4.PVI, and IOPL < 3. */
+static inline bool vif_mode(const struct cpu *cpu)
+{
+    if (cpu->vm86)
+        return (cpu->cr4 & CR4_VME) && iopl(cpu) < 3;
+    return cpu->pe && (cpu->cr4 & CR4_PVI) && cpu->cpl == 3 && iopl(cpu) < 3;
+}
+
 static struct insn *h_pushf(struct cpu *cpu, struct insn *i)
 {
-    if (cpu->vm86 && iopl(cpu) < 3)
-        raise_gp0(cpu);
     uint32_t f = cpu_get_eflags(cpu);
+    if (cpu->vm86 && iopl(cpu) < 3) {
+        /* VME: a 16-bit PUSHF shows VIF as IF and IOPL as 3. */
+        if (!(cpu->cr4 & CR4_VME) || (i->pfx & P_OP32))
+            raise_gp0(cpu);
+        f = (f & ~FLAG_IF) | ((f & FLAG_VIF) ? FLAG_IF : 0) | FLAG_IOPL;
+    }
     if (i->pfx & P_OP32)
         push(cpu, SZ32, f & ~(FLAG_VM | FLAG_RF));
     else
@@ -691,9 +703,20 @@ static void write_eflags_popf(struct cpu *cpu, uint32_t v, bool op32)
 
 static struct insn *h_popf(struct cpu *cpu, struct insn *i)
 {
-    if (cpu->vm86 && iopl(cpu) < 3)
-        raise_gp0(cpu);
     bool op32 = i->pfx & P_OP32;
+    if (cpu->vm86 && iopl(cpu) < 3) {
+        if (!(cpu->cr4 & CR4_VME) || op32)
+            raise_gp0(cpu);
+        /* VME: the popped IF goes to VIF; #GP when it would set TF, or enable interrupts
+         * with VIP pending. */
+        uint32_t v = stack_peek(cpu, SZ16, 0);
+        if ((v & FLAG_TF) || ((v & FLAG_IF) && (cpu->eflags & FLAG_VIP)))
+            raise_gp0(cpu);
+        sp_set(cpu, sp_get(cpu) + 2);
+        uint32_t mask = (FLAGS_ARITH | FLAG_DF | FLAG_NT) & 0xffff;
+        cpu_set_eflags(cpu, (v & mask) | ((v & FLAG_IF) ? FLAG_VIF : 0), mask | FLAG_VIF);
+        return leave_trace(cpu, i);
+    }
     uint32_t v = pop(cpu, op32 ? SZ32 : SZ16);
     write_eflags_popf(cpu, v, op32);
     return leave_trace(cpu, i);
@@ -736,19 +759,26 @@ static bool if_allowed(const struct cpu *cpu)
 
 static struct insn *h_cli(struct cpu *cpu, struct insn *i)
 {
-    if (!if_allowed(cpu))
+    if (if_allowed(cpu))
+        cpu->eflags &= ~FLAG_IF;
+    else if (vif_mode(cpu))
+        cpu->eflags &= ~FLAG_VIF;
+    else
         raise_gp0(cpu);
-    cpu->eflags &= ~FLAG_IF;
     return next(cpu, i);
 }
 
 static struct insn *h_sti(struct cpu *cpu, struct insn *i)
 {
-    if (!if_allowed(cpu))
+    if (if_allowed(cpu)) {
+        if (!(cpu->eflags & FLAG_IF)) {
+            cpu->eflags |= FLAG_IF;
+            cpu->inhibit_irq = true;
+        }
+    } else if (vif_mode(cpu) && !(cpu->eflags & FLAG_VIP)) {
+        cpu->eflags |= FLAG_VIF;
+    } else {
         raise_gp0(cpu);
-    if (!(cpu->eflags & FLAG_IF)) {
-        cpu->eflags |= FLAG_IF;
-        cpu->inhibit_irq = true;
     }
     return leave_trace(cpu, i);
 }
@@ -867,8 +897,6 @@ static struct insn *h_cmovcc(struct cpu *cpu, struct insn *i)
     uint32_t v = rm_get(cpu, i, sz);     /* the source is read (and may fault) either way */
     if (cond_true(cpu, i->op & 15))
         reg_set(cpu, sz, i->reg, v);
-    else if (sz == SZ32)
-        cpu->regs[i->reg] = cpu->regs[i->reg];
     return next(cpu, i);
 }
 
@@ -1442,10 +1470,27 @@ static struct insn *h_leave(struct cpu *cpu, struct insn *i)
 
 /* ---- String instructions ----
  * REP forms run iterations in a loop, updating ECX/ESI/EDI after each, so a fault leaves
- * the progress visible and EIP at the instruction.  After STRING_BATCH iterations with an
+ * the progress visible and EIP at the instruction.  They stop without retiring (and resume
+ * later at the same EIP) after STRING_BATCH iterations when an event is pending, and after
+ * STRING_YIELD iterations anyway so that cpu_run() returns to the main loop.  After STRING_BATCH iterations with an
  * event pending, they stop without retiring and resume later. */
 
 #define STRING_BATCH 4096
+#define STRING_YIELD 65536
+
+/* Interrupt a long REP: not retired, EIP unchanged; cpu_run() returns when no event waits. */
+static inline bool rep_should_stop(struct cpu *cpu, unsigned batch)
+{
+    if (__builtin_expect(batch <= STRING_BATCH, 1))
+        return false;
+    if (cpu->interrupt_request)
+        return true;
+    if (batch > STRING_YIELD) {
+        cpu->exec.yield = true;
+        return true;
+    }
+    return false;
+}
 
 static inline uint32_t amask_of(const struct insn *i)
 {
@@ -1478,7 +1523,7 @@ static inline struct insn *string_op(struct cpu *cpu, struct insn *i, int kind)
         if (rep) {
             if ((cpu->regs[R_ECX] & am) == 0)
                 break;
-            if (UNLIKELY(++batch > STRING_BATCH) && cpu->interrupt_request) {
+            if (rep_should_stop(cpu, ++batch)) {
                 cpu->insn_count--;       /* not retired yet: resumes at the same EIP */
                 return NULL;
             }
@@ -1554,7 +1599,7 @@ static struct insn *h_rep_stosd32(struct cpu *cpu, struct insn *i)
     if (cpu->eflags & FLAG_DF)
         return string_op(cpu, i, S_STOS);
     while (cpu->regs[R_ECX]) {
-        if (UNLIKELY(++batch > STRING_BATCH) && cpu->interrupt_request) {
+        if (rep_should_stop(cpu, ++batch)) {
             cpu->insn_count--;
             return NULL;
         }
@@ -1571,7 +1616,7 @@ static struct insn *h_rep_movsd32(struct cpu *cpu, struct insn *i)
     if (cpu->eflags & FLAG_DF)
         return string_op(cpu, i, S_MOVS);
     while (cpu->regs[R_ECX]) {
-        if (UNLIKELY(++batch > STRING_BATCH) && cpu->interrupt_request) {
+        if (rep_should_stop(cpu, ++batch)) {
             cpu->insn_count--;
             return NULL;
         }
@@ -1747,7 +1792,8 @@ static struct insn *h_grp7(struct cpu *cpu, struct insn *i)
         uint32_t off = ea(cpu, i);
         cpu_check_write(cpu, i->seg, off, 6);
         cpu_write16(cpu, i->seg, off, d->limit);
-        cpu_write32(cpu, i->seg, off + 2, op32 ? d->base : (d->base & 0xffffff));
+        /* The SDM stores all 32 base bits whatever the operand size. */
+        cpu_write32(cpu, i->seg, off + 2, d->base);
         return next(cpu, i);
     }
     case 2: case 3: {

@@ -21,15 +21,14 @@ struct x87_frame {
     int delta;             /* change of stack depth */
 };
 
-/* The run: FNCLEX, guest control word, load ST(1) and ST(0), the instruction, status word,
+/* The run: PRE (FNCLEX), guest control word, load ST(1) and ST(0), the instruction, status word,
  * FNCLEX again only when an unmasked exception set ES (so no later waiting instruction traps),
  * then store three values with everything masked and restore the host control word. Storing
  * three values may pop empty registers: that only sets masked host flags (cleared by the next
  * run's FNCLEX) and moves the host TOP of an empty stack, which no host code depends on.
  * SW0 captures the status word after the loads too (for the depth change). */
-#define X87_ASM(F, SW0, INSN)                                                                 \
-    __asm__ volatile("fnclex\n\t"                                                             \
-                     "fnstcw %[saved]\n\t"                                                    \
+#define X87_ASM(F, PRE, SW0, INSN)                                                            \
+    __asm__ volatile("fnstcw %[saved]\n\t" PRE "\n\t"                                        \
                      "fldcw %[cw]\n\t"                                                        \
                      "fldt %[in1]\n\t"                                                        \
                      "fldt %[in0]\n\t" SW0 INSN "\n\t"                                        \
@@ -52,13 +51,14 @@ struct x87_frame {
                        "memory", "cc")
 
 /* Run INSN whose depth change is DELTA unless an exception intervenes; after an unmasked
- * exception (rare) run again reading TOP before and after to learn the real change. */
+ * exception (rare) run again from FNINIT (so condition codes an aborted instruction leaves
+ * alone are 0, not stale host bits) reading TOP before and after to learn the real change. */
 #define X87_RUN_D(F, INSN, DELTA)                                                             \
     do {                                                                                      \
-        X87_ASM(F, "", INSN);                                                                 \
+        X87_ASM(F, "fnclex", "", INSN);                                                       \
         (F).delta = (DELTA);                                                                  \
         if ((F).sw1 & F80_ES) {                                                               \
-            X87_ASM(F, "fnstsw %[sw0]\n\t", INSN);                                            \
+            X87_ASM(F, "fninit", "fnstsw %[sw0]\n\t", INSN);                                  \
             (F).delta = frame_delta(&(F));                                                    \
         }                                                                                     \
     } while (0)
@@ -204,8 +204,64 @@ unsigned f80_test(uint16_t cw, const f80 *a)
     return frame_status(&f) & (F80_EXC | F80_C0 | F80_C2 | F80_C3);
 }
 
+/* Exact conversions that raise nothing (normal numbers, zeros, integers) done in C: the
+ * common loads skip the host round trip. Returns false for the cases the host must do. */
+static bool load_fast(const void *s, enum f80_kind kind, f80 *out)
+{
+    switch (kind) {
+    case F80_M64: {
+        uint64_t v;
+        memcpy(&v, s, 8);
+        uint16_t sign = (uint16_t)(v >> 48 & 0x8000), e = (uint16_t)(v >> 52 & 0x7ff);
+        uint64_t frac = v & 0xfffffffffffffull;
+        if (e == 0 && frac == 0)
+            *out = (f80){ 0, sign };
+        else if (e != 0 && e != 0x7ff)
+            *out = (f80){ 1ull << 63 | frac << 11, (uint16_t)(sign | (e - 1023 + 16383)) };
+        else
+            return false;
+        return true;
+    }
+    case F80_M32: {
+        uint32_t v;
+        memcpy(&v, s, 4);
+        uint16_t sign = (uint16_t)(v >> 16 & 0x8000), e = (uint16_t)(v >> 23 & 0xff);
+        uint64_t frac = v & 0x7fffff;
+        if (e == 0 && frac == 0)
+            *out = (f80){ 0, sign };
+        else if (e != 0 && e != 0xff)
+            *out = (f80){ 1ull << 63 | frac << 40, (uint16_t)(sign | (e - 127 + 16383)) };
+        else
+            return false;
+        return true;
+    }
+    case F80_I16: case F80_I32: case F80_I64: {
+        int64_t i;
+        if (kind == F80_I16) { int16_t t; memcpy(&t, s, 2); i = t; }
+        else if (kind == F80_I32) { int32_t t; memcpy(&t, s, 4); i = t; }
+        else memcpy(&i, s, 8);
+        uint16_t sign = i < 0 ? 0x8000 : 0;
+        uint64_t m = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+        if (m == 0) {
+            *out = (f80){ 0, 0 };
+            return true;
+        }
+        int lz = __builtin_clzll(m);
+        *out = (f80){ m << lz, (uint16_t)(sign | (16383 + 63 - lz)) };
+        return true;
+    }
+    case F80_X80:
+        break;
+    }
+    return false;
+}
+
 unsigned f80_load(uint16_t cw, const void *s, enum f80_kind kind, f80 *out, bool *loaded)
 {
+    if (load_fast(s, kind, out)) {
+        *loaded = true;
+        return 0;
+    }
     struct x87_frame f;
     frame_init(&f, cw);
     memcpy(f.msrc, s, kind_size(kind));
@@ -223,9 +279,49 @@ unsigned f80_load(uint16_t cw, const void *s, enum f80_kind kind, f80 *out, bool
     return frame_status(&f) & F80_EXC;
 }
 
+/* FST m32/m64 of a value the format holds exactly (zeros, normals without extra bits): no
+ * rounding and no flags, done in C. Returns false for the cases the host must do. */
+static bool store_fast(const f80 *a, void *out, enum f80_kind kind)
+{
+    unsigned e = a->se & 0x7fff;
+    uint64_t sign = a->se >> 15;
+    if (kind != F80_M64 && kind != F80_M32)
+        return false;
+    if (e == 0 && a->mant == 0) {
+        if (kind == F80_M64) {
+            uint64_t v = sign << 63;
+            memcpy(out, &v, 8);
+        } else {
+            uint32_t v = (uint32_t)sign << 31;
+            memcpy(out, &v, 4);
+        }
+        return true;
+    }
+    if (!(a->mant >> 63))
+        return false;
+    int ue = (int)e - 16383;
+    if (kind == F80_M64) {
+        if (ue < -1022 || ue > 1023 || (a->mant & 0x7ff))
+            return false;
+        uint64_t v = sign << 63 | (uint64_t)(ue + 1023) << 52 | (a->mant >> 11 & 0xfffffffffffffull);
+        memcpy(out, &v, 8);
+    } else {
+        if (ue < -126 || ue > 127 || (a->mant & 0xffffffffffull))
+            return false;
+        uint32_t v = (uint32_t)sign << 31 | (uint32_t)(ue + 127) << 23 |
+                     (uint32_t)(a->mant >> 40 & 0x7fffff);
+        memcpy(out, &v, 4);
+    }
+    return true;
+}
+
 unsigned f80_store(uint16_t cw, const f80 *a, void *out, enum f80_kind kind, bool truncate,
                    bool *written)
 {
+    if (store_fast(a, out, kind)) {
+        *written = true;
+        return 0;
+    }
     struct x87_frame f;
     frame_init(&f, cw);
     f.in0 = *a;

@@ -195,7 +195,8 @@ void fpu_reset(struct cpu *cpu)
 
 /* ---- Environment images (FSTENV/FLDENV/FSAVE/FRSTOR) ---- */
 
-static unsigned env_size(const struct cpu *cpu, bool op32) { (void)cpu; return op32 ? 28 : 14; }
+/* FSTENV image size: 28 bytes with a 32-bit operand size, 14 with 16. */
+static unsigned env_size(bool op32) { return op32 ? 28 : 14; }
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
@@ -294,7 +295,7 @@ static void fnstenv(struct cpu *cpu, int seg, uint32_t ea, bool op32)
 {
     uint8_t b[28];
     build_env(cpu, b, op32);
-    cpu_write_bytes(cpu, seg, ea, b, env_size(cpu, op32));
+    cpu_write_bytes(cpu, seg, ea, b, env_size(op32));
     /* FSTENV masks all exceptions after saving. */
     cpu->fpu.control |= CW_MASKS;
     update_es(cpu);
@@ -303,7 +304,7 @@ static void fnstenv(struct cpu *cpu, int seg, uint32_t ea, bool op32)
 static void fldenv(struct cpu *cpu, int seg, uint32_t ea, bool op32)
 {
     uint8_t b[28];
-    cpu_read_bytes(cpu, seg, ea, b, env_size(cpu, op32));
+    cpu_read_bytes(cpu, seg, ea, b, env_size(op32));
     load_env(cpu, b, op32);
 }
 
@@ -311,7 +312,7 @@ static void fnsave(struct cpu *cpu, int seg, uint32_t ea, bool op32)
 {
     struct fpu_state *f = &cpu->fpu;
     uint8_t b[108];
-    unsigned n = env_size(cpu, op32);
+    unsigned n = env_size(op32);
     build_env(cpu, b, op32);
     for (unsigned i = 0; i < 8; i++)
         memcpy(b + n + 10 * i, st(f, i), 10);
@@ -323,7 +324,7 @@ static void frstor(struct cpu *cpu, int seg, uint32_t ea, bool op32)
 {
     struct fpu_state *f = &cpu->fpu;
     uint8_t b[108];
-    unsigned n = env_size(cpu, op32);
+    unsigned n = env_size(op32);
     cpu_read_bytes(cpu, seg, ea, b, n + 80);
     load_env(cpu, b, op32);
     for (unsigned i = 0; i < 8; i++) {
@@ -357,15 +358,19 @@ void fpu_fxsave(struct cpu *cpu, int seg, uint32_t ea)
     put16(b + 12, f->fcs);
     put32(b + 16, f->fdp);
     put16(b + 20, f->fds);
-    put32(b + 24, f->mxcsr);
-    put32(b + 28, fpu_has(cpu, FEAT_SSE2) ? 0xffff : 0);
+    bool sse = fpu_has(cpu, FEAT_SSE);
+    if (sse) {
+        put32(b + 24, f->mxcsr);
+        put32(b + 28, fpu_has(cpu, FEAT_SSE2) ? 0xffff : 0);
+    }
     for (unsigned i = 0; i < 8; i++) {
         f80 *r = st(f, i);
         memcpy(b + 32 + 16 * i, &r->mant, 8);
         put16(b + 40 + 16 * i, r->se);
     }
     memcpy(b + 160, f->xmm, 128);
-    cpu_write_bytes(cpu, seg, ea, b, sizeof(b));
+    /* Without SSE (Pentium II) MXCSR reads as zero and the XMM area is left alone. */
+    cpu_write_bytes(cpu, seg, ea, b, sse ? 288 : 160);
 }
 
 void fpu_fxrstor(struct cpu *cpu, int seg, uint32_t ea)
@@ -374,8 +379,9 @@ void fpu_fxrstor(struct cpu *cpu, int seg, uint32_t ea)
     uint8_t b[288];
     if ((cpu->seg[seg].base + ea) & 15)
         cpu_exception(cpu, EXC_GP, 0);
-    cpu_read_bytes(cpu, seg, ea, b, sizeof(b));
-    uint32_t mxcsr = get32(b + 24);
+    bool sse = fpu_has(cpu, FEAT_SSE);
+    cpu_read_bytes(cpu, seg, ea, b, sse ? 288 : 160);
+    uint32_t mxcsr = sse ? get32(b + 24) : f->mxcsr;
     if (mxcsr & ~fpu_mxcsr_mask(cpu))
         cpu_exception(cpu, EXC_GP, 0);
     f->control = (uint16_t)((get16(b) & 0x1f3f) | 0x0040);
@@ -394,7 +400,8 @@ void fpu_fxrstor(struct cpu *cpu, int seg, uint32_t ea)
         memcpy(&r->mant, b + 32 + 16 * i, 8);
         r->se = get16(b + 40 + 16 * i);
     }
-    memcpy(f->xmm, b + 160, 128);
+    if (sse)
+        memcpy(f->xmm, b + 160, 128);
     update_es(cpu);
 }
 
@@ -443,7 +450,7 @@ static void arith_st0(struct fpu_state *f, unsigned op, const void *src, enum f8
     }
     f80 v = *st(f, 0);
     unsigned bits = f80_arith((enum f80_arith_op)op, f->control, &v, src, kind);
-    raise_bits(f, bits, F80_C1);
+    raise_bits(f, bits, suppressed(f, bits) ? 0 : F80_C1);
     *st(f, 0) = v;
 }
 
@@ -462,7 +469,7 @@ static void arith_sti(struct fpu_state *f, unsigned reg, unsigned i, bool do_pop
     }
     f80 d = *st(f, i), s = *st(f, 0);
     unsigned bits = f80_arith_sti(map[reg], f->control, &d, &s);
-    raise_bits(f, bits, F80_C1);
+    raise_bits(f, bits, suppressed(f, bits) ? 0 : F80_C1);
     *st(f, i) = d;
     if (do_pop && !suppressed(f, bits))
         pop(f);
@@ -653,7 +660,7 @@ static void stack_op(struct fpu_state *f, enum f80_stack_op op)
         bits = f80_stack(op, f->control, r, &delta);
         if (op == F80_FSIN || op == F80_FCOS)
             cc |= F80_C2;
-        raise_bits(f, bits, cc);
+        raise_bits(f, bits, suppressed(f, bits) ? 0 : cc);
         *st(f, 0) = r[0];
         return;
     case F80_FSINCOS: case F80_FPTAN: case F80_FXTRACT:
@@ -674,7 +681,7 @@ static void stack_op(struct fpu_state *f, enum f80_stack_op op)
         bits = f80_stack(op, f->control, r, &delta);
         if (op != F80_FXTRACT)
             cc |= F80_C2;
-        raise_bits(f, bits, cc);
+        raise_bits(f, bits, suppressed(f, bits) ? 0 : cc);
         if (delta == 1) {
             *st(f, 0) = r[1];
             push(f, r[0]);
@@ -689,7 +696,8 @@ static void stack_op(struct fpu_state *f, enum f80_stack_op op)
             return;
         }
         bits = f80_stack(op, f->control, r, &delta);
-        raise_bits(f, bits, op == F80_FSCALE ? F80_C1 : F80_CC);
+        /* An aborted instruction (unmasked IE/DE/ZE) leaves the condition codes alone. */
+        raise_bits(f, bits, suppressed(f, bits) ? 0 : op == F80_FSCALE ? F80_C1 : F80_CC);
         *st(f, 0) = r[0];
         return;
     case F80_FPATAN: case F80_FYL2X: case F80_FYL2XP1:

@@ -272,7 +272,8 @@ static bool page_walk(struct cpu *cpu, uint32_t lin, bool write, bool user, bool
             perm &= (uint8_t)~(TLB_WS | TLB_WU);
         w->phys = ((uint32_t)pde & 0xffe00000u) | (lin & 0x1ff000u);
         w->perm = perm;
-        w->flags = (uint8_t)(TLB_LARGE | ((pge && (pde & PTE_G)) ? TLB_GLOBAL : 0));
+        w->flags = (uint8_t)(TLB_LARGE | ((pge && (pde & PTE_G)) ? TLB_GLOBAL : 0) |
+                             ((pde >> 32) & 0xf ? TLB_VOID : 0));
         return true;
     }
     uint32_t pte_addr = ((uint32_t)pde & 0xfffff000u) + ((lin >> 12) & 0x1ff) * 8;
@@ -298,7 +299,8 @@ static bool page_walk(struct cpu *cpu, uint32_t lin, bool write, bool user, bool
         perm &= (uint8_t)~(TLB_WS | TLB_WU);
     w->phys = (uint32_t)pte & 0xfffff000u;
     w->perm = perm;
-    w->flags = (pge && (pte & PTE_G)) ? TLB_GLOBAL : 0;
+    w->flags = (uint8_t)(((pge && (pte & PTE_G)) ? TLB_GLOBAL : 0) |
+                         ((pte >> 32) & 0xf ? TLB_VOID : 0));
     return true;
 }
 
@@ -347,7 +349,7 @@ static struct tlb_entry *tlb_fill(struct cpu *cpu, uint32_t lin, bool write, boo
     e->flags = w.flags;
     if (w.flags & TLB_LARGE)
         s->tlb_has_large = true;
-    uintptr_t pe = cpu->mem->pages[w.phys >> PHYS_PAGE_SHIFT];
+    uintptr_t pe = (w.flags & TLB_VOID) ? 0 : cpu->mem->pages[w.phys >> PHYS_PAGE_SHIFT];
     e->host = NULL;
     e->fast = 0;
     if (pe & PHYS_DIRECT_READ) {
@@ -406,7 +408,10 @@ static void lin_access(struct cpu *cpu, uint32_t lin, void *buf, unsigned len, b
     uint32_t first = lin & 0xfff;
     if (first + len <= 0x1000 && (len == 1 || len == 2 || len == 4)) {
         struct tlb_entry *e = tlb_get(cpu, lin, write, user);
-        if (e->fast & bit) {
+        if (e->flags & TLB_VOID) {
+            if (!write)
+                memset(buf, 0xff, len);
+        } else if (e->fast & bit) {
             if (write)
                 memcpy(e->host + first, buf, len);
             else
@@ -437,7 +442,10 @@ static void lin_access(struct cpu *cpu, uint32_t lin, void *buf, unsigned len, b
             chunk = len;
         struct tlb_entry *e = tlb_get(cpu, lin, write, user);
         uint32_t phys = e->phys | off;
-        if (e->fast & bit) {
+        if (e->flags & TLB_VOID) {
+            if (!write)
+                memset(p, 0xff, chunk);
+        } else if (e->fast & bit) {
             if (write)
                 memcpy(e->host + off, p, chunk);
             else

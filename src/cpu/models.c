@@ -1,5 +1,7 @@
 /* CPU models: identity, feature bits and caches, and -cpu MODEL,+feat,-feat. Feature sets
- * only name what pcvm implements (no VME, PSE-36, CLFLUSH, 3DNow!, NX, long mode). */
+ * only name what pcvm implements (no VME, PSE-36, CLFLUSH, 3DNow!, NX, long mode). Like QEMU,
+ * every model sets the "hypervisor" bit (CPUID.1:ECX[31]): guests then know why there is no
+ * PMU and no microcode to load. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -14,22 +16,26 @@ static const struct cpu_model models[] = {
     {
         .name = "486", .desc = "Intel 486 DX4 (CPUID, no TSC/CX8/CMOV)",
         .vendor = "GenuineIntel", .family = 4, .model = 8, .stepping = 0,
-        .max_leaf = 1, .features_edx = CPUID_FPU, .mhz = 100, .has_cpuid = true,
+        .max_leaf = 1, .features_edx = CPUID_FPU, .features_ecx = CPUID_ECX_HYPERVISOR,
+        .mhz = 100, .has_cpuid = true,
     },
     {
         .name = "pentium", .desc = "Intel Pentium (P54C)",
         .vendor = "GenuineIntel", .family = 5, .model = 2, .stepping = 11,
-        .max_leaf = 1, .features_edx = P5_FEATURES, .mhz = 200, .has_cpuid = true,
+        .max_leaf = 1, .features_edx = P5_FEATURES, .features_ecx = CPUID_ECX_HYPERVISOR,
+        .mhz = 200, .has_cpuid = true,
     },
     {
         .name = "pentium-mmx", .desc = "Intel Pentium MMX (P55C)",
         .vendor = "GenuineIntel", .family = 5, .model = 4, .stepping = 3,
-        .max_leaf = 1, .features_edx = P5_FEATURES | CPUID_MMX, .mhz = 233, .has_cpuid = true,
+        .max_leaf = 1, .features_edx = P5_FEATURES | CPUID_MMX,
+        .features_ecx = CPUID_ECX_HYPERVISOR, .mhz = 233, .has_cpuid = true,
     },
     {
         .name = "pentium2", .desc = "Intel Pentium II (Deschutes)",
         .vendor = "GenuineIntel", .family = 6, .model = 5, .stepping = 2,
         .max_leaf = 2, .features_edx = P6_FEATURES | CPUID_MMX | CPUID_FXSR,
+        .features_ecx = CPUID_ECX_HYPERVISOR,
         .cache_leaf2 = { 0x03020101, 0, 0, 0x0c040843 }, .mhz = 450, .has_cpuid = true,
     },
     {
@@ -37,6 +43,7 @@ static const struct cpu_model models[] = {
         .vendor = "GenuineIntel", .family = 6, .model = 8, .stepping = 10,
         .max_leaf = 2, .max_ext_leaf = 0x80000004,
         .features_edx = P6_FEATURES | CPUID_PAT | CPUID_MMX | CPUID_FXSR | CPUID_SSE,
+        .features_ecx = CPUID_ECX_HYPERVISOR,
         .cache_leaf2 = { 0x03020101, 0, 0, 0x0c040882 },
         .brand = "Intel(R) Pentium(R) III CPU family      1000MHz", .mhz = 1000,
         .has_cpuid = true,
@@ -46,7 +53,7 @@ static const struct cpu_model models[] = {
         .vendor = "GenuineIntel", .family = 6, .model = 6, .stepping = 3,
         .max_leaf = 4, .max_ext_leaf = 0x80000004,
         .features_edx = P6_FEATURES | CPUID_PAT | CPUID_MMX | CPUID_FXSR | CPUID_SSE | CPUID_SSE2,
-        .features_ecx = CPUID_ECX_SSE3,
+        .features_ecx = CPUID_ECX_SSE3 | CPUID_ECX_HYPERVISOR,
         .brand = "QEMU Virtual CPU version 2.5+", .mhz = 2000, .has_cpuid = true,
     },
     {
@@ -54,6 +61,7 @@ static const struct cpu_model models[] = {
         .vendor = "AuthenticAMD", .family = 6, .model = 6, .stepping = 2,
         .max_leaf = 1, .max_ext_leaf = 0x80000006,
         .features_edx = P6_FEATURES | CPUID_PAT | CPUID_MMX | CPUID_FXSR | CPUID_SSE,
+        .features_ecx = CPUID_ECX_HYPERVISOR,
         .ext_edx = (P6_FEATURES | CPUID_PAT | CPUID_MMX | CPUID_FXSR) & ~CPUID_SEP,
         .amd_l1 = { 0x0408ff08, 0xff20ff10, 0x40020140, 0x40020140 },
         .amd_l2 = { 0, 0x41004100, 0x01008140, 0 },
@@ -64,6 +72,7 @@ static const struct cpu_model models[] = {
         .vendor = "GenuineIntel", .family = 15, .model = 2, .stepping = 9,
         .max_leaf = 2, .max_ext_leaf = 0x80000004,
         .features_edx = P6_FEATURES | CPUID_PAT | CPUID_MMX | CPUID_FXSR | CPUID_SSE | CPUID_SSE2,
+        .features_ecx = CPUID_ECX_HYPERVISOR,
         .cache_leaf2 = { 0x665b5001, 0, 0, 0x007b7040 },
         .brand = "Intel(R) Pentium(R) 4 CPU 2.80GHz", .mhz = 2800, .has_cpuid = true,
     },
@@ -72,7 +81,7 @@ static const struct cpu_model models[] = {
         .vendor = "GenuineIntel", .family = 6, .model = 14, .stepping = 8,
         .max_leaf = 2, .max_ext_leaf = 0x80000008,
         .features_edx = P6_FEATURES | CPUID_PAT | CPUID_MMX | CPUID_FXSR | CPUID_SSE | CPUID_SSE2,
-        .features_ecx = CPUID_ECX_SSE3,
+        .features_ecx = CPUID_ECX_SSE3 | CPUID_ECX_HYPERVISOR,
         .cache_leaf2 = { 0x02b3b001, 0x000000f0, 0, 0x2c04307d },
         .brand = "Genuine Intel(R) CPU           T2600  @ 2.16GHz", .mhz = 2160,
         .has_cpuid = true,
@@ -82,7 +91,7 @@ static const struct cpu_model models[] = {
         .vendor = "GenuineIntel", .family = 6, .model = 15, .stepping = 1,
         .max_leaf = 2, .max_ext_leaf = 0x80000004,
         .features_edx = P6_FEATURES | CPUID_PAT | CPUID_MMX | CPUID_FXSR | CPUID_SSE | CPUID_SSE2,
-        .features_ecx = CPUID_ECX_SSE3,
+        .features_ecx = CPUID_ECX_SSE3 | CPUID_ECX_HYPERVISOR,
         .cache_leaf2 = { 0x02b3b001, 0x000000f0, 0, 0x2c04307d },
         .brand = "pcvm max CPU", .mhz = 2000, .has_cpuid = true,
     },
@@ -108,7 +117,7 @@ void cpu_model_list(void)
     printf("  %-12s %s\n", "host", "alias of max");
     printf("\nFeatures for -cpu MODEL,+feat,-feat,feat=on|off:\n ");
     printf(" fpu de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat mmx fxsr sse sse2"
-           " sse3 mmxext\n");
+           " sse3 mmxext hypervisor\n");
 }
 
 /* Feature names and where they live. */
@@ -126,6 +135,7 @@ static const struct {
     { "mmx", W_EDX, CPUID_MMX }, { "fxsr", W_EDX, CPUID_FXSR }, { "sse", W_EDX, CPUID_SSE },
     { "sse2", W_EDX, CPUID_SSE2 }, { "sse3", W_ECX, CPUID_ECX_SSE3 },
     { "pni", W_ECX, CPUID_ECX_SSE3 }, { "mmxext", W_EXT_EDX, CPUID_EXT_MMXEXT },
+    { "hypervisor", W_ECX, CPUID_ECX_HYPERVISOR },
 };
 
 int cpu_model_set_feature(struct cpu_model *model, const char *spec, char *err, unsigned errlen)

@@ -1,17 +1,19 @@
-/* Model-specific registers of the P6 family (and what Linux probes on them). */
+/* Model-specific registers of the P6 family (and what Linux probes on them). The performance
+ * counters are left out (#GP): pcvm does not count events, and guests then fall back to
+ * software events, as they do under QEMU's TCG. */
 #include "cpu/sysint.h"
 
 enum {
     MSR_TSC = 0x10, MSR_PLATFORM_ID = 0x17, MSR_APIC_BASE = 0x1b, MSR_EBL_CR_POWERON = 0x2a,
-    MSR_BIOS_SIGN_ID = 0x8b, MSR_PERFCTR0 = 0xc1, MSR_PERFCTR1 = 0xc2, MSR_MTRRCAP = 0xfe,
+    MSR_BIOS_SIGN_ID = 0x8b, MSR_MTRRCAP = 0xfe,
     MSR_SYSENTER_CS = 0x174, MSR_SYSENTER_ESP = 0x175, MSR_SYSENTER_EIP = 0x176,
-    MSR_MCG_CAP = 0x179, MSR_MCG_STATUS = 0x17a, MSR_MCG_CTL = 0x17b, MSR_EVNTSEL0 = 0x186,
-    MSR_EVNTSEL1 = 0x187, MSR_MISC_ENABLE = 0x1a0, MSR_DEBUGCTL = 0x1d9,
+    MSR_MCG_CAP = 0x179, MSR_MCG_STATUS = 0x17a, MSR_MCG_CTL = 0x17b, MSR_MISC_ENABLE = 0x1a0,
+    MSR_DEBUGCTL = 0x1d9,
     MSR_MTRR_PHYS_BASE0 = 0x200, MSR_MTRR_FIX64K = 0x250, MSR_MTRR_FIX16K_80000 = 0x258,
     MSR_MTRR_FIX16K_A0000 = 0x259, MSR_MTRR_FIX4K_C0000 = 0x268, MSR_PAT = 0x277,
     MSR_MTRR_DEF_TYPE = 0x2ff, MSR_MC0_CTL = 0x400,
-    /* AMD K7 */
-    MSR_K7_EVNTSEL0 = 0xc0010000u, MSR_K7_PERFCTR3 = 0xc0010007u, MSR_K7_SYSCFG = 0xc0010010u,
+    /* AMD K7 (its performance counters, like the P6 ones, are absent: they would not count) */
+    MSR_K7_SYSCFG = 0xc0010010u,
     MSR_K7_HWCR = 0xc0010015u, MSR_K7_TOP_MEM = 0xc001001au, MSR_K7_CLK_CTL = 0xc001001bu,
 };
 
@@ -25,8 +27,6 @@ static uint64_t *amd_msr(struct cpu *cpu, uint32_t index)
 {
     if (!is_amd(cpu))
         return NULL;
-    if (index >= MSR_K7_EVNTSEL0 && index <= MSR_K7_PERFCTR3)
-        return &cpu->sys.amd_perf[index - MSR_K7_EVNTSEL0];
     switch (index) {
     case MSR_K7_SYSCFG: return &cpu->sys.amd_syscfg;
     case MSR_K7_HWCR: return &cpu->sys.amd_hwcr;
@@ -83,16 +83,6 @@ uint64_t cpu_rdmsr(struct cpu *cpu, uint32_t index)
     case MSR_BIOS_SIGN_ID:
         if (p6)
             return s->bios_sign_id;
-        break;
-    case MSR_PERFCTR0:
-    case MSR_PERFCTR1:
-        if (p6)
-            return s->perfctr[index - MSR_PERFCTR0];
-        break;
-    case MSR_EVNTSEL0:
-    case MSR_EVNTSEL1:
-        if (p6)
-            return s->evntsel[index - MSR_EVNTSEL0];
         break;
     case MSR_MTRRCAP:
         if (has(cpu, CPUID_MTRR))
@@ -179,20 +169,6 @@ void cpu_wrmsr(struct cpu *cpu, uint32_t index, uint64_t value)
     case MSR_BIOS_SIGN_ID:
         if (p6) {
             s->bios_sign_id = 0; /* no microcode update is loaded */
-            return;
-        }
-        break;
-    case MSR_PERFCTR0:
-    case MSR_PERFCTR1:
-        if (p6) {
-            s->perfctr[index - MSR_PERFCTR0] = value & 0xffffffffffull;
-            return;
-        }
-        break;
-    case MSR_EVNTSEL0:
-    case MSR_EVNTSEL1:
-        if (p6) {
-            s->evntsel[index - MSR_EVNTSEL0] = value & 0xffffffffu;
             return;
         }
         break;

@@ -177,6 +177,187 @@ static unsigned fp_src_size(uint8_t op, uint8_t pfx)
                                      op != 0xe6 ? 8 : 16;
 }
 
+/* How the result elements of a floating-point operation depend on its source elements. */
+struct fp_shape {
+    unsigned lanes;   /* result elements computed (1 for scalar operations) */
+    unsigned width;   /* bytes per source element: 4 or 8 */
+    bool horizontal;  /* HADD/HSUB: result k from elements 2k, 2k+1 of d, then of s */
+    bool div;         /* the neutral filler is 1.0 (0/0 would be invalid) */
+};
+
+static struct fp_shape fp_shape_of(enum simd_fp_op op)
+{
+    switch (op) {
+    case SFP_SQRTSS: case SFP_RSQRTSS: case SFP_RCPSS: case SFP_ADDSS: case SFP_MULSS:
+    case SFP_SUBSS: case SFP_MINSS: case SFP_MAXSS: case SFP_CMPSS: case SFP_CVTSS2SD:
+    case SFP_SQRTSD: case SFP_ADDSD: case SFP_MULSD: case SFP_SUBSD: case SFP_MINSD:
+    case SFP_MAXSD: case SFP_CMPSD: case SFP_CVTSD2SS:
+        return (struct fp_shape){ 1, 4, false, false };
+    case SFP_DIVSS: case SFP_DIVSD:
+        return (struct fp_shape){ 1, 4, false, true };
+    case SFP_DIVPS: return (struct fp_shape){ 4, 4, false, true };
+    case SFP_DIVPD: return (struct fp_shape){ 2, 8, false, true };
+    case SFP_HADDPS: case SFP_HSUBPS: return (struct fp_shape){ 4, 4, true, false };
+    case SFP_HADDPD: case SFP_HSUBPD: return (struct fp_shape){ 2, 8, true, false };
+    case SFP_CVTPS2PD: case SFP_CVTDQ2PD: return (struct fp_shape){ 2, 4, false, false };
+    case SFP_SQRTPD: case SFP_ADDPD: case SFP_MULPD: case SFP_SUBPD: case SFP_MINPD:
+    case SFP_MAXPD: case SFP_CMPPD: case SFP_CVTPD2PS: case SFP_CVTPD2DQ: case SFP_CVTTPD2DQ:
+    case SFP_ADDSUBPD:
+        return (struct fp_shape){ 2, 8, false, false };
+    default:
+        return (struct fp_shape){ 4, 4, false, false };
+    }
+}
+
+/* Keep only the source elements result element k depends on; the others become a neutral
+ * filler (0, or 1.0 for divisions) that computes exactly, so the flags are element k's. */
+static void isolate_lane(struct fp_shape sh, unsigned k, xmm_reg *d, xmm_reg *s)
+{
+    xmm_reg nd, ns;
+    unsigned n = 16 / sh.width;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t fill = !sh.div ? 0 : sh.width == 4 ? 0x3f800000u : 0x3ff0000000000000ull;
+        if (sh.width == 4) {
+            nd.d[i] = (uint32_t)fill;
+            ns.d[i] = (uint32_t)fill;
+        } else {
+            nd.q[i] = fill;
+            ns.q[i] = fill;
+        }
+    }
+    if (sh.horizontal) {
+        unsigned half = sh.lanes / 2;
+        bool from_s = k >= half;
+        unsigned e = 2 * (from_s ? k - half : k);
+        for (unsigned i = e; i < e + 2; i++) {
+            if (sh.width == 4) {
+                if (from_s) ns.d[i] = s->d[i]; else nd.d[i] = d->d[i];
+            } else {
+                if (from_s) ns.q[i] = s->q[i]; else nd.q[i] = d->q[i];
+            }
+        }
+    } else if (sh.width == 4) {
+        nd.d[k] = d->d[k];
+        ns.d[k] = s->d[k];
+    } else {
+        nd.q[k] = d->q[k];
+        ns.q[k] = s->q[k];
+    }
+    *d = nd;
+    *s = ns;
+}
+
+/* Operand of element i of v as an 80-bit value (exact); DAZ reads denormals as zero. */
+static f80 lane_value(const xmm_reg *v, unsigned i, bool dbl, bool daz)
+{
+    uint8_t buf[8];
+    f80 r = { 0, 0 };
+    bool loaded;
+    if (dbl) {
+        uint64_t x = v->q[i];
+        if (daz && !(x >> 52 & 0x7ff))
+            x &= 1ull << 63;
+        memcpy(buf, &x, 8);
+        f80_load(0x037f, buf, F80_M64, &r, &loaded);
+    } else {
+        uint32_t x = v->d[i];
+        if (daz && !(x >> 23 & 0xff))
+            x &= 1u << 31;
+        memcpy(buf, &x, 4);
+        f80_load(0x037f, buf, F80_M32, &r, &loaded);
+    }
+    return r;
+}
+
+/* Is result element k exact when the exponent range is unbounded? That decides PE when an
+ * unmasked overflow or underflow is reported (the processor rounds the significand first). */
+static bool lane_exact(enum simd_fp_op op, const xmm_reg *d, const xmm_reg *s, unsigned k,
+                       bool daz)
+{
+    enum f80_arith_op aop;
+    bool dbl, from_s = false, horizontal = false;
+    unsigned ia = k, ib = k;
+    switch (op) {
+    case SFP_ADDPS: case SFP_ADDSS: case SFP_ADDPD: case SFP_ADDSD: aop = F80_ADD; break;
+    case SFP_SUBPS: case SFP_SUBSS: case SFP_SUBPD: case SFP_SUBSD: aop = F80_SUB; break;
+    case SFP_MULPS: case SFP_MULSS: case SFP_MULPD: case SFP_MULSD: aop = F80_MUL; break;
+    case SFP_DIVPS: case SFP_DIVSS: case SFP_DIVPD: case SFP_DIVSD: aop = F80_DIV; break;
+    case SFP_ADDSUBPS: case SFP_ADDSUBPD: aop = (k & 1) ? F80_ADD : F80_SUB; break;
+    case SFP_HADDPS: case SFP_HSUBPS: case SFP_HADDPD: case SFP_HSUBPD: {
+        unsigned half = (op == SFP_HADDPS || op == SFP_HSUBPS) ? 2 : 1;
+        aop = (op == SFP_HADDPS || op == SFP_HADDPD) ? F80_ADD : F80_SUB;
+        horizontal = true;
+        from_s = k >= half;
+        ia = 2 * (from_s ? k - half : k);
+        ib = ia + 1;
+        break;
+    }
+    case SFP_CVTPD2PS: case SFP_CVTSD2SS: {
+        f80 v = lane_value(s, k, true, daz);
+        return !(v.mant & 0xffffffffffull);
+    }
+    default:
+        return true;
+    }
+    switch (op) {
+    case SFP_ADDPD: case SFP_ADDSD: case SFP_SUBPD: case SFP_SUBSD: case SFP_MULPD:
+    case SFP_MULSD: case SFP_DIVPD: case SFP_DIVSD: case SFP_ADDSUBPD: case SFP_HADDPD:
+    case SFP_HSUBPD:
+        dbl = true;
+        break;
+    default:
+        dbl = false;
+        break;
+    }
+    /* Horizontal operations take both operands from one register. */
+    const xmm_reg *src_a = from_s ? s : d, *src_b = horizontal ? src_a : s;
+    f80 a = lane_value(src_a, ia, dbl, daz), b = lane_value(src_b, ib, dbl, daz);
+    unsigned bits = f80_arith(aop, 0x037f, &a, &b, F80_X80);
+    return !(bits & F80_PE) && !(a.mant & (dbl ? 0x7ffull : 0xffffffffffull));
+}
+
+/* An operation with unmasked exceptions that may trap: work out, element by element, the
+ * flags the processor reports at the #XM. An unmasked overflow or underflow reports OE or UE,
+ * with PE only when the significand was rounded, and unmasked underflow is signalled on
+ * tininess even for an exact result; an
+ * unmasked pre-computation exception (IE, DE, ZE) reports only the pre-computation flags.
+ * Raises #XM/#UD when an unmasked exception occurs; returns otherwise. */
+static void sse_fp_unmasked(struct cpu *cpu, enum simd_fp_op op, const xmm_reg *d,
+                            const xmm_reg *s, uint8_t imm, uint32_t flags)
+{
+    uint32_t mx = cpu->fpu.mxcsr, unmasked = ~(mx >> 7) & 0x3f, pre = 0, post = 0;
+    struct fp_shape sh = fp_shape_of(op);
+    for (unsigned k = 0; k < sh.lanes; k++) {
+        xmm_reg ld = *d, ls = *s, t;
+        if (sh.lanes > 1)
+            isolate_lane(sh, k, &ld, &ls);
+        t = ld;
+        uint32_t f = sh.lanes > 1 ? simd_host_fp(op, mx, &t, &ls, imm) : flags;
+        bool tiny = false;
+        if (unmasked & MX_UE) {
+            /* With FTZ a tiny result (exact or not) raises UE. */
+            t = ld;
+            tiny = simd_host_fp(op, mx | 0x8000, &t, &ls, imm) & MX_UE;
+        }
+        pre |= f & (MX_IE | MX_DE | MX_ZE);
+        bool daz = mx & 0x40;
+        if (f & MX_OE)
+            post |= MX_OE | ((unmasked & MX_OE) && lane_exact(op, d, s, k, daz) ? 0 : MX_PE);
+        else if (tiny && (unmasked & MX_UE))
+            post |= MX_UE | (lane_exact(op, d, s, k, daz) ? 0 : MX_PE);
+        else
+            post |= f & (MX_UE | MX_PE);
+    }
+    if (pre & unmasked) {
+        cpu->fpu.mxcsr |= pre;
+    } else if (post & unmasked) {
+        cpu->fpu.mxcsr |= pre | post;
+    } else {
+        return;
+    }
+    cpu_exception(cpu, (cpu->cr4 & CR4_OSXMMEXCPT) ? EXC_XM : EXC_UD, 0);
+}
+
 /* Packed/scalar floating-point arithmetic: 51-53, 58-5F, C2, D0, 7C, 7D, E6. */
 static void sse_fp(struct cpu *cpu, const struct simd_args *a)
 {
@@ -188,10 +369,13 @@ static void sse_fp(struct cpu *cpu, const struct simd_args *a)
     sse_check(cpu, feat);
     unsigned size = fp_src_size(op, pfx);
     xmm_reg s = xmm_src(cpu, a, size, size == 16);
-    xmm_reg d = cpu->fpu.xmm[reg_of(a)];
-    uint32_t flags = simd_host_fp(fop, cpu->fpu.mxcsr, &d, &s, a->imm8);
+    xmm_reg d = cpu->fpu.xmm[reg_of(a)], r = d;
+    uint32_t flags = simd_host_fp(fop, cpu->fpu.mxcsr, &r, &s, a->imm8);
+    uint32_t unmasked = ~(cpu->fpu.mxcsr >> 7) & 0x3f;
+    if (unmasked && ((flags & unmasked) || (unmasked & MX_UE)))
+        sse_fp_unmasked(cpu, fop, &d, &s, a->imm8, flags);
     sse_flags(cpu, flags);
-    cpu->fpu.xmm[reg_of(a)] = d;
+    cpu->fpu.xmm[reg_of(a)] = r;
 }
 
 /* Bitwise 54-57 (and, andn, or, xor) on ps (none) and pd (66). */

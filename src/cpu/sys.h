@@ -17,7 +17,11 @@ enum {
     TLB_RU = 1u << 2,  /* user read (and execute) */
     TLB_WU = 1u << 3,  /* user write */
 };
-enum { TLB_GLOBAL = 1u << 0, TLB_LARGE = 1u << 1 };
+enum {
+    TLB_GLOBAL = 1u << 0,
+    TLB_LARGE = 1u << 1,
+    TLB_VOID = 1u << 2,  /* PAE page above 4 GiB: nothing there (reads all ones) */
+};
 struct tlb_entry {
     uint8_t *host;     /* host address of the page, NULL when not RAM/ROM */
     uint32_t phys;     /* physical page base (A20 applied) */
@@ -45,7 +49,7 @@ enum {
     CPUID_FXSR = 1u << 24, CPUID_SSE = 1u << 25, CPUID_SSE2 = 1u << 26,
 };
 /* Leaf 1 ECX. */
-enum { CPUID_ECX_SSE3 = 1u << 0, CPUID_ECX_SSSE3 = 1u << 9 };
+enum { CPUID_ECX_SSE3 = 1u << 0, CPUID_ECX_SSSE3 = 1u << 9, CPUID_ECX_HYPERVISOR = 1u << 31 };
 /* Leaf 0x80000001 EDX (AMD). */
 enum { CPUID_EXT_MMXEXT = 1u << 22, CPUID_EXT_NX = 1u << 20 };
 
@@ -99,8 +103,7 @@ struct cpu_sys_state {
     uint64_t mtrr_var[16], mtrr_fixed[11], mtrr_def_type;
     uint64_t mcg_status, mcg_ctl;
     uint64_t mc_regs[SYS_MCA_BANKS][4];
-    uint64_t perfctr[2], evntsel[2];
-    uint64_t amd_hwcr, amd_syscfg, amd_top_mem, amd_perf[8]; /* AMD K7 models */
+    uint64_t amd_hwcr, amd_syscfg, amd_top_mem; /* AMD K7 models */
 };
 
 /* Free what cpu_init allocated (the TLB). */

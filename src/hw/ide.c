@@ -326,6 +326,9 @@ static void ata_dma_cb(void *opaque, int ret)
     }
     d->aio_busy = false;
     struct ide_channel *ch = d->ch;
+    /* Guest turned the write cache off (SET FEATURES 82h): every write must be durable. */
+    if (ret >= 0 && r->write && !d->wce)
+        ret = block_flush(d->bs);
     if (ret < 0) {
         dma_finish(ch, &r->prd, true);
         cmd_error(d, r->write ? ER_ABRT : (ER_UNC | ER_ABRT));
@@ -1106,7 +1109,8 @@ static void pio_done(struct ide_drive *d)
         break;
     case IDE_END_WRITE_BLOCK: {
         uint32_t k = d->end / 512;
-        if (block_pwrite(d->bs, d->lba * 512, d->buf, (size_t)k * 512) < 0) {
+        if (block_pwrite(d->bs, d->lba * 512, d->buf, (size_t)k * 512) < 0 ||
+            (!d->wce && block_flush(d->bs) < 0)) {
             cmd_error(d, ER_ABRT);
             break;
         }

@@ -551,6 +551,12 @@ static unsigned utf8_encode(uint16_t cp, char out[3])
     return 3;
 }
 
+/* Characters from one text row to the next: the CRTC offset register counts words. */
+static int text_stride(const struct vga *s, int cols)
+{
+    return s->cr[0x13] ? s->cr[0x13] * 2 : cols;
+}
+
 void vga_text_info(const struct vga *s, int *cols, int *rows, int *cursor_x, int *cursor_y)
 {
     int c = s->cr[1] + 1;
@@ -567,11 +573,12 @@ void vga_text_info(const struct vga *s, int *cols, int *rows, int *cursor_x, int
     unsigned start = (unsigned)s->cr[0x0c] << 8 | s->cr[0x0d];
     unsigned cur = (unsigned)s->cr[0x0e] << 8 | s->cr[0x0f];
     int pos = (int)cur - (int)start;
-    if ((s->cr[0x0a] & 0x20) || pos < 0 || pos >= c * r) {
+    int stride = text_stride(s, c);
+    if ((s->cr[0x0a] & 0x20) || pos < 0 || pos % stride >= c || pos / stride >= r) {
         *cursor_x = *cursor_y = -1;
     } else {
-        *cursor_x = pos % c;
-        *cursor_y = pos / c;
+        *cursor_x = pos % stride;
+        *cursor_y = pos / stride;
     }
 }
 
@@ -584,13 +591,14 @@ size_t vga_text_snapshot(struct vga *s, char *buf, size_t size)
     int cols, rows, cx, cy;
     vga_text_info(s, &cols, &rows, &cx, &cy);
     unsigned start = (unsigned)s->cr[0x0c] << 8 | s->cr[0x0d];
+    unsigned stride = (unsigned)text_stride(s, cols);
     size_t len = 0;
     for (int y = 0; y < rows; y++) {
         char line[132 * 3];
         size_t ll = 0, keep = 0;
         for (int x = 0; x < cols; x++) {
             /* Word mode: character cell n is at plane offset 2n (char in plane 0). */
-            uint32_t off = ((start + (unsigned)(y * cols + x)) * 2) & 0xffff;
+            uint32_t off = ((start + (unsigned)y * stride + (unsigned)x) * 2) & 0xffff;
             uint8_t ch = plane_byte(s, off, 0);
             char u[3];
             unsigned n = utf8_encode(cp437[ch], u);

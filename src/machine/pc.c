@@ -623,6 +623,9 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
         rtc_parse_base("localtime", host_realtime_ns(), &start_sec);
     rtc_init(&pc->rtc, &pc->io, &pc->clock, pc->isa_irq[8], start_sec, log);
     rtc_cmos_set_memory(&pc->rtc, pc->mem.ram_below_4g, 0);
+    rtc_cmos_set(&pc->rtc, 0x14, 0x06);                   /* equipment: FPU, PS/2 mouse */
+    rtc_cmos_set(&pc->rtc, 0x5f, (uint8_t)(pc->ncpus - 1)); /* CPU count - 1, as SeaBIOS reads */
+    rtc_cmos_update_checksum(&pc->rtc);
     pc->nuarts = chardevs->n_serial < 4 ? chardevs->n_serial : 4;
     for (unsigned i = 0; i < pc->nuarts; i++)
         uart_init(&pc->uart[i], &pc->io, uart_ports[i],

@@ -1,10 +1,19 @@
 /* The run loop. */
 #include "machine/runloop.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Longest slice in host-clock mode: host events (serial input, sockets) wait at most this. */
 #define SLICE_NS_MAX 1000000LL
+
+/* A timer was armed before the end of the running slice: stop the vCPUs early. */
+static void runloop_cut_slice(void *opaque)
+{
+    struct runloop *rl = opaque;
+    for (unsigned i = 0; i < rl->ncpus; i++)
+        cpu_request(rl->cpus[i], CPU_REQ_EXIT, 1);
+}
 
 void runloop_init(struct runloop *rl, struct cpu **cpus, unsigned ncpus, struct vclock *clock,
                   struct mainloop *ml)
@@ -18,6 +27,8 @@ void runloop_init(struct runloop *rl, struct cpu **cpus, unsigned ncpus, struct 
     rl->clock = clock;
     rl->ml = ml;
     rl->insns_per_ms = 20000; /* first guess; measured from the first slices on */
+    clock->slice_cut = getenv("NOCUT") ? NULL : runloop_cut_slice;
+    clock->slice_cut_opaque = rl;
 }
 
 void runloop_set_paused(struct runloop *rl, bool paused)
@@ -33,12 +44,12 @@ static uint64_t slice_budget(struct runloop *rl, int64_t now, int64_t deadline)
     int64_t span = deadline - now;
     if (span < 0)
         span = 0;
+    if (span > SLICE_NS_MAX)
+        span = SLICE_NS_MAX;
     if (rl->clock->icount) {
         uint64_t n = (uint64_t)span >> rl->clock->icount_shift;
         return n ? n : 1;
     }
-    if (span > SLICE_NS_MAX)
-        span = SLICE_NS_MAX;
     uint64_t n = rl->insns_per_ms * (uint64_t)span / 1000000u;
     return n < 64 ? 64 : n;
 }
@@ -55,6 +66,8 @@ int runloop_run(struct runloop *rl)
         int64_t now = vclock_now(rl->clock);
         int64_t deadline = vclock_next_deadline(rl->clock);
         uint64_t budget = slice_budget(rl, now, deadline);
+        int64_t span = deadline - now;
+        rl->clock->slice_end = now + (span < SLICE_NS_MAX ? (span > 0 ? span : 0) : SLICE_NS_MAX);
         bool all_halted = true;
         int64_t host_start = rl->clock->icount ? 0 : host_monotonic_ns();
         uint64_t ran = 0;
@@ -70,6 +83,9 @@ int runloop_run(struct runloop *rl)
             if ((why == CPU_EXIT_RESET || why == CPU_EXIT_DEBUG) && rl->cpu_event)
                 rl->cpu_event(rl->opaque, cpu, why);
         }
+        rl->clock->slice_end = INT64_MAX;
+        for (unsigned i = 0; i < rl->ncpus; i++)
+            cpu_request(rl->cpus[i], CPU_REQ_EXIT, 0);
         if (rl->after_slice)
             rl->after_slice(rl->opaque);
         if (!rl->clock->icount && ran >= 1000) {

@@ -27,6 +27,9 @@ void vclock_init(struct vclock *c, bool icount, int icount_shift, const uint64_t
     c->insn_base = insn_counter ? *insn_counter : 0;
     c->running = true;
     c->timers = 0;
+    c->slice_end = INT64_MAX;
+    c->slice_cut = 0;
+    c->slice_cut_opaque = 0;
 }
 
 int64_t vclock_now(const struct vclock *c)
@@ -108,4 +111,6 @@ void vtimer_mod(struct vtimer *t, int64_t deadline_ns)
     t->next = *pp;
     *pp = t;
     t->armed = true;
+    if (t->clock->slice_end != INT64_MAX && deadline_ns < t->clock->slice_end && t->clock->slice_cut)
+        t->clock->slice_cut(t->clock->slice_cut_opaque);
 }

@@ -34,6 +34,11 @@ struct vclock {
     uint64_t insn_base;     /* with icount: instruction count at that anchor */
     bool running;
     struct vtimer *timers;  /* armed timers, earliest first */
+    /* The run loop's current slice ends at slice_end (INT64_MAX between slices); arming a timer before that calls
+     * slice_cut so the vCPU stops early and the new deadline is met. */
+    int64_t slice_end;
+    void (*slice_cut)(void *opaque);
+    void *slice_cut_opaque;
 };
 
 /* Host monotonic time in ns. */

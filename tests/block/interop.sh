@@ -149,7 +149,7 @@ json_case() {
     rm -f j.qcow2
     "$QIMG" create -q -f qcow2 j.qcow2 16M && "$QIO" -c 'write 0 64k' j.qcow2 >/dev/null &&
         "$PIMG" info --output=json j.qcow2 >p.json && "$QIMG" info --output=json j.qcow2 >q.json &&
-        python3 - <<'EOF'
+        python3 - <<'EOF' || return 1
 import json
 p = json.load(open("p.json")); q = json.load(open("q.json"))
 for k in ("virtual-size", "cluster-size", "format", "dirty-flag"):
@@ -157,10 +157,19 @@ for k in ("virtual-size", "cluster-size", "format", "dirty-flag"):
 assert p["format-specific"] == q["format-specific"], (p["format-specific"], q["format-specific"])
 EOF
     "$PIMG" check --output=json j.qcow2 >p.json && "$QIMG" check --output=json j.qcow2 >q.json &&
-        python3 - <<'EOF'
+        python3 - <<'EOF' || return 1
 import json
 p = json.load(open("p.json")); q = json.load(open("q.json"))
 for k in ("image-end-offset", "total-clusters", "check-errors", "allocated-clusters", "format"):
+    assert p.get(k) == q.get(k), (k, p.get(k), q.get(k))
+EOF
+    rm -f j2.qcow2
+    "$QIMG" convert -c -O qcow2 -o cluster_size=4096 -f raw ref.raw j2.qcow2 &&
+        "$PIMG" check --output=json j2.qcow2 >p.json && "$QIMG" check --output=json j2.qcow2 >q.json &&
+        python3 - <<'EOF'
+import json
+p = json.load(open("p.json")); q = json.load(open("q.json"))
+for k in ("image-end-offset", "total-clusters", "allocated-clusters", "fragmented-clusters", "compressed-clusters"):
     assert p.get(k) == q.get(k), (k, p.get(k), q.get(k))
 EOF
 }

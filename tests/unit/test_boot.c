@@ -323,6 +323,30 @@ static void test_linux_from_file_and_relocation(void **state)
     teardown_ram(f);
 }
 
+static void test_linux_old_protocol_limits(void **state)
+{
+    (void)state;
+    struct fixture *f = setup_ram(64 * MIB);
+    struct bz b;
+    make_bzimage(&b);
+    put16(b.img + 0x206, 0x202);   /* 2.02: no cmdline_size (255), no initrd_addr_max (0x37ffffff) */
+    char line[300];
+    memset(line, 'a', 255);
+    line[255] = '\0';
+    f->req.cmdline = line;
+    assert_int_equal(load(f, b.img, sizeof(b.img)), 0);
+    assert_int_equal(f->st.eip, 0x100000);
+    assert_int_equal(strlen((char *)f->pm.ram + rd32(f, BOOT_ZEROPAGE_ADDR + 0x228)), 255);
+    line[255] = 'a';
+    line[256] = '\0';
+    expect_error(f, b.img, sizeof(b.img), "at most 255");
+    /* 2.06+: cmdline_size from the header, exactly that many bytes are fine. */
+    make_bzimage(&b);
+    put32(b.img + 0x238, 256);
+    assert_int_equal(load(f, b.img, sizeof(b.img)), 0);
+    teardown_ram(f);
+}
+
 /* ---- Multiboot ---- */
 
 #define AOUT_BASE 0x100000u
@@ -571,28 +595,6 @@ static void test_e820_builder(void **state)
     assert_int_equal(usable, 0x9fc00 + (256 * MIB - 0x20000 - MIB));
 }
 
-static void test_bda(void **state)
-{
-    (void)state;
-    struct fixture *f = setup_ram(4 * MIB);
-    struct boot_bda_info info = { .serial_ports = 2, .parallel_ports = 1, .vga = true, .fpu = true };
-    boot_write_bda(&f->pm, &info);
-    assert_int_equal(rd16(f, 0x400), 0x3f8);      /* COM1 */
-    assert_int_equal(rd16(f, 0x402), 0x2f8);      /* COM2 */
-    assert_int_equal(rd16(f, 0x404), 0);
-    assert_int_equal(rd16(f, 0x408), 0x378);      /* LPT1 */
-    assert_int_equal(rd16(f, 0x40e), 0x9fc0);     /* EBDA segment */
-    assert_int_equal((rd16(f, 0x410) >> 9) & 7, 2);
-    assert_int_equal(rd16(f, 0x410) >> 14, 1);
-    assert_int_equal((rd16(f, 0x410) >> 4) & 3, 2);
-    assert_true(rd16(f, 0x410) & 2);
-    assert_int_equal(rd16(f, 0x413), 639);
-    assert_int_equal(rd8(f, 0x449), 3);
-    assert_int_equal(rd16(f, 0x463), 0x3d4);
-    assert_int_equal(rd8(f, 0x9fc00), 1);
-    teardown_ram(f);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -602,13 +604,13 @@ int main(void)
         cmocka_unit_test(test_linux_errors),
         cmocka_unit_test(test_linux_too_little_ram),
         cmocka_unit_test(test_linux_from_file_and_relocation),
+        cmocka_unit_test(test_linux_old_protocol_limits),
         cmocka_unit_test(test_multiboot_aout),
         cmocka_unit_test(test_multiboot_modules),
         cmocka_unit_test(test_multiboot_split),
         cmocka_unit_test(test_multiboot_elf),
         cmocka_unit_test(test_multiboot_errors),
         cmocka_unit_test(test_e820_builder),
-        cmocka_unit_test(test_bda),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

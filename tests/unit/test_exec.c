@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <cmocka.h>
 
@@ -128,6 +129,13 @@ static void mov_r32(struct code *c, int r, uint32_t v)
 {
     emit(c, 1, 0xb8 + r);
     emit32(c, v);
+}
+
+/* A small deterministic generator (tests must be reproducible). */
+static uint32_t rng_next(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(*s >> 32);
 }
 
 /* ---- Basic execution ---- */
@@ -543,6 +551,174 @@ static void test_divide(void **state)
     assert_int_equal(run_real_ax(d8n, sizeof(d8n), &f), 0xfef2);
 }
 
+
+/* 16-bit addressing: the eight base/index forms, their default segments (BP -> SS) and the
+ * 64 KiB wrap of the offset. */
+static void test_addressing16(void **state)
+{
+    (void)state;
+    struct vm *vm = vm_new();
+    /* DS = 0x2000 (base 0x20000), SS = 0x3000 (base 0x30000). */
+    vm->mem.ram[0x20000 + 0x0150] = 0x11;   /* [bx+si] = 0x100 + 0x50 */
+    vm->mem.ram[0x30000 + 0x0260] = 0x22;   /* [bp+si+0x10] = 0x200 + 0x50 + 0x10 (SS) */
+    vm->mem.ram[0x20000 + 0x0004] = 0x33;   /* [bx+di] = 0x100 + 0xff04 wraps to 0x0004 */
+    vm->mem.ram[0x30000 + 0x01fe] = 0x44;   /* [bp-2] (SS) */
+    vm->mem.ram[0x20000 + 0x1234] = 0x55;   /* [0x1234] */
+    static const uint8_t code[] = {
+        0xb8, 0x00, 0x20, 0x8e, 0xd8,       /* mov ax,0x2000; mov ds,ax */
+        0xb8, 0x00, 0x30, 0x8e, 0xd0,       /* mov ax,0x3000; mov ss,ax */
+        0xbb, 0x00, 0x01, 0xbe, 0x50, 0x00, /* mov bx,0x100; mov si,0x50 */
+        0xbd, 0x00, 0x02, 0xbf, 0x04, 0xff, /* mov bp,0x200; mov di,0xff04 */
+        0x8a, 0x00,                         /* mov al,[bx+si] */
+        0x8a, 0x62, 0x10,                   /* mov ah,[bp+si+0x10] */
+        0x8a, 0x09,                         /* mov cl,[bx+di] */
+        0x8a, 0x6e, 0xfe,                   /* mov ch,[bp-2] */
+        0x8a, 0x16, 0x34, 0x12,             /* mov dl,[0x1234] */
+        0x3e, 0x8a, 0x76, 0xfe,             /* mov dh,ds:[bp-2] -> DS:0x1fe = 0 */
+        0xf4,
+    };
+    vm_real(vm, code, sizeof(code));
+    assert_int_equal(run(vm), CPU_EXIT_HALT);
+    assert_int_equal(vm->cpu.regs[R_EAX] & 0xffff, 0x2211);
+    assert_int_equal(vm->cpu.regs[R_ECX] & 0xffff, 0x4433);
+    assert_int_equal(vm->cpu.regs[R_EDX] & 0xffff, 0x0055);
+    vm_free(vm);
+}
+
+/* The interrupt shadow after MOV SS, and INTR delivery through the board's acknowledge. */
+static int ack_vector(void *opaque, struct cpu *cpu)
+{
+    (void)opaque;
+    cpu_request(cpu, CPU_REQ_INTR, 0);
+    return 0x20;
+}
+
+static void test_external_interrupt(void **state)
+{
+    (void)state;
+    struct vm *vm = vm_new();
+    vm->cpu.board.intr_ack = ack_vector;
+    vm->mem.ram[0x80] = 0x00; vm->mem.ram[0x81] = 0x11;   /* IVT[0x20] = 0000:1100 */
+    static const uint8_t handler[] = { 0xbb, 0x34, 0x12, 0xcf };   /* mov bx,0x1234; iret */
+    memcpy(vm->mem.ram + 0x1100, handler, sizeof(handler));
+    /* sti; nop; hlt; inc cx; hlt */
+    static const uint8_t code[] = { 0xfb, 0x90, 0xf4, 0x41, 0xf4 };
+    vm_real(vm, code, sizeof(code));
+    assert_int_equal(run(vm), CPU_EXIT_HALT);
+    assert_int_equal(vm->cpu.eip, CODE + 3);
+    cpu_request(&vm->cpu, CPU_REQ_INTR, 1);
+    assert_int_equal(run(vm), CPU_EXIT_HALT);
+    assert_int_equal(vm->cpu.regs[R_EBX] & 0xffff, 0x1234);
+    assert_int_equal(vm->cpu.regs[R_ECX] & 0xffff, 1);
+    assert_int_equal(vm->cpu.eip, CODE + 5);
+    vm_free(vm);
+}
+
+
+/* Virtual-8086 mode with CR4.VME and IOPL 0: CLI/STI act on VIF, PUSHF shows VIF as IF. */
+static void test_vme_virtual_if(void **state)
+{
+    (void)state;
+    struct vm *vm = vm_new();
+    struct cpu *cpu = &vm->cpu;
+    /* cli; sti; pushf; pop ax */
+    static const uint8_t code[] = { 0xfa, 0xfb, 0x9c, 0x58 };
+    vm_real(vm, code, sizeof(code));
+    cpu->cr0 |= CR0_PE;
+    cpu->cr4 |= CR4_VME;
+    cpu_set_eflags(cpu, FLAG_VM | FLAG_IF | FLAG_VIF, FLAG_VM | FLAG_IF | FLAG_VIF | FLAG_IOPL);
+    cpu_update_mode(cpu);
+    assert_true(cpu->vm86);
+    assert_int_equal(cpu_run(cpu, 1), CPU_EXIT_BUDGET);         /* cli */
+    assert_int_equal(cpu->eflags & (FLAG_IF | FLAG_VIF), FLAG_IF);
+    assert_int_equal(cpu_run(cpu, 1), CPU_EXIT_BUDGET);         /* sti */
+    assert_int_equal(cpu->eflags & (FLAG_IF | FLAG_VIF), FLAG_IF | FLAG_VIF);
+    cpu_set_eflags(cpu, 0, FLAG_VIF);
+    assert_int_equal(cpu_run(cpu, 2), CPU_EXIT_BUDGET);         /* pushf; pop ax */
+    assert_int_equal(cpu->regs[R_EAX] & (FLAG_IF | FLAG_IOPL), FLAG_IOPL);
+    vm_free(vm);
+}
+
+
+/* An execute breakpoint in DR0/DR7 faults before the instruction, with DR6.B0 set. */
+static void test_code_breakpoint(void **state)
+{
+    (void)state;
+    struct vm *vm = vm_new();
+    vm->mem.ram[4] = 0x00; vm->mem.ram[5] = 0x11;          /* IVT[1] = 0000:1100 */
+    static const uint8_t handler[] = { 0x0f, 0x21, 0xf0, 0xf4 };   /* mov eax, dr6; hlt */
+    memcpy(vm->mem.ram + 0x1100, handler, sizeof(handler));
+    static const uint8_t code[] = { 0x41, 0x41, 0x41, 0xf4 };      /* inc cx x3; hlt */
+    vm_real(vm, code, sizeof(code));
+    vm->cpu.dr[0] = CODE + 2;
+    vm->cpu.dr[7] = 1;
+    assert_int_equal(run(vm), CPU_EXIT_HALT);
+    assert_int_equal(vm->cpu.eip, 0x1104);
+    assert_int_equal(vm->cpu.regs[R_ECX] & 0xffff, 2);              /* the third INC did not run */
+    assert_int_equal(vm->cpu.regs[R_EAX] & 1, 1);
+    assert_int_equal(vm->mem.ram[0x7ffa] | (vm->mem.ram[0x7ffb] << 8), CODE + 2);
+    vm_free(vm);
+}
+
+
+/* Random bytes as code, in real mode and in flat protected mode: whatever they do, pcvm must
+ * not crash, and the instruction count stays within the budget. */
+static void test_random_bytes_robust(void **state)
+{
+    (void)state;
+    const char *env = getenv("PCVM_TEST_ITERS");
+    int iters = env ? atoi(env) / 20 : 300;
+    uint64_t seed = env ? (uint64_t)iters : 4242;
+    struct vm *vm = vm_new();
+    for (int iter = 0; iter < iters; iter++) {
+        cpu_reset(&vm->cpu);
+        memset(vm->mem.ram, 0, 0x20000);
+        for (int v = 0; v < 256; v++) {     /* every vector -> 0000:0500 (hlt) */
+            vm->mem.ram[v * 4] = 0x00;
+            vm->mem.ram[v * 4 + 1] = 0x05;
+        }
+        vm->mem.ram[0x500] = 0xf4;
+        uint8_t code[512];
+        for (size_t k = 0; k < sizeof(code); k++)
+            code[k] = (uint8_t)rng_next(&seed);
+        if (iter & 1) {
+            vm_flat(vm, code, sizeof(code));
+            vm->cpu.idtr.limit = 0;           /* any exception escalates to a triple fault */
+        } else {
+            vm_real(vm, code, sizeof(code));
+        }
+        cpu_flush_traces(&vm->cpu);
+        uint64_t before = vm->cpu.insn_count;
+        enum cpu_exit_reason r = cpu_run(&vm->cpu, 5000);
+        assert_true(vm->cpu.insn_count - before <= 5000);
+        assert_true(r == CPU_EXIT_BUDGET || r == CPU_EXIT_HALT || r == CPU_EXIT_RESET);
+    }
+    vm_free(vm);
+}
+
+
+/* Debugger breakpoints stop before the instruction; resuming runs it; single-step stops
+ * after each instruction. */
+static void test_debugger_breakpoint_and_step(void **state)
+{
+    (void)state;
+    struct vm *vm = vm_new();
+    static const uint8_t code[] = { 0x41, 0x41, 0x41, 0xf4 };      /* inc cx x3; hlt */
+    vm_real(vm, code, sizeof(code));
+    assert_int_equal(cpu_exec_breakpoint_insert(&vm->cpu, CODE + 2), 0);
+    assert_int_equal(run(vm), CPU_EXIT_DEBUG);
+    assert_int_equal(vm->cpu.eip, CODE + 2);
+    assert_int_equal(vm->cpu.regs[R_ECX] & 0xffff, 2);
+    cpu_exec_set_single_step(&vm->cpu, true);
+    assert_int_equal(run(vm), CPU_EXIT_DEBUG);
+    assert_int_equal(vm->cpu.eip, CODE + 3);
+    cpu_exec_set_single_step(&vm->cpu, false);
+    assert_int_equal(cpu_exec_breakpoint_remove(&vm->cpu, CODE + 2), 0);
+    assert_int_equal(run(vm), CPU_EXIT_HALT);
+    assert_int_equal(vm->cpu.regs[R_ECX] & 0xffff, 3);
+    vm_free(vm);
+}
+
 /* ---- Differential flag tests against the host CPU ---- */
 #if defined(__x86_64__)
 
@@ -633,11 +809,6 @@ static const struct diff_case diff_cases[] = {
     { "shr32one", host_shr32one, { 0xd1, 0xe8 }, 2, 0, 0xd1, 5, false, 1 },
 };
 
-static uint32_t rng_next(uint64_t *s)
-{
-    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
-    return (uint32_t)(*s >> 32);
-}
 
 static uint32_t interesting(uint64_t *s)
 {
@@ -705,6 +876,318 @@ static void test_flags_vs_host(void **state)
     }
     vm_free(vm);
 }
+
+/* ---- Random single instructions against the host CPU ----
+ * Register-only integer instructions encode the same in 32-bit and 64-bit code (except
+ * 40-4F and PUSH/POP), so each one is run natively from an executable page and in pcvm from
+ * the same register state, and every register and the defined flags are compared. */
+
+struct native_state { uint32_t r[8]; uint64_t flags; };
+
+/* Build: save callee-saved, load eax..edi (not esp) and flags from *rdi, run insn, store back. */
+static size_t native_build(uint8_t *p, const uint8_t *insn, size_t len)
+{
+    size_t n = 0;
+    static const uint8_t pro[] = { 0x53, 0x55, 0x41, 0x57, 0x49, 0x89, 0xff };
+    memcpy(p + n, pro, sizeof(pro));
+    n += sizeof(pro);
+    for (int r = 0; r < 8; r++) {
+        if (r == R_ESP)
+            continue;
+        p[n++] = 0x41; p[n++] = 0x8b; p[n++] = (uint8_t)(0x47 | (r << 3)); p[n++] = (uint8_t)(4 * r);
+    }
+    p[n++] = 0x41; p[n++] = 0xff; p[n++] = 0x77; p[n++] = 0x20;      /* push qword [r15+32] */
+    p[n++] = 0x9d;                                                   /* popfq */
+    memcpy(p + n, insn, len);
+    n += len;
+    p[n++] = 0x9c;                                                   /* pushfq */
+    p[n++] = 0x41; p[n++] = 0x8f; p[n++] = 0x47; p[n++] = 0x20;      /* pop qword [r15+32] */
+    for (int r = 0; r < 8; r++) {
+        if (r == R_ESP)
+            continue;
+        p[n++] = 0x41; p[n++] = 0x89; p[n++] = (uint8_t)(0x47 | (r << 3)); p[n++] = (uint8_t)(4 * r);
+    }
+    static const uint8_t epi[] = { 0x41, 0x5f, 0x5d, 0x5b, 0xc3 };
+    memcpy(p + n, epi, sizeof(epi));
+    return n + sizeof(epi);
+}
+
+/* A random register-form ModRM avoiding ESP/SP (and AH..BH pairs are fine). */
+static uint8_t rand_modrm(uint64_t *seed, int fixed_reg)
+{
+    unsigned reg, rm;
+    do
+        reg = fixed_reg >= 0 ? (unsigned)fixed_reg : rng_next(seed) & 7;
+    while (fixed_reg < 0 && reg == R_ESP);
+    do
+        rm = rng_next(seed) & 7;
+    while (rm == R_ESP);
+    return (uint8_t)(0xc0 | (reg << 3) | rm);
+}
+
+/* Generate one instruction; fills map/op/reg for the undefined-flag lookup and the count. */
+static size_t gen_insn(uint64_t *seed, uint8_t *b, int *map, uint8_t *op, int *reg, bool *byte_op,
+                       bool *word_op, bool *skip_16bit_big_shift)
+{
+    size_t n = 0;
+    *word_op = (rng_next(seed) % 4) == 0;
+    *skip_16bit_big_shift = false;
+    if (*word_op)
+        b[n++] = 0x66;
+    unsigned kind = rng_next(seed) % 16;
+    *map = 0;
+    *byte_op = false;
+    switch (kind) {
+    case 0: case 1: { /* ALU r/m, r and r, r/m, all sizes */
+        uint8_t o = (uint8_t)(((rng_next(seed) % 8) << 3) | (rng_next(seed) % 4));
+        *byte_op = !(o & 1);
+        b[n++] = o; b[n++] = rand_modrm(seed, -1);
+        *op = o; *reg = 0;
+        break;
+    }
+    case 2: { /* group 1 immediates */
+        static const uint8_t g[] = { 0x80, 0x81, 0x83 };
+        uint8_t o = g[rng_next(seed) % 3];
+        uint8_t m = rand_modrm(seed, (int)(rng_next(seed) % 8));
+        b[n++] = o; b[n++] = m;
+        b[n++] = (uint8_t)rng_next(seed);
+        if (o == 0x81) {
+            b[n++] = (uint8_t)rng_next(seed);
+            if (!*word_op) { b[n++] = (uint8_t)rng_next(seed); b[n++] = (uint8_t)rng_next(seed); }
+        }
+        *byte_op = o == 0x80;
+        *op = o; *reg = (m >> 3) & 7;
+        break;
+    }
+    case 3: case 4: { /* shifts and rotates */
+        static const uint8_t g[] = { 0xc0, 0xc1, 0xd0, 0xd1, 0xd2, 0xd3 };
+        uint8_t o = g[rng_next(seed) % 6];
+        unsigned r;
+        do r = rng_next(seed) % 8; while (r == 6);
+        uint8_t m = rand_modrm(seed, (int)r);
+        b[n++] = o; b[n++] = m;
+        if (o == 0xc0 || o == 0xc1)
+            b[n++] = (uint8_t)(rng_next(seed) % 40);
+        *byte_op = !(o & 1);
+        *op = o; *reg = (int)r;
+        break;
+    }
+    case 5: { /* group 3 without DIV */
+        uint8_t o = (rng_next(seed) & 1) ? 0xf7 : 0xf6;
+        unsigned r = rng_next(seed) % 6;
+        uint8_t m = rand_modrm(seed, (int)r);
+        b[n++] = o; b[n++] = m;
+        if (r < 2) {
+            b[n++] = (uint8_t)rng_next(seed);
+            if (o == 0xf7) {
+                b[n++] = (uint8_t)rng_next(seed);
+                if (!*word_op) { b[n++] = (uint8_t)rng_next(seed); b[n++] = (uint8_t)rng_next(seed); }
+            }
+        }
+        *byte_op = o == 0xf6;
+        *op = o; *reg = (int)r;
+        break;
+    }
+    case 6: { /* INC/DEC r/m, TEST, XCHG */
+        static const uint8_t g[] = { 0xfe, 0xff, 0x84, 0x85, 0x86, 0x87 };
+        uint8_t o = g[rng_next(seed) % 6];
+        int r = (o == 0xfe || o == 0xff) ? (int)(rng_next(seed) & 1) : -1;
+        uint8_t m = rand_modrm(seed, r);
+        b[n++] = o; b[n++] = m;
+        *byte_op = !(o & 1);
+        *op = o; *reg = (m >> 3) & 7;
+        break;
+    }
+    case 7: { /* 0F two-operand: IMUL, BSF, BSR, BT*, MOVZX/SX, XADD, CMPXCHG, SHLD/SHRD */
+        static const uint8_t g[] = { 0xaf, 0xbc, 0xbd, 0xa3, 0xab, 0xb3, 0xbb, 0xb6, 0xb7, 0xbe, 0xbf,
+                                     0xc0, 0xc1, 0xb0, 0xb1, 0xa4, 0xa5, 0xac, 0xad };
+        uint8_t o = g[rng_next(seed) % sizeof(g)];
+        b[n++] = 0x0f; b[n++] = o; b[n++] = rand_modrm(seed, -1);
+        if (o == 0xa4 || o == 0xac)
+            b[n++] = (uint8_t)(rng_next(seed) % 40);
+        *map = 1;
+        *byte_op = o == 0xc0 || o == 0xb0;
+        *op = o; *reg = 0;
+        if (*word_op && (o == 0xa4 || o == 0xa5 || o == 0xac || o == 0xad))
+            *skip_16bit_big_shift = true;
+        break;
+    }
+    case 8: { /* BT* imm */
+        unsigned r = 4 + rng_next(seed) % 4;
+        b[n++] = 0x0f; b[n++] = 0xba; b[n++] = rand_modrm(seed, (int)r); b[n++] = (uint8_t)rng_next(seed);
+        *map = 1; *op = 0xba; *reg = (int)r;
+        break;
+    }
+    case 9: { /* CMOVcc, SETcc */
+        if (rng_next(seed) & 1) {
+            uint8_t o = (uint8_t)(0x40 + rng_next(seed) % 16);
+            b[n++] = 0x0f; b[n++] = o; b[n++] = rand_modrm(seed, -1);
+            *op = o;
+        } else {
+            uint8_t o = (uint8_t)(0x90 + rng_next(seed) % 16);
+            b[n++] = 0x0f; b[n++] = o; b[n++] = rand_modrm(seed, 0);
+            *op = o;
+            *byte_op = true;
+        }
+        *map = 1; *reg = 0;
+        break;
+    }
+    case 10: { /* IMUL imm */
+        uint8_t o = (rng_next(seed) & 1) ? 0x69 : 0x6b;
+        b[n++] = o; b[n++] = rand_modrm(seed, -1);
+        b[n++] = (uint8_t)rng_next(seed);
+        if (o == 0x69) {
+            b[n++] = (uint8_t)rng_next(seed);
+            if (!*word_op) { b[n++] = (uint8_t)rng_next(seed); b[n++] = (uint8_t)rng_next(seed); }
+        }
+        *op = o; *reg = 0;
+        break;
+    }
+    case 11: { /* one-byte flag and accumulator ops */
+        static const uint8_t g[] = { 0x98, 0x99, 0xf5, 0xf8, 0xf9, 0x9e, 0x9f, 0x90 };
+        uint8_t o = g[rng_next(seed) % sizeof(g)];
+        b[n++] = o;
+        *op = o; *reg = 0;
+        break;
+    }
+    case 12: { /* accumulator immediates: ALU AL/eAX, imm and TEST */
+        uint8_t o = (uint8_t)(((rng_next(seed) % 8) << 3) | 4 | (rng_next(seed) & 1));
+        if (rng_next(seed) % 4 == 0)
+            o = (uint8_t)(0xa8 | (rng_next(seed) & 1));
+        b[n++] = o;
+        b[n++] = (uint8_t)rng_next(seed);
+        if (o & 1) {
+            b[n++] = (uint8_t)rng_next(seed);
+            if (!*word_op) { b[n++] = (uint8_t)rng_next(seed); b[n++] = (uint8_t)rng_next(seed); }
+        }
+        *byte_op = !(o & 1);
+        *op = o; *reg = 0;
+        break;
+    }
+    case 13: { /* MOV forms and LEA with a register base and disp8 */
+        if (rng_next(seed) & 1) {
+            uint8_t o = (uint8_t)(0x88 + rng_next(seed) % 4);
+            b[n++] = o; b[n++] = rand_modrm(seed, -1);
+            *op = o;
+        } else {
+            unsigned reg, rm;
+            do reg = rng_next(seed) & 7; while (reg == R_ESP);
+            do rm = rng_next(seed) & 7; while (rm == R_ESP);
+            b[n++] = 0x8d; b[n++] = (uint8_t)(0x40 | (reg << 3) | rm); b[n++] = (uint8_t)rng_next(seed);
+            *op = 0x8d;
+        }
+        *reg = 0;
+        break;
+    }
+    case 14: { /* MOV reg, imm */
+        unsigned r;
+        do r = rng_next(seed) & 15; while ((r & 7) == R_ESP && r >= 8);
+        b[n++] = (uint8_t)(0xb0 + r);
+        b[n++] = (uint8_t)rng_next(seed);
+        if (r >= 8) {
+            b[n++] = (uint8_t)rng_next(seed);
+            if (!*word_op) { b[n++] = (uint8_t)rng_next(seed); b[n++] = (uint8_t)rng_next(seed); }
+        }
+        *op = (uint8_t)(0xb0 + r); *reg = 0;
+        break;
+    }
+    default: { /* BSWAP (32-bit only) */
+        if (*word_op) { b[0] = 0x90; n = 1; }
+        unsigned r;
+        do r = rng_next(seed) & 7; while (r == R_ESP);
+        b[n++] = 0x0f; b[n++] = (uint8_t)(0xc8 + r);
+        *map = 1; *op = (uint8_t)(0xc8 + r); *reg = 0;
+        *word_op = false;
+        break;
+    }
+    }
+    return n;
+}
+
+static void test_random_insns_vs_host(void **state)
+{
+    (void)state;
+    uint8_t *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED)
+        skip();
+    struct vm *vm = vm_new();
+    const char *env = getenv("PCVM_TEST_ITERS");
+    int iters = env ? atoi(env) : 6000;
+    uint64_t seed = env ? (uint64_t)iters * 31 : 777;
+    int failures = 0;
+    for (int iter = 0; iter < iters && failures < 5; iter++) {
+        uint8_t insn[16];
+        int map, reg;
+        uint8_t op = 0;
+        bool byte_op, word_op, skip16;
+        size_t len = gen_insn(&seed, insn, &map, &op, &reg, &byte_op, &word_op, &skip16);
+        struct native_state ns;
+        for (int r = 0; r < 8; r++)
+            ns.r[r] = interesting(&seed);
+        ns.r[R_ESP] = 0;
+        ns.r[R_ECX] = (rng_next(&seed) & 1) ? ns.r[R_ECX] : (rng_next(&seed) % 40);
+        uint32_t fin = (rng_next(&seed) & FLAGS_ARITH) | FLAG_BIT1;
+        ns.flags = fin;
+        struct native_state in = ns;
+        native_build(page, insn, len);
+        ((void (*)(struct native_state *))(void *)page)(&ns);
+
+        struct code c = { .n = 0 };
+        emit(&c, 1, 0x68);
+        emit32(&c, fin);
+        emit(&c, 1, 0x9d);
+        for (size_t k = 0; k < len; k++)
+            emit(&c, 1, insn[k]);
+        emit(&c, 1, 0xf4);
+        cpu_reset(&vm->cpu);
+        vm_flat(vm, c.b, c.n);
+        cpu_flush_traces(&vm->cpu);
+        for (int r = 0; r < 8; r++)
+            if (r != R_ESP)
+                vm->cpu.regs[r] = in.r[r];
+        assert_int_equal(run(vm), CPU_EXIT_HALT);
+        uint32_t f = cpu_get_eflags(&vm->cpu);
+
+        unsigned count = 1;
+        bool shift = map == 0 && (op == 0xc0 || op == 0xc1 || (op >= 0xd0 && op <= 0xd3));
+        bool dshift = map == 1 && (op == 0xa4 || op == 0xa5 || op == 0xac || op == 0xad);
+        if (shift || dshift) {
+            bool by_cl = (map == 0 && (op == 0xd2 || op == 0xd3)) || (map == 1 && (op & 1));
+            bool by_one = map == 0 && (op == 0xd0 || op == 0xd1);
+            count = by_cl ? (in.r[R_ECX] & 0x1f) : by_one ? 1 : (insn[len - 1] & 0x1f);
+        }
+        if (skip16 && count > 16)
+            continue;
+        uint32_t undef = opcode_undef_flags(map, op, reg, count);
+        /* Rotates by a count that is a multiple of the width but not 0: OF undefined too. */
+        if (shift && reg < 4 && count > 1)
+            undef |= FLAG_OF;
+        /* 8/16-bit shifts by counts >= the width: CF is undefined (SDM SHL/SHR). */
+        if (shift && reg >= 4 && count >= (byte_op ? 8u : word_op ? 16u : 32u))
+            undef |= FLAG_CF | FLAG_OF;
+        uint32_t mask = FLAGS_ARITH & ~undef;
+        bool bad = (f & mask) != ((uint32_t)ns.flags & mask);
+        for (int r = 0; r < 8; r++)
+            if (r != R_ESP && vm->cpu.regs[r] != ns.r[r])
+                bad = true;
+        if (bad) {
+            char text[96] = "";
+            cpu_disasm(&vm->cpu, CODE + 6, text, sizeof(text));
+            print_error("insn %s (", text);
+            for (size_t k = 0; k < len; k++)
+                print_error("%02x ", insn[k]);
+            print_error(") flags in %03x host %03x pcvm %03x mask %03x\n", fin, (uint32_t)ns.flags & 0xfff,
+                        f & 0xfff, mask);
+            for (int r = 0; r < 8; r++)
+                print_error("  r%d in %08x host %08x pcvm %08x%s\n", r, in.r[r], ns.r[r], vm->cpu.regs[r],
+                            ns.r[r] != vm->cpu.regs[r] && r != R_ESP ? "  <--" : "");
+            failures++;
+        }
+    }
+    vm_free(vm);
+    munmap(page, 4096);
+    assert_int_equal(failures, 0);
+}
 #endif
 
 int main(void)
@@ -727,8 +1210,15 @@ int main(void)
         cmocka_unit_test(test_single_step_trap),
         cmocka_unit_test(test_bcd),
         cmocka_unit_test(test_divide),
+        cmocka_unit_test(test_addressing16),
+        cmocka_unit_test(test_external_interrupt),
+        cmocka_unit_test(test_vme_virtual_if),
+        cmocka_unit_test(test_code_breakpoint),
+        cmocka_unit_test(test_random_bytes_robust),
+        cmocka_unit_test(test_debugger_breakpoint_and_step),
 #if defined(__x86_64__)
         cmocka_unit_test(test_flags_vs_host),
+        cmocka_unit_test(test_random_insns_vs_host),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

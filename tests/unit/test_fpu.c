@@ -33,7 +33,9 @@ static const uint16_t cws[] = { 0x037f, 0x077f, 0x0b7f, 0x0f7f, 0x007f, 0x027f, 
 
 static bool same(f80 a, f80 b) { return a.mant == b.mant && a.se == b.se; }
 
-/* ---- Native reference: the host x87 with its own asm, independent of float80_x87.c ---- */
+/* ---- Native reference: the host x87 with its own asm, independent of float80_x87.c ----
+ * FNINIT first: operations whose C0/C2/C3 are "undefined" leave them alone, and the
+ * emulator's FPU starts each case with them clear. */
 
 struct native {
     f80 a, b, r[3];
@@ -42,7 +44,7 @@ struct native {
 };
 
 #define NATIVE(N, INSN)                                                                       \
-    __asm__ volatile("fnstcw %[sv]\n\tfnclex\n\tfldcw %[cw]\n\tfldt %[b]\n\tfldt %[a]\n\t"    \
+    __asm__ volatile("fnstcw %[sv]\n\tfninit\n\tfldcw %[cw]\n\tfldt %[b]\n\tfldt %[a]\n\t"    \
                      "fnstsw %[sw0]\n\t" INSN "\n\tfnstsw %[sw]\n\tfnclex\n\tfldcw %[mk]\n\t"  \
                      "fstpt %[r0]\n\tfstpt %[r1]\n\tfstpt %[r2]\n\tfninit\n\tfldcw %[sv]"     \
                      : [r0] "=m"((N).r[0]), [r1] "=m"((N).r[1]), [r2] "=m"((N).r[2]),        \
@@ -296,6 +298,62 @@ static void test_stack_ops_match_host(void **state)
     free_cpu(cpu);
 }
 
+/* Random operands for the transcendental and scaling operations, all rounding modes. */
+static void test_stack_ops_random_match_host(void **state)
+{
+    (void)state;
+    static const uint8_t ops[] = { 0xfa, 0xfc, 0xfe, 0xff, 0xf0, 0xfb, 0xf2, 0xf4, 0xfd,
+                                   0xf8, 0xf5, 0xf3, 0xf1, 0xf9 };
+    struct cpu *cpu = make_cpu(FEAT_EDX_P3, 0);
+    uint64_t x = 0x5851f42d4c957f2dull;
+    for (unsigned o = 0; o < sizeof(ops); o++)
+        for (unsigned k = 0; k < 400; k++) {
+            uint64_t r[3];
+            for (int q = 0; q < 3; q++) {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                r[q] = x;
+            }
+            /* Exponents within 2^-70..2^70 around 1 (F2XM1 and FYL2XP1 want small ones). */
+            f80 a = { r[0] | 1ull << 63, (uint16_t)((r[2] & 0x8000) | (0x3fff - 70 + (r[2] >> 16) % 140)) };
+            f80 b = { r[1] | 1ull << 63, (uint16_t)((r[2] >> 32 & 0x8000) | (0x3fff - 70 + (r[2] >> 48) % 140)) };
+            if (ops[o] == 0xf0 || ops[o] == 0xf9)
+                a.se = (uint16_t)((a.se & 0x8000) | (0x3ffe - (r[2] >> 24) % 40));
+            if (ops[o] == 0xfd) /* FSCALE: a modest scale */
+                b.se = (uint16_t)((b.se & 0x8000) | (0x3fff + (r[2] >> 40) % 12));
+            if (ops[o] == 0xfa && (k & 1))
+                a.se &= 0x7fff; /* FSQRT: positive operands half the time */
+            uint16_t cw = (uint16_t)(0x037f | (r[2] >> 8 & 3) << 10);
+            struct native n;
+            native_init(&n, cw, a, b);
+            switch (ops[o]) {
+            case 0xfa: NATIVE(n, "fsqrt"); break;
+            case 0xfc: NATIVE(n, "frndint"); break;
+            case 0xfe: NATIVE(n, "fsin"); break;
+            case 0xff: NATIVE(n, "fcos"); break;
+            case 0xf0: NATIVE(n, "f2xm1"); break;
+            case 0xfb: NATIVE(n, "fsincos"); break;
+            case 0xf2: NATIVE(n, "fptan"); break;
+            case 0xf4: NATIVE(n, "fxtract"); break;
+            case 0xfd: NATIVE(n, "fscale"); break;
+            case 0xf8: NATIVE(n, "fprem"); break;
+            case 0xf5: NATIVE(n, "fprem1"); break;
+            case 0xf3: NATIVE(n, "fpatan"); break;
+            case 0xf1: NATIVE(n, "fyl2x"); break;
+            case 0xf9: NATIVE(n, "fyl2xp1"); break;
+            }
+            setup2(cpu, cw, a, b);
+            assert_int_equal(run_fpu(cpu, 0xd9, ops[o], 0), -1);
+            int delta = native_delta(&n);
+            assert_int_equal(cpu->fpu.top, (unsigned)(6 - delta) & 7);
+            check_result("D9 random", cw, a, b, cpu->fpu.st[cpu->fpu.top], n.r[0],
+                         fpu_status_word(&cpu->fpu) & (SW_CMP | 0x4500), n.sw & (SW_CMP | 0x4500));
+            if (delta >= 0)
+                check_result("D9 random st1", cw, a, b, cpu->fpu.st[(cpu->fpu.top + 1) & 7],
+                             n.r[1], 0, 0);
+        }
+    free_cpu(cpu);
+}
+
 static void test_stores_match_host(void **state)
 {
     (void)state;
@@ -306,11 +364,20 @@ static void test_stores_match_host(void **state)
         { 0xd9, 2, 4 }, { 0xdd, 2, 8 }, { 0xdf, 2, 2 }, { 0xdb, 2, 4 }, { 0xdf, 7, 8 },
         { 0xdf, 1, 2 }, { 0xdb, 1, 4 }, { 0xdd, 1, 8 }, { 0xdf, 6, 10 }, { 0xd9, 3, 4 },
     };
+    uint64_t x = 0xfedcba9876543210ull;
     for (unsigned fm = 0; fm < sizeof(forms) / sizeof(forms[0]); fm++)
         for (unsigned c = 0; c < N_CWS; c++)
-            for (unsigned i = 0; i < N_EDGES; i++) {
+            for (unsigned i = 0; i < N_EDGES + 200; i++) {
                 struct native n;
-                native_init(&n, cws[c], edges[i], edges[0]);
+                f80 v = i < N_EDGES ? edges[i] : (f80){ 0, 0 };
+                if (i >= N_EDGES) {
+                    /* Random values near the float/double/integer ranges, some exact. */
+                    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                    static const uint64_t keep[4] = { ~0ull, ~0ull << 11, ~0ull << 40, ~0ull << 52 };
+                    v.mant = (x | 1ull << 63) & keep[x >> 62];
+                    v.se = (uint16_t)((x & 0x8000) | (0x3fff - 140 + (x >> 20) % 280));
+                }
+                native_init(&n, cws[c], v, edges[0]);
                 memset(n.m, 0x5a, sizeof(n.m));
                 switch (fm) {
                 case 0: NATIVE(n, "fsts %[m]"); break;
@@ -324,15 +391,15 @@ static void test_stores_match_host(void **state)
                 case 8: NATIVE(n, "fbstp %[m]"); break;
                 case 9: NATIVE(n, "fstps %[m]"); break;
                 }
-                setup2(cpu, cws[c], edges[i], edges[0]);
+                setup2(cpu, cws[c], v, edges[0]);
                 memset(mem + 0x200, 0x5a, 16);
                 assert_int_equal(run_fpu(cpu, forms[fm].opc, (uint8_t)(0x05 | forms[fm].reg << 3), 0x200), -1);
                 if (memcmp(mem + 0x200, n.m, 16) != 0 ||
                     (fpu_status_word(&cpu->fpu) & SW_CMP) != (n.sw & SW_CMP) ||
                     cpu->fpu.top != ((unsigned)(6 - native_delta(&n)) & 7)) {
                     print_error("store form %u cw %04x value %04x:%016llx: sw %04x host %04x, "
-                                "mem %016llx host %016llx top %u\n", fm, cws[c], edges[i].se,
-                                (unsigned long long)edges[i].mant, fpu_status_word(&cpu->fpu),
+                                "mem %016llx host %016llx top %u\n", fm, cws[c], v.se,
+                                (unsigned long long)v.mant, fpu_status_word(&cpu->fpu),
                                 n.sw, *(unsigned long long *)(mem + 0x200),
                                 *(unsigned long long *)n.m, cpu->fpu.top);
                     fail();
@@ -346,15 +413,19 @@ static void test_loads_match_host(void **state)
     (void)state;
     struct cpu *cpu = make_cpu(FEAT_EDX_P3, 0);
     uint8_t *mem = env_of(cpu)->mem;
+    uint64_t x = 0x0123456789abcdefull;
     for (unsigned c = 0; c < N_CWS; c++)
-        for (unsigned k = 0; k < 16 + 13; k++) {
+        for (unsigned k = 0; k < 16 + 13 + 300; k++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
             for (unsigned form = 0; form < 5; form++) {
                 struct native n;
                 native_init(&n, cws[c], edges[0], edges[0]);
                 if (k < 16)
                     memcpy(n.m, &edge32[k], 4);
-                else
+                else if (k < 16 + 13)
                     memcpy(n.m, &edge64[k - 16], 8);
+                else
+                    memcpy(n.m, &x, 8); /* random bits: every class of float and integer */
                 memcpy(mem + 0x300, n.m, 8);
                 static const uint8_t opc[5] = { 0xd9, 0xdd, 0xdb, 0xdf, 0xdf };
                 static const uint8_t reg[5] = { 0, 0, 0, 0, 5 };
@@ -523,6 +594,12 @@ static void test_fldcw_fstcw_fnstsw(void **state)
     assert_int_equal(run_fpu(cpu, 0xd9, 0x2d, 0x10), -1);
     assert_int_equal(run_fpu(cpu, 0xd9, 0x3d, 0x20), -1); /* FNSTCW */
     assert_int_equal(mem[0x20] | mem[0x21] << 8, 0x0040);
+    /* Reserved bits 6 (reads as one) and 13-15 (zero); IC (bit 12) is kept. */
+    cw = 0xffff;
+    memcpy(mem + 0x10, &cw, 2);
+    assert_int_equal(run_fpu(cpu, 0xd9, 0x2d, 0x10), -1);
+    assert_int_equal(run_fpu(cpu, 0xd9, 0x3d, 0x20), -1);
+    assert_int_equal(mem[0x20] | mem[0x21] << 8, 0x1f7f);
     fpu_reset(cpu);
     assert_int_equal(run_fpu(cpu, 0xd9, 0xe8, 0), -1);
     cpu->regs[R_EAX] = 0x12345678;
@@ -626,6 +703,17 @@ static void test_fxsave_layout_and_fxrstor(void **state)
     assert_int_equal(run_fx(cpu, true, 0x1008), EXC_GP);
     mem[0x1018] |= 0x40;
     assert_int_equal(run_fx(cpu, false, 0x1000), EXC_GP);
+    free_cpu(cpu);
+    /* Pentium II (FXSR without SSE): the MXCSR and XMM areas are reserved, not written. */
+    cpu = make_cpu(FEAT_EDX_P3 & ~(1u << 25), 0);
+    mem = env_of(cpu)->mem;
+    memset(mem + 0x1000, 0xee, 512);
+    push_m80(cpu, edges[2]);
+    assert_int_equal(run_fx(cpu, true, 0x1000), -1);
+    assert_int_equal(mem[0x1004], 0x80);
+    assert_int_equal(mem[0x1018], 0); /* MXCSR field: reserved, stored as zero */
+    assert_int_equal(mem[0x1000 + 160], 0xee);
+    assert_int_equal(run_fx(cpu, false, 0x1000), -1); /* no MXCSR check either */
     free_cpu(cpu);
 }
 
@@ -787,6 +875,7 @@ int main(void)
         cmocka_unit_test(test_arith_random_matches_host),
         cmocka_unit_test(test_arith_memory_matches_host),
         cmocka_unit_test(test_stack_ops_match_host),
+        cmocka_unit_test(test_stack_ops_random_match_host),
         cmocka_unit_test(test_stores_match_host),
         cmocka_unit_test(test_loads_match_host),
         cmocka_unit_test(test_compare_and_fcomi_match_host),

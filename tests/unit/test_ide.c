@@ -162,10 +162,24 @@ static void test_identify(void **state)
     assert_int_equal(w[27] >> 8, 'P');
     assert_int_equal(w[27] & 0xff, 'C');
     assert_int_equal(w[28] >> 8, 'V');
+    assert_true(w[85] & (1 << 5));               /* write cache enabled (cache=writeback) */
     uint8_t st = inb(f, 0x1f7);
     assert_int_equal(st & 0x88, 0);              /* not busy, no DRQ */
+    /* SET FEATURES 82h disables the write cache; IDENTIFY shows it. */
+    outb(f, 0x1f1, 0x82);
+    outb(f, 0x1f7, 0xef);
+    assert_int_equal(inb(f, 0x1f7) & 0x01, 0);
+    outb(f, 0x1f7, 0xec);
+    read_words(f, 0x1f0, w, 256);
+    assert_int_equal(w[85] & (1 << 5), 0);
+    /* An unknown SET FEATURES subcommand aborts. */
+    outb(f, 0x1f1, 0x77);
+    outb(f, 0x1f7, 0xef);
+    assert_int_equal(inb(f, 0x1f7) & 0x01, 1);
+    assert_int_equal(inb(f, 0x1f1), 0x04);
     assert_true(st & 0x40);                      /* DRDY */
     assert_int_equal(f->irq.level[14], 0);       /* reading status lowered INTRQ */
+    (void)st;
 }
 
 static void test_pio_read_write(void **state)

@@ -1,5 +1,7 @@
 /* Interrupt and exception delivery: real-mode IVT frames, IDT gates with and without stack
  * switch, DPL checks, error codes, double and triple faults (Intel SDM vol. 3 ch. 6). */
+#include <stdio.h>
+
 #include "../cpu/sys/harness.h"
 
 static void test_real_mode_int(void **state)
@@ -218,6 +220,32 @@ static void test_v86_int_iopl(void **state)
     fx_free(f);
 }
 
+static void test_log_int_format(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct cpu *cpu = &f->cpu;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    struct pcvm_log log = { LOG_INT, out };
+    fx_protected(f);
+    cpu->log = &log;
+    put_gate(f, IDT_BASE + 14 * 8, SEL_CODE0, 0x3000, 0x8e, 0);
+    cpu->eip = 0x1234;
+    cpu->cr2 = 0xdeadb000;
+    cpu->sys.pending_vector = EXC_PF;
+    cpu->sys.pending_error = 2;
+    assert_int_equal(TRY(cpu, cpu_deliver_pending_exception(cpu)), -1);
+    fclose(out);
+    /* QEMU's -d int line: vector, error code, software flag, CPL, CS:EIP, CR2 for #PF. */
+    assert_non_null(strstr(text, "v=0e e=0002 i=0 cpl=0 IP=0008:00001234"));
+    assert_non_null(strstr(text, "CR2=deadb000"));
+    free(text);
+    cpu->log = NULL;
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_same_level_frame_and_idt_limit),
         cmocka_unit_test(test_double_and_triple_fault),
         cmocka_unit_test(test_v86_int_iopl),
+        cmocka_unit_test(test_log_int_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -217,6 +217,14 @@ static void test_pae(void **state)
     assert_int_equal(ERR(cpu), 9);   /* P | RSVD */
     assert_int_equal(TRY(cpu, cpu_write32(cpu, SEG_DS, 0x204000, 0)), EXC_PF);
     assert_int_equal(ERR(cpu), 0xb); /* P | W | RSVD */
+    /* A page above 4 GiB (bit 32 set, allowed with 36-bit addresses): nothing there. */
+    put32(f, 0x22000 + 5 * 8, 0x000000 | PTE_P | PTE_W);
+    put32(f, 0x22000 + 5 * 8 + 4, 0x1);
+    put32(f, 0, 0x12345678);
+    assert_int_equal(TRY(cpu, cpu_read32(cpu, SEG_DS, 0x205000)), -1);
+    assert_int_equal(cpu_read32(cpu, SEG_DS, 0x205000), 0xffffffffu);
+    cpu_write32(cpu, SEG_DS, 0x205000, 0);
+    assert_int_equal(get32(f, 0), 0x12345678);
     /* PDPTEs with reserved bits make the CR3 load fault with #GP(0). */
     put32(f, 0x20008, 0x21000 | PTE_P | PTE_W);
     assert_int_equal(TRY(cpu, cpu_write_cr(cpu, 3, 0x20000)), EXC_GP);

@@ -405,6 +405,100 @@ static void test_lazy_refcounts_dirty_bit(void **state)
     free(p);
 }
 
+/* Random writes, compressed writes and snapshot operations checked against a flat shadow
+ * copy of the disk, with a consistency check after every step (fixed seed: reproducible). */
+static void random_ops(unsigned cluster_size, unsigned seed, bool with_backing)
+{
+    enum { DISK = 2 << 20, SNAPS = 3 };
+    char *p = tmp_path(), *base = tmp_path();
+    char err[BLOCK_ERR_LEN];
+    uint8_t *shadow = calloc(1, DISK), *rd = malloc(DISK), *snap[SNAPS] = { 0 };
+    if (with_backing) {
+        int fd = open(base, O_WRONLY);
+        for (int i = 0; i < DISK; i++)
+            shadow[i] = (uint8_t)(i * 13 + 5);
+        assert_int_equal(write(fd, shadow, DISK), DISK);
+        close(fd);
+    }
+    struct qcow2_create_opts o = { .size = DISK, .cluster_size = cluster_size,
+                                   .backing_file = with_backing ? base : NULL, .backing_fmt = "raw" };
+    assert_int_equal(qcow2_create(p, &o, err, sizeof(err)), 0);
+    struct block_dev *bs = open_rw(p);
+    uint64_t r = seed;
+    static uint8_t buf[200000];
+    for (int step = 0; step < 200; step++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned op = (unsigned)(r >> 60);
+        uint64_t off = (r >> 20) % DISK;
+        size_t len = (size_t)((r >> 8) % 150000) + 1;
+        if (off + len > DISK)
+            len = DISK - off;
+        if (op < 10) {
+            memset(buf, (int)(r >> 40), len);
+            buf[0] ^= 0x5a;
+            assert_int_equal(block_pwrite(bs, off, buf, len), 0);
+            memcpy(shadow + off, buf, len);
+        } else if (op < 12) {
+            off &= ~(uint64_t)(cluster_size - 1);
+            for (unsigned i = 0; i < cluster_size; i++)
+                buf[i] = (uint8_t)"abcabcabd"[(i + op) % 9];
+            int cr = qcow2_write_compressed(bs, off, buf, cluster_size);
+            assert_true(cr == 0 || cr == 1);
+            if (cr == 1)
+                assert_int_equal(block_pwrite(bs, off, buf, cluster_size), 0);
+            memcpy(shadow + off, buf, cluster_size);
+        } else if (op == 12 || op == 13) {
+            int i = (int)((r >> 30) % SNAPS);
+            char name[8];
+            snprintf(name, sizeof(name), "s%d", i);
+            if (!snap[i]) {
+                assert_int_equal(qcow2_snapshot_create(bs, name), 0);
+                snap[i] = malloc(DISK);
+                memcpy(snap[i], shadow, DISK);
+            } else {
+                assert_int_equal(qcow2_snapshot_apply(bs, name), 0);
+                memcpy(shadow, snap[i], DISK);
+            }
+        } else if (op == 14) {
+            int i = (int)((r >> 30) % SNAPS);
+            char name[8];
+            snprintf(name, sizeof(name), "s%d", i);
+            if (snap[i]) {
+                assert_int_equal(qcow2_snapshot_delete(bs, name), 0);
+                free(snap[i]);
+                snap[i] = NULL;
+            }
+        } else {
+            block_close(bs);
+            bs = open_rw(p);
+        }
+        if (step % 25 == 24 || op >= 12) {
+            assert_int_equal(block_pread(bs, 0, rd, DISK), 0);
+            assert_memory_equal(rd, shadow, DISK);
+            assert_clean(bs);
+        }
+    }
+    assert_int_equal(block_pread(bs, 0, rd, DISK), 0);
+    assert_memory_equal(rd, shadow, DISK);
+    assert_clean(bs);
+    block_close(bs);
+    for (int i = 0; i < SNAPS; i++)
+        free(snap[i]);
+    free(shadow);
+    free(rd);
+    unlink(p);
+    unlink(base);
+    free(p);
+    free(base);
+}
+
+#ifndef RANDOM_SEED_BASE
+#define RANDOM_SEED_BASE 0
+#endif
+static void test_random_ops_512(void **state) { (void)state; random_ops(512, RANDOM_SEED_BASE + 1, false); }
+static void test_random_ops_4k_backing(void **state) { (void)state; random_ops(4096, RANDOM_SEED_BASE + 2, true); }
+static void test_random_ops_64k(void **state) { (void)state; random_ops(65536, RANDOM_SEED_BASE + 3, false); }
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -417,6 +511,9 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_small_clusters_grow_refcount_table),
         cmocka_unit_test(test_lazy_refcounts_dirty_bit),
+        cmocka_unit_test(test_random_ops_512),
+        cmocka_unit_test(test_random_ops_4k_backing),
+        cmocka_unit_test(test_random_ops_64k),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,9 @@
 /* MMX/SSE/SSE2/SSE3 unit tests: the emulated instructions against the host's own MMX/SSE units
  * over edge-case lanes and every MXCSR rounding/FTZ/DAZ setting, plus SDM facts (register
  * aliasing, #XM/#UD/#NM/#GP rules, CPUID gating). */
+#include <signal.h>
+#include <ucontext.h>
+
 #include "test_fpu_env.h"
 
 typedef long long v2di __attribute__((vector_size(16)));
@@ -147,6 +150,139 @@ static void test_fp_ops_match_host(void **state)
                             fail();
                         }
                     }
+    }
+    free_cpu(cpu);
+}
+
+/* Random lanes (biased to close exponents) for every floating-point form and MXCSR. */
+static void test_fp_ops_random_match_host(void **state)
+{
+    (void)state;
+    struct cpu *cpu = make_cpu(FEAT_EDX_P4, FEAT_ECX_SSE3);
+    uint64_t x = 0x243f6a8885a308d3ull;
+    for (unsigned k = 0; k < sizeof(fp_forms) / sizeof(fp_forms[0]); k++) {
+        const struct fp_form *f = &fp_forms[k];
+        for (unsigned n = 0; n < 600; n++) {
+            xmm_reg d, s, want;
+            for (int q = 0; q < 2; q++) {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                d.q[q] = x;
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                s.q[q] = x;
+            }
+            if (n & 1) { /* same exponents: cancellation and rounding at the last bit */
+                if (f->dbl) {
+                    s.q[0] = (s.q[0] & 0x800fffffffffffffull) | (d.q[0] & 0x7ff0000000000000ull);
+                    s.q[1] = (s.q[1] & 0x800fffffffffffffull) | (d.q[1] & 0x7ff0000000000000ull);
+                } else {
+                    for (int q = 0; q < 4; q++)
+                        s.d[q] = (s.d[q] & 0x807fffffu) | (d.d[q] & 0x7f800000u);
+                }
+            }
+            uint32_t csr = mxcsrs[n % N_MXCSR];
+            want = d;
+            uint32_t flags = f->native(csr, &want, &s) & 0x3f;
+            cpu->fpu.mxcsr = csr;
+            cpu->fpu.xmm[3] = d;
+            cpu->fpu.xmm[6] = s;
+            assert_int_equal(run_simd(cpu, f->pfx, f->op, 0xde, 0, 0), -1);
+            if (memcmp(&cpu->fpu.xmm[3], &want, 16) != 0 || cpu->fpu.mxcsr != (csr | flags)) {
+                print_error("%s random %u: mxcsr %04x host %04x\n", f->name, n,
+                            cpu->fpu.mxcsr, csr | flags);
+                fail();
+            }
+        }
+    }
+    free_cpu(cpu);
+}
+
+/* ---- Unmasked SIMD exceptions: the host traps (SIGFPE) and the handler reads MXCSR from
+ * the signal context. A signal handler can only reach the test through statics. ---- */
+static sigjmp_buf trap_env;
+static volatile uint32_t trap_mxcsr;
+
+static void on_sigfpe(int sig, siginfo_t *si, void *ctx)
+{
+    (void)sig;
+    (void)si;
+    ucontext_t *uc = ctx;
+    trap_mxcsr = uc->uc_mcontext.fpregs->mxcsr;
+    siglongjmp(trap_env, 1);
+}
+
+/* Run form f natively with csr (exceptions possibly unmasked): returns true when the host
+ * trapped, with the MXCSR at the trap in *mx; else the MXCSR after the operation. */
+static bool native_trap(const struct fp_form *f, uint32_t csr, const xmm_reg *d,
+                        const xmm_reg *s, uint32_t *mx)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_sigfpe;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGFPE, &sa, &old);
+    volatile bool trapped = false;
+    xmm_reg w = *d;
+    if (sigsetjmp(trap_env, 1) == 0)
+        *mx = f->native(csr, &w, s);
+    else {
+        trapped = true;
+        *mx = trap_mxcsr;
+    }
+    sigaction(SIGFPE, &old, NULL);
+    return trapped;
+}
+
+static void test_unmasked_exceptions_match_host(void **state)
+{
+    (void)state;
+    struct cpu *cpu = make_cpu(FEAT_EDX_P4, FEAT_ECX_SSE3);
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    for (unsigned k = 0; k < sizeof(fp_forms) / sizeof(fp_forms[0]); k++) {
+        const struct fp_form *f = &fp_forms[k];
+        unsigned n = f->dbl ? N_F64 : N_F32;
+        for (unsigned unmask = 0; unmask < 7; unmask++) {
+            /* One exception unmasked at a time, then all of them. */
+            uint32_t csr = unmask < 6 ? 0x1f80 & ~(0x80u << unmask) : 0x0000;
+            for (unsigned i = 0; i < n + 60; i++)
+                for (unsigned j = 0; j < n; j += 3) {
+                    xmm_reg d, s;
+                    uint32_t mx;
+                    if (i < n) {
+                        lanes(i, j, f->dbl, &d, &s);
+                    } else {
+                        /* Random lanes with exponents near the top and the bottom, some with
+                         * short significands (exact results). */
+                        for (int q = 0; q < 4; q++) {
+                            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                            uint64_t m = x & ((x >> 60) & 1 ? 0xffffffffffffffffull : 0xfff0000000000000ull);
+                            if (f->dbl) {
+                                uint64_t e = (x >> 40 & 1) ? 2046 - (x >> 41 & 15) : 1 + (x >> 41 & 31);
+                                uint64_t v = (x & 1ull << 63) | e << 52 | (m >> 12);
+                                if (q < 2) d.q[q] = v; else s.q[q - 2] = v;
+                            } else {
+                                uint32_t e = (x >> 40 & 1) ? 254 - (uint32_t)(x >> 41 & 7) : 1 + (uint32_t)(x >> 41 & 15);
+                                uint32_t v = (uint32_t)(x >> 32 & 0x80000000u) | e << 23 | (uint32_t)(m >> 41);
+                                d.d[q] = v;
+                                s.d[q] = v ^ (uint32_t)(x >> 8 & 0x807fff00u);
+                            }
+                        }
+                    }
+                    /* Every rounding mode, DAZ and FTZ on and off. */
+                    uint32_t c = csr | (i & 3) << 13 | (i & 4 ? 0x40 : 0) | (i & 8 ? 0x8000 : 0);
+                    bool trapped = native_trap(f, c, &d, &s, &mx);
+                    cpu->fpu.mxcsr = c;
+                    cpu->fpu.xmm[1] = d;
+                    cpu->fpu.xmm[2] = s;
+                    int v = run_simd(cpu, f->pfx, f->op, 0xca, 0, 0);
+                    if (v != (trapped ? EXC_XM : -1) || cpu->fpu.mxcsr != mx ||
+                        (trapped && memcmp(&cpu->fpu.xmm[1], &d, 16) != 0)) {
+                        print_error("%s csr %04x lanes %u,%u: vector %d mxcsr %04x, host %s "
+                                    "mxcsr %04x\n", f->name, c, i, j, v, cpu->fpu.mxcsr,
+                                    trapped ? "trapped" : "ran", mx);
+                        fail();
+                    }
+                }
+        }
     }
     free_cpu(cpu);
 }
@@ -675,6 +811,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fp_ops_match_host),
+        cmocka_unit_test(test_fp_ops_random_match_host),
+        cmocka_unit_test(test_unmasked_exceptions_match_host),
         cmocka_unit_test(test_cmp_and_comi_match_host),
         cmocka_unit_test(test_int_conversions_match_host),
         cmocka_unit_test(test_int_ops_match_host),

@@ -124,6 +124,70 @@ static void test_bad_new_tss(void **state)
     fx_free(f);
 }
 
+static void test_286_tss_and_trap_bit(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct cpu *cpu = &f->cpu;
+    setup_tasks(f);
+    /* A 286 TSS (type 1, limit 0x2b): IP, FLAGS, AX..DI, ES, CS, SS, DS, LDT as words. */
+    put_desc(f, GDT_BASE + 0x48, 0x5000, 0x2b, 0x81, 0);
+    memset(f->mem.ram + 0x5000, 0, 0x2c);
+    put16(f, 0x5000 + 0x0e, 0x1234);        /* IP */
+    put16(f, 0x5000 + 0x10, 0x0002 | FLAG_ZF);
+    put16(f, 0x5000 + 0x12, 0xaaaa);        /* AX */
+    put16(f, 0x5000 + 0x1a, 0x7000);        /* SP */
+    put16(f, 0x5000 + 0x22, SEL_DATA0);     /* ES */
+    put16(f, 0x5000 + 0x24, SEL_CODE0);     /* CS */
+    put16(f, 0x5000 + 0x26, SEL_DATA0);     /* SS */
+    put16(f, 0x5000 + 0x28, SEL_DATA0);     /* DS */
+    cpu->regs[R_ESP] = 0x80000;
+    assert_int_equal(TRY(cpu, cpu_far_jmp(cpu, 0x48, 0, 0x100020)), -1);
+    assert_int_equal(cpu->tr.sel, 0x48);
+    assert_int_equal(cpu->eip, 0x1234);
+    assert_int_equal(cpu->regs[R_EAX] & 0xffff, 0xaaaa);
+    assert_int_equal(cpu->regs[R_ESP] & 0xffff, 0x7000);
+    assert_int_equal(cpu_get_eflags(cpu) & FLAG_ZF, FLAG_ZF);
+    assert_int_equal(f->mem.ram[GDT_BASE + 0x48 + 5], 0x83); /* busy 286 TSS */
+    /* The 386 TSS we left got EIP saved. */
+    assert_int_equal(get32(f, TSS_BASE + 0x20), 0x100020);
+
+    /* T bit in a 386 TSS: #DB after the switch, in the new task. */
+    put16(f, TSS2 + 0x64, 1);
+    assert_int_equal(TRY(cpu, cpu_far_jmp(cpu, SEL_TSS2, 0, 0x1240)), EXC_DB);
+    assert_int_equal(cpu->tr.sel, SEL_TSS2);
+    assert_int_equal(cpu->eip, 0x500000);
+    assert_int_equal(cpu->eip_start, 0x500000);
+    assert_true(cpu->dr[6] & (1u << 15)); /* DR6.BT */
+    /* The 286 TSS we left has IP saved as a word. */
+    assert_int_equal(get16(f, 0x5000 + 0x0e), 0x1240);
+    fx_free(f);
+}
+
+static void test_task_ldt(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct cpu *cpu = &f->cpu;
+    setup_tasks(f);
+    /* The new task's LDT holds its data segment; LDTR and DS come from it. */
+    put_desc(f, GDT_BASE + 0x50, 0x6000, 0xf, 0x82, 0);
+    put_desc(f, 0x6008, 0xabc000, 0xfff, 0x92, 0x4);
+    put32(f, TSS2 + 0x60, 0x50);
+    put32(f, TSS2 + 0x54, 0x0c); /* DS = LDT entry 1 */
+    assert_int_equal(TRY(cpu, cpu_far_jmp(cpu, SEL_TSS2, 0, 0)), -1);
+    assert_int_equal(cpu->ldtr.sel, 0x50);
+    assert_int_equal(cpu->ldtr.base, 0x6000);
+    assert_int_equal(cpu->seg[SEG_DS].base, 0xabc000);
+    /* A bad LDT selector in the TSS: #TS(ldt) raised in the new task's context. */
+    setup_tasks(f);
+    put32(f, TSS2 + 0x60, 0x10); /* a data segment, not an LDT */
+    assert_int_equal(TRY(cpu, cpu_far_jmp(cpu, SEL_TSS2, 0, 0)), EXC_TS);
+    assert_int_equal(ERR(cpu), 0x10);
+    assert_int_equal(cpu->tr.sel, SEL_TSS2);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -131,6 +195,8 @@ int main(void)
         cmocka_unit_test(test_call_and_iret_task),
         cmocka_unit_test(test_task_gate_in_idt),
         cmocka_unit_test(test_bad_new_tss),
+        cmocka_unit_test(test_286_tss_and_trap_bit),
+        cmocka_unit_test(test_task_ldt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -145,6 +145,24 @@ static void start_address_and_cursor(void **state)
     assert_int_equal(rows, 25);
     assert_int_equal(cx, 5);
     assert_int_equal(cy, 2);
+    /* A wider virtual row (offset register 0x50 words = 160 characters). */
+    out8(f, 0x3d4, 0x13);
+    out8(f, 0x3d5, 0x50);
+    put_text(f, 3, 0, "row two of 160", 0x07); /* character 240 = start 80 + one row of 160 */
+    char wide[4096];
+    vga_text_snapshot(&f->vga, wide, sizeof(wide));
+    assert_memory_equal(wide, "second row\nrow two of 160\n", 26);
+    out8(f, 0x3d4, 0x0e);
+    out8(f, 0x3d5, 0x01);
+    out8(f, 0x3d4, 0x0f);
+    out8(f, 0x3d5, 0x40); /* 0x140 - start 80 = 240 = row 1, column 80: off screen */
+    vga_text_info(&f->vga, &cols, &rows, &cx, &cy);
+    assert_int_equal(cx, -1);
+    out8(f, 0x3d4, 0x0f);
+    out8(f, 0x3d5, 0x00); /* 0x100 - 80 = 176 = row 1, column 16 */
+    vga_text_info(&f->vga, &cols, &rows, &cx, &cy);
+    assert_int_equal(cx, 16);
+    assert_int_equal(cy, 1);
     out8(f, 0x3d4, 0x0a);
     out8(f, 0x3d5, 0x20); /* cursor off */
     vga_text_info(&f->vga, &cols, &rows, &cx, &cy);

@@ -166,6 +166,12 @@ static bool int_excluded(int map, uint8_t op, int reg, const struct opcode_info 
         case 0xec: case 0xed: case 0xee: case 0xef: case 0xf4: case 0xfa: case 0xfb: case 0xcc:
         case 0xce: case 0x9d:
             return false;      /* #GP at CPL 3 / traps / POPF: run them */
+        case 0xe8: case 0xe9: case 0xeb: case 0xc2: case 0xc3:
+            return false;      /* near branches: they land on the harness's exits */
+        case 0xff:
+            if (reg == 2 || reg == 4)
+                return false;  /* CALL/JMP Ev */
+            break;
         case 0x8f:
             return reg != 0;   /* 8F /1-7 is the XOP escape on AMD hosts */
         case 0xc6: case 0xc7:
@@ -181,7 +187,7 @@ static bool int_excluded(int map, uint8_t op, int reg, const struct opcode_info 
         case 0x31: case 0x33: case 0xa2: /* RDTSC, RDPMC, CPUID: host-specific values */
             return true;
         case 0xc7:
-            return reg >= 6;   /* RDRAND / RDSEED on the host */
+            return reg >= 3;   /* XRSTORS/XSAVEC/XSAVES, RDRAND/RDSEED on the host */
         case 0x0d: case 0x0e:
             return true;
         }
@@ -223,6 +229,8 @@ static uint8_t int_kind(int map, uint8_t op, int reg, const char *n)
         case 0xa0: case 0xa1: case 0xa2: case 0xa3: return K_MOFFS;
         case 0xe0: case 0xe1: case 0xe2: case 0xe3: return K_LOOP;
         case 0xce: return K_INTO;
+        case 0xe8: case 0xe9: case 0xeb: case 0xc2: case 0xc3: return K_BRANCH;
+        case 0xff: if (reg == 2 || reg == 4) return K_BRANCH; break;
         case 0xcc: case 0xf4: case 0xfa: case 0xfb: case 0xe4: case 0xe5: case 0xe6: case 0xe7:
         case 0xec: case 0xed: case 0xee: case 0xef: return K_FAULT;
         case 0xf6: case 0xf7:
@@ -288,12 +296,11 @@ static void int_forms(struct gen_form *forms, int *n, int max)
                 bool byte = !sized && parent->operands && strstr(parent->operands, "b");
                 bool modrm = parent->attr & OA_MODRM;
                 bool memonly = (parent->attr | e->attr) & OA_MEMONLY;
-                bool lockable = ((parent->attr | e->attr) & OA_LOCK) && modrm;
                 uint8_t kind = int_kind(map, (uint8_t)op, reg, name);
                 for (int size = 0; size < 2; size++) {
                     if (size == 1 && !sized)
                         break;
-                    if (size == 1 && (kind == K_JCC || kind == K_LOOP))
+                    if (size == 1 && (kind == K_JCC || kind == K_LOOP || kind == K_BRANCH))
                         break;   /* 16-bit EIP would leave the code page */
                     for (int mem = 0; mem < 2; mem++) {
                         if (mem == 1 && !modrm)
@@ -301,10 +308,18 @@ static void int_forms(struct gen_form *forms, int *n, int max)
                         if (mem == 0 && memonly && (op != 0x8d || size))
                             continue;   /* one #UD register form is enough (LEA) */
                         for (int lock = 0; lock < 2; lock++) {
-                            if (lock && !(lockable && (mem || (op == 0x00 && map == 0))))
+                            /* LOCK: lockable memory forms run, every other memory form and
+                             * ADD reg,reg must #UD. */
+                            if (lock && !(mem || (op == 0x00 && map == 0)))
+                                break;
+                            if (lock && invalid)
                                 break;
                             for (int rep = 0; rep < 3; rep++) {
                                 if (rep && kind != K_STRING)
+                                    break;
+                              for (int a16 = 0; a16 < 2; a16++) {
+                                if (a16 && (lock || !(mem || kind == K_STRING || kind == K_LOOP ||
+                                                      kind == K_XLAT || kind == K_MOFFS)))
                                     break;
                                 struct gen_form *f = add_form(forms, n, max);
                                 if (!f)
@@ -325,6 +340,12 @@ static void int_forms(struct gen_form *forms, int *n, int max)
                                          f->rep == 0xf2 ? "repne " : "", name,
                                          map ? "0f" : "", op, reg >= 0 ? (const char[]){ '/', (char)('0' + reg), 0 } : "",
                                          f->opsize, modrm ? (mem ? " mem" : " reg") : "");
+                                f->addr16 = (uint8_t)a16;
+                                if (a16) {
+                                    size_t l = strlen(f->name);
+                                    snprintf(f->name + l, sizeof(f->name) - l, " a16");
+                                }
+                              }
                             }
                         }
                     }
@@ -385,14 +406,20 @@ static void simd_forms(struct gen_form *forms, int *n, int max)
         if (!simd_opcode((uint8_t)op) && !grp && !ae)
             continue;
         for (int p = 0; p < 4; p++) {
+            if (op == 0x2b && p >= 2)
+                break;   /* F2/F3 0F 2B: AMD SSE4a MOVNTSD/MOVNTSS on the host */
+            if (op == 0x77 && p)
+                break;
             for (int reg = (grp || ae) ? 0 : -1; reg < ((grp || ae) ? 8 : 0); reg++) {
                 if (ae && p)
                     break;   /* F3 0F AE: FSGSBASE on the host (64-bit only) */
-                if (ae && reg < 2)
-                    continue;  /* FXSAVE/FXRSTOR: 512 bytes, larger than the buffer */
                 for (int mem = 0; mem < 2; mem++) {
                     if (grp && mem)
                         break;
+                    if (ae && mem && reg >= 4 && reg <= 6)
+                        continue;  /* XSAVE/XRSTOR/XSAVEOPT on the host */
+                    if (op == 0x77 && mem)
+                        break;     /* EMMS has no ModRM */
                     struct gen_form *f = add_form(forms, n, max);
                     if (!f)
                         return;
@@ -453,7 +480,7 @@ static uint32_t fixed_regs(uint8_t kind, const struct gen_form *f)
     uint32_t m = 1u << 4;   /* ESP */
     switch (kind) {
     case K_SHIFT_CL: case K_LOOP: m |= 1u << 1; break;
-    case K_STACK: case K_POPF: case K_ENTER: m |= 1u << 5; break;
+    case K_STACK: case K_POPF: case K_ENTER: case K_BRANCH: m |= 1u << 5; break;
     case K_LEAVE: m |= 1u << 5; break;
     case K_DIV: case K_MULDIV: case K_CMPXCHG: case K_CX8: case K_AAMD: case K_BCD:
         m |= 1u << 0 | 1u << 2 | 1u << 1 | 1u << 3; break;
@@ -464,11 +491,11 @@ static uint32_t fixed_regs(uint8_t kind, const struct gen_form *f)
     return m;
 }
 
-/* Encode ModRM (+SIB+disp) naming memory at TC_MEM_BASE + off; sets the base/index regs. */
+/* Encode ModRM (+SIB+disp) naming memory at the buffer + off; sets the base/index regs. */
 static void emit_modrm_mem(struct build *b, struct rng *r, struct tc_case *c, unsigned reg,
                            uint32_t off, uint32_t avoid)
 {
-    uint32_t addr = TC_MEM_BASE + off;
+    uint32_t addr = c->membase + off;
     unsigned cand[8], nc = 0;
     for (unsigned i = 0; i < 8; i++)
         if (!(avoid & (1u << i)))
@@ -514,6 +541,41 @@ static void emit_modrm_mem(struct build *b, struct rng *r, struct tc_case *c, un
         emit32(b, addr - (iv << scale));
         c->in.regs[index] = iv;
     }
+}
+
+/* 16-bit addressing: ModRM (+disp) naming the buffer + off (the buffer is below 64 KiB);
+ * the upper halves of the base/index registers are random (they must be ignored). */
+static void emit_modrm_mem16(struct build *b, struct rng *r, struct tc_case *c, unsigned reg,
+                             uint32_t off, uint32_t avoid)
+{
+    static const int8_t base16[8] = { 3, 3, 5, 5, 6, 7, 5, 3 };
+    static const int8_t index16[8] = { 6, 7, 6, 7, -1, -1, -1, -1 };
+    uint16_t addr = (uint16_t)(c->membase + off);
+    unsigned cand[8], nc = 0;
+    for (unsigned rm = 0; rm < 8; rm++)
+        if (!(avoid & (1u << base16[rm])) && (index16[rm] < 0 || !(avoid & (1u << index16[rm]))))
+            cand[nc++] = rm;
+    if (!nc || chance(r, 6)) {
+        emit8(b, (uint8_t)(0x06 | reg << 3));
+        emit16(b, addr);
+        return;
+    }
+    unsigned rm = cand[rndn(r, nc)];
+    unsigned mod = rndn(r, 3);
+    if (rm == 6 && mod == 0)
+        mod = 1;
+    uint16_t disp = mod == 1 ? (uint16_t)(int16_t)(int8_t)rnd32(r) : mod == 2 ? (uint16_t)rnd32(r) : 0;
+    emit8(b, (uint8_t)(mod << 6 | reg << 3 | rm));
+    if (mod == 1)
+        emit8(b, (uint8_t)disp);
+    else if (mod == 2)
+        emit16(b, disp);
+    uint16_t iv = 0;
+    if (index16[rm] >= 0) {
+        iv = (uint16_t)rnd32(r);
+        c->in.regs[index16[rm]] = (rnd32(r) & 0xffff0000u) | iv;
+    }
+    c->in.regs[base16[rm]] = (rnd32(r) & 0xffff0000u) | (uint16_t)(addr - iv - disp);
 }
 
 /* ---- Floating-point special values ---- */
@@ -733,9 +795,28 @@ static void simd_case(const struct gen_form *f, struct rng *r, struct tc_case *c
         emit8(b, f->pfx);
     emit8(b, 0x0f);
     emit8(b, f->opcode);
+    if (f->opcode == 0x77)
+        return;
     unsigned reg = f->reg >= 0 ? (unsigned)f->reg : rndn(r, 8);
     /* MASKMOVQ/MASKMOVDQU store to DS:EDI. */
-    c->in.regs[7] = TC_MEM_BASE + 0x60 + (chance(r, 4) ? rndn(r, 16) : 0);
+    c->in.regs[7] = c->membase + 0x60 + (chance(r, 4) ? rndn(r, 16) : 0);
+    if (f->mem && f->opcode == 0xae && f->reg < 2) {
+        /* FXSAVE / FXRSTOR: the image at the start of the buffer (its first 256 bytes are
+         * compared: header, ST0-7, XMM0-5); sometimes misaligned (#GP). */
+        uint32_t off = chance(r, 8) ? 8 : 0;
+        c->memoff = (uint16_t)off;
+        if (f->reg == 1) {
+            uint8_t keep[512];
+            memcpy(keep, c->fx_in, 512);
+            fill_fx(r, c, chance(r, 2));
+            if (chance(r, 8))
+                put32(c->fx_in + 24, 0x1f80u | 1u << (chance(r, 4) ? 16 : 18 + rndn(r, 14)));   /* reserved: #GP (not bit 17: AMD MM) */
+            memcpy(c->in.mem + off, c->fx_in, TC_MEM_SIZE - off);
+            memcpy(c->fx_in, keep, 512);
+        }
+        emit_modrm_mem(b, r, c, reg, off, fixed_regs(K_SIMD, f));
+        return;
+    }
     if (f->mem) {
         uint32_t off = 0x40 + (chance(r, 8) ? rndn(r, 16) : 0);
         c->memoff = (uint16_t)off;
@@ -747,7 +828,7 @@ static void simd_case(const struct gen_form *f, struct rng *r, struct tc_case *c
             }
         }
         if (f->opcode == 0xae && f->reg == 2)   /* LDMXCSR: mostly valid values */
-            put32(c->in.mem + off, (rnd32(r) & (chance(r, 4) ? 0xffffffffu : 0xffbfu)));
+            put32(c->in.mem + off, (rnd32(r) & (chance(r, 4) ? 0xfffdffffu : 0xffbfu)));
         emit_modrm_mem(b, r, c, reg, off, fixed_regs(K_SIMD, f));
     } else {
         emit8(b, (uint8_t)(0xc0 | reg << 3 | rndn(r, 8)));
@@ -790,6 +871,8 @@ static void int_case(const struct gen_form *f, struct rng *r, struct tc_case *c,
         emit8(b, seg);
     if (f->opsize == 16)
         emit8(b, 0x66);
+    if (f->addr16)
+        emit8(b, 0x67);
     if (seg && b->len && b->p[b->len - 1] != seg)
         emit8(b, seg);
     if (f->rep)
@@ -800,31 +883,38 @@ static void int_case(const struct gen_form *f, struct rng *r, struct tc_case *c,
 
     /* Kind-specific register set-up (before ModRM, which may override base registers). */
     switch (kind) {
-    case K_STACK: case K_POPF:
-        R[4] = TC_STACK - (chance(r, 4) ? 4 * rndn(r, 4) : 0);
+    case K_STACK: case K_POPF: case K_BRANCH:
+        R[4] = (c->membase + TC_STACK_OFF) - (chance(r, 4) ? 4 * rndn(r, 4) : 0);
         break;
     case K_ENTER:
-        R[4] = TC_STACK;
-        R[5] = TC_FRAME + 4 * rndn(r, 4);
+        R[4] = (c->membase + TC_STACK_OFF);
+        R[5] = (c->membase + TC_FRAME_OFF) + 4 * rndn(r, 4);
         for (unsigned i = 0; i < 8; i++)   /* frame pointers for nesting levels */
-            put32(c->in.mem + (TC_FRAME - TC_MEM_BASE) - 4 * (i + 1) + 16, TC_FRAME - 0x30 + 4 * i);
+            put32(c->in.mem + ((c->membase + TC_FRAME_OFF) - c->membase) - 4 * (i + 1) + 16, (c->membase + TC_FRAME_OFF) - 0x30 + 4 * i);
         break;
     case K_LEAVE:
-        R[5] = TC_FRAME + 4 * rndn(r, 8);
+        R[5] = (c->membase + TC_FRAME_OFF) + 4 * rndn(r, 8);
         break;
     case K_STRING: {
-        R[6] = TC_MEM_BASE + 0x30 + rndn(r, 0x30);
-        R[7] = TC_MEM_BASE + 0x90 + rndn(r, 0x30);
+        R[6] = c->membase + 0x30 + rndn(r, 0x30);
+        R[7] = c->membase + 0x90 + rndn(r, 0x30);
         static const uint32_t cnt[] = { 0, 1, 2, 3, 5, 8 };
-        R[1] = (R[1] & (chance(r, 2) ? 0xffff0000u : 0)) | cnt[rndn(r, ARRAY_N(cnt))];
+        R[1] = cnt[rndn(r, ARRAY_N(cnt))];
         if (chance(r, 3))   /* equal strings so that REPE runs on */
-            memcpy(c->in.mem + (R[7] - TC_MEM_BASE) - 0x20, c->in.mem + (R[6] - TC_MEM_BASE) - 0x20, 0x40);
+            memcpy(c->in.mem + (R[7] - c->membase) - 0x20, c->in.mem + (R[6] - c->membase) - 0x20, 0x40);
         if (f->rep)
             c->flags |= TC_F_REP;
+        if (f->addr16) {   /* SI, DI, CX: the upper halves must be ignored */
+            R[6] = (rnd32(r) & 0xffff0000u) | (R[6] & 0xffff);
+            R[7] = (rnd32(r) & 0xffff0000u) | (R[7] & 0xffff);
+            R[1] = (rnd32(r) & 0xffff0000u) | R[1];
+        }
         break;
     }
     case K_XLAT:
-        R[3] = TC_MEM_BASE + rndn(r, 0x40);
+        R[3] = c->membase + rndn(r, 0x40);
+        if (f->addr16)
+            R[3] = (rnd32(r) & 0xffff0000u) | (R[3] & 0xffff);
         R[0] = (R[0] & ~0xffu) | rndn(r, 0xc0);
         break;
     case K_BCD:
@@ -875,6 +965,8 @@ static void int_case(const struct gen_form *f, struct rng *r, struct tc_case *c,
     }
 
     /* ModRM and memory operand. */
+    int target_reg = -1;
+    int target_off = -1;
     if (f->attr & OA_MODRM) {
         unsigned reg = f->reg >= 0 ? (unsigned)f->reg : rndn(r, 8);
         if (f->map == 0 && f->opcode == 0x8c)
@@ -925,7 +1017,11 @@ static void int_case(const struct gen_form *f, struct rng *r, struct tc_case *c,
                 }
                 R[reg] = (uint32_t)(lo + (int32_t)rndn(r, 1100) - 50);
             }
-            emit_modrm_mem(b, r, c, reg, off, avoid | regmask);
+            if (f->addr16)
+                emit_modrm_mem16(b, r, c, reg, off, avoid | regmask);
+            else
+                emit_modrm_mem(b, r, c, reg, off, avoid | regmask);
+            target_off = (int)off;
         } else {
             unsigned rm = rndn(r, 8);
             if (kind == K_DIV) {
@@ -937,7 +1033,10 @@ static void int_case(const struct gen_form *f, struct rng *r, struct tc_case *c,
             }
             if (kind == K_CMPXCHG && chance(r, 2))
                 R[rm] = R[0];
+            if (kind == K_BRANCH && rm == 4)
+                rm = 0;   /* keep ESP the stack pointer */
             emit8(b, (uint8_t)(0xc0 | reg << 3 | rm));
+            target_reg = (int)rm;
         }
     }
 
@@ -953,10 +1052,13 @@ static void int_case(const struct gen_form *f, struct rng *r, struct tc_case *c,
     if (kind == K_MOFFS) {
         uint32_t off = 0x40 + rndn(r, 0x80);
         c->memoff = (uint16_t)off;
-        emit32(b, TC_MEM_BASE + off);
+        if (f->addr16)
+            emit16(b, (uint16_t)(c->membase + off));
+        else
+            emit32(b, c->membase + off);
         return;
     }
-    if (kind == K_JCC || kind == K_LOOP) {
+    if (kind == K_JCC || kind == K_LOOP || (kind == K_BRANCH && (attr & (OA_JB | OA_JZ)))) {
         if (attr & OA_JZ)
             emit32(b, 5);
         else
@@ -978,6 +1080,15 @@ static void int_case(const struct gen_form *f, struct rng *r, struct tc_case *c,
         if (kind == K_SHIFT_IB)
             c->count = imm & 31;
     }
+    if (f->map == 0 && (f->opcode == 0xf6 || f->opcode == 0xf7) && f->reg < 2) {
+        /* TEST Eb,Ib / Ev,Iz: the immediate is in the group entry's operands only. */
+        if (f->opsize == 8)
+            emit8(b, (uint8_t)pick_value(r));
+        else if (f->opsize == 16)
+            emit16(b, (uint16_t)pick_value(r));
+        else
+            emit32(b, pick_value(r));
+    }
     if (attr & OA_IW)
         emit16(b, (uint16_t)pick_value(r));
     if (attr & OA_IZ) {
@@ -993,9 +1104,19 @@ static void int_case(const struct gen_form *f, struct rng *r, struct tc_case *c,
         R[1] = (R[1] & ~0xffu) | cnt;
         c->count = cnt & 31;
     }
+    if (kind == K_BRANCH) {
+        /* RET and CALL/JMP Ev go to one of the two exits. */
+        uint32_t target = TC_CODE_BASE + b->len + (chance(r, 2) ? 5u : 0u);
+        if (f->opcode == 0xc2 || f->opcode == 0xc3)
+            put32(c->in.mem + (R[4] - c->membase), target);
+        else if (target_reg >= 0)
+            R[target_reg] = target;
+        else if (target_off >= 0)
+            put32(c->in.mem + target_off, target);
+    }
     if (kind == K_POPF) {
         /* Only the flags ring 3 may change without side effects (no TF, AC, NT, ID). */
-        uint32_t sp = R[4] - TC_MEM_BASE;
+        uint32_t sp = R[4] - c->membase;
         put32(c->in.mem + sp, (pick_value(r) & (F_ARITH | F_DF)) | (rnd32(r) & 0xffff0000u & 0));
     }
 }
@@ -1015,9 +1136,10 @@ void gen_case(const struct gen_form *f, uint32_t form_id, uint32_t seed, uint32_
     c->form = form_id;
     c->count = 1;
     memcpy(c->sel, sel, sizeof(c->sel));
+    c->membase = f->addr16 ? TC_MEM16_BASE : TC_MEM_BASE;
     for (int i = 0; i < 8; i++)
         c->in.regs[i] = pick_value(&r);
-    c->in.regs[4] = TC_STACK;
+    c->in.regs[4] = (c->membase + TC_STACK_OFF);
     c->in.eflags = (rnd32(&r) & (F_ARITH | F_DF)) | 0x202;
     for (unsigned i = 0; i < TC_MEM_SIZE; i += 4)
         put32(c->in.mem + i, chance(&r, 2) ? rnd32(&r) : pick_value(&r));
@@ -1087,6 +1209,23 @@ bool gen_mem_ignore(const struct gen_form *f, const struct tc_case *c, unsigned 
         /* FNSTENV/FNSAVE: FIP, FCS:FOP, FDP, FDS (the host zeroes or keeps them its own way). */
         *lo = c->memoff + 12u;
         *hi = c->memoff + 28u;
+        return true;
+    }
+    if (f->family == TC_SIMD && f->mem && f->opcode == 0xae && f->reg == 0) {
+        /* FXSAVE: FOP, FIP, FCS, FDP, FDS (not kept by the host) and MXCSR_MASK (the host
+         * reports its own features). */
+        *lo = c->memoff + 5u;
+        *hi = c->memoff + 32u;
+        return true;
+    }
+    bool push_seg = f->family == TC_INT && f->opsize == 32 &&
+                    ((f->map == 0 && (f->opcode == 0x06 || f->opcode == 0x0e || f->opcode == 0x16 ||
+                                      f->opcode == 0x1e)) ||
+                     (f->map == 1 && (f->opcode == 0xa0 || f->opcode == 0xa8)));
+    if (push_seg) {
+        /* SDM: a 32-bit PUSH of a segment register either zero-extends or writes 16 bits. */
+        *lo = c->in.regs[4] - c->membase - 2;
+        *hi = *lo + 2;
         return true;
     }
     return false;

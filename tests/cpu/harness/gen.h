@@ -13,7 +13,7 @@
 enum gen_kind {
     K_PLAIN, K_SHIFT1, K_SHIFT_CL, K_SHIFT_IB, K_STACK, K_POPF, K_ENTER, K_LEAVE, K_STRING,
     K_XLAT, K_DIV, K_BCD, K_AAMD, K_BTMEM, K_JCC, K_LOOP, K_CMPXCHG, K_CX8, K_BOUND, K_MOFFS,
-    K_BSX, K_MULDIV, K_FAULT, K_INTO, K_X87, K_SIMD,
+    K_BSX, K_MULDIV, K_FAULT, K_INTO, K_X87, K_SIMD, K_BRANCH,
 };
 
 struct gen_form {
@@ -27,6 +27,7 @@ struct gen_form {
     uint8_t pfx;            /* SIMD mandatory prefix (0, 66, F2, F3) */
     uint8_t rep;            /* 0, F2, F3 */
     uint8_t lock;           /* F0 prefix */
+    uint8_t addr16;         /* 67 prefix: 16-bit addressing (buffer at TC_MEM16_BASE) */
     uint8_t modrm;          /* x87 register forms: the whole ModRM byte */
     uint8_t kind;           /* enum gen_kind */
     uint8_t mem_size;       /* bytes of the memory operand (x87/SIMD) */

@@ -196,6 +196,15 @@ int main(int argc, char **argv)
 
     uint8_t *mem = mmap((void *)(uintptr_t)TC_MEM_BASE, 4096, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    /* The 16-bit-addressing buffer needs vm.mmap_min_addr <= TC_MEM16_BASE; without it
+     * those forms are left out (reported on stderr). */
+    uint8_t *mem16 = mmap((void *)(uintptr_t)TC_MEM16_BASE, 4096, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    if (mem16 == MAP_FAILED) {
+        fprintf(stderr, "native: cannot map %#x (vm.mmap_min_addr?): 16-bit addressing forms skipped\n",
+                TC_MEM16_BASE);
+        mem16 = NULL;
+    }
     uint8_t *code = mmap((void *)(uintptr_t)TC_CODE_BASE, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
     if (mem == MAP_FAILED || code == MAP_FAILED) {
@@ -240,6 +249,8 @@ int main(int argc, char **argv)
             if (!m)
                 continue;
         }
+        if (f->addr16 && !mem16)
+            continue;
         for (uint32_t k = 0; k < per; k++) {
             if (one_case >= 0 && k != ((uint32_t)one_case & 0xffff))
                 continue;
@@ -253,8 +264,9 @@ int main(int argc, char **argv)
             p[5] = 0xe9;
             rel = (uint32_t)(uintptr_t)tc_exit_taken - (uint32_t)(uintptr_t)(p + 10);
             memcpy(p + 6, &rel, 4);
-            memset(mem, 0, 4096);
-            memcpy(mem, c.in.mem, TC_MEM_SIZE);
+            uint8_t *buf = c.membase == TC_MEM16_BASE ? mem16 : mem;
+            memset(buf, 0, 4096);
+            memcpy(buf, c.in.mem, TC_MEM_SIZE);
             memcpy(g_in.regs, c.in.regs, sizeof(g_in.regs));
             g_in.eflags = c.in.eflags;
             g_use_fx = (c.flags & TC_F_FPU) != 0;
@@ -262,7 +274,7 @@ int main(int argc, char **argv)
                 memcpy(g_fx_in, c.fx_in, 512);
             memset(g_fx_out, 0, sizeof(g_fx_out));
             run_one(&c);
-            memcpy(c.out.mem, mem, TC_MEM_SIZE);
+            memcpy(c.out.mem, buf, TC_MEM_SIZE);
             if (g_use_fx)
                 memcpy(c.fx_out, g_fx_out, 512);
             fwrite(&c, (c.flags & TC_F_FPU) ? TC_REC_FULL : TC_REC_SHORT, 1, stdout);

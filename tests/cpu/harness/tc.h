@@ -12,10 +12,11 @@
 
 /* Fixed guest/host addresses (flat segments, paging off in pcvm; MAP_FIXED on the host). */
 #define TC_MEM_BASE   0x00100000u  /* data buffer (one page mapped, TC_MEM_SIZE compared) */
+#define TC_MEM16_BASE 0x00008000u  /* the buffer for 16-bit address-size (67) forms */
 #define TC_MEM_SIZE   256u
 #define TC_CODE_BASE  0x00200000u  /* the instruction, then the exit jumps */
-#define TC_STACK      (TC_MEM_BASE + 0x80u)  /* ESP for stack instructions */
-#define TC_FRAME      (TC_MEM_BASE + 0xa0u)  /* EBP for ENTER/LEAVE */
+#define TC_STACK_OFF  0x80u        /* ESP for stack instructions: buffer + this */
+#define TC_FRAME_OFF  0xa0u        /* EBP for ENTER/LEAVE: buffer + this */
 #define TC_CODE_MAX   16u
 /* Layout of the code page: insn at TC_CODE_BASE, then "jmp fallthrough_exit" (5 bytes),
  * then "jmp taken_exit" (5 bytes).  Jcc cases use displacement 5 so that "taken" ends at
@@ -55,6 +56,7 @@ struct tc_case {
     uint8_t count;            /* shift/rotate count as executed (masked to 5 bits), else 1 */
     uint8_t flags;            /* TC_F_* */
     uint32_t form;            /* form id (index in the generator's form list) */
+    uint32_t membase;         /* address of the data buffer: TC_MEM_BASE or TC_MEM16_BASE */
     uint16_t sel[6];          /* host selectors ES CS SS DS FS GS (pcvm loads the same) */
     uint16_t memoff;          /* offset of the ModRM memory operand in the buffer */
     struct tc_state in, out;

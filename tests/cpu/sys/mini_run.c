@@ -45,8 +45,13 @@ int main(int argc, char **argv)
         perror(argv[1]);
         return 2;
     }
-    static uint8_t image[1 << 20];
-    size_t n = fread(image, 1, sizeof(image), f);
+    const size_t image_max = 1u << 20;
+    uint8_t *image = calloc(1, image_max);
+    struct io_bus *io = calloc(1, sizeof(*io));
+    struct cpu *cpu = calloc(1, sizeof(*cpu));
+    if (!image || !io || !cpu)
+        return 2;
+    size_t n = fread(image, 1, image_max, f);
     fclose(f);
     /* Multiboot header within the first 8 KiB, a.out kludge fields. */
     uint32_t hdr[8] = { 0 };
@@ -64,9 +69,7 @@ int main(int argc, char **argv)
     uint32_t file_start = (uint32_t)off - (header_addr - load_addr);
 
     struct phys_mem mem;
-    static struct io_bus io;
     struct vclock clk;
-    static struct cpu cpu;
     struct pcvm_log log = { 0, stderr };
     const char *d = getenv("SYS_LOG");
     if (d) {
@@ -78,36 +81,38 @@ int main(int argc, char **argv)
     if (phys_mem_init(&mem, 64u << 20, 64u << 20) < 0)
         return 2;
     memcpy(mem.ram + load_addr, image + file_start, n - file_start);
-    io_bus_init(&io);
-    struct board b = { &cpu, -1 };
-    io_register(&io, 0xe9, 1, &b, port_read, port_write, IO_SIZE_1, "debugcon");
-    io_register(&io, 0xf4, 1, &b, port_read, port_write, IO_SIZE_ALL, "debug-exit");
+    io_bus_init(io);
+    struct board b = { cpu, -1 };
+    io_register(io, 0xe9, 1, &b, port_read, port_write, IO_SIZE_1, "debugcon");
+    io_register(io, 0xf4, 1, &b, port_read, port_write, IO_SIZE_ALL, "debug-exit");
     uint64_t zero = 0;
     vclock_init(&clk, false, 0, &zero);
-    cpu_init(&cpu, 0, cpu_model_find(argc > 2 ? argv[2] : "pentium3"), &mem, &io, &clk, &log,
-             NULL);
+    cpu_init(cpu, 0, cpu_model_find(argc > 2 ? argv[2] : "pentium3"), &mem, io, &clk, &log, NULL);
     /* Multiboot machine state: flat 32-bit protected mode, EAX = magic. */
     const uint32_t code = SEG_FLAG_P | SEG_FLAG_S | SEG_FLAG_DB | SEG_FLAG_G | (0xbu << SEG_FLAG_TYPE_SHIFT);
     const uint32_t data = SEG_FLAG_P | SEG_FLAG_S | SEG_FLAG_DB | SEG_FLAG_G | (0x3u << SEG_FLAG_TYPE_SHIFT);
-    cpu.cr0 |= CR0_PE;
+    cpu->cr0 |= CR0_PE;
     for (int i = 0; i < SEG_COUNT; i++)
-        cpu.seg[i] = (struct seg){ 0x10, 0, 0xffffffffu, data };
-    cpu.seg[SEG_CS] = (struct seg){ 0x08, 0, 0xffffffffu, code };
-    cpu.eip = entry;
-    cpu.regs[R_EAX] = 0x2badb002;
-    cpu_update_mode(&cpu);
+        cpu->seg[i] = (struct seg){ 0x10, 0, 0xffffffffu, data };
+    cpu->seg[SEG_CS] = (struct seg){ 0x08, 0, 0xffffffffu, code };
+    cpu->eip = entry;
+    cpu->regs[R_EAX] = 0x2badb002;
+    cpu_update_mode(cpu);
     for (int rounds = 0; rounds < 1000 && b.exit_status < 0; rounds++) {
-        enum cpu_exit_reason r = cpu_run(&cpu, 10000000);
+        enum cpu_exit_reason r = cpu_run(cpu, 10000000);
         if (r == CPU_EXIT_RESET) {
             fprintf(stderr, "triple fault\n");
             break;
         }
-        if (r == CPU_EXIT_HALT && !(cpu.eflags & FLAG_IF)) {
+        if (r == CPU_EXIT_HALT && !(cpu->eflags & FLAG_IF)) {
             fprintf(stderr, "halted with interrupts off\n");
             break;
         }
     }
-    cpu_destroy(&cpu);
+    cpu_destroy(cpu);
     phys_mem_destroy(&mem);
+    free(cpu);
+    free(io);
+    free(image);
     return b.exit_status < 0 ? 4 : b.exit_status;
 }

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# `make bench`: pcvm and qemu-system-i386 (TCG) side by side on the same guest work, then a
+# perf profile of pcvm booting Linux.  See bench/README.md.
+#   BENCH_RUNS=N      runs per emulator and metric (default 5; BENCH_RUNS=3 is the quick path)
+#   BENCH_QUICK=1     one run of everything (a smoke test)
+#   BENCH_TIMEOUT=S   limit of one Linux run, in seconds (default 600); a run over it is reported
+#   BENCH_LOOP_ITERS  passes of the MIPS loop kernel (default 20000000)
+#   BENCH_PROFILE=0   skip the profile; BENCH_PROFILE_SECS=S its limit (default 400;
+#                     it stops at BOOT-OK)
+# Results: bench/results/<date>-<commit>.json, latest.json, latest.txt, profile-latest.txt.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+cd "$root"
+CACHE=${PCVM_CACHE:-$HOME/.cache/pcvm}
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+say() { echo "bench: $*" >&2; }
+
+# QEMU is needed by the benchmark only: Debian's package, used with TCG.
+if ! command -v qemu-system-i386 >/dev/null; then
+  say "installing qemu-system-x86"
+  if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null; then
+    $SUDO apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null
+  fi
+fi
+if [ "${BENCH_PROFILE:-1}" != 0 ] && ! command -v perf >/dev/null; then
+  say "installing linux-perf for the profile"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends linux-perf >/dev/null \
+    || say "cannot install linux-perf: the profile will be skipped"
+fi
+command -v nasm >/dev/null || { say "nasm is missing: run 'make deps'"; exit 1; }
+[ -x ./pcvm ] || make --no-print-directory pcvm
+
+# Guests: the Linux kernel and busybox from the shared cache (scripts/fetch-guests.sh).
+[ -f "$CACHE/guests/vmlinuz-686" ] || bash scripts/fetch-guests.sh linux
+[ -f "$CACHE/guests/busybox" ] || bash scripts/fetch-guests.sh busybox
+
+out=build/bench
+mkdir -p "$out" bench/results
+iters=${BENCH_LOOP_ITERS:-20000000}
+insns=$(sed -n 's/^; INSNS_PER_ITER: *\([0-9]*\).*/\1/p' bench/kernels/loop.asm)
+[ -n "$insns" ] || { say "bench/kernels/loop.asm does not state INSNS_PER_ITER"; exit 1; }
+(cd bench/kernels && nasm -f bin -o "$root/$out/exit.bin" exit.asm &&
+  nasm -f bin -DITERATIONS="$iters" -o "$root/$out/loop.bin" loop.asm)
+python3 bench/make-initramfs.py "$CACHE/guests/busybox" "$out/initramfs.cpio.gz"
+
+# Benchmark a private copy: other work in this tree may rebuild ./pcvm during the runs.
+cp ./pcvm "$out/pcvm"
+export BENCH_PCVM=$root/$out/pcvm
+export BENCH_PCVM_SHA256=$(sha256sum "$out/pcvm" | cut -d' ' -f1)
+export BENCH_QEMU=$(command -v qemu-system-i386)
+export BENCH_KERNEL=$CACHE/guests/vmlinuz-686
+export BENCH_INITRD=$root/$out/initramfs.cpio.gz
+export BENCH_EXIT_KERNEL=$root/$out/exit.bin
+export BENCH_LOOP_KERNEL=$root/$out/loop.bin
+export BENCH_LOOP_ITERS=$iters BENCH_LOOP_INSNS=$insns
+export BENCH_OUT=$root/bench/results
+python3 bench/bench.py
+
+if [ "${BENCH_PROFILE:-1}" != 0 ]; then
+  if command -v perf >/dev/null; then
+    say "profiling pcvm booting Linux to BOOT-OK (at most ${BENCH_PROFILE_SECS:-400} s)"
+    python3 bench/bench.py --profile "${BENCH_PROFILE_SECS:-400}" || say "the profile failed"
+  else
+    say "no perf: profile skipped"
+  fi
+fi

@@ -1,0 +1,563 @@
+/* CPU conformance harness, pcvm side: reads the native runner's records (stdin or a file),
+ * runs each case on pcvm's CPU core (no board: RAM, an I/O bus and the CPU) and compares.
+ *
+ *   native ... | pcvm_run [--model NAME] [--print N] [--quiet] [FILE]
+ *
+ * Set-up: flat 32-bit protected mode, paging off, CPL 3 with the host's selectors (a GDT
+ * holds matching descriptors), a TSS with a ring-0 stack and an IDT whose gates lead to
+ * stubs "out 0x80+vector, al; hlt": an exception is recognised by the port write (or EIP
+ * inside the stubs) and its frame is read from the ring-0 stack.  Exactly one instruction
+ * runs (cpu_run(cpu, 1)); a REP string runs until EIP moves past it. */
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/cpu.h"
+#include "cpu/mmu.h"
+#include "cpu/opcodes.h"
+#include "gen.h"
+
+#define RAM_SIZE    (4u << 20)
+#define GDT_BASE    0x300000u
+#define IDT_BASE    0x301000u
+#define STUB_BASE   0x302000u
+#define TSS_BASE    0x303000u
+#define RING0_STACK 0x305000u
+#define FX_AREA     0x306000u
+#define STUB_SIZE   16u
+#define EXC_PORT    0x80u
+
+struct harness {
+    struct phys_mem mem;
+    struct io_bus io;
+    struct vclock clock;
+    struct cpu cpu;
+    int exc_vector;            /* from the stub's port write, -1 none */
+    /* Statistics. */
+    uint64_t cases, passed, failed, skipped;
+    uint32_t *form_cases, *form_fail;
+    int nforms;
+    struct gen_form *forms;
+    unsigned print_max, printed_per_form_max;
+    uint32_t *form_printed;
+    uint32_t *form_kinds;
+    bool quiet;
+};
+
+static uint32_t exc_port_read(void *opaque, uint16_t port, unsigned size)
+{
+    (void)opaque; (void)port; (void)size;
+    return 0xffffffffu;
+}
+
+static void exc_port_write(void *opaque, uint16_t port, uint32_t value, unsigned size)
+{
+    struct harness *h = opaque;
+    (void)value; (void)size;
+    if (h->exc_vector < 0)
+        h->exc_vector = port - EXC_PORT;
+}
+
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+
+/* A GDT descriptor: base 0, limit 4 GiB, type/S/DPL from the arguments, 32-bit, G. */
+static void gdt_flat(uint8_t *gdt, unsigned index, unsigned type, unsigned dpl)
+{
+    uint8_t *d = gdt + 8 * index;
+    d[0] = 0xff; d[1] = 0xff; d[2] = d[3] = d[4] = 0;
+    d[5] = (uint8_t)(0x80 | dpl << 5 | 0x10 | type);
+    d[6] = 0xcf;
+    d[7] = 0;
+}
+
+static void harness_init(struct harness *h, const char *model)
+{
+    if (phys_mem_init(&h->mem, RAM_SIZE, RAM_SIZE) < 0) {
+        fprintf(stderr, "pcvm_run: cannot allocate RAM\n");
+        exit(1);
+    }
+    io_bus_init(&h->io);
+    io_register(&h->io, EXC_PORT, 32, h, exc_port_read, exc_port_write, IO_SIZE_ALL, "exc");
+    const struct cpu_model *m = cpu_model_find(model);
+    if (!m) {
+        fprintf(stderr, "pcvm_run: unknown model %s\n", model);
+        exit(2);
+    }
+    vclock_init(&h->clock, true, 0, &h->cpu.insn_count);
+    cpu_init(&h->cpu, 0, m, &h->mem, &h->io, &h->clock, NULL, NULL);
+
+    uint8_t *ram = h->mem.ram;
+    /* IDT: 32 interrupt gates (DPL 3, so INT3/INTO from ring 3 reach them) to the stubs. */
+    for (unsigned v = 0; v < 32; v++) {
+        uint8_t *g = ram + IDT_BASE + 8 * v;
+        uint32_t off = STUB_BASE + STUB_SIZE * v;
+        g[0] = (uint8_t)off; g[1] = (uint8_t)(off >> 8);
+        g[2] = 0x08; g[3] = 0;
+        g[4] = 0; g[5] = 0xee;
+        g[6] = (uint8_t)(off >> 16); g[7] = (uint8_t)(off >> 24);
+        uint8_t *s = ram + off;
+        s[0] = 0xe6; s[1] = (uint8_t)(EXC_PORT + v); s[2] = 0xf4; s[3] = 0xeb; s[4] = 0xfd;
+    }
+    /* TSS: ring-0 stack, I/O bitmap beyond the limit (every port #GP at CPL 3). */
+    put32(ram + TSS_BASE + 4, RING0_STACK);
+    put32(ram + TSS_BASE + 8, 0x10);
+    put32(ram + TSS_BASE + 0x64, 0xffffu << 16);
+}
+
+/* Per-case architectural set-up. */
+static void setup_cpu(struct harness *h, const struct tc_case *c)
+{
+    struct cpu *cpu = &h->cpu;
+    uint8_t *ram = h->mem.ram;
+    /* GDT: ring-0 code/data at 0x08/0x10, the TSS at 0x18, the host's ring-3 selectors. */
+    memset(ram + GDT_BASE, 0, 0x1000);
+    gdt_flat(ram + GDT_BASE, 1, 0xb, 0);
+    gdt_flat(ram + GDT_BASE, 2, 0x3, 0);
+    uint8_t *t = ram + GDT_BASE + 0x18;
+    t[0] = 0x67; t[1] = 0; t[2] = (uint8_t)TSS_BASE; t[3] = (uint8_t)(TSS_BASE >> 8);
+    t[4] = (uint8_t)(TSS_BASE >> 16); t[5] = 0x8b; t[6] = 0; t[7] = (uint8_t)(TSS_BASE >> 24);
+    for (int s = 0; s < SEG_COUNT; s++)
+        if (c->sel[s] >= 0x20 && (c->sel[s] >> 3) < 512)
+            gdt_flat(ram + GDT_BASE, c->sel[s] >> 3, s == SEG_CS ? 0xb : 0x3, 3);
+
+    cpu->gdtr = (struct dtr){ GDT_BASE, 0xfff };
+    cpu->idtr = (struct dtr){ IDT_BASE, 32 * 8 - 1 };
+    cpu->tr = (struct seg){ 0x18, TSS_BASE, 0x67, SEG_FLAG_P | (0xbu << SEG_FLAG_TYPE_SHIFT) };
+    cpu->ldtr = (struct seg){ 0, 0, 0, 0 };
+    const uint32_t common = SEG_FLAG_P | SEG_FLAG_S | (3u << SEG_FLAG_DPL_SHIFT) | SEG_FLAG_DB | SEG_FLAG_G;
+    for (int s = 0; s < SEG_COUNT; s++) {
+        uint32_t type = s == SEG_CS ? 0xb : 0x3;
+        cpu->seg[s] = (struct seg){ c->sel[s], 0, 0xffffffffu, common | type << SEG_FLAG_TYPE_SHIFT };
+        if (c->sel[s] < 4 && s != SEG_CS)
+            cpu->seg[s] = (struct seg){ c->sel[s], 0, 0, 0 };   /* null selector: unusable */
+    }
+    cpu->cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_AM;
+    cpu->cr4 = CR4_OSFXSR | CR4_OSXMMEXCPT;
+    cpu->cpl = 3;
+    cpu->halted = false;
+    cpu->inhibit_irq = false;
+    cpu->interrupt_request = 0;
+    cpu->sys.pending_vector = -1;
+    cpu->sys.delivering = -1;
+    cpu->sys.ext = false;
+    cpu->sys.triple_fault = false;
+    for (int i = 0; i < 8; i++)
+        cpu->regs[i] = c->in.regs[i];
+    cpu->eip = TC_CODE_BASE;
+    cpu->eflags = c->in.eflags | FLAG_IF | FLAG_BIT1;
+    cpu_set_eflags(cpu, c->in.eflags | FLAG_IF | FLAG_BIT1, 0x003f7fd7u);
+    cpu_update_mode(cpu);
+    cpu->cpl = 3;
+    cpu_update_mode(cpu);
+}
+
+/* Load the FXSAVE image through pcvm's own FXRSTOR; false when pcvm refuses it. */
+static bool load_fx(struct harness *h, const uint8_t *fx)
+{
+    struct cpu *cpu = &h->cpu;
+    memcpy(h->mem.ram + FX_AREA, fx, 512);
+    if (setjmp(cpu->fault_env)) {
+        cpu->sys.pending_vector = -1;
+        return false;
+    }
+    fpu_fxrstor(cpu, SEG_DS, FX_AREA);
+    return true;
+}
+
+static bool save_fx(struct harness *h, uint8_t *fx)
+{
+    struct cpu *cpu = &h->cpu;
+    memset(h->mem.ram + FX_AREA, 0, 512);
+    if (setjmp(cpu->fault_env)) {
+        cpu->sys.pending_vector = -1;
+        return false;
+    }
+    fpu_fxsave(cpu, SEG_DS, FX_AREA);
+    memcpy(fx, h->mem.ram + FX_AREA, 512);
+    return true;
+}
+
+/* Run the case on pcvm; fills out (and fx_out). Returns false when it cannot be set up. */
+static bool run_pcvm(struct harness *h, struct tc_case *c, struct tc_state *out, uint8_t *fx_out)
+{
+    struct cpu *cpu = &h->cpu;
+    uint8_t *ram = h->mem.ram;
+    if (c->membase != TC_MEM_BASE && c->membase != TC_MEM16_BASE)
+        return false;
+    memset(ram + c->membase, 0, 4096);
+    memcpy(ram + c->membase, c->in.mem, TC_MEM_SIZE);
+    memset(ram + TC_CODE_BASE, 0xcc, 64);
+    memcpy(ram + TC_CODE_BASE, c->code, c->len);
+    uint8_t *p = ram + TC_CODE_BASE + c->len;
+    p[0] = 0xe9; put32(p + 1, 0x1000);
+    p[5] = 0xe9; put32(p + 6, 0x1000);
+    cpu_code_written(cpu, TC_CODE_BASE, 64);
+    memset(ram + RING0_STACK - 64, 0, 64);
+    setup_cpu(h, c);
+    if (c->flags & TC_F_FPU) {
+        if (!load_fx(h, c->fx_in))
+            return false;
+    }
+    h->exc_vector = -1;
+    enum cpu_exit_reason why = CPU_EXIT_BUDGET;
+    for (int iter = 0; iter < 100000; iter++) {
+        why = cpu_run(cpu, 1);
+        if (why == CPU_EXIT_RESET || h->exc_vector >= 0)
+            break;
+        if (cpu->eip >= STUB_BASE && cpu->eip < STUB_BASE + 32 * STUB_SIZE)
+            break;
+        if (cpu->eip != TC_CODE_BASE || !(c->flags & TC_F_REP))
+            break;
+        if (why != CPU_EXIT_BUDGET)
+            break;
+    }
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < 8; i++)
+        out->regs[i] = cpu->regs[i];
+    out->eflags = cpu_get_eflags(cpu);
+    out->eip = cpu->eip;
+    int vec = h->exc_vector;
+    if (vec < 0 && cpu->eip >= STUB_BASE && cpu->eip < STUB_BASE + 32 * STUB_SIZE)
+        vec = (int)((cpu->eip - STUB_BASE) / STUB_SIZE);
+    if (why == CPU_EXIT_RESET) {
+        out->fault = 0x100;   /* triple fault */
+    } else if (vec >= 0) {
+        /* Ring-0 frame: SS, ESP, EFLAGS, CS, EIP [, error code]. */
+        const uint8_t *f = ram + RING0_STACK;
+        out->fault = (uint32_t)vec + 1;
+        out->eip = get32(f - 20);
+        out->eflags = get32(f - 12);
+        out->regs[R_ESP] = get32(f - 8);
+        bool has_err = vec == 8 || (vec >= 10 && vec <= 14) || vec == 17;
+        out->err = has_err ? get32(f - 24) : 0;
+    }
+    memcpy(out->mem, ram + c->membase, TC_MEM_SIZE);
+    if (c->flags & TC_F_FPU) {
+        /* FXSAVE at CPL 0 or 3: DS is unchanged by the exception. */
+        if (!save_fx(h, fx_out))
+            memset(fx_out, 0, 512);
+    }
+    return true;
+}
+
+/* ---- Comparison ---- */
+
+/* Kinds of difference (a per-form summary of what differs). */
+enum { D_FAULT, D_ERR, D_EIP, D_EFLAGS, D_REGS, D_MEM, D_FCW, D_FSW, D_FTW, D_MXCSR, D_ST, D_XMM, D_KINDS };
+static const char *const dkind_name[D_KINDS] = {
+    "fault", "errcode", "eip", "eflags", "regs", "mem", "fcw", "fsw", "ftw", "mxcsr", "st", "xmm",
+};
+
+struct diffs {
+    char text[4096];
+    unsigned len;
+    unsigned count;
+    uint32_t kinds;   /* 1 << D_* */
+};
+
+static void note(struct diffs *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct diffs *d, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (d->len < sizeof(d->text) - 1) {
+        int n = vsnprintf(d->text + d->len, sizeof(d->text) - d->len, fmt, ap);
+        if (n > 0)
+            d->len = d->len + (unsigned)n < sizeof(d->text) - 1 ? d->len + (unsigned)n : sizeof(d->text) - 1;
+    }
+    va_end(ap);
+    d->count++;
+}
+
+/* note() for a difference of kind k. */
+#define note_k(d, k, ...) ((d)->kinds |= 1u << (k), note((d), __VA_ARGS__))
+
+static const char *const regname[8] = { "eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi" };
+static const char *const excname[32] = {
+    "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "?9", "#TS", "#NP", "#SS",
+    "#GP", "#PF", "?15", "#MF", "#AC", "#MC", "#XM", "?20", "?21", "?22", "?23", "?24", "?25",
+    "?26", "?27", "?28", "?29", "?30", "?31",
+};
+
+static void fault_str(uint32_t fault, char *buf, size_t n)
+{
+    if (!fault)
+        snprintf(buf, n, "none");
+    else if (fault == 0x100)
+        snprintf(buf, n, "triple-fault");
+    else if (fault - 1 < 32)
+        snprintf(buf, n, "%s", excname[fault - 1]);
+    else
+        snprintf(buf, n, "trap%u", fault - 1);
+}
+
+/* Difference in units of the last place between two 80-bit values (same sign/exponent). */
+static bool f80_close(const uint8_t *a, const uint8_t *b)
+{
+    uint64_t ma, mb;
+    memcpy(&ma, a, 8);
+    memcpy(&mb, b, 8);
+    uint16_t ea = get16(a + 8), eb = get16(b + 8);
+    if (ea == eb)
+        return (ma > mb ? ma - mb : mb - ma) <= 1;
+    /* Carry across a binade: 1.111..1 x 2^e vs 1.000..0 x 2^(e+1). */
+    if ((ea & 0x8000) == (eb & 0x8000) && ((ea + 1) == eb || (eb + 1) == ea)) {
+        uint64_t lo = (ea < eb) ? ma : mb, hi = (ea < eb) ? mb : ma;
+        return lo == ~0ull && hi == 1ull << 63;
+    }
+    return false;
+}
+
+static void compare_fx(const struct gen_form *f, const struct tc_case *c, const uint8_t *e,
+                       const uint8_t *a, struct diffs *d)
+{
+    if (get16(e) != get16(a))
+        note_k(d, D_FCW, "  fcw:   expected %04x actual %04x\n", get16(e), get16(a));
+    uint16_t fsw_mask = 0xffff;
+    if (f->family == TC_X87)
+        fsw_mask = (uint16_t)~gen_x87_fsw_undef(f);
+    if (c->flags & TC_F_APPROX)
+        fsw_mask &= (uint16_t)~0x0200;   /* C1: rounded up */
+    if ((get16(e + 2) ^ get16(a + 2)) & fsw_mask)
+        note_k(d, D_FSW, "  fsw:   expected %04x actual %04x (compared bits %04x)\n", get16(e + 2),
+             get16(a + 2), fsw_mask);
+    if (e[4] != a[4])
+        note_k(d, D_FTW, "  ftw:   expected %02x actual %02x\n", e[4], a[4]);
+    if (get32(e + 24) != get32(a + 24))
+        note_k(d, D_MXCSR, "  mxcsr: expected %08x actual %08x\n", get32(e + 24), get32(a + 24));
+    unsigned top = get16(e + 2) >> 11 & 7;
+    for (unsigned i = 0; i < 8; i++) {
+        unsigned phys = (top + i) & 7;
+        if (!(e[4] & a[4] & (1u << phys)))
+            continue;
+        const uint8_t *re = e + 32 + 16 * i, *ra = a + 32 + 16 * i;
+        if (!memcmp(re, ra, 10))
+            continue;
+        if ((c->flags & TC_F_APPROX) && f80_close(re, ra))
+            continue;
+        uint64_t me, ma;
+        memcpy(&me, re, 8);
+        memcpy(&ma, ra, 8);
+        note_k(d, D_ST, "  st%u:   expected %04x:%016" PRIx64 " actual %04x:%016" PRIx64 "\n", i,
+             get16(re + 8), me, get16(ra + 8), ma);
+    }
+    for (unsigned i = 0; i < 8; i++) {
+        const uint8_t *xe = e + 160 + 16 * i, *xa = a + 160 + 16 * i;
+        if (memcmp(xe, xa, 16))
+            note_k(d, D_XMM, "  xmm%u:  expected %08x%08x%08x%08x actual %08x%08x%08x%08x\n", i,
+                 get32(xe + 12), get32(xe + 8), get32(xe + 4), get32(xe), get32(xa + 12),
+                 get32(xa + 8), get32(xa + 4), get32(xa));
+    }
+}
+
+static void compare(const struct gen_form *f, const struct tc_case *c, const struct tc_state *act,
+                    const uint8_t *fx_act, struct diffs *d)
+{
+    const struct tc_state *exp = &c->out;
+    if (exp->fault != act->fault) {
+        char a[32], b[32];
+        fault_str(exp->fault, a, sizeof(a));
+        fault_str(act->fault, b, sizeof(b));
+        note_k(d, D_FAULT, "  fault: expected %s actual %s\n", a, b);
+        return;   /* the rest is meaningless when one side faulted */
+    }
+    if (exp->fault) {
+        unsigned v = exp->fault - 1;
+        bool has_err = v == 8 || (v >= 10 && v <= 13) || v == 17;
+        if (has_err && exp->err != act->err)
+            note_k(d, D_ERR, "  error code: expected %04x actual %04x\n", exp->err, act->err);
+    }
+    uint32_t undef = 0;
+    bool result_undef = false;
+    if (c->family == TC_INT) {
+        undef = opcode_undef_flags(c->map, c->opcode, c->reg, c->count) | gen_extra_undef_flags(c);
+        result_undef = gen_result_undefined(f, c);
+    }
+    if (exp->eip != act->eip)
+        note_k(d, D_EIP, "  eip:   expected %08x actual %08x\n", exp->eip, act->eip);
+    uint32_t fmask = (FLAGS_ARITH | FLAG_DF) & ~undef;
+    if ((exp->eflags ^ act->eflags) & fmask)
+        note_k(d, D_EFLAGS, "  eflags: expected %08x actual %08x (compared bits %03x)\n", exp->eflags,
+             act->eflags, fmask);
+    for (int i = 0; i < 8; i++) {
+        if (result_undef)
+            continue;
+        if (exp->regs[i] != act->regs[i])
+            note_k(d, D_REGS, "  %s:   expected %08x actual %08x\n", regname[i], exp->regs[i], act->regs[i]);
+    }
+    unsigned lo = 0, hi = 0;
+    bool ign = gen_mem_ignore(f, c, &lo, &hi);
+    if (!result_undef) {
+        for (unsigned i = 0; i < TC_MEM_SIZE; i++) {
+            if (ign && i >= lo && i < hi)
+                continue;
+            if (exp->mem[i] != act->mem[i]) {
+                unsigned j = i;
+                while (j + 1 < TC_MEM_SIZE && j + 1 < i + 16 && exp->mem[j + 1] != act->mem[j + 1])
+                    j++;
+                note_k(d, D_MEM, "  mem[%02x..%02x]: expected", i, j);
+                for (unsigned k = i; k <= j; k++)
+                    note(d, " %02x", exp->mem[k]);
+                note(d, " actual");
+                for (unsigned k = i; k <= j; k++)
+                    note(d, " %02x", act->mem[k]);
+                note(d, "\n");
+                i = j;
+            }
+        }
+    }
+    if (c->flags & TC_F_FPU)
+        compare_fx(f, c, c->fx_out, fx_act, d);
+}
+
+static void print_case(struct harness *h, const struct gen_form *f, const struct tc_case *c,
+                       const struct diffs *d)
+{
+    char dis[128] = "";
+    if (cpu_disasm(&h->cpu, TC_CODE_BASE, dis, sizeof(dis)) <= 0)
+        snprintf(dis, sizeof(dis), "?");
+    printf("DIFF %s  (replay: --seed %u --case %u)\n  bytes:", f->name, c->seed, c->index);
+    for (unsigned i = 0; i < c->len; i++)
+        printf(" %02x", c->code[i]);
+    printf("   pcvm disasm: %s\n  input:", dis);
+    for (int i = 0; i < 8; i++)
+        printf(" %s=%08x", regname[i], c->in.regs[i]);
+    printf(" eflags=%08x", c->in.eflags);
+    if (c->memoff)
+        printf("\n  mem operand @%02x:", c->memoff);
+    for (unsigned i = 0; c->memoff && i < 16 && c->memoff + i < TC_MEM_SIZE; i++)
+        printf(" %02x", c->in.mem[c->memoff + i]);
+    if (c->flags & TC_F_FPU) {
+        printf("\n  fx in: fcw=%04x fsw=%04x ftw=%02x mxcsr=%08x", get16(c->fx_in), get16(c->fx_in + 2),
+               c->fx_in[4], get32(c->fx_in + 24));
+        for (int i = 0; i < 8; i++) {
+            uint64_t m;
+            memcpy(&m, c->fx_in + 32 + 16 * i, 8);
+            printf("%s st%d=%04x:%016" PRIx64, i % 2 ? "" : "\n        ", i, get16(c->fx_in + 40 + 16 * i), m);
+        }
+        for (int i = 0; i < 8; i++) {
+            const uint8_t *x = c->fx_in + 160 + 16 * i;
+            printf("%s xmm%d=%08x%08x%08x%08x", i % 2 ? "" : "\n        ", i, get32(x + 12),
+                   get32(x + 8), get32(x + 4), get32(x));
+        }
+    }
+    printf("\n%s", d->text);
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: pcvm_run [--model NAME] [--print N] [--quiet] [FILE]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    const char *model = "max", *file = NULL;
+    static struct harness h;
+    h.print_max = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--model") && i + 1 < argc)
+            model = argv[++i];
+        else if (!strcmp(argv[i], "--print") && i + 1 < argc)
+            h.print_max = (unsigned)strtoul(argv[++i], NULL, 0);
+        else if (!strcmp(argv[i], "--quiet"))
+            h.quiet = true;
+        else if (argv[i][0] != '-' && !file)
+            file = argv[i];
+        else
+            usage();
+    }
+    FILE *in = file ? fopen(file, "rb") : stdin;
+    if (!in) {
+        perror(file);
+        return 2;
+    }
+    static struct gen_form forms[GEN_MAX_FORMS];
+    h.forms = forms;
+    h.nforms = gen_forms(forms, GEN_MAX_FORMS);
+    h.form_cases = calloc((size_t)h.nforms, sizeof(uint32_t));
+    h.form_fail = calloc((size_t)h.nforms, sizeof(uint32_t));
+    h.form_printed = calloc((size_t)h.nforms, sizeof(uint32_t));
+    h.form_kinds = calloc((size_t)h.nforms, sizeof(uint32_t));
+    harness_init(&h, model);
+
+    uint32_t magic = 0;
+    if (fread(&magic, 4, 1, in) != 1 || magic != TC_MAGIC) {
+        fprintf(stderr, "pcvm_run: no case stream (did the native runner start?)\n");
+        return 2;
+    }
+    static struct tc_case c;
+    static struct tc_state act;
+    static uint8_t fx_act[512];
+    for (;;) {
+        if (fread(&c, TC_REC_SHORT, 1, in) != 1)
+            break;
+        if ((c.flags & TC_F_FPU) && fread((uint8_t *)&c + TC_REC_SHORT, TC_REC_FULL - TC_REC_SHORT, 1, in) != 1)
+            break;
+        if (c.form >= (uint32_t)h.nforms) {
+            fprintf(stderr, "pcvm_run: form %u out of range: runners built from different sources\n", c.form);
+            return 2;
+        }
+        const struct gen_form *f = &forms[c.form];
+        h.cases++;
+        if (!run_pcvm(&h, &c, &act, fx_act)) {
+            h.skipped++;
+            continue;
+        }
+        struct diffs d;
+        d.len = 0;
+        d.count = 0;
+        d.text[0] = 0;
+        d.kinds = 0;
+        compare(f, &c, &act, fx_act, &d);
+        h.form_cases[c.form]++;
+        if (!d.len) {
+            h.passed++;
+            continue;
+        }
+        h.failed++;
+        h.form_fail[c.form]++;
+        h.form_kinds[c.form] |= d.kinds;
+        if (!h.quiet && h.form_printed[c.form] < h.print_max) {
+            h.form_printed[c.form]++;
+            print_case(&h, f, &c, &d);
+        }
+    }
+    /* Summary per differing form, then coverage. */
+    int forms_run = 0, forms_bad = 0;
+    for (int i = 0; i < h.nforms; i++) {
+        if (!h.form_cases[i])
+            continue;
+        forms_run++;
+        if (h.form_fail[i]) {
+            forms_bad++;
+            if (!h.quiet) {
+                printf("FORM %-34s %5u/%-5u cases differ:", forms[i].name, h.form_fail[i], h.form_cases[i]);
+                for (int k = 0; k < D_KINDS; k++)
+                    if (h.form_kinds[i] & (1u << k))
+                        printf(" %s", dkind_name[k]);
+                printf("\n");
+            }
+        }
+    }
+    int fam_forms[3] = { 0, 0, 0 };
+    uint64_t fam_cases[3] = { 0, 0, 0 };
+    for (int i = 0; i < h.nforms; i++) {
+        if (h.form_cases[i]) {
+            fam_forms[forms[i].family]++;
+            fam_cases[forms[i].family] += h.form_cases[i];
+        }
+    }
+    printf("coverage: %d forms (integer %d, x87 %d, simd %d), %" PRIu64 " cases (integer %" PRIu64
+           ", x87 %" PRIu64 ", simd %" PRIu64 "), %" PRIu64 " skipped; %d forms differ\n",
+           forms_run, fam_forms[0], fam_forms[1], fam_forms[2], h.cases, fam_cases[0], fam_cases[1],
+           fam_cases[2], h.skipped, forms_bad);
+    printf("%" PRIu64 " passed, %" PRIu64 " failed\n", h.passed, h.failed);
+    cpu_destroy(&h.cpu);
+    return h.failed ? 1 : 0;
+}
