@@ -40,23 +40,20 @@ static void install_signal_handlers(struct mainloop *ml)
 }
 
 /* Features the command line accepts but the machine does not have yet: one clear line. */
-static const char *not_yet_supported(const struct vm_config *cfg, int argc, char **argv)
+static const char *not_yet_supported(const struct vm_config *cfg)
 {
     /* QEMU's implicit default NIC is simply absent until networking exists; networking the
      * user asked for is refused. */
-    bool asked_for_net = false;
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "-net") || !strcmp(argv[i], "-netdev") || !strcmp(argv[i], "-nic") ||
-            (!strcmp(argv[i], "-device") && i + 1 < argc && !strncmp(argv[i + 1], "e1000", 5)))
-            asked_for_net = true;
     if (cfg->gdb)
         return "pcvm: -gdb/-s: not supported yet";
     if (cfg->loadvm)
         return "pcvm: -loadvm: not supported yet";
-    if (asked_for_net && cfg->n_netdevs)
-        return "pcvm: -netdev: not supported yet";
-    if (asked_for_net && cfg->n_nics)
-        return "pcvm: -device e1000/-net nic: not supported yet";
+    for (unsigned i = 0; i < cfg->n_netdevs; i++)
+        if (!cfg->netdevs[i].implicit)
+            return "pcvm: -netdev: not supported yet";
+    for (unsigned i = 0; i < cfg->n_nics; i++)
+        if (!cfg->nics[i].implicit)
+            return "pcvm: -device e1000/-net nic: not supported yet";
     return NULL;
 }
 
@@ -67,7 +64,7 @@ int main(int argc, char **argv)
     if (status >= 0)
         return status;
 
-    const char *refusal = not_yet_supported(&cfg, argc, argv);
+    const char *refusal = not_yet_supported(&cfg);
     if (refusal) {
         fprintf(stderr, "%s\n", refusal);
         vm_config_free(&cfg);

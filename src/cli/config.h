@@ -104,6 +104,7 @@ struct vm_netdev {
     unsigned n_hostfwd;
     struct vm_prop opts[VM_MAX_PROPS];   /* other validated user options: net, host, dns ... */
     unsigned n_opts;
+    bool implicit;          /* QEMU's default network, added because no network option was given */
 };
 
 /* -device e1000 / -net nic. */
@@ -113,6 +114,7 @@ struct vm_nic {
     char *id;
     bool has_mac;
     uint8_t mac[6];
+    bool implicit;          /* QEMU's default NIC (no network option was given) */
 };
 
 /* Other -device entries. */

@@ -1591,6 +1591,8 @@ static int finish(struct parser *p)
             r = add_nic(p, "e1000", id, NULL, NULL);
         if (r)
             return r;
+        cfg->netdevs[cfg->n_netdevs - 1].implicit = true;
+        cfg->nics[cfg->n_nics - 1].implicit = true;
     }
 
     /* -net nic without netdev= joins the first -net user back end (QEMU's hub 0). */

@@ -1472,8 +1472,7 @@ static struct insn *h_leave(struct cpu *cpu, struct insn *i)
  * REP forms run iterations in a loop, updating ECX/ESI/EDI after each, so a fault leaves
  * the progress visible and EIP at the instruction.  They stop without retiring (and resume
  * later at the same EIP) after STRING_BATCH iterations when an event is pending, and after
- * STRING_YIELD iterations anyway so that cpu_run() returns to the main loop.  After STRING_BATCH iterations with an
- * event pending, they stop without retiring and resume later. */
+ * STRING_YIELD iterations anyway so that cpu_run() returns to the main loop. */
 
 #define STRING_BATCH 4096
 #define STRING_YIELD 65536

@@ -517,6 +517,57 @@ static void test_channel_without_drives(void **state)
     phys_mem_destroy(&mem);
 }
 
+/* Random register traffic (commands, packets, PRDs anywhere) must never crash or hang. */
+static void test_random_guest_traffic(void **state)
+{
+    struct fixture *f = *state;
+    uint16_t bm = bm_base(f);
+    static const uint16_t ports[] = { 0x1f0, 0x1f1, 0x1f2, 0x1f3, 0x1f4, 0x1f5, 0x1f6, 0x1f7, 0x3f6,
+                                      0x170, 0x171, 0x172, 0x173, 0x174, 0x175, 0x176, 0x177, 0x376 };
+    static const uint8_t cmds[] = { 0x20, 0x24, 0x29, 0x30, 0x34, 0x39, 0xc4, 0xc5, 0xc6, 0xc8, 0xca,
+                                    0x25, 0x35, 0xec, 0xa1, 0xa0, 0xe7, 0xea, 0xef, 0x91, 0x40, 0x42,
+                                    0x70, 0xe5, 0xf8, 0x27, 0x08, 0x90, 0x00, 0xff };
+    static const uint8_t ops[] = { 0x00, 0x03, 0x12, 0x25, 0x28, 0xa8, 0x5a, 0x43, 0x46, 0x4a, 0x1b,
+                                   0x1e, 0x51, 0xbd, 0xbb, 0x2b, 0xff };
+    uint64_t r = 12345;
+    for (int i = 0; i < 200000; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned what = (unsigned)(r >> 59);
+        uint16_t port = ports[(r >> 20) % (sizeof(ports) / sizeof(ports[0]))];
+        uint32_t v = (uint32_t)(r >> 32);
+        if (what < 8) {
+            io_write(&f->io, port, v & 0xff, 1);
+        } else if (what < 12) {
+            io_read(&f->io, port, 1 << ((r >> 8) % 3));
+        } else if (what < 16) {
+            io_write(&f->io, (port & 0x300) | (port & 0x80 ? 0x70 : 0xf0), v, 1 << ((r >> 8) % 3));
+        } else if (what < 20) {
+            io_write(&f->io, (uint16_t)((port & 0xff80) | 7 | (port < 0x1f0 ? 0x100 : 0x1f0)),
+                     cmds[(r >> 24) % sizeof(cmds)], 1);
+        } else if (what < 23) {
+            /* a packet on the ATAPI channel */
+            outb(f, 0x176, 0xa0);
+            outb(f, 0x177, 0xa0);
+            uint8_t pkt[12];
+            for (int k = 0; k < 12; k++)
+                pkt[k] = (uint8_t)(r >> (k * 5));
+            pkt[0] = ops[(r >> 13) % sizeof(ops)];
+            for (int k = 0; k < 6; k++)
+                outw(f, 0x170, (uint16_t)(pkt[2 * k] | pkt[2 * k + 1] << 8));
+        } else if (what < 27) {
+            io_write(&f->io, (uint16_t)(bm + ((r >> 16) % 16)), v, 1 << ((r >> 8) % 3));
+        } else if (what < 29) {
+            /* PRD tables anywhere, including past RAM */
+            put_prd(f, 0x1000, v & ~1u, (uint32_t)(r >> 3), (r >> 2) & 1);
+            io_write(&f->io, bm + 4, (r & 1) ? 0x1000 : v, 4);
+        } else {
+            for (int k = 0; k < 64; k++)
+                io_read(&f->io, (port & 0x80) ? 0x170 : 0x1f0, 2);
+        }
+        settle(f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -529,6 +580,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reset_and_absent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_atapi, setup, teardown),
         cmocka_unit_test(test_channel_without_drives),
+        cmocka_unit_test_setup_teardown(test_random_guest_traffic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_guest_traffic, setup_pool, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -220,6 +220,44 @@ static void test_v86_int_iopl(void **state)
     fx_free(f);
 }
 
+static void test_delivery_faults(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct cpu *cpu = &f->cpu;
+    setup_ring3(f);
+    put_gate(f, IDT_BASE + 0x80 * 8, SEL_CODE0, 0x1000, 0xee, 0);
+    /* TSS.SS0 not a writable data segment -> #TS(SS0 selector). */
+    put32(f, TSS_BASE + 8, SEL_CODE0);
+    assert_int_equal(TRY(cpu, cpu_interrupt(cpu, 0x80, INT_SOFTWARE, 0)), EXC_TS);
+    assert_int_equal(ERR(cpu), SEL_CODE0);
+    /* TSS.SS0 null -> #TS(0); with EXT for an external interrupt. */
+    put32(f, TSS_BASE + 8, 0);
+    assert_int_equal(TRY(cpu, cpu_interrupt(cpu, 0x80, INT_SOFTWARE, 0)), EXC_TS);
+    assert_int_equal(ERR(cpu), 0);
+    assert_int_equal(TRY(cpu, cpu_interrupt(cpu, 0x80, INT_EXTERNAL, 0)), EXC_TS);
+    assert_int_equal(ERR(cpu), 1);
+    put32(f, TSS_BASE + 8, SEL_DATA0);
+    /* Gate to a not-present code segment -> #NP(selector). */
+    put_desc(f, GDT_BASE + 0x30, 0, 0xfffff, 0x1a, 0xc);
+    put_gate(f, IDT_BASE + 0x81 * 8, 0x30, 0x1000, 0xee, 0);
+    assert_int_equal(TRY(cpu, cpu_interrupt(cpu, 0x81, INT_SOFTWARE, 0)), EXC_NP);
+    assert_int_equal(ERR(cpu), 0x30);
+    /* Gate to a data segment -> #GP(selector). */
+    put_gate(f, IDT_BASE + 0x82 * 8, SEL_DATA0, 0x1000, 0xee, 0);
+    assert_int_equal(TRY(cpu, cpu_interrupt(cpu, 0x82, INT_SOFTWARE, 0)), EXC_GP);
+    assert_int_equal(ERR(cpu), SEL_DATA0);
+    /* A system descriptor that is not a gate in the IDT -> #GP(vector*8+2). */
+    put_desc(f, IDT_BASE + 0x83 * 8, 0, 0, 0xe9, 0);
+    assert_int_equal(TRY(cpu, cpu_interrupt(cpu, 0x83, INT_SOFTWARE, 0)), EXC_GP);
+    assert_int_equal(ERR(cpu), 0x83 * 8 + 2);
+    /* Nothing changed by the failed deliveries. */
+    assert_int_equal(cpu->cpl, 3);
+    assert_int_equal(cpu->regs[R_ESP], 0x70000);
+    assert_int_equal(cpu->seg[SEG_SS].sel, SEL_DATA3);
+    fx_free(f);
+}
+
 static void test_log_int_format(void **state)
 {
     (void)state;
@@ -255,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_same_level_frame_and_idt_limit),
         cmocka_unit_test(test_double_and_triple_fault),
         cmocka_unit_test(test_v86_int_iopl),
+        cmocka_unit_test(test_delivery_faults),
         cmocka_unit_test(test_log_int_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -261,6 +261,46 @@ static void test_ltr_lldt(void **state)
     fx_free(f);
 }
 
+static void test_return_faults(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct cpu *cpu = &f->cpu;
+    fx_protected(f);
+    /* IRET to ring 3 with an SS whose RPL differs from the CS RPL -> #GP(SS selector). */
+    cpu->regs[R_ESP] = 0x80000 - 20;
+    put32(f, 0x80000 - 20, 0x401000);
+    put32(f, 0x80000 - 16, SEL_CODE3);
+    put32(f, 0x80000 - 12, 0x202);
+    put32(f, 0x80000 - 8, 0x70000);
+    put32(f, 0x80000 - 4, SEL_DATA0);
+    assert_int_equal(TRY(cpu, cpu_iret(cpu, true)), EXC_GP);
+    assert_int_equal(ERR(cpu), SEL_DATA0);
+    /* ... with a null SS -> #GP(0). */
+    put32(f, 0x80000 - 4, 0);
+    assert_int_equal(TRY(cpu, cpu_iret(cpu, true)), EXC_GP);
+    assert_int_equal(ERR(cpu), 0);
+    /* ... with a not-present SS -> #SS(selector). */
+    put_desc(f, GDT_BASE + 0x30, 0, 0xfffff, 0x72, 0xc);
+    put32(f, 0x80000 - 4, 0x33);
+    assert_int_equal(TRY(cpu, cpu_iret(cpu, true)), EXC_SS);
+    assert_int_equal(ERR(cpu), 0x30);
+    assert_int_equal(cpu->cpl, 0);
+    assert_int_equal(cpu->seg[SEG_CS].sel, SEL_CODE0);
+    /* RET to a not-present code segment -> #NP(selector). */
+    put_desc(f, GDT_BASE + 0x38, 0, 0xfffff, 0x1a, 0xc);
+    cpu->regs[R_ESP] = 0x80000 - 8;
+    put32(f, 0x80000 - 8, 0x1000);
+    put32(f, 0x80000 - 4, 0x38);
+    assert_int_equal(TRY(cpu, cpu_far_ret(cpu, true, 0)), EXC_NP);
+    assert_int_equal(ERR(cpu), 0x38);
+    /* Far JMP to a system segment that is neither gate nor TSS (an LDT) -> #GP(selector). */
+    put_desc(f, GDT_BASE + 0x40, 0x6000, 0xf, 0x82, 0);
+    assert_int_equal(TRY(cpu, cpu_far_jmp(cpu, 0x40, 0, 0)), EXC_GP);
+    assert_int_equal(ERR(cpu), 0x40);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_real_mode_far_transfers),
         cmocka_unit_test(test_lar_lsl_verr_verw),
         cmocka_unit_test(test_ltr_lldt),
+        cmocka_unit_test(test_return_faults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
