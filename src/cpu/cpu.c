@@ -77,6 +77,8 @@ static void reset_common(struct cpu *cpu, bool power_on)
     s->ext = false;
     s->triple_fault = false;
     s->nmi_blocked = false;
+    s->data_bp = 0;
+    s->db_hits = 0;
     memset(s->pdpte, 0, sizeof(s->pdpte));
     /* Application processors wait for a startup IPI. */
     s->wait_for_sipi = cpu->index != 0;

@@ -64,6 +64,7 @@ void cpu_deliver_pending_exception(struct cpu *cpu)
     int v = cpu->sys.pending_vector;
     uint32_t err = cpu->sys.pending_error;
     cpu->sys.pending_vector = -1;
+    cpu->sys.db_hits = 0; /* the instruction faulted: data breakpoints are not reported */
     if (v < 0)
         return;
     if (cpu->sys.delivering >= 0 && cpu->sys.delivering_is_exc) {

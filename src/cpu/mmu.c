@@ -102,8 +102,9 @@ void cpu_tlb_protect_code(struct cpu *cpu, uint32_t paddr)
 void mmu_update_mode(struct cpu *cpu)
 {
     bool user = cpu->cpl == 3;
-    cpu->sys.rd_bit = acc_bit(false, user);
-    cpu->sys.wr_bit = acc_bit(true, user);
+    /* With data breakpoints armed every access takes the slow path, which checks them. */
+    cpu->sys.rd_bit = cpu->sys.data_bp ? 0 : acc_bit(false, user);
+    cpu->sys.wr_bit = cpu->sys.data_bp ? 0 : acc_bit(true, user);
     cpu->sys.ac_possible = (cpu->cr0 & CR0_AM) && user;
     for (int i = 0; i < SEG_COUNT; i++)
         mmu_update_seg(cpu, i);
@@ -399,6 +400,35 @@ bool cpu_probe(struct cpu *cpu, uint32_t linear, uint32_t *paddr)
 
 /* ---- Linear accesses ---- */
 
+/* Record the DR0-3 data breakpoints that [lin, lin+len) hits (DR7 R/W 01 write, 11 read or
+ * write; LEN 00 1 byte, 01 2, 11 4, 10 8). */
+static void check_data_breakpoints(struct cpu *cpu, uint32_t lin, unsigned len, bool write)
+{
+    uint32_t dr7 = cpu->dr[7];
+    static const uint32_t sizes[4] = { 1, 2, 8, 4 };
+    for (unsigned n = 0; n < 4; n++) {
+        if (!(cpu->sys.data_bp & (1u << n)))
+            continue;
+        unsigned rw = (dr7 >> (16 + 4 * n)) & 3;
+        if (rw == 1 && !write)
+            continue;
+        uint32_t size = sizes[(dr7 >> (18 + 4 * n)) & 3];
+        uint32_t start = cpu->dr[n] & ~(size - 1);
+        if (lin - start < size || start - lin < len)
+            cpu->sys.db_hits |= (uint8_t)(1u << n);
+    }
+}
+
+bool cpu_take_data_breakpoints(struct cpu *cpu)
+{
+    uint8_t hits = cpu->sys.db_hits;
+    if (!hits)
+        return false;
+    cpu->sys.db_hits = 0;
+    cpu->dr[6] = (cpu->dr[6] & ~0xfu) | hits;
+    return true;
+}
+
 /* Read/write len bytes at lin: every page is translated (and may fault) before any byte is
  * written. Scalar accesses within one page reach MMIO as one access of their size. */
 static void lin_access(struct cpu *cpu, uint32_t lin, void *buf, unsigned len, bool write,
@@ -406,6 +436,8 @@ static void lin_access(struct cpu *cpu, uint32_t lin, void *buf, unsigned len, b
 {
     uint8_t bit = acc_bit(write, user);
     uint32_t first = lin & 0xfff;
+    if (__builtin_expect(cpu->sys.data_bp != 0, 0))
+        check_data_breakpoints(cpu, lin, len, write);
     if (first + len <= 0x1000 && (len == 1 || len == 2 || len == 4)) {
         struct tlb_entry *e = tlb_get(cpu, lin, write, user);
         if (e->flags & TLB_VOID) {

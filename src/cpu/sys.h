@@ -83,6 +83,8 @@ struct cpu_sys_state {
     bool triple_fault;       /* set on shutdown; cpu_run returns CPU_EXIT_RESET */
     bool wait_for_sipi;      /* AP after RESET/INIT: halted until cpu_sipi() */
     bool nmi_blocked;        /* an NMI handler runs: further NMIs wait for the next IRET */
+    uint8_t data_bp;         /* DR0-3 enabled in DR7 as data breakpoints (bit n) */
+    uint8_t db_hits;         /* data breakpoints hit by the current instruction (bit n) */
     uint64_t int_count;      /* events logged with -d int */
 
     /* TLB */
@@ -114,6 +116,9 @@ void cpu_sipi(struct cpu *cpu, uint8_t vector);
 /* Deliver a trap-class exception (no error code, e.g. #DB after single-step) with return
  * address next_eip, outside the fault/longjmp path. */
 void cpu_deliver_trap(struct cpu *cpu, int vector, uint32_t next_eip);
+/* After an instruction completed: when it hit data breakpoints, set DR6.Bn and return true
+ * (exec then delivers #DB as a trap with cpu_deliver_trap). */
+bool cpu_take_data_breakpoints(struct cpu *cpu);
 /* Drop direct-write TLB entries that map physical page paddr (exec calls this when it marks
  * a page as holding code, so later writes go through phys_write and fire code_write). */
 void cpu_tlb_protect_code(struct cpu *cpu, uint32_t paddr);

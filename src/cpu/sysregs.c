@@ -122,6 +122,15 @@ void cpu_write_dr(struct cpu *cpu, int n, uint32_t value)
     else if (n == 7)
         value = (value & 0xffff2bffu) | 0x400;
     cpu->dr[n] = value;
+    if (n == 7) {
+        /* Data breakpoints: enabled (L or G) with R/W 01 or 11. */
+        uint8_t data = 0;
+        for (unsigned i = 0; i < 4; i++)
+            if (((value >> (2 * i)) & 3) && ((value >> (16 + 4 * i)) & 1))
+                data |= (uint8_t)(1u << i);
+        cpu->sys.data_bp = data;
+        mmu_update_mode(cpu);
+    }
 }
 
 void cpu_check_io(struct cpu *cpu, uint16_t port, unsigned size)

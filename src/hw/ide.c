@@ -918,7 +918,8 @@ static void atapi_execute(struct ide_drive *d)
         atapi_check(d, SENSE_UNIT_ATTENTION, ASC_MEDIUM_MAY_HAVE_CHANGED);
         return;
     }
-    bool needs_medium = op == 0x00 || op == 0x25 || op == 0x28 || op == 0xa8 || op == 0x43 || op == 0x51 || op == 0x2b;
+    bool needs_medium = op == 0x00 || op == 0x25 || op == 0x28 || op == 0xa8 || op == 0x43 || op == 0x51 ||
+                        op == 0x2b || op == 0xbe;
     if (needs_medium && !has_medium(d)) {
         atapi_check(d, SENSE_NOT_READY, ASC_MEDIUM_NOT_PRESENT);
         return;
@@ -984,6 +985,40 @@ static void atapi_execute(struct ide_drive *d)
         }
         atapi_reply(d, len, get_be16(c + 7));
         return;
+    case 0x1a: /* MODE SENSE(6): same pages behind a 4-byte header */
+        len = mode_sense(d, c, b, &ok);
+        if (!ok) {
+            atapi_check(d, SENSE_ILLEGAL_REQUEST, d->asc);
+            return;
+        }
+        b[0] = (uint8_t)(len - 4 - 1);
+        b[1] = b[2];
+        b[2] = 0;
+        b[3] = 0;
+        memmove(b + 4, b + 8, len - 8);
+        atapi_reply(d, len - 4, c[4]);
+        return;
+    case 0xbe: { /* READ CD: only the 2048-byte user data of data sectors */
+        unsigned type = (c[1] >> 2) & 7, fields = c[9];
+        uint32_t lba = get_be32(c + 2);
+        uint32_t n = (uint32_t)c[6] << 16 | get_be16(c + 7);
+        if ((type != 0 && type != 2) || (fields & 0xf8) != 0x10) {
+            atapi_check(d, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD);
+            return;
+        }
+        if ((uint64_t)lba + n > d->cd_sectors) {
+            atapi_check(d, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
+            return;
+        }
+        if (!n) {
+            atapi_ok(d);
+            return;
+        }
+        d->atapi_lba = lba;
+        d->atapi_left = n;
+        atapi_reply(d, 0, 0);
+        return;
+    }
     case 0x43: /* READ TOC/PMA/ATIP */
         len = read_toc(d, c, b, &ok);
         if (!ok) {

@@ -23,11 +23,15 @@ fi
 crash_round() { # name image command...
     local name=$1 img=$2
     shift 2
+    # Job control puts the writer (and anything it starts) in its own process group, so the
+    # SIGKILL reaches every process of it at once.
+    set -m
     "$@" >/dev/null 2>&1 &
     local pid=$!
+    set +m
     local ms=$((20 + RANDOM % 380))
     sleep "$(printf '0.%03d' "$ms")"
-    kill -9 "$pid" 2>/dev/null
+    kill -9 -- "-$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     "$QIMG" check "$img" >check.log 2>&1
     local rc=$?

@@ -9,7 +9,7 @@
 # busybox), gnumach (GNU Mach 1.8), memtest (memtest86+), installer (Debian installer).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-ALL="kernels badkernels linux gnumach memtest installer"
+ALL="kernels badkernels seabios linux gnumach memtest installer"
 tests=${PCVM_GUEST_TESTS:-$ALL}
 tests=${tests//,/ }
 export PCVM=${PCVM:-$PWD/pcvm}
@@ -21,7 +21,7 @@ mkdir -p "$PCVM_GUEST_LOGS"
 limit_for() {
   local base
   case $1 in
-    kernels|badkernels) base=180 ;;
+    kernels|badkernels|seabios) base=180 ;;
     linux) base=1500 ;;
     gnumach) base=900 ;;
     memtest) base=1200 ;;
@@ -34,7 +34,7 @@ limit_for() {
 # What each test needs fetched or built; prints a reason when that fails.
 prepare() {
   case $1 in
-    kernels) bash tests/kernels/build.sh build/tests/kernels ;;
+    kernels|seabios) bash tests/kernels/build.sh build/tests/kernels ;;
     badkernels|linux) bash scripts/fetch-guests.sh linux busybox ;;
     gnumach) bash scripts/fetch-guests.sh gnumach && bash tests/kernels/build.sh build/tests/kernels ;;
     memtest) bash scripts/fetch-guests.sh memtest ;;

@@ -409,6 +409,7 @@ static void test_atapi(void **state)
     struct fixture *f = *state;
     uint8_t buf[8192];
     int chunks;
+    uint32_t n;
     /* IDENTIFY PACKET DEVICE: word 0 says ATAPI CD-ROM, removable. */
     outb(f, 0x176, 0xa0);
     outb(f, 0x177, 0xa1);
@@ -439,10 +440,24 @@ static void test_atapi(void **state)
     for (int i = 0; i < 4096; i++)
         assert_int_equal(buf[i], cd_pattern(5 * 2048 + (uint64_t)i));
     assert_int_equal(inb(f, 0x177) & 0x01, 0);
+    /* READ CD of user data only (byte 9 = 10h) returns the same 2048-byte sectors. */
+    uint8_t rcd[12] = { 0xbe, 0, 0, 0, 0, 6, 0, 0, 1, 0x10 };
+    atapi_cmd(f, rcd, 0xfffe, false);
+    assert_int_equal(atapi_read_reply(f, buf, sizeof(buf), &chunks), 2048);
+    for (int i = 0; i < 2048; i++)
+        assert_int_equal(buf[i], cd_pattern(6 * 2048 + (uint64_t)i));
+    /* MODE SENSE(6) page 2Ah: 4-byte header, then the capabilities page. */
+    uint8_t ms6[12] = { 0x1a, 0, 0x2a, 0, 255 };
+    atapi_cmd(f, ms6, 0xfffe, false);
+    n = atapi_read_reply(f, buf, sizeof(buf), &chunks);
+    assert_int_equal(n, 4 + 20);
+    assert_int_equal(buf[0], n - 1);
+    assert_int_equal(buf[4], 0x2a);
+    assert_int_equal(buf[5], 0x12);
     /* READ TOC format 0, LBA: track 1 at 0, lead-out at the disc size. */
     uint8_t toc[12] = { 0x43, 0, 0, 0, 0, 0, 0, 0x03, 0x24, 0 };
     atapi_cmd(f, toc, 0xfffe, false);
-    uint32_t n = atapi_read_reply(f, buf, sizeof(buf), &chunks);
+    n = atapi_read_reply(f, buf, sizeof(buf), &chunks);
     assert_int_equal(n, 20);
     assert_int_equal(buf[0] << 8 | buf[1], 18);
     assert_int_equal(buf[2], 1);

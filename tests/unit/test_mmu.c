@@ -447,6 +447,36 @@ static void test_invlpg_large_page(void **state)
     fx_free(f);
 }
 
+static void test_data_breakpoints(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct cpu *cpu = &f->cpu;
+    fx_protected(f);
+    /* DR0 = 0x5002, L0, R/W = 01 (writes), LEN = 11 (4 bytes): covers 0x5000..0x5003. */
+    cpu_write_dr(cpu, 0, 0x5002);
+    cpu_write_dr(cpu, 7, 0x1 | (1u << 16) | (3u << 18));
+    cpu_read32(cpu, SEG_DS, 0x5000);
+    assert_false(cpu_take_data_breakpoints(cpu)); /* reads do not match a write breakpoint */
+    cpu_write8(cpu, SEG_DS, 0x5004, 1);
+    assert_false(cpu_take_data_breakpoints(cpu));
+    cpu_write16(cpu, SEG_DS, 0x4fff, 1);            /* overlaps 0x5000 */
+    assert_true(cpu_take_data_breakpoints(cpu));
+    assert_int_equal(cpu->dr[6] & 0xf, 1);
+    /* R/W = 11 (reads or writes) on DR3, 1 byte at 0x6000. */
+    cpu_write_dr(cpu, 3, 0x6000);
+    cpu_write_dr(cpu, 7, 0x40 | (3u << 28));
+    cpu_read8(cpu, SEG_DS, 0x6000);
+    assert_true(cpu_take_data_breakpoints(cpu));
+    assert_int_equal(cpu->dr[6] & 0xf, 8);
+    /* Disarmed: the fast path is back and nothing is recorded. */
+    cpu_write_dr(cpu, 7, 0);
+    cpu_read8(cpu, SEG_DS, 0x6000);
+    assert_false(cpu_take_data_breakpoints(cpu));
+    assert_int_not_equal(cpu->sys.rd_bit, 0);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_probe_and_fetch),
         cmocka_unit_test(test_mmio_and_bulk_access),
         cmocka_unit_test(test_invlpg_large_page),
+        cmocka_unit_test(test_data_breakpoints),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

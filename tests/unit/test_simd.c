@@ -287,6 +287,84 @@ static void test_unmasked_exceptions_match_host(void **state)
     free_cpu(cpu);
 }
 
+/* Scalar conversions to integers and (U)COMIS* with unmasked exceptions, against host traps. */
+#define SCALAR_NATIVE(FN, INSN, OUT)                                                          \
+    static uint32_t FN(uint32_t csr, const xmm_reg *d, const xmm_reg *s)                      \
+    {                                                                                         \
+        v2di vd, vs;                                                                          \
+        uint32_t out = 0, host = 0, r = 0;                                                    \
+        memcpy(&vd, d, 16);                                                                   \
+        memcpy(&vs, s, 16);                                                                   \
+        __asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[c]\n\t" INSN " %[s], " OUT "\n\t"          \
+                         "stmxcsr %[o]\n\tldmxcsr %[h]"                                       \
+                         : [r] "=r"(r), [o] "=m"(out), [h] "+m"(host)                         \
+                         : [s] "x"(vs), [d] "x"(vd), [c] "m"(csr) : "cc");                    \
+        (void)r;                                                                              \
+        return out;                                                                           \
+    }
+SCALAR_NATIVE(nat_cvtss2si, "cvtss2si", "%[r]")
+SCALAR_NATIVE(nat_cvttss2si, "cvttss2si", "%[r]")
+SCALAR_NATIVE(nat_cvtsd2si, "cvtsd2si", "%[r]")
+SCALAR_NATIVE(nat_cvttsd2si, "cvttsd2si", "%[r]")
+SCALAR_NATIVE(nat_comiss, "comiss", "%[d]")
+SCALAR_NATIVE(nat_ucomiss, "ucomiss", "%[d]")
+SCALAR_NATIVE(nat_comisd, "comisd", "%[d]")
+SCALAR_NATIVE(nat_ucomisd, "ucomisd", "%[d]")
+
+static void test_unmasked_scalar_forms_match_host(void **state)
+{
+    (void)state;
+    static const struct { uint8_t pfx, op, modrm; bool dbl; const char *name;
+                          uint32_t (*native)(uint32_t, const xmm_reg *, const xmm_reg *); } forms[] = {
+        { 0xf3, 0x2d, 0xda, false, "cvtss2si", nat_cvtss2si },
+        { 0xf3, 0x2c, 0xda, false, "cvttss2si", nat_cvttss2si },
+        { 0xf2, 0x2d, 0xda, true, "cvtsd2si", nat_cvtsd2si },
+        { 0xf2, 0x2c, 0xda, true, "cvttsd2si", nat_cvttsd2si },
+        { 0x00, 0x2f, 0xca, false, "comiss", nat_comiss },
+        { 0x00, 0x2e, 0xca, false, "ucomiss", nat_ucomiss },
+        { 0x66, 0x2f, 0xca, true, "comisd", nat_comisd },
+        { 0x66, 0x2e, 0xca, true, "ucomisd", nat_ucomisd },
+    };
+    struct cpu *cpu = make_cpu(FEAT_EDX_P4, 0);
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_sigfpe;
+    sa.sa_flags = SA_SIGINFO;
+    for (unsigned k = 0; k < sizeof(forms) / sizeof(forms[0]); k++) {
+        unsigned n = forms[k].dbl ? N_F64 : N_F32;
+        for (unsigned unmask = 0; unmask < 7; unmask++) {
+            uint32_t csr = unmask < 6 ? 0x1f80 & ~(0x80u << unmask) : 0x0000;
+            for (unsigned i = 0; i < n; i++)
+                for (unsigned j = 0; j < n; j++) {
+                    xmm_reg d, s;
+                    lanes(i, j, forms[k].dbl, &d, &s);
+                    uint32_t c = csr | (i & 3) << 13 | (j & 1 ? 0x40 : 0);
+                    volatile uint32_t mx = 0;
+                    volatile bool trapped = false;
+                    sigaction(SIGFPE, &sa, &old);
+                    if (sigsetjmp(trap_env, 1) == 0) {
+                        mx = forms[k].native(c, &d, &s);
+                    } else {
+                        trapped = true;
+                        mx = trap_mxcsr;
+                    }
+                    sigaction(SIGFPE, &old, NULL);
+                    cpu->fpu.mxcsr = c;
+                    cpu->fpu.xmm[1] = d;
+                    cpu->fpu.xmm[2] = s;
+                    int v = run_simd(cpu, forms[k].pfx, forms[k].op, forms[k].modrm, 0, 0);
+                    if (v != (trapped ? EXC_XM : -1) || cpu->fpu.mxcsr != mx) {
+                        print_error("%s csr %04x lanes %u,%u: vector %d mxcsr %04x, host %s "
+                                    "mxcsr %04x\n", forms[k].name, c, i, j, v, cpu->fpu.mxcsr,
+                                    trapped ? "trapped" : "ran", (unsigned)mx);
+                        fail();
+                    }
+                }
+        }
+    }
+    free_cpu(cpu);
+}
+
 #define CMP_NATIVE(NAME, IMM)                                                                 \
     case IMM: NATIVE_FP(NAME " $" #IMM ","); break;
 
@@ -813,6 +891,7 @@ int main(void)
         cmocka_unit_test(test_fp_ops_match_host),
         cmocka_unit_test(test_fp_ops_random_match_host),
         cmocka_unit_test(test_unmasked_exceptions_match_host),
+        cmocka_unit_test(test_unmasked_scalar_forms_match_host),
         cmocka_unit_test(test_cmp_and_comi_match_host),
         cmocka_unit_test(test_int_conversions_match_host),
         cmocka_unit_test(test_int_ops_match_host),
