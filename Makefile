@@ -71,6 +71,8 @@ check-cli: all
 	@bash tests/cli/run.sh
 
 check-cpu: all
+	@bash tests/cpu/sys/run.sh
+	@bash tests/cpu/fpu/run.sh
 	@if [ -x tests/cpu/run.sh ]; then bash tests/cpu/run.sh; fi
 
 check-guests: all

@@ -677,6 +677,14 @@ static int cmd_convert(int argc, char **argv)
         uint64_t n = chunk - (off % chunk);
         if (n > size - off)
             n = size - off;
+        if (progress && !quiet) {
+            double pct = off * 100.0 / (double)size;
+            if (pct - last >= 1) {
+                printf("    (%3.2f/100%%)\r", pct);
+                fflush(stdout);
+                last = pct;
+            }
+        }
         uint64_t pnum;
         int st = block_status(src, off, n, &pnum);
         if (st < 0) {
@@ -732,14 +740,6 @@ static int cmd_convert(int argc, char **argv)
             break;
         }
         off += n;
-        if (progress && !quiet) {
-            double pct = off * 100.0 / (double)size;
-            if (pct - last >= 1 || off == size) {
-                printf("    (%3.2f/100%%)\r", pct);
-                fflush(stdout);
-                last = pct;
-            }
-        }
     }
     if (progress && !quiet)
         printf("    (100.00/100%%)\r\n");

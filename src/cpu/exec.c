@@ -396,7 +396,7 @@ struct insn *exec_chain_slow(struct cpu *cpu, struct insn *i, uint32_t target)
 static bool intr_deliverable(struct cpu *cpu)
 {
     uint32_t req = cpu->interrupt_request;
-    if (req & (CPU_REQ_NMI | CPU_REQ_INIT | CPU_REQ_SMI))
+    if (req & (CPU_REQ_NMI | CPU_REQ_INIT | CPU_REQ_SMI | CPU_REQ_SIPI))
         return true;
     return (req & CPU_REQ_INTR) && (cpu->eflags & FLAG_IF) && !cpu->inhibit_irq;
 }
@@ -411,6 +411,11 @@ static int handle_events(struct cpu *cpu)
     }
     cpu->eip_start = cpu->eip;
     cpu->esp_start = cpu->regs[R_ESP];
+    if (req & CPU_REQ_SMI) {
+        /* System management mode is not modelled: drop the request. */
+        cpu_request(cpu, CPU_REQ_SMI, 0);
+        log_printf(cpu->log, LOG_UNIMP, "SMI ignored (no SMM)\n");
+    }
     if (req & CPU_REQ_SIPI) {
         cpu_request(cpu, CPU_REQ_SIPI, 0);
         cpu_sipi(cpu, cpu->sipi_vector);

@@ -204,8 +204,13 @@ static void identify_words(struct ide_drive *d, uint16_t *w)
     w[51] = 0x200;
     w[52] = 0x200;
     w[53] = 7;                                       /* words 54-58, 64-70, 88 valid */
-    uint64_t chs = (uint64_t)d->cyls * d->cur_heads * d->cur_secs;
-    w[54] = (uint16_t)d->cyls;
+    /* Current translation (INITIALIZE DEVICE PARAMETERS may have changed heads/sectors). */
+    uint64_t per_cyl = (uint64_t)d->cur_heads * d->cur_secs;
+    uint64_t cur_cyls = per_cyl ? d->nb_sectors / per_cyl : 0;
+    if (cur_cyls > 65535)
+        cur_cyls = 65535;
+    uint64_t chs = cur_cyls * per_cyl;
+    w[54] = (uint16_t)cur_cyls;
     w[55] = (uint16_t)d->cur_heads;
     w[56] = (uint16_t)d->cur_secs;
     w[57] = (uint16_t)chs;
@@ -221,10 +226,10 @@ static void identify_words(struct ide_drive *d, uint16_t *w)
     w[65] = w[66] = w[67] = w[68] = 120;
     w[80] = 0xf0;                                    /* ATA/ATAPI-4 to -7 */
     w[81] = 0x16;
-    w[82] = 1u << 14 | 1u << 5 | 1;                  /* NOP, write cache, SMART */
+    w[82] = 1u << 14 | 1u << 5;                      /* NOP, write cache (no SMART) */
     w[83] = 1u << 14 | 1u << 13 | 1u << 12 | 1u << 10; /* FLUSH CACHE EXT, FLUSH CACHE, 48-bit */
     w[84] = 1u << 14;
-    w[85] = (uint16_t)(1u << 14 | (d->wce ? 1u << 5 : 0) | 1);
+    w[85] = (uint16_t)(1u << 14 | (d->wce ? 1u << 5 : 0));
     w[86] = 1u << 13 | 1u << 12 | 1u << 10;
     w[87] = 1u << 14;
     w[88] = 0x3f | ((mode >> 3) == 8 ? 1u << (8 + (mode & 7)) : 0);

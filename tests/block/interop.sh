@@ -225,17 +225,19 @@ check "rebase safe and unsafe" rebase_case
 lock_case() {
     rm -f k.qcow2
     "$PIMG" create -q -f qcow2 k.qcow2 1M || return 1
+    rm -f k.fifo
     mkfifo k.fifo
-    (sleep 30 >k.fifo &)
+    # qemu-io holds the image open for writing while its stdin (the fifo) stays open.
+    sleep 30 >k.fifo &
+    local spid=$!
     "$QIO" k.qcow2 <k.fifo >/dev/null 2>&1 &
     local qpid=$!
     sleep 1
     local out
     out=$("$PIMG" snapshot -c x k.qcow2 2>&1)
     local rc=$?
-    kill $qpid 2>/dev/null
-    wait $qpid 2>/dev/null
-    pkill -P $$ -f "sleep 30" 2>/dev/null
+    kill $qpid $spid 2>/dev/null
+    wait $qpid $spid 2>/dev/null
     [ $rc != 0 ] && echo "$out" | grep -q 'Failed to get "write" lock\|Failed to get shared "write" lock'
 }
 check "image locking against qemu" lock_case

@@ -35,7 +35,8 @@ limit_for() {
 prepare() {
   case $1 in
     kernels|seabios) bash tests/kernels/build.sh build/tests/kernels ;;
-    badkernels|linux) bash scripts/fetch-guests.sh linux busybox ;;
+    badkernels) bash scripts/fetch-guests.sh linux busybox ;;
+    linux|linux_smp|cpumodels) bash scripts/fetch-guests.sh linux busybox && bash tests/kernels/build.sh build/tests/kernels ;;
     gnumach) bash scripts/fetch-guests.sh gnumach && bash tests/kernels/build.sh build/tests/kernels ;;
     memtest) bash scripts/fetch-guests.sh memtest ;;
     installer) bash scripts/fetch-guests.sh installer ;;

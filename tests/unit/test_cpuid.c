@@ -23,6 +23,40 @@ static void test_reset_state(void **state)
     fx_free(f);
 }
 
+static void test_init_and_sipi(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("pentium3");
+    struct cpu *ap = calloc(1, sizeof(*ap));
+    assert_non_null(ap);
+    cpu_init(ap, 1, cpu_model_find("pentium3"), &f->mem, &f->io, NULL, NULL, NULL);
+    /* An AP waits for SIPI; its APIC base has no BSP bit. */
+    assert_true(ap->sys.wait_for_sipi);
+    assert_true(ap->halted);
+    assert_int_equal(cpu_rdmsr(ap, 0x1b) & 0x100, 0);
+    cpu_sipi(ap, 0x9a);
+    assert_false(ap->sys.wait_for_sipi);
+    assert_int_equal(ap->seg[SEG_CS].sel, 0x9a00);
+    assert_int_equal(ap->seg[SEG_CS].base, 0x9a000);
+    assert_int_equal(ap->eip, 0);
+    /* INIT keeps MSRs (SYSENTER_CS here) and CR0.CD/NW, resets the rest. */
+    cpu_wrmsr(ap, 0x174, 0x60);
+    ap->cr0 = 0x60000011u;
+    ap->regs[R_EAX] = 5;
+    cpu_init_signal(ap);
+    assert_int_equal(cpu_rdmsr(ap, 0x174), 0x60);
+    assert_int_equal(ap->cr0, 0x60000010u);
+    assert_int_equal(ap->regs[R_EAX], 0);
+    assert_int_equal(ap->eip, 0xfff0);
+    assert_true(ap->sys.wait_for_sipi);
+    /* RESET clears the MSRs. */
+    cpu_reset(ap);
+    assert_int_equal(cpu_rdmsr(ap, 0x174), 0);
+    cpu_destroy(ap);
+    free(ap);
+    fx_free(f);
+}
+
 static void test_cpuid_pentium3(void **state)
 {
     (void)state;
@@ -217,6 +251,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reset_state),
+        cmocka_unit_test(test_init_and_sipi),
         cmocka_unit_test(test_cpuid_pentium3),
         cmocka_unit_test(test_models_and_features),
         cmocka_unit_test(test_msrs),
