@@ -28,7 +28,7 @@ LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 
-.PHONY: all deps run check check-unit check-asan check-cli check-cpu check-guests bench fuzz clean
+.PHONY: all deps run check check-unit check-asan check-cli check-cpu check-block check-guests bench fuzz conformance clean
 all: pcvm pcvm-img
 
 deps:
@@ -75,8 +75,13 @@ check-cpu: all
 	@bash tests/cpu/fpu/run.sh
 	@if [ -x tests/cpu/run.sh ]; then bash tests/cpu/run.sh; fi
 
+check-block: all
+	@bash tests/block/interop.sh ./pcvm-img
+	@bash tests/block/crash.sh ./pcvm-img
+
 check-guests: all
 	@bash tests/guests/run.sh
+	@bash tests/block/guest_ide.sh ./pcvm ./pcvm-img
 
 check: deps
 	@$(MAKE) --no-print-directory all
@@ -84,7 +89,12 @@ check: deps
 	@$(MAKE) --no-print-directory check-asan
 	@$(MAKE) --no-print-directory check-cli
 	@$(MAKE) --no-print-directory check-cpu
+	@$(MAKE) --no-print-directory check-block
 	@$(MAKE) --no-print-directory check-guests
+
+# The full CPU conformance run against the host CPU (a few minutes).
+conformance: all
+	@bash tests/cpu/conformance.sh
 
 run: deps all
 	@bash scripts/run-default-guest.sh

@@ -39,6 +39,7 @@ DEBUG_EXIT = ['-device', 'isa-debug-exit,iobase=0xf4,iosize=4']
 APPEND = 'console=ttyS0 panic=1'
 GUEST_WORK = ['loop', 'cat', 'prep', 'sha', 'gz']
 IDLE_SECONDS = 10.0
+RND_LIMIT_S = 180.0   # wall-clock limit of the /dev/urandom probe
 
 
 class Timeout(Exception):
@@ -186,6 +187,22 @@ def linux_run(emu, binary, env, log_path, timeout):
         res['peak_rss_mb'] = round(g.status_kb('VmHWM') / 1024.0, 1)
         res['rss_mb'] = round(g.status_kb('VmRSS') / 1024.0, 1)
         res['total_cpu_s'] = round(g.cpu_seconds(), 2)
+        # Last, so that a stall cannot cost the figures above: the first read of /dev/urandom
+        # waits until Linux has seeded its CRNG from timer jitter.
+        stage = 'rnd'
+        sent = g.elapsed()
+        g.send('/b/rnd\n')
+        try:
+            m, t = g.expect(r'@@rnd ([0-9.]+) ([0-9.]+) ([0-9]+)@@',
+                            min(deadline, time.monotonic() + RND_LIMIT_S), 'rnd')
+            res['rnd_guest_s'] = round(float(m.group(2)) - float(m.group(1)), 3)
+            res['rnd_host_s'] = round(t - sent, 3)
+            res['rnd_status'] = int(m.group(3))  # 0, or 143 if timeout(1) gave up after 60 s
+            g.expect(r'bench# ', deadline, 'the prompt after rnd')
+        except Timeout as e:
+            res['rnd_error'] = str(e)
+            res['ok'] = True
+            return res  # the guest is stuck: finally: kills it
         stage = 'poweroff'
         g.send('poweroff -f\n')
         status, t = g.wait_exit(min(deadline, time.monotonic() + 60))
@@ -254,6 +271,7 @@ METRICS = [
     ('cat_guest_s', '2. 100 x cat /etc/passwd', 's', 'ratio2', 'cat_cpu_s'),
     ('sha_guest_s', '3. sha256sum 4 MiB', 's', 'ratio2', 'sha_cpu_s'),
     ('gz_guest_s', '3. gzip -c 4 MiB', 's', 'ratio2', 'gz_cpu_s'),
+    ('rnd_guest_s', '(first /dev/urandom read: CRNG seeding)', 's', 'none', None),
     ('mips', '4. MIPS, integer loop (higher is better)', 'MIPS', 'none', None),
     ('mips_per_cpu_s', '4. MIPS per host CPU second (higher is better)', 'MIPS', 'none', None),
     ('idle_core_pct', '5. idle at the shell, host CPU', '%', 'idle', None),
@@ -502,6 +520,12 @@ def main():
     for emu in ('pcvm', 'qemu'):
         for err in summary[emu]['linux_failed']:
             notes.append('%s Linux run failed: %s' % (emu, err))
+        for r in all_runs:
+            if r['emulator'] == emu and r['kind'] == 'linux':
+                if r.get('rnd_error') or r.get('rnd_status'):
+                    notes.append('%s run %d: the first /dev/urandom read %s' % (
+                        emu, r['run'], 'did not finish (%s)' % r['rnd_error'] if r.get('rnd_error')
+                        else 'was given up by timeout(1) after 60 guest seconds'))
     for emu in ('pcvm', 'qemu'):
         for w in GUEST_WORK:
             g, h = summary[emu][w + '_guest_s']['median'], summary[emu][w + '_host_s']['median']

@@ -8,9 +8,14 @@
 The benchmark scripts live in /b/ (short names: the driver types them over the serial line):
     /b/loop   10,000-iteration shell loop         -> @@loop T0 T1@@
     /b/cat    100 x cat /etc/passwd > /dev/null    -> @@cat T0 T1@@
-    /b/prep   4 MiB from /dev/urandom into /tmp     -> @@prep T0 T1@@
+    /b/prep   4 MiB of busybox's own bytes into /tmp -> @@prep T0 T1@@
     /b/sha    sha256sum of that file                -> @@sha T0 T1@@
     /b/gz     gzip -c of that file > /dev/null      -> @@gz T0 T1@@
+    /b/rnd    first read of /dev/urandom (waits for the kernel's CRNG to be seeded;
+              given up after 60 s)                  -> @@rnd T0 T1 STATUS@@
+The data is deterministic (the same bytes on every run and emulator) rather than random:
+reading /dev/urandom first makes Linux gather jitter entropy, which takes as long as the
+emulator's timers make it; /b/rnd measures that separately, last, so it cannot stall the rest.
 T0 and T1 are /proc/uptime before and after (10 ms resolution).  The output is written without
 root: device nodes come from the cpio writer, not mknod.
 """
@@ -44,10 +49,18 @@ echo "@@%s $t0 $t1@@"
 SCRIPTS = {
     'loop': "sh -c 'i=0; while [ $i -lt 10000 ]; do i=$((i+1)); done'",
     'cat': 'n=0; while [ $n -lt 100 ]; do cat /etc/passwd > /dev/null; n=$((n+1)); done',
-    'prep': 'dd if=/dev/urandom of=/tmp/data bs=1048576 count=4 2>/dev/null',
+    'prep': 'cat /bin/busybox /bin/busybox /bin/busybox | head -c 4194304 > /tmp/data',
     'sha': 'sha256sum /tmp/data > /dev/null',
     'gz': 'gzip -c /tmp/data > /dev/null',
 }
+
+RND = '''#!/bin/sh
+read t0 x < /proc/uptime
+timeout 60 dd if=/dev/urandom of=/dev/null bs=16 count=1 2>/dev/null
+st=$?
+read t1 x < /proc/uptime
+echo "@@rnd $t0 $t1 $st@@"
+'''
 
 PASSWD = (b'root:x:0:0:root:/root:/bin/sh\n'
           b'daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n'
@@ -85,6 +98,7 @@ def build(busybox_path, out_path):
     f('etc/group', b'root:x:0:\n')
     for name, body in SCRIPTS.items():
         f('b/' + name, (TIMED % (body, name)).encode(), 0o100755)
+    f('b/rnd', RND.encode(), 0o100755)
 
     blob = bytearray()
 

@@ -370,6 +370,21 @@ static struct trace *trace_get(struct cpu *cpu)
     return &tc->scratch;
 }
 
+struct insn *exec_jump_cache_lookup(struct cpu *cpu)
+{
+    struct trace_cache *tc = tc_of(cpu);
+    uint32_t eip = cpu->eip;
+    const struct seg *cs = &cpu->seg[SEG_CS];
+    uint32_t lin = cs->base + eip;
+    uint32_t key = trace_mode(cpu) | (cpu->cpl << 2) | (cpu->paging ? 16u : 0) |
+                   (cpu->a20_mask != 0xffffffffu ? 32u : 0);
+    const struct jc_entry *e = &tc->jc[(lin ^ (lin >> 12)) & (JC_SIZE - 1)];
+    if (e->lin == lin && e->key == key && e->t && e->cr3 == cpu->cr3 && e->t->valid &&
+        eip + e->t->bytes - 1 <= cs->limit)
+        return &e->t->insns[0];
+    return NULL;
+}
+
 void exec_jump_cache_clear(struct cpu *cpu)
 {
     struct trace_cache *tc = tc_of(cpu);

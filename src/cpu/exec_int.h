@@ -14,6 +14,8 @@ bool exec_insn_ends_trace(const struct insn *i);
 void exec_log_trace(struct cpu *cpu, const struct trace *t);
 /* The cached trace at paddr for mode, or NULL. */
 struct trace *exec_trace_find(struct cpu *cpu, uint32_t paddr, uint16_t mode);
+/* The cached trace at CS:EIP by linear address (no translation), or NULL. */
+struct insn *exec_jump_cache_lookup(struct cpu *cpu);
 /* Forget linear-address shortcuts (after INVLPG, MOV CR, paging changes). */
 void exec_jump_cache_clear(struct cpu *cpu);
 /* Slow part of exec_chain: look the target trace up and cache it in i->chain. */
@@ -34,6 +36,15 @@ static inline struct insn *exec_chain(struct cpu *cpu, struct insn *i, uint32_t 
     if (c && c->fn != h_stale)
         return c;
     return exec_chain_slow(cpu, i, target);
+}
+
+/* Continue at an indirect target (already in cpu->eip) through the jump cache. */
+static inline struct insn *exec_chain_indirect(struct cpu *cpu)
+{
+    uint32_t req = cpu->interrupt_request;
+    if (__builtin_expect(req != 0, 0) && ((req & ~(uint32_t)CPU_REQ_INTR) || (cpu->eflags & FLAG_IF)))
+        return NULL;
+    return exec_jump_cache_lookup(cpu);
 }
 
 #endif

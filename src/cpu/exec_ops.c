@@ -189,14 +189,14 @@ static inline struct insn *jump_near(struct cpu *cpu, struct insn *i, uint32_t t
     return exec_chain(cpu, i, target);
 }
 
-/* Indirect branches: no chaining (the target varies). */
+/* Indirect branches (RET, JMP/CALL r/m): chain through the jump cache. */
 static inline struct insn *jump_indirect(struct cpu *cpu, struct insn *i, uint32_t target)
 {
     (void)i;
     if (UNLIKELY(target > cpu->seg[SEG_CS].limit))
         raise_gp0(cpu);
     cpu->eip = target;
-    return NULL;
+    return exec_chain_indirect(cpu);
 }
 
 /* ---- ALU: ADD OR ADC SBB AND SUB XOR CMP ---- */
@@ -452,8 +452,9 @@ static struct insn *h_mov_to_seg(struct cpu *cpu, struct insn *i)
         raise_ud(cpu);
     uint16_t sel = (uint16_t)rm_get(cpu, i, SZ16);
     cpu_load_seg(cpu, i->reg, sel);
-    if (i->reg == SEG_SS)
-        cpu->inhibit_irq = true;
+    if (i->reg != SEG_SS)
+        return next(cpu, i);       /* data segments do not change how code decodes */
+    cpu->inhibit_irq = true;
     return leave_trace(cpu, i);
 }
 
@@ -619,8 +620,9 @@ static struct insn *h_pop_seg(struct cpu *cpu, struct insn *i)
     uint16_t sel = (uint16_t)stack_peek(cpu, sz, 0);
     cpu_load_seg(cpu, s, sel);
     sp_set(cpu, sp_get(cpu) + (sz == SZ32 ? 4 : 2));
-    if (s == SEG_SS)
-        cpu->inhibit_irq = true;
+    if (s != SEG_SS)
+        return next(cpu, i);
+    cpu->inhibit_irq = true;
     return leave_trace(cpu, i);
 }
 
@@ -875,7 +877,7 @@ static struct insn *h_call_ind(struct cpu *cpu, struct insn *i)
         raise_gp0(cpu);
     push(cpu, sz, next_eip(cpu, i));
     cpu->eip = target;
-    return NULL;
+    return exec_chain_indirect(cpu);
 }
 
 static struct insn *h_jmp_ind(struct cpu *cpu, struct insn *i)
@@ -1658,11 +1660,45 @@ static struct insn *h_hlt(struct cpu *cpu, struct insn *i)
     return NULL;
 }
 
+/* INT n in virtual-8086 mode with CR4.VME: when the TSS's interrupt redirection bitmap has
+ * bit n clear, the interrupt goes through the real-mode IVT of the v86 task (returns true).
+ * Otherwise the caller handles it (#GP with IOPL < 3, else the IDT). */
+static bool vme_int_redirect(struct cpu *cpu, uint8_t n, uint32_t ret)
+{
+    uint32_t base = cpu->tr.base, limit = cpu->tr.limit;
+    if (limit < 0x67)
+        raise_gp0(cpu);
+    uint32_t iomap = cpu_lin_read16(cpu, base + 0x66, ACC_READ | ACC_SUPER);
+    uint32_t off = iomap - 32 + n / 8;
+    if (iomap < 32 || off > limit)
+        raise_gp0(cpu);
+    if (cpu_lin_read8(cpu, base + off, ACC_READ | ACC_SUPER) & (1u << (n & 7)))
+        return false;
+    uint16_t new_ip = cpu_lin_read16(cpu, n * 4u, ACC_READ);
+    uint16_t new_cs = cpu_lin_read16(cpu, n * 4u + 2, ACC_READ);
+    uint32_t f = cpu_get_eflags(cpu);
+    uint32_t img = f & 0xffff;
+    bool iopl3 = iopl(cpu) == 3;
+    if (!iopl3)
+        img = (img & ~FLAG_IF) | ((f & FLAG_VIF) ? FLAG_IF : 0) | FLAG_IOPL;
+    uint32_t sp = cpu->regs[R_ESP] & 0xffff;
+    cpu_write16(cpu, SEG_SS, (sp - 2) & 0xffff, (uint16_t)img);
+    cpu_write16(cpu, SEG_SS, (sp - 4) & 0xffff, cpu->seg[SEG_CS].sel);
+    cpu_write16(cpu, SEG_SS, (sp - 6) & 0xffff, (uint16_t)ret);
+    cpu_load_seg(cpu, SEG_CS, new_cs);
+    cpu->regs[R_ESP] = (cpu->regs[R_ESP] & 0xffff0000u) | ((sp - 6) & 0xffff);
+    cpu->eip = new_ip;
+    cpu_set_eflags(cpu, 0, FLAG_TF | (iopl3 ? FLAG_IF : FLAG_VIF));
+    return true;
+}
+
 static struct insn *h_int(struct cpu *cpu, struct insn *i)
 {
     uint32_t ret = next_eip(cpu, i);
     if (i->op == 0xce && !get_of(cpu))
         return next(cpu, i);
+    if (i->op == 0xcd && cpu->vm86 && (cpu->cr4 & CR4_VME) && vme_int_redirect(cpu, i->imm & 0xff, ret))
+        return NULL;
     /* INT n, INT3 and INTO are IOPL-sensitive in virtual-8086 mode (ICEBP is not). */
     if (i->op != 0xf1 && cpu->vm86 && iopl(cpu) < 3)
         raise_gp0(cpu);
@@ -1735,7 +1771,7 @@ static struct insn *h_lseg(struct cpu *cpu, struct insn *i)
     uint16_t sel = cpu_read16(cpu, i->seg, off + (sz == SZ32 ? 4 : 2));
     cpu_load_seg(cpu, s, sel);
     reg_set(cpu, sz, i->reg, v);
-    return leave_trace(cpu, i);
+    return s == SEG_SS ? leave_trace(cpu, i) : next(cpu, i);
 }
 
 /* ---- System instructions ---- */
@@ -2062,7 +2098,7 @@ static insn_fn select_map0(struct cpu *cpu, struct insn *i)
     case 0x8d: return h_lea;
     case 0x8e: return h_mov_to_seg;
     case 0x8f: return i->reg == 0 ? h_pop_rm : h_ud;
-    case 0x90: return (i->pfx & P_REP) ? h_nop /* PAUSE */ : h_nop;
+    case 0x90: return h_nop;                 /* also PAUSE (F3 90) */
     case 0x91 ... 0x97: return h_xchg_ax;
     case 0x98: return h_cbw;
     case 0x99: return h_cwd;
@@ -2211,6 +2247,13 @@ bool exec_insn_ends_trace(const struct insn *i)
         return true;
     if (i->map >= 2)
         return false;
+    /* Loads of data segment registers keep the trace going (only SS changes the mode). */
+    if (i->fn == h_mov_to_seg)
+        return i->reg == SEG_SS;
+    if (i->fn == h_pop_seg)
+        return i->map == 0 && i->op == 0x17;
+    if (i->fn == h_lseg)
+        return i->map == 1 && i->op == 0xb2;
     const struct opcode_info *e = opcode_lookup(i->map, i->op, i->reg);
     if (e->attr & (OA_BRANCH | OA_PRIV))
         return true;

@@ -23,18 +23,18 @@ void mmu_write_slow(struct cpu *cpu, int seg, uint32_t offset, unsigned size, ui
 /* Recompute the segment window of seg from its descriptor cache and the mode. */
 void mmu_update_seg(struct cpu *cpu, int seg);
 
-static inline bool mmu_seg_rd_ok(const struct cpu *cpu, int seg, uint32_t off, unsigned size)
+static inline __attribute__((always_inline)) bool mmu_seg_rd_ok(const struct cpu *cpu, int seg, uint32_t off, unsigned size)
 {
     const struct seg_window *w = &cpu->sys.segw[seg];
     return off >= w->rd_min && (uint64_t)off + size - 1 <= w->rd_max;
 }
-static inline bool mmu_seg_wr_ok(const struct cpu *cpu, int seg, uint32_t off, unsigned size)
+static inline __attribute__((always_inline)) bool mmu_seg_wr_ok(const struct cpu *cpu, int seg, uint32_t off, unsigned size)
 {
     const struct seg_window *w = &cpu->sys.segw[seg];
     return off >= w->wr_min && (uint64_t)off + size - 1 <= w->wr_max;
 }
 /* Host pointer for lin when the TLB allows the access directly, else NULL. */
-static inline uint8_t *mmu_fast(const struct cpu *cpu, uint32_t lin, unsigned size, uint8_t bit)
+static inline __attribute__((always_inline)) uint8_t *mmu_fast(const struct cpu *cpu, uint32_t lin, unsigned size, uint8_t bit)
 {
     const struct tlb_entry *e = &cpu->sys.tlb[lin >> 12];
     if ((e->fast & bit) && (lin & 0xfff) <= 0x1000 - size &&
@@ -44,7 +44,7 @@ static inline uint8_t *mmu_fast(const struct cpu *cpu, uint32_t lin, unsigned si
 }
 
 #define MMU_DEFINE_RW(bits, type)                                                        \
-    static inline type cpu_read##bits(struct cpu *cpu, int seg, uint32_t offset)         \
+    static inline __attribute__((always_inline)) type cpu_read##bits(struct cpu *cpu, int seg, uint32_t offset)         \
     {                                                                                    \
         if (mmu_seg_rd_ok(cpu, seg, offset, bits / 8)) {                                 \
             uint8_t *p = mmu_fast(cpu, cpu->seg[seg].base + offset, bits / 8,            \
@@ -57,7 +57,7 @@ static inline uint8_t *mmu_fast(const struct cpu *cpu, uint32_t lin, unsigned si
         }                                                                                \
         return (type)mmu_read_slow(cpu, seg, offset, bits / 8);                          \
     }                                                                                    \
-    static inline void cpu_write##bits(struct cpu *cpu, int seg, uint32_t offset, type value) \
+    static inline __attribute__((always_inline)) void cpu_write##bits(struct cpu *cpu, int seg, uint32_t offset, type value) \
     {                                                                                    \
         if (mmu_seg_wr_ok(cpu, seg, offset, bits / 8)) {                                 \
             uint8_t *p = mmu_fast(cpu, cpu->seg[seg].base + offset, bits / 8,            \

@@ -722,9 +722,8 @@ void pc_destroy(struct pc *pc)
     for (unsigned i = 0; i < pc->nmonitors; i++)
         monitor_free(pc->monitors[i]);
     if (pc->aio_started) {
-        block_aio_drain(&pc->aio);
+        block_aio_pool_destroy(&pc->aio); /* drains pending completions first */
         ide_destroy(&pc->ide);
-        block_aio_pool_destroy(&pc->aio);
     }
     for (int i = 0; i < 4; i++)
         if (pc->drives[i])

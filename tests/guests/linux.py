@@ -113,40 +113,45 @@ def test(log_path, consoles):
         raise GuestFailure('loading the IDE modules failed: %s' %
                            re.search(r'insmod \S+: failed.*', c.text()).group(0))
 
+    # Every check runs and every failure is reported together (one boot is expensive).
+    problems = []
     out = c.run('uname -a', 60, 'uname')
     if not re.search(r'Linux pcvm 6\.\S+-686 .* i686', out):
-        raise GuestFailure('uname -a printed %r' % out.strip())
+        problems.append('uname -a printed %r' % out.strip())
 
     out = c.run("grep -m1 'model name' /proc/cpuinfo", 60, 'cpuinfo')
     want = MODEL_NAMES.get(CPU)
     if want and not re.search(r'model name\s*:.*' + want, out):
-        raise GuestFailure('/proc/cpuinfo names %r, expected %s for -cpu %s' % (out.strip(), want, CPU))
+        problems.append('/proc/cpuinfo names %r, expected %s for -cpu %s' % (out.strip(), want, CPU))
 
     out = c.run('date +%s', 60, 'date')
     host = time.time()
     m = re.search(r'^(\d{9,})$', out, re.M)
     if not m:
-        raise GuestFailure('date +%%s printed %r' % out.strip())
-    if abs(int(m.group(1)) - host) > 5:
-        raise GuestFailure('guest date %s differs from the host (%d) by %.0f s' %
-                           (m.group(1), host, int(m.group(1)) - host))
+        problems.append('date +%%s printed %r' % out.strip())
+    elif abs(int(m.group(1)) - host) > 5:
+        problems.append('guest date %s differs from the host (%d) by %.0f s' %
+                        (m.group(1), host, int(m.group(1)) - host))
 
     out = c.run('i=0; while [ $i -lt 10000 ]; do i=$((i+1)); done; echo "loop=$i"', 300, 'loop')
     if 'loop=10000' not in out:
-        raise GuestFailure('the 10,000-iteration loop printed %r' % out.strip())
+        problems.append('the 10,000-iteration loop printed %r' % out.strip())
 
     out = c.run('cat /etc/passwd', 60, 'passwd')
     if 'root:x:0:0:' not in out:
-        raise GuestFailure('cat /etc/passwd printed %r' % out.strip())
+        problems.append('cat /etc/passwd printed %r' % out.strip())
 
     dmesg = c.run('dmesg', 120, 'dmesg')
     if 'Linux version 6.' not in dmesg:
-        raise GuestFailure('dmesg did not print the kernel log (no "Linux version 6.")')
-    check_devices(dmesg)
-    check_clean(dmesg, 'the kernel log (dmesg)')
-
-    power_off(c)
-    check_clean(c.text(), 'the console log')
+        problems.append('dmesg did not print the kernel log (no "Linux version 6.")')
+    for check in (lambda: check_devices(dmesg), lambda: check_clean(dmesg, 'the kernel log (dmesg)'),
+                  lambda: power_off(c), lambda: check_clean(c.text(), 'the console log')):
+        try:
+            check()
+        except GuestFailure as e:
+            problems.append(str(e))
+    if problems:
+        raise GuestFailure('; '.join(problems))
 
 
 if __name__ == '__main__':

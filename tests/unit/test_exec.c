@@ -719,6 +719,42 @@ static void test_debugger_breakpoint_and_step(void **state)
     vm_free(vm);
 }
 
+
+/* VME INT n redirection: bit n clear in the TSS bitmap -> through the v86 IVT with VIF as
+ * the pushed IF and IOPL 3. */
+static void test_vme_int_redirect(void **state)
+{
+    (void)state;
+    struct vm *vm = vm_new();
+    struct cpu *cpu = &vm->cpu;
+    static const uint8_t code[] = { 0xcd, 0x21 };                /* int 0x21 */
+    vm_real(vm, code, sizeof(code));
+    vm->mem.ram[0x84] = 0x00; vm->mem.ram[0x85] = 0x11;           /* IVT[0x21] = 0000:1100 */
+    vm->mem.ram[0x86] = 0x00; vm->mem.ram[0x87] = 0x00;
+    /* TSS at 0x9000, I/O map base 0x88 -> redirection bitmap at 0x68..0x87 (all clear). */
+    memset(vm->mem.ram + 0x9000, 0, 0x100);
+    vm->mem.ram[0x9066] = 0x88;
+    cpu->tr.base = 0x9000;
+    cpu->tr.limit = 0xff;
+    cpu->tr.flags = (11u << SEG_FLAG_TYPE_SHIFT) | SEG_FLAG_P;
+    cpu->cr0 |= CR0_PE;
+    cpu->cr4 |= CR4_VME;
+    cpu_set_eflags(cpu, FLAG_VM | FLAG_IF | FLAG_VIF, FLAG_VM | FLAG_IF | FLAG_VIF | FLAG_IOPL);
+    cpu_update_mode(cpu);
+    assert_int_equal(cpu_run(cpu, 1), CPU_EXIT_BUDGET);
+    assert_int_equal(cpu->eip, 0x1100);
+    assert_int_equal(cpu->regs[R_ESP], 0x8000 - 6);
+    uint16_t ip, cs, fl;
+    memcpy(&ip, vm->mem.ram + 0x7ffa, 2);
+    memcpy(&cs, vm->mem.ram + 0x7ffc, 2);
+    memcpy(&fl, vm->mem.ram + 0x7ffe, 2);
+    assert_int_equal(ip, CODE + 2);
+    assert_int_equal(cs, 0);
+    assert_int_equal(fl & (FLAG_IF | FLAG_IOPL), FLAG_IF | FLAG_IOPL);
+    assert_int_equal(cpu->eflags & (FLAG_VIF | FLAG_IF), FLAG_IF);  /* VIF cleared, IF kept */
+    vm_free(vm);
+}
+
 /* ---- Differential flag tests against the host CPU ---- */
 #if defined(__x86_64__)
 
@@ -1337,6 +1373,7 @@ int main(void)
         cmocka_unit_test(test_addressing16),
         cmocka_unit_test(test_external_interrupt),
         cmocka_unit_test(test_vme_virtual_if),
+        cmocka_unit_test(test_vme_int_redirect),
         cmocka_unit_test(test_code_breakpoint),
         cmocka_unit_test(test_random_bytes_robust),
         cmocka_unit_test(test_debugger_breakpoint_and_step),
