@@ -121,6 +121,8 @@ struct cpu_board_ops {
     int (*intr_ack)(void *opaque, struct cpu *cpu);
     /* FERR# changed (x87 error with CR0.NE clear): the board routes it to IRQ13. */
     void (*ferr)(void *opaque, struct cpu *cpu, int level);
+    /* The guest wrote IA32_APIC_BASE (relocation, global enable); may be NULL. */
+    void (*apic_base_changed)(void *opaque, struct cpu *cpu, uint64_t value);
 };
 
 struct cpu_model; /* defined by sys in cpu/sys.h */

@@ -1,8 +1,9 @@
 /* 80-bit extended-precision arithmetic behind a narrow interface: every x87 computation of the
  * emulator goes through here. Each function behaves exactly like the x87 instruction it names
- * under the guest control word cw (precision, rounding and exception masks), and returns the
- * status-word bits the instruction produces (exception flags, C0-C3). When an unmasked exception
- * suppresses a result, the outputs are left as they were, as on the chip.
+ * under the guest context cw (an f80_ctx: control word with precision, rounding and exception
+ * masks, plus the status word before the operation), and returns the status-word bits the
+ * instruction produces (exception flags, C0-C3). When an unmasked exception suppresses a
+ * result, the outputs are left as they were, as on the chip.
  *
  * The x86 host implementation (float80_x87.c) runs the host's own x87 instructions, so it is
  * bit-exact with the host; a portable soft-float implementation can replace it later. */
@@ -18,6 +19,14 @@ typedef struct f80 {
     uint64_t mant;
     uint16_t se;  /* sign << 15 | biased exponent */
 } f80;
+
+/* The guest context of an operation: the control word in bits 0-15 and the status word before
+ * the operation in bits 16-31. From the status word, the condition codes an instruction leaves
+ * alone come back unchanged, and exception flags already set and masked need not be detected
+ * again (their bits in a result may then be set whether or not the operation raised them).
+ * A bare control word (status word 0) is a valid context. */
+typedef uint32_t f80_ctx;
+static inline f80_ctx f80_ctx_of(uint16_t cw, uint16_t sw) { return cw | (uint32_t)sw << 16; }
 
 /* Status-word bits, at their x87 positions. */
 enum {
@@ -44,30 +53,32 @@ enum f80_stack_op {
 };
 
 /* *d = *d op s (s in format kind; for F80_X80 an f80). Returns exception bits and C1. */
-unsigned f80_arith(enum f80_arith_op op, uint16_t cw, f80 *d, const void *s, enum f80_kind kind);
+unsigned f80_arith(enum f80_arith_op op, f80_ctx cw, f80 *d, const void *s, enum f80_kind kind);
 /* *d = *d op s for the DC/DE register forms, where d is ST(i) and s is ST(0). */
-unsigned f80_arith_sti(enum f80_arith_op op, uint16_t cw, f80 *d, const f80 *s);
+unsigned f80_arith_sti(enum f80_arith_op op, f80_ctx cw, f80 *d, const f80 *s);
 /* FCOMP/FUCOMP of a with s: returns C0/C2/C3 and exception bits; *popped tells whether the
  * chip would pop (false when an unmasked exception aborts the instruction). */
-unsigned f80_compare(uint16_t cw, const f80 *a, const void *s, enum f80_kind kind, bool unordered,
+unsigned f80_compare(f80_ctx cw, const f80 *a, const void *s, enum f80_kind kind, bool unordered,
                      bool *popped);
 /* FTST: compare a with +0.0. */
-unsigned f80_test(uint16_t cw, const f80 *a);
+unsigned f80_test(f80_ctx cw, const f80 *a);
 /* FLD m32/m64 and FILD: convert s to *out; *loaded is false (and *out unchanged) when an
  * unmasked exception aborts the load. */
-unsigned f80_load(uint16_t cw, const void *s, enum f80_kind kind, f80 *out, bool *loaded);
+unsigned f80_load(f80_ctx cw, const void *s, enum f80_kind kind, f80 *out, bool *loaded);
 /* FST/FIST (truncate: FISTTP) of a into out (bytes of kind's size). *written tells whether
  * the chip would store (false on an unmasked exception). */
-unsigned f80_store(uint16_t cw, const f80 *a, void *out, enum f80_kind kind, bool truncate,
+unsigned f80_store(f80_ctx cw, const f80 *a, void *out, enum f80_kind kind, bool truncate,
                    bool *written);
 /* FBLD: packed BCD (10 bytes) to *out. */
-unsigned f80_bcd_load(uint16_t cw, const uint8_t bcd[10], f80 *out);
+unsigned f80_bcd_load(f80_ctx cw, const uint8_t bcd[10], f80 *out);
 /* FBSTP: a to packed BCD. */
-unsigned f80_bcd_store(uint16_t cw, const f80 *a, uint8_t bcd[10], bool *written);
+unsigned f80_bcd_store(f80_ctx cw, const f80 *a, uint8_t bcd[10], bool *written);
 /* Run a stack operation. st[0..1] hold ST(0), ST(1) on entry (unused ones may be anything); on
  * return st[0..2] hold the new top of the stack and *delta the change of depth (+1 push, -1 pop,
- * 0 when the operation was suppressed or keeps the depth). Returns status bits incl. C0-C3. */
-unsigned f80_stack(enum f80_stack_op op, uint16_t cw, f80 st[3], int *delta);
+ * 0 when the operation was suppressed or keeps the depth). Returns the exception flags and all
+ * four condition codes as the instruction leaves them (the ones it leaves alone come from the
+ * status word of the context). */
+unsigned f80_stack(enum f80_stack_op op, f80_ctx cw, f80 st[3], int *delta);
 
 /* Classification helpers (pure bit tests). */
 static inline bool f80_is_zero(f80 a) { return (a.se & 0x7fff) == 0 && a.mant == 0; }

@@ -163,6 +163,8 @@ void cpu_wrmsr(struct cpu *cpu, uint32_t index, uint64_t value)
             if (value & ~0xfffff900ull)
                 break;
             s->apic_base = (s->apic_base & (1u << 8)) | (value & ~(uint64_t)(1u << 8));
+            if (cpu->board.apic_base_changed)
+                cpu->board.apic_base_changed(cpu->board.opaque, cpu, s->apic_base);
             return;
         }
         break;

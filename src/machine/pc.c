@@ -72,6 +72,12 @@ static int pc_intr_ack(void *opaque, struct cpu *cpu)
     return lapic_intr_ack(&pc->lapic[cpu->index]);
 }
 
+static void pc_apic_base_changed(void *opaque, struct cpu *cpu, uint64_t value)
+{
+    struct pc *pc = opaque;
+    lapic_set_base(&pc->lapic[cpu->index], value);
+}
+
 static void pc_ferr(void *opaque, struct cpu *cpu, int level)
 {
     struct pc *pc = opaque;
@@ -390,7 +396,8 @@ static int pc_create_cpus(struct pc *pc, char *err, size_t errlen)
         free(model);
         return fail(err, errlen, "pcvm: -smp %u: at most %d CPUs are supported", pc->ncpus, PC_MAX_CPUS);
     }
-    struct cpu_board_ops ops = { .opaque = pc, .intr_ack = pc_intr_ack, .ferr = pc_ferr };
+    struct cpu_board_ops ops = { .opaque = pc, .intr_ack = pc_intr_ack, .ferr = pc_ferr,
+                                 .apic_base_changed = pc_apic_base_changed };
     for (unsigned i = 0; i < pc->ncpus; i++) {
         pc->cpus[i] = calloc(1, sizeof(struct cpu));
         if (!pc->cpus[i])
