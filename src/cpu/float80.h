@@ -52,24 +52,28 @@ enum f80_stack_op {
     F80_FLD1, F80_FLDL2T, F80_FLDL2E, F80_FLDPI, F80_FLDLG2, F80_FLDLN2, F80_FLDZ, /* push */
 };
 
-/* *d = *d op s (s in format kind; for F80_X80 an f80). Returns exception bits and C1. */
+/* Unless said otherwise, a function returns the exception flags the operation raised and C1 as
+ * the instruction leaves it. */
+
+/* *d = *d op s (s in format kind; for F80_X80 an f80). */
 unsigned f80_arith(enum f80_arith_op op, f80_ctx cw, f80 *d, const void *s, enum f80_kind kind);
 /* *d = *d op s for the DC/DE register forms, where d is ST(i) and s is ST(0). */
 unsigned f80_arith_sti(enum f80_arith_op op, f80_ctx cw, f80 *d, const f80 *s);
-/* FCOMP/FUCOMP of a with s: returns C0/C2/C3 and exception bits; *popped tells whether the
- * chip would pop (false when an unmasked exception aborts the instruction). */
+/* FCOMP/FUCOMP of a with s: returns the exception flags and C0-C3 as the instruction leaves
+ * them; *popped tells whether the chip would pop (false when an unmasked exception aborts the
+ * instruction). */
 unsigned f80_compare(f80_ctx cw, const f80 *a, const void *s, enum f80_kind kind, bool unordered,
                      bool *popped);
-/* FTST: compare a with +0.0. */
+/* FTST: compare a with +0.0. Returns the exception flags and C0-C3. */
 unsigned f80_test(f80_ctx cw, const f80 *a);
 /* FLD m32/m64 and FILD: convert s to *out; *loaded is false (and *out unchanged) when an
- * unmasked exception aborts the load. */
+ * unmasked exception aborts the load. Returns the exception flags only. */
 unsigned f80_load(f80_ctx cw, const void *s, enum f80_kind kind, f80 *out, bool *loaded);
 /* FST/FIST (truncate: FISTTP) of a into out (bytes of kind's size). *written tells whether
  * the chip would store (false on an unmasked exception). */
 unsigned f80_store(f80_ctx cw, const f80 *a, void *out, enum f80_kind kind, bool truncate,
                    bool *written);
-/* FBLD: packed BCD (10 bytes) to *out. */
+/* FBLD: packed BCD (10 bytes) to *out. Returns the exception flags only. */
 unsigned f80_bcd_load(f80_ctx cw, const uint8_t bcd[10], f80 *out);
 /* FBSTP: a to packed BCD. */
 unsigned f80_bcd_store(f80_ctx cw, const f80 *a, uint8_t bcd[10], bool *written);

@@ -1,8 +1,9 @@
 /* float80.h on an x86 host: each operation runs the host's own x87 instruction under the guest
- * control word, so results, flags and even unmasked-exception responses are the chip's.
+ * control word, so results, flags and even unmasked-exception responses are the chip's. The
+ * common cases that raise nothing (exact loads and stores, comparisons of ordinary values) are
+ * done in C.
  *
- * Every operation is one asm block (X87_ASM). The x86-64 ABI keeps the host x87 stack empty
- * at calls, so the block owns the whole stack. */
+ * Every run is one asm block (X87_FAST_ASM or X87_EXACT_ASM, below). */
 #include <string.h>
 
 #include "cpu/float80.h"
@@ -11,29 +12,77 @@
 #error "float80_x87.c needs an x86 host; a portable soft-float backend is still to be written"
 #endif
 
+/* The 28-byte FLDENV image (32-bit format); only cw, sw and tw matter here. */
+struct x87_env {
+    uint32_t cw, sw, tw, fip, fcs, fdp, fds;
+};
+
 /* Operands and results of one host x87 run. */
 struct x87_frame {
     f80 in0, in1;          /* ST(0), ST(1) at the start */
     f80 out[3];            /* ST(0..2) at the end */
     uint8_t msrc[16];      /* memory source operand */
     uint8_t mdst[16];      /* memory destination operand */
-    uint16_t cw, masked, saved, sw0, sw1;
+    struct x87_env env;    /* the exact run's starting state */
+    uint16_t cw, care, masked, saved, sw0, sw1;
+    uint16_t guest_sw;     /* the guest status word before the operation */
+    bool exact;            /* the result comes from the exact run */
     int delta;             /* change of stack depth */
 };
 
-/* The run: PRE (FNCLEX), guest control word, load ST(1) and ST(0), the instruction, status word,
- * FNCLEX again only when an unmasked exception set ES (so no later waiting instruction traps),
- * then store three values with everything masked and restore the host control word. Storing
- * three values may pop empty registers: that only sets masked host flags (cleared by the next
- * run's FNCLEX) and moves the host TOP of an empty stack, which no host code depends on.
- * SW0 captures the status word after the loads too (for the depth change). */
-#define X87_ASM(F, PRE, SW0, INSN)                                                            \
-    __asm__ volatile("fnstcw %[saved]\n\t" PRE "\n\t"                                        \
-                     "fldcw %[cw]\n\t"                                                        \
-                     "fldt %[in1]\n\t"                                                        \
-                     "fldt %[in0]\n\t" SW0 INSN "\n\t"                                        \
+/* Two ways to run an instruction on the host x87.
+ *
+ * The fast run: clear the host's exception flags only when some flag the guest needs to see is
+ * set (FNCLEX is slow; flags the guest already has set and masked may stay), the guest control
+ * word, LOADS, the instruction, the status word, FNCLEX only when an unmasked exception set ES
+ * (so no later waiting instruction traps), then STORES pops exactly the values left when no
+ * unmasked exception occurred, with everything masked, and the host control word comes back.
+ * Its condition codes are exact only for the bits the instruction always writes.
+ *
+ * The exact run (unmasked exceptions, and instructions whose condition codes depend on the
+ * case): FLDENV with the guest control word and condition codes, an empty stack and clear
+ * flags; load ST(1) and ST(0), status word (for the depth change), the instruction, status
+ * word, then store three values (popping every register the run can have filled; popping empty
+ * ones only sets masked host flags, which a later fast run clears when it matters). FLDENV also
+ * empties whatever a fast run interrupted by an unmasked exception left on the host stack.
+ *
+ * The x86-64 ABI keeps the host x87 stack empty at calls, so a run owns the whole stack. */
+#define X87_CLOBBERS                                                                          \
+    "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)", "memory", "cc"
+#define X87_OUTPUTS(F)                                                                        \
+    [o0] "=m"((F).out[0]), [o1] "=m"((F).out[1]), [o2] "=m"((F).out[2]),                     \
+    [sw0] "=m"((F).sw0), [sw1] "=m"((F).sw1), [saved] "=m"((F).saved), [md] "+m"((F).mdst)
+#define X87_INPUTS(F)                                                                         \
+    [cw] "m"((F).cw), [masked] "m"((F).masked), [in0] "m"((F).in0), [in1] "m"((F).in1),       \
+    [ms] "m"((F).msrc), [env] "m"((F).env)
+
+#define X87_FAST_ASM(F, LOADS, INSN, STORES)                                                  \
+    __asm__ volatile("fnstcw %[saved]\n\t"                                                    \
+                     "fnstsw %%ax\n\t"                                                        \
+                     "testw %[care], %%ax\n\t"                                                \
+                     "jz 1f\n\t"                                                              \
+                     "fnclex\n"                                                               \
+                     "1:\n\t"                                                                 \
+                     "fldcw %[cw]\n\t" LOADS INSN "\n\t"                                      \
                      "fnstsw %[sw1]\n\t"                                                      \
-                     "testw $0x80, %[sw1]\n\t"                                                \
+                     "testb $0x80, %[sw1]\n\t"                                                \
+                     "jz 2f\n\t"                                                              \
+                     "fnclex\n"                                                               \
+                     "2:\n\t"                                                                 \
+                     "fldcw %[masked]\n\t" STORES                                             \
+                     "fldcw %[saved]"                                                         \
+                     : X87_OUTPUTS(F)                                                         \
+                     : X87_INPUTS(F), [care] "r"((F).care)                                    \
+                     : "ax", X87_CLOBBERS)
+
+#define X87_EXACT_ASM(F, INSN)                                                                \
+    __asm__ volatile("fnstcw %[saved]\n\t"                                                    \
+                     "fldenv %[env]\n\t"                                                      \
+                     "fldt %[in1]\n\t"                                                        \
+                     "fldt %[in0]\n\t"                                                        \
+                     "fnstsw %[sw0]\n\t" INSN "\n\t"                                          \
+                     "fnstsw %[sw1]\n\t"                                                      \
+                     "testb $0x80, %[sw1]\n\t"                                                \
                      "jz 1f\n\t"                                                              \
                      "fnclex\n"                                                               \
                      "1:\n\t"                                                                 \
@@ -42,39 +91,51 @@ struct x87_frame {
                      "fstpt %[o1]\n\t"                                                        \
                      "fstpt %[o2]\n\t"                                                        \
                      "fldcw %[saved]"                                                         \
-                     : [o0] "=m"((F).out[0]), [o1] "=m"((F).out[1]), [o2] "=m"((F).out[2]),  \
-                       [sw0] "=m"((F).sw0), [sw1] "=m"((F).sw1), [saved] "+m"((F).saved),     \
-                       [md] "+m"((F).mdst)                                                    \
-                     : [cw] "m"((F).cw), [masked] "m"((F).masked), [in0] "m"((F).in0),        \
-                       [in1] "m"((F).in1), [ms] "m"((F).msrc)                                 \
-                     : "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)",   \
-                       "memory", "cc")
+                     : X87_OUTPUTS(F)                                                         \
+                     : X87_INPUTS(F)                                                          \
+                     : X87_CLOBBERS)
 
-/* Run INSN whose depth change is DELTA unless an exception intervenes; after an unmasked
- * exception (rare) run again from FNINIT (so condition codes an aborted instruction leaves
- * alone are 0, not stale host bits) reading TOP before and after to learn the real change. */
-#define X87_RUN_D(F, INSN, DELTA)                                                             \
+/* What a fast run loads and pops. */
+#define LOAD_NONE ""
+#define LOAD_0 "fldt %[in0]\n\t"
+#define LOAD_10 "fldt %[in1]\n\tfldt %[in0]\n\t"
+#define POP_NONE ""
+#define POP_DROP "fstp %%st(0)\n\t"
+#define POP_0 "fstpt %[o0]\n\t"
+#define POP_0_DROP "fstpt %[o0]\n\tfstp %%st(0)\n\t"
+#define POP_01 "fstpt %[o0]\n\tfstpt %[o1]\n\t"
+
+/* The exact run, alone. */
+#define X87_EXACT(F, INSN)                                                                    \
     do {                                                                                      \
-        X87_ASM(F, "fnclex", "", INSN);                                                       \
-        (F).delta = (DELTA);                                                                  \
-        if ((F).sw1 & F80_ES) {                                                               \
-            X87_ASM(F, "fninit", "fnstsw %[sw0]\n\t", INSN);                                  \
-            (F).delta = frame_delta(&(F));                                                    \
-        }                                                                                     \
+        X87_EXACT_ASM(F, INSN);                                                               \
+        (F).delta = frame_delta(&(F));                                                        \
+        (F).exact = true;                                                                     \
     } while (0)
-#define X87_RUN(F, INSN) X87_RUN_D(F, INSN, 0)
 
-static void frame_init(struct x87_frame *f, uint16_t cw)
+/* The fast run, whose depth change is DELTA unless an unmasked exception intervenes; then
+ * (rarely) the exact run. */
+#define X87_RUN(F, LOADS, INSN, POPS, DELTA)                                                  \
+    do {                                                                                      \
+        X87_FAST_ASM(F, LOADS, INSN, POPS);                                                   \
+        (F).delta = (DELTA);                                                                  \
+        if ((F).sw1 & F80_ES)                                                                 \
+            X87_EXACT(F, INSN);                                                               \
+    } while (0)
+
+static void frame_init(struct x87_frame *f, f80_ctx ctx)
 {
-    memset(f, 0, sizeof(*f));
-    f->cw = cw;
+    f->cw = (uint16_t)ctx;
+    f->guest_sw = (uint16_t)(ctx >> 16);
+    /* Flags the guest has set and masked need not be detected again. */
+    f->care = F80_EXC & (uint16_t)~(f->guest_sw & f->cw);
     f->masked = 0x037f;
-}
-
-/* Exception flags and condition codes of the run (the host's own stack faults never happen). */
-static unsigned frame_status(const struct x87_frame *f)
-{
-    return f->sw1 & (F80_EXC | F80_CC);
+    f->in0 = f->in1 = (f80){ 0, 0 };
+    f->env = (struct x87_env){ .cw = f->cw, .sw = f->guest_sw & F80_CC, .tw = 0xffff };
+    f->exact = false;
+    f->delta = 0;
+    f->sw0 = f->sw1 = 0;
+    f->out[0] = f->out[1] = f->out[2] = (f80){ 0, 0 };
 }
 
 /* Depth change from TOP before and after (TOP decreases on a push). */
@@ -82,6 +143,16 @@ static int frame_delta(const struct x87_frame *f)
 {
     int d = (((f->sw0 >> 11) - (f->sw1 >> 11)) & 7);
     return d >= 4 ? d - 8 : d;
+}
+
+/* Exception flags and the condition codes in cc. The exact run has them all; after a fast run
+ * the condition codes outside written (those the instruction writes whenever it completes
+ * without an unmasked exception) are the guest's. */
+static unsigned frame_status(const struct x87_frame *f, unsigned cc, unsigned written)
+{
+    if (f->exact)
+        return f->sw1 & (F80_EXC | cc);
+    return (f->sw1 & (F80_EXC | (cc & written))) | (f->guest_sw & cc & ~written);
 }
 
 static unsigned kind_size(enum f80_kind kind)
@@ -103,31 +174,34 @@ static bool store_allowed(uint16_t cw, unsigned st)
 
 #define ARITH_MEM(F, OP, P, S)                                                                \
     switch (OP) {                                                                             \
-    case F80_ADD: X87_RUN(F, P "add" S " %[ms]"); break;                                     \
-    case F80_MUL: X87_RUN(F, P "mul" S " %[ms]"); break;                                     \
-    case F80_SUB: X87_RUN(F, P "sub" S " %[ms]"); break;                                     \
-    case F80_SUBR: X87_RUN(F, P "subr" S " %[ms]"); break;                                   \
-    case F80_DIV: X87_RUN(F, P "div" S " %[ms]"); break;                                     \
-    case F80_DIVR: X87_RUN(F, P "divr" S " %[ms]"); break;                                   \
+    case F80_ADD: X87_RUN(F, LOAD_0, P "add" S " %[ms]", POP_0, 0); break;                   \
+    case F80_MUL: X87_RUN(F, LOAD_0, P "mul" S " %[ms]", POP_0, 0); break;                   \
+    case F80_SUB: X87_RUN(F, LOAD_0, P "sub" S " %[ms]", POP_0, 0); break;                   \
+    case F80_SUBR: X87_RUN(F, LOAD_0, P "subr" S " %[ms]", POP_0, 0); break;                 \
+    case F80_DIV: X87_RUN(F, LOAD_0, P "div" S " %[ms]", POP_0, 0); break;                   \
+    case F80_DIVR: X87_RUN(F, LOAD_0, P "divr" S " %[ms]", POP_0, 0); break;                 \
     }
 
-unsigned f80_arith(enum f80_arith_op op, uint16_t cw, f80 *d, const void *s, enum f80_kind kind)
+/* ST(0) = ST(0) op ST(1) (D8 C0+1 ..). */
+#define ARITH_REG(F, OP, B0, B1, POPS)                                                        \
+    switch (OP) {                                                                             \
+    case F80_ADD: X87_RUN(F, LOAD_10, ".byte " B0 ", " B1 "+0x00", POPS, 0); break;          \
+    case F80_MUL: X87_RUN(F, LOAD_10, ".byte " B0 ", " B1 "+0x08", POPS, 0); break;          \
+    case F80_SUB: X87_RUN(F, LOAD_10, ".byte " B0 ", " B1 "+0x20", POPS, 0); break;          \
+    case F80_SUBR: X87_RUN(F, LOAD_10, ".byte " B0 ", " B1 "+0x28", POPS, 0); break;         \
+    case F80_DIV: X87_RUN(F, LOAD_10, ".byte " B0 ", " B1 "+0x30", POPS, 0); break;          \
+    case F80_DIVR: X87_RUN(F, LOAD_10, ".byte " B0 ", " B1 "+0x38", POPS, 0); break;         \
+    }
+
+unsigned f80_arith(enum f80_arith_op op, f80_ctx cw, f80 *d, const void *s, enum f80_kind kind)
 {
     struct x87_frame f;
     frame_init(&f, cw);
     f.in0 = *d;
     switch (kind) {
     case F80_X80:
-        /* D8 C0+1 ..: ST(0) = ST(0) op ST(1). */
         memcpy(&f.in1, s, sizeof(f80));
-        switch (op) {
-        case F80_ADD: X87_RUN(f, ".byte 0xd8, 0xc1"); break;
-        case F80_MUL: X87_RUN(f, ".byte 0xd8, 0xc9"); break;
-        case F80_SUB: X87_RUN(f, ".byte 0xd8, 0xe1"); break;
-        case F80_SUBR: X87_RUN(f, ".byte 0xd8, 0xe9"); break;
-        case F80_DIV: X87_RUN(f, ".byte 0xd8, 0xf1"); break;
-        case F80_DIVR: X87_RUN(f, ".byte 0xd8, 0xf9"); break;
-        }
+        ARITH_REG(f, op, "0xd8", "0xc1", POP_0_DROP);
         break;
     case F80_M32:
         memcpy(f.msrc, s, 4);
@@ -149,31 +223,80 @@ unsigned f80_arith(enum f80_arith_op op, uint16_t cw, f80 *d, const void *s, enu
         return 0; /* no such x87 form */
     }
     *d = f.out[0];
-    return frame_status(&f) & (F80_EXC | F80_C1);
+    return frame_status(&f, F80_C1, F80_C1);
 }
 
-unsigned f80_arith_sti(enum f80_arith_op op, uint16_t cw, f80 *d, const f80 *s)
+unsigned f80_arith_sti(enum f80_arith_op op, f80_ctx cw, f80 *d, const f80 *s)
 {
-    /* DC C0+1 ..: ST(1) = ST(1) op ST(0), with ST(1) = d and ST(0) = s. */
+    /* DC C0+1 ..: ST(1) = ST(1) op ST(0), with ST(1) = d and ST(0) = s. The DC encoding names
+     * SUB and SUBR (and DIV, DIVR) the other way round: reg 4 is ST(i) = ST(0) - ST(i). */
     struct x87_frame f;
     frame_init(&f, cw);
     f.in0 = *s;
     f.in1 = *d;
     switch (op) {
-    case F80_ADD: X87_RUN(f, ".byte 0xdc, 0xc1"); break;
-    case F80_MUL: X87_RUN(f, ".byte 0xdc, 0xc9"); break;
-    case F80_SUBR: X87_RUN(f, ".byte 0xdc, 0xe1"); break;
-    case F80_SUB: X87_RUN(f, ".byte 0xdc, 0xe9"); break;
-    case F80_DIVR: X87_RUN(f, ".byte 0xdc, 0xf1"); break;
-    case F80_DIV: X87_RUN(f, ".byte 0xdc, 0xf9"); break;
+    case F80_ADD: X87_RUN(f, LOAD_10, ".byte 0xdc, 0xc1", POP_01, 0); break;
+    case F80_MUL: X87_RUN(f, LOAD_10, ".byte 0xdc, 0xc9", POP_01, 0); break;
+    case F80_SUBR: X87_RUN(f, LOAD_10, ".byte 0xdc, 0xe1", POP_01, 0); break;
+    case F80_SUB: X87_RUN(f, LOAD_10, ".byte 0xdc, 0xe9", POP_01, 0); break;
+    case F80_DIVR: X87_RUN(f, LOAD_10, ".byte 0xdc, 0xf1", POP_01, 0); break;
+    case F80_DIV: X87_RUN(f, LOAD_10, ".byte 0xdc, 0xf9", POP_01, 0); break;
     }
     *d = f.out[1];
-    return frame_status(&f) & (F80_EXC | F80_C1);
+    return frame_status(&f, F80_C1, F80_C1);
 }
 
-unsigned f80_compare(uint16_t cw, const f80 *a, const void *s, enum f80_kind kind, bool unordered,
+/* The class of a register value for comparisons done in C: finite nonzero numbers the chip
+ * compares without any exception (normals), zeros and infinities; anything else goes to the
+ * host (NaNs, denormals, unsupported formats). */
+static bool plain(const f80 *a)
+{
+    unsigned e = a->se & 0x7fff;
+    if (e == 0)
+        return a->mant == 0;
+    if (e == 0x7fff)
+        return a->mant == 1ull << 63;
+    return a->mant >> 63;
+}
+
+/* C3/C2/C0 of comparing two plain values (equal: C3; less: C0; greater: none). */
+static unsigned compare_plain(const f80 *a, const f80 *b)
+{
+    bool za = (a->se & 0x7fff) == 0, zb = (b->se & 0x7fff) == 0;
+    if (za && zb)
+        return F80_C3;
+    int sa = a->se >> 15, sb = b->se >> 15;
+    if (za) sa = !sb; /* 0 versus b: the sign of b decides */
+    if (zb) sb = !sa;
+    if (sa != sb)
+        return sa ? F80_C0 : 0;
+    unsigned ea = a->se & 0x7fff, eb = b->se & 0x7fff;
+    if (ea == eb && a->mant == b->mant)
+        return F80_C3;
+    bool mag_less = ea != eb ? ea < eb : a->mant < b->mant;
+    return mag_less != (bool)sa ? F80_C0 : 0;
+}
+
+static bool load_fast(const void *s, enum f80_kind kind, f80 *out);
+
+unsigned f80_compare(f80_ctx cw, const f80 *a, const void *s, enum f80_kind kind, bool unordered,
                      bool *popped)
 {
+    /* Plain operands: no exception, C1 = 0. */
+    if (plain(a)) {
+        f80 b;
+        bool have = false;
+        if (kind == F80_X80) {
+            memcpy(&b, s, sizeof(f80));
+            have = plain(&b);
+        } else if (kind != F80_I64) {
+            have = load_fast(s, kind, &b);
+        }
+        if (have) {
+            *popped = true;
+            return compare_plain(a, &b);
+        }
+    }
     struct x87_frame f;
     frame_init(&f, cw);
     f.in0 = *a;
@@ -181,27 +304,31 @@ unsigned f80_compare(uint16_t cw, const f80 *a, const void *s, enum f80_kind kin
     case F80_X80:
         memcpy(&f.in1, s, sizeof(f80));
         if (unordered)
-            X87_RUN_D(f, ".byte 0xdd, 0xe9", -1); /* FUCOMP ST(1) */
+            X87_RUN(f, LOAD_10, ".byte 0xdd, 0xe9", POP_DROP, -1); /* FUCOMP ST(1) */
         else
-            X87_RUN_D(f, ".byte 0xd8, 0xd9", -1); /* FCOMP ST(1) */
+            X87_RUN(f, LOAD_10, ".byte 0xd8, 0xd9", POP_DROP, -1); /* FCOMP ST(1) */
         break;
-    case F80_M32: memcpy(f.msrc, s, 4); X87_RUN_D(f, "fcomps %[ms]", -1); break;
-    case F80_M64: memcpy(f.msrc, s, 8); X87_RUN_D(f, "fcompl %[ms]", -1); break;
-    case F80_I16: memcpy(f.msrc, s, 2); X87_RUN_D(f, "ficomps %[ms]", -1); break;
-    case F80_I32: memcpy(f.msrc, s, 4); X87_RUN_D(f, "ficompl %[ms]", -1); break;
+    case F80_M32: memcpy(f.msrc, s, 4); X87_RUN(f, LOAD_0, "fcomps %[ms]", POP_NONE, -1); break;
+    case F80_M64: memcpy(f.msrc, s, 8); X87_RUN(f, LOAD_0, "fcompl %[ms]", POP_NONE, -1); break;
+    case F80_I16: memcpy(f.msrc, s, 2); X87_RUN(f, LOAD_0, "ficomps %[ms]", POP_NONE, -1); break;
+    case F80_I32: memcpy(f.msrc, s, 4); X87_RUN(f, LOAD_0, "ficompl %[ms]", POP_NONE, -1); break;
     case F80_I64: *popped = false; return 0;
     }
     *popped = f.delta == -1;
-    return frame_status(&f) & (F80_EXC | F80_C0 | F80_C2 | F80_C3);
+    return frame_status(&f, F80_CC, F80_CC);
 }
 
-unsigned f80_test(uint16_t cw, const f80 *a)
+unsigned f80_test(f80_ctx cw, const f80 *a)
 {
+    if (plain(a)) {
+        static const f80 zero = { 0, 0 };
+        return compare_plain(a, &zero);
+    }
     struct x87_frame f;
     frame_init(&f, cw);
     f.in0 = *a;
-    X87_RUN(f, "ftst");
-    return frame_status(&f) & (F80_EXC | F80_C0 | F80_C2 | F80_C3);
+    X87_RUN(f, LOAD_0, "ftst", POP_DROP, 0);
+    return frame_status(&f, F80_CC, F80_CC);
 }
 
 /* Exact conversions that raise nothing (normal numbers, zeros, integers) done in C: the
@@ -256,7 +383,7 @@ static bool load_fast(const void *s, enum f80_kind kind, f80 *out)
     return false;
 }
 
-unsigned f80_load(uint16_t cw, const void *s, enum f80_kind kind, f80 *out, bool *loaded)
+unsigned f80_load(f80_ctx cw, const void *s, enum f80_kind kind, f80 *out, bool *loaded)
 {
     if (load_fast(s, kind, out)) {
         *loaded = true;
@@ -267,16 +394,16 @@ unsigned f80_load(uint16_t cw, const void *s, enum f80_kind kind, f80 *out, bool
     memcpy(f.msrc, s, kind_size(kind));
     switch (kind) {
     case F80_X80: memcpy(out, s, 10); *loaded = true; return 0;
-    case F80_M32: X87_RUN_D(f, "flds %[ms]", 1); break;
-    case F80_M64: X87_RUN_D(f, "fldl %[ms]", 1); break;
-    case F80_I16: X87_RUN_D(f, "filds %[ms]", 1); break;
-    case F80_I32: X87_RUN_D(f, "fildl %[ms]", 1); break;
-    case F80_I64: X87_RUN_D(f, "fildll %[ms]", 1); break;
+    case F80_M32: X87_RUN(f, LOAD_NONE, "flds %[ms]", POP_0, 1); break;
+    case F80_M64: X87_RUN(f, LOAD_NONE, "fldl %[ms]", POP_0, 1); break;
+    case F80_I16: X87_RUN(f, LOAD_NONE, "filds %[ms]", POP_0, 1); break;
+    case F80_I32: X87_RUN(f, LOAD_NONE, "fildl %[ms]", POP_0, 1); break;
+    case F80_I64: X87_RUN(f, LOAD_NONE, "fildll %[ms]", POP_0, 1); break;
     }
     *loaded = f.delta == 1;
     if (*loaded)
         *out = f.out[0];
-    return frame_status(&f) & F80_EXC;
+    return frame_status(&f, 0, 0);
 }
 
 /* FST m32/m64 of a value the format holds exactly (zeros, normals without extra bits): no
@@ -315,7 +442,7 @@ static bool store_fast(const f80 *a, void *out, enum f80_kind kind)
     return true;
 }
 
-unsigned f80_store(uint16_t cw, const f80 *a, void *out, enum f80_kind kind, bool truncate,
+unsigned f80_store(f80_ctx cw, const f80 *a, void *out, enum f80_kind kind, bool truncate,
                    bool *written)
 {
     if (store_fast(a, out, kind)) {
@@ -330,83 +457,90 @@ unsigned f80_store(uint16_t cw, const f80 *a, void *out, enum f80_kind kind, boo
         memcpy(out, a, 10);
         *written = true;
         return 0;
-    case F80_M32: X87_RUN(f, "fsts %[md]"); break;
-    case F80_M64: X87_RUN(f, "fstl %[md]"); break;
+    case F80_M32: X87_RUN(f, LOAD_0, "fsts %[md]", POP_DROP, 0); break;
+    case F80_M64: X87_RUN(f, LOAD_0, "fstl %[md]", POP_DROP, 0); break;
     case F80_I16:
-        if (truncate) X87_RUN(f, "fisttps %[md]"); else X87_RUN(f, "fists %[md]");
+        if (truncate) X87_RUN(f, LOAD_0, "fisttps %[md]", POP_NONE, -1);
+        else X87_RUN(f, LOAD_0, "fists %[md]", POP_DROP, 0);
         break;
     case F80_I32:
-        if (truncate) X87_RUN(f, "fisttpl %[md]"); else X87_RUN(f, "fistl %[md]");
+        if (truncate) X87_RUN(f, LOAD_0, "fisttpl %[md]", POP_NONE, -1);
+        else X87_RUN(f, LOAD_0, "fistl %[md]", POP_DROP, 0);
         break;
     case F80_I64:
-        if (truncate) X87_RUN(f, "fisttpll %[md]"); else X87_RUN(f, "fistpll %[md]");
+        if (truncate) X87_RUN(f, LOAD_0, "fisttpll %[md]", POP_NONE, -1);
+        else X87_RUN(f, LOAD_0, "fistpll %[md]", POP_NONE, -1);
         break;
     }
-    unsigned st = frame_status(&f) & (F80_EXC | F80_C1);
-    *written = store_allowed(cw, st);
+    unsigned st = frame_status(&f, F80_C1, F80_C1);
+    *written = store_allowed((uint16_t)cw, st);
     if (*written)
         memcpy(out, f.mdst, kind_size(kind));
     return st;
 }
 
-unsigned f80_bcd_load(uint16_t cw, const uint8_t bcd[10], f80 *out)
+unsigned f80_bcd_load(f80_ctx cw, const uint8_t bcd[10], f80 *out)
 {
     struct x87_frame f;
     frame_init(&f, cw);
     memcpy(f.msrc, bcd, 10);
-    X87_RUN(f, "fbld %[ms]");
+    X87_RUN(f, LOAD_NONE, "fbld %[ms]", POP_0, 1);
     *out = f.out[0];
-    return frame_status(&f) & F80_EXC;
+    return frame_status(&f, 0, 0);
 }
 
-unsigned f80_bcd_store(uint16_t cw, const f80 *a, uint8_t bcd[10], bool *written)
+unsigned f80_bcd_store(f80_ctx cw, const f80 *a, uint8_t bcd[10], bool *written)
 {
     struct x87_frame f;
     frame_init(&f, cw);
     f.in0 = *a;
-    X87_RUN(f, "fbstp %[md]");
-    unsigned st = frame_status(&f) & (F80_EXC | F80_C1);
-    *written = store_allowed(cw, st);
+    X87_RUN(f, LOAD_0, "fbstp %[md]", POP_NONE, -1);
+    unsigned st = frame_status(&f, F80_C1, F80_C1);
+    *written = store_allowed((uint16_t)cw, st);
     if (*written)
         memcpy(bcd, f.mdst, 10);
     return st;
 }
 
-unsigned f80_stack(enum f80_stack_op op, uint16_t cw, f80 st[3], int *delta)
+unsigned f80_stack(enum f80_stack_op op, f80_ctx cw, f80 st[3], int *delta)
 {
     struct x87_frame f;
+    /* FLDZ and FLD1 are exact in every rounding mode. */
+    if (op == F80_FLDZ || op == F80_FLD1) {
+        st[0] = op == F80_FLDZ ? (f80){ 0, 0 } : (f80){ 1ull << 63, 0x3fff };
+        *delta = 1;
+        return (cw >> 16) & (F80_C0 | F80_C2 | F80_C3);
+    }
     frame_init(&f, cw);
     f.in0 = st[0];
     f.in1 = st[1];
+    /* The common ones run fast (they write C1 whenever they complete); the others, whose
+     * condition codes depend on the case, run exact. */
     switch (op) {
-    case F80_FSQRT: X87_RUN(f, "fsqrt"); break;
-    case F80_FRNDINT: X87_RUN(f, "frndint"); break;
-    case F80_FSIN: X87_RUN(f, "fsin"); break;
-    case F80_FCOS: X87_RUN(f, "fcos"); break;
-    case F80_F2XM1: X87_RUN(f, "f2xm1"); break;
-    case F80_FSINCOS: X87_RUN_D(f, "fsincos", 1); break;
-    case F80_FPTAN: X87_RUN_D(f, "fptan", 1); break;
-    case F80_FXTRACT: X87_RUN_D(f, "fxtract", 1); break;
-    case F80_FSCALE: X87_RUN(f, "fscale"); break;
-    case F80_FPREM: X87_RUN(f, "fprem"); break;
-    case F80_FPREM1: X87_RUN(f, "fprem1"); break;
-    case F80_FPATAN: X87_RUN_D(f, "fpatan", -1); break;
-    case F80_FYL2X: X87_RUN_D(f, "fyl2x", -1); break;
-    case F80_FYL2XP1: X87_RUN_D(f, "fyl2xp1", -1); break;
-    case F80_FLD1: X87_RUN_D(f, "fld1", 1); break;
-    case F80_FLDL2T: X87_RUN_D(f, "fldl2t", 1); break;
-    case F80_FLDL2E: X87_RUN_D(f, "fldl2e", 1); break;
-    case F80_FLDPI: X87_RUN_D(f, "fldpi", 1); break;
-    case F80_FLDLG2: X87_RUN_D(f, "fldlg2", 1); break;
-    case F80_FLDLN2: X87_RUN_D(f, "fldln2", 1); break;
-    case F80_FLDZ: X87_RUN_D(f, "fldz", 1); break;
+    case F80_FSQRT: X87_RUN(f, LOAD_0, "fsqrt", POP_0, 0); break;
+    case F80_FRNDINT: X87_RUN(f, LOAD_0, "frndint", POP_0, 0); break;
+    case F80_FLDL2T: X87_RUN(f, LOAD_NONE, "fldl2t", POP_0, 1); break;
+    case F80_FLDL2E: X87_RUN(f, LOAD_NONE, "fldl2e", POP_0, 1); break;
+    case F80_FLDPI: X87_RUN(f, LOAD_NONE, "fldpi", POP_0, 1); break;
+    case F80_FLDLG2: X87_RUN(f, LOAD_NONE, "fldlg2", POP_0, 1); break;
+    case F80_FLDLN2: X87_RUN(f, LOAD_NONE, "fldln2", POP_0, 1); break;
+    case F80_FSIN: X87_EXACT(f, "fsin"); break;
+    case F80_FCOS: X87_EXACT(f, "fcos"); break;
+    case F80_F2XM1: X87_EXACT(f, "f2xm1"); break;
+    case F80_FSINCOS: X87_EXACT(f, "fsincos"); break;
+    case F80_FPTAN: X87_EXACT(f, "fptan"); break;
+    case F80_FXTRACT: X87_EXACT(f, "fxtract"); break;
+    case F80_FSCALE: X87_EXACT(f, "fscale"); break;
+    case F80_FPREM: X87_EXACT(f, "fprem"); break;
+    case F80_FPREM1: X87_EXACT(f, "fprem1"); break;
+    case F80_FPATAN: X87_EXACT(f, "fpatan"); break;
+    case F80_FYL2X: X87_EXACT(f, "fyl2x"); break;
+    case F80_FYL2XP1: X87_EXACT(f, "fyl2xp1"); break;
+    case F80_FLD1: case F80_FLDZ: break;
     }
-    /* FSINCOS and FPTAN leave an out-of-range operand alone (C2 = 1) without pushing. */
-    if ((op == F80_FSINCOS || op == F80_FPTAN) && (f.sw1 & F80_C2))
-        f.delta = 0;
     st[0] = f.out[0];
     st[1] = f.out[1];
     st[2] = f.out[2];
     *delta = f.delta;
-    return frame_status(&f);
+    return frame_status(&f, F80_CC, F80_C1);
 }

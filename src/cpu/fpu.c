@@ -14,6 +14,8 @@ static unsigned phys(const struct fpu_state *f, unsigned i) { return (f->top + i
 static f80 *st(struct fpu_state *f, unsigned i) { return &f->st[phys(f, i)]; }
 static bool empty(const struct fpu_state *f, unsigned i) { return !(f->valid >> phys(f, i) & 1); }
 static void set_valid(struct fpu_state *f, unsigned i) { f->valid |= 1u << phys(f, i); }
+/* The context float80 operations run under. */
+static f80_ctx ctx(const struct fpu_state *f) { return f80_ctx_of(f->control, f->status); }
 
 static void push(struct fpu_state *f, f80 v)
 {
@@ -117,15 +119,11 @@ static void check_pending(struct cpu *cpu)
     }
 }
 
-/* Push with overflow handling; v is pushed only when the stack has room. */
-static void push_checked(struct fpu_state *f, f80 v)
+/* The masked response to a stack fault: ST(i) becomes the (valid) real indefinite. */
+static void set_indefinite(struct fpu_state *f, unsigned i)
 {
-    if (!empty(f, 7)) {
-        if (overflow(f))
-            push(f, f80_indefinite());
-        return;
-    }
-    push(f, v);
+    *st(f, i) = f80_indefinite();
+    set_valid(f, i);
 }
 
 /* ---- Features ---- */
@@ -445,12 +443,12 @@ static void arith_st0(struct fpu_state *f, unsigned op, const void *src, enum f8
 {
     if (empty(f, 0) || src_empty) {
         if (underflow(f))
-            *st(f, 0) = f80_indefinite();
+            set_indefinite(f, 0);
         return;
     }
     f80 v = *st(f, 0);
-    unsigned bits = f80_arith((enum f80_arith_op)op, f->control, &v, src, kind);
-    raise_bits(f, bits, suppressed(f, bits) ? 0 : F80_C1);
+    unsigned bits = f80_arith((enum f80_arith_op)op, ctx(f), &v, src, kind);
+    raise_bits(f, bits, F80_C1);
     *st(f, 0) = v;
 }
 
@@ -461,33 +459,34 @@ static void arith_sti(struct fpu_state *f, unsigned reg, unsigned i, bool do_pop
                                               F80_DIVR, F80_DIV };
     if (empty(f, 0) || empty(f, i)) {
         if (underflow(f)) {
-            *st(f, i) = f80_indefinite();
+            set_indefinite(f, i);
             if (do_pop)
                 pop(f);
         }
         return;
     }
     f80 d = *st(f, i), s = *st(f, 0);
-    unsigned bits = f80_arith_sti(map[reg], f->control, &d, &s);
-    raise_bits(f, bits, suppressed(f, bits) ? 0 : F80_C1);
+    unsigned bits = f80_arith_sti(map[reg], ctx(f), &d, &s);
+    raise_bits(f, bits, F80_C1);
     *st(f, i) = d;
     if (do_pop && !suppressed(f, bits))
         pop(f);
 }
 
-/* FCOM/FUCOM family: compare ST(0) with src; pops times pops. */
+/* FCOM/FUCOM family: compare ST(0) with src; pops times pops. A stack underflow sets the
+ * condition codes to unordered even when IE is unmasked (the SDM exempts only an unmasked #IA,
+ * an invalid operand, from setting them); an unmasked one does not pop. */
 static void compare(struct fpu_state *f, const void *src, enum f80_kind kind, bool src_empty,
                     bool unordered, unsigned pops)
 {
-    unsigned bits;
     if (empty(f, 0) || src_empty) {
-        if (!underflow(f))
+        bool masked = underflow(f);
+        raise_bits(f, F80_C0 | F80_C2 | F80_C3, F80_C0 | F80_C2 | F80_C3);
+        if (!masked)
             return;
-        bits = F80_C0 | F80_C2 | F80_C3;
-        raise_bits(f, bits, F80_CC);
     } else {
         bool popped;
-        bits = f80_compare(f->control, st(f, 0), src, kind, unordered, &popped);
+        unsigned bits = f80_compare(ctx(f), st(f, 0), src, kind, unordered, &popped);
         raise_bits(f, bits, F80_CC);
         if (!popped)
             return;
@@ -496,28 +495,30 @@ static void compare(struct fpu_state *f, const void *src, enum f80_kind kind, bo
         pop(f);
 }
 
-/* FCOMI/FUCOMI(P): compare ST(0) with ST(i) into ZF/PF/CF. */
+/* FCOMI/FUCOMI(P): compare ST(0) with ST(i) into ZF/PF/CF (OF/SF/AF cleared). The condition
+ * codes are left alone, C1 too unless a stack underflow clears it (SDM Vol. 1 table 8-3). */
 static void compare_eflags(struct cpu *cpu, unsigned i, bool unordered, bool do_pop)
 {
     struct fpu_state *f = &cpu->fpu;
     unsigned bits;
+    bool done = true;
     if (!fpu_has(cpu, FEAT_CMOV))
         cpu_exception(cpu, EXC_UD, 0);
     if (empty(f, 0) || empty(f, i)) {
-        if (!underflow(f))
-            return;
+        /* As FCOM: unordered even when the underflow is unmasked. */
+        done = underflow(f);
         bits = F80_C0 | F80_C2 | F80_C3;
     } else {
-        bool popped;
-        bits = f80_compare(f->control, st(f, 0), st(f, i), F80_X80, unordered, &popped);
-        raise_bits(f, bits, F80_C1);
-        if (!popped)
-            return;
+        /* An unmasked exception leaves the stack alone, but the host CPU still sets ZF/PF/CF
+         * (as the P6-era SDM said: "flags are set regardless"; today's SDM says they are not
+         * set on an unmasked #IA). */
+        bits = f80_compare(ctx(f), st(f, 0), st(f, i), F80_X80, unordered, &done);
+        raise_bits(f, bits & F80_EXC, 0);
     }
     uint32_t fl = (bits & F80_C3 ? FLAG_ZF : 0) | (bits & F80_C2 ? FLAG_PF : 0) |
                   (bits & F80_C0 ? FLAG_CF : 0);
     cpu_set_eflags(cpu, fl, FLAG_ZF | FLAG_PF | FLAG_CF | FLAG_OF | FLAG_SF | FLAG_AF);
-    if (do_pop)
+    if (done && do_pop)
         pop(f);
 }
 
@@ -539,13 +540,13 @@ static void load_mem(struct cpu *cpu, int seg, uint32_t ea, enum f80_kind kind, 
     unsigned bits;
     bool loaded = true;
     if (bcd) {
-        bits = f80_bcd_load(f->control, buf, &v);
+        bits = f80_bcd_load(ctx(f), buf, &v);
     } else if (kind == F80_X80) {
         memcpy(&v.mant, buf, 8);
         v.se = get16(buf + 8);
         bits = 0;
     } else {
-        bits = f80_load(f->control, buf, kind, &v, &loaded);
+        bits = f80_load(ctx(f), buf, kind, &v, &loaded);
     }
     raise_bits(f, bits, F80_C1);
     if (loaded)
@@ -581,9 +582,9 @@ static void store_mem(struct cpu *cpu, int seg, uint32_t ea, enum f80_kind kind,
         return;
     }
     if (bcd)
-        bits = f80_bcd_store(f->control, st(f, 0), buf, &written);
+        bits = f80_bcd_store(ctx(f), st(f, 0), buf, &written);
     else
-        bits = f80_store(f->control, st(f, 0), buf, kind, truncate, &written);
+        bits = f80_store(ctx(f), st(f, 0), buf, kind, truncate, &written);
     if (written)
         cpu_write_bytes(cpu, seg, ea, buf, n);
     raise_bits(f, bits, F80_C1);
@@ -644,44 +645,54 @@ static void fxam(struct fpu_state *f)
     raise_bits(f, cc, F80_CC);
 }
 
-/* Operations on ST(0)/ST(1) run by f80_stack. */
+/* A stack fault clears C2 of the instructions for which it flags an incomplete reduction (FSIN,
+ * FCOS, FSINCOS, FPTAN: operand out of range; FPREM, FPREM1: partial remainder), masked or not;
+ * C0 and C3 stay (host behaviour; the SDM leaves them undefined). */
+static void clear_c2_on_fault(struct fpu_state *f, enum f80_stack_op op)
+{
+    if (op == F80_FSIN || op == F80_FCOS || op == F80_FSINCOS || op == F80_FPTAN ||
+        op == F80_FPREM || op == F80_FPREM1)
+        f->status &= (uint16_t)~F80_C2;
+}
+
+/* Operations on ST(0)/ST(1) run by f80_stack, which returns all four condition codes. */
 static void stack_op(struct fpu_state *f, enum f80_stack_op op)
 {
     f80 r[3] = { *st(f, 0), *st(f, 1), { 0, 0 } };
     int delta = 0;
-    unsigned bits, cc = F80_C1;
+    unsigned bits;
     switch (op) {
     case F80_FSQRT: case F80_FRNDINT: case F80_F2XM1: case F80_FSIN: case F80_FCOS:
         if (empty(f, 0)) {
+            clear_c2_on_fault(f, op);
             if (underflow(f))
-                *st(f, 0) = f80_indefinite();
+                set_indefinite(f, 0);
             return;
         }
-        bits = f80_stack(op, f->control, r, &delta);
-        if (op == F80_FSIN || op == F80_FCOS)
-            cc |= F80_C2;
-        raise_bits(f, bits, suppressed(f, bits) ? 0 : cc);
+        bits = f80_stack(op, ctx(f), r, &delta);
+        raise_bits(f, bits, F80_CC);
         *st(f, 0) = r[0];
         return;
     case F80_FSINCOS: case F80_FPTAN: case F80_FXTRACT:
         if (empty(f, 0)) {
+            clear_c2_on_fault(f, op);
+            /* The underflow is the only fault reported, even on a full stack. */
             if (underflow(f)) {
-                *st(f, 0) = f80_indefinite();
-                push_checked(f, f80_indefinite());
+                set_indefinite(f, 0);
+                push(f, f80_indefinite());
             }
             return;
         }
         if (!empty(f, 7)) {
+            clear_c2_on_fault(f, op);
             if (overflow(f)) {
                 *st(f, 0) = f80_indefinite();
                 push(f, f80_indefinite());
             }
             return;
         }
-        bits = f80_stack(op, f->control, r, &delta);
-        if (op != F80_FXTRACT)
-            cc |= F80_C2;
-        raise_bits(f, bits, suppressed(f, bits) ? 0 : cc);
+        bits = f80_stack(op, ctx(f), r, &delta);
+        raise_bits(f, bits, F80_CC);
         if (delta == 1) {
             *st(f, 0) = r[1];
             push(f, r[0]);
@@ -691,26 +702,25 @@ static void stack_op(struct fpu_state *f, enum f80_stack_op op)
         return;
     case F80_FSCALE: case F80_FPREM: case F80_FPREM1:
         if (empty(f, 0) || empty(f, 1)) {
+            clear_c2_on_fault(f, op);
             if (underflow(f))
-                *st(f, 0) = f80_indefinite();
+                set_indefinite(f, 0);
             return;
         }
-        bits = f80_stack(op, f->control, r, &delta);
-        /* An aborted instruction (unmasked IE/DE/ZE) leaves the condition codes alone. */
-        raise_bits(f, bits, suppressed(f, bits) ? 0 : op == F80_FSCALE ? F80_C1 : F80_CC);
+        bits = f80_stack(op, ctx(f), r, &delta);
+        raise_bits(f, bits, F80_CC);
         *st(f, 0) = r[0];
         return;
     case F80_FPATAN: case F80_FYL2X: case F80_FYL2XP1:
         if (empty(f, 0) || empty(f, 1)) {
             if (underflow(f)) {
-                *st(f, 1) = f80_indefinite();
-                set_valid(f, 1);
+                set_indefinite(f, 1);
                 pop(f);
             }
             return;
         }
-        bits = f80_stack(op, f->control, r, &delta);
-        raise_bits(f, bits, F80_C1);
+        bits = f80_stack(op, ctx(f), r, &delta);
+        raise_bits(f, bits, F80_CC);
         if (delta == -1) {
             *st(f, 1) = r[0];
             pop(f);
@@ -722,8 +732,8 @@ static void stack_op(struct fpu_state *f, enum f80_stack_op op)
                 push(f, f80_indefinite());
             return;
         }
-        bits = f80_stack(op, f->control, r, &delta);
-        raise_bits(f, bits, F80_C1);
+        bits = f80_stack(op, ctx(f), r, &delta);
+        raise_bits(f, bits, F80_CC);
         push(f, r[0]);
         return;
     }
@@ -753,7 +763,7 @@ static void fcmov(struct cpu *cpu, uint8_t opcode, unsigned reg, unsigned i)
         }
         return;
     }
-    raise_bits(f, 0, F80_C1);
+    /* C1 is written only on stack underflow (SDM FCMOVcc, and Vol. 1 table 8-3). */
     if (cond)
         *st(f, 0) = *st(f, i);
 }
@@ -767,14 +777,15 @@ static void op_d9_reg(struct cpu *cpu, uint8_t modrm)
     unsigned i = modrm & 7;
     switch (modrm) {
     case 0xc0 ... 0xc7: {
+        /* An empty source is reported before a full stack. */
         bool src_empty = empty(f, i);
         f80 v = src_empty ? f80_indefinite() : *st(f, i);
-        if (!empty(f, 7)) {
-            if (overflow(f))
-                push(f, f80_indefinite());
-        } else if (src_empty) {
+        if (src_empty) {
             if (underflow(f))
                 push(f, v);
+        } else if (!empty(f, 7)) {
+            if (overflow(f))
+                push(f, f80_indefinite());
         } else {
             raise_bits(f, 0, F80_C1);
             push(f, v);
@@ -783,11 +794,20 @@ static void op_d9_reg(struct cpu *cpu, uint8_t modrm)
     }
     case 0xc8 ... 0xcf: fxch(f, i); return;
     case 0xd0: return; /* FNOP */
-    case 0xd8 ... 0xdf: store_reg(f, i, true); return; /* FSTP1 alias */
+    case 0xd8 ... 0xdf:
+        /* FSTP1, an undocumented alias of FSTP ST(i). From an empty ST(0) the host CPU just
+         * pops (C1 = 0): no stack fault, ST(i) untouched. */
+        if (empty(f, 0)) {
+            raise_bits(f, 0, F80_C1);
+            pop(f);
+            return;
+        }
+        store_reg(f, i, true);
+        return;
     case 0xe0: case 0xe1:
         if (empty(f, 0)) {
             if (underflow(f))
-                *st(f, 0) = f80_indefinite();
+                set_indefinite(f, 0);
             return;
         }
         if (modrm == 0xe0)
@@ -798,11 +818,12 @@ static void op_d9_reg(struct cpu *cpu, uint8_t modrm)
         return;
     case 0xe4:
         if (empty(f, 0)) {
-            if (underflow(f))
-                raise_bits(f, F80_C0 | F80_C2 | F80_C3, F80_CC);
+            /* Unordered, even when the underflow is unmasked (as FCOM). */
+            underflow(f);
+            raise_bits(f, F80_C0 | F80_C2 | F80_C3, F80_C0 | F80_C2 | F80_C3);
             return;
         } else {
-            unsigned bits = f80_test(f->control, st(f, 0));
+            unsigned bits = f80_test(ctx(f), st(f, 0));
             raise_bits(f, bits, F80_CC);
         }
         return;
@@ -871,6 +892,48 @@ static bool is_nowait(uint8_t opcode, uint8_t modrm)
            (opcode == 0xdd && mem && (reg == 6 || reg == 7)) || (opcode == 0xdf && modrm == 0xe0);
 }
 
+/* Is the escape opcode defined (on this model)? Undefined ones raise #UD before any x87 check
+ * but #NM, pending exceptions included. Register forms: the SDM's opcode map plus the
+ * aliases every x87 since the 387 decodes (FCOM2/FCOMP3/FCOMP5, FXCH4/FXCH7, FSTP1/FSTP8/FSTP9,
+ * FFREEP, FNENI/FNDISI/FNSETPM as no-ops). */
+static bool valid_encoding(struct cpu *cpu, uint8_t opcode, uint8_t modrm)
+{
+    unsigned reg = modrm >> 3 & 7;
+    if (modrm < 0xc0) {
+        switch (opcode) {
+        case 0xd9: return reg != 1;
+        case 0xdb: return reg == 1 ? fpu_has(cpu, FEAT_SSE3) : reg != 4 && reg != 6;
+        case 0xdd: return reg == 1 ? fpu_has(cpu, FEAT_SSE3) : reg != 5;
+        case 0xdf: return reg != 1 || fpu_has(cpu, FEAT_SSE3);
+        default: return true;
+        }
+    }
+    switch (opcode) {
+    case 0xd9:
+        if (modrm >= 0xd1 && modrm <= 0xd7)
+            return false;
+        return modrm != 0xe2 && modrm != 0xe3 && modrm != 0xe6 && modrm != 0xe7 && modrm != 0xef;
+    case 0xda:
+        if (reg < 4)
+            return fpu_has(cpu, FEAT_CMOV);
+        return modrm == 0xe9;
+    case 0xdb:
+        if (reg < 4 || reg == 5 || reg == 6)
+            return fpu_has(cpu, FEAT_CMOV);
+        return modrm >= 0xe0 && modrm <= 0xe4;
+    case 0xdd:
+        return reg != 6 && reg != 7;
+    case 0xde:
+        return reg != 3 || modrm == 0xd9;
+    case 0xdf:
+        if (reg == 5 || reg == 6)
+            return fpu_has(cpu, FEAT_CMOV);
+        return reg < 4 || modrm == 0xe0;
+    default:
+        return true;
+    }
+}
+
 void cpu_fpu_wait(struct cpu *cpu)
 {
     if ((cpu->cr0 & (CR0_MP | CR0_TS)) == (CR0_MP | CR0_TS))
@@ -887,6 +950,8 @@ void cpu_fpu_op(struct cpu *cpu, uint8_t opcode, uint8_t modrm, int seg, uint32_
 
     if (cpu->cr0 & (CR0_EM | CR0_TS))
         cpu_exception(cpu, EXC_NM, 0);
+    if (!valid_encoding(cpu, opcode, modrm))
+        ud(cpu);
     if (!is_nowait(opcode, modrm))
         check_pending(cpu);
     if (!is_control(opcode, modrm)) {

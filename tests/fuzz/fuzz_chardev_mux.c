@@ -5,7 +5,7 @@
  * focus to the next front end (and calls both focus handlers), C-a h and C-a ? print the help on
  * the back end, C-a x prints "terminated" (and would stop the main loop), any other byte after
  * C-a is swallowed, every other byte goes to the front end with the focus.
- * Sources: src/chardev/*.c src/cli/kvlist.c src/util/mainloop.c -lutil -lpthread */
+ * Sources: src/chardev/[a-z]*.c src/cli/kvlist.c src/util/mainloop.c -lutil -lpthread */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,7 +29,6 @@ struct recorder {
 struct backend_out {
     size_t bytes;
     unsigned helps, terminated;
-    char window[32];    /* the last bytes written, to count messages */
 };
 
 static void be_write(struct chardev *chr, const uint8_t *buf, size_t len)
@@ -127,16 +126,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data++;
     size--;
 
-    static struct recorder rec[MUX_MAX_FRONTENDS];
-    static struct model model;
-    memset(rec, 0, sizeof(rec));
-    memset(&model, 0, sizeof(model));
-    model.n = n;
-
-    struct backend_out out = { 0 };
+    struct recorder *rec = calloc(MUX_MAX_FRONTENDS, sizeof(*rec));
+    struct model *model = calloc(1, sizeof(*model));
     struct chardev *be = calloc(1, sizeof(*be));
-    if (!be)
-        return 0;
+    if (!rec || !model || !be)
+        abort();
+    model->n = n;
+    struct backend_out out = { 0 };
     snprintf(be->label, sizeof(be->label), "fuzz");
     be->ops = &be_ops;
     be->priv = &out;
@@ -145,6 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "chardev_mux_open did not make a mux\n");
         abort();
     }
+    struct chardev *first = NULL;
     for (unsigned i = 0; i < n; i++) {
         char label[16];
         snprintf(label, sizeof(label), "fe%u", i);
@@ -153,6 +150,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fprintf(stderr, "front end %u refused\n", i);
             abort();
         }
+        if (!first)
+            first = fe;
         chardev_attach(fe, fe_can_read, fe_read, &rec[i]);
         chardev_mux_set_focus_handler(fe, on_focus, &rec[i]);
     }
@@ -169,38 +168,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             chardev_mux_input(mux, data + off, len);
     }
     for (size_t i = 0; i < size; i++)
-        model_byte(&model, data[i]);
+        model_byte(model, data[i]);
 
     for (unsigned i = 0; i < n; i++) {
-        if (rec[i].len != model.fe[i].len || memcmp(rec[i].got, model.fe[i].got, rec[i].len)) {
+        if (rec[i].len != model->fe[i].len || memcmp(rec[i].got, model->fe[i].got, rec[i].len)) {
             fprintf(stderr, "front end %u got %zu bytes, expected %zu (or different bytes)\n", i,
-                    rec[i].len, model.fe[i].len);
+                    rec[i].len, model->fe[i].len);
             abort();
         }
-        if (rec[i].focus_gained != model.fe[i].focus_gained ||
-            rec[i].focus_lost != model.fe[i].focus_lost) {
+        if (rec[i].focus_gained != model->fe[i].focus_gained ||
+            rec[i].focus_lost != model->fe[i].focus_lost) {
             fprintf(stderr, "front end %u focus events %u/%u, expected %u/%u\n", i,
-                    rec[i].focus_gained, rec[i].focus_lost, model.fe[i].focus_gained,
-                    model.fe[i].focus_lost);
+                    rec[i].focus_gained, rec[i].focus_lost, model->fe[i].focus_gained,
+                    model->fe[i].focus_lost);
             abort();
         }
     }
-    if (chardev_mux_focus(mux) != model.focus) {
-        fprintf(stderr, "focus on %u, expected %u\n", chardev_mux_focus(mux), model.focus);
+    if (chardev_mux_focus(mux) != model->focus) {
+        fprintf(stderr, "focus on %u, expected %u\n", chardev_mux_focus(mux), model->focus);
         abort();
     }
-    if (out.helps != model.helps || out.terminated != model.terminated) {
+    if (out.helps != model->helps || out.terminated != model->terminated) {
         fprintf(stderr, "help printed %u times (expected %u), terminated %u (expected %u)\n",
-                out.helps, model.helps, out.terminated, model.terminated);
+                out.helps, model->helps, out.terminated, model->terminated);
         abort();
     }
     /* Guest output through a front end reaches the back end unchanged in length. */
     size_t before = out.bytes;
-    chardev_write(chardev_mux_frontend(mux, "late") ? mux : mux, (const uint8_t *)"ok\n", 3);
+    chardev_write(first, (const uint8_t *)"ok\n", 3);
     if (out.bytes != before + 3) {
         fprintf(stderr, "mux write lost bytes\n");
         abort();
     }
     chardev_close(mux);
+    free(rec);
+    free(model);
     return 0;
 }
