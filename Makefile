@@ -64,8 +64,11 @@ unit-bins: $(UNIT_BINS)
 check-unit: unit-bins
 	@bash tests/run-unit.sh $(BUILD) $(UNIT_BINS)
 
+# Unit tests, then the quick guest tests, with pcvm itself built with ASan/UBSan.
 check-asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 check-unit
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 build-asan/pcvm
+	@PCVM=$(CURDIR)/build-asan/pcvm PCVM_GUEST_TESTS="kernels badkernels" PCVM_GUEST_LOGS=$(CURDIR)/build-asan/guest-logs bash tests/guests/run.sh
 
 check-cli: all
 	@bash tests/cli/run.sh

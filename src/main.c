@@ -97,25 +97,25 @@ int main(int argc, char **argv)
         goto out_ml;
     }
     if (pc_create(&pc, &cfg, &log, &ml, &chardevs, err, sizeof(err)) < 0) {
+        pc_destroy(&pc);
         vm_chardevs_close(&chardevs);
         fprintf(stderr, "%s\n", err);
-        pc_destroy(&pc);
         goto out_ml;
     }
     if (cfg.pidfile) {
         FILE *f = fopen(cfg.pidfile, "w");
         if (!f) {
+            pc_destroy(&pc);
             vm_chardevs_close(&chardevs);
             fprintf(stderr, "pcvm: -pidfile %s: %s\n", cfg.pidfile, strerror(errno));
-            pc_destroy(&pc);
             goto out_ml;
         }
         fprintf(f, "%d\n", (int)getpid());
         fclose(f);
     }
     status = pc_run(&pc);
-    vm_chardevs_close(&chardevs); /* restores the terminal first */
-    pc_destroy(&pc);
+    pc_destroy(&pc);               /* the monitors detach from their chardevs here */
+    vm_chardevs_close(&chardevs);  /* flushes guest output, restores the terminal */
     if (cfg.pidfile)
         unlink(cfg.pidfile);
 out_ml:

@@ -85,7 +85,8 @@ static bool flush_locked(struct fdchr *f, bool block)
         ok = false;      /* EPIPE, EIO: the other side is gone */
         off = f->olen;
     }
-    memmove(f->obuf, f->obuf + off, f->olen - off);
+    if (off < f->olen)
+        memmove(f->obuf, f->obuf + off, f->olen - off);
     f->olen -= off;
     return ok;
 }

@@ -151,7 +151,6 @@ void cpu_flush_traces(struct cpu *cpu)
     tc->arena_used = 0;
     for (unsigned k = 0; k <= tc->scratch.ninsn && k <= TRACE_MAX_INSNS; k++)
         tc->scratch.insns[k].fn = h_stale;
-    cpu->exec.trace_dirty = true;
 }
 
 static inline uint32_t tc_hash(uint32_t paddr, uint16_t mode)
@@ -199,7 +198,6 @@ void cpu_code_written(struct cpu *cpu, uint32_t paddr, unsigned len)
             trace_invalidate(tc, t);
             t = next;
         }
-        cpu->exec.trace_dirty = true;
     }
 }
 
@@ -579,7 +577,6 @@ enum cpu_exit_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
         cpu->eip_start = cpu->eip;
         cpu->esp_start = cpu->regs[R_ESP];
         struct trace *t = trace_get(cpu);
-        cpu->exec.trace_dirty = false;
         if (__builtin_expect(cpu->log && (cpu->log->mask & (LOG_EXEC | LOG_CPU)), 0))
             log_trace_entry(cpu, t);
         struct insn *i = &t->insns[0];

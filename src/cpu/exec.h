@@ -27,7 +27,6 @@ struct cpu_exec_state {
     unsigned dbg_nbp;
     bool dbg_step;
     bool dbg_resume;       /* the first instruction after cpu_run() entry ignores dbg_bp */
-    bool trace_dirty;      /* a trace was invalidated while running: leave the current one */
     bool yield;            /* a long REP stopped part-way: return to the main loop */
     void *traces;          /* trace cache (exec's own layout, see exec_int.h) */
 };

@@ -2035,6 +2035,8 @@ static bool model_has(const struct cpu *cpu, const struct opcode_info *e)
         level = LVL_386;
     if (e->cpuid_bit >= 0)
         return (cpu->exec.features >> e->cpuid_bit) & 1;
+    if (e->level == LVL_P5 && e->name && !strcmp(e->name, "cpuid"))
+        return cpu->model ? cpu->model->has_cpuid : true;   /* late 486s have CPUID too */
     return e->level <= level;
 }
 

@@ -4,6 +4,7 @@
  * done in C.
  *
  * Every run is one asm block (X87_FAST_ASM or X87_EXACT_ASM, below). */
+#include <stddef.h>
 #include <string.h>
 
 #include "cpu/float80.h"
@@ -49,65 +50,75 @@ struct x87_frame {
  * The x86-64 ABI keeps the host x87 stack empty at calls, so a run owns the whole stack. */
 #define X87_CLOBBERS                                                                          \
     "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)", "memory", "cc"
-#define X87_OUTPUTS(F)                                                                        \
-    [o0] "=m"((F).out[0]), [o1] "=m"((F).out[1]), [o2] "=m"((F).out[2]),                     \
-    [sw0] "=m"((F).sw0), [sw1] "=m"((F).sw1), [saved] "=m"((F).saved), [md] "+m"((F).mdst)
-#define X87_INPUTS(F)                                                                         \
-    [cw] "m"((F).cw), [masked] "m"((F).masked), [in0] "m"((F).in0), [in1] "m"((F).in1),       \
-    [ms] "m"((F).msrc), [env] "m"((F).env)
+/* The frame is addressed through one base register (few free registers at -O0 otherwise). */
+#define FRAME_OPERANDS(F)                                                                     \
+    [fr] "r"(&(F)), [o_in0] "i"(offsetof(struct x87_frame, in0)),                             \
+    [o_in1] "i"(offsetof(struct x87_frame, in1)),                                             \
+    [o_o0] "i"(offsetof(struct x87_frame, out[0])),                                           \
+    [o_o1] "i"(offsetof(struct x87_frame, out[1])),                                           \
+    [o_o2] "i"(offsetof(struct x87_frame, out[2])),                                           \
+    [o_ms] "i"(offsetof(struct x87_frame, msrc)), [o_md] "i"(offsetof(struct x87_frame, mdst)), \
+    [o_env] "i"(offsetof(struct x87_frame, env)), [o_cw] "i"(offsetof(struct x87_frame, cw)),   \
+    [o_masked] "i"(offsetof(struct x87_frame, masked)),                                       \
+    [o_saved] "i"(offsetof(struct x87_frame, saved)),                                         \
+    [o_sw0] "i"(offsetof(struct x87_frame, sw0)), [o_sw1] "i"(offsetof(struct x87_frame, sw1))
+#define FR(FIELD) "%c[o_" #FIELD "](%[fr])"
+#define MS FR(ms) /* the memory source operand, in instruction text */
+#define MD FR(md) /* the memory destination operand */
 
 #define X87_FAST_ASM(F, LOADS, INSN, STORES)                                                  \
-    __asm__ volatile("fnstcw %[saved]\n\t"                                                    \
+    __asm__ volatile("fnstcw " FR(saved) "\n\t"                                               \
                      "fnstsw %%ax\n\t"                                                        \
                      "testw %[care], %%ax\n\t"                                                \
                      "jz 1f\n\t"                                                              \
                      "fnclex\n"                                                               \
                      "1:\n\t"                                                                 \
-                     "fldcw %[cw]\n\t" LOADS INSN "\n\t"                                      \
-                     "fnstsw %[sw1]\n\t"                                                      \
-                     "testb $0x80, %[sw1]\n\t"                                                \
+                     "fldcw " FR(cw) "\n\t" LOADS INSN "\n\t"                                 \
+                     "fnstsw " FR(sw1) "\n\t"                                                 \
+                     "testb $0x80, " FR(sw1) "\n\t"                                           \
                      "jz 2f\n\t"                                                              \
                      "fnclex\n"                                                               \
                      "2:\n\t"                                                                 \
-                     "fldcw %[masked]\n\t" STORES                                             \
-                     "fldcw %[saved]"                                                         \
-                     : X87_OUTPUTS(F)                                                         \
-                     : X87_INPUTS(F), [care] "r"((F).care)                                    \
+                     "fldcw " FR(masked) "\n\t" STORES                                        \
+                     "fldcw " FR(saved)                                                       \
+                     :                                                                        \
+                     : FRAME_OPERANDS(F), [care] "r"((F).care)                                \
                      : "ax", X87_CLOBBERS)
 
 #define X87_EXACT_ASM(F, INSN)                                                                \
-    __asm__ volatile("fnstcw %[saved]\n\t"                                                    \
-                     "fldenv %[env]\n\t"                                                      \
-                     "fldt %[in1]\n\t"                                                        \
-                     "fldt %[in0]\n\t"                                                        \
-                     "fnstsw %[sw0]\n\t" INSN "\n\t"                                          \
-                     "fnstsw %[sw1]\n\t"                                                      \
-                     "testb $0x80, %[sw1]\n\t"                                                \
+    __asm__ volatile("fnstcw " FR(saved) "\n\t"                                               \
+                     "fldenv " FR(env) "\n\t"                                                 \
+                     "fldt " FR(in1) "\n\t"                                                   \
+                     "fldt " FR(in0) "\n\t"                                                   \
+                     "fnstsw " FR(sw0) "\n\t" INSN "\n\t"                                     \
+                     "fnstsw " FR(sw1) "\n\t"                                                 \
+                     "testb $0x80, " FR(sw1) "\n\t"                                           \
                      "jz 1f\n\t"                                                              \
                      "fnclex\n"                                                               \
                      "1:\n\t"                                                                 \
-                     "fldcw %[masked]\n\t"                                                    \
-                     "fstpt %[o0]\n\t"                                                        \
-                     "fstpt %[o1]\n\t"                                                        \
-                     "fstpt %[o2]\n\t"                                                        \
-                     "fldcw %[saved]"                                                         \
-                     : X87_OUTPUTS(F)                                                         \
-                     : X87_INPUTS(F)                                                          \
+                     "fldcw " FR(masked) "\n\t"                                               \
+                     "fstpt " FR(o0) "\n\t"                                                   \
+                     "fstpt " FR(o1) "\n\t"                                                   \
+                     "fstpt " FR(o2) "\n\t"                                                   \
+                     "fldcw " FR(saved)                                                       \
+                     :                                                                        \
+                     : FRAME_OPERANDS(F)                                                      \
                      : X87_CLOBBERS)
 
 /* What a fast run loads and pops. */
 #define LOAD_NONE ""
-#define LOAD_0 "fldt %[in0]\n\t"
-#define LOAD_10 "fldt %[in1]\n\tfldt %[in0]\n\t"
+#define LOAD_0 "fldt " FR(in0) "\n\t"
+#define LOAD_10 "fldt " FR(in1) "\n\tfldt " FR(in0) "\n\t"
 #define POP_NONE ""
 #define POP_DROP "fstp %%st(0)\n\t"
-#define POP_0 "fstpt %[o0]\n\t"
-#define POP_0_DROP "fstpt %[o0]\n\tfstp %%st(0)\n\t"
-#define POP_01 "fstpt %[o0]\n\tfstpt %[o1]\n\t"
+#define POP_0 "fstpt " FR(o0) "\n\t"
+#define POP_0_DROP "fstpt " FR(o0) "\n\tfstp %%st(0)\n\t"
+#define POP_01 "fstpt " FR(o0) "\n\tfstpt " FR(o1) "\n\t"
 
 /* The exact run, alone. */
 #define X87_EXACT(F, INSN)                                                                    \
     do {                                                                                      \
+        frame_env(&(F));                                                                      \
         X87_EXACT_ASM(F, INSN);                                                               \
         (F).delta = frame_delta(&(F));                                                        \
         (F).exact = true;                                                                     \
@@ -131,11 +142,16 @@ static void frame_init(struct x87_frame *f, f80_ctx ctx)
     f->care = F80_EXC & (uint16_t)~(f->guest_sw & f->cw);
     f->masked = 0x037f;
     f->in0 = f->in1 = (f80){ 0, 0 };
-    f->env = (struct x87_env){ .cw = f->cw, .sw = f->guest_sw & F80_CC, .tw = 0xffff };
     f->exact = false;
     f->delta = 0;
     f->sw0 = f->sw1 = 0;
-    f->out[0] = f->out[1] = f->out[2] = (f80){ 0, 0 };
+}
+
+/* Before an exact run: its FLDENV image (guest control word and condition codes, no flags,
+ * TOP = 0, every register empty). */
+static void frame_env(struct x87_frame *f)
+{
+    f->env = (struct x87_env){ .cw = f->cw, .sw = f->guest_sw & F80_CC, .tw = 0xffff };
 }
 
 /* Depth change from TOP before and after (TOP decreases on a push). */
@@ -174,12 +190,12 @@ static bool store_allowed(uint16_t cw, unsigned st)
 
 #define ARITH_MEM(F, OP, P, S)                                                                \
     switch (OP) {                                                                             \
-    case F80_ADD: X87_RUN(F, LOAD_0, P "add" S " %[ms]", POP_0, 0); break;                   \
-    case F80_MUL: X87_RUN(F, LOAD_0, P "mul" S " %[ms]", POP_0, 0); break;                   \
-    case F80_SUB: X87_RUN(F, LOAD_0, P "sub" S " %[ms]", POP_0, 0); break;                   \
-    case F80_SUBR: X87_RUN(F, LOAD_0, P "subr" S " %[ms]", POP_0, 0); break;                 \
-    case F80_DIV: X87_RUN(F, LOAD_0, P "div" S " %[ms]", POP_0, 0); break;                   \
-    case F80_DIVR: X87_RUN(F, LOAD_0, P "divr" S " %[ms]", POP_0, 0); break;                 \
+    case F80_ADD: X87_RUN(F, LOAD_0, P "add" S " " MS, POP_0, 0); break;                   \
+    case F80_MUL: X87_RUN(F, LOAD_0, P "mul" S " " MS, POP_0, 0); break;                   \
+    case F80_SUB: X87_RUN(F, LOAD_0, P "sub" S " " MS, POP_0, 0); break;                   \
+    case F80_SUBR: X87_RUN(F, LOAD_0, P "subr" S " " MS, POP_0, 0); break;                 \
+    case F80_DIV: X87_RUN(F, LOAD_0, P "div" S " " MS, POP_0, 0); break;                   \
+    case F80_DIVR: X87_RUN(F, LOAD_0, P "divr" S " " MS, POP_0, 0); break;                 \
     }
 
 /* ST(0) = ST(0) op ST(1) (D8 C0+1 ..). */
@@ -308,10 +324,10 @@ unsigned f80_compare(f80_ctx cw, const f80 *a, const void *s, enum f80_kind kind
         else
             X87_RUN(f, LOAD_10, ".byte 0xd8, 0xd9", POP_DROP, -1); /* FCOMP ST(1) */
         break;
-    case F80_M32: memcpy(f.msrc, s, 4); X87_RUN(f, LOAD_0, "fcomps %[ms]", POP_NONE, -1); break;
-    case F80_M64: memcpy(f.msrc, s, 8); X87_RUN(f, LOAD_0, "fcompl %[ms]", POP_NONE, -1); break;
-    case F80_I16: memcpy(f.msrc, s, 2); X87_RUN(f, LOAD_0, "ficomps %[ms]", POP_NONE, -1); break;
-    case F80_I32: memcpy(f.msrc, s, 4); X87_RUN(f, LOAD_0, "ficompl %[ms]", POP_NONE, -1); break;
+    case F80_M32: memcpy(f.msrc, s, 4); X87_RUN(f, LOAD_0, "fcomps " MS, POP_NONE, -1); break;
+    case F80_M64: memcpy(f.msrc, s, 8); X87_RUN(f, LOAD_0, "fcompl " MS, POP_NONE, -1); break;
+    case F80_I16: memcpy(f.msrc, s, 2); X87_RUN(f, LOAD_0, "ficomps " MS, POP_NONE, -1); break;
+    case F80_I32: memcpy(f.msrc, s, 4); X87_RUN(f, LOAD_0, "ficompl " MS, POP_NONE, -1); break;
     case F80_I64: *popped = false; return 0;
     }
     *popped = f.delta == -1;
@@ -394,11 +410,11 @@ unsigned f80_load(f80_ctx cw, const void *s, enum f80_kind kind, f80 *out, bool 
     memcpy(f.msrc, s, kind_size(kind));
     switch (kind) {
     case F80_X80: memcpy(out, s, 10); *loaded = true; return 0;
-    case F80_M32: X87_RUN(f, LOAD_NONE, "flds %[ms]", POP_0, 1); break;
-    case F80_M64: X87_RUN(f, LOAD_NONE, "fldl %[ms]", POP_0, 1); break;
-    case F80_I16: X87_RUN(f, LOAD_NONE, "filds %[ms]", POP_0, 1); break;
-    case F80_I32: X87_RUN(f, LOAD_NONE, "fildl %[ms]", POP_0, 1); break;
-    case F80_I64: X87_RUN(f, LOAD_NONE, "fildll %[ms]", POP_0, 1); break;
+    case F80_M32: X87_RUN(f, LOAD_NONE, "flds " MS, POP_0, 1); break;
+    case F80_M64: X87_RUN(f, LOAD_NONE, "fldl " MS, POP_0, 1); break;
+    case F80_I16: X87_RUN(f, LOAD_NONE, "filds " MS, POP_0, 1); break;
+    case F80_I32: X87_RUN(f, LOAD_NONE, "fildl " MS, POP_0, 1); break;
+    case F80_I64: X87_RUN(f, LOAD_NONE, "fildll " MS, POP_0, 1); break;
     }
     *loaded = f.delta == 1;
     if (*loaded)
@@ -457,19 +473,19 @@ unsigned f80_store(f80_ctx cw, const f80 *a, void *out, enum f80_kind kind, bool
         memcpy(out, a, 10);
         *written = true;
         return 0;
-    case F80_M32: X87_RUN(f, LOAD_0, "fsts %[md]", POP_DROP, 0); break;
-    case F80_M64: X87_RUN(f, LOAD_0, "fstl %[md]", POP_DROP, 0); break;
+    case F80_M32: X87_RUN(f, LOAD_0, "fsts " MD, POP_DROP, 0); break;
+    case F80_M64: X87_RUN(f, LOAD_0, "fstl " MD, POP_DROP, 0); break;
     case F80_I16:
-        if (truncate) X87_RUN(f, LOAD_0, "fisttps %[md]", POP_NONE, -1);
-        else X87_RUN(f, LOAD_0, "fists %[md]", POP_DROP, 0);
+        if (truncate) X87_RUN(f, LOAD_0, "fisttps " MD, POP_NONE, -1);
+        else X87_RUN(f, LOAD_0, "fists " MD, POP_DROP, 0);
         break;
     case F80_I32:
-        if (truncate) X87_RUN(f, LOAD_0, "fisttpl %[md]", POP_NONE, -1);
-        else X87_RUN(f, LOAD_0, "fistl %[md]", POP_DROP, 0);
+        if (truncate) X87_RUN(f, LOAD_0, "fisttpl " MD, POP_NONE, -1);
+        else X87_RUN(f, LOAD_0, "fistl " MD, POP_DROP, 0);
         break;
     case F80_I64:
-        if (truncate) X87_RUN(f, LOAD_0, "fisttpll %[md]", POP_NONE, -1);
-        else X87_RUN(f, LOAD_0, "fistpll %[md]", POP_NONE, -1);
+        if (truncate) X87_RUN(f, LOAD_0, "fisttpll " MD, POP_NONE, -1);
+        else X87_RUN(f, LOAD_0, "fistpll " MD, POP_NONE, -1);
         break;
     }
     unsigned st = frame_status(&f, F80_C1, F80_C1);
@@ -484,7 +500,7 @@ unsigned f80_bcd_load(f80_ctx cw, const uint8_t bcd[10], f80 *out)
     struct x87_frame f;
     frame_init(&f, cw);
     memcpy(f.msrc, bcd, 10);
-    X87_RUN(f, LOAD_NONE, "fbld %[ms]", POP_0, 1);
+    X87_RUN(f, LOAD_NONE, "fbld " MS, POP_0, 1);
     *out = f.out[0];
     return frame_status(&f, 0, 0);
 }
@@ -494,7 +510,7 @@ unsigned f80_bcd_store(f80_ctx cw, const f80 *a, uint8_t bcd[10], bool *written)
     struct x87_frame f;
     frame_init(&f, cw);
     f.in0 = *a;
-    X87_RUN(f, LOAD_0, "fbstp %[md]", POP_NONE, -1);
+    X87_RUN(f, LOAD_0, "fbstp " MD, POP_NONE, -1);
     unsigned st = frame_status(&f, F80_C1, F80_C1);
     *written = store_allowed((uint16_t)cw, st);
     if (*written)
@@ -536,7 +552,7 @@ unsigned f80_stack(enum f80_stack_op op, f80_ctx cw, f80 st[3], int *delta)
     case F80_FPATAN: X87_EXACT(f, "fpatan"); break;
     case F80_FYL2X: X87_EXACT(f, "fyl2x"); break;
     case F80_FYL2XP1: X87_EXACT(f, "fyl2xp1"); break;
-    case F80_FLD1: case F80_FLDZ: break;
+    case F80_FLD1: case F80_FLDZ: __builtin_unreachable();
     }
     st[0] = f.out[0];
     st[1] = f.out[1];

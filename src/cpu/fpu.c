@@ -1062,7 +1062,10 @@ void cpu_fpu_op(struct cpu *cpu, uint8_t opcode, uint8_t modrm, int seg, uint32_
     case 0xdd:
         if (!mem) {
             switch (reg) {
-            case 0: f->valid &= ~(1u << phys(f, i)); return; /* FFREE */
+            case 0: /* FFREE: C1 cleared as on the host (the SDM leaves C0-C3 undefined) */
+                f->valid &= ~(1u << phys(f, i));
+                raise_bits(f, 0, F80_C1);
+                return;
             case 1: fxch(f, i); return;                       /* FXCH4 alias */
             case 2: store_reg(f, i, false); return;
             case 3: store_reg(f, i, true); return;
@@ -1089,7 +1092,11 @@ void cpu_fpu_op(struct cpu *cpu, uint8_t opcode, uint8_t modrm, int seg, uint32_
     case 0xdf:
         if (!mem) {
             switch (reg) {
-            case 0: f->valid &= ~(1u << phys(f, i)); pop(f); return; /* FFREEP */
+            case 0: /* FFREEP (as FFREE, then pop) */
+                f->valid &= ~(1u << phys(f, i));
+                raise_bits(f, 0, F80_C1);
+                pop(f);
+                return;
             case 1: fxch(f, i); return;                              /* FXCH7 alias */
             case 2: case 3: store_reg(f, i, true); return;           /* FSTP8/9 aliases */
             case 4:

@@ -1,5 +1,5 @@
 /* CPU models: identity, feature bits and caches, and -cpu MODEL,+feat,-feat. Feature sets
- * only name what pcvm implements (no VME, PSE-36, CLFLUSH, 3DNow!, NX, long mode). Like QEMU,
+ * only name what pcvm implements (no VME, PSE-36, 3DNow!, NX, long mode). Like QEMU,
  * every model sets the "hypervisor" bit (CPUID.1:ECX[31]): guests then know why there is no
  * PMU and no microcode to load. */
 #include <stdio.h>
@@ -71,7 +71,8 @@ static const struct cpu_model models[] = {
         .name = "pentium4", .desc = "Intel Pentium 4 (Northwood)",
         .vendor = "GenuineIntel", .family = 15, .model = 2, .stepping = 9,
         .max_leaf = 2, .max_ext_leaf = 0x80000004,
-        .features_edx = P6_FEATURES | CPUID_PAT | CPUID_MMX | CPUID_FXSR | CPUID_SSE | CPUID_SSE2,
+        .features_edx = P6_FEATURES | CPUID_PAT | CPUID_CLFSH | CPUID_MMX | CPUID_FXSR |
+                        CPUID_SSE | CPUID_SSE2,
         .features_ecx = CPUID_ECX_HYPERVISOR,
         .cache_leaf2 = { 0x665b5001, 0, 0, 0x007b7040 },
         .brand = "Intel(R) Pentium(R) 4 CPU 2.80GHz", .mhz = 2800, .has_cpuid = true,
@@ -80,7 +81,8 @@ static const struct cpu_model models[] = {
         .name = "coreduo", .desc = "Intel Core Duo (Yonah), 32-bit",
         .vendor = "GenuineIntel", .family = 6, .model = 14, .stepping = 8,
         .max_leaf = 2, .max_ext_leaf = 0x80000008,
-        .features_edx = P6_FEATURES | CPUID_PAT | CPUID_MMX | CPUID_FXSR | CPUID_SSE | CPUID_SSE2,
+        .features_edx = P6_FEATURES | CPUID_PAT | CPUID_CLFSH | CPUID_MMX | CPUID_FXSR |
+                        CPUID_SSE | CPUID_SSE2,
         .features_ecx = CPUID_ECX_SSE3 | CPUID_ECX_HYPERVISOR,
         .cache_leaf2 = { 0x02b3b001, 0x000000f0, 0, 0x2c04307d },
         .brand = "Genuine Intel(R) CPU           T2600  @ 2.16GHz", .mhz = 2160,
@@ -90,7 +92,8 @@ static const struct cpu_model models[] = {
         .name = "max", .desc = "Everything pcvm implements",
         .vendor = "GenuineIntel", .family = 6, .model = 15, .stepping = 1,
         .max_leaf = 2, .max_ext_leaf = 0x80000004,
-        .features_edx = P6_FEATURES | CPUID_PAT | CPUID_MMX | CPUID_FXSR | CPUID_SSE | CPUID_SSE2,
+        .features_edx = P6_FEATURES | CPUID_PAT | CPUID_CLFSH | CPUID_MMX | CPUID_FXSR |
+                        CPUID_SSE | CPUID_SSE2,
         .features_ecx = CPUID_ECX_SSE3 | CPUID_ECX_HYPERVISOR,
         .cache_leaf2 = { 0x02b3b001, 0x000000f0, 0, 0x2c04307d },
         .brand = "pcvm max CPU", .mhz = 2000, .has_cpuid = true,
@@ -116,8 +119,8 @@ void cpu_model_list(void)
         printf("  %-12s %s\n", models[i].name, models[i].desc);
     printf("  %-12s %s\n", "host", "alias of max");
     printf("\nFeatures for -cpu MODEL,+feat,-feat,feat=on|off:\n ");
-    printf(" fpu de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat mmx fxsr sse sse2"
-           " sse3 mmxext hypervisor\n");
+    printf(" fpu de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat clflush mmx fxsr sse"
+           " sse2 sse3 mmxext hypervisor\n");
 }
 
 /* Feature names and where they live. */
@@ -132,6 +135,7 @@ static const struct {
     { "mce", W_EDX, CPUID_MCE }, { "cx8", W_EDX, CPUID_CX8 }, { "apic", W_EDX, CPUID_APIC },
     { "sep", W_EDX, CPUID_SEP }, { "mtrr", W_EDX, CPUID_MTRR }, { "pge", W_EDX, CPUID_PGE },
     { "mca", W_EDX, CPUID_MCA }, { "cmov", W_EDX, CPUID_CMOV }, { "pat", W_EDX, CPUID_PAT },
+    { "clflush", W_EDX, CPUID_CLFSH },
     { "mmx", W_EDX, CPUID_MMX }, { "fxsr", W_EDX, CPUID_FXSR }, { "sse", W_EDX, CPUID_SSE },
     { "sse2", W_EDX, CPUID_SSE2 }, { "sse3", W_ECX, CPUID_ECX_SSE3 },
     { "pni", W_ECX, CPUID_ECX_SSE3 }, { "mmxext", W_EXT_EDX, CPUID_EXT_MMXEXT },

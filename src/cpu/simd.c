@@ -423,6 +423,9 @@ static void sse_cvt_to_fp(struct cpu *cpu, const struct simd_args *a)
         else
             sse_mmx_check(cpu, a->prefix ? FEAT_SSE2 : FEAT_SSE);
         s.q[0] = mm_src(cpu, a, 8);
+        /* An MMX register source enters MMX state even when the conversion then faults. */
+        if (!is_mem(a))
+            fpu_mmx_enter(cpu);
         flags = simd_host_cvt(a->prefix ? SCV_DQ2PD : SCV_DQ2PS, cpu->fpu.mxcsr, &r, &s);
         sse_flags(cpu, flags);
         if (a->prefix) {
@@ -430,8 +433,6 @@ static void sse_cvt_to_fp(struct cpu *cpu, const struct simd_args *a)
         } else {
             d->q[0] = r.q[0];
         }
-        if (!is_mem(a))
-            fpu_mmx_enter(cpu);
         return;
     case 0xf3: case 0xf2:
         sse_check(cpu, a->prefix == 0xf3 ? FEAT_SSE : FEAT_SSE2);
@@ -457,6 +458,8 @@ static void sse_cvt_to_int(struct cpu *cpu, const struct simd_args *a)
         s = xmm_src(cpu, a, a->prefix ? 16 : 8, a->prefix != 0);
         if (!a->prefix)
             s.q[1] = 0; /* only two singles take part */
+        /* MMX state is entered even when the conversion then faults. */
+        fpu_mmx_enter(cpu);
         flags = simd_host_cvt(a->prefix ? (trunc ? SCV_TPD2DQ : SCV_PD2DQ)
                                         : (trunc ? SCV_TPS2DQ : SCV_PS2DQ),
                               cpu->fpu.mxcsr, &r, &s);

@@ -84,7 +84,7 @@ uint32_t simd_host_comi(bool unordered, bool dbl, uint32_t mxcsr, const xmm_reg 
 #define COMI_RUN(INSN)                                                                        \
     __asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[c]\n\t" INSN " %[s], %[d]\n\t"                \
                      "setz %[z]\n\tsetp %[p]\n\tsetc %[cf]\n\tstmxcsr %[o]\n\tldmxcsr %[h]"    \
-                     : [z] "=q"(zf), [p] "=q"(pf), [cf] "=q"(cf), [o] "=m"(out),              \
+                     : [z] "=&q"(zf), [p] "=&q"(pf), [cf] "=&q"(cf), [o] "=m"(out),             \
                        [h] "+m"(host)                                                         \
                      : [d] "x"(vd), [s] "x"(vs), [c] "m"(csr)                                 \
                      : "cc")
@@ -109,7 +109,7 @@ uint32_t simd_host_cvt(enum simd_cvt op, uint32_t mxcsr, xmm_reg *d, const xmm_r
 #define CVT_TO_GPR(INSN)                                                                      \
     __asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[c]\n\t" INSN " %[s], %[r]\n\t"                \
                      "stmxcsr %[o]\n\tldmxcsr %[h]"                                           \
-                     : [r] "=r"(r), [o] "=m"(out), [h] "+m"(host)                             \
+                     : [r] "=&r"(r), [o] "=m"(out), [h] "+m"(host)                            \
                      : [s] "x"(vs), [c] "m"(csr))
 #define CVT_FROM_GPR(INSN)                                                                    \
     __asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[c]\n\t" INSN " %[i], %[d]\n\t"                \

@@ -337,7 +337,7 @@ static const uint8_t link_irqs[3] = { 5, 10, 11 };
 static void build_link(struct buf *sb, int n)
 {
     char name[5] = { 'L', 'N', 'K', (char)('A' + n), 0 };
-    char prq[24];
+    char prq[32]; /* room for any int: keeps -Wformat-truncation quiet at every -O level */
     snprintf(prq, sizeof(prq), "\\_SB.PCI0.ISA.PRQ%d", n);
     struct buf d = {0}, r = {0}, body = {0}, pred = {0}, then = {0}, els = {0};
     aml_name_eisa(&d, "_HID", "PNP0C0F");

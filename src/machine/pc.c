@@ -739,8 +739,13 @@ void pc_destroy(struct pc *pc)
         vga_destroy(&pc->vga);
     fw_cfg_destroy(&pc->fw_cfg);
     const struct cpu_model *model = pc->cpus[0] ? pc->cpus[0]->model : NULL;
-    for (unsigned i = 0; i < pc->ncpus; i++)
+    for (unsigned i = 0; i < pc->ncpus; i++) {
+        if (!pc->cpus[i])
+            continue;
+        cpu_exec_destroy(pc->cpus[i]);
+        cpu_destroy(pc->cpus[i]);
         free(pc->cpus[i]);
+    }
     free((void *)model);
     if (pc->bios)
         munmap(pc->bios, pc->bios_size);

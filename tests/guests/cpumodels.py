@@ -48,7 +48,12 @@ def parse_cpuinfo(text):
 
 def check_model(log_path, consoles, name):
     cpu_arg, vendor, family, models, name_rx, flags, absent = EXPECT[name]
-    c = boot_to_shell(log_path.replace('.log', '-%s.log' % name), consoles, ['-cpu', cpu_arg])
+    try:
+        # -no-reboot: a triple fault ends the run at once instead of rebooting in a loop.
+        c = boot_to_shell(log_path.replace('.log', '-%s.log' % name), consoles,
+                          ['-cpu', cpu_arg, '-no-reboot'])
+    except GuestFailure as e:
+        raise GuestFailure('-cpu %s does not boot: %s' % (cpu_arg, e))
     out = c.run("sed -n '1,/^$/p' /proc/cpuinfo", 60, 'cpuinfo')
     info = parse_cpuinfo(out)
     problems = []
@@ -86,14 +91,15 @@ def test(log_path, consoles):
         if name not in EXPECT:
             raise GuestFailure('unknown model %r (known: %s)' % (name, ' '.join(EXPECT)))
         try:
-            check_model(log_path, consoles, name)
+            mine = []
+            check_model(log_path, mine, name)
             print('  ok -cpu %s' % EXPECT[name][0], flush=True)
         except GuestFailure as e:
+            consoles.extend(mine)       # the runner prints the last lines of failed boots only
             failures.append(str(e))
             print('  FAIL %s' % e, flush=True)
-        for c in consoles:          # a model that failed may still be running: stop it
-            if c.proc.poll() is None:
-                c.close()
+        for c in mine:              # a model that failed may still be running: stop it
+            c.close()
     if failures:
         raise GuestFailure('%d of %d models failed: %s' % (len(failures), len(wanted), ' || '.join(failures)))
 

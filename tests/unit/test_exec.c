@@ -755,6 +755,27 @@ static void test_vme_int_redirect(void **state)
     vm_free(vm);
 }
 
+
+/* Model levels: a 486 model with CPUID runs CPUID but raises #UD for CMOV (P6). */
+static void test_model_486_levels(void **state)
+{
+    (void)state;
+    struct vm *vm = vm_new();
+    cpu_destroy(&vm->cpu);
+    cpu_init(&vm->cpu, 0, cpu_model_find("486"), &vm->mem, &vm->io, NULL, NULL, NULL);
+    vm->mem.code_write_opaque = &vm->cpu;
+    vm->mem.ram[24] = 0x00; vm->mem.ram[25] = 0x11;          /* IVT[6] = 0000:1100 */
+    vm->mem.ram[0x1100] = 0xf4;
+    /* xor eax,eax; cpuid; mov si,1; cmove eax,ecx; hlt */
+    static const uint8_t code[] = { 0x66, 0x31, 0xc0, 0x0f, 0xa2, 0xbe, 0x01, 0x00, 0x66, 0x0f, 0x44, 0xc1, 0xf4 };
+    vm_real(vm, code, sizeof(code));
+    assert_int_equal(run(vm), CPU_EXIT_HALT);
+    assert_int_equal(vm->cpu.regs[R_ESI] & 0xffff, 1);        /* CPUID did not fault */
+    assert_int_equal(vm->cpu.eip, 0x1101);                     /* CMOV did */
+    assert_int_equal(vm->mem.ram[0x7ffa] | (vm->mem.ram[0x7ffb] << 8), CODE + 8);
+    vm_free(vm);
+}
+
 /* ---- Differential flag tests against the host CPU ---- */
 #if defined(__x86_64__)
 
@@ -1374,6 +1395,7 @@ int main(void)
         cmocka_unit_test(test_external_interrupt),
         cmocka_unit_test(test_vme_virtual_if),
         cmocka_unit_test(test_vme_int_redirect),
+        cmocka_unit_test(test_model_486_levels),
         cmocka_unit_test(test_code_breakpoint),
         cmocka_unit_test(test_random_bytes_robust),
         cmocka_unit_test(test_debugger_breakpoint_and_step),

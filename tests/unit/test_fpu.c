@@ -475,7 +475,7 @@ static void test_compare_and_fcomi_match_host(void **state)
                                      "testl %[k], %[k]\n\tjz 1f\n\t.byte 0xdb, 0xe9\n\tjmp 2f\n"
                                      "1:\n\t.byte 0xdb, 0xf1\n2:\n\tpushfq\n\tpopq %[fl]\n\t"
                                      "fnstsw %[sw]\n\tfnclex\n\tfninit\n\tfldcw %[sv]"
-                                     : [fl] "=r"(fl), [sw] "=m"(n.sw), [sv] "+m"(n.saved)
+                                     : [fl] "=&r"(fl), [sw] "=m"(n.sw), [sv] "+m"(n.saved)
                                      : [cw] "m"(n.cw), [a] "m"(n.a), [b] "m"(n.b), [k] "r"(kind)
                                      : "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)",
                                        "st(7)", "memory", "cc");
@@ -868,6 +868,203 @@ static void test_fip_fop_recorded(void **state)
     free_cpu(cpu);
 }
 
+/* ---- Whole-state comparisons with the host: every defined register form ----
+ * The host runs FRSTOR image; the instruction; FNSAVE from a generated code page, the emulator
+ * the same through its own FRSTOR/FNSAVE, from random states: empty registers (stack underflow
+ * and overflow), random TOP, condition codes and control words (masks, precision, rounding) and
+ * special values. Control and status words, the full tag word and all eight registers must
+ * agree, so the masked responses to stack faults, the tags they leave and the condition codes
+ * each instruction leaves alone are all checked. Forms reading or writing EFLAGS (FCMOVcc,
+ * FCOMI) and the ones that trap on the host (undefined) are left out. */
+
+#include <sys/mman.h>
+
+typedef void (*jit_fn)(const void *in, void *out);
+
+/* FRSTOR [rdi]; b0 b1; FNSAVE [rsi]; FNINIT; RET. */
+static jit_fn jit_make(uint8_t *page, uint8_t b0, uint8_t b1)
+{
+    static const uint8_t head[] = { 0xdd, 0x27 }, tail[] = { 0xdd, 0x36, 0xdb, 0xe3, 0xc3 };
+    memcpy(page, head, 2);
+    page[2] = b0;
+    page[3] = b1;
+    memcpy(page + 4, tail, sizeof(tail));
+    jit_fn fn;
+    void *p = page;
+    memcpy(&fn, &p, sizeof(fn));
+    return fn;
+}
+
+static bool jit_form(uint8_t op, uint8_t modrm)
+{
+    unsigned reg = modrm >> 3 & 7;
+    if ((op == 0xda || op == 0xdb) && reg < 4)
+        return false; /* FCMOVcc */
+    if ((op == 0xdb || op == 0xdf) && (reg == 5 || reg == 6))
+        return false; /* FCOMI family */
+    if (op == 0xdb && modrm >= 0xe0 && modrm <= 0xe4)
+        return false; /* control: FNINIT/FNCLEX and no-ops */
+    if (op == 0xdf && modrm == 0xe0)
+        return false; /* FNSTSW AX */
+    return true;
+}
+
+static uint64_t xorshift(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static void test_register_forms_match_host_state(void **state)
+{
+    (void)state;
+    struct cpu *cpu = make_cpu(FEAT_EDX_P4, FEAT_ECX_SSE3);
+    uint8_t *mem = env_of(cpu)->mem;
+    uint8_t *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS,
+                         -1, 0);
+    assert_true(page != MAP_FAILED);
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    unsigned forms = 0, failures = 0;
+    for (unsigned op = 0xd8; op <= 0xdf; op++)
+        for (unsigned modrm = 0xc0; modrm <= 0xff; modrm++) {
+            /* Defined here: the emulator runs it (no #UD) from a clean state. */
+            fpu_reset(cpu);
+            if (!jit_form((uint8_t)op, (uint8_t)modrm) ||
+                run_fpu(cpu, (uint8_t)op, (uint8_t)modrm, 0) == EXC_UD)
+                continue;
+            forms++;
+            jit_fn fn = jit_make(page, (uint8_t)op, (uint8_t)modrm);
+            for (unsigned k = 0; k < 200; k++) {
+                uint8_t img[108], host[108];
+                uint64_t r = xorshift(&x);
+                memset(img, 0, sizeof(img));
+                /* Control word: masks (IE unmasked now and then), precision, rounding. */
+                uint16_t cw = (uint16_t)(0x0040 | (r & 0x0f00) | ((r >> 12 & 3) ? 0x3f : 0x3e));
+                /* Status word: TOP, condition codes, flags that are all masked (no ES). */
+                uint16_t sw = (uint16_t)((r >> 16 & 0x3800) | (r >> 20 & 0x4700) |
+                                         (r >> 28 & 0x3f & cw));
+                uint16_t tw = (uint16_t)(r >> 40);
+                memcpy(img, &cw, 2);
+                memcpy(img + 4, &sw, 2);
+                memcpy(img + 8, &tw, 2);
+                for (unsigned i = 0; i < 8; i++) {
+                    f80 v = edges[xorshift(&x) % N_EDGES];
+                    if (i & 1) /* and ordinary numbers */
+                        v = (f80){ xorshift(&x) | 1ull << 63, (uint16_t)(0x3ff0 + i) };
+                    memcpy(img + 28 + 10 * i, &v.mant, 8);
+                    memcpy(img + 36 + 10 * i, &v.se, 2);
+                }
+                uint16_t saved;
+                __asm__ volatile("fnstcw %0" : "=m"(saved));
+                fn(img, host);
+                __asm__ volatile("fldcw %0" : : "m"(saved));
+                memcpy(mem + 0x100, img, sizeof(img));
+                fpu_reset(cpu);
+                assert_int_equal(run_fpu(cpu, 0xdd, 0x25, 0x100), -1); /* FRSTOR */
+                assert_int_equal(run_fpu(cpu, (uint8_t)op, (uint8_t)modrm, 0), -1);
+                assert_int_equal(run_fpu(cpu, 0xdd, 0x35, 0x200), -1); /* FNSAVE */
+                const uint8_t *got = mem + 0x200;
+                if (memcmp(got, host, 2) || memcmp(got + 4, host + 4, 2) ||
+                    memcmp(got + 8, host + 8, 2) || memcmp(got + 28, host + 28, 80)) {
+                    print_error("%02x %02x from cw %04x sw %04x tw %04x: got cw %04x sw %04x tw "
+                                "%04x, host cw %04x sw %04x tw %04x\n", op, modrm, cw, sw, tw,
+                                got[0] | got[1] << 8, got[4] | got[5] << 8, got[8] | got[9] << 8,
+                                host[0] | host[1] << 8, host[4] | host[5] << 8,
+                                host[8] | host[9] << 8);
+                    for (unsigned i = 0; i < 8; i++)
+                        if (memcmp(got + 28 + 10 * i, host + 28 + 10 * i, 10))
+                            print_error("  R%u differs\n", ((sw >> 11) + i) & 7);
+                    failures++;
+                    break; /* one report per form */
+                }
+            }
+        }
+    munmap(page, 4096);
+    free_cpu(cpu);
+    assert_int_equal(failures, 0);
+    assert_true(forms > 300);
+}
+
+/* Undefined encodings raise #UD even with an unmasked exception pending (#MF comes only at a
+ * defined waiting instruction). */
+static void test_undefined_before_pending_mf(void **state)
+{
+    (void)state;
+    struct cpu *cpu = make_cpu(FEAT_EDX_P4, FEAT_ECX_SSE3);
+    static const uint8_t undefined[][2] = {
+        { 0xd9, 0xd1 }, { 0xd9, 0xe2 }, { 0xd9, 0xe7 }, { 0xd9, 0xef }, { 0xda, 0xe0 },
+        { 0xda, 0xf8 }, { 0xdb, 0xe5 }, { 0xdb, 0xf8 }, { 0xdd, 0xf0 }, { 0xde, 0xd8 },
+        { 0xdf, 0xe1 }, { 0xdf, 0xf8 },
+        { 0xd9, 0x08 }, { 0xdb, 0x20 }, { 0xdb, 0x30 }, { 0xdd, 0x28 }, /* memory /1 /4 /6 /5 */
+    };
+    for (unsigned k = 0; k < sizeof(undefined) / sizeof(undefined[0]); k++) {
+        fpu_reset(cpu);
+        cpu->fpu.control = 0x037e;
+        assert_int_equal(run_fpu(cpu, 0xd8, 0xc1, 0), -1); /* underflow, IE unmasked: ES */
+        assert_int_equal(cpu->fpu.status & F80_ES, F80_ES);
+        assert_int_equal(run_fpu(cpu, undefined[k][0], undefined[k][1], 0x40), EXC_UD);
+    }
+    assert_int_equal(run_fpu(cpu, 0xd9, 0xd0, 0), EXC_MF); /* FNOP waits */
+    assert_int_equal(run_fpu(cpu, 0xdf, 0xe0, 0), -1);     /* FNSTSW AX does not */
+    free_cpu(cpu);
+}
+
+/* Condition codes of FCMOVcc and FCOMI: without a stack fault they stay as they were (SDM
+ * Vol. 1 table 8-3: C1 "#IS" only; FCMOVcc: "C1 set to 0 if stack underflow occurred"). */
+static void test_fcmov_fcomi_leave_condition_codes(void **state)
+{
+    (void)state;
+    struct cpu *cpu = make_cpu(FEAT_EDX_P4, 0);
+    push_m80(cpu, edges[2]);
+    push_m80(cpu, edges[4]);
+    for (unsigned k = 0; k < 2; k++) {
+        uint16_t cc = k ? 0x4700 : 0;
+        cpu->fpu.status = cc;
+        cpu->eflags = 2 | FLAG_CF;
+        assert_int_equal(run_fpu(cpu, 0xda, 0xc1, 0), -1); /* FCMOVB: moves */
+        assert_int_equal(cpu->fpu.status, cc);
+        assert_int_equal(run_fpu(cpu, 0xdb, 0xf1, 0), -1); /* FCOMI: 1 = 1 */
+        assert_int_equal(cpu->fpu.status, cc);
+        assert_int_equal(cpu->eflags & (FLAG_ZF | FLAG_PF | FLAG_CF), FLAG_ZF);
+    }
+    /* A stack underflow clears C1, sets IE and SF, and reads as unordered. */
+    fpu_reset(cpu);
+    push_m80(cpu, edges[2]);
+    cpu->fpu.status = 0x0200;
+    assert_int_equal(run_fpu(cpu, 0xdb, 0xf1, 0), -1);
+    assert_int_equal(cpu->fpu.status & 0x02ff, 0x0041);
+    assert_int_equal(cpu->eflags & (FLAG_ZF | FLAG_PF | FLAG_CF), FLAG_ZF | FLAG_PF | FLAG_CF);
+    free_cpu(cpu);
+}
+
+/* The host may keep exception flags set between runs when the guest already has them set and
+ * masked; they must never show up in a guest that does not. */
+static void test_stale_host_flags_do_not_leak(void **state)
+{
+    (void)state;
+    f80 one = edges[2], third = edges[5], d = one;
+    /* 1/3 with PE already sticky in the guest: leaves PE set on the host. */
+    f80_arith(F80_DIV, f80_ctx_of(0x037f, F80_PE), &d, &third, F80_X80);
+    /* Then 1 + 1, exact, in a guest with no flags: nothing raised. */
+    d = one;
+    assert_int_equal(f80_arith(F80_ADD, f80_ctx_of(0x037f, 0), &d, &one, F80_X80) & F80_EXC, 0);
+    assert_int_equal(d.se, 0x4000);
+    /* A masked stack fault of the host itself (an empty register popped by a run after an
+     * out-of-range FPTAN) must not leak IE either. */
+    f80 st[3] = { { 0x8000000000000000ull, 0x7000 }, one, one };
+    int delta;
+    f80_stack(F80_FPTAN, f80_ctx_of(0x037f, 0), st, &delta);
+    d = one;
+    assert_int_equal(f80_arith(F80_MUL, f80_ctx_of(0x037f, 0), &d, &one, F80_X80) & F80_EXC, 0);
+    /* Sticky flags of the guest's own status word come back with the condition codes an
+     * instruction leaves alone: FSQRT writes only C1. */
+    st[0] = edges[4];
+    unsigned bits = f80_stack(F80_FSQRT, f80_ctx_of(0x037f, 0x4500), st, &delta);
+    assert_int_equal(bits & (F80_C0 | F80_C2 | F80_C3), 0x4500);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -892,6 +1089,10 @@ int main(void)
         cmocka_unit_test(test_fip_fop_recorded),
         cmocka_unit_test(test_fbld_and_fcmov),
         cmocka_unit_test(test_fnsave_image_matches_host),
+        cmocka_unit_test(test_register_forms_match_host_state),
+        cmocka_unit_test(test_undefined_before_pending_mf),
+        cmocka_unit_test(test_fcmov_fcomi_leave_condition_codes),
+        cmocka_unit_test(test_stale_host_flags_do_not_leak),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

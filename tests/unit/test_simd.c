@@ -297,7 +297,7 @@ static void test_unmasked_exceptions_match_host(void **state)
         memcpy(&vs, s, 16);                                                                   \
         __asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[c]\n\t" INSN " %[s], " OUT "\n\t"          \
                          "stmxcsr %[o]\n\tldmxcsr %[h]"                                       \
-                         : [r] "=r"(r), [o] "=m"(out), [h] "+m"(host)                         \
+                         : [r] "=&r"(r), [o] "=m"(out), [h] "+m"(host)                         \
                          : [s] "x"(vs), [d] "x"(vd), [c] "m"(csr) : "cc");                    \
         (void)r;                                                                              \
         return out;                                                                           \
@@ -428,7 +428,7 @@ static void test_cmp_and_comi_match_host(void **state)
 #define NATIVE_COMI(INSN)                                                                     \
     __asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[c]\n\t" INSN " %[s], %[d]\n\tsetz %[z]\n\t"   \
                      "setp %[p]\n\tsetc %[cf]\n\tstmxcsr %[o]\n\tldmxcsr %[h]"                \
-                     : [z] "=q"(z), [p] "=q"(p), [cf] "=q"(cf), [o] "=m"(out), [h] "+m"(host) \
+                     : [z] "=&q"(z), [p] "=&q"(p), [cf] "=&q"(cf), [o] "=m"(out), [h] "+m"(host) \
                      : [d] "x"(vd), [s] "x"(vs), [c] "m"(csr) : "cc")
                 switch (form) {
                 case 0: NATIVE_COMI("comiss"); break;
@@ -468,7 +468,7 @@ static void test_int_conversions_match_host(void **state)
 #define NATIVE_TO_GPR(INSN)                                                                   \
     __asm__ volatile("stmxcsr %[h]\n\tldmxcsr %[c]\n\t" INSN " %[s], %[r]\n\t"                \
                      "stmxcsr %[o]\n\tldmxcsr %[h]"                                           \
-                     : [r] "=r"(r), [o] "=m"(out), [h] "+m"(host) : [s] "x"(vs), [c] "m"(csr))
+                     : [r] "=&r"(r), [o] "=m"(out), [h] "+m"(host) : [s] "x"(vs), [c] "m"(csr))
                 switch (k) {
                 case 0: NATIVE_TO_GPR("cvtsd2si"); break;
                 case 1: NATIVE_TO_GPR("cvttsd2si"); break;
@@ -885,6 +885,58 @@ static void test_sse_moves(void **state)
     free_cpu(cpu);
 }
 
+/* CVTPI2PS/CVTPI2PD from an MMX register and CVT(T)PS2PI/CVT(T)PD2PI enter MMX state (TOP = 0,
+ * every tag valid, SDM: "causes a transition from x87 FPU to MMX technology operation"), before
+ * the conversion, so also when it then raises #XM (host behaviour); a memory source does not. */
+static void test_cvt_mmx_transition(void **state)
+{
+    (void)state;
+    struct cpu *cpu = make_cpu(FEAT_EDX_P4, 0);
+    uint8_t *mem = env_of(cpu)->mem;
+    /* CVTPI2PS xmm0, mm3 of 2^24 + 1 (inexact in single) with PE unmasked: #XM. */
+    cpu->fpu.st[3].mant = 0x0100000101000001ull;
+    cpu->fpu.top = 3;
+    cpu->fpu.valid = 0x0f;
+    cpu->fpu.mxcsr = 0x0f80;
+    assert_int_equal(run_simd(cpu, 0, 0x2a, 0xc3, 0, 0), EXC_XM);
+    assert_int_equal(cpu->fpu.top, 0);
+    assert_int_equal(cpu->fpu.valid, 0xff);
+    /* The memory form leaves the x87 state alone. */
+    cpu->fpu.top = 3;
+    cpu->fpu.valid = 0x0f;
+    cpu->fpu.mxcsr = 0x1f80;
+    memcpy(mem + 0x40, &cpu->fpu.st[3].mant, 8);
+    assert_int_equal(run_simd(cpu, 0, 0x2a, 0x05, 0, 0x40), -1);
+    assert_int_equal(cpu->fpu.top, 3);
+    assert_int_equal(cpu->fpu.valid, 0x0f);
+    /* CVTTPD2PI mm1, xmm2 of a NaN with IE unmasked: #XM after the transition. */
+    cpu->fpu.xmm[2].q[0] = 0x7ff8000000000000ull;
+    cpu->fpu.mxcsr = 0x1f00;
+    assert_int_equal(run_simd(cpu, 0x66, 0x2c, 0xca, 0, 0), EXC_XM);
+    assert_int_equal(cpu->fpu.top, 0);
+    assert_int_equal(cpu->fpu.valid, 0xff);
+    free_cpu(cpu);
+}
+
+/* CLFLUSH (0F AE /7) exists only with CPUID.1:EDX.CLFSH[19]; it checks its operand as a byte
+ * read and changes nothing (pcvm has no caches to flush). */
+static void test_clflush(void **state)
+{
+    (void)state;
+    struct cpu *cpu = make_cpu(FEAT_EDX_P4, 0);
+    assert_int_equal(run_simd(cpu, 0, 0xae, 0x3d, 0, 0x80), EXC_UD);
+    free_cpu(cpu);
+    cpu = make_cpu(FEAT_EDX_P4 | 1u << 19, 0);
+    uint8_t *mem = env_of(cpu)->mem;
+    mem[0x80] = 0x5a;
+    assert_int_equal(run_simd(cpu, 0, 0xae, 0x3d, 0, 0x80), -1);
+    assert_int_equal(mem[0x80], 0x5a);
+    assert_int_equal(run_simd(cpu, 0, 0xae, 0x3d, 0, TEST_MEM_SIZE + 0x40), EXC_GP);
+    assert_int_equal(run_simd(cpu, 0, 0xae, 0xf8, 0, 0), -1);    /* reg form: SFENCE */
+    assert_int_equal(run_simd(cpu, 0x66, 0xae, 0x3d, 0, 0x80), EXC_UD); /* not CLFLUSHOPT */
+    free_cpu(cpu);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -900,6 +952,8 @@ int main(void)
         cmocka_unit_test(test_mmx_rules),
         cmocka_unit_test(test_sse_rules),
         cmocka_unit_test(test_sse_moves),
+        cmocka_unit_test(test_cvt_mmx_transition),
+        cmocka_unit_test(test_clflush),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

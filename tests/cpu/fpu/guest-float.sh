@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Issue 4's done-criterion: float-prog.c, built twice (x87 maths and SSE2 maths, by
+# build-float-prog.sh), prints the same output natively and inside a Linux guest in pcvm.
+#
+#   tests/cpu/fpu/guest-float.sh            boot Debian's 686 kernel in ./pcvm, run both, compare
+# Environment: PCVM (default ./pcvm), CPU (pcvm -cpu model, default max: the SSE2 build needs
+# SSE2), TIMEOUT (seconds for the whole guest run, default 900), OUT (work directory, default
+# build/tests/cpu/fpu).
+#
+# The initramfs is scripts/make-initramfs.sh's busybox one with a /test.sh that runs the two
+# programs between markers and powers off, followed by a second cpio archive holding the two
+# binaries (Linux unpacks concatenated archives into the same rootfs). Ends with "PASS ..." or
+# "FAIL ..." and the elapsed time; exit 0 only when both outputs match the native ones.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+cd "$root"
+CACHE=${PCVM_CACHE:-$HOME/.cache/pcvm}
+out=${OUT:-build/tests/cpu/fpu}
+pcvm=${PCVM:-./pcvm}
+cpu=${CPU:-max}
+kernel=$CACHE/guests/vmlinuz-686
+mkdir -p "$out"
+[ -x "$pcvm" ] || { echo "FAIL guest-float: no emulator at $pcvm (run make)"; exit 1; }
+[ -f "$kernel" ] || bash scripts/fetch-guests.sh linux
+command -v cpio >/dev/null || { echo "FAIL guest-float: cpio is needed"; exit 1; }
+
+# The programs and their native output.
+bash "$here/build-float-prog.sh" "$out" >/dev/null
+
+# /test.sh inside the guest.
+cat > "$out/guest-float-test.sh" <<'EOF'
+#!/bin/sh
+for v in x87 sse2; do
+    echo "FLOAT-BEGIN $v"
+    /float-prog-$v
+    echo "FLOAT-END $v status $?"
+done
+EOF
+base=$out/guest-float-base.cpio.gz
+initrd=$out/guest-float.cpio.gz
+bash scripts/make-initramfs.sh -o "$base" --script "$out/guest-float-test.sh"
+# Second archive: the two binaries at the root. The first is padded to 4 bytes (cpio alignment).
+cp "$base" "$initrd"
+pad=$(( (4 - $(stat -c %s "$initrd") % 4) % 4 ))
+head -c "$pad" /dev/zero >> "$initrd"
+(cd "$out" && printf '%s\n' float-prog-x87 float-prog-sse2 |
+    cpio -o -H newc --owner 0:0 --quiet | gzip -9) >> "$initrd"
+
+log=$out/guest-float.log
+start=$(date +%s)
+status=0
+timeout "${TIMEOUT:-900}" "$pcvm" -cpu "$cpu" -m 256 -kernel "$kernel" -initrd "$initrd" \
+    -append console=ttyS0 -nographic < /dev/null > "$log" 2>&1 || status=$?
+elapsed=$(( $(date +%s) - start ))
+tr -d '\r' < "$log" > "$log.txt"
+
+fail=0
+for v in x87 sse2; do
+    # The lines between the markers (kernel messages would not match the native output).
+    sed -n "/^FLOAT-BEGIN $v\$/,/^FLOAT-END $v /p" "$log.txt" | sed '1d;$d' > "$out/float-prog-$v.guest.txt"
+    if ! grep -q "^FLOAT-END $v status 0\$" "$log.txt"; then
+        echo "FAIL float-prog-$v: did not finish with status 0 in the guest (see $log.txt)"
+        fail=1
+    elif ! diff -u "$out/float-prog-$v.native.txt" "$out/float-prog-$v.guest.txt" > "$out/float-prog-$v.diff"; then
+        echo "FAIL float-prog-$v: guest output differs from native ($(grep -c '^[-+][^-+]' "$out/float-prog-$v.diff") lines, see $out/float-prog-$v.diff)"
+        fail=1
+    else
+        echo "PASS float-prog-$v: $(wc -l < "$out/float-prog-$v.native.txt") lines identical, $(tail -1 "$out/float-prog-$v.native.txt" | tr -s ' ')"
+    fi
+done
+echo "guest-float: pcvm exit status $status, ${elapsed} s (-cpu $cpu)"
+exit $fail
