@@ -85,6 +85,7 @@ check-block: all
 check-guests: all
 	@bash tests/guests/run.sh
 	@bash tests/block/guest_ide.sh ./pcvm ./pcvm-img
+	@bash tests/cpu/fpu/guest-float.sh
 
 check: deps
 	@$(MAKE) --no-print-directory all

@@ -409,7 +409,9 @@ struct insn *exec_chain_slow(struct cpu *cpu, struct insn *i, uint32_t target)
 static bool intr_deliverable(struct cpu *cpu)
 {
     uint32_t req = cpu->interrupt_request;
-    if (req & (CPU_REQ_NMI | CPU_REQ_INIT | CPU_REQ_SMI | CPU_REQ_SIPI))
+    if (req & (CPU_REQ_INIT | CPU_REQ_SMI | CPU_REQ_SIPI))
+        return true;
+    if ((req & CPU_REQ_NMI) && !cpu->sys.nmi_blocked)
         return true;
     return (req & CPU_REQ_INTR) && (cpu->eflags & FLAG_IF) && !cpu->inhibit_irq;
 }
@@ -443,7 +445,8 @@ static int handle_events(struct cpu *cpu)
         return CPU_EXIT_HALT;
     if (cpu->inhibit_irq)
         return cpu->halted ? CPU_EXIT_HALT : -1;
-    if (req & CPU_REQ_NMI) {
+    /* An NMI handler runs until its IRET (which clears nmi_blocked): the NMI waits. */
+    if ((req & CPU_REQ_NMI) && !cpu->sys.nmi_blocked) {
         cpu_request(cpu, CPU_REQ_NMI, 0);
         cpu->halted = false;
         cpu_interrupt(cpu, EXC_NMI, INT_NMI, cpu->eip);
@@ -596,8 +599,12 @@ enum cpu_exit_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
             cpu->eflags &= ~FLAG_RF;
             if (shadow)
                 cpu->inhibit_irq = false;
-            if (step) {
+            /* Data breakpoints and single-step are both traps after the instruction: one #DB
+             * reports both (DR6.Bn and DR6.BS). */
+            bool data_hit = cpu_take_data_breakpoints(cpu);
+            if (step)
                 cpu->dr[6] |= 1u << 14;   /* DR6.BS */
+            if (step || data_hit) {
                 cpu->eip_start = cpu->eip;
                 cpu->esp_start = cpu->regs[R_ESP];
                 cpu->halted = false;

@@ -787,12 +787,18 @@ static struct insn *h_sti(struct cpu *cpu, struct insn *i)
 
 /* ---- Conditional and near branches ---- */
 
-static struct insn *h_jcc(struct cpu *cpu, struct insn *i)
-{
-    if (cond_true(cpu, i->op & 15))
-        return jump_near(cpu, i, cpu->eip + i->len + i->disp);
-    return next(cpu, i);
-}
+/* Jcc with the condition fixed at decode time (the condition switch folds away). */
+#define JCC_HANDLER(CC)                                                                       \
+    static struct insn *h_jcc_##CC(struct cpu *cpu, struct insn *i)                          \
+    {                                                                                         \
+        if (cond_true(cpu, CC))                                                               \
+            return jump_near(cpu, i, cpu->eip + i->len + i->disp);                            \
+        return next(cpu, i);                                                                  \
+    }
+JCC_HANDLER(0) JCC_HANDLER(1) JCC_HANDLER(2) JCC_HANDLER(3)
+JCC_HANDLER(6) JCC_HANDLER(7) JCC_HANDLER(8) JCC_HANDLER(9)
+JCC_HANDLER(10) JCC_HANDLER(11) JCC_HANDLER(12) JCC_HANDLER(13)
+JCC_HANDLER(14) JCC_HANDLER(15)
 
 /* Specialised Jcc for the common flag tests after CMP/SUB/TEST. */
 static struct insn *h_jz(struct cpu *cpu, struct insn *i)
@@ -808,6 +814,11 @@ static struct insn *h_jnz(struct cpu *cpu, struct insn *i)
         return jump_near(cpu, i, cpu->eip + i->len + i->disp);
     return next(cpu, i);
 }
+
+static const insn_fn jcc_table[16] = {
+    h_jcc_0, h_jcc_1, h_jcc_2, h_jcc_3, h_jz, h_jnz, h_jcc_6, h_jcc_7,
+    h_jcc_8, h_jcc_9, h_jcc_10, h_jcc_11, h_jcc_12, h_jcc_13, h_jcc_14, h_jcc_15,
+};
 
 static struct insn *h_jmp_rel(struct cpu *cpu, struct insn *i)
 {
@@ -921,8 +932,12 @@ static struct insn *h_shift(struct cpu *cpu, struct insn *i)
     unsigned cnt = shift_count(cpu, i);
     struct rmw w = { 0 };
     uint32_t a = rmw_get(cpu, i, sz, &w);
-    if (cnt == 0)
+    if (cnt == 0) {
+        /* The destination is checked for writing whatever the count (read-only segment). */
+        if (i->pfx & P_MEM)
+            cpu_check_write(cpu, i->seg, w.off, 1u << sz);
         return next(cpu, i);
+    }
     uint32_t r, cf = 0, of = 0;
     unsigned op = i->reg;
     switch (op) {
@@ -1029,8 +1044,11 @@ static struct insn *h_shxd(struct cpu *cpu, struct insn *i)
     unsigned cnt = ((i->op & 1) ? cpu->regs[R_ECX] : i->imm) & 0x1f;
     struct rmw w = { 0 };
     uint32_t a = rmw_get(cpu, i, sz, &w);
-    if (cnt == 0)
+    if (cnt == 0) {
+        if (i->pfx & P_MEM)
+            cpu_check_write(cpu, i->seg, w.off, 1u << sz);
         return next(cpu, i);
+    }
     uint32_t b = reg_get(cpu, sz, i->reg), m = lf_mask_tab[sz], sign = lf_sign_tab[sz];
     uint32_t r, cf;
     if (i->op < 0xa8) { /* SHLD: a:b shifted left */
@@ -2075,9 +2093,7 @@ static insn_fn select_map0(struct cpu *cpu, struct insn *i)
     case 0x6b: i->imm = (uint32_t)(int8_t)i->imm; return h_imul_g;
     case 0x6c: case 0x6d: return h_ins;
     case 0x6e: case 0x6f: return h_outs;
-    case 0x74: return h_jz;
-    case 0x75: return h_jnz;
-    case 0x70 ... 0x73: case 0x76 ... 0x7f: return h_jcc;
+    case 0x70 ... 0x7f: return jcc_table[op & 15];
     case 0x80: case 0x81: case 0x82: case 0x83:
         if (op == 0x83)
             i->imm = (uint32_t)(int8_t)i->imm & lf_mask_tab[sz];
@@ -2195,9 +2211,7 @@ static insn_fn select_map1(struct cpu *cpu, struct insn *i)
     case 0x33: return h_rdpmc;
     case 0x34: case 0x35: return h_sysenter;
     case 0x40 ... 0x4f: return h_cmovcc;
-    case 0x84: return h_jz;
-    case 0x85: return h_jnz;
-    case 0x80 ... 0x83: case 0x86 ... 0x8f: return h_jcc;
+    case 0x80 ... 0x8f: return jcc_table[op & 15];
     case 0x90 ... 0x9f: return h_setcc;
     case 0xa0: case 0xa8: return h_push_seg;
     case 0xa1: case 0xa9: return h_pop_seg;

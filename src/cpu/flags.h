@@ -118,19 +118,50 @@ static inline void flags_keep_cf(struct cpu *cpu)
         cpu->eflags = (cpu->eflags & ~FLAG_CF) | (lf_cf_compute(&cpu->exec) ? FLAG_CF : 0);
 }
 
-/* Condition code cc (the low nibble of Jcc/SETcc/CMOVcc). */
-static inline bool cond_true(const struct cpu *cpu, unsigned cc)
+/* Sign-extend a value of size index sz (SZ8/SZ16/SZ32) to 32 bits. */
+static inline int32_t lf_sext(uint32_t v, unsigned sz)
 {
+    unsigned shift = 24u - 8u * sz - (sz == SZ32 ? 8u : 0u);   /* 24, 16, 0 */
+    return (int32_t)(v << shift) >> shift;
+}
+
+/* True when the last operation was SUB/CMP (or SBB/ADD kinds excluded) and the flags in need
+ * are all still lazy: conditions then come straight from the operands. */
+static inline bool lf_is_sub(const struct cpu_exec_state *x, uint32_t need)
+{
+    return (x->lf_mask & need) == need && (x->lf_kind >> 2) == (LF_SUB >> 2);
+}
+
+/* Condition code cc (the low nibble of Jcc/SETcc/CMOVcc).  Inlined: with a constant cc the
+ * switches fold away. */
+static inline __attribute__((always_inline)) bool cond_true(const struct cpu *cpu, unsigned cc)
+{
+    const struct cpu_exec_state *x = &cpu->exec;
     bool r;
     switch (cc >> 1) {
     case 0: r = get_of(cpu); break;
     case 1: r = get_cf(cpu); break;
     case 2: r = get_zf(cpu); break;
-    case 3: r = get_cf(cpu) || get_zf(cpu); break;
+    case 3:
+        if (lf_is_sub(x, FLAG_CF | FLAG_ZF))
+            r = x->lf_op1 <= x->lf_op2;
+        else
+            r = get_cf(cpu) || get_zf(cpu);
+        break;
     case 4: r = get_sf(cpu); break;
     case 5: r = get_pf(cpu); break;
-    case 6: r = get_sf(cpu) != get_of(cpu); break;
-    default: r = get_zf(cpu) || (get_sf(cpu) != get_of(cpu)); break;
+    case 6:
+        if (lf_is_sub(x, FLAG_SF | FLAG_OF))
+            r = lf_sext(x->lf_op1, x->lf_kind & 3) < lf_sext(x->lf_op2, x->lf_kind & 3);
+        else
+            r = get_sf(cpu) != get_of(cpu);
+        break;
+    default:
+        if (lf_is_sub(x, FLAG_SF | FLAG_OF | FLAG_ZF))
+            r = lf_sext(x->lf_op1, x->lf_kind & 3) <= lf_sext(x->lf_op2, x->lf_kind & 3);
+        else
+            r = get_zf(cpu) || (get_sf(cpu) != get_of(cpu));
+        break;
     }
     return r ^ (cc & 1);
 }

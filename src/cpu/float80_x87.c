@@ -422,16 +422,21 @@ unsigned f80_load(f80_ctx cw, const void *s, enum f80_kind kind, f80 *out, bool 
     return frame_status(&f, 0, 0);
 }
 
-/* FST m32/m64 of a value the format holds exactly (zeros, normals without extra bits): no
- * rounding and no flags, done in C. Returns false for the cases the host must do. */
-static bool store_fast(const f80 *a, void *out, enum f80_kind kind)
+/* FST m32/m64 done in C when the result is a normal number of the format (or zero): the
+ * significand is rounded per the control word's rounding mode (precision control does not
+ * apply to stores), PE reports a rounded result and C1 a rounding away from zero. Results that
+ * overflow or become denormal, and operands that are not normal numbers, go to the host.
+ * Returns false for those; else true with the status bits in *bits. */
+static bool store_fast(uint16_t cw, const f80 *a, void *out, enum f80_kind kind, unsigned *bits)
 {
     unsigned e = a->se & 0x7fff;
     uint64_t sign = a->se >> 15;
+    bool dbl = kind == F80_M64;
     if (kind != F80_M64 && kind != F80_M32)
         return false;
+    *bits = 0;
     if (e == 0 && a->mant == 0) {
-        if (kind == F80_M64) {
+        if (dbl) {
             uint64_t v = sign << 63;
             memcpy(out, &v, 8);
         } else {
@@ -440,19 +445,33 @@ static bool store_fast(const f80 *a, void *out, enum f80_kind kind)
         }
         return true;
     }
-    if (!(a->mant >> 63))
+    if (!(a->mant >> 63) || e == 0x7fff)
         return false;
-    int ue = (int)e - 16383;
-    if (kind == F80_M64) {
-        if (ue < -1022 || ue > 1023 || (a->mant & 0x7ff))
-            return false;
-        uint64_t v = sign << 63 | (uint64_t)(ue + 1023) << 52 | (a->mant >> 11 & 0xfffffffffffffull);
+    int ue = (int)e - 16383, max_e = dbl ? 1023 : 127;
+    unsigned drop = dbl ? 11 : 40; /* significand bits beyond the format's */
+    if (ue < 1 - max_e || ue > max_e)
+        return false;
+    uint64_t q = a->mant >> drop, rem = a->mant & ((1ull << drop) - 1), half = 1ull << (drop - 1);
+    bool up = false;
+    if (rem) {
+        switch (cw >> 10 & 3) {
+        case 0: up = rem > half || (rem == half && (q & 1)); break; /* nearest, ties to even */
+        case 1: up = sign; break;                                   /* toward -inf */
+        case 2: up = !sign; break;                                  /* toward +inf */
+        default: break;                                             /* toward zero */
+        }
+        *bits = F80_PE | (up ? F80_C1 : 0);
+    }
+    if (up && ++q >> (64 - drop)) { /* carried into a new integer bit */
+        q >>= 1;
+        if (++ue > max_e)
+            return false; /* overflow: the host reports it */
+    }
+    if (dbl) {
+        uint64_t v = sign << 63 | (uint64_t)(ue + 1023) << 52 | (q & 0xfffffffffffffull);
         memcpy(out, &v, 8);
     } else {
-        if (ue < -126 || ue > 127 || (a->mant & 0xffffffffffull))
-            return false;
-        uint32_t v = (uint32_t)sign << 31 | (uint32_t)(ue + 127) << 23 |
-                     (uint32_t)(a->mant >> 40 & 0x7fffff);
+        uint32_t v = (uint32_t)sign << 31 | (uint32_t)(ue + 127) << 23 | (uint32_t)(q & 0x7fffff);
         memcpy(out, &v, 4);
     }
     return true;
@@ -461,9 +480,10 @@ static bool store_fast(const f80 *a, void *out, enum f80_kind kind)
 unsigned f80_store(f80_ctx cw, const f80 *a, void *out, enum f80_kind kind, bool truncate,
                    bool *written)
 {
-    if (store_fast(a, out, kind)) {
+    unsigned fast_bits;
+    if (store_fast((uint16_t)cw, a, out, kind, &fast_bits)) {
         *written = true;
-        return 0;
+        return fast_bits;
     }
     struct x87_frame f;
     frame_init(&f, cw);

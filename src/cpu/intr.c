@@ -16,6 +16,18 @@ static bool exc_has_error(int v)
     return v == EXC_DF || (v >= EXC_TS && v <= EXC_PF) || v == EXC_AC;
 }
 
+/* Fault-class exceptions (restartable: the saved EIP is the faulting instruction's). */
+static bool exc_is_fault(int v)
+{
+    switch (v) {
+    case EXC_DE: case EXC_BR: case EXC_UD: case EXC_NM: case EXC_TS: case EXC_NP: case EXC_SS:
+    case EXC_GP: case EXC_PF: case EXC_MF: case EXC_AC: case EXC_XM:
+        return true;
+    default:
+        return false;
+    }
+}
+
 enum { CLASS_BENIGN, CLASS_CONTRIB, CLASS_PF, CLASS_DF };
 
 static int exc_class(int v)
@@ -80,6 +92,11 @@ void cpu_deliver_pending_exception(struct cpu *cpu)
         }
     }
     cpu->sys.delivering = -1;
+    /* SDM vol. 3 17.3.1.1: the EFLAGS image pushed for a fault has RF set, so that the
+     * restarted instruction does not hit its instruction breakpoint again (#DB itself
+     * excepted: its handler decides).  Delivery clears RF in EFLAGS afterwards. */
+    if (exc_is_fault(v))
+        cpu_set_eflags(cpu, FLAG_RF, FLAG_RF);
     intr_deliver(cpu, v, exc_has_error(v), err, true);
 }
 

@@ -1,7 +1,7 @@
 /* Paging, the software TLB and segmented memory access (slow paths; fast paths in mmu.h). */
 #include "cpu/mmu.h"
 
-#include <sys/mman.h>
+#include <stdlib.h>
 
 #include "cpu/sysint.h"
 
@@ -23,15 +23,16 @@ static inline bool acc_user(const struct cpu *cpu, int acc)
 
 /* ---- TLB bookkeeping ---- */
 
+static inline unsigned acc_kind(bool write, bool user)
+{
+    return (write ? 1u : 0u) + (user ? 2u : 0u);
+}
+
 int mmu_init(struct cpu *cpu)
 {
-    void *p = mmap(NULL, sizeof(struct tlb_entry) * (size_t)TLB_ENTRIES, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) {
-        cpu->sys.tlb = NULL;
+    cpu->sys.tlb = calloc(TLB_ENTRIES, sizeof(struct tlb_entry));
+    if (!cpu->sys.tlb)
         return -1;
-    }
-    cpu->sys.tlb = p;
     cpu->sys.tlb_nfilled = 0;
     cpu->sys.tlb_has_large = false;
     return 0;
@@ -39,8 +40,7 @@ int mmu_init(struct cpu *cpu)
 
 void mmu_destroy(struct cpu *cpu)
 {
-    if (cpu->sys.tlb)
-        munmap(cpu->sys.tlb, sizeof(struct tlb_entry) * (size_t)TLB_ENTRIES);
+    free(cpu->sys.tlb);
     cpu->sys.tlb = NULL;
 }
 
@@ -60,7 +60,7 @@ void mmu_flush_nonglobal(struct cpu *cpu)
     bool large = false;
     for (uint32_t i = 0; i < s->tlb_nfilled; i++) {
         struct tlb_entry *e = &s->tlb[s->tlb_filled[i]];
-        if (e->perm && (e->flags & TLB_GLOBAL)) {
+        if (e->lpage && (e->flags & TLB_GLOBAL)) {
             s->tlb_filled[kept++] = s->tlb_filled[i];
             large |= (e->flags & TLB_LARGE) != 0;
         } else {
@@ -71,20 +71,29 @@ void mmu_flush_nonglobal(struct cpu *cpu)
     s->tlb_has_large = large;
 }
 
+/* Forget the translation an entry holds (it stays listed in tlb_filled). */
+static inline void tlb_drop(struct tlb_entry *e)
+{
+    memset(e->tag, 0, sizeof(e->tag));
+    e->lpage = 0;
+    e->perm = 0;
+    e->flags = 0;
+}
+
 void cpu_invlpg(struct cpu *cpu, uint32_t linear)
 {
     struct cpu_sys_state *s = &cpu->sys;
-    struct tlb_entry *e = &s->tlb[linear >> 12];
     /* A large page lives in many 4 KiB entries: drop all of those in the same 4 MiB. */
-    if (s->tlb_has_large && (e->perm == 0 || (e->flags & TLB_LARGE))) {
+    if (s->tlb_has_large) {
         for (uint32_t i = 0; i < s->tlb_nfilled; i++) {
-            uint32_t vpn = s->tlb_filled[i];
-            struct tlb_entry *f = &s->tlb[vpn];
-            if ((f->flags & TLB_LARGE) && (vpn >> 10) == (linear >> 22))
-                memset(f, 0, sizeof(*f));
+            struct tlb_entry *f = &s->tlb[s->tlb_filled[i]];
+            if ((f->flags & TLB_LARGE) && (f->lpage >> 22) == (linear >> 22))
+                tlb_drop(f);
         }
     }
-    memset(e, 0, sizeof(*e));
+    struct tlb_entry *e = &s->tlb[tlb_index(linear)];
+    if ((e->lpage >> 12) == (linear >> 12))
+        tlb_drop(e);
     log_printf(cpu->log, LOG_MMU, "invlpg %08x\n", linear);
 }
 
@@ -94,8 +103,8 @@ void cpu_tlb_protect_code(struct cpu *cpu, uint32_t paddr)
     uint32_t page = paddr & ~0xfffu;
     for (uint32_t i = 0; i < s->tlb_nfilled; i++) {
         struct tlb_entry *e = &s->tlb[s->tlb_filled[i]];
-        if (e->perm && e->phys == page)
-            e->fast &= (uint8_t)~(TLB_WS | TLB_WU);
+        if (e->lpage && e->phys == page)
+            e->tag[acc_kind(true, false)] = e->tag[acc_kind(true, true)] = 0;
     }
 }
 
@@ -103,8 +112,8 @@ void mmu_update_mode(struct cpu *cpu)
 {
     bool user = cpu->cpl == 3;
     /* With data breakpoints armed every access takes the slow path, which checks them. */
-    cpu->sys.rd_bit = cpu->sys.data_bp ? 0 : acc_bit(false, user);
-    cpu->sys.wr_bit = cpu->sys.data_bp ? 0 : acc_bit(true, user);
+    cpu->sys.rd_kind = (uint8_t)(cpu->sys.data_bp ? TLB_KIND_NONE : acc_kind(false, user));
+    cpu->sys.wr_kind = (uint8_t)(cpu->sys.data_bp ? TLB_KIND_NONE : acc_kind(true, user));
     cpu->sys.ac_possible = (cpu->cr0 & CR0_AM) && user;
     for (int i = 0; i < SEG_COUNT; i++)
         mmu_update_seg(cpu, i);
@@ -339,34 +348,40 @@ static struct tlb_entry *tlb_fill(struct cpu *cpu, uint32_t lin, bool write, boo
             page_fault(cpu, lin, err);
     }
     w.phys &= cpu->a20_mask;
-    struct tlb_entry *e = &s->tlb[lin >> 12];
-    if (e->perm == 0) {
-        if (s->tlb_nfilled == TLB_FILL_MAX)
-            cpu_tlb_flush(cpu);
-        s->tlb_filled[s->tlb_nfilled++] = lin >> 12;
+    uint32_t idx = tlb_index(lin), lpage = lin & ~0xfffu;
+    struct tlb_entry *e = &s->tlb[idx];
+    if (!e->listed) {
+        s->tlb_filled[s->tlb_nfilled++] = idx;   /* at most TLB_ENTRIES until a flush */
+        e->listed = 1;
     }
+    e->lpage = lpage | 1u;
     e->phys = w.phys;
     e->perm = w.perm;
     e->flags = w.flags;
     if (w.flags & TLB_LARGE)
         s->tlb_has_large = true;
     uintptr_t pe = (w.flags & TLB_VOID) ? 0 : cpu->mem->pages[w.phys >> PHYS_PAGE_SHIFT];
+    uint8_t fast = 0;
     e->host = NULL;
-    e->fast = 0;
+    e->addend = 0;
     if (pe & PHYS_DIRECT_READ) {
         e->host = (uint8_t *)(pe & ~(uintptr_t)PHYS_FLAG_MASK);
-        e->fast = w.perm & (TLB_RS | TLB_RU);
+        e->addend = (uintptr_t)e->host - lpage;
+        fast = w.perm & (TLB_RS | TLB_RU);
         /* Never write straight into ROM or a page holding translated code. */
         if ((pe & PHYS_DIRECT_WRITE) && !phys_is_code_page(cpu->mem, w.phys))
-            e->fast |= w.perm & (TLB_WS | TLB_WU);
+            fast |= w.perm & (TLB_WS | TLB_WU);
     }
+    for (unsigned k = 0; k < 4; k++)
+        e->tag[k] = (fast >> k) & 1 ? lpage | 1u : 0;
+    e->tag[TLB_KIND_NONE] = 0;
     return e;
 }
 
 static inline struct tlb_entry *tlb_get(struct cpu *cpu, uint32_t lin, bool write, bool user)
 {
-    struct tlb_entry *e = &cpu->sys.tlb[lin >> 12];
-    if (e->perm & acc_bit(write, user))
+    struct tlb_entry *e = &cpu->sys.tlb[tlb_index(lin)];
+    if (e->lpage == ((lin & ~0xfffu) | 1u) && (e->perm & acc_bit(write, user)))
         return e;
     return tlb_fill(cpu, lin, write, user);
 }
@@ -434,7 +449,6 @@ bool cpu_take_data_breakpoints(struct cpu *cpu)
 static void lin_access(struct cpu *cpu, uint32_t lin, void *buf, unsigned len, bool write,
                        bool user)
 {
-    uint8_t bit = acc_bit(write, user);
     uint32_t first = lin & 0xfff;
     if (__builtin_expect(cpu->sys.data_bp != 0, 0))
         check_data_breakpoints(cpu, lin, len, write);
@@ -443,7 +457,7 @@ static void lin_access(struct cpu *cpu, uint32_t lin, void *buf, unsigned len, b
         if (e->flags & TLB_VOID) {
             if (!write)
                 memset(buf, 0xff, len);
-        } else if (e->fast & bit) {
+        } else if (e->tag[acc_kind(write, user)]) {
             if (write)
                 memcpy(e->host + first, buf, len);
             else
@@ -477,7 +491,7 @@ static void lin_access(struct cpu *cpu, uint32_t lin, void *buf, unsigned len, b
         if (e->flags & TLB_VOID) {
             if (!write)
                 memset(p, 0xff, chunk);
-        } else if (e->fast & bit) {
+        } else if (e->tag[acc_kind(write, user)]) {
             if (write)
                 memcpy(e->host + off, p, chunk);
             else
@@ -570,7 +584,7 @@ uint64_t cpu_read64(struct cpu *cpu, int seg, uint32_t offset)
 {
     uint64_t v;
     if (mmu_seg_rd_ok(cpu, seg, offset, 8)) {
-        uint8_t *p = mmu_fast(cpu, cpu->seg[seg].base + offset, 8, cpu->sys.rd_bit);
+        uint8_t *p = mmu_fast(cpu, cpu->seg[seg].base + offset, 8, cpu->sys.rd_kind);
         if (p) {
             memcpy(&v, p, 8);
             return v;
@@ -591,7 +605,7 @@ uint64_t cpu_read64(struct cpu *cpu, int seg, uint32_t offset)
 void cpu_write64(struct cpu *cpu, int seg, uint32_t offset, uint64_t value)
 {
     if (mmu_seg_wr_ok(cpu, seg, offset, 8)) {
-        uint8_t *p = mmu_fast(cpu, cpu->seg[seg].base + offset, 8, cpu->sys.wr_bit);
+        uint8_t *p = mmu_fast(cpu, cpu->seg[seg].base + offset, 8, cpu->sys.wr_kind);
         if (p) {
             memcpy(p, &value, 8);
             return;

@@ -33,13 +33,14 @@ static inline __attribute__((always_inline)) bool mmu_seg_wr_ok(const struct cpu
     const struct seg_window *w = &cpu->sys.segw[seg];
     return off >= w->wr_min && (uint64_t)off + size - 1 <= w->wr_max;
 }
-/* Host pointer for lin when the TLB allows the access directly, else NULL. */
-static inline __attribute__((always_inline)) uint8_t *mmu_fast(const struct cpu *cpu, uint32_t lin, unsigned size, uint8_t bit)
+/* Host pointer for lin when the TLB allows the access directly, else NULL. The tag compare
+ * uses the page of the access's last byte, so an access crossing a page misses. */
+static inline __attribute__((always_inline)) uint8_t *mmu_fast(const struct cpu *cpu, uint32_t lin, unsigned size, uint8_t kind)
 {
-    const struct tlb_entry *e = &cpu->sys.tlb[lin >> 12];
-    if ((e->fast & bit) && (lin & 0xfff) <= 0x1000 - size &&
+    const struct tlb_entry *e = &cpu->sys.tlb[tlb_index(lin)];
+    if (e->tag[kind] == (((lin + size - 1) & ~0xfffu) | 1u) &&
         !((lin & (size - 1)) && cpu->sys.ac_possible))
-        return e->host + (lin & 0xfff);
+        return (uint8_t *)(e->addend + lin);
     return NULL;
 }
 
@@ -48,7 +49,7 @@ static inline __attribute__((always_inline)) uint8_t *mmu_fast(const struct cpu 
     {                                                                                    \
         if (mmu_seg_rd_ok(cpu, seg, offset, bits / 8)) {                                 \
             uint8_t *p = mmu_fast(cpu, cpu->seg[seg].base + offset, bits / 8,            \
-                                  cpu->sys.rd_bit);                                      \
+                                  cpu->sys.rd_kind);                                      \
             if (p) {                                                                     \
                 type v;                                                                  \
                 memcpy(&v, p, sizeof(v));                                                \
@@ -61,7 +62,7 @@ static inline __attribute__((always_inline)) uint8_t *mmu_fast(const struct cpu 
     {                                                                                    \
         if (mmu_seg_wr_ok(cpu, seg, offset, bits / 8)) {                                 \
             uint8_t *p = mmu_fast(cpu, cpu->seg[seg].base + offset, bits / 8,            \
-                                  cpu->sys.wr_bit);                                      \
+                                  cpu->sys.wr_kind);                                      \
             if (p) {                                                                     \
                 memcpy(p, &value, sizeof(value));                                        \
                 return;                                                                  \

@@ -31,10 +31,10 @@
 #define INV E(NULL, "", OA_INVALID)
 
 static const struct opcode_info map0[256] = {
-    ALU(0x00, "add", OA_LOCK), [0x06] = E("push", "ES", 0), [0x07] = E("pop", "ES", PRIV),
-    LOGIC(0x08, "or"), [0x0e] = E("push", "CS", 0),
-    ALU(0x10, "adc", OA_LOCK), [0x16] = E("push", "SS", 0), [0x17] = E("pop", "SS", PRIV),
-    ALU(0x18, "sbb", OA_LOCK), [0x1e] = E("push", "DS", 0), [0x1f] = E("pop", "DS", PRIV),
+    ALU(0x00, "add", OA_LOCK), [0x06] = E("push", "ES", OA_PUSH_SREG), [0x07] = E("pop", "ES", PRIV),
+    LOGIC(0x08, "or"), [0x0e] = E("push", "CS", OA_PUSH_SREG),
+    ALU(0x10, "adc", OA_LOCK), [0x16] = E("push", "SS", OA_PUSH_SREG), [0x17] = E("pop", "SS", PRIV),
+    ALU(0x18, "sbb", OA_LOCK), [0x1e] = E("push", "DS", OA_PUSH_SREG), [0x1f] = E("pop", "DS", PRIV),
     LOGIC(0x20, "and"), [0x26] = PFX("es"), [0x27] = F("daa", "", 0, OSZAPC, FLAG_OF),
     ALU(0x28, "sub", OA_LOCK), [0x2e] = PFX("cs"), [0x2f] = F("das", "", 0, OSZAPC, FLAG_OF),
     LOGIC(0x30, "xor"), [0x36] = PFX("ss"), [0x37] = F("aaa", "", 0, OSZAPC, OSZAP & ~FLAG_AF),
@@ -65,7 +65,7 @@ static const struct opcode_info map0[256] = {
     [0x8e] = E("mov", "Sw,Ew", M | PRIV), [0x8f] = E(NULL, "Ev", M | OA_GROUP),
     [0x90] = E("nop", "", 0), [0x91 ... 0x97] = E("xchg", "Zv,eAX", 0),
     [0x98] = E("cbw", "", 0), [0x99] = E("cwd", "", 0),
-    [0x9a] = E("lcall", "Ap", OA_AP | BR | PRIV), [0x9b] = E("fwait", "", 0),
+    [0x9a] = E("call", "Ap", OA_AP | BR | PRIV), [0x9b] = E("fwait", "", 0),
     [0x9c] = E("pushf", "", 0), [0x9d] = F("popf", "", PRIV, OSZAPC, 0),
     [0x9e] = F("sahf", "", 0, FLAG_SF | FLAG_ZF | FLAG_AF | FLAG_PF | FLAG_CF, 0), [0x9f] = E("lahf", "", 0),
     [0xa0] = E("mov", "AL,Ob", OA_MOFFS), [0xa1] = E("mov", "eAX,Ov", OA_MOFFS),
@@ -82,7 +82,7 @@ static const struct opcode_info map0[256] = {
     [0xc4] = E("les", "Gv,Mp", M | OA_MEMONLY | PRIV), [0xc5] = E("lds", "Gv,Mp", M | OA_MEMONLY | PRIV),
     [0xc6] = E(NULL, "Eb,Ib", M | OA_IB | OA_GROUP), [0xc7] = E(NULL, "Ev,Iz", M | OA_IZ | OA_GROUP),
     [0xc8] = E("enter", "Iw,Ib", OA_IW | OA_IB), [0xc9] = E("leave", "", 0),
-    [0xca] = E("lret", "Iw", OA_IW | BR | PRIV), [0xcb] = E("lret", "", BR | PRIV),
+    [0xca] = E("retf", "Iw", OA_IW | BR | PRIV), [0xcb] = E("retf", "", BR | PRIV),
     [0xcc] = E("int3", "", BR | PRIV), [0xcd] = E("int", "Ib", OA_IB | BR | PRIV),
     [0xce] = E("into", "", BR | PRIV), [0xcf] = F("iret", "", BR | PRIV, OSZAPC, 0),
     [0xd0] = E(NULL, "Eb,1", M | OA_GROUP), [0xd1] = E(NULL, "Ev,1", M | OA_GROUP),
@@ -96,7 +96,7 @@ static const struct opcode_info map0[256] = {
     [0xe4] = E("in", "AL,Ib", OA_IB), [0xe5] = E("in", "eAX,Ib", OA_IB),
     [0xe6] = E("out", "Ib,AL", OA_IB), [0xe7] = E("out", "Ib,eAX", OA_IB),
     [0xe8] = E("call", "Jz", OA_JZ | BR), [0xe9] = E("jmp", "Jz", OA_JZ | BR),
-    [0xea] = E("ljmp", "Ap", OA_AP | BR | PRIV), [0xeb] = E("jmp", "Jb", OA_JB | BR),
+    [0xea] = E("jmp", "Ap", OA_AP | BR | PRIV), [0xeb] = E("jmp", "Jb", OA_JB | BR),
     [0xec] = E("in", "AL,DX", 0), [0xed] = E("in", "eAX,DX", 0),
     [0xee] = E("out", "DX,AL", 0), [0xef] = E("out", "DX,eAX", 0),
     [0xf0] = PFX("lock"), [0xf1] = E("int1", "", BR | PRIV), [0xf2] = PFX("repne"), [0xf3] = PFX("rep"),
@@ -142,12 +142,12 @@ static const struct opcode_info map1[256] = {
     [0x99] = E("setns", "Eb", M), [0x9a] = E("setp", "Eb", M), [0x9b] = E("setnp", "Eb", M),
     [0x9c] = E("setl", "Eb", M), [0x9d] = E("setge", "Eb", M), [0x9e] = E("setle", "Eb", M),
     [0x9f] = E("setg", "Eb", M),
-    [0xa0] = E("push", "FS", 0), [0xa1] = E("pop", "FS", PRIV), [0xa2] = P5("cpuid", "", 0, 0, 0, -1),
-    [0xa3] = F("bt", "Ev,Gv", M, BTF, BTU), [0xa4] = F("shld", "Ev,Gv,Ib", M | OA_IB, OSZAPC, FLAG_AF),
-    [0xa5] = F("shld", "Ev,Gv,CL", M, OSZAPC, FLAG_AF),
-    [0xa8] = E("push", "GS", 0), [0xa9] = E("pop", "GS", PRIV), [0xaa] = E("rsm", "", OA_INVALID),
-    [0xab] = F("bts", "Ev,Gv", M | OA_LOCK, BTF, BTU), [0xac] = F("shrd", "Ev,Gv,Ib", M | OA_IB, OSZAPC, FLAG_AF),
-    [0xad] = F("shrd", "Ev,Gv,CL", M, OSZAPC, FLAG_AF),
+    [0xa0] = E("push", "FS", OA_PUSH_SREG), [0xa1] = E("pop", "FS", PRIV), [0xa2] = P5("cpuid", "", 0, 0, 0, -1),
+    [0xa3] = F("bt", "Ev,Gv", M, BTF, BTU), [0xa4] = F("shld", "Ev,Gv,Ib", M | OA_IB | OA_UNDEF_COUNT, OSZAPC, FLAG_AF),
+    [0xa5] = F("shld", "Ev,Gv,CL", M | OA_UNDEF_COUNT, OSZAPC, FLAG_AF),
+    [0xa8] = E("push", "GS", OA_PUSH_SREG), [0xa9] = E("pop", "GS", PRIV), [0xaa] = E("rsm", "", OA_INVALID),
+    [0xab] = F("bts", "Ev,Gv", M | OA_LOCK, BTF, BTU), [0xac] = F("shrd", "Ev,Gv,Ib", M | OA_IB | OA_UNDEF_COUNT, OSZAPC, FLAG_AF),
+    [0xad] = F("shrd", "Ev,Gv,CL", M | OA_UNDEF_COUNT, OSZAPC, FLAG_AF),
     [0xaf] = F("imul", "Gv,Ev", M, OSZAPC, SZP | FLAG_AF),
     [0xb0] = I486("cmpxchg", "Eb,Gb", M | OA_LOCK, OSZAPC, 0), [0xb1] = I486("cmpxchg", "Ev,Gv", M | OA_LOCK, OSZAPC, 0),
     [0xb2] = E("lss", "Gv,Mp", M | OA_MEMONLY | PRIV), [0xb3] = F("btr", "Ev,Gv", M | OA_LOCK, BTF, BTU),
@@ -155,11 +155,11 @@ static const struct opcode_info map1[256] = {
     [0xb6] = E("movzx", "Gv,Eb", M), [0xb7] = E("movzx", "Gv,Ew", M),
     [0xb9] = E("ud1", "", M | OA_INVALID),
     [0xba] = E(NULL, "Ev,Ib", M | OA_IB | OA_GROUP), [0xbb] = F("btc", "Ev,Gv", M | OA_LOCK, BTF, BTU),
-    [0xbc] = F("bsf", "Gv,Ev", M, OSZAPC, OSZAPC & ~FLAG_ZF), [0xbd] = F("bsr", "Gv,Ev", M, OSZAPC, OSZAPC & ~FLAG_ZF),
+    [0xbc] = F("bsf", "Gv,Ev", M | OA_UNDEF_SRC0, OSZAPC, OSZAPC & ~FLAG_ZF), [0xbd] = F("bsr", "Gv,Ev", M | OA_UNDEF_SRC0, OSZAPC, OSZAPC & ~FLAG_ZF),
     [0xbe] = E("movsx", "Gv,Eb", M), [0xbf] = E("movsx", "Gv,Ew", M),
     [0xc0] = I486("xadd", "Eb,Gb", M | OA_LOCK, OSZAPC, 0), [0xc1] = I486("xadd", "Ev,Gv", M | OA_LOCK, OSZAPC, 0),
     [0xc7] = E(NULL, "M", M | OA_GROUP),
-    [0xc8 ... 0xcf] = I486("bswap", "Zd", 0, 0, 0),
+    [0xc8 ... 0xcf] = I486("bswap", "Zv", OA_UNDEF_OP16, 0, 0),
 };
 
 /* Group tables, indexed by ModRM.reg. */
@@ -175,11 +175,16 @@ static const struct opcode_info grp2[8] = {
     F("rcr", NULL, 0, CO, 0), F("shl", NULL, 0, OSZAPC, FLAG_AF), F("shr", NULL, 0, OSZAPC, FLAG_AF),
     F("sal", NULL, 0, OSZAPC, FLAG_AF), F("sar", NULL, 0, OSZAPC, FLAG_AF),
 };
-static const struct opcode_info grp3[8] = {
-    F("test", "*,I", 0, OSZAPC, FLAG_AF), F("test", "*,I", 0, OSZAPC, FLAG_AF),
-    E("not", NULL, OA_LOCK), F("neg", NULL, OA_LOCK, OSZAPC, 0),
-    F("mul", NULL, 0, OSZAPC, SZP | FLAG_AF), F("imul", NULL, 0, OSZAPC, SZP | FLAG_AF),
-    F("div", NULL, 0, OSZAPC, OSZAPC), F("idiv", NULL, 0, OSZAPC, OSZAPC),
+/* Group 3 (F6 byte, F7 word/dword): TEST /0 and its alias /1 take an immediate. */
+#define GRP3_REST \
+    E("not", NULL, OA_LOCK), F("neg", NULL, OA_LOCK, OSZAPC, 0), \
+    F("mul", NULL, 0, OSZAPC, SZP | FLAG_AF), F("imul", NULL, 0, OSZAPC, SZP | FLAG_AF), \
+    F("div", NULL, 0, OSZAPC, OSZAPC), F("idiv", NULL, 0, OSZAPC, OSZAPC)
+static const struct opcode_info grp3b[8] = {
+    F("test", "Eb,Ib", OA_IB, OSZAPC, FLAG_AF), F("test", "Eb,Ib", OA_IB, OSZAPC, FLAG_AF), GRP3_REST,
+};
+static const struct opcode_info grp3v[8] = {
+    F("test", "Ev,Iz", OA_IZ, OSZAPC, FLAG_AF), F("test", "Ev,Iz", OA_IZ, OSZAPC, FLAG_AF), GRP3_REST,
 };
 static const struct opcode_info grp4[8] = {
     F("inc", NULL, OA_LOCK, OSZAP, 0), F("dec", NULL, OA_LOCK, OSZAP, 0),
@@ -187,8 +192,8 @@ static const struct opcode_info grp4[8] = {
 };
 static const struct opcode_info grp5[8] = {
     F("inc", NULL, OA_LOCK, OSZAP, 0), F("dec", NULL, OA_LOCK, OSZAP, 0),
-    E("call", NULL, BR), E("lcall", "Mp", BR | PRIV | OA_MEMONLY), E("jmp", NULL, BR),
-    E("ljmp", "Mp", BR | PRIV | OA_MEMONLY), E("push", NULL, 0), INV,
+    E("call", NULL, BR), E("call", "Mp", BR | PRIV | OA_MEMONLY), E("jmp", NULL, BR),
+    E("jmp", "Mp", BR | PRIV | OA_MEMONLY), E("push", NULL, 0), INV,
 };
 static const struct opcode_info grp1a[8] = { E("pop", NULL, 0), INV, INV, INV, INV, INV, INV, INV };
 static const struct opcode_info grp11[8] = { E("mov", NULL, 0), INV, INV, INV, INV, INV, INV, INV };
@@ -199,7 +204,7 @@ static const struct opcode_info grp6[8] = {
 static const struct opcode_info grp7[8] = {
     E("sgdt", "M", OA_MEMONLY), E("sidt", "M", OA_MEMONLY), E("lgdt", "M", OA_MEMONLY | PRIV),
     E("lidt", "M", OA_MEMONLY | PRIV), E("smsw", "Ew", 0), INV, E("lmsw", "Ew", PRIV),
-    I486("invlpg", "M", OA_MEMONLY | PRIV, 0, 0),
+    I486("invlpg", "Mb", OA_MEMONLY | PRIV, 0, 0),
 };
 static const struct opcode_info grp8[8] = {
     INV, INV, INV, INV, F("bt", NULL, 0, BTF, BTU), F("bts", NULL, OA_LOCK, BTF, BTU),
@@ -217,7 +222,8 @@ static const struct opcode_info *group_of(int map, uint8_t op)
         switch (op) {
         case 0x80: case 0x81: case 0x82: case 0x83: return grp1;
         case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3: return grp2;
-        case 0xf6: case 0xf7: return grp3;
+        case 0xf6: return grp3b;
+        case 0xf7: return grp3v;
         case 0xfe: return grp4;
         case 0xff: return grp5;
         case 0x8f: return grp1a;
@@ -259,4 +265,454 @@ uint32_t opcode_undef_flags(int map, uint8_t opcode, int reg, unsigned count)
             undef |= FLAG_OF;
     }
     return undef;
+}
+
+/* ---- Operand-size and input dependent undefinedness ---- */
+
+static bool is_shift(int map, uint8_t op)
+{
+    return map == 0 && (op == 0xc0 || op == 0xc1 || (op >= 0xd0 && op <= 0xd3));
+}
+
+uint32_t opcode_undef_flags_sized(int map, uint8_t opcode, int reg, unsigned count,
+                                  unsigned opsize)
+{
+    uint32_t undef = opcode_undef_flags(map, opcode, reg, count);
+    if (count == 0 || !opsize)
+        return undef;
+    const struct opcode_info *e = opcode_lookup(map, opcode, reg);
+    /* SHL/SHR/SAL: "CF is undefined for SHL and SHR where the count is greater than or
+     * equal to the size (in bits) of the destination operand" (SDM vol. 2 SAL/SAR/SHL/SHR). */
+    if (is_shift(map, opcode) && (reg == 4 || reg == 5 || reg == 6) && count >= opsize)
+        undef |= FLAG_CF;
+    /* SHLD/SHRD: count greater than the operand size leaves result and flags undefined. */
+    if ((e->attr & OA_UNDEF_COUNT) && count > opsize)
+        undef |= e->flags_set;
+    return undef;
+}
+
+bool opcode_result_undefined(int map, uint8_t opcode, int reg, unsigned count, unsigned opsize,
+                             bool source_zero)
+{
+    const struct opcode_info *e = opcode_lookup(map, opcode, reg);
+    if ((e->attr & OA_UNDEF_SRC0) && source_zero)
+        return true;
+    if ((e->attr & OA_UNDEF_COUNT) && opsize && count > opsize)
+        return true;
+    return (e->attr & OA_UNDEF_OP16) && opsize == 16;
+}
+
+/* ---- x87 ---- */
+
+/* Condition-bit masks from each instruction's "FPU Flags Affected" (SDM vol. 2):
+ * ARITH: C1 defined (stack fault / rounding), C0 C2 C3 undefined;
+ * TRIG:  FPTAN/FSIN/FCOS/FSINCOS also define C2 (operand out of range);
+ * ALLU:  C0-C3 all undefined (FLDCW, FSTCW, FSTSW, FSTENV, FCLEX, FFREE, FNOP);
+ * 0:     all defined (compares, FXAM, FPREM, loads of the whole state, FINIT). */
+#define X_ARITH (FSW_C0 | FSW_C2 | FSW_C3)
+#define X_TRIG (FSW_C0 | FSW_C3)
+#define X_ALLU (FSW_C0 | FSW_C1 | FSW_C2 | FSW_C3)
+#define XM(n, m, u) { n, X87F_MEM, X87M_##m, u, LVL_386, -1, -1 }
+#define XM3(n, m, u) { n, X87F_MEM, X87M_##m, u, LVL_386, -1, 0 }  /* FISTTP: SSE3 */
+#define XR(n, f, u) { n, X87F_##f, X87M_NONE, u, LVL_386, -1, -1 }
+#define XC(n, f, u) { n, X87F_##f, X87M_NONE, u, LVL_P6, 15, -1 }  /* FCMOVcc, FCOMI: P6+CMOV */
+#define XBAD { NULL, X87F_NONE, X87M_NONE, X_ALLU, LVL_386, -1, -1 }
+
+static const struct x87_op_info x87_mem_ops[8][8] = {
+    { XM("fadd", F32, X_ARITH), XM("fmul", F32, X_ARITH), XM("fcom", F32, 0), XM("fcomp", F32, 0),
+      XM("fsub", F32, X_ARITH), XM("fsubr", F32, X_ARITH), XM("fdiv", F32, X_ARITH), XM("fdivr", F32, X_ARITH) },
+    { XM("fld", F32, X_ARITH), XBAD, XM("fst", F32, X_ARITH), XM("fstp", F32, X_ARITH),
+      XM("fldenv", ENV, 0), XM("fldcw", CW, X_ALLU), XM("fnstenv", ENV, X_ALLU), XM("fnstcw", CW, X_ALLU) },
+    { XM("fiadd", I32, X_ARITH), XM("fimul", I32, X_ARITH), XM("ficom", I32, 0), XM("ficomp", I32, 0),
+      XM("fisub", I32, X_ARITH), XM("fisubr", I32, X_ARITH), XM("fidiv", I32, X_ARITH), XM("fidivr", I32, X_ARITH) },
+    { XM("fild", I32, X_ARITH), XM3("fisttp", I32, X_ARITH), XM("fist", I32, X_ARITH), XM("fistp", I32, X_ARITH),
+      XBAD, XM("fld", F80, X_ARITH), XBAD, XM("fstp", F80, X_ARITH) },
+    { XM("fadd", F64, X_ARITH), XM("fmul", F64, X_ARITH), XM("fcom", F64, 0), XM("fcomp", F64, 0),
+      XM("fsub", F64, X_ARITH), XM("fsubr", F64, X_ARITH), XM("fdiv", F64, X_ARITH), XM("fdivr", F64, X_ARITH) },
+    { XM("fld", F64, X_ARITH), XM3("fisttp", I64, X_ARITH), XM("fst", F64, X_ARITH), XM("fstp", F64, X_ARITH),
+      XM("frstor", SAVE, 0), XBAD, XM("fnsave", SAVE, 0), XM("fnstsw", SW, X_ALLU) },
+    { XM("fiadd", I16, X_ARITH), XM("fimul", I16, X_ARITH), XM("ficom", I16, 0), XM("ficomp", I16, 0),
+      XM("fisub", I16, X_ARITH), XM("fisubr", I16, X_ARITH), XM("fidiv", I16, X_ARITH), XM("fidivr", I16, X_ARITH) },
+    { XM("fild", I16, X_ARITH), XM3("fisttp", I16, X_ARITH), XM("fist", I16, X_ARITH), XM("fistp", I16, X_ARITH),
+      XM("fbld", BCD, X_ARITH), XM("fild", I64, X_ARITH), XM("fbstp", BCD, X_ARITH), XM("fistp", I64, X_ARITH) },
+};
+
+/* Register forms by escape and ModRM.reg; entries with a NULL name and form X87F_NONE are
+ * resolved per ModRM.rm in x87_special. Names with a digit are the undocumented aliases
+ * (fstp1, fxch4, fcom2...) that behave like the documented instruction. */
+#define XSPECIAL { NULL, X87F_NONE, X87M_NONE, 0, LVL_386, -1, -1 }
+static const struct x87_op_info x87_reg_ops[8][8] = {
+    { XR("fadd", ST0_STI, X_ARITH), XR("fmul", ST0_STI, X_ARITH), XR("fcom", STI, 0), XR("fcomp", STI, 0),
+      XR("fsub", ST0_STI, X_ARITH), XR("fsubr", ST0_STI, X_ARITH), XR("fdiv", ST0_STI, X_ARITH), XR("fdivr", ST0_STI, X_ARITH) },
+    { XR("fld", STI, X_ARITH), XR("fxch", STI, X_ARITH), XSPECIAL, XR("fstp1", STI, X_ARITH),
+      XSPECIAL, XSPECIAL, XSPECIAL, XSPECIAL },
+    { XC("fcmovb", ST0_STI, X_ARITH), XC("fcmove", ST0_STI, X_ARITH), XC("fcmovbe", ST0_STI, X_ARITH),
+      XC("fcmovu", ST0_STI, X_ARITH), XBAD, XSPECIAL, XBAD, XBAD },
+    { XC("fcmovnb", ST0_STI, X_ARITH), XC("fcmovne", ST0_STI, X_ARITH), XC("fcmovnbe", ST0_STI, X_ARITH),
+      XC("fcmovnu", ST0_STI, X_ARITH), XSPECIAL, XC("fucomi", ST0_STI, 0), XC("fcomi", ST0_STI, 0), XBAD },
+    { XR("fadd", STI_ST0, X_ARITH), XR("fmul", STI_ST0, X_ARITH), XR("fcom2", STI, 0), XR("fcomp3", STI, 0),
+      XR("fsubr", STI_ST0, X_ARITH), XR("fsub", STI_ST0, X_ARITH), XR("fdivr", STI_ST0, X_ARITH), XR("fdiv", STI_ST0, X_ARITH) },
+    { XR("ffree", STI, X_ALLU), XR("fxch4", STI, X_ARITH), XR("fst", STI, X_ARITH), XR("fstp", STI, X_ARITH),
+      XR("fucom", STI, 0), XR("fucomp", STI, 0), XBAD, XBAD },
+    { XR("faddp", STI_ST0, X_ARITH), XR("fmulp", STI_ST0, X_ARITH), XR("fcomp5", STI, 0), XSPECIAL,
+      XR("fsubrp", STI_ST0, X_ARITH), XR("fsubp", STI_ST0, X_ARITH), XR("fdivrp", STI_ST0, X_ARITH), XR("fdivp", STI_ST0, X_ARITH) },
+    /* FFREEP (DF C0+i) is undocumented by Intel but present on every P6 (frees, then pops). */
+    { XR("ffreep", STI, X_ALLU), XR("fxch7", STI, X_ARITH), XR("fstp8", STI, X_ARITH), XR("fstp9", STI, X_ARITH),
+      XSPECIAL, XC("fucomip", ST0_STI, 0), XC("fcomip", ST0_STI, 0), XBAD },
+};
+
+/* D9 E0-FF: one operation per ModRM byte. */
+static const struct x87_op_info x87_d9_e0[32] = {
+    XR("fchs", NONE, X_ARITH), XR("fabs", NONE, X_ARITH), XBAD, XBAD,
+    XR("ftst", NONE, 0), XR("fxam", NONE, 0), XBAD, XBAD,
+    XR("fld1", NONE, X_ARITH), XR("fldl2t", NONE, X_ARITH), XR("fldl2e", NONE, X_ARITH),
+    XR("fldpi", NONE, X_ARITH), XR("fldlg2", NONE, X_ARITH), XR("fldln2", NONE, X_ARITH),
+    XR("fldz", NONE, X_ARITH), XBAD,
+    XR("f2xm1", NONE, X_ARITH), XR("fyl2x", NONE, X_ARITH), XR("fptan", NONE, X_TRIG),
+    XR("fpatan", NONE, X_ARITH), XR("fxtract", NONE, X_ARITH), XR("fprem1", NONE, 0),
+    XR("fdecstp", NONE, X_ARITH), XR("fincstp", NONE, X_ARITH),
+    XR("fprem", NONE, 0), XR("fyl2xp1", NONE, X_ARITH), XR("fsqrt", NONE, X_ARITH),
+    XR("fsincos", NONE, X_TRIG), XR("frndint", NONE, X_ARITH), XR("fscale", NONE, X_ARITH),
+    XR("fsin", NONE, X_TRIG), XR("fcos", NONE, X_TRIG),
+};
+/* DB E0-E7: FENI/FDISI/FSETPM are no-ops since the 80387 (like FNOP). */
+static const struct x87_op_info x87_db_e0[8] = {
+    XR("fneni", NONE, X_ALLU), XR("fndisi", NONE, X_ALLU), XR("fnclex", NONE, X_ALLU),
+    XR("fninit", NONE, 0), XR("fnsetpm", NONE, X_ALLU), XBAD, XBAD, XBAD,
+};
+static const struct x87_op_info x87_fnop = XR("fnop", NONE, X_ALLU);
+static const struct x87_op_info x87_fucompp = XR("fucompp", NONE, 0);
+static const struct x87_op_info x87_fcompp = XR("fcompp", NONE, 0);
+static const struct x87_op_info x87_fnstsw_ax = XR("fnstsw", AX, X_ALLU);
+static const struct x87_op_info x87_bad = XBAD;
+
+const struct x87_op_info *opcode_x87_lookup(uint8_t escape, uint8_t modrm)
+{
+    unsigned esc = (escape - 0xd8u) & 7, reg = (modrm >> 3) & 7;
+    if (modrm < 0xc0)
+        return &x87_mem_ops[esc][reg];
+    const struct x87_op_info *e = &x87_reg_ops[esc][reg];
+    if (e->name || e->form != X87F_NONE || e->fsw_undef)
+        return e;
+    switch (esc << 8 | reg) {
+    case 0x102: return modrm == 0xd0 ? &x87_fnop : &x87_bad;
+    case 0x104: case 0x105: case 0x106: case 0x107: return &x87_d9_e0[modrm - 0xe0];
+    case 0x205: return modrm == 0xe9 ? &x87_fucompp : &x87_bad;
+    case 0x304: return &x87_db_e0[modrm & 7];
+    case 0x603: return modrm == 0xd9 ? &x87_fcompp : &x87_bad;
+    case 0x704: return modrm == 0xe0 ? &x87_fnstsw_ax : &x87_bad;
+    }
+    return &x87_bad;
+}
+
+unsigned x87_mem_size(enum x87_mem kind, bool op32)
+{
+    static const uint8_t size[] = { 0, 4, 8, 10, 2, 4, 8, 10, 0, 0, 2, 2 };
+    if (kind == X87M_ENV)
+        return op32 ? 28 : 14;
+    if (kind == X87M_SAVE)
+        return op32 ? 108 : 94;
+    return (unsigned)kind < sizeof(size) ? size[kind] : 0;
+}
+/* MMX/SSE/SSE2/SSE3 forms of the 0F map, sorted by opcode, prefix, reg (SDM vol. 2 opcode
+ * map tables A-3 and A-6). Generated once from a list and kept as data. */
+struct simd_row { uint8_t opcode, prefix; int8_t reg; struct simd_op_info info; };
+static const struct simd_row simd_rows[] = {
+    { 0x10, 0x00, -1, { "movups", "Vx,Wx", 0, SF_SSE } },
+    { 0x10, 0x66, -1, { "movupd", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x10, 0xf2, -1, { "movsd", "Vx,Wq", 0, SF_SSE2 } },
+    { 0x10, 0xf3, -1, { "movss", "Vx,Wd", 0, SF_SSE } },
+    { 0x11, 0x00, -1, { "movups", "Wx,Vx", 0, SF_SSE } },
+    { 0x11, 0x66, -1, { "movupd", "Wx,Vx", 0, SF_SSE2 } },
+    { 0x11, 0xf2, -1, { "movsd", "Wq,Vx", 0, SF_SSE2 } },
+    { 0x11, 0xf3, -1, { "movss", "Wd,Vx", 0, SF_SSE } },
+    { 0x12, 0x00, -1, { "movlps", "Vx,Mq", SA_MEMONLY, SF_SSE } },
+    { 0x12, 0x00, -1, { "movhlps", "Vx,Ux", SA_REGONLY, SF_SSE } },
+    { 0x12, 0x66, -1, { "movlpd", "Vx,Mq", SA_MEMONLY, SF_SSE2 } },
+    { 0x12, 0xf2, -1, { "movddup", "Vx,Wq", 0, SF_SSE3 } },
+    { 0x12, 0xf3, -1, { "movsldup", "Vx,Wx", 0, SF_SSE3 } },
+    { 0x13, 0x00, -1, { "movlps", "Mq,Vx", SA_MEMONLY, SF_SSE } },
+    { 0x13, 0x66, -1, { "movlpd", "Mq,Vx", SA_MEMONLY, SF_SSE2 } },
+    { 0x14, 0x00, -1, { "unpcklps", "Vx,Wx", 0, SF_SSE } },
+    { 0x14, 0x66, -1, { "unpcklpd", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x15, 0x00, -1, { "unpckhps", "Vx,Wx", 0, SF_SSE } },
+    { 0x15, 0x66, -1, { "unpckhpd", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x16, 0x00, -1, { "movhps", "Vx,Mq", SA_MEMONLY, SF_SSE } },
+    { 0x16, 0x00, -1, { "movlhps", "Vx,Ux", SA_REGONLY, SF_SSE } },
+    { 0x16, 0x66, -1, { "movhpd", "Vx,Mq", SA_MEMONLY, SF_SSE2 } },
+    { 0x16, 0xf3, -1, { "movshdup", "Vx,Wx", 0, SF_SSE3 } },
+    { 0x17, 0x00, -1, { "movhps", "Mq,Vx", SA_MEMONLY, SF_SSE } },
+    { 0x17, 0x66, -1, { "movhpd", "Mq,Vx", SA_MEMONLY, SF_SSE2 } },
+    { 0x28, 0x00, -1, { "movaps", "Vx,Wx", 0, SF_SSE } },
+    { 0x28, 0x66, -1, { "movapd", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x29, 0x00, -1, { "movaps", "Wx,Vx", 0, SF_SSE } },
+    { 0x29, 0x66, -1, { "movapd", "Wx,Vx", 0, SF_SSE2 } },
+    { 0x2a, 0x00, -1, { "cvtpi2ps", "Vx,Qq", 0, SF_SSE } },
+    { 0x2a, 0x66, -1, { "cvtpi2pd", "Vx,Qq", 0, SF_SSE2 } },
+    { 0x2a, 0xf2, -1, { "cvtsi2sd", "Vx,Ed", 0, SF_SSE2 } },
+    { 0x2a, 0xf3, -1, { "cvtsi2ss", "Vx,Ed", 0, SF_SSE } },
+    { 0x2b, 0x00, -1, { "movntps", "Mx,Vx", SA_MEMONLY, SF_SSE } },
+    { 0x2b, 0x66, -1, { "movntpd", "Mx,Vx", SA_MEMONLY, SF_SSE2 } },
+    { 0x2c, 0x00, -1, { "cvttps2pi", "Pq,Wq", 0, SF_SSE } },
+    { 0x2c, 0x66, -1, { "cvttpd2pi", "Pq,Wx", 0, SF_SSE2 } },
+    { 0x2c, 0xf2, -1, { "cvttsd2si", "Gd,Wq", 0, SF_SSE2 } },
+    { 0x2c, 0xf3, -1, { "cvttss2si", "Gd,Wd", 0, SF_SSE } },
+    { 0x2d, 0x00, -1, { "cvtps2pi", "Pq,Wq", 0, SF_SSE } },
+    { 0x2d, 0x66, -1, { "cvtpd2pi", "Pq,Wx", 0, SF_SSE2 } },
+    { 0x2d, 0xf2, -1, { "cvtsd2si", "Gd,Wq", 0, SF_SSE2 } },
+    { 0x2d, 0xf3, -1, { "cvtss2si", "Gd,Wd", 0, SF_SSE } },
+    { 0x2e, 0x00, -1, { "ucomiss", "Vx,Wd", 0, SF_SSE } },
+    { 0x2e, 0x66, -1, { "ucomisd", "Vx,Wq", 0, SF_SSE2 } },
+    { 0x2f, 0x00, -1, { "comiss", "Vx,Wd", 0, SF_SSE } },
+    { 0x2f, 0x66, -1, { "comisd", "Vx,Wq", 0, SF_SSE2 } },
+    { 0x50, 0x00, -1, { "movmskps", "Gd,Ux", SA_REGONLY, SF_SSE } },
+    { 0x50, 0x66, -1, { "movmskpd", "Gd,Ux", SA_REGONLY, SF_SSE2 } },
+    { 0x51, 0x00, -1, { "sqrtps", "Vx,Wx", 0, SF_SSE } },
+    { 0x51, 0x66, -1, { "sqrtpd", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x51, 0xf2, -1, { "sqrtsd", "Vx,Wq", 0, SF_SSE2 } },
+    { 0x51, 0xf3, -1, { "sqrtss", "Vx,Wd", 0, SF_SSE } },
+    { 0x52, 0x00, -1, { "rsqrtps", "Vx,Wx", 0, SF_SSE } },
+    { 0x52, 0xf3, -1, { "rsqrtss", "Vx,Wd", 0, SF_SSE } },
+    { 0x53, 0x00, -1, { "rcpps", "Vx,Wx", 0, SF_SSE } },
+    { 0x53, 0xf3, -1, { "rcpss", "Vx,Wd", 0, SF_SSE } },
+    { 0x54, 0x00, -1, { "andps", "Vx,Wx", 0, SF_SSE } },
+    { 0x54, 0x66, -1, { "andpd", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x55, 0x00, -1, { "andnps", "Vx,Wx", 0, SF_SSE } },
+    { 0x55, 0x66, -1, { "andnpd", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x56, 0x00, -1, { "orps", "Vx,Wx", 0, SF_SSE } },
+    { 0x56, 0x66, -1, { "orpd", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x57, 0x00, -1, { "xorps", "Vx,Wx", 0, SF_SSE } },
+    { 0x57, 0x66, -1, { "xorpd", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x58, 0x00, -1, { "addps", "Vx,Wx", 0, SF_SSE } },
+    { 0x58, 0x66, -1, { "addpd", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x58, 0xf2, -1, { "addsd", "Vx,Wq", 0, SF_SSE2 } },
+    { 0x58, 0xf3, -1, { "addss", "Vx,Wd", 0, SF_SSE } },
+    { 0x59, 0x00, -1, { "mulps", "Vx,Wx", 0, SF_SSE } },
+    { 0x59, 0x66, -1, { "mulpd", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x59, 0xf2, -1, { "mulsd", "Vx,Wq", 0, SF_SSE2 } },
+    { 0x59, 0xf3, -1, { "mulss", "Vx,Wd", 0, SF_SSE } },
+    { 0x5a, 0x00, -1, { "cvtps2pd", "Vx,Wq", 0, SF_SSE2 } },
+    { 0x5a, 0x66, -1, { "cvtpd2ps", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x5a, 0xf2, -1, { "cvtsd2ss", "Vx,Wq", 0, SF_SSE2 } },
+    { 0x5a, 0xf3, -1, { "cvtss2sd", "Vx,Wd", 0, SF_SSE2 } },
+    { 0x5b, 0x00, -1, { "cvtdq2ps", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x5b, 0x66, -1, { "cvtps2dq", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x5b, 0xf3, -1, { "cvttps2dq", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x5c, 0x00, -1, { "subps", "Vx,Wx", 0, SF_SSE } },
+    { 0x5c, 0x66, -1, { "subpd", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x5c, 0xf2, -1, { "subsd", "Vx,Wq", 0, SF_SSE2 } },
+    { 0x5c, 0xf3, -1, { "subss", "Vx,Wd", 0, SF_SSE } },
+    { 0x5d, 0x00, -1, { "minps", "Vx,Wx", 0, SF_SSE } },
+    { 0x5d, 0x66, -1, { "minpd", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x5d, 0xf2, -1, { "minsd", "Vx,Wq", 0, SF_SSE2 } },
+    { 0x5d, 0xf3, -1, { "minss", "Vx,Wd", 0, SF_SSE } },
+    { 0x5e, 0x00, -1, { "divps", "Vx,Wx", 0, SF_SSE } },
+    { 0x5e, 0x66, -1, { "divpd", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x5e, 0xf2, -1, { "divsd", "Vx,Wq", 0, SF_SSE2 } },
+    { 0x5e, 0xf3, -1, { "divss", "Vx,Wd", 0, SF_SSE } },
+    { 0x5f, 0x00, -1, { "maxps", "Vx,Wx", 0, SF_SSE } },
+    { 0x5f, 0x66, -1, { "maxpd", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x5f, 0xf2, -1, { "maxsd", "Vx,Wq", 0, SF_SSE2 } },
+    { 0x5f, 0xf3, -1, { "maxss", "Vx,Wd", 0, SF_SSE } },
+    { 0x60, 0x00, -1, { "punpcklbw", "Pq,Qd", 0, SF_MMX } },
+    { 0x60, 0x66, -1, { "punpcklbw", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x61, 0x00, -1, { "punpcklwd", "Pq,Qd", 0, SF_MMX } },
+    { 0x61, 0x66, -1, { "punpcklwd", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x62, 0x00, -1, { "punpckldq", "Pq,Qd", 0, SF_MMX } },
+    { 0x62, 0x66, -1, { "punpckldq", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x63, 0x00, -1, { "packsswb", "Pq,Qq", 0, SF_MMX } },
+    { 0x63, 0x66, -1, { "packsswb", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x64, 0x00, -1, { "pcmpgtb", "Pq,Qq", 0, SF_MMX } },
+    { 0x64, 0x66, -1, { "pcmpgtb", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x65, 0x00, -1, { "pcmpgtw", "Pq,Qq", 0, SF_MMX } },
+    { 0x65, 0x66, -1, { "pcmpgtw", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x66, 0x00, -1, { "pcmpgtd", "Pq,Qq", 0, SF_MMX } },
+    { 0x66, 0x66, -1, { "pcmpgtd", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x67, 0x00, -1, { "packuswb", "Pq,Qq", 0, SF_MMX } },
+    { 0x67, 0x66, -1, { "packuswb", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x68, 0x00, -1, { "punpckhbw", "Pq,Qq", 0, SF_MMX } },
+    { 0x68, 0x66, -1, { "punpckhbw", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x69, 0x00, -1, { "punpckhwd", "Pq,Qq", 0, SF_MMX } },
+    { 0x69, 0x66, -1, { "punpckhwd", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x6a, 0x00, -1, { "punpckhdq", "Pq,Qq", 0, SF_MMX } },
+    { 0x6a, 0x66, -1, { "punpckhdq", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x6b, 0x00, -1, { "packssdw", "Pq,Qq", 0, SF_MMX } },
+    { 0x6b, 0x66, -1, { "packssdw", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x6c, 0x66, -1, { "punpcklqdq", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x6d, 0x66, -1, { "punpckhqdq", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x6e, 0x00, -1, { "movd", "Pq,Ed", 0, SF_MMX } },
+    { 0x6e, 0x66, -1, { "movd", "Vx,Ed", 0, SF_SSE2 } },
+    { 0x6f, 0x00, -1, { "movq", "Pq,Qq", 0, SF_MMX } },
+    { 0x6f, 0x66, -1, { "movdqa", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x6f, 0xf3, -1, { "movdqu", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x70, 0x00, -1, { "pshufw", "Pq,Qq,I", SA_IMM8, SF_MMXEXT } },
+    { 0x70, 0x66, -1, { "pshufd", "Vx,Wx,I", SA_IMM8, SF_SSE2 } },
+    { 0x70, 0xf2, -1, { "pshuflw", "Vx,Wx,I", SA_IMM8, SF_SSE2 } },
+    { 0x70, 0xf3, -1, { "pshufhw", "Vx,Wx,I", SA_IMM8, SF_SSE2 } },
+    { 0x71, 0x00, 2, { "psrlw", "Nq,I", SA_IMM8 | SA_REGONLY, SF_MMX } },
+    { 0x71, 0x00, 4, { "psraw", "Nq,I", SA_IMM8 | SA_REGONLY, SF_MMX } },
+    { 0x71, 0x00, 6, { "psllw", "Nq,I", SA_IMM8 | SA_REGONLY, SF_MMX } },
+    { 0x71, 0x66, 2, { "psrlw", "Ux,I", SA_IMM8 | SA_REGONLY, SF_SSE2 } },
+    { 0x71, 0x66, 4, { "psraw", "Ux,I", SA_IMM8 | SA_REGONLY, SF_SSE2 } },
+    { 0x71, 0x66, 6, { "psllw", "Ux,I", SA_IMM8 | SA_REGONLY, SF_SSE2 } },
+    { 0x72, 0x00, 2, { "psrld", "Nq,I", SA_IMM8 | SA_REGONLY, SF_MMX } },
+    { 0x72, 0x00, 4, { "psrad", "Nq,I", SA_IMM8 | SA_REGONLY, SF_MMX } },
+    { 0x72, 0x00, 6, { "pslld", "Nq,I", SA_IMM8 | SA_REGONLY, SF_MMX } },
+    { 0x72, 0x66, 2, { "psrld", "Ux,I", SA_IMM8 | SA_REGONLY, SF_SSE2 } },
+    { 0x72, 0x66, 4, { "psrad", "Ux,I", SA_IMM8 | SA_REGONLY, SF_SSE2 } },
+    { 0x72, 0x66, 6, { "pslld", "Ux,I", SA_IMM8 | SA_REGONLY, SF_SSE2 } },
+    { 0x73, 0x00, 2, { "psrlq", "Nq,I", SA_IMM8 | SA_REGONLY, SF_MMX } },
+    { 0x73, 0x00, 6, { "psllq", "Nq,I", SA_IMM8 | SA_REGONLY, SF_MMX } },
+    { 0x73, 0x66, 2, { "psrlq", "Ux,I", SA_IMM8 | SA_REGONLY, SF_SSE2 } },
+    { 0x73, 0x66, 3, { "psrldq", "Ux,I", SA_IMM8 | SA_REGONLY, SF_SSE2 } },
+    { 0x73, 0x66, 6, { "psllq", "Ux,I", SA_IMM8 | SA_REGONLY, SF_SSE2 } },
+    { 0x73, 0x66, 7, { "pslldq", "Ux,I", SA_IMM8 | SA_REGONLY, SF_SSE2 } },
+    { 0x74, 0x00, -1, { "pcmpeqb", "Pq,Qq", 0, SF_MMX } },
+    { 0x74, 0x66, -1, { "pcmpeqb", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x75, 0x00, -1, { "pcmpeqw", "Pq,Qq", 0, SF_MMX } },
+    { 0x75, 0x66, -1, { "pcmpeqw", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x76, 0x00, -1, { "pcmpeqd", "Pq,Qq", 0, SF_MMX } },
+    { 0x76, 0x66, -1, { "pcmpeqd", "Vx,Wx", 0, SF_SSE2 } },
+    { 0x77, 0x00, -1, { "emms", "", SA_NOMODRM, SF_MMX } },
+    { 0x7c, 0x66, -1, { "haddpd", "Vx,Wx", 0, SF_SSE3 } },
+    { 0x7c, 0xf2, -1, { "haddps", "Vx,Wx", 0, SF_SSE3 } },
+    { 0x7d, 0x66, -1, { "hsubpd", "Vx,Wx", 0, SF_SSE3 } },
+    { 0x7d, 0xf2, -1, { "hsubps", "Vx,Wx", 0, SF_SSE3 } },
+    { 0x7e, 0x00, -1, { "movd", "Ed,Pq", 0, SF_MMX } },
+    { 0x7e, 0x66, -1, { "movd", "Ed,Vx", 0, SF_SSE2 } },
+    { 0x7e, 0xf3, -1, { "movq", "Vx,Wq", 0, SF_SSE2 } },
+    { 0x7f, 0x00, -1, { "movq", "Qq,Pq", 0, SF_MMX } },
+    { 0x7f, 0x66, -1, { "movdqa", "Wx,Vx", 0, SF_SSE2 } },
+    { 0x7f, 0xf3, -1, { "movdqu", "Wx,Vx", 0, SF_SSE2 } },
+    { 0xae, 0x00, 0, { "fxsave", "M", SA_MEMONLY, SF_FXSR } },
+    { 0xae, 0x00, 1, { "fxrstor", "M", SA_MEMONLY, SF_FXSR } },
+    { 0xae, 0x00, 2, { "ldmxcsr", "Md", SA_MEMONLY, SF_SSE } },
+    { 0xae, 0x00, 3, { "stmxcsr", "Md", SA_MEMONLY, SF_SSE } },
+    { 0xae, 0x00, 5, { "lfence", "", SA_REGONLY, SF_SSE2 } },
+    { 0xae, 0x00, 6, { "mfence", "", SA_REGONLY, SF_SSE2 } },
+    { 0xae, 0x00, 7, { "clflush", "Mb", SA_MEMONLY, SF_CLFSH } },
+    { 0xae, 0x00, 7, { "sfence", "", SA_REGONLY, SF_SSE } },
+    { 0xc2, 0x00, -1, { "cmpps", "Vx,Wx,I", SA_IMM8, SF_SSE } },
+    { 0xc2, 0x66, -1, { "cmppd", "Vx,Wx,I", SA_IMM8, SF_SSE2 } },
+    { 0xc2, 0xf2, -1, { "cmpsd", "Vx,Wq,I", SA_IMM8, SF_SSE2 } },
+    { 0xc2, 0xf3, -1, { "cmpss", "Vx,Wd,I", SA_IMM8, SF_SSE } },
+    { 0xc3, 0x00, -1, { "movnti", "Md,Gd", SA_MEMONLY, SF_SSE2 } },
+    { 0xc4, 0x00, -1, { "pinsrw", "Pq,Ey,I", SA_IMM8, SF_MMXEXT } },
+    { 0xc4, 0x66, -1, { "pinsrw", "Vx,Ey,I", SA_IMM8, SF_SSE2 } },
+    { 0xc5, 0x00, -1, { "pextrw", "Gd,Nq,I", SA_IMM8 | SA_REGONLY, SF_MMXEXT } },
+    { 0xc5, 0x66, -1, { "pextrw", "Gd,Ux,I", SA_IMM8 | SA_REGONLY, SF_SSE2 } },
+    { 0xc6, 0x00, -1, { "shufps", "Vx,Wx,I", SA_IMM8, SF_SSE } },
+    { 0xc6, 0x66, -1, { "shufpd", "Vx,Wx,I", SA_IMM8, SF_SSE2 } },
+    { 0xd0, 0x66, -1, { "addsubpd", "Vx,Wx", 0, SF_SSE3 } },
+    { 0xd0, 0xf2, -1, { "addsubps", "Vx,Wx", 0, SF_SSE3 } },
+    { 0xd1, 0x00, -1, { "psrlw", "Pq,Qq", 0, SF_MMX } },
+    { 0xd1, 0x66, -1, { "psrlw", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xd2, 0x00, -1, { "psrld", "Pq,Qq", 0, SF_MMX } },
+    { 0xd2, 0x66, -1, { "psrld", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xd3, 0x00, -1, { "psrlq", "Pq,Qq", 0, SF_MMX } },
+    { 0xd3, 0x66, -1, { "psrlq", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xd4, 0x00, -1, { "paddq", "Pq,Qq", 0, SF_SSE2 } },
+    { 0xd4, 0x66, -1, { "paddq", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xd5, 0x00, -1, { "pmullw", "Pq,Qq", 0, SF_MMX } },
+    { 0xd5, 0x66, -1, { "pmullw", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xd6, 0x66, -1, { "movq", "Wq,Vx", 0, SF_SSE2 } },
+    { 0xd6, 0xf2, -1, { "movdq2q", "Pq,Ux", SA_REGONLY, SF_SSE2 } },
+    { 0xd6, 0xf3, -1, { "movq2dq", "Vx,Nq", SA_REGONLY, SF_SSE2 } },
+    { 0xd7, 0x00, -1, { "pmovmskb", "Gd,Nq", SA_REGONLY, SF_MMXEXT } },
+    { 0xd7, 0x66, -1, { "pmovmskb", "Gd,Ux", SA_REGONLY, SF_SSE2 } },
+    { 0xd8, 0x00, -1, { "psubusb", "Pq,Qq", 0, SF_MMX } },
+    { 0xd8, 0x66, -1, { "psubusb", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xd9, 0x00, -1, { "psubusw", "Pq,Qq", 0, SF_MMX } },
+    { 0xd9, 0x66, -1, { "psubusw", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xda, 0x00, -1, { "pminub", "Pq,Qq", 0, SF_MMXEXT } },
+    { 0xda, 0x66, -1, { "pminub", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xdb, 0x00, -1, { "pand", "Pq,Qq", 0, SF_MMX } },
+    { 0xdb, 0x66, -1, { "pand", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xdc, 0x00, -1, { "paddusb", "Pq,Qq", 0, SF_MMX } },
+    { 0xdc, 0x66, -1, { "paddusb", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xdd, 0x00, -1, { "paddusw", "Pq,Qq", 0, SF_MMX } },
+    { 0xdd, 0x66, -1, { "paddusw", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xde, 0x00, -1, { "pmaxub", "Pq,Qq", 0, SF_MMXEXT } },
+    { 0xde, 0x66, -1, { "pmaxub", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xdf, 0x00, -1, { "pandn", "Pq,Qq", 0, SF_MMX } },
+    { 0xdf, 0x66, -1, { "pandn", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xe0, 0x00, -1, { "pavgb", "Pq,Qq", 0, SF_MMXEXT } },
+    { 0xe0, 0x66, -1, { "pavgb", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xe1, 0x00, -1, { "psraw", "Pq,Qq", 0, SF_MMX } },
+    { 0xe1, 0x66, -1, { "psraw", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xe2, 0x00, -1, { "psrad", "Pq,Qq", 0, SF_MMX } },
+    { 0xe2, 0x66, -1, { "psrad", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xe3, 0x00, -1, { "pavgw", "Pq,Qq", 0, SF_MMXEXT } },
+    { 0xe3, 0x66, -1, { "pavgw", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xe4, 0x00, -1, { "pmulhuw", "Pq,Qq", 0, SF_MMXEXT } },
+    { 0xe4, 0x66, -1, { "pmulhuw", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xe5, 0x00, -1, { "pmulhw", "Pq,Qq", 0, SF_MMX } },
+    { 0xe5, 0x66, -1, { "pmulhw", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xe6, 0x66, -1, { "cvttpd2dq", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xe6, 0xf2, -1, { "cvtpd2dq", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xe6, 0xf3, -1, { "cvtdq2pd", "Vx,Wq", 0, SF_SSE2 } },
+    { 0xe7, 0x00, -1, { "movntq", "Mq,Pq", SA_MEMONLY, SF_MMXEXT } },
+    { 0xe7, 0x66, -1, { "movntdq", "Mx,Vx", SA_MEMONLY, SF_SSE2 } },
+    { 0xe8, 0x00, -1, { "psubsb", "Pq,Qq", 0, SF_MMX } },
+    { 0xe8, 0x66, -1, { "psubsb", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xe9, 0x00, -1, { "psubsw", "Pq,Qq", 0, SF_MMX } },
+    { 0xe9, 0x66, -1, { "psubsw", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xea, 0x00, -1, { "pminsw", "Pq,Qq", 0, SF_MMXEXT } },
+    { 0xea, 0x66, -1, { "pminsw", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xeb, 0x00, -1, { "por", "Pq,Qq", 0, SF_MMX } },
+    { 0xeb, 0x66, -1, { "por", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xec, 0x00, -1, { "paddsb", "Pq,Qq", 0, SF_MMX } },
+    { 0xec, 0x66, -1, { "paddsb", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xed, 0x00, -1, { "paddsw", "Pq,Qq", 0, SF_MMX } },
+    { 0xed, 0x66, -1, { "paddsw", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xee, 0x00, -1, { "pmaxsw", "Pq,Qq", 0, SF_MMXEXT } },
+    { 0xee, 0x66, -1, { "pmaxsw", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xef, 0x00, -1, { "pxor", "Pq,Qq", 0, SF_MMX } },
+    { 0xef, 0x66, -1, { "pxor", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xf0, 0xf2, -1, { "lddqu", "Vx,M", SA_MEMONLY, SF_SSE3 } },
+    { 0xf1, 0x00, -1, { "psllw", "Pq,Qq", 0, SF_MMX } },
+    { 0xf1, 0x66, -1, { "psllw", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xf2, 0x00, -1, { "pslld", "Pq,Qq", 0, SF_MMX } },
+    { 0xf2, 0x66, -1, { "pslld", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xf3, 0x00, -1, { "psllq", "Pq,Qq", 0, SF_MMX } },
+    { 0xf3, 0x66, -1, { "psllq", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xf4, 0x00, -1, { "pmuludq", "Pq,Qq", 0, SF_SSE2 } },
+    { 0xf4, 0x66, -1, { "pmuludq", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xf5, 0x00, -1, { "pmaddwd", "Pq,Qq", 0, SF_MMX } },
+    { 0xf5, 0x66, -1, { "pmaddwd", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xf6, 0x00, -1, { "psadbw", "Pq,Qq", 0, SF_MMXEXT } },
+    { 0xf6, 0x66, -1, { "psadbw", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xf7, 0x00, -1, { "maskmovq", "Pq,Nq", SA_REGONLY, SF_MMXEXT } },
+    { 0xf7, 0x66, -1, { "maskmovdqu", "Vx,Ux", SA_REGONLY, SF_SSE2 } },
+    { 0xf8, 0x00, -1, { "psubb", "Pq,Qq", 0, SF_MMX } },
+    { 0xf8, 0x66, -1, { "psubb", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xf9, 0x00, -1, { "psubw", "Pq,Qq", 0, SF_MMX } },
+    { 0xf9, 0x66, -1, { "psubw", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xfa, 0x00, -1, { "psubd", "Pq,Qq", 0, SF_MMX } },
+    { 0xfa, 0x66, -1, { "psubd", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xfb, 0x00, -1, { "psubq", "Pq,Qq", 0, SF_SSE2 } },
+    { 0xfb, 0x66, -1, { "psubq", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xfc, 0x00, -1, { "paddb", "Pq,Qq", 0, SF_MMX } },
+    { 0xfc, 0x66, -1, { "paddb", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xfd, 0x00, -1, { "paddw", "Pq,Qq", 0, SF_MMX } },
+    { 0xfd, 0x66, -1, { "paddw", "Vx,Wx", 0, SF_SSE2 } },
+    { 0xfe, 0x00, -1, { "paddd", "Pq,Qq", 0, SF_MMX } },
+    { 0xfe, 0x66, -1, { "paddd", "Vx,Wx", 0, SF_SSE2 } },
+};
+
+const struct simd_op_info *opcode_simd_lookup(uint8_t opcode, uint8_t prefix, int reg, bool mem)
+{
+    for (unsigned k = 0; k < sizeof(simd_rows) / sizeof(simd_rows[0]); k++) {
+        const struct simd_row *r = &simd_rows[k];
+        if (r->opcode < opcode)
+            continue;
+        if (r->opcode > opcode)
+            break;
+        if (r->prefix != prefix || (r->reg >= 0 && r->reg != (reg & 7)))
+            continue;
+        if (((r->info.attr & SA_MEMONLY) && !mem) || ((r->info.attr & SA_REGONLY) && mem))
+            continue;
+        return &r->info;
+    }
+    return NULL;
 }

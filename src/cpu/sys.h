@@ -7,30 +7,43 @@
 #include <stdint.h>
 
 /* ---- Software TLB ----
- * One entry per 4 KiB linear page (2^20 entries, mapped lazily), indexed by linear page
- * number, so no tag compare is needed: a bit in `fast` says "this kind of access at this
- * privilege may use host directly". `perm` says what the translation permits (the slow
- * path then goes through phys_read/phys_write for MMIO, ROM and code pages). */
+ * A small direct-mapped, tagged TLB (TLB_ENTRIES entries, indexed by a hash of the linear
+ * page number). One compare decides the fast path: tag[k] holds "linear page | 1" when
+ * access kind k (bit k of TLB_RS..TLB_WU) at that page may use host memory directly, else 0;
+ * tag[TLB_KIND_NONE] is always 0 (data breakpoints armed: every access takes the slow path).
+ * `perm` says what the translation permits (the slow path then goes through
+ * phys_read/phys_write for MMIO, ROM and code pages). */
 enum {
     TLB_RS = 1u << 0,  /* supervisor read (and execute) */
     TLB_WS = 1u << 1,  /* supervisor write */
     TLB_RU = 1u << 2,  /* user read (and execute) */
     TLB_WU = 1u << 3,  /* user write */
 };
+enum { TLB_KIND_NONE = 4 };
 enum {
     TLB_GLOBAL = 1u << 0,
     TLB_LARGE = 1u << 1,
     TLB_VOID = 1u << 2,  /* PAE page above 4 GiB: nothing there (reads all ones) */
 };
 struct tlb_entry {
+    uint32_t tag[5];   /* per access kind: linear page | 1 when the fast path applies, else 0 */
+    uint32_t lpage;    /* linear page | 1 of the translation held; 0 = empty */
+    uintptr_t addend;  /* host address of linear byte lin is lin + addend (when host) */
     uint8_t *host;     /* host address of the page, NULL when not RAM/ROM */
     uint32_t phys;     /* physical page base (A20 applied) */
-    uint8_t fast;      /* TLB_* bits allowed straight through host */
-    uint8_t perm;      /* TLB_* bits allowed by the translation; 0 = empty entry */
-    uint8_t flags;     /* TLB_GLOBAL, TLB_LARGE */
+    uint8_t perm;      /* TLB_* bits allowed by the translation */
+    uint8_t flags;     /* TLB_GLOBAL, TLB_LARGE, TLB_VOID */
+    uint8_t listed;    /* index is in tlb_filled (stays set after INVLPG until a flush) */
 };
-#define TLB_ENTRIES (1u << 20)
-#define TLB_FILL_MAX 8192u  /* filled entries tracked; a full list is flushed */
+#define TLB_BITS 12
+#define TLB_ENTRIES (1u << TLB_BITS)
+
+/* TLB slot of a linear address: low bits of the page number mixed with the page directory
+ * index, so user code (0x08048000) and kernel text (0xc1048000) do not collide. */
+static inline uint32_t tlb_index(uint32_t lin)
+{
+    return ((lin >> 12) ^ (lin >> 22)) & (TLB_ENTRIES - 1);
+}
 
 /* Offsets of a segment that pass the limit and type checks, per access kind: an access of
  * size n at off passes when off >= min && off + n - 1 <= max. Empty window: min 1, max 0. */
@@ -88,11 +101,11 @@ struct cpu_sys_state {
     uint64_t int_count;      /* events logged with -d int */
 
     /* TLB */
-    struct tlb_entry *tlb;   /* TLB_ENTRIES, mmap'ed by cpu_init */
+    struct tlb_entry *tlb;   /* TLB_ENTRIES, allocated by cpu_init */
     uint32_t tlb_nfilled;
-    uint32_t tlb_filled[TLB_FILL_MAX];
+    uint32_t tlb_filled[TLB_ENTRIES];  /* indexes of entries filled since the last flush */
     bool tlb_has_large;
-    uint8_t rd_bit, wr_bit;  /* TLB bits for the current CPL */
+    uint8_t rd_kind, wr_kind;  /* tag[] index for reads/writes at the current CPL */
     bool ac_possible;        /* CR0.AM && CPL 3: misaligned accesses take the slow path */
     struct seg_window segw[6];
     uint64_t pdpte[4];       /* PAE PDPTEs loaded with CR3 */

@@ -66,10 +66,10 @@ void cpu_write_cr(struct cpu *cpu, int n, uint32_t value)
             mmu_load_pdptes(cpu, cpu->cr3);
         uint32_t changed = cpu->cr0 ^ value;
         cpu->cr0 = value;
+        /* Traces stay: they are keyed by physical address and code32/stack32, and their
+         * handlers do not depend on PE/PG (SeaBIOS switches modes on every BIOS call). */
         if (changed & (CR0_PG | CR0_PE | CR0_WP))
             cpu_tlb_flush(cpu);
-        if (changed & (CR0_PE | CR0_PG))
-            cpu_flush_traces(cpu);
         cpu_update_mode(cpu);
         break;
     }
@@ -160,8 +160,9 @@ void cpu_set_a20(struct cpu *cpu, bool enabled)
     if (mask == cpu->a20_mask)
         return;
     cpu->a20_mask = mask;
+    /* Only linear-to-physical translation changes: traces (by physical address) stay, and
+     * the jump cache's key includes the A20 state. */
     cpu_tlb_flush(cpu);
-    cpu_flush_traces(cpu);
 }
 
 uint64_t cpu_read_tsc(struct cpu *cpu)

@@ -1,9 +1,9 @@
 /* libFuzzer target: the human monitor's line editor and command interpreter.  Bytes are typed
  * into monitor_input() on a chardev that only counts output, with machine callbacks that just
- * record the call.  Checked on every input: the edited line stays within MONITOR_LINE_MAX and
- * NUL-terminated, history indexes stay in range, the escape state is one of its three values,
- * and the monitor keeps answering (a final Enter prints a prompt).
- * Sources: src/monitor/monitor.c src/chardev/*.c src/cli/kvlist.c src/util/mainloop.c
+ * record the call.  Checked on every input: the edited line stays shorter than MONITOR_LINE_MAX,
+ * history entries are NUL-terminated and its indexes in range, the escape state is one of its
+ * three values, and the monitor keeps answering (a final command prints a new prompt).
+ * Sources: src/monitor/monitor.c src/chardev/[a-z]*.c src/cli/kvlist.c src/util/mainloop.c
  *          -lutil -lpthread */
 #include <stdint.h>
 #include <stdio.h>

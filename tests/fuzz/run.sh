@@ -22,6 +22,7 @@ if ! command -v "$CLANG" >/dev/null 2>&1; then
   echo "fuzz: 0 passed, 1 failed"
   exit 1
 fi
+# shellcheck disable=SC2054  # the commas belong to -fsanitize=
 FLAGS=(-std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fno-omit-frame-pointer
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
 # shellcheck disable=SC2207
@@ -101,7 +102,7 @@ for src in tests/fuzz/fuzz_*.c; do
   took=$(( $(date +%s) - start ))
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   if [ $rc -eq 0 ]; then
-    echo "PASS $name (${took}s, ${runs:-?} runs, corpus $(ls "$corpus" | wc -l))"
+    echo "PASS $name (${took}s, ${runs:-?} runs, corpus $(find "$corpus" -type f | wc -l))"
     passed=$((passed + 1))
   else
     what="exit status $rc"

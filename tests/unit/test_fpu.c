@@ -1065,6 +1065,49 @@ static void test_stale_host_flags_do_not_leak(void **state)
     assert_int_equal(bits & (F80_C0 | F80_C2 | F80_C3), 0x4500);
 }
 
+/* FST m32/m64 at the edges of the formats' exponent ranges, where rounding carries into the
+ * exponent: overflow to infinity or the largest number, and denormals rounding up to the
+ * smallest normal, in every rounding mode and with PE/OE/UE masked and unmasked. */
+static void test_store_rounding_edges_match_host(void **state)
+{
+    (void)state;
+    struct cpu *cpu = make_cpu(FEAT_EDX_P4, 0);
+    uint8_t *mem = env_of(cpu)->mem;
+    static const uint16_t exps[] = { 0x3fff + 1023, 0x3fff + 1024, 0x3fff - 1022, 0x3fff - 1023,
+                                     0x3fff + 127, 0x3fff + 128, 0x3fff - 126, 0x3fff - 127 };
+    static const uint64_t mants[] = { ~0ull, 0xfffffffffffff800ull, 0xfffffffffffffc00ull,
+                                      0xffffff8000000000ull, 0xffffffffffffff00ull,
+                                      0x8000000000000001ull, 0x8000000000000400ull };
+    for (unsigned dbl = 0; dbl < 2; dbl++)
+        for (unsigned c = 0; c < N_CWS; c++)
+            for (unsigned e = 0; e < sizeof(exps) / sizeof(exps[0]); e++)
+                for (unsigned m = 0; m < sizeof(mants) / sizeof(mants[0]); m++)
+                    for (unsigned sg = 0; sg < 2; sg++) {
+                        f80 v = { mants[m], (uint16_t)(exps[e] | sg << 15) };
+                        struct native n;
+                        native_init(&n, cws[c], v, edges[0]);
+                        memset(n.m, 0x5a, sizeof(n.m));
+                        if (dbl)
+                            NATIVE(n, "fstl %[m]");
+                        else
+                            NATIVE(n, "fsts %[m]");
+                        fpu_reset(cpu);
+                        cpu->fpu.control = cws[c];
+                        push_m80(cpu, v);
+                        memset(mem + 0x300, 0x5a, 16);
+                        assert_int_equal(run_fpu(cpu, dbl ? 0xdd : 0xd9, 0x15, 0x300), -1);
+                        if (memcmp(mem + 0x300, n.m, 8) != 0 ||
+                            (fpu_status_word(&cpu->fpu) & SW_CMP) != (n.sw & SW_CMP)) {
+                            print_error("fst%s cw %04x of %04x:%016llx: sw %04x host %04x\n",
+                                        dbl ? "l" : "s", cws[c], v.se,
+                                        (unsigned long long)v.mant,
+                                        fpu_status_word(&cpu->fpu) & SW_CMP, n.sw & SW_CMP);
+                            fail();
+                        }
+                    }
+    free_cpu(cpu);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1093,6 +1136,7 @@ int main(void)
         cmocka_unit_test(test_undefined_before_pending_mf),
         cmocka_unit_test(test_fcmov_fcomi_leave_condition_codes),
         cmocka_unit_test(test_stale_host_flags_do_not_leak),
+        cmocka_unit_test(test_store_rounding_edges_match_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

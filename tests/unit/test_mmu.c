@@ -447,6 +447,47 @@ static void test_invlpg_large_page(void **state)
     fx_free(f);
 }
 
+/* Two linear pages that share a slot of the direct-mapped TLB: each access must still reach
+ * its own page (the tag decides), for reads and writes, at every size, and accesses that
+ * cross into the next page must not use the slot of the first. */
+static void test_tlb_slot_collision(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct cpu *cpu = &f->cpu;
+    setup_paging(f, 0);
+    put32(f, PD + 5 * 4, PT | PTE_P | PTE_W | PTE_U);   /* 0x01400000..: same table */
+    put32(f, PT + 0 * 4, 0x200000 | PTE_P | PTE_W);      /* 0x01400000 and 0x00400000 */
+    put32(f, PT + 4 * 4, 0x201000 | PTE_P | PTE_W);      /* 0x01404000 and 0x00404000 */
+    put32(f, PT + 5 * 4, 0x202000 | PTE_P | PTE_W);      /* 0x00405000 */
+    const uint32_t a = 0x1400000, b = 0x404000;
+    assert_int_equal(tlb_index(a), tlb_index(b));
+    put32(f, 0x200000, 0x11111111);
+    put32(f, 0x201000, 0x22222222);
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(cpu_read32(cpu, SEG_DS, a), 0x11111111);
+        assert_int_equal(cpu_read32(cpu, SEG_DS, b), 0x22222222);
+        assert_int_equal(cpu_read16(cpu, SEG_DS, a + 2), 0x1111);
+        assert_int_equal(cpu_read8(cpu, SEG_DS, b + 1), 0x22);
+    }
+    cpu_write32(cpu, SEG_DS, a + 8, 0xa5a5a5a5);
+    cpu_write32(cpu, SEG_DS, b + 8, 0x5a5a5a5a);
+    assert_int_equal(get32(f, 0x200008), 0xa5a5a5a5);
+    assert_int_equal(get32(f, 0x201008), 0x5a5a5a5a);
+    /* A dword at the end of 0x404000 continues in 0x405000 (physical 0x202000). */
+    put32(f, 0x201ffc, 0x44332211);
+    put32(f, 0x202000, 0x88776655);
+    assert_int_equal(cpu_read32(cpu, SEG_DS, b + 0xffe), 0x66554433);
+    cpu_write32(cpu, SEG_DS, b + 0xffd, 0xddccbbaa);
+    assert_int_equal(get32(f, 0x201ffc), 0xccbbaa11);
+    assert_int_equal(get32(f, 0x202000), 0x887766dd);
+    /* Only the translation of this address goes: INVLPG of one leaves the other right. */
+    cpu_invlpg(cpu, a);
+    assert_int_equal(cpu_read32(cpu, SEG_DS, b + 8), 0x5a5a5a5a);
+    assert_int_equal(cpu_read32(cpu, SEG_DS, a + 8), 0xa5a5a5a5);
+    fx_free(f);
+}
+
 static void test_data_breakpoints(void **state)
 {
     (void)state;
@@ -473,7 +514,7 @@ static void test_data_breakpoints(void **state)
     cpu_write_dr(cpu, 7, 0);
     cpu_read8(cpu, SEG_DS, 0x6000);
     assert_false(cpu_take_data_breakpoints(cpu));
-    assert_int_not_equal(cpu->sys.rd_bit, 0);
+    assert_int_not_equal(cpu->sys.rd_kind, TLB_KIND_NONE);
     fx_free(f);
 }
 
@@ -495,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_mmio_and_bulk_access),
         cmocka_unit_test(test_invlpg_large_page),
         cmocka_unit_test(test_data_breakpoints),
+        cmocka_unit_test(test_tlb_slot_collision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,94 +56,39 @@ static uint32_t pick_value(struct rng *r)
 
 static const uint8_t shift_counts[] = { 0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 255, 0xe1 };
 
-/* ---- x87 and SIMD stop-gap tables (the opcode table covers integer opcodes only) ---- */
+/* ---- x87 and SIMD forms: names, operand kinds and imm8 come from pcvm's opcode tables ---- */
 
-enum gen_x87_mem { XM_NONE, XM_F32, XM_F64, XM_F80, XM_I16, XM_I32, XM_I64, XM_BCD, XM_ENV,
-                   XM_SAVE, XM_CW, XM_SW };
-static const uint8_t xm_size[] = { 0, 4, 8, 10, 2, 4, 8, 10, 28, 108, 2, 2 };
+/* The x87 memory operand kinds are the opcode table's (enum x87_mem). */
+enum gen_x87_mem { XM_NONE = X87M_NONE, XM_F32 = X87M_F32, XM_F64 = X87M_F64, XM_F80 = X87M_F80,
+                   XM_I16 = X87M_I16, XM_I32 = X87M_I32, XM_I64 = X87M_I64, XM_BCD = X87M_BCD,
+                   XM_ENV = X87M_ENV, XM_SAVE = X87M_SAVE, XM_CW = X87M_CW, XM_SW = X87M_SW };
 
-struct x87_mem_op { const char *name; uint8_t type; };
-static const struct x87_mem_op x87_mem[8][8] = {
-    { { "fadd", XM_F32 }, { "fmul", XM_F32 }, { "fcom", XM_F32 }, { "fcomp", XM_F32 },
-      { "fsub", XM_F32 }, { "fsubr", XM_F32 }, { "fdiv", XM_F32 }, { "fdivr", XM_F32 } },
-    { { "fld", XM_F32 }, { NULL, XM_F32 }, { "fst", XM_F32 }, { "fstp", XM_F32 },
-      { "fldenv", XM_ENV }, { "fldcw", XM_CW }, { "fnstenv", XM_ENV }, { "fnstcw", XM_CW } },
-    { { "fiadd", XM_I32 }, { "fimul", XM_I32 }, { "ficom", XM_I32 }, { "ficomp", XM_I32 },
-      { "fisub", XM_I32 }, { "fisubr", XM_I32 }, { "fidiv", XM_I32 }, { "fidivr", XM_I32 } },
-    { { "fild", XM_I32 }, { "fisttp", XM_I32 }, { "fist", XM_I32 }, { "fistp", XM_I32 },
-      { NULL, XM_F80 }, { "fld", XM_F80 }, { NULL, XM_F80 }, { "fstp", XM_F80 } },
-    { { "fadd", XM_F64 }, { "fmul", XM_F64 }, { "fcom", XM_F64 }, { "fcomp", XM_F64 },
-      { "fsub", XM_F64 }, { "fsubr", XM_F64 }, { "fdiv", XM_F64 }, { "fdivr", XM_F64 } },
-    { { "fld", XM_F64 }, { "fisttp", XM_I64 }, { "fst", XM_F64 }, { "fstp", XM_F64 },
-      { "frstor", XM_SAVE }, { NULL, XM_F64 }, { "fnsave", XM_SAVE }, { "fnstsw", XM_SW } },
-    { { "fiadd", XM_I16 }, { "fimul", XM_I16 }, { "ficom", XM_I16 }, { "ficomp", XM_I16 },
-      { "fisub", XM_I16 }, { "fisubr", XM_I16 }, { "fidiv", XM_I16 }, { "fidivr", XM_I16 } },
-    { { "fild", XM_I16 }, { "fisttp", XM_I16 }, { "fist", XM_I16 }, { "fistp", XM_I16 },
-      { "fbld", XM_BCD }, { "fild", XM_I64 }, { "fbstp", XM_BCD }, { "fistp", XM_I64 } },
-};
-
-/* Register forms: names by opcode and ModRM (NULL = not documented; still tested). */
-static const char *x87_reg_name(uint8_t op, uint8_t modrm)
-{
-    static const char *const d8[8] = { "fadd", "fmul", "fcom", "fcomp", "fsub", "fsubr", "fdiv", "fdivr" };
-    static const char *const dc[8] = { "fadd", "fmul", "fcom2", "fcomp3", "fsubr", "fsub", "fdivr", "fdiv" };
-    static const char *const de[8] = { "faddp", "fmulp", "fcomp5", NULL, "fsubrp", "fsubp", "fdivrp", "fdivp" };
-    static const char *const d9e[32] = {
-        "fchs", "fabs", NULL, NULL, "ftst", "fxam", NULL, NULL,
-        "fld1", "fldl2t", "fldl2e", "fldpi", "fldlg2", "fldln2", "fldz", NULL,
-        "f2xm1", "fyl2x", "fptan", "fpatan", "fxtract", "fprem1", "fdecstp", "fincstp",
-        "fprem", "fyl2xp1", "fsqrt", "fsincos", "frndint", "fscale", "fsin", "fcos",
-    };
-    unsigned reg = modrm >> 3 & 7;
-    switch (op) {
-    case 0xd8: return d8[reg];
-    case 0xd9:
-        if (reg == 0) return "fld";
-        if (reg == 1) return "fxch";
-        if (reg == 2) return modrm == 0xd0 ? "fnop" : NULL;
-        if (reg == 3) return "fstp1";
-        return d9e[modrm - 0xe0];
-    case 0xda: {
-        static const char *const n[4] = { "fcmovb", "fcmove", "fcmovbe", "fcmovu" };
-        if (reg < 4) return n[reg];
-        return modrm == 0xe9 ? "fucompp" : NULL;
-    }
-    case 0xdb: {
-        static const char *const n[4] = { "fcmovnb", "fcmovne", "fcmovnbe", "fcmovnu" };
-        static const char *const e[8] = { "feni", "fdisi", "fnclex", "fninit", "fsetpm", NULL, NULL, NULL };
-        if (reg < 4) return n[reg];
-        if (reg == 4) return e[modrm & 7];
-        if (reg == 5) return "fucomi";
-        if (reg == 6) return "fcomi";
-        return NULL;
-    }
-    case 0xdc: return dc[reg];
-    case 0xdd: {
-        static const char *const n[8] = { "ffree", "fxch4", "fst", "fstp", "fucom", "fucomp", NULL, NULL };
-        return n[reg];
-    }
-    case 0xde: return reg == 3 ? (modrm == 0xd9 ? "fcompp" : NULL) : de[reg];
-    case 0xdf: {
-        static const char *const n[8] = { "ffreep", "fxch7", "fstp8", "fstp9", NULL, "fucomip", "fcomip", NULL };
-        if (reg == 4) return modrm == 0xe0 ? "fnstsw" : NULL;
-        return n[reg];
-    }
-    }
-    return NULL;
-}
-
-/* SIMD opcodes of map 1 covered (mandatory prefixes 0/66/F2/F3 each). 0F 78/79 (AMD SSE4a
- * on the host) and the 0F 38 / 0F 3A maps are left out: the host has extensions pcvm's
- * models do not. */
+/* SIMD opcodes of map 1 covered (mandatory prefixes 0/66/F2/F3 each, valid or not): every
+ * opcode the SIMD table has a form for, and UD0 (0F FF). 0F 78/79 (AMD SSE4a on the host)
+ * and the 0F 38 / 0F 3A maps are left out: the host has extensions pcvm's models do not. */
 static bool simd_opcode(uint8_t op)
 {
-    return (op >= 0x10 && op <= 0x17) || (op >= 0x28 && op <= 0x2f) || (op >= 0x50 && op <= 0x70) ||
-           (op >= 0x74 && op <= 0x77) || (op >= 0x7c && op <= 0x7f) || (op >= 0xc2 && op <= 0xc6) ||
-           op >= 0xd0;
+    static const uint8_t pfx[4] = { 0, 0x66, 0xf2, 0xf3 };
+    if (op == 0xff)
+        return true;
+    for (int p = 0; p < 4; p++)
+        for (int reg = 0; reg < 8; reg++)
+            if (opcode_simd_lookup(op, pfx[p], reg, false) || opcode_simd_lookup(op, pfx[p], reg, true))
+                return true;
+    return false;
 }
 static bool simd_has_imm8(uint8_t op)
 {
-    return (op >= 0x70 && op <= 0x73) || op == 0xc2 || (op >= 0xc4 && op <= 0xc6);
+    static const uint8_t pfx[4] = { 0, 0x66, 0xf2, 0xf3 };
+    for (int p = 0; p < 4; p++)
+        for (int reg = 0; reg < 8; reg++) {
+            const struct simd_op_info *e = opcode_simd_lookup(op, pfx[p], reg, false);
+            if (!e)
+                e = opcode_simd_lookup(op, pfx[p], reg, true);
+            if (e && (e->attr & SA_IMM8))
+                return true;
+        }
+    return false;
 }
 
 /* ---- Forms ---- */
@@ -359,7 +304,7 @@ static void x87_forms(struct gen_form *forms, int *n, int max)
 {
     for (int op = 0xd8; op <= 0xdf; op++) {
         for (int reg = 0; reg < 8; reg++) {
-            const struct x87_mem_op *m = &x87_mem[op - 0xd8][reg];
+            const struct x87_op_info *m = opcode_x87_lookup((uint8_t)op, (uint8_t)(reg << 3));
             struct gen_form *f = add_form(forms, n, max);
             if (!f)
                 return;
@@ -368,13 +313,13 @@ static void x87_forms(struct gen_form *forms, int *n, int max)
             f->reg = (int8_t)reg;
             f->mem = 1;
             f->kind = K_X87;
-            f->mem_type = m->type;
-            f->mem_size = xm_size[m->type];
+            f->mem_type = m->mem;
+            f->mem_size = (uint8_t)x87_mem_size((enum x87_mem)m->mem, true);
             snprintf(f->mnem, sizeof(f->mnem), "%s", m->name ? m->name : "x87?");
             snprintf(f->name, sizeof(f->name), "%s %02x/%d mem", m->name ? m->name : "(bad)", op, reg);
         }
         for (int modrm = 0xc0; modrm <= 0xff; modrm++) {
-            const char *name = x87_reg_name((uint8_t)op, (uint8_t)modrm);
+            const char *name = opcode_x87_lookup((uint8_t)op, (uint8_t)modrm)->name;
             struct gen_form *f = add_form(forms, n, max);
             if (!f)
                 return;
@@ -1080,15 +1025,6 @@ static void int_case(const struct gen_form *f, struct rng *r, struct tc_case *c,
         if (kind == K_SHIFT_IB)
             c->count = imm & 31;
     }
-    if (f->map == 0 && (f->opcode == 0xf6 || f->opcode == 0xf7) && f->reg < 2) {
-        /* TEST Eb,Ib / Ev,Iz: the immediate is in the group entry's operands only. */
-        if (f->opsize == 8)
-            emit8(b, (uint8_t)pick_value(r));
-        else if (f->opsize == 16)
-            emit16(b, (uint16_t)pick_value(r));
-        else
-            emit32(b, pick_value(r));
-    }
     if (attr & OA_IW)
         emit16(b, (uint16_t)pick_value(r));
     if (attr & OA_IZ) {
@@ -1154,53 +1090,7 @@ void gen_case(const struct gen_form *f, uint32_t form_id, uint32_t seed, uint32_
     c->len = (uint8_t)b.len;
 }
 
-/* ---- Stop-gap masks (see gen.h) ---- */
-
-uint16_t gen_x87_fsw_undef(const struct gen_form *f)
-{
-    static const char *const all_defined[] = {
-        "fcom", "fcomp", "fcompp", "fucom", "fucomp", "fucompp", "ficom", "ficomp", "ftst", "fxam",
-        "fprem", "fprem1", "fcom2", "fcomp3", "fcomp5", "fcomi", "fucomi", "fcomip", "fucomip",
-        "fldenv", "frstor", "fnsave", "fninit", "fnclex", "fwait", NULL };
-    static const char *const c2_defined[] = { "fptan", "fsin", "fcos", "fsincos", NULL };
-    static const char *const none_defined[] = { "fldcw", "fnstcw", "fnstsw", "fnstenv", "ffree",
-                                                "ffreep", "fnop", "feni", "fdisi", "fsetpm", NULL };
-    if (name_in(f->mnem, all_defined))
-        return 0;
-    if (name_in(f->mnem, c2_defined))
-        return 0x4100;
-    if (name_in(f->mnem, none_defined))
-        return 0x4700;
-    return 0x4500;   /* C1 defined (rounding / stack fault), C0, C2, C3 undefined */
-}
-
-uint32_t gen_extra_undef_flags(const struct tc_case *c)
-{
-    unsigned w = c->opsize, n = c->count;
-    if (c->family != TC_INT || n == 0)
-        return 0;
-    bool shift = c->map == 0 && (c->opcode == 0xc0 || c->opcode == 0xc1 ||
-                                 (c->opcode >= 0xd0 && c->opcode <= 0xd3));
-    if (shift && (c->reg == 4 || c->reg == 5 || c->reg == 6) && n >= w)
-        return F_CF;   /* SHL/SHR: "CF undefined when count >= operand size" */
-    bool dshift = c->map == 1 && (c->opcode == 0xa4 || c->opcode == 0xa5 || c->opcode == 0xac ||
-                                  c->opcode == 0xad);
-    if (dshift && n > w)
-        return F_ARITH;
-    return 0;
-}
-
-bool gen_result_undefined(const struct gen_form *f, const struct tc_case *c)
-{
-    if (f->family != TC_INT)
-        return false;
-    bool dshift = c->map == 1 && (c->opcode == 0xa4 || c->opcode == 0xa5 || c->opcode == 0xac ||
-                                  c->opcode == 0xad);
-    if (dshift && c->count > c->opsize)
-        return true;
-    bool bsx = c->map == 1 && (c->opcode == 0xbc || c->opcode == 0xbd);
-    return bsx && (c->out.eflags & F_ZF);
-}
+/* ---- Masks (see gen.h) ---- */
 
 bool gen_mem_ignore(const struct gen_form *f, const struct tc_case *c, unsigned *lo, unsigned *hi)
 {
@@ -1218,12 +1108,9 @@ bool gen_mem_ignore(const struct gen_form *f, const struct tc_case *c, unsigned 
         *hi = c->memoff + 32u;
         return true;
     }
-    bool push_seg = f->family == TC_INT && f->opsize == 32 &&
-                    ((f->map == 0 && (f->opcode == 0x06 || f->opcode == 0x0e || f->opcode == 0x16 ||
-                                      f->opcode == 0x1e)) ||
-                     (f->map == 1 && (f->opcode == 0xa0 || f->opcode == 0xa8)));
-    if (push_seg) {
-        /* SDM: a 32-bit PUSH of a segment register either zero-extends or writes 16 bits. */
+    if (f->family == TC_INT && f->opsize == 32 && (f->attr & OA_PUSH_SREG)) {
+        /* The opcode table's OA_PUSH_SREG: a 32-bit PUSH of a segment register either
+         * zero-extends or writes only 16 bits (SDM vol. 2 PUSH). */
         *lo = c->in.regs[4] - c->membase - 2;
         *hi = *lo + 2;
         return true;

@@ -47,15 +47,6 @@ void gen_case(const struct gen_form *f, uint32_t form_id, uint32_t seed, uint32_
 /* True when name selects form f for --only (mnemonic, family name, or form-name prefix). */
 bool gen_form_matches(const struct gen_form *f, const char *name);
 
-/* STOP-GAP (until the opcode table records it): FSW condition bits the SDM leaves undefined
- * after x87 form f (C0..C3 mask within the FSW). */
-uint16_t gen_x87_fsw_undef(const struct gen_form *f);
-/* STOP-GAP: EFLAGS bits left undefined that opcode_undef_flags() cannot know because they
- * depend on the operand size (SHL/SHR CF when count >= width; SHLD/SHRD count > width). */
-uint32_t gen_extra_undef_flags(const struct tc_case *c);
-/* STOP-GAP: true when the destination result is architecturally undefined for this case
- * (SHLD/SHRD count > width, BSF/BSR of zero); *reg gets the register, *mem the memory. */
-bool gen_result_undefined(const struct gen_form *f, const struct tc_case *c);
 /* Range [*lo, *hi) of the data buffer whose contents the comparison ignores (x87 FNSTENV /
  * FNSAVE pointer fields the host does not keep); returns false when none. */
 bool gen_mem_ignore(const struct gen_form *f, const struct tc_case *c, unsigned *lo, unsigned *hi);
