@@ -146,8 +146,7 @@ static void format_simd(const struct insn *i, struct out *o)
     if (i->op == 0xc2 && (i->imm & 0xff) < 8) {
         /* CMPccPS & co.: the assemblers' pseudo-ops name the predicate. */
         static const char *const pred[8] = { "eq", "lt", "le", "unord", "neq", "nlt", "nle", "ord" };
-        put(o, "cmp%s%s", pred[i->imm & 7], e->name + 3);
-        ops = i->simd_pfx == 0 && !(i->pfx & (P_REP | P_REPNE)) ? "Vx,Wx" : e->operands;
+        put(o, "cmp%s%s", pred[i->imm & 7], e->name + 3);   /* the imm8 is then not printed */
     } else {
         put(o, "%s", e->name);
     }

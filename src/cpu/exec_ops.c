@@ -475,6 +475,33 @@ static struct insn *h_movzx_r32_m8(struct cpu *cpu, struct insn *i)
     return next(cpu, i);
 }
 
+/* MOVZX/MOVSX into a 32-bit register, by source form. */
+static struct insn *h_movzx_r32_m16(struct cpu *cpu, struct insn *i)
+{
+    cpu->regs[i->reg] = cpu_read16(cpu, i->seg, ea(cpu, i));
+    return next(cpu, i);
+}
+static struct insn *h_movsx_r32_m8(struct cpu *cpu, struct insn *i)
+{
+    cpu->regs[i->reg] = (uint32_t)(int8_t)cpu_read8(cpu, i->seg, ea(cpu, i));
+    return next(cpu, i);
+}
+static struct insn *h_movsx_r32_m16(struct cpu *cpu, struct insn *i)
+{
+    cpu->regs[i->reg] = (uint32_t)(int16_t)cpu_read16(cpu, i->seg, ea(cpu, i));
+    return next(cpu, i);
+}
+static struct insn *h_movzx_r32_r8(struct cpu *cpu, struct insn *i)
+{
+    cpu->regs[i->reg] = *r8p(cpu, i->rm);
+    return next(cpu, i);
+}
+static struct insn *h_movzx_r32_r16(struct cpu *cpu, struct insn *i)
+{
+    cpu->regs[i->reg] = cpu->regs[i->rm] & 0xffff;
+    return next(cpu, i);
+}
+
 static struct insn *h_xchg(struct cpu *cpu, struct insn *i)
 {
     int sz = bwsz(i);
@@ -1006,10 +1033,9 @@ static struct insn *h_shift(struct cpu *cpu, struct insn *i)
     return next(cpu, i);
 }
 
-/* SHL/SHR/SAR r32 by an immediate count (C1 /4 /5 /7, D1): the common shifts. */
-static struct insn *h_shift_r32_imm(struct cpu *cpu, struct insn *i)
+/* SHL/SHR/SAR of a 32-bit register by cnt (already masked to 0..31). */
+static inline struct insn *shift_r32(struct cpu *cpu, struct insn *i, unsigned cnt)
 {
-    unsigned cnt = i->op == 0xd1 ? 1 : (i->imm & 0x1f);
     if (cnt == 0)
         return next(cpu, i);
     uint32_t a = cpu->regs[i->rm], r, cf, of;
@@ -1034,6 +1060,18 @@ static struct insn *h_shift_r32_imm(struct cpu *cpu, struct insn *i)
     cpu->eflags = (cpu->eflags & ~(FLAG_CF | FLAG_OF | FLAG_AF)) | cf | (of << 11);
     lf_set(cpu, LF_LOGIC + SZ32, 0, 0, r, FLAG_SF | FLAG_ZF | FLAG_PF);
     return next(cpu, i);
+}
+
+/* SHL/SHR/SAR r32 by an immediate count (C1 /4 /5 /7, D1): the common shifts. */
+static struct insn *h_shift_r32_imm(struct cpu *cpu, struct insn *i)
+{
+    return shift_r32(cpu, i, i->op == 0xd1 ? 1 : (i->imm & 0x1f));
+}
+
+/* SHL/SHR/SAR r32 by CL (D3 /4 /5 /7). */
+static struct insn *h_shift_r32_cl(struct cpu *cpu, struct insn *i)
+{
+    return shift_r32(cpu, i, cpu->regs[R_ECX] & 0x1f);
 }
 
 /* SHLD / SHRD. */
@@ -2144,6 +2182,8 @@ static insn_fn select_map0(struct cpu *cpu, struct insn *i)
     case 0xc0: case 0xc1: case 0xd0 ... 0xd3:
         if ((op == 0xc1 || op == 0xd1) && !mem && (i->pfx & P_OP32) && i->reg >= 4)
             return h_shift_r32_imm;
+        if (op == 0xd3 && !mem && (i->pfx & P_OP32) && i->reg >= 4)
+            return h_shift_r32_cl;
         return h_shift;
     case 0xc2: case 0xc3: return h_ret;
     case 0xc4: case 0xc5: return h_lseg;
@@ -2221,8 +2261,17 @@ static insn_fn select_map1(struct cpu *cpu, struct insn *i)
     case 0xaf: return h_imul_g;
     case 0xb0: case 0xb1: return h_cmpxchg;
     case 0xb2: case 0xb4: case 0xb5: return h_lseg;
-    case 0xb6: return (mem && (i->pfx & P_OP32)) ? h_movzx_r32_m8 : h_movx;
-    case 0xb7: case 0xbe: case 0xbf: return h_movx;
+    case 0xb6: case 0xb7: case 0xbe: case 0xbf:
+        if (i->pfx & P_OP32) {
+            static const insn_fn mem_forms[4] = { h_movzx_r32_m8, h_movzx_r32_m16, h_movsx_r32_m8, h_movsx_r32_m16 };
+            if (mem)
+                return mem_forms[((op >> 2) & 2) | (op & 1)];
+            if (op == 0xb6)
+                return h_movzx_r32_r8;
+            if (op == 0xb7)
+                return h_movzx_r32_r16;
+        }
+        return h_movx;
     case 0xba: return i->reg >= 4 ? h_bt_imm : h_ud;
     case 0xbc: case 0xbd: return h_bsf_bsr;
     case 0xc0: case 0xc1: return h_xadd;

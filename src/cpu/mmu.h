@@ -44,15 +44,17 @@ static inline __attribute__((always_inline)) uint8_t *mmu_fast(const struct cpu 
     return NULL;
 }
 
+/* The fast path tests the TLB tag inline (no NULL test on a returned pointer). */
 #define MMU_DEFINE_RW(bits, type)                                                        \
     static inline __attribute__((always_inline)) type cpu_read##bits(struct cpu *cpu, int seg, uint32_t offset)         \
     {                                                                                    \
         if (mmu_seg_rd_ok(cpu, seg, offset, bits / 8)) {                                 \
-            uint8_t *p = mmu_fast(cpu, cpu->seg[seg].base + offset, bits / 8,            \
-                                  cpu->sys.rd_kind);                                      \
-            if (p) {                                                                     \
+            uint32_t lin = cpu->seg[seg].base + offset;                                  \
+            const struct tlb_entry *e = &cpu->sys.tlb[tlb_index(lin)];                   \
+            if (e->tag[cpu->sys.rd_kind] == (((lin + bits / 8 - 1) & ~0xfffu) | 1u) &&   \
+                !((lin & (bits / 8 - 1)) && cpu->sys.ac_possible)) {                     \
                 type v;                                                                  \
-                memcpy(&v, p, sizeof(v));                                                \
+                memcpy(&v, (const uint8_t *)(e->addend + lin), sizeof(v));               \
                 return v;                                                                \
             }                                                                            \
         }                                                                                \
@@ -61,10 +63,11 @@ static inline __attribute__((always_inline)) uint8_t *mmu_fast(const struct cpu 
     static inline __attribute__((always_inline)) void cpu_write##bits(struct cpu *cpu, int seg, uint32_t offset, type value) \
     {                                                                                    \
         if (mmu_seg_wr_ok(cpu, seg, offset, bits / 8)) {                                 \
-            uint8_t *p = mmu_fast(cpu, cpu->seg[seg].base + offset, bits / 8,            \
-                                  cpu->sys.wr_kind);                                      \
-            if (p) {                                                                     \
-                memcpy(p, &value, sizeof(value));                                        \
+            uint32_t lin = cpu->seg[seg].base + offset;                                  \
+            const struct tlb_entry *e = &cpu->sys.tlb[tlb_index(lin)];                   \
+            if (e->tag[cpu->sys.wr_kind] == (((lin + bits / 8 - 1) & ~0xfffu) | 1u) &&   \
+                !((lin & (bits / 8 - 1)) && cpu->sys.ac_possible)) {                     \
+                memcpy((uint8_t *)(e->addend + lin), &value, sizeof(value));             \
                 return;                                                                  \
             }                                                                            \
         }                                                                                \

@@ -57,12 +57,15 @@ static const struct cpu_model models[] = {
         .brand = "QEMU Virtual CPU version 2.5+", .mhz = 2000, .has_cpuid = true,
     },
     {
+        /* The K7's MMX extensions (0x80000001 EDX[22]) are the integer half of SSE (PSHUFW,
+         * PAVGB, PMOVMSKB, MOVNTQ, SFENCE...), which pcvm implements; 3DNow! (EDX[31]) and
+         * its extensions (EDX[30]) are not implemented, so not advertised. */
         .name = "athlon", .desc = "AMD Athlon XP (Palomino), without 3DNow!",
         .vendor = "AuthenticAMD", .family = 6, .model = 6, .stepping = 2,
         .max_leaf = 1, .max_ext_leaf = 0x80000006,
         .features_edx = P6_FEATURES | CPUID_PAT | CPUID_MMX | CPUID_FXSR | CPUID_SSE,
         .features_ecx = CPUID_ECX_HYPERVISOR,
-        .ext_edx = (P6_FEATURES | CPUID_PAT | CPUID_MMX | CPUID_FXSR) & ~CPUID_SEP,
+        .ext_edx = ((P6_FEATURES | CPUID_PAT | CPUID_MMX | CPUID_FXSR) & ~CPUID_SEP) | CPUID_EXT_MMXEXT,
         .amd_l1 = { 0x0408ff08, 0xff20ff10, 0x40020140, 0x40020140 },
         .amd_l2 = { 0, 0x41004100, 0x01008140, 0 },
         .brand = "AMD Athlon(tm) XP 1800+", .mhz = 1533, .has_cpuid = true,

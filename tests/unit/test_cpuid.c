@@ -100,6 +100,11 @@ static void test_models_and_features(void **state)
     assert_null(cpu_model_find("z80"));
     const struct cpu_model *athlon = cpu_model_find("athlon");
     assert_string_equal(athlon->vendor, "AuthenticAMD");
+    /* A K7 has the MMX extensions (AMD APM CPUID Fn8000_0001 EDX[22]); 3DNow! (EDX[31])
+     * and 3DNow! extensions (EDX[30]) are not implemented by pcvm, so never advertised. */
+    assert_true(athlon->ext_edx & CPUID_EXT_MMXEXT);
+    for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        assert_false(cpu_model_find(names[i])->ext_edx & (3u << 30));
     assert_int_equal(cpu_model_find("pentium4")->family, 15);
 
     struct cpu_model m = *cpu_model_find("pentium3");

@@ -43,7 +43,8 @@ static unsigned modrm_bytes(uint8_t *c, unsigned p, unsigned reg, bool mem, unsi
     return p;
 }
 
-static unsigned imm_bytes(const struct opcode_info *top, const struct opcode_info *e, bool o16)
+static unsigned imm_bytes(const struct opcode_info *top, const struct opcode_info *e, bool o16,
+                          bool a16)
 {
     uint32_t a = top->attr | e->attr;
     unsigned n = 0;
@@ -60,11 +61,11 @@ static unsigned imm_bytes(const struct opcode_info *top, const struct opcode_inf
     if (a & OA_AP)
         n += o16 ? 4 : 6;
     if (a & OA_MOFFS)
-        n += 4;
+        n += a16 ? 2 : 4;
     return n;
 }
 
-static void gen_integer(struct blob *b)
+static void gen_integer(struct blob *b, bool code32)
 {
     for (int map = 0; map < 2; map++) {
         for (int op = 0; op < 256; op++) {
@@ -91,12 +92,12 @@ static void gen_integer(struct blob *b)
                         c[p++] = (uint8_t)op;
                         if (top->attr & OA_MODRM)
                             p = modrm_bytes(c, p, group ? (unsigned)reg : 3, mem, 1);
-                        unsigned n = imm_bytes(top, e, o16);
+                        unsigned n = imm_bytes(top, e, code32 ? o16 : !o16, !code32);
                         for (unsigned k = 0; k < n; k++)
                             c[p++] = (uint8_t)(0x11 * (k + 1));
                         char what[24];
                         snprintf(what, sizeof(what), "%d:%02x/%d%s%s", map, op, group ? reg : -1,
-                                 o16 ? " o16" : "", mem ? " mem" : "");
+                                 o16 ? " 66" : "", mem ? " mem" : "");
                         add(b, c, p, what);
                     }
                 }
@@ -215,7 +216,7 @@ static bool known_difference(const char *mine, const char *theirs)
      * shl), SALC (undocumented, D6), NOP with 66 (objdump: xchg ax,ax), 0F 1A/1B hint
      * NOPs (MPX on newer CPUs), 66 0F 09 (objdump: bad). */
     if ((!strncmp(mine, "sal ", 4) && !strncmp(theirs, "shl ", 4) && !strcmp(mine + 4, theirs + 4)) ||
-        !strcmp(mine, "salc") || (!strcmp(mine, "nop") && !strcmp(theirs, "xchg ax,ax")) ||
+        !strcmp(mine, "salc") || (!strcmp(mine, "nop") && (!strcmp(theirs, "xchg ax,ax") || !strcmp(theirs, "xchg eax,eax"))) ||
         (!strncmp(mine, "nop", 3) && !strncmp(theirs, "bnd", 3)) ||
         (!strcmp(mine, "wbinvd") && !strcmp(theirs, "(bad)")))
         return true;
@@ -226,13 +227,12 @@ static bool known_difference(const char *mine, const char *theirs)
     return false;
 }
 
-static void test_disasm_matches_objdump(void **state)
+/* Disassemble the blob with objdump (-m i386 or i8086) and with pcvm in 32-bit protected
+ * mode or 16-bit real mode at base; returns the number of differences. */
+static unsigned compare_with_objdump(bool code32)
 {
-    (void)state;
-    if (system("objdump --version >/dev/null 2>&1") != 0)
-        skip();
     struct blob *b = calloc(1, sizeof(*b));
-    gen_integer(b);
+    gen_integer(b, code32);
     gen_x87(b);
     gen_simd(b);
     assert_true(b->n > 1000 && b->n < MAX_INSNS);
@@ -243,8 +243,9 @@ static void test_disasm_matches_objdump(void **state)
     assert_int_equal(write(fd, b->bytes, b->n * SLOT), (ssize_t)(b->n * SLOT));
     close(fd);
     char cmd[256];
-    snprintf(cmd, sizeof(cmd),
-             "objdump -D -b binary -m i386 -M intel --adjust-vma=0x%x %s", CODE_BASE, bin);
+    const uint32_t base = code32 ? CODE_BASE : 0;
+    snprintf(cmd, sizeof(cmd), "objdump -D -b binary -m %s -M intel --adjust-vma=0x%x %s",
+             code32 ? "i386" : "i8086", base, bin);
     FILE *od = popen(cmd, "r");
     assert_non_null(od);
     static char theirs[MAX_INSNS][96];
@@ -256,14 +257,17 @@ static void test_disasm_matches_objdump(void **state)
         char hex[128], text[256] = "";
         if (sscanf(line, " %x:\t%127[0-9a-f ]\t%255[^\n]", &addr, hex, text) < 2)
             continue;
-        unsigned off = addr - CODE_BASE;
+        unsigned off = addr - base;
         unsigned nbytes = 0;
         for (char *t = strtok(hex, " "); t; t = strtok(NULL, " "))
             nbytes++;
         if (off % SLOT == 0 && off / SLOT < b->n) {
             last = off / SLOT;
             /* objdump names a 66 prefix that changes nothing "data16". */
-            normalise(strncmp(text, "data16 ", 7) ? text : text + 7, theirs[last], sizeof(theirs[0]));
+            const char *t = text;
+            if (!strncmp(t, "data16 ", 7) || !strncmp(t, "data32 ", 7))
+                t += 7;
+            normalise(t, theirs[last], sizeof(theirs[0]));
             their_len[last] = (uint8_t)nbytes;
         } else if (last != ~0u && off / SLOT == last && text[0] == 0) {
             their_len[last] = (uint8_t)(their_len[last] + nbytes);   /* continuation line */
@@ -273,12 +277,19 @@ static void test_disasm_matches_objdump(void **state)
     unlink(bin);
 
     struct fx *f = fx_new(NULL);
-    fx_protected(f);
-    memcpy(f->mem.ram + CODE_BASE, b->bytes, b->n * SLOT);
+    if (code32) {
+        fx_protected(f);
+    } else {
+        /* Real mode with CS = 0, so that EIP equals the linear address. */
+        f->cpu.seg[SEG_CS].sel = 0;
+        f->cpu.seg[SEG_CS].base = 0;
+        cpu_update_mode(&f->cpu);
+    }
+    memcpy(f->mem.ram + base, b->bytes, b->n * SLOT);
     unsigned bad = 0;
     for (unsigned k = 0; k < b->n; k++) {
         char text[128], mine[128];
-        int len = cpu_disasm(&f->cpu, CODE_BASE + k * SLOT, text, sizeof(text));
+        int len = cpu_disasm(&f->cpu, base + k * SLOT, text, sizeof(text));
         normalise(text, mine, sizeof(mine));
         bool same = !strcmp(mine, theirs[k]) && (unsigned)len == their_len[k];
         if (!same && !known_difference(mine, theirs[k])) {
@@ -288,10 +299,19 @@ static void test_disasm_matches_objdump(void **state)
             bad++;
         }
     }
-    fprintf(stderr, "disasm: %u forms, %u differences\n", b->n, bad);
+    fprintf(stderr, "disasm (%d-bit code): %u forms, %u differences\n", code32 ? 32 : 16, b->n, bad);
     fx_free(f);
     free(b);
-    assert_int_equal(bad, 0);
+    return bad;
+}
+
+static void test_disasm_matches_objdump(void **state)
+{
+    (void)state;
+    if (system("objdump --version >/dev/null 2>&1") != 0)
+        skip();
+    assert_int_equal(compare_with_objdump(true), 0);
+    assert_int_equal(compare_with_objdump(false), 0);
 }
 
 /* The bugs this file was written for, checked without objdump. */

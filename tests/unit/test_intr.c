@@ -135,6 +135,49 @@ static void test_same_level_frame_and_idt_limit(void **state)
     fx_free(f);
 }
 
+/* SDM vol. 3 17.3.1.1: the EFLAGS image pushed for a fault has RF set (the restarted
+ * instruction must not hit its instruction breakpoint again); traps, external interrupts
+ * and aborts push RF as it was; EFLAGS.RF is clear in the handler. */
+static void test_fault_sets_rf_in_pushed_eflags(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct cpu *cpu = &f->cpu;
+    fx_protected(f);
+    put_gate(f, IDT_BASE + EXC_UD * 8, SEL_CODE0, 0x3000, 0x8e, 0);
+    put_gate(f, IDT_BASE + EXC_GP * 8, SEL_CODE0, 0x3000, 0x8e, 0);
+    put_gate(f, IDT_BASE + EXC_BP * 8, SEL_CODE0, 0x3000, 0x8e, 0);
+    put_gate(f, IDT_BASE + 0x21 * 8, SEL_CODE0, 0x3000, 0x8e, 0);
+    /* #UD (fault, no error code). */
+    cpu->regs[R_ESP] = 0x80000;
+    cpu_set_eflags(cpu, 0x202, 0xffffffffu);
+    cpu->eip = 0x1234;
+    assert_int_equal(TRY(cpu, cpu_exception(cpu, EXC_UD, 0)), EXC_UD);
+    cpu->sys.pending_vector = EXC_UD;
+    assert_int_equal(TRY(cpu, cpu_deliver_pending_exception(cpu)), -1);
+    assert_int_equal(get32(f, 0x80000 - 12), 0x1234);
+    assert_int_equal(get32(f, 0x80000 - 4), 0x202 | FLAG_RF);
+    assert_int_equal(cpu_get_eflags(cpu) & FLAG_RF, 0);
+    /* #GP (fault with an error code): the image above the error code. */
+    cpu->regs[R_ESP] = 0x80000;
+    cpu_set_eflags(cpu, 0x202, 0xffffffffu);
+    cpu->sys.pending_vector = EXC_GP;
+    cpu->sys.pending_error = 0x18;
+    assert_int_equal(TRY(cpu, cpu_deliver_pending_exception(cpu)), -1);
+    assert_int_equal(get32(f, 0x80000 - 16), 0x18);
+    assert_int_equal(get32(f, 0x80000 - 4), 0x202 | FLAG_RF);
+    /* INT3 (trap) and an external interrupt: RF not set. */
+    cpu->regs[R_ESP] = 0x80000;
+    cpu_set_eflags(cpu, 0x202, 0xffffffffu);
+    assert_int_equal(TRY(cpu, cpu_interrupt(cpu, EXC_BP, INT_SOFT_EXC, 0x1235)), -1);
+    assert_int_equal(get32(f, 0x80000 - 4), 0x202);
+    cpu->regs[R_ESP] = 0x80000;
+    cpu_set_eflags(cpu, 0x202, 0xffffffffu);
+    assert_int_equal(TRY(cpu, cpu_interrupt(cpu, 0x21, INT_EXTERNAL, 0x1235)), -1);
+    assert_int_equal(get32(f, 0x80000 - 4), 0x202);
+    fx_free(f);
+}
+
 static void test_double_and_triple_fault(void **state)
 {
     (void)state;
@@ -292,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_int_dpl_check),
         cmocka_unit_test(test_same_level_frame_and_idt_limit),
         cmocka_unit_test(test_double_and_triple_fault),
+        cmocka_unit_test(test_fault_sets_rf_in_pushed_eflags),
         cmocka_unit_test(test_v86_int_iopl),
         cmocka_unit_test(test_delivery_faults),
         cmocka_unit_test(test_log_int_format),

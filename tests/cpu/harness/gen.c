@@ -1,5 +1,5 @@
-/* CPU conformance harness: the list of instruction forms (integer forms come from pcvm's
- * opcode table; x87 and SIMD forms from the stop-gap tables below) and seeded cases. */
+/* CPU conformance harness: the list of instruction forms (all from pcvm's
+ * opcode tables: integer, x87 and SIMD) and seeded cases. */
 #include "gen.h"
 
 #include <stdio.h>
