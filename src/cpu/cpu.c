@@ -84,8 +84,9 @@ static void reset_common(struct cpu *cpu, bool power_on)
     s->wait_for_sipi = cpu->index != 0;
     cpu->halted = s->wait_for_sipi;
     if (power_on) {
+        /* The TSC counts virtual time since the machine started, the same on every vCPU
+         * (per-vCPU offsets taken at each reset look like TSC warp to Linux). */
         s->tsc_offset = 0;
-        s->tsc_offset = (uint64_t)0 - cpu_read_tsc(cpu);
         s->sysenter_cs = s->sysenter_esp = s->sysenter_eip = 0;
         s->apic_base = 0;
         if (cpu->model->features_edx & CPUID_APIC)

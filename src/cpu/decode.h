@@ -44,6 +44,7 @@ struct insn {
     uint8_t pfx;          /* P_* */
     uint8_t simd_pfx;     /* last of 66/F2/F3 (mandatory prefix for SIMD) */
     uint8_t nochain;      /* trace is not cached: never chain into it */
+    uint8_t ea_base;      /* 32-bit address [base + disp] (no index): the common form */
 };
 
 #define TRACE_MAX_INSNS 48

@@ -431,16 +431,18 @@ static int handle_events(struct cpu *cpu)
         cpu_request(cpu, CPU_REQ_SMI, 0);
         log_printf(cpu->log, LOG_UNIMP, "SMI ignored (no SMM)\n");
     }
+    if (req & CPU_REQ_INIT) {
+        /* INIT before SIPI: both pending means INIT-SIPI(-SIPI) arrived within one slice. */
+        cpu_request(cpu, CPU_REQ_INIT, 0);
+        cpu->halted = false;
+        cpu_init_signal(cpu);       /* also drops the pending SIPI bit */
+    }
     if (req & CPU_REQ_SIPI) {
         cpu_request(cpu, CPU_REQ_SIPI, 0);
         cpu_sipi(cpu, cpu->sipi_vector);
     }
-    if (req & CPU_REQ_INIT) {
-        cpu_request(cpu, CPU_REQ_INIT, 0);
-        cpu->halted = false;
-        cpu_init_signal(cpu);
+    if (req & (CPU_REQ_INIT | CPU_REQ_SIPI))
         return -1;
-    }
     if (cpu->sys.wait_for_sipi)
         return CPU_EXIT_HALT;
     if (cpu->inhibit_irq)

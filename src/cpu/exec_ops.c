@@ -22,7 +22,7 @@ static inline uint8_t *r8p(struct cpu *cpu, unsigned r)
     return (uint8_t *)&cpu->regs[r & 3] + (r >> 2);
 }
 
-static inline uint32_t reg_get(struct cpu *cpu, int sz, unsigned r)
+static inline __attribute__((always_inline)) uint32_t reg_get(struct cpu *cpu, int sz, unsigned r)
 {
     if (sz == SZ8)
         return *r8p(cpu, r);
@@ -31,7 +31,7 @@ static inline uint32_t reg_get(struct cpu *cpu, int sz, unsigned r)
     return cpu->regs[r];
 }
 
-static inline void reg_set(struct cpu *cpu, int sz, unsigned r, uint32_t v)
+static inline __attribute__((always_inline)) void reg_set(struct cpu *cpu, int sz, unsigned r, uint32_t v)
 {
     if (sz == SZ8)
         *r8p(cpu, r) = (uint8_t)v;
@@ -41,7 +41,7 @@ static inline void reg_set(struct cpu *cpu, int sz, unsigned r, uint32_t v)
         cpu->regs[r] = v;
 }
 
-static inline uint32_t mem_get(struct cpu *cpu, int sz, int seg, uint32_t off)
+static inline __attribute__((always_inline)) uint32_t mem_get(struct cpu *cpu, int sz, int seg, uint32_t off)
 {
     if (sz == SZ8)
         return cpu_read8(cpu, seg, off);
@@ -50,7 +50,7 @@ static inline uint32_t mem_get(struct cpu *cpu, int sz, int seg, uint32_t off)
     return cpu_read32(cpu, seg, off);
 }
 
-static inline void mem_set(struct cpu *cpu, int sz, int seg, uint32_t off, uint32_t v)
+static inline __attribute__((always_inline)) void mem_set(struct cpu *cpu, int sz, int seg, uint32_t off, uint32_t v)
 {
     if (sz == SZ8)
         cpu_write8(cpu, seg, off, (uint8_t)v);
@@ -61,8 +61,10 @@ static inline void mem_set(struct cpu *cpu, int sz, int seg, uint32_t off, uint3
 }
 
 /* Effective address (offset within i->seg) of a memory operand. */
-static inline uint32_t ea(struct cpu *cpu, const struct insn *i)
+static inline __attribute__((always_inline)) uint32_t ea(struct cpu *cpu, const struct insn *i)
 {
+    if (__builtin_expect(i->ea_base, 1))
+        return cpu->regs[i->base] + i->disp;
     uint32_t a = i->disp;
     if (i->base != NOREG)
         a += cpu->regs[i->base];
@@ -73,14 +75,14 @@ static inline uint32_t ea(struct cpu *cpu, const struct insn *i)
     return a;
 }
 
-static inline uint32_t rm_get(struct cpu *cpu, const struct insn *i, int sz)
+static inline __attribute__((always_inline)) uint32_t rm_get(struct cpu *cpu, const struct insn *i, int sz)
 {
     if (i->pfx & P_MEM)
         return mem_get(cpu, sz, i->seg, ea(cpu, i));
     return reg_get(cpu, sz, i->rm);
 }
 
-static inline void rm_set(struct cpu *cpu, const struct insn *i, int sz, uint32_t v)
+static inline __attribute__((always_inline)) void rm_set(struct cpu *cpu, const struct insn *i, int sz, uint32_t v)
 {
     if (i->pfx & P_MEM)
         mem_set(cpu, sz, i->seg, ea(cpu, i), v);
@@ -872,6 +874,28 @@ static struct insn *h_ret(struct cpu *cpu, struct insn *i)
     uint32_t target = pop(cpu, sz);
     if (i->op == 0xc2)
         sp_set(cpu, sp_get(cpu) + (i->imm & 0xffff));
+    return jump_indirect(cpu, i, target);
+}
+
+/* CALL rel32 and RET in 32-bit code with a 32-bit stack (the trace key fixes both). */
+static struct insn *h_call_rel32(struct cpu *cpu, struct insn *i)
+{
+    uint32_t ret = cpu->eip + i->len;
+    uint32_t target = ret + i->disp;
+    if (UNLIKELY(target > cpu->seg[SEG_CS].limit))
+        raise_gp0(cpu);
+    uint32_t sp = cpu->regs[R_ESP] - 4;
+    cpu_write32(cpu, SEG_SS, sp, ret);
+    cpu->regs[R_ESP] = sp;
+    cpu->eip = target;
+    return exec_chain(cpu, i, target);
+}
+
+static struct insn *h_ret32(struct cpu *cpu, struct insn *i)
+{
+    uint32_t sp = cpu->regs[R_ESP];
+    uint32_t target = cpu_read32(cpu, SEG_SS, sp);
+    cpu->regs[R_ESP] = sp + 4;
     return jump_indirect(cpu, i, target);
 }
 
@@ -2185,7 +2209,8 @@ static insn_fn select_map0(struct cpu *cpu, struct insn *i)
         if (op == 0xd3 && !mem && (i->pfx & P_OP32) && i->reg >= 4)
             return h_shift_r32_cl;
         return h_shift;
-    case 0xc2: case 0xc3: return h_ret;
+    case 0xc2: case 0xc3:
+        return (op == 0xc3 && (i->pfx & P_OP32) && cpu->code32 && cpu->stack32) ? h_ret32 : h_ret;
     case 0xc4: case 0xc5: return h_lseg;
     case 0xc6: case 0xc7:
         if (i->reg != 0)
@@ -2204,7 +2229,7 @@ static insn_fn select_map0(struct cpu *cpu, struct insn *i)
     case 0xe0 ... 0xe3: return h_loop;
     case 0xe4: case 0xe5: case 0xec: case 0xed: return h_in;
     case 0xe6: case 0xe7: case 0xee: case 0xef: return h_out;
-    case 0xe8: return h_call_rel;
+    case 0xe8: return ((i->pfx & P_OP32) && cpu->code32 && cpu->stack32) ? h_call_rel32 : h_call_rel;
     case 0xe9: case 0xeb: return h_jmp_rel;
     case 0xea: return h_jmp_far;
     case 0xf4: return h_hlt;
@@ -2304,6 +2329,8 @@ void decode_select_handler(struct cpu *cpu, struct insn *i)
         return;
     }
     i->fn = i->map == 0 ? select_map0(cpu, i) : select_map1(cpu, i);
+    /* Same result as the general form of ea(), in fewer steps. */
+    i->ea_base = (i->pfx & P_A32) && i->base != NOREG && i->index == NOREG;
 }
 
 bool exec_insn_ends_trace(const struct insn *i)
