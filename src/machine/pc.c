@@ -343,6 +343,13 @@ static int pc_direct_boot(struct pc *pc, char *err, size_t errlen)
 static int pc_open_drives(struct pc *pc, char *err, size_t errlen)
 {
     const struct vm_config *cfg = pc->cfg;
+    /* As QEMU's pc: an empty CD-ROM as secondary master unless -nodefaults or a drive is there. */
+    bool index2_used = false;
+    for (unsigned i = 0; i < cfg->n_drives; i++)
+        if (cfg->drives[i].interface == VM_IF_IDE && cfg->drives[i].index == 2)
+            index2_used = true;
+    if (!cfg->nodefaults && !index2_used)
+        pc->drive_is_cdrom[2] = true;
     for (unsigned i = 0; i < cfg->n_drives; i++) {
         const struct vm_drive *d = &cfg->drives[i];
         if (d->interface != VM_IF_IDE)

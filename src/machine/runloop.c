@@ -1,13 +1,16 @@
 /* The run loop. */
 #include "machine/runloop.h"
 
-#include <stdlib.h>
 #include <string.h>
 
-/* Longest slice in host-clock mode: host events (serial input, sockets) wait at most this. */
+/* Longest slice (both modes): host events (serial input, sockets) wait at most this much
+ * virtual time, and so does a timer armed during a slice if the cut below is not taken. */
 #define SLICE_NS_MAX 1000000LL
 
-/* A timer was armed before the end of the running slice: stop the vCPUs early. */
+/* A timer was armed before the end of the running slice: stop the vCPUs early, so that a
+ * deadline set by the guest (PIT count, APIC TMICT) is not served late.  Under -icount a slice
+ * sized to a far deadline made Linux's check_timer() spin 160 ms without ever seeing the PIT
+ * fire ("IO-APIC + timer doesn't work"). */
 static void runloop_cut_slice(void *opaque)
 {
     struct runloop *rl = opaque;
@@ -27,7 +30,8 @@ void runloop_init(struct runloop *rl, struct cpu **cpus, unsigned ncpus, struct 
     rl->clock = clock;
     rl->ml = ml;
     rl->insns_per_ms = 20000; /* first guess; measured from the first slices on */
-    clock->slice_cut = getenv("NOCUT") ? NULL : runloop_cut_slice;
+    rl->icount_sleep = true;  /* -icount sleep=on, QEMU's default */
+    clock->slice_cut = runloop_cut_slice;
     clock->slice_cut_opaque = rl;
 }
 
@@ -101,10 +105,17 @@ int runloop_run(struct runloop *rl)
             deadline = vclock_next_deadline(rl->clock);
             if (rl->clock->icount) {
                 mainloop_poll(ml, 0);
-                if (deadline != INT64_MAX)
+                if (deadline != INT64_MAX) {
+                    /* sleep=on: let the idle span pass on the host too, so an idle guest
+                     * costs nothing; a host event only ends the sleep early.  Time still
+                     * jumps exactly to the deadline, so runs stay repeatable. */
+                    now = vclock_now(rl->clock);
+                    if (rl->icount_sleep && deadline > now)
+                        mainloop_poll(ml, deadline - now);
                     vclock_warp(rl->clock, deadline);
-                else
+                } else {
                     mainloop_poll(ml, -1);
+                }
             } else {
                 now = vclock_now(rl->clock);
                 mainloop_poll(ml, deadline == INT64_MAX ? -1 : (deadline > now ? deadline - now : 0));

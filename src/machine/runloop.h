@@ -19,6 +19,9 @@ struct runloop {
     struct mainloop *ml;
     bool paused;              /* monitor "stop" or -S: vCPUs do not run, time stands still */
     uint64_t insns_per_ms;    /* host-clock mode: measured speed, sizes the slices */
+    /* -icount: when every vCPU is halted, wait on the host until the next deadline before
+     * jumping to it (sleep=on, the default) instead of jumping at once (sleep=off). */
+    bool icount_sleep;
     /* A vCPU stopped for a reason the board handles (CPU_EXIT_RESET, CPU_EXIT_DEBUG). */
     void (*cpu_event)(void *opaque, struct cpu *cpu, enum cpu_exit_reason why);
     /* Called before each vCPU's slice (the board points shared per-CPU MMIO at it). */

@@ -661,6 +661,55 @@ static void test_code_breakpoint(void **state)
 }
 
 
+/* A data breakpoint is a trap (SDM vol. 3 17.3.1.2): the store completes, then #DB with the
+ * return address of the next instruction and DR6.B0 set (BS clear). */
+static void test_data_breakpoint_trap(void **state)
+{
+    (void)state;
+    struct vm *vm = vm_new();
+    vm->mem.ram[4] = 0x00; vm->mem.ram[5] = 0x11;          /* IVT[1] = 0000:1100 */
+    static const uint8_t handler[] = { 0x0f, 0x21, 0xf0, 0xf4 };   /* mov eax, dr6; hlt */
+    memcpy(vm->mem.ram + 0x1100, handler, sizeof(handler));
+    static const uint8_t code[] = { 0xb0, 0x5a, 0xa2, 0x00, 0x20, 0x41, 0xf4 }; /* mov al,0x5a; mov [0x2000],al; inc cx; hlt */
+    vm_real(vm, code, sizeof(code));
+    cpu_write_dr(&vm->cpu, 0, 0x2000);
+    cpu_write_dr(&vm->cpu, 7, 0x1 | (1u << 16));            /* L0, R/W0 = write, LEN0 = 1 byte */
+    assert_int_equal(run(vm), CPU_EXIT_HALT);
+    assert_int_equal(vm->mem.ram[0x2000], 0x5a);
+    assert_int_equal(vm->cpu.eip, 0x1104);
+    assert_int_equal(vm->cpu.regs[R_ECX] & 0xffff, 0);       /* the INC after the store did not run */
+    assert_int_equal(vm->cpu.regs[R_EAX] & 0x400f, 1);       /* B0, not BS */
+    assert_int_equal(vm->mem.ram[0x7ffa] | (vm->mem.ram[0x7ffb] << 8), CODE + 5);
+    vm_free(vm);
+}
+
+/* NMIs are blocked from the delivery of one until the next IRET (SDM vol. 3 6.7.1): a second
+ * NMI raised inside the handler waits for its IRET, then runs the handler again. */
+static void test_nmi_blocked_until_iret(void **state)
+{
+    (void)state;
+    struct vm *vm = vm_new();
+    vm->mem.ram[8] = 0x00; vm->mem.ram[9] = 0x11;          /* IVT[2] = 0000:1100 */
+    static const uint8_t handler[] = { 0x46, 0x90, 0x90, 0xcf };   /* inc si; nop; nop; iret */
+    memcpy(vm->mem.ram + 0x1100, handler, sizeof(handler));
+    static const uint8_t code[] = { 0x90, 0x90, 0x90, 0x90, 0xf4 };
+    vm_real(vm, code, sizeof(code));
+    cpu_request(&vm->cpu, CPU_REQ_NMI, 1);
+    assert_int_equal(cpu_run(&vm->cpu, 1), CPU_EXIT_BUDGET);      /* NMI, then inc si */
+    assert_int_equal(vm->cpu.eip, 0x1101);
+    cpu_request(&vm->cpu, CPU_REQ_NMI, 1);
+    assert_int_equal(cpu_run(&vm->cpu, 1), CPU_EXIT_BUDGET);      /* blocked: the nop runs */
+    assert_int_equal(vm->cpu.eip, 0x1102);
+    assert_int_equal(vm->cpu.regs[R_ESI] & 0xffff, 1);
+    assert_int_equal(cpu_run(&vm->cpu, 2), CPU_EXIT_BUDGET);      /* nop; iret */
+    assert_int_equal(vm->cpu.eip, CODE);
+    assert_int_equal(cpu_run(&vm->cpu, 1), CPU_EXIT_BUDGET);      /* second NMI, inc si */
+    assert_int_equal(vm->cpu.regs[R_ESI] & 0xffff, 2);
+    assert_int_equal(run(vm), CPU_EXIT_HALT);
+    assert_int_equal(vm->cpu.eip, CODE + sizeof(code));
+    vm_free(vm);
+}
+
 /* Random bytes as code, in real mode and in flat protected mode: whatever they do, pcvm must
  * not crash, and the instruction count stays within the budget. */
 static void test_random_bytes_robust(void **state)
@@ -1389,6 +1438,8 @@ int main(void)
         cmocka_unit_test(test_disasm),
         cmocka_unit_test(test_rep_movs_page_fault_restart),
         cmocka_unit_test(test_single_step_trap),
+        cmocka_unit_test(test_data_breakpoint_trap),
+        cmocka_unit_test(test_nmi_blocked_until_iret),
         cmocka_unit_test(test_bcd),
         cmocka_unit_test(test_divide),
         cmocka_unit_test(test_addressing16),

@@ -456,11 +456,13 @@ static void test_tlb_slot_collision(void **state)
     struct fx *f = fx_new(NULL);
     struct cpu *cpu = &f->cpu;
     setup_paging(f, 0);
-    put32(f, PD + 5 * 4, PT | PTE_P | PTE_W | PTE_U);   /* 0x01400000..: same table */
-    put32(f, PT + 0 * 4, 0x200000 | PTE_P | PTE_W);      /* 0x01400000 and 0x00400000 */
-    put32(f, PT + 4 * 4, 0x201000 | PTE_P | PTE_W);      /* 0x01404000 and 0x00404000 */
-    put32(f, PT + 5 * 4, 0x202000 | PTE_P | PTE_W);      /* 0x00405000 */
-    const uint32_t a = 0x1400000, b = 0x404000;
+    const uint32_t pt2 = 0x13000;
+    memset(f->mem.ram + pt2, 0, 0x1000);
+    put32(f, PD + 5 * 4, pt2 | PTE_P | PTE_W | PTE_U);   /* 0x01400000.. */
+    put32(f, pt2 + 0 * 4, 0x200000 | PTE_P | PTE_W);     /* 0x01400000 */
+    put32(f, PT + 0 * 4, 0x201000 | PTE_P | PTE_W);      /* 0x00400000 */
+    put32(f, PT + 1 * 4, 0x202000 | PTE_P | PTE_W);      /* 0x00401000 */
+    const uint32_t a = 0x1400000, b = 0x400000;
     assert_int_equal(tlb_index(a), tlb_index(b));
     put32(f, 0x200000, 0x11111111);
     put32(f, 0x201000, 0x22222222);
@@ -474,7 +476,7 @@ static void test_tlb_slot_collision(void **state)
     cpu_write32(cpu, SEG_DS, b + 8, 0x5a5a5a5a);
     assert_int_equal(get32(f, 0x200008), 0xa5a5a5a5);
     assert_int_equal(get32(f, 0x201008), 0x5a5a5a5a);
-    /* A dword at the end of 0x404000 continues in 0x405000 (physical 0x202000). */
+    /* A dword at the end of 0x400000 continues in 0x401000 (physical 0x202000). */
     put32(f, 0x201ffc, 0x44332211);
     put32(f, 0x202000, 0x88776655);
     assert_int_equal(cpu_read32(cpu, SEG_DS, b + 0xffe), 0x66554433);

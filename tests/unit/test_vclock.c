@@ -33,6 +33,40 @@ static void on_timer(void *opaque)
     }
 }
 
+static void count_cut(void *opaque)
+{
+    (*(int *)opaque)++;
+}
+
+/* A timer armed during a slice, before the slice's end, must cut the slice; one at or after
+ * its end, or armed between slices, must not. */
+static void early_timer_cuts_running_slice(void **state)
+{
+    (void)state;
+    uint64_t insns = 0;
+    struct vclock c;
+    struct fired f = { 0 };
+    struct vtimer t;
+    struct tctx ct = { &f, 1 };
+    int cuts = 0;
+    vclock_init(&c, true, 3, &insns);
+    assert_int_equal(c.slice_end, INT64_MAX);
+    c.slice_cut = count_cut;
+    c.slice_cut_opaque = &cuts;
+    vtimer_init(&t, &c, on_timer, &ct);
+    vtimer_mod(&t, 500);               /* between slices: nothing to cut */
+    assert_int_equal(cuts, 0);
+    c.slice_end = 1000000000;          /* a slice runs until 1 s */
+    insns = 1000;                      /* 8 us in, the guest loads a 4 ms timer */
+    vtimer_mod(&t, 8000 + 4000000);
+    assert_int_equal(cuts, 1);
+    vtimer_mod(&t, 1000000000);        /* at the slice end: the slice already stops there */
+    assert_int_equal(cuts, 1);
+    vtimer_mod(&t, 2000000000);
+    assert_int_equal(cuts, 1);
+    assert_int_equal(vclock_next_deadline(&c), 2000000000);
+}
+
 static void icount_time_follows_instructions(void **state)
 {
     (void)state;
@@ -113,6 +147,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(icount_time_follows_instructions),
+        cmocka_unit_test(early_timer_cuts_running_slice),
         cmocka_unit_test(timers_fire_in_deadline_order),
         cmocka_unit_test(callback_may_rearm),
         cmocka_unit_test(host_clock_advances),
