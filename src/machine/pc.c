@@ -721,6 +721,7 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
     pc->rl.before_run = pc_before_run;
     pc->rl.after_slice = pc_after_slice;
     pc->rl.opaque = pc;
+    pc->rl.icount_sleep = cfg->icount.sleep;
     if (cfg->start_paused)
         runloop_set_paused(&pc->rl, true);
     return 0;

@@ -101,10 +101,22 @@ int runloop_run(struct runloop *rl)
             }
         }
         if (all_halted) {
-            /* Nothing to run: sleep until the next timer or a host event. */
+            /* Nothing to run. First hand over what the host already has (input held by a
+             * chardev is delivered while the poll set is built): a device may raise an
+             * interrupt or arm a timer then, and the sleep below must not ignore that. */
+            uint32_t requests[RUNLOOP_MAX_CPUS];
+            for (unsigned i = 0; i < rl->ncpus; i++)
+                requests[i] = rl->cpus[i]->interrupt_request;
+            mainloop_poll(ml, 0);
+            bool woken = ml->quit;
+            for (unsigned i = 0; i < rl->ncpus; i++)
+                if (rl->cpus[i]->interrupt_request & ~requests[i])
+                    woken = true;
+            if (woken)
+                continue;
+            /* Sleep until the next timer or a host event. */
             deadline = vclock_next_deadline(rl->clock);
             if (rl->clock->icount) {
-                mainloop_poll(ml, 0);
                 if (deadline != INT64_MAX) {
                     /* sleep=on: let the idle span pass on the host too, so an idle guest
                      * costs nothing; a host event only ends the sleep early.  Time still
