@@ -11,6 +11,9 @@ Called by bench/run.sh, which prepares the inputs and passes them through the en
   BENCH_LOOP_ITERS, BENCH_LOOP_INSNS   passes of the loop and instructions per pass
   BENCH_RUNS (5), BENCH_QUICK (1 = one run of everything), BENCH_TIMEOUT (600 s per Linux run)
   BENCH_OUT                   directory for the JSON / text results (bench/results)
+  BENCH_DISK_INITRD           the initramfs with the IDE/SCSI modules and the /b/ disk scripts
+  BENCH_DISK_RAW, BENCH_DISK_QCOW2   empty scratch images (256 MiB); each disk run gets a copy
+  BENCH_ONLY                  "disk": only the disk rows; "nodisk": everything but them
 Runs alternate between the emulators (pcvm, QEMU, pcvm, QEMU ...).  A run that times out or
 fails is kept in the JSON with its error and left out of the medians; the table says how many
 runs each median is made of.
@@ -39,6 +42,13 @@ DEBUG_EXIT = ['-device', 'isa-debug-exit,iobase=0xf4,iosize=4']
 APPEND = 'console=ttyS0 panic=1'
 GUEST_WORK = ['loop', 'cat', 'prep', 'sha', 'gz']
 IDLE_SECONDS = 10.0
+# Disk work in the guest (/dev/sda, the first IDE disk): bytes moved or operations per script.
+DISK_WORK = ['seqw', 'seqr', 'rndw', 'rndr', 'nul']
+DISK_SEQ_MB = 64
+DISK_SEQR_PASSES = 4     # /b/seqr reads the 64 MiB of /b/seqw this many times (O_DIRECT)
+DISK_RND_OPS = 500
+DISK_FORMATS = ['raw', 'qcow2']
+DISK_CACHE = os.environ.get('BENCH_DISK_CACHE', 'writeback')   # the -drive cache= mode of both
 RND_LIMIT_S = 180.0   # wall-clock limit of the /dev/urandom probe
 
 
@@ -223,6 +233,74 @@ def linux_run(emu, binary, env, log_path, timeout):
     return res
 
 
+def disk_run(emu, binary, env, fmt, log_path, timeout):
+    """Boot with a fresh copy of the empty scratch image on IDE, load the drivers, then dd:
+    sequential write and read, random 4 KiB writes and reads, and the loop's own cost."""
+    res = {'emulator': emu, 'kind': 'disk-' + fmt, 'ok': False, 'format': fmt,
+           'cache': DISK_CACHE}
+    img = log_path[:-4] + '.' + fmt
+    # A fresh copy per run: neither emulator inherits the other's (or a previous run's) clusters.
+    # cp keeps the holes: a raw copy stays as sparse as the image qemu-img made.
+    subprocess.run(['cp', '--sparse=always', env['BENCH_DISK_' + fmt.upper()], img], check=True)
+    argv = [binary] + COMMON + ['-kernel', env['BENCH_KERNEL'], '-initrd', env['BENCH_DISK_INITRD'],
+                                '-append', APPEND, '-drive',
+                                'file=%s,format=%s,if=ide,cache=%s' % (img, fmt, DISK_CACHE)]
+    g = Guest(argv, log_path)
+    deadline = g.t0 + timeout
+    stage = 'boot'
+    try:
+        m, t = g.expect(r'BOOT-OK uptime=([0-9.]+)\s', deadline, 'BOOT-OK')
+        res['boot_wall_s'] = round(t, 3)
+        g.expect(r'bench# ', deadline, 'the first prompt')
+        stage = 'dset'
+        sent = g.elapsed()
+        g.send('/b/dset\n')
+        m, t = g.expect(r'@@dset ([0-9.]+) ([0-9.]+) ([0-9]+)@@', deadline, 'dset')
+        res['dset_guest_s'] = round(float(m.group(2)) - float(m.group(1)), 3)
+        res['dset_host_s'] = round(t - sent, 3)
+        if m.group(3) != b'0':
+            raise Timeout('dset: no /dev/sda after loading the modules')
+        g.expect(r'bench# ', deadline, 'the prompt after dset')
+        for name in DISK_WORK:
+            stage = name
+            sent, cpu = g.elapsed(), g.cpu_seconds()
+            g.send('/b/%s\n' % name)
+            m, t = g.expect(r'@@%s ([0-9.]+) ([0-9.]+)@@' % name, deadline, name)
+            gs = float(m.group(2)) - float(m.group(1))
+            hs = t - sent
+            res[name + '_guest_s'] = round(gs, 3)
+            res[name + '_host_s'] = round(hs, 3)
+            res[name + '_cpu_s'] = round(g.cpu_seconds() - cpu, 2)
+            amount = {'seqw': DISK_SEQ_MB, 'seqr': DISK_SEQ_MB * DISK_SEQR_PASSES}.get(
+                name, DISK_RND_OPS)
+            rate = 'mbps' if name.startswith('seq') else 'iops'
+            if gs > 0:
+                res['%s_%s' % (name, rate)] = round(amount / gs, 1)
+            if hs > 0:
+                res['%s_host_%s' % (name, rate)] = round(amount / hs, 1)
+            g.expect(r'bench# ', deadline, 'the prompt after ' + name)
+        stage = 'poweroff'
+        g.send('poweroff -f\n')
+        status, t = g.wait_exit(min(deadline, time.monotonic() + 60))
+        res['exit_status'] = status
+        res['total_wall_s'] = round(t, 2)
+        g.usage(res)
+        res['ok'] = True
+    except Timeout as e:
+        res['error'] = str(e)
+        res['failed_stage'] = stage
+    finally:
+        sources = re.findall(rb'Switched to clocksource (\S+)', g.buf)
+        res['guest_clocksource'] = sources[-1].decode() if sources else None
+        res['ata_errors'] = len(re.findall(rb'ata[0-9.]+: (?:exception|failed command|SError)', g.buf))
+        g.close()
+        try:
+            os.unlink(img)
+        except OSError:
+            pass
+    return res
+
+
 def kernel_run(emu, binary, kernel, kind, log_path, timeout, argv=None):
     """A Multiboot probe kernel: time to its first output byte and to the process's exit."""
     res = {'emulator': emu, 'kind': kind, 'ok': False}
@@ -262,6 +340,10 @@ def fmt(v, unit):
         return '%.0f MB' % v
     if unit == 'MIPS':
         return '%.0f MIPS' % v
+    if unit == 'MB/s':
+        return '%.1f MB/s' % v
+    if unit == 'IOPS':
+        return '%.0f IOPS' % v
     return '%.2f s' % v
 
 
@@ -284,6 +366,27 @@ METRICS = [
     ('first_output_ms', '7. start-up to first guest instruction', 'ms', 'startup', None),
     ('exit_ms', '7. start-up to exit, exiting kernel', 'ms', 'startup', None),
 ]
+# Disk rows (8.): rates, higher is better, so pcvm/QEMU of the rate = QEMU time / pcvm time;
+# the "wall ratio" is the same ratio of rates timed from the host.  The CPU columns stay
+# seconds of emulator CPU (lower is better).  DISK_SOURCES: key -> (run kind, rate, script).
+DISK_LABELS = {
+    'seqw': ('sequential write 64 MiB, dd bs=1M conv=fsync', 'mbps', 'MB/s'),
+    'seqr': ('sequential read 4 x 64 MiB, dd bs=1M iflag=direct', 'mbps', 'MB/s'),
+    'rndw': ('random write 4 KiB x 500, dd oflag=direct', 'iops', 'IOPS'),
+    'rndr': ('random read 4 KiB x 500, dd iflag=direct', 'iops', 'IOPS'),
+    'nul': ('the same loop /dev/zero->/dev/null (no disk)', 'iops', 'IOPS'),
+}
+DISK_SOURCES = {}
+for _fmt in DISK_FORMATS:
+    for _name in DISK_WORK:
+        _label, _rate, _unit = DISK_LABELS[_name]
+        if _name == 'nul' and _fmt != DISK_FORMATS[0]:
+            continue  # no disk involved: once is enough
+        _key = 'disk_%s_%s_%s' % (_fmt, _name, _rate)
+        METRICS.append((_key, '8. %s%s (higher is better)' % (
+            '' if _name == 'nul' else _fmt + ': ', _label), _unit, 'none',
+            'disk_%s_%s_cpu_s' % (_fmt, _name)))
+        DISK_SOURCES[_key] = ('disk-' + _fmt, _name, _rate)
 
 
 def summarize(runs):
@@ -296,6 +399,16 @@ def summarize(runs):
     for emu in ('pcvm', 'qemu'):
         s = {}
         for key, _, _, _, cpu_key in METRICS:
+            if key in DISK_SOURCES:
+                kind, name, rate = DISK_SOURCES[key]
+                for k, src in ((key, '%s_%s' % (name, rate)),
+                               (key + '_host', '%s_host_%s' % (name, rate)),
+                               (cpu_key, name + '_cpu_s'),
+                               ('disk_%s_%s_guest_s' % (kind[5:], name), name + '_guest_s'),
+                               ('disk_%s_%s_host_s' % (kind[5:], name), name + '_host_s')):
+                    vals = values(emu, kind, src)
+                    s[k] = {'median': median(vals), 'n': len(vals)}
+                continue
             if cpu_key:
                 vals = values(emu, 'linux', cpu_key)
                 s[cpu_key] = {'median': median(vals), 'n': len(vals)}
@@ -342,6 +455,11 @@ def table(summary, runs_per_emu):
         ratio = p / q if p is not None and q else None
         # Guest-timed rows: the same span timed by the host, which no guest clock can skew.
         wall_key = key.replace('_guest_s', '_host_s') if key.endswith('_guest_s') else None
+        if key in DISK_SOURCES:
+            wall_key = key + '_host'
+        pn, qn = summary['pcvm'][key]['n'], summary['qemu'][key]['n']
+        if pn == 0 and qn == 0 and runs_per_emu[key] == 0:
+            continue  # not run at all (BENCH_ONLY)
         wp = summary['pcvm'][wall_key]['median'] if wall_key in summary['pcvm'] else None
         wq = summary['qemu'][wall_key]['median'] if wall_key in summary['qemu'] else None
         wall = wp / wq if wp is not None and wq else None
@@ -350,7 +468,6 @@ def table(summary, runs_per_emu):
         # Judge on the worse of the two, so a slow guest clock cannot flatter pcvm.
         judged = max(x for x in (ratio, wall) if x is not None) if (ratio or wall) else None
         tgt, met = target_text(kind, p, judged)
-        pn, qn = summary['pcvm'][key]['n'], summary['qemu'][key]['n']
         ps = fmt(p, unit) + ('' if pn == runs_per_emu[key] else ' (%d/%d)' % (pn, runs_per_emu[key]))
         qs = fmt(q, unit) + ('' if qn == runs_per_emu[key] else ' (%d/%d)' % (qn, runs_per_emu[key]))
         cp = summary['pcvm'][cpu_key]['median'] if cpu_key else None
@@ -477,6 +594,11 @@ def main():
     emus = [('pcvm', env['BENCH_PCVM']), ('qemu', env['BENCH_QEMU'])]
     tmp = os.path.join(out_dir, 'tmp')
     os.makedirs(tmp, exist_ok=True)
+    only = env.get('BENCH_ONLY', '')
+    if only not in ('', 'disk', 'nodisk'):
+        sys.exit('bench: BENCH_ONLY must be disk or nodisk')
+    do_main = only != 'disk'
+    do_disk = only != 'nodisk' and 'BENCH_DISK_INITRD' in env
 
     started = datetime.datetime.utcnow()
     # run.sh records the commit when it copies the binary; the tree may move on meanwhile.
@@ -492,6 +614,8 @@ def main():
         say('%-5s %-8s run %d: %s' % (r['emulator'], r['kind'], n, json.dumps(brief)))
 
     # Start-up: cheap, so more runs; interleaved.
+    if not do_main:
+        startup_runs = 0
     for n in range(1, startup_runs + 1):
         for emu, binary in emus:
             record(kernel_run(emu, binary, env['BENCH_EXIT_KERNEL'], 'startup',
@@ -503,7 +627,7 @@ def main():
                        argv=['printf', '!'])
         base.append(r.get('exit_s'))
     # MIPS: time from the loop's first output byte to the exit covers the loop alone.
-    for n in range(1, runs + 1):
+    for n in range(1, runs + 1 if do_main else 1):
         for emu, binary in emus:
             r = kernel_run(emu, binary, env['BENCH_LOOP_KERNEL'], 'mips',
                            os.path.join(tmp, '%s-mips-%d.log' % (emu, n)), timeout)
@@ -516,13 +640,22 @@ def main():
                     r['mips_per_cpu_s'] = round(r['instructions'] / r['process_cpu_s'] / 1e6, 1)
             record(r, n)
     # Linux: one boot per run does boot, guest work, idle and RSS.
-    for n in range(1, runs + 1):
+    for n in range(1, runs + 1 if do_main else 1):
         for emu, binary in emus:
             record(linux_run(emu, binary, env, os.path.join(tmp, '%s-linux-%d.log' % (emu, n)),
                              timeout), n)
 
+    # Disk: one boot per run and image format, a fresh copy of the empty image each time.
+    for n in range(1, runs + 1 if do_disk else 1):
+        for fmt in DISK_FORMATS:
+            for emu, binary in emus:
+                record(disk_run(emu, binary, env, fmt,
+                                os.path.join(tmp, '%s-disk-%s-%d.log' % (emu, fmt, n)), timeout), n)
+
     summary = summarize(all_runs)
-    per_emu = {key: (startup_runs if key in ('first_output_ms', 'exit_ms') else runs)
+    per_emu = {key: (startup_runs if key in ('first_output_ms', 'exit_ms')
+                     else (runs if do_disk else 0) if key in DISK_SOURCES
+                     else runs if do_main else 0)
                for key, _, _, _, _ in METRICS}
     text = table(summary, per_emu)
     info = machine_info()
@@ -544,6 +677,25 @@ def main():
                     notes.append('%s run %d: the first /dev/urandom read %s' % (
                         emu, r['run'], 'did not finish (%s)' % r['rnd_error'] if r.get('rnd_error')
                         else 'was given up by timeout(1) after 60 guest seconds'))
+    for r in all_runs:
+        if r['kind'].startswith('disk-'):
+            if not r.get('ok'):
+                notes.append('%s %s run %d failed: %s' % (r['emulator'], r['kind'], r['run'],
+                                                          r.get('error')))
+            elif r.get('ata_errors'):
+                notes.append('%s %s run %d: %d libata error lines on the console' % (
+                    r['emulator'], r['kind'], r['run'], r['ata_errors']))
+            g = sum(r.get(w + '_guest_s', 0) for w in DISK_WORK)
+            h = sum(r.get(w + '_host_s', 0) for w in DISK_WORK)
+            if r.get('ok') and h > 0 and abs(g / h - 1) > 0.2:
+                notes.append('%s %s run %d: the guest clock ran at %.2fx real time during the '
+                             'disk work (clocksource %s)' % (r['emulator'], r['kind'], r['run'],
+                                                             g / h, r.get('guest_clocksource')))
+    if do_disk:
+        notes.append('disk rows: -drive file=IMG,format=raw|qcow2,if=ide,cache=%s, a fresh copy '
+                     'of an empty 256 MiB image per run; rates are medians, so pcvm/QEMU = QEMU '
+                     'time / pcvm time (higher is better); the random rows are 500 dd processes, '
+                     'so they include the guest\'s fork/exec cost (the no-disk row)' % DISK_CACHE)
     for r in all_runs:
         if r['kind'] != 'linux' or not r.get('ok'):
             continue
@@ -567,7 +719,9 @@ def main():
         'config': {'runs': runs, 'startup_runs': startup_runs, 'timeout_s': timeout,
                    'common_args': COMMON, 'append': APPEND, 'loop_iterations': iters,
                    'loop_insns_per_iteration': insns_per_iter, 'idle_seconds': IDLE_SECONDS,
-                   'guest_ram_mb': GUEST_RAM_MB},
+                   'guest_ram_mb': GUEST_RAM_MB, 'only': only or None,
+                   'disk': {'formats': DISK_FORMATS, 'cache': DISK_CACHE, 'seq_mb': DISK_SEQ_MB,
+                            'seqr_passes': DISK_SEQR_PASSES, 'random_ops': DISK_RND_OPS, 'image_mb': 256} if do_disk else None},
         'spawn_baseline_s': base,
         'medians': {emu: {k: v['median'] for k, v in s.items() if isinstance(v, dict)}
                     for emu, s in summary.items()},
@@ -575,14 +729,17 @@ def main():
         'table': full,
     }
     os.makedirs(out_dir, exist_ok=True)
-    name = '%s-%s.json' % (started.strftime('%Y-%m-%dT%H%M'), commit[:7])
-    for path in (os.path.join(out_dir, name), os.path.join(out_dir, 'latest.json')):
+    # A partial run (BENCH_ONLY) keeps the full run's latest.*: it writes latest-disk.* etc.
+    suffix = ('-' + only if only else '') + (
+        '-cache-' + DISK_CACHE if do_disk and DISK_CACHE != 'writeback' else '')
+    name = '%s-%s%s.json' % (started.strftime('%Y-%m-%dT%H%M'), commit[:7], suffix)
+    for path in (os.path.join(out_dir, name), os.path.join(out_dir, 'latest%s.json' % suffix)):
         with open(path, 'w') as fh:
             json.dump(result, fh, indent=1)
             fh.write('\n')
-    with open(os.path.join(out_dir, 'latest.txt'), 'w') as fh:
+    with open(os.path.join(out_dir, 'latest%s.txt' % suffix), 'w') as fh:
         fh.write(full)
-    say('wrote %s, latest.json and latest.txt in %s' % (name, out_dir))
+    say('wrote %s, latest%s.json and latest%s.txt in %s' % (name, suffix, suffix, out_dir))
     return 0
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build the benchmark initramfs (cpio newc, gzip) from the cached static i386 busybox.
 
-    bench/make-initramfs.py BUSYBOX OUT
+    bench/make-initramfs.py BUSYBOX OUT [MODULE.ko ...]
 
 /init mounts proc, sys, dev and a tmpfs on /tmp, prints "BOOT-OK uptime=<s>" (the guest's own
 /proc/uptime at that point), then reads commands from the console in a shell loop with the prompt "bench# ".
@@ -16,6 +16,15 @@ The benchmark scripts live in /b/ (short names: the driver types them over the s
 The data is deterministic (the same bytes on every run and emulator) rather than random:
 reading /dev/urandom first makes Linux gather jitter entropy, which takes as long as the
 emulator's timers make it; /b/rnd measures that separately, last, so it cannot stall the rest.
+With MODULE.ko files (the disk variant, given in load order: dependencies first), they go to
+/lib/modules/ and these scripts drive the scratch disk /dev/sda (the IDE disk on the PIIX3):
+    /b/dset   insmod the modules, wait for /dev/sda -> @@dset T0 T1 STATUS@@ (0: /dev/sda is there)
+    /b/seqw   64 MiB of zeros, dd bs=1M conv=fsync  -> @@seqw T0 T1@@
+    /b/seqr   drop caches, 4 x the same 64 MiB, dd bs=1M iflag=direct -> @@seqr T0 T1@@
+    /b/rndw   500 x dd bs=4k count=1 oflag=direct at random 4 KiB blocks of the first 64 MiB
+    /b/rndr   500 x dd bs=4k count=1 iflag=direct, likewise
+              (ash's RANDOM seeded with a constant: the same offsets on every run and emulator)
+    /b/nul    500 x dd bs=4k count=1 from /dev/zero to /dev/null: the loop's own cost
 T0 and T1 are /proc/uptime before and after (10 ms resolution).  The output is written without
 root: device nodes come from the cpio writer, not mknod.
 """
@@ -62,6 +71,30 @@ read t1 x < /proc/uptime
 echo "@@rnd $t0 $t1 $st@@"
 '''
 
+# The disk variant's scripts (with modules only).
+DSET = '''#!/bin/sh
+read t0 x < /proc/uptime
+for m in $(cat /etc/modules-load); do insmod /lib/modules/$m.ko || echo "insmod $m: failed"; done
+n=0; while [ ! -b /dev/sda ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done
+st=0; [ -b /dev/sda ] || st=1
+read t1 x < /proc/uptime
+echo "@@dset $t0 $t1 $st@@"
+'''
+DISK_SCRIPTS = {
+    'seqw': 'dd if=/dev/zero of=/dev/sda bs=1M count=64 conv=fsync 2>/dev/null',
+    # 4 passes over the 64 MiB written by seqw: 256 MiB, long enough for a 10 ms clock.
+    'seqr': 'for p in 1 2 3 4; do dd if=/dev/sda of=/dev/null bs=1M count=64 iflag=direct '
+            '2>/dev/null; done',
+    'rndw': 'RANDOM=4242; n=0; while [ $n -lt 500 ]; do dd if=/dev/zero of=/dev/sda bs=4k count=1 '
+            'seek=$((RANDOM % 16384)) oflag=direct 2>/dev/null; n=$((n+1)); done',
+    'rndr': 'RANDOM=2424; n=0; while [ $n -lt 500 ]; do dd if=/dev/sda of=/dev/null bs=4k count=1 '
+            'skip=$((RANDOM % 16384)) iflag=direct 2>/dev/null; n=$((n+1)); done',
+    'nul': 'RANDOM=2424; n=0; while [ $n -lt 500 ]; do dd if=/dev/zero of=/dev/null bs=4k count=1 '
+           'skip=$((RANDOM % 16384)) 2>/dev/null; n=$((n+1)); done',
+}
+# Page cache dropped before the sequential read: it must come from the disk.
+DISK_PRE = {'seqr': 'sync; echo 3 > /proc/sys/vm/drop_caches'}
+
 PASSWD = (b'root:x:0:0:root:/root:/bin/sh\n'
           b'daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n'
           b'bin:x:2:2:bin:/bin:/usr/sbin/nologin\n'
@@ -69,7 +102,7 @@ PASSWD = (b'root:x:0:0:root:/root:/bin/sh\n'
           b'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n')
 
 
-def build(busybox_path, out_path):
+def build(busybox_path, out_path, modules=()):
     entries = []  # (name, mode, data, (rdev major, minor))
 
     def d(name):
@@ -99,6 +132,22 @@ def build(busybox_path, out_path):
     for name, body in SCRIPTS.items():
         f('b/' + name, (TIMED % (body, name)).encode(), 0o100755)
     f('b/rnd', RND.encode(), 0o100755)
+    if modules:
+        d('lib')
+        d('lib/modules')
+        names = []
+        for path in modules:
+            name = os.path.basename(path)[:-3]
+            names.append(name)
+            with open(path, 'rb') as fh:
+                f('lib/modules/%s.ko' % name, fh.read())
+        f('etc/modules-load', ('\n'.join(names) + '\n').encode())
+        f('b/dset', DSET.encode(), 0o100755)
+        for name, body in DISK_SCRIPTS.items():
+            text = TIMED % (body, name)
+            if name in DISK_PRE:  # before the first uptime read: not timed
+                text = text.replace('\n', '\n%s\n' % DISK_PRE[name], 1)
+            f('b/' + name, text.encode(), 0o100755)
 
     blob = bytearray()
 
@@ -121,6 +170,6 @@ def build(busybox_path, out_path):
 
 
 if __name__ == '__main__':
-    if len(sys.argv) != 3:
-        sys.exit('usage: make-initramfs.py BUSYBOX OUT')
-    build(sys.argv[1], sys.argv[2])
+    if len(sys.argv) < 3:
+        sys.exit('usage: make-initramfs.py BUSYBOX OUT [MODULE.ko ...]')
+    build(sys.argv[1], sys.argv[2], sys.argv[3:])

@@ -5,6 +5,7 @@
 #   BENCH_QUICK=1     one run of everything (a smoke test)
 #   BENCH_TIMEOUT=S   limit of one Linux run, in seconds (default 600); a run over it is reported
 #   BENCH_LOOP_ITERS  passes of the MIPS loop kernel (default 20000000)
+#   BENCH_ONLY=disk   only the disk rows (BENCH_ONLY=nodisk: all but them)
 #   BENCH_PROFILE=0   skip the profile; BENCH_PROFILE_SECS=S its limit (default 400;
 #                     it stops at BOOT-OK)
 # Results: bench/results/<date>-<commit>.json, latest.json, latest.txt, profile-latest.txt.
@@ -50,6 +51,27 @@ insns=$(sed -n 's/^; INSNS_PER_ITER: *\([0-9]*\).*/\1/p' bench/kernels/loop.asm)
 (cd bench/kernels && nasm -f bin -o "$root/$out/exit.bin" exit.asm &&
   nasm -f bin -DITERATIONS="$iters" -o "$root/$out/loop.bin" loop.asm)
 python3 bench/make-initramfs.py "$CACHE/guests/busybox" "$out/initramfs.cpio.gz"
+
+# Disk rows: the initramfs with the IDE disk drivers of the Linux package (dependencies first:
+# sd_mod needs t10-pi, which needs the CRC modules and their crypto back ends), and two empty
+# 256 MiB scratch images, raw and qcow2, that bench.py copies afresh for every run.
+if [ "${BENCH_ONLY:-}" != nodisk ]; then
+  [ -d "$CACHE/root/linux/lib/modules" ] || bash scripts/fetch-guests.sh linux
+  modpaths=()
+  for m in crct10dif_common crct10dif_generic crc-t10dif crc64 crc64_rocksoft_generic \
+           crc64-rocksoft t10-pi scsi_common scsi_mod libata ata_piix sd_mod; do
+    p=$(find "$CACHE/root/linux/lib/modules" -name "$m.ko" | head -1)
+    [ -n "$p" ] || { say "no module $m.ko in $CACHE/root/linux"; exit 1; }
+    modpaths+=("$p")
+  done
+  python3 bench/make-initramfs.py "$CACHE/guests/busybox" "$out/initramfs-disk.cpio.gz" "${modpaths[@]}"
+  rm -f "$out/disk.raw" "$out/disk.qcow2"
+  img=$(command -v qemu-img || echo build/pcvm-img)
+  "$img" create -q -f raw "$out/disk.raw" 256M
+  "$img" create -q -f qcow2 "$out/disk.qcow2" 256M
+  export BENCH_DISK_INITRD=$root/$out/initramfs-disk.cpio.gz
+  export BENCH_DISK_RAW=$root/$out/disk.raw BENCH_DISK_QCOW2=$root/$out/disk.qcow2
+fi
 
 # Benchmark a private copy: other work in this tree may rebuild ./pcvm during the runs.
 cp ./pcvm "$out/pcvm"
