@@ -6,9 +6,11 @@
 #   BENCH_TIMEOUT=S   limit of one Linux run, in seconds (default 600); a run over it is reported
 #   BENCH_LOOP_ITERS  passes of the MIPS loop kernel (default 20000000)
 #   BENCH_ONLY=disk   only the disk rows (BENCH_ONLY=nodisk: all but them)
+#   BENCH_DISK_CACHE  cache= of the disk rows' -drive (default writeback; e.g. none)
 #   BENCH_PROFILE=0   skip the profile; BENCH_PROFILE_SECS=S its limit (default 400;
 #                     it stops at BOOT-OK)
-# Results: bench/results/<date>-<commit>.json, latest.json, latest.txt, profile-latest.txt.
+# Results: bench/results/<date>-<commit>.json, latest.json, latest.txt, profile-latest.txt
+# (a BENCH_ONLY run: latest-disk.* / latest-nodisk.*).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")

@@ -12,12 +12,13 @@
 
 #define SLOT 16u            /* bytes per instruction in the blob (rest: NOPs) */
 #define MAX_INSNS 6000u
+#define WHAT_LEN 64   /* a form's label; one size everywhere keeps -Wformat-truncation quiet */
 #define CODE_BASE 0x100000u
 
 struct blob {
     uint8_t bytes[MAX_INSNS * SLOT];
     unsigned n;
-    char what[MAX_INSNS][24];
+    char what[MAX_INSNS][WHAT_LEN];
 };
 
 static void add(struct blob *b, const uint8_t *code, unsigned len, const char *what)
@@ -95,7 +96,7 @@ static void gen_integer(struct blob *b, bool code32)
                         unsigned n = imm_bytes(top, e, code32 ? o16 : !o16, !code32);
                         for (unsigned k = 0; k < n; k++)
                             c[p++] = (uint8_t)(0x11 * (k + 1));
-                        char what[64]; /* room for any int: -Wformat-truncation at -O1 */
+                        char what[WHAT_LEN];
                         snprintf(what, sizeof(what), "%d:%02x/%d%s%s", map, op, group ? reg : -1,
                                  o16 ? " 66" : "", mem ? " mem" : "");
                         add(b, c, p, what);
@@ -113,7 +114,7 @@ static void gen_x87(struct blob *b)
             if (m < 0xc0 && (m & 0xc7) != 0x40)
                 continue;   /* memory forms: [eax+disp8] once per reg */
             uint8_t c[3] = { (uint8_t)esc, (uint8_t)m, 0x10 };
-            char what[64]; /* room for any int: -Wformat-truncation at -O1 */
+            char what[WHAT_LEN];
             snprintf(what, sizeof(what), "x87 %02x %02x", esc, m);
             add(b, c, m < 0xc0 ? 3 : 2, what);
         }
@@ -144,7 +145,7 @@ static void gen_simd(struct blob *b)
                         p = modrm_bytes(c, p, (unsigned)reg, mem, op == 0xae ? 0 : 5);
                     if (e->attr & SA_IMM8)
                         c[p++] = op == 0xc2 ? (uint8_t)(reg & 7) : 0x21;
-                    char what[64]; /* room for any int: -Wformat-truncation at -O1 */
+                    char what[WHAT_LEN];
                     snprintf(what, sizeof(what), "simd %02x %02x/%d%s", pfx[k], op, reg, mem ? " mem" : "");
                     add(b, c, p, what);
                     if (e->attr & SA_NOMODRM)
