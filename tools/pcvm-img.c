@@ -753,6 +753,13 @@ out:
     return ret;
 }
 
+/* The driver's own words when it has them, else the errno text. */
+static const char *snapshot_error(struct block_dev *bs, int r)
+{
+    const char *m = qcow2_last_error(bs);
+    return m[0] ? m : strerror(-r);
+}
+
 static int cmd_snapshot(int argc, char **argv)
 {
     int action = 0;
@@ -799,15 +806,15 @@ static int cmd_snapshot(int argc, char **argv)
     } else if (action == 'c') {
         r = qcow2_snapshot_create(bs, name);
         if (r < 0)
-            error("Could not create snapshot '%s': %s", name, strerror(-r));
+            error("Could not create snapshot '%s': %s", name, snapshot_error(bs, r));
     } else if (action == 'a') {
         r = qcow2_snapshot_apply(bs, name);
         if (r < 0)
-            error("Could not apply snapshot '%s': %s", name, strerror(-r));
+            error("Could not apply snapshot '%s': %s", name, snapshot_error(bs, r));
     } else {
         r = qcow2_snapshot_delete(bs, name);
         if (r < 0)
-            error("Could not delete snapshot '%s': %s", name, r == -ENOENT ? "snapshot not found" : strerror(-r));
+            error("Could not delete snapshot '%s': %s", name, r == -ENOENT ? "snapshot not found" : snapshot_error(bs, r));
     }
     block_close(bs);
     return r < 0 ? 1 : 0;

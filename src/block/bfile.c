@@ -132,12 +132,21 @@ int bfile_pread(struct bfile *f, uint64_t off, void *buf, size_t len)
     return ret;
 }
 
+/* Simulated death for crash tests: this write and all after it are lost. */
+static bool crashed(struct bfile *f)
+{
+    f->writes++;
+    return f->crash_at && f->writes >= f->crash_at;
+}
+
 int bfile_pwrite(struct bfile *f, uint64_t off, const void *buf, size_t len)
 {
     if (f->readonly)
         return -EROFS;
     if (!len)
         return 0;
+    if (crashed(f))
+        return -EIO;
     if (!f->direct || is_aligned(f, off, buf, len))
         return full_pwrite(f->fd, off, buf, len);
     /* O_DIRECT needs aligned offset, length and memory: read-modify-write a bounce buffer. */
@@ -161,6 +170,8 @@ int bfile_pwrite(struct bfile *f, uint64_t off, const void *buf, size_t len)
 
 int bfile_flush(struct bfile *f)
 {
+    if (f->crash_at && f->writes >= f->crash_at)
+        return -EIO;
     if (f->cache == BLOCK_CACHE_UNSAFE || f->readonly)
         return 0;
     if (fdatasync(f->fd) < 0)
@@ -184,6 +195,8 @@ int bfile_truncate(struct bfile *f, uint64_t len)
 {
     if (f->readonly)
         return -EROFS;
+    if (crashed(f))
+        return -EIO;
     if (ftruncate(f->fd, (off_t)len) < 0)
         return -errno;
     return 0;

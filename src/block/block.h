@@ -30,6 +30,9 @@ struct bfile {
     bool readonly;
     unsigned align;          /* O_DIRECT alignment (bytes) */
     char *filename;
+    uint64_t writes;         /* pwrite/truncate calls so far */
+    uint64_t crash_at;       /* tests: when non-zero, write number crash_at and every later write,
+                              * truncate or flush fail with -EIO, as if the process had died */
 };
 
 /* Open flags for block_open. */
@@ -234,6 +237,8 @@ int qcow2_snapshot_list(struct block_dev *bs, struct qcow2_snapshot_info *out, i
 int qcow2_snapshot_create(struct block_dev *bs, const char *name);
 int qcow2_snapshot_apply(struct block_dev *bs, const char *name);
 int qcow2_snapshot_delete(struct block_dev *bs, const char *name);
+/* Why the last failed qcow2 operation failed, in words ("" if it set no message). */
+const char *qcow2_last_error(struct block_dev *bs);
 
 struct qcow2_check_result {
     int64_t corruptions, leaks, check_errors;

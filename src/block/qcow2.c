@@ -6,7 +6,8 @@
  *   new cluster: write its contents, then raise its refcount, then link it (L2 or L1 entry);
  *   old cluster: unlink first, then lower its refcount.
  * A cluster freshly found free is "reserved" until its refcount is raised so that refcount
- * blocks created on the way never land on it. */
+ * blocks created on the way never land on it. Snapshot operations cannot be ordered that way
+ * and switch whole metadata states instead (see switch_state). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -344,19 +345,6 @@ static int release_range(struct qcow2_state *q, uint64_t off, uint64_t len)
     uint64_t first = off >> q->cluster_bits, last = (off + len - 1) >> q->cluster_bits;
     for (uint64_t c = first; c <= last; c++) {
         int r = update_refcount(q, c, -1);
-        if (r < 0)
-            return r;
-    }
-    return 0;
-}
-
-static int claim_range(struct qcow2_state *q, uint64_t off, uint64_t len)
-{
-    if (!len)
-        return 0;
-    uint64_t first = off >> q->cluster_bits, last = (off + len - 1) >> q->cluster_bits;
-    for (uint64_t c = first; c <= last; c++) {
-        int r = update_refcount(q, c, 1);
         if (r < 0)
             return r;
     }
@@ -1163,8 +1151,9 @@ bad:
     return -1;
 }
 
-/* Write the table to new clusters, switch the header, free the old table. */
-static int write_snapshots(struct qcow2_state *q, struct qcow2_snap *snaps, uint32_t n)
+/* The snapshot table in its on-disk form, zero-padded to whole clusters. */
+static uint8_t *serialize_snapshots(struct qcow2_state *q, const struct qcow2_snap *snaps, uint32_t n,
+                                    uint64_t *size_out, uint64_t *nclusters_out)
 {
     size_t size = 0;
     for (uint32_t i = 0; i < n; i++)
@@ -1172,10 +1161,10 @@ static int write_snapshots(struct qcow2_state *q, struct qcow2_snap *snaps, uint
     uint64_t nclusters = size_to_clusters(q, size ? size : 1);
     uint8_t *buf = calloc(nclusters, q->cluster_size);
     if (!buf)
-        return -ENOMEM;
+        return NULL;
     size_t pos = 0;
     for (uint32_t i = 0; i < n; i++) {
-        struct qcow2_snap *s = &snaps[i];
+        const struct qcow2_snap *s = &snaps[i];
         uint8_t *h = buf + pos;
         put64(h, s->l1_offset);
         put32(h + 8, s->l1_size);
@@ -1194,33 +1183,9 @@ static int write_snapshots(struct qcow2_state *q, struct qcow2_snap *snaps, uint
         pos += strlen(s->name);
         pos = (pos + 7) & ~(size_t)7;
     }
-    uint64_t c = 0;
-    int r = 0;
-    if (n) {
-        r = find_free(q, nclusters, &c);
-        if (!r)
-            r = bfile_pwrite(&q->bs->file, c << q->cluster_bits, buf, nclusters << q->cluster_bits);
-        if (!r)
-            r = claim_clusters(q, c, nclusters);
-    }
-    free(buf);
-    if (r < 0)
-        return r;
-    uint8_t h[12];
-    put32(h, n);
-    put64(h + 4, n ? c << q->cluster_bits : 0);
-    r = bfile_pwrite(&q->bs->file, 60, h, 12);
-    if (r < 0)
-        return r;
-    uint64_t old_off = q->snapshots_offset, old_size = q->snapshots_size;
-    uint32_t old_n = q->nb_snapshots;
-    q->snapshots_offset = n ? c << q->cluster_bits : 0;
-    q->snapshots_size = size;
-    q->nb_snapshots = n;
-    /* The header already points at the new table: a failure here only leaks the old one. */
-    if (old_n)
-        release_range(q, old_off, old_size);
-    return 0;
+    *size_out = size;
+    *nclusters_out = nclusters;
+    return buf;
 }
 
 /* ---------------- open/close ---------------- */
@@ -1798,44 +1763,7 @@ static int read_table(struct qcow2_state *q, uint64_t off, uint32_t n, uint64_t 
     return 0;
 }
 
-/* Add delta to the refcount of every L2 table and data cluster reachable from an L1 table. */
-static int walk_tree(struct qcow2_state *q, const uint64_t *l1, uint32_t n, int delta)
-{
-    uint8_t *copy = malloc(q->cluster_size);
-    if (!copy)
-        return -ENOMEM;
-    int r = 0;
-    for (uint32_t i = 0; i < n && !r; i++) {
-        uint64_t l2off = l1[i] & QCOW2_OFFSET_MASK;
-        if (!l2off)
-            continue;
-        int err = 0;
-        uint8_t *t = load_l2(q, l2off, &err);
-        if (!t) {
-            r = err;
-            break;
-        }
-        memcpy(copy, t, q->cluster_size);
-        for (uint64_t j = 0; j < q->l2_entries && !r; j++) {
-            uint64_t e = be64(copy + 8 * j);
-            if (e & QCOW2_OFLAG_COMPRESSED) {
-                uint64_t off, len;
-                compressed_range(q, e, &off, &len);
-                r = delta > 0 ? claim_range(q, off & ~UINT64_C(511), len + (off & 511))
-                              : release_range(q, off & ~UINT64_C(511), len + (off & 511));
-            } else if (e & QCOW2_OFFSET_MASK) {
-                r = update_refcount(q, (e & QCOW2_OFFSET_MASK) >> q->cluster_bits, delta);
-            }
-        }
-        if (!r)
-            r = update_refcount(q, l2off >> q->cluster_bits, delta);
-    }
-    free(copy);
-    q->cdata_valid = false;
-    return r;
-}
-
-/* Make COPIED flags of the active tree say exactly "refcount is one". */
+/* Make COPIED flags of the active tree say exactly "refcount is one" (check's repair). */
 static int fix_copied(struct qcow2_state *q)
 {
     for (uint32_t i = 0; i < q->l1_size; i++) {
@@ -1867,6 +1795,469 @@ static int fix_copied(struct qcow2_state *q)
         }
     }
     return 0;
+}
+
+/* Snapshot create/apply/delete change the refcounts of many clusters together with the
+ * COPIED flags of the active tree, and qemu-img check calls any disagreement between the two
+ * corrupt, so no order of in-place updates survives a SIGKILL half-way. Instead the new state
+ * is built beside the old one, in clusters the old state does not use: a new active L1 table,
+ * copies of the active L2 tables whose flags change, the new snapshot table, and a complete
+ * refcount table with its blocks computed from the references of the new state. One 48-byte
+ * header write (one sector) then switches from the old state to the new; the old structures
+ * are simply free clusters of the new state. */
+struct new_state {
+    uint64_t *l1;               /* new active L1 entries; flags are recomputed */
+    uint32_t l1_size;
+    struct qcow2_snap *snaps;   /* new snapshot list */
+    uint32_t nsnaps;
+    int new_snap;               /* index of a snapshot whose L1 copies the final active L1, or -1 */
+    bool keep_snap_table;       /* the list is the image's current one: leave its table alone */
+    uint64_t disk_size;
+    /* work */
+    uint32_t *ref;              /* references per host cluster in the new state */
+    uint8_t *taken;             /* allocated for a new structure */
+    uint64_t nref, scan;
+};
+
+#define NEW_STATE_MAX_CLUSTERS (UINT64_C(1) << 28)
+
+static int ns_grow(struct new_state *ns, uint64_t c)
+{
+    if (c < ns->nref)
+        return 0;
+    if (c >= NEW_STATE_MAX_CLUSTERS)
+        return -EFBIG;
+    uint64_t n = ns->nref ? ns->nref : 1024;
+    while (n <= c)
+        n *= 2;
+    uint32_t *ref = realloc(ns->ref, n * sizeof(*ref));
+    if (!ref)
+        return -ENOMEM;
+    ns->ref = ref;
+    uint8_t *taken = realloc(ns->taken, n);
+    if (!taken)
+        return -ENOMEM;
+    ns->taken = taken;
+    memset(ns->ref + ns->nref, 0, (n - ns->nref) * sizeof(*ref));
+    memset(ns->taken + ns->nref, 0, n - ns->nref);
+    ns->nref = n;
+    return 0;
+}
+
+/* One more reference to every host cluster touched by [off, off+len). */
+static int ns_ref(struct qcow2_state *q, struct new_state *ns, uint64_t off, uint64_t len)
+{
+    if (!len)
+        return 0;
+    uint64_t first = off >> q->cluster_bits, last = (off + len - 1) >> q->cluster_bits;
+    if (last >= size_to_clusters(q, q->file_len)) {
+        set_err(q, "qcow2: metadata refers to offset %#" PRIx64 " past the end of the file; run check -r all",
+                off + len - 1);
+        return -EIO;
+    }
+    int r = ns_grow(ns, last);
+    if (r < 0)
+        return r;
+    for (uint64_t c = first; c <= last; c++) {
+        if (ns->ref[c] == UINT32_MAX) {
+            set_err(q, "qcow2: cluster %" PRIu64 " has too many references", c);
+            return -EMLINK;
+        }
+        ns->ref[c]++;
+    }
+    return 0;
+}
+
+/* n consecutive clusters free in both states (refcount 0 on disk, unreferenced, not taken). */
+static int ns_alloc(struct qcow2_state *q, struct new_state *ns, uint64_t n, uint64_t *out)
+{
+    uint64_t c = ns->scan ? ns->scan : 1;
+    for (;;) {
+        uint64_t k;
+        for (k = 0; k < n; k++) {
+            uint64_t rc;
+            int r = ns_grow(ns, c + k);
+            if (r < 0)
+                return r;
+            if (ns->ref[c + k] || ns->taken[c + k])
+                break;
+            if ((r = get_refcount(q, c + k, &rc)) < 0)
+                return r;
+            if (rc)
+                break;
+        }
+        if (k == n)
+            break;
+        c += k + 1;
+        /* Past the end of the file every cluster is free unless refcounts are corrupt. */
+        if (c > size_to_clusters(q, q->file_len) + ns->nref / 2 + 2 * n + 1024) {
+            set_err(q, "qcow2: no free clusters found; refcounts look corrupt, run check -r all");
+            return -EIO;
+        }
+    }
+    for (uint64_t k = 0; k < n; k++)
+        ns->taken[c + k] = 1;
+    /* Every cluster between the scan start and c was found in use (single clusters) or
+     * stays a candidate (runs): only then may the next scan start later. */
+    if (n == 1 || c == ns->scan)
+        ns->scan = c + n;
+    *out = c;
+    return 0;
+}
+
+static int ns_write_new(struct qcow2_state *q, struct new_state *ns, const void *buf, uint64_t nclusters,
+                        uint64_t *off)
+{
+    uint64_t c;
+    int r = ns_alloc(q, ns, nclusters, &c);
+    if (r < 0)
+        return r;
+    *off = c << q->cluster_bits;
+    r = bfile_pwrite(&q->bs->file, *off, buf, nclusters << q->cluster_bits);
+    if (!r && *off + (nclusters << q->cluster_bits) > q->file_len)
+        q->file_len = *off + (nclusters << q->cluster_bits);
+    return r;
+}
+
+static int ns_check_l2_offset(struct qcow2_state *q, uint64_t l2off)
+{
+    if (!valid_meta_offset(q, l2off) || l2off >= q->file_len) {
+        set_err(q, "qcow2: L2 table offset %#" PRIx64 " is invalid; run check -r all", l2off);
+        return -EIO;
+    }
+    return 0;
+}
+
+/* References from the entries of the L2 tables of one L1 tree (not the L2 tables themselves). */
+static int ns_count_data(struct qcow2_state *q, struct new_state *ns, const uint64_t *l1, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t l2off = l1[i] & QCOW2_OFFSET_MASK;
+        if (!l2off)
+            continue;
+        int r = ns_check_l2_offset(q, l2off), err = 0;
+        if (r < 0)
+            return r;
+        uint8_t *t = load_l2(q, l2off, &err);
+        if (!t)
+            return err;
+        for (uint64_t j = 0; j < q->l2_entries && !r; j++) {
+            uint64_t e = be64(t + 8 * j);
+            if (e & QCOW2_OFLAG_COMPRESSED) {
+                uint64_t off, len;
+                compressed_range(q, e, &off, &len);
+                r = ns_ref(q, ns, off & ~UINT64_C(511), len + (off & 511));
+            } else if (e & QCOW2_OFFSET_MASK) {
+                uint64_t d = e & QCOW2_OFFSET_MASK;
+                if (d & (q->cluster_size - 1)) {
+                    set_err(q, "qcow2: data cluster offset %#" PRIx64 " is unaligned; run check -r all", d);
+                    return -EIO;
+                }
+                r = ns_ref(q, ns, d, q->cluster_size);
+            }
+        }
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Point active L1 entries at copies of the L2 tables whose COPIED flags disagree with the
+ * data references of the new state. */
+static int ns_fix_active_flags(struct qcow2_state *q, struct new_state *ns)
+{
+    uint8_t *copy = malloc(q->cluster_size);
+    if (!copy)
+        return -ENOMEM;
+    int r = 0;
+    for (uint32_t i = 0; i < ns->l1_size && !r; i++) {
+        uint64_t l2off = ns->l1[i] & QCOW2_OFFSET_MASK;
+        if (!l2off)
+            continue;
+        int err = 0;
+        uint8_t *t = load_l2(q, l2off, &err);
+        if (!t) {
+            r = err;
+            break;
+        }
+        memcpy(copy, t, q->cluster_size);
+        bool changed = false;
+        for (uint64_t j = 0; j < q->l2_entries; j++) {
+            uint64_t e = be64(copy + 8 * j), d = e & QCOW2_OFFSET_MASK, want = e;
+            if (e & QCOW2_OFLAG_COMPRESSED)
+                want = e & ~QCOW2_OFLAG_COPIED;
+            else if (d)
+                want = ns->ref[d >> q->cluster_bits] == 1 ? e | QCOW2_OFLAG_COPIED : e & ~QCOW2_OFLAG_COPIED;
+            if (want != e) {
+                put64(copy + 8 * j, want);
+                changed = true;
+            }
+        }
+        if (changed) {
+            uint64_t noff = 0;
+            r = ns_write_new(q, ns, copy, 1, &noff);
+            if (!r)
+                ns->l1[i] = noff;
+        }
+    }
+    free(copy);
+    return r;
+}
+
+/* Write the refcount blocks and table of the new state; returns the table's place. */
+static int ns_write_refcounts(struct qcow2_state *q, struct new_state *ns, uint64_t *rt_off,
+                              uint64_t *rt_clusters, uint64_t **rt_out)
+{
+    uint64_t highest = 0;
+    for (uint64_t c = 0; c < ns->nref; c++)
+        if (ns->ref[c] || ns->taken[c])
+            highest = c;
+    uint64_t nrb, tcl, toff = 0, *rbs = NULL;
+    int r;
+    for (;;) {
+        nrb = (highest + 1 + q->rb_entries - 1) / q->rb_entries;
+        tcl = size_to_clusters(q, nrb * 8);
+        if (tcl > QCOW2_MAX_RT_CLUSTERS(q)) {
+            set_err(q, "qcow2: refcount table too large");
+            free(rbs);
+            return -EFBIG;
+        }
+        uint64_t *nrbs = realloc(rbs, nrb * 8);
+        if (!nrbs) {
+            free(rbs);
+            return -ENOMEM;
+        }
+        rbs = nrbs;
+        uint64_t top = highest;
+        if ((r = ns_alloc(q, ns, tcl, &toff)) < 0) {
+            free(rbs);
+            return r;
+        }
+        top = toff + tcl - 1 > top ? toff + tcl - 1 : top;
+        for (uint64_t b = 0; b < nrb && !r; b++) {
+            r = ns_alloc(q, ns, 1, &rbs[b]);
+            if (rbs[b] > top)
+                top = rbs[b];
+        }
+        if (r < 0) {
+            free(rbs);
+            return r;
+        }
+        if ((top + 1 + q->rb_entries - 1) / q->rb_entries <= nrb)
+            break;
+        /* The structures themselves need more blocks: give the clusters back and size again. */
+        for (uint64_t k = 0; k < tcl; k++)
+            ns->taken[toff + k] = 0;
+        for (uint64_t b = 0; b < nrb; b++)
+            ns->taken[rbs[b]] = 0;
+        ns->scan = 0;
+        highest = top;
+    }
+    for (uint64_t k = 0; k < tcl; k++)
+        ns->ref[toff + k]++;
+    for (uint64_t b = 0; b < nrb; b++)
+        ns->ref[rbs[b]]++;
+    uint64_t rmax = refcount_max(q);
+    for (uint64_t c = 0; c < ns->nref; c++) {
+        if (ns->ref[c] > rmax) {
+            set_err(q, "cluster %" PRIu64 " would need refcount %" PRIu64 ", more than refcount_bits=%u allows",
+                    c, (uint64_t)ns->ref[c], 1u << q->refcount_order);
+            free(rbs);
+            return -EMLINK;
+        }
+    }
+    uint8_t *blk = malloc(q->cluster_size);
+    uint64_t entries = (tcl << q->cluster_bits) / 8;
+    uint64_t *rt = calloc(entries, 8);
+    uint8_t *tbuf = calloc(tcl, q->cluster_size);
+    r = blk && rt && tbuf ? 0 : -ENOMEM;
+    for (uint64_t b = 0; b < nrb && !r; b++) {
+        memset(blk, 0, q->cluster_size);
+        for (uint64_t j = 0; j < q->rb_entries && b * q->rb_entries + j < ns->nref; j++) {
+            uint64_t v = ns->ref[b * q->rb_entries + j], bo;
+            unsigned bl;
+            if (v)
+                rb_set(q, blk, j, v, &bo, &bl);
+        }
+        r = bfile_pwrite(&q->bs->file, rbs[b] << q->cluster_bits, blk, q->cluster_size);
+        rt[b] = rbs[b] << q->cluster_bits;
+        put64(tbuf + 8 * b, rt[b]);
+    }
+    if (!r)
+        r = bfile_pwrite(&q->bs->file, toff << q->cluster_bits, tbuf, tcl << q->cluster_bits);
+    free(blk);
+    free(tbuf);
+    free(rbs);
+    if (r < 0) {
+        free(rt);
+        return r;
+    }
+    *rt_off = toff << q->cluster_bits;
+    *rt_clusters = tcl;
+    *rt_out = rt;
+    return 0;
+}
+
+static void cache_invalidate(struct qcow2_cache *c)
+{
+    for (int i = 0; i < QCOW2_CACHE_SLOTS; i++)
+        c->off[i] = 0;
+}
+
+/* Build the state described by ns beside the current one and switch to it atomically. On
+ * success q describes the new state and owns ns->snaps; on failure the image and q are as
+ * they were (clusters written on the way were free and stay free). */
+static int switch_state(struct qcow2_state *q, struct new_state *ns)
+{
+    int r;
+    uint64_t *snap_l1 = NULL, *rt = NULL, rt_off = 0, rt_clusters = 0;
+    uint64_t l1_off = 0, st_off = q->snapshots_offset, st_size = q->snapshots_size, new_snap_l1 = 0;
+    q->rb_entries = q->rb_entries;
+    int64_t flen = bfile_length(&q->bs->file);
+    if (flen < 0)
+        return (int)flen;
+    q->file_len = (uint64_t)flen > q->file_len ? (uint64_t)flen : q->file_len;
+    /* 1. Data references of every tree: they decide the COPIED flags. */
+    r = ns_count_data(q, ns, ns->l1, ns->l1_size);
+    for (uint32_t s = 0; s < ns->nsnaps && !r; s++) {
+        if ((int)s == ns->new_snap) {
+            r = ns_count_data(q, ns, ns->l1, ns->l1_size);
+            continue;
+        }
+        r = read_table(q, ns->snaps[s].l1_offset, ns->snaps[s].l1_size, &snap_l1);
+        if (!r) {
+            r = ns_count_data(q, ns, snap_l1, ns->snaps[s].l1_size);
+            free(snap_l1);
+            snap_l1 = NULL;
+        }
+    }
+    /* 2. Copies of the active L2 tables whose flags change; a new snapshot shares them. */
+    if (!r)
+        r = ns_fix_active_flags(q, ns);
+    /* 3. References to the L2 tables, then the active L1 flags. */
+    for (uint32_t i = 0; i < ns->l1_size && !r; i++) {
+        uint64_t l2off = ns->l1[i] & QCOW2_OFFSET_MASK;
+        if (l2off)
+            r = ns_ref(q, ns, l2off, q->cluster_size);
+        if (l2off && !r && ns->new_snap >= 0)
+            r = ns_ref(q, ns, l2off, q->cluster_size);   /* the new snapshot's L1 shares it */
+    }
+    for (uint32_t s = 0; s < ns->nsnaps && !r; s++) {
+        if ((int)s == ns->new_snap)
+            continue;
+        r = read_table(q, ns->snaps[s].l1_offset, ns->snaps[s].l1_size, &snap_l1);
+        for (uint32_t i = 0; !r && i < ns->snaps[s].l1_size; i++) {
+            uint64_t l2off = snap_l1[i] & QCOW2_OFFSET_MASK;
+            if (l2off && !(r = ns_check_l2_offset(q, l2off)))
+                r = ns_ref(q, ns, l2off, q->cluster_size);
+        }
+        free(snap_l1);
+        snap_l1 = NULL;
+        if (!r)
+            r = ns_ref(q, ns, ns->snaps[s].l1_offset, (uint64_t)ns->snaps[s].l1_size * 8);
+    }
+    if (r < 0)
+        goto fail;
+    for (uint32_t i = 0; i < ns->l1_size; i++) {
+        uint64_t l2off = ns->l1[i] & QCOW2_OFFSET_MASK;
+        ns->l1[i] = l2off && ns->ref[l2off >> q->cluster_bits] == 1 ? l2off | QCOW2_OFLAG_COPIED : l2off;
+    }
+    /* 4. The L1 tables, the snapshot table and the header. */
+    uint64_t l1_bytes = (uint64_t)ns->l1_size * 8, l1_clusters = size_to_clusters(q, l1_bytes ? l1_bytes : 1);
+    uint8_t *buf = calloc(l1_clusters, q->cluster_size);
+    if (!buf) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    for (uint32_t i = 0; i < ns->l1_size; i++)
+        put64(buf + 8 * i, ns->l1[i]);
+    r = ns_write_new(q, ns, buf, l1_clusters, &l1_off);
+    if (!r)
+        r = ns_ref(q, ns, l1_off, l1_bytes);
+    if (!r && ns->new_snap >= 0) {
+        for (uint32_t i = 0; i < ns->l1_size; i++)
+            put64(buf + 8 * i, ns->l1[i] & ~QCOW2_OFLAG_COPIED);
+        r = ns_write_new(q, ns, buf, l1_clusters, &new_snap_l1);
+        if (!r)
+            r = ns_ref(q, ns, new_snap_l1, l1_bytes);
+        ns->snaps[ns->new_snap].l1_offset = new_snap_l1;
+        ns->snaps[ns->new_snap].l1_size = ns->l1_size;
+    }
+    free(buf);
+    if (!r && !ns->keep_snap_table) {
+        st_off = 0;
+        st_size = 0;
+        if (ns->nsnaps) {
+            uint64_t ncl;
+            buf = serialize_snapshots(q, ns->snaps, ns->nsnaps, &st_size, &ncl);
+            r = buf ? ns_write_new(q, ns, buf, ncl, &st_off) : -ENOMEM;
+            free(buf);
+        }
+    }
+    if (!r && ns->nsnaps)
+        r = ns_ref(q, ns, st_off, st_size);
+    if (!r)
+        r = ns_ref(q, ns, 0, q->cluster_size);
+    /* 5. Refcounts of everything above, and of themselves. */
+    if (!r)
+        r = ns_write_refcounts(q, ns, &rt_off, &rt_clusters, &rt);
+    if (r < 0)
+        goto fail;
+    /* 6. Everything new reaches the disk before the header points at it. */
+    if ((r = bfile_flush(&q->bs->file)) < 0)
+        goto fail;
+    uint8_t h[48];
+    put64(h, ns->disk_size);
+    put32(h + 8, 0);
+    put32(h + 12, ns->l1_size);
+    put64(h + 16, l1_off);
+    put64(h + 24, rt_off);
+    put32(h + 32, (uint32_t)rt_clusters);
+    put32(h + 36, ns->nsnaps);
+    put64(h + 40, ns->nsnaps ? st_off : 0);
+    if ((r = bfile_pwrite(&q->bs->file, 24, h, sizeof(h))) < 0)
+        goto fail;
+    r = bfile_flush(&q->bs->file);
+    /* The header now describes the new state, whatever the flush said. */
+    free(q->l1);
+    q->l1 = ns->l1;
+    ns->l1 = NULL;
+    q->l1_size = ns->l1_size;
+    q->l1_offset = l1_off;
+    free(q->rt);
+    q->rt = rt;
+    q->rt_offset = rt_off;
+    q->rt_clusters = (uint32_t)rt_clusters;
+    q->rt_entries = (rt_clusters << q->cluster_bits) / 8;
+    q->snaps = ns->snaps;
+    q->nb_snapshots = ns->nsnaps;
+    q->snapshots_offset = ns->nsnaps ? st_off : 0;
+    q->snapshots_size = ns->nsnaps ? st_size : 0;
+    q->size = q->bs->size = ns->disk_size;
+    flen = bfile_length(&q->bs->file);
+    if (flen > 0 && (uint64_t)flen > q->file_len)
+        q->file_len = (uint64_t)flen;
+    cache_invalidate(&q->l2_cache);
+    cache_invalidate(&q->rb_cache);
+    q->cdata_valid = false;
+    q->cfree_off = 0;
+    q->free_hint = 0;
+    free(ns->ref);
+    free(ns->taken);
+    return r;
+fail:
+    free(rt);
+    free(ns->ref);
+    free(ns->taken);
+    cache_invalidate(&q->l2_cache);
+    cache_invalidate(&q->rb_cache);
+    q->cdata_valid = false;
+    return r;
+}
+
+const char *qcow2_last_error(struct block_dev *bs)
+{
+    return Q(bs)->errmsg;
 }
 
 static int find_snapshot(struct qcow2_state *q, const char *name)
@@ -1901,53 +2292,48 @@ int qcow2_snapshot_list(struct block_dev *bs, struct qcow2_snapshot_info *out, i
     return n;
 }
 
+static uint64_t *copy_active_l1(struct qcow2_state *q, uint32_t n)
+{
+    uint64_t *l1 = calloc(n ? n : 1, 8);
+    if (l1)
+        for (uint32_t i = 0; i < q->l1_size && i < n; i++)
+            l1[i] = q->l1[i] & QCOW2_OFFSET_MASK;
+    return l1;
+}
+
 int qcow2_snapshot_create(struct block_dev *bs, const char *name)
 {
     struct qcow2_state *q = Q(bs);
+    q->errmsg[0] = 0;
     if (bs->readonly)
         return -EROFS;
     if (strlen(name) > 1000 || q->nb_snapshots >= QCOW2_MAX_SNAPSHOTS)
         return -EINVAL;
     pthread_mutex_lock(&bs->lock);
-    int r;
-    /* Copy of the active L1 table for the snapshot. */
-    uint64_t bytes = (uint64_t)q->l1_size * 8, nclusters = size_to_clusters(q, bytes ? bytes : 1), c = 0;
-    uint8_t *buf = calloc(nclusters, q->cluster_size);
-    struct qcow2_snap *snaps = calloc(q->nb_snapshots + 1, sizeof(*snaps));
+    int r = -ENOMEM;
+    uint32_t n = q->nb_snapshots;
+    struct new_state ns = { .l1 = copy_active_l1(q, q->l1_size), .l1_size = q->l1_size,
+                            .snaps = calloc(n + 1, sizeof(struct qcow2_snap)), .nsnaps = n + 1,
+                            .new_snap = (int)n, .disk_size = q->size };
     uint8_t *extra = calloc(1, 24);
     char id[32];
-    if (!buf || !snaps || !extra) {
-        r = -ENOMEM;
-        goto out;
-    }
-    for (uint32_t i = 0; i < q->l1_size; i++)
-        put64(buf + 8 * i, q->l1[i] & ~QCOW2_OFLAG_COPIED);
-    r = find_free(q, nclusters, &c);
-    if (!r)
-        r = bfile_pwrite(&bs->file, c << q->cluster_bits, buf, nclusters << q->cluster_bits);
-    if (!r)
-        r = claim_clusters(q, c, nclusters);
-    if (!r)
-        r = walk_tree(q, q->l1, q->l1_size, 1);
-    if (!r)
-        r = fix_copied(q);
-    if (r < 0)
+    if (!ns.l1 || !ns.snaps || !extra)
         goto out;
     unsigned long maxid = 0;
-    for (uint32_t i = 0; i < q->nb_snapshots; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         unsigned long v = strtoul(q->snaps[i].id, NULL, 10);
         if (v > maxid)
             maxid = v;
     }
     snprintf(id, sizeof(id), "%lu", maxid + 1);
-    if (q->nb_snapshots)
-        memcpy(snaps, q->snaps, q->nb_snapshots * sizeof(*snaps));
-    struct qcow2_snap *s = &snaps[q->nb_snapshots];
+    if (n)
+        memcpy(ns.snaps, q->snaps, n * sizeof(*ns.snaps));
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    struct qcow2_snap *s = &ns.snaps[n];
     *s = (struct qcow2_snap){
-        .l1_offset = c << q->cluster_bits, .l1_size = q->l1_size, .id = strdup(id),
-        .name = strdup(name), .date_sec = (uint32_t)ts.tv_sec, .date_nsec = (uint32_t)ts.tv_nsec,
+        .l1_size = q->l1_size, .id = strdup(id), .name = strdup(name),
+        .date_sec = (uint32_t)ts.tv_sec, .date_nsec = (uint32_t)ts.tv_nsec,
         .disk_size = q->size, .icount = 0, .extra_size = 24, .extra = extra,
     };
     put64(extra, 0);
@@ -1958,22 +2344,21 @@ int qcow2_snapshot_create(struct block_dev *bs, const char *name)
         free(s->id);
         free(s->name);
         free(s->extra);
-        r = -ENOMEM;
         goto out;
     }
-    r = write_snapshots(q, snaps, q->nb_snapshots + 1);
-    if (r < 0) {
+    struct qcow2_snap *old = q->snaps;
+    r = switch_state(q, &ns);
+    if (q->snaps == ns.snaps) {
+        free(old);
+        ns.snaps = NULL;
+    } else {
         free(s->id);
         free(s->name);
         free(s->extra);
-        goto out;
     }
-    free(q->snaps);
-    q->snaps = snaps;
-    snaps = NULL;
 out:
-    free(buf);
-    free(snaps);
+    free(ns.l1);
+    free(ns.snaps);
     free(extra);
     pthread_mutex_unlock(&bs->lock);
     return r;
@@ -1982,12 +2367,13 @@ out:
 int qcow2_snapshot_apply(struct block_dev *bs, const char *name)
 {
     struct qcow2_state *q = Q(bs);
+    q->errmsg[0] = 0;
     if (bs->readonly)
         return -EROFS;
     pthread_mutex_lock(&bs->lock);
     int idx = find_snapshot(q, name), r;
-    uint64_t *snap_l1 = NULL, *old_l1 = NULL;
-    uint32_t old_n = q->l1_size;
+    uint64_t *snap_l1 = NULL;
+    struct new_state ns = { .new_snap = -1, .keep_snap_table = true };
     if (idx < 0) {
         r = -ENOENT;
         goto out;
@@ -2002,35 +2388,21 @@ int qcow2_snapshot_apply(struct block_dev *bs, const char *name)
     r = read_table(q, s->l1_offset, s->l1_size, &snap_l1);
     if (r < 0)
         goto out;
-    uint64_t *tab = calloc(n ? n : 1, 8);
-    old_l1 = malloc((old_n ? old_n : 1) * 8);
-    if (!tab || !old_l1) {
-        free(tab);
+    ns.l1 = calloc(n ? n : 1, 8);
+    if (!ns.l1) {
         r = -ENOMEM;
         goto out;
     }
-    memcpy(tab, snap_l1, (size_t)s->l1_size * 8);
-    memcpy(old_l1, q->l1, (size_t)old_n * 8);
-    for (uint32_t i = 0; i < n; i++)
-        tab[i] &= ~QCOW2_OFLAG_COPIED;
-    r = walk_tree(q, tab, n, 1);
-    if (!r)
-        r = replace_l1(q, tab, n);
-    free(tab);
-    if (!r && s->disk_size != q->size) {
-        uint8_t b[8];
-        put64(b, s->disk_size);
-        r = bfile_pwrite(&bs->file, 24, b, 8);
-        if (!r)
-            q->size = bs->size = s->disk_size;
-    }
-    if (!r)
-        r = walk_tree(q, old_l1, old_n, -1);
-    if (!r)
-        r = fix_copied(q);
+    for (uint32_t i = 0; i < s->l1_size; i++)
+        ns.l1[i] = snap_l1[i] & QCOW2_OFFSET_MASK;
+    ns.l1_size = n;
+    ns.snaps = q->snaps;
+    ns.nsnaps = q->nb_snapshots;
+    ns.disk_size = s->disk_size;
+    r = switch_state(q, &ns);
 out:
     free(snap_l1);
-    free(old_l1);
+    free(ns.l1);
     pthread_mutex_unlock(&bs->lock);
     return r;
 }
@@ -2038,37 +2410,35 @@ out:
 int qcow2_snapshot_delete(struct block_dev *bs, const char *name)
 {
     struct qcow2_state *q = Q(bs);
+    q->errmsg[0] = 0;
     if (bs->readonly)
         return -EROFS;
     pthread_mutex_lock(&bs->lock);
-    int idx = find_snapshot(q, name), r;
-    uint64_t *l1 = NULL;
+    int idx = find_snapshot(q, name), r = -ENOMEM;
+    uint32_t n = q->nb_snapshots;
+    struct new_state ns = { .l1 = copy_active_l1(q, q->l1_size), .l1_size = q->l1_size,
+                            .snaps = calloc(n, sizeof(struct qcow2_snap)), .nsnaps = n - 1,
+                            .new_snap = -1, .disk_size = q->size };
     if (idx < 0) {
         r = -ENOENT;
         goto out;
     }
-    struct qcow2_snap gone = q->snaps[idx];
-    r = read_table(q, gone.l1_offset, gone.l1_size, &l1);
-    if (r < 0)
+    if (!ns.l1 || !ns.snaps)
         goto out;
-    memmove(&q->snaps[idx], &q->snaps[idx + 1], (q->nb_snapshots - (uint32_t)idx - 1) * sizeof(*q->snaps));
-    r = write_snapshots(q, q->snaps, q->nb_snapshots - 1);
-    if (r < 0) {
-        /* Put it back: the header still lists it. */
-        memmove(&q->snaps[idx + 1], &q->snaps[idx], (q->nb_snapshots - (uint32_t)idx - 1) * sizeof(*q->snaps));
-        q->snaps[idx] = gone;
-        goto out;
+    struct qcow2_snap gone = q->snaps[idx], *old = q->snaps;
+    memcpy(ns.snaps, q->snaps, (size_t)idx * sizeof(*ns.snaps));
+    memcpy(ns.snaps + idx, q->snaps + idx + 1, (n - (uint32_t)idx - 1) * sizeof(*ns.snaps));
+    r = switch_state(q, &ns);
+    if (q->snaps == ns.snaps) {
+        free(old);
+        free(gone.id);
+        free(gone.name);
+        free(gone.extra);
+        ns.snaps = NULL;
     }
-    free(gone.id);
-    free(gone.name);
-    free(gone.extra);
-    r = walk_tree(q, l1, gone.l1_size, -1);
-    if (!r)
-        r = release_range(q, gone.l1_offset, (uint64_t)gone.l1_size * 8);
-    if (!r)
-        r = fix_copied(q);
 out:
-    free(l1);
+    free(ns.l1);
+    free(ns.snaps);
     pthread_mutex_unlock(&bs->lock);
     return r;
 }

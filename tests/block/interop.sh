@@ -144,6 +144,44 @@ snap_write_case() {
 }
 check "pcvm snapshots create/apply/delete" snap_write_case
 
+# Snapshot operations on compressed 4k-cluster images, several snapshots, each state checked
+# by qemu-img (no leaks allowed) and compared with what qemu-img reads from the snapshot.
+snap_chain_case() {
+    rm -f sc.qcow2
+    "$QIMG" convert -c -f raw -O qcow2 -o cluster_size=4096 ref.raw sc.qcow2 &&
+        "$QIMG" convert -O raw sc.qcow2 s0.raw &&
+        "$PIMG" snapshot -c s0 sc.qcow2 && "$QIMG" check -q sc.qcow2 &&
+        "$QIO" -c 'write -P 0x41 4000k 300k' -c 'write -P 0x42 9100k 12k' sc.qcow2 >/dev/null &&
+        "$QIMG" convert -O raw sc.qcow2 s1.raw &&
+        "$PIMG" snapshot -c s1 sc.qcow2 && "$QIMG" check -q sc.qcow2 &&
+        "$QIO" -c 'write -P 0x43 0 64k' -c 'write -z 4100k 100k' sc.qcow2 >/dev/null &&
+        "$QIMG" convert -O raw sc.qcow2 s2.raw &&
+        "$PIMG" snapshot -c s2 sc.qcow2 && "$QIMG" check -q sc.qcow2 &&
+        "$QIMG" compare -q -f raw -F qcow2 s2.raw sc.qcow2 &&
+        "$QIMG" convert -l snapshot.name=s0 -O raw sc.qcow2 q0.raw && cmp s0.raw q0.raw &&
+        "$QIMG" convert -l snapshot.name=s1 -O raw sc.qcow2 q1.raw && cmp s1.raw q1.raw &&
+        "$PIMG" snapshot -d s1 sc.qcow2 && "$QIMG" check -q sc.qcow2 &&
+        "$PIMG" snapshot -a s0 sc.qcow2 && "$QIMG" check -q sc.qcow2 &&
+        "$QIMG" compare -q -f raw -F qcow2 s0.raw sc.qcow2 &&
+        "$QIO" -c 'write -P 0x44 2M 1M' sc.qcow2 >/dev/null && "$QIMG" check -q sc.qcow2 &&
+        "$QIMG" convert -l snapshot.name=s0 -O raw sc.qcow2 q0.raw && cmp s0.raw q0.raw &&
+        "$PIMG" snapshot -a s2 sc.qcow2 && "$QIMG" compare -q -f raw -F qcow2 s2.raw sc.qcow2 &&
+        "$PIMG" snapshot -d s0 sc.qcow2 && "$PIMG" snapshot -d s2 sc.qcow2 &&
+        "$QIMG" check -q sc.qcow2 && "$QIMG" compare -q -f raw -F qcow2 s2.raw sc.qcow2 &&
+        [ -z "$("$QIMG" snapshot -l sc.qcow2)" ]
+}
+check "pcvm snapshot chain on compressed 4k clusters" snap_chain_case
+
+# refcount_bits=1 cannot count a second reference: the snapshot is refused, image untouched.
+snap_rb1_case() {
+    rm -f r1.qcow2
+    "$QIMG" convert -f raw -O qcow2 -o refcount_bits=1 ref.raw r1.qcow2 &&
+        ! "$PIMG" snapshot -c nope r1.qcow2 2>err.log && grep -q refcount err.log &&
+        "$QIMG" check -q r1.qcow2 && "$QIMG" compare -q -f raw -F qcow2 ref.raw r1.qcow2 &&
+        [ -z "$("$QIMG" snapshot -l r1.qcow2)" ]
+}
+check "snapshot refused with refcount_bits=1" snap_rb1_case
+
 # info and check JSON field names as qemu-img prints them.
 json_case() {
     rm -f j.qcow2
