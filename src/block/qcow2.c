@@ -1437,6 +1437,9 @@ fail:
     free_snapshots(q);
     free(q->l1);
     free(q->rt);
+    cache_free(&q->l2_cache);   /* a failed repair may have filled them */
+    cache_free(&q->rb_cache);
+    free(q->cdata);
     free(q);
     bs->opaque = NULL;
     return -1;
