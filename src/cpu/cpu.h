@@ -271,6 +271,8 @@ struct simd_args {
     int seg;           /* -1 for register operands (mod == 3) */
     uint32_t ea;       /* effective offset within seg */
     uint32_t next_eip;
+    uint8_t str_seg;   /* segment of implicit DS:(E)DI operands (DS or the override) */
+    bool addr32;       /* address size: (E)DI is EDI when set, DI otherwise */
 };
 /* True when fpu implements the 0F-map opcode (exec routes it to cpu_simd_op). */
 bool simd_opcode_claimed(uint8_t map, uint8_t opcode);

@@ -2100,6 +2100,8 @@ static struct insn *h_simd(struct cpu *cpu, struct insn *i)
     a.seg = mem ? i->seg : -1;
     a.ea = mem ? ea(cpu, i) : 0;
     a.next_eip = next_eip(cpu, i);
+    a.str_seg = i->seg;
+    a.addr32 = i->pfx & P_A32;
     cpu_simd_op(cpu, &a);
     return next(cpu, i);
 }

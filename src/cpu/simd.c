@@ -859,10 +859,10 @@ static void int_moves(struct cpu *cpu, const struct simd_args *a)
             memcpy(data, &dv, 8);
             memcpy(mask, &mv, 8);
         }
-        uint32_t addr = cpu->code32 ? cpu->regs[R_EDI] : (cpu->regs[R_EDI] & 0xffff);
+        uint32_t addr = a->addr32 ? cpu->regs[R_EDI] : (cpu->regs[R_EDI] & 0xffff);
         for (unsigned k = 0; k < n; k++)
             if (mask[k] & 0x80)
-                cpu_write8(cpu, SEG_DS, addr + k, data[k]);
+                cpu_write8(cpu, a->str_seg, a->addr32 ? addr + k : (uint16_t)(addr + k), data[k]);
         if (!pfx)
             fpu_mmx_enter(cpu);
         return;

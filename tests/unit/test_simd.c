@@ -13,7 +13,7 @@ static int run_simd(struct cpu *cpu, uint8_t pfx, uint8_t op, uint8_t modrm, uin
                     uint32_t ea)
 {
     struct simd_args a = { .prefix = pfx, .map = 1, .opcode = op, .modrm = modrm, .imm8 = imm,
-                           .seg = modrm < 0xc0 ? SEG_DS : -1, .ea = ea };
+                           .seg = modrm < 0xc0 ? SEG_DS : -1, .ea = ea, .str_seg = SEG_DS, .addr32 = true };
     env_of(cpu)->last_vector = -1;
     if (setjmp(cpu->fault_env))
         return env_of(cpu)->last_vector;
@@ -873,6 +873,13 @@ static void test_sse_moves(void **state)
     assert_int_equal(run_simd(cpu, 0, 0xf7, 0xc1, 0, 0), -1);
     assert_int_equal(mem[0x80], 0x11);
     assert_int_equal(mem[0x81], 0);
+    assert_int_equal(mem[0x87], 0x88);
+    /* With a 16-bit address size only DI counts (the high half of EDI is ignored). */
+    memset(mem + 0x80, 0, 8);
+    cpu->regs[R_EDI] = 0x50080;
+    struct simd_args m16 = { .map = 1, .opcode = 0xf7, .modrm = 0xc1, .seg = -1, .str_seg = SEG_DS };
+    cpu_simd_op(cpu, &m16);
+    assert_int_equal(mem[0x80], 0x11);
     assert_int_equal(mem[0x87], 0x88);
     /* MOVQ2DQ / MOVDQ2Q / MOVQ xmm, xmm zero-extends. */
     assert_int_equal(run_simd(cpu, 0xf3, 0xd6, 0xd0, 0, 0), -1); /* MOVQ2DQ XMM2, MM0 */
