@@ -221,12 +221,15 @@ static int opt_machine(struct parser *p)
                                               "i8042", "pit", "sata", "smbus", NULL };
     for (unsigned i = 0; i < kl.n && !r; i++) {
         struct kv *kv = &kl.items[i];
-        if (kv->used || !in_list(kv->key, bool_props))
+        bool coalesce = !strcmp(kv->key, "idle-coalesce");   /* pcvm's own: milliseconds */
+        if (kv->used || (!coalesce && !in_list(kv->key, bool_props)))
             continue;
         kv->used = true;
         bool b;
+        uint64_t ms;
         const char *v = kv->value ? kv->value : "on";
-        if (parse_bool(v, &b) < 0 && strcmp(v, "auto") && strcmp(v, "split")) {
+        if (coalesce ? parse_uint(v, 1000, &ms) < 0
+                     : parse_bool(v, &b) < 0 && strcmp(v, "auto") && strcmp(v, "split")) {
             r = perr(p, "invalid value for '%s'", kv->key);
             break;
         }

@@ -213,6 +213,9 @@ static void timer_arm(struct lapic *s)
         /* A one-shot that already expired has fired; nothing to arm. */
         return;
     }
+    /* A one-shot deadline comes from a guest that keeps time with a clocksource and can take
+     * it late; a periodic timer may be a guest's only clock, so its ticks are never late. */
+    s->timer.deferrable = !(s->lvt[LVT_TIMER] & TIMER_PERIODIC);
     vtimer_mod(&s->timer, deadline);
 }
 
@@ -232,6 +235,7 @@ static void timer_fire(void *opaque)
         if (next <= now)
             next = now + period;
         s->timer_start = next - timer_period_ns(s);
+        s->timer.deferrable = false;
         vtimer_mod(&s->timer, next);
     }
 }

@@ -722,6 +722,9 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
     pc->rl.after_slice = pc_after_slice;
     pc->rl.opaque = pc;
     pc->rl.icount_sleep = cfg->icount.sleep;
+    for (unsigned i = 0; i < cfg->n_machine_props; i++)
+        if (!strcmp(cfg->machine_props[i].key, "idle-coalesce"))
+            pc->rl.idle_coalesce_ns = (int64_t)strtoull(cfg->machine_props[i].value, NULL, 10) * 1000000;
     if (cfg->start_paused)
         runloop_set_paused(&pc->rl, true);
     return 0;

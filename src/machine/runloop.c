@@ -31,6 +31,7 @@ void runloop_init(struct runloop *rl, struct cpu **cpus, unsigned ncpus, struct 
     rl->ml = ml;
     rl->insns_per_ms = 20000; /* first guess; measured from the first slices on */
     rl->icount_sleep = true;  /* -icount sleep=on, QEMU's default */
+    rl->idle_coalesce_ns = RUNLOOP_IDLE_COALESCE_DEFAULT_NS;
     clock->slice_cut = runloop_cut_slice;
     clock->slice_cut_opaque = rl;
 }
@@ -56,6 +57,26 @@ static uint64_t slice_budget(struct runloop *rl, int64_t now, int64_t deadline)
     }
     uint64_t n = rl->insns_per_ms * (uint64_t)span / 1000000u;
     return n < 64 ? 64 : n;
+}
+
+/* Idle coalescing starts once the guest has only done short wake-ups (its timer tick, under
+ * IDLE_WORK_INSNS instructions between two sleeps) and seen no host event for IDLE_QUIET_NS:
+ * a guest doing anything, or a user typing, gets every timer on time. */
+#define IDLE_QUIET_NS (2 * NS_PER_SEC)
+#define IDLE_WORK_INSNS 100000
+
+/* How long the all-halted sleep may last: to the next timer, or for deferrable timers up to
+ * one coalescing period after the last idle wake-up. */
+static int64_t idle_sleep_deadline(struct runloop *rl, int64_t now)
+{
+    int64_t deadline = vclock_next_deadline(rl->clock);
+    if (!rl->idle_coalesce_ns || deadline == INT64_MAX || now - rl->last_activity < IDLE_QUIET_NS)
+        return deadline;
+    int64_t strict = vclock_next_strict_deadline(rl->clock);
+    int64_t late = rl->last_idle_wake + rl->idle_coalesce_ns;
+    if (deadline < late)
+        deadline = late < strict ? late : strict;
+    return deadline;
 }
 
 int runloop_run(struct runloop *rl)
@@ -88,6 +109,7 @@ int runloop_run(struct runloop *rl)
                 rl->cpu_event(rl->opaque, cpu, why);
         }
         rl->clock->slice_end = INT64_MAX;
+        rl->insns_since_sleep += ran;
         for (unsigned i = 0; i < rl->ncpus; i++)
             cpu_request(rl->cpus[i], CPU_REQ_EXIT, 0);
         if (rl->after_slice)
@@ -107,7 +129,8 @@ int runloop_run(struct runloop *rl)
             uint32_t requests[RUNLOOP_MAX_CPUS];
             for (unsigned i = 0; i < rl->ncpus; i++)
                 requests[i] = rl->cpus[i]->interrupt_request;
-            mainloop_poll(ml, 0);
+            if (mainloop_poll(ml, 0) > 0)
+                rl->last_activity = vclock_now(rl->clock);
             bool woken = ml->quit;
             for (unsigned i = 0; i < rl->ncpus; i++)
                 if (rl->cpus[i]->interrupt_request & ~requests[i])
@@ -130,7 +153,14 @@ int runloop_run(struct runloop *rl)
                 }
             } else {
                 now = vclock_now(rl->clock);
-                mainloop_poll(ml, deadline == INT64_MAX ? -1 : (deadline > now ? deadline - now : 0));
+                if (rl->insns_since_sleep > IDLE_WORK_INSNS)
+                    rl->last_activity = now;
+                rl->insns_since_sleep = 0;
+                deadline = idle_sleep_deadline(rl, now);
+                int events = mainloop_poll(ml, deadline == INT64_MAX ? -1 : (deadline > now ? deadline - now : 0));
+                rl->last_idle_wake = vclock_now(rl->clock);
+                if (events > 0)
+                    rl->last_activity = rl->last_idle_wake;
             }
         } else {
             mainloop_poll(ml, 0);

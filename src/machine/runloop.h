@@ -11,6 +11,8 @@
 #include "util/vclock.h"
 
 #define RUNLOOP_MAX_CPUS 16
+/* Default idle coalescing period (see struct runloop). */
+#define RUNLOOP_IDLE_COALESCE_DEFAULT_NS (50 * 1000 * 1000LL)
 
 struct runloop {
     struct cpu *cpus[RUNLOOP_MAX_CPUS];
@@ -22,6 +24,14 @@ struct runloop {
     /* -icount: when every vCPU is halted, wait on the host until the next deadline before
      * jumping to it (sleep=on, the default) instead of jumping at once (sleep=off). */
     bool icount_sleep;
+    /* Idle coalescing (host-clock mode): once the guest has done nothing but short timer
+     * wake-ups for a while, deferrable timers (one-shot LAPIC deadlines) are woken for at most
+     * once per idle_coalesce_ns, so a periodic-tick Linux idles at a fraction of the cost.
+     * 0 turns it off (-machine idle-coalesce=0). */
+    int64_t idle_coalesce_ns;
+    int64_t last_activity;    /* virtual ns of the last real guest work or host event */
+    int64_t last_idle_wake;   /* virtual ns the last idle sleep ended */
+    uint64_t insns_since_sleep;
     /* A vCPU stopped for a reason the board handles (CPU_EXIT_RESET, CPU_EXIT_DEBUG). */
     void (*cpu_event)(void *opaque, struct cpu *cpu, enum cpu_exit_reason why);
     /* Called before each vCPU's slice (the board points shared per-CPU MMIO at it). */

@@ -63,6 +63,14 @@ int64_t vclock_next_deadline(const struct vclock *c)
     return c->timers ? c->timers->deadline : INT64_MAX;
 }
 
+int64_t vclock_next_strict_deadline(const struct vclock *c)
+{
+    for (const struct vtimer *t = c->timers; t; t = t->next)
+        if (!t->deferrable)
+            return t->deadline;
+    return INT64_MAX;
+}
+
 int vclock_run_timers(struct vclock *c)
 {
     int ran = 0;

@@ -23,6 +23,9 @@ struct vtimer {
     struct vclock *clock;
     struct vtimer *next;    /* sorted list of armed timers */
     bool armed;
+    /* May fire late while every vCPU idles (the run loop's idle coalescing): set only for
+     * one-shot deadlines a guest computes from a clocksource, never for periodic ticks. */
+    bool deferrable;
 };
 
 struct vclock {
@@ -56,6 +59,8 @@ void vclock_set_running(struct vclock *c, bool running);
 void vclock_warp(struct vclock *c, int64_t target_ns);
 /* Deadline of the earliest armed timer, or INT64_MAX. */
 int64_t vclock_next_deadline(const struct vclock *c);
+/* Deadline of the earliest armed timer that is not deferrable, or INT64_MAX. */
+int64_t vclock_next_strict_deadline(const struct vclock *c);
 /* Run the callbacks of every timer whose deadline has passed; returns how many ran. */
 int vclock_run_timers(struct vclock *c);
 

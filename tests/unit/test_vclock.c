@@ -131,6 +131,33 @@ static void callback_may_rearm(void **state)
     assert_int_equal(vclock_next_deadline(&c), 500);
 }
 
+/* The run loop's idle coalescing may only postpone deferrable timers: the strict deadline
+ * skips them. */
+static void strict_deadline_skips_deferrable(void **state)
+{
+    (void)state;
+    uint64_t insns = 0;
+    struct vclock c;
+    struct fired f = { 0 };
+    struct vtimer a, b;
+    struct tctx ca = { &f, 1 }, cb = { &f, 2 };
+    vclock_init(&c, true, 0, &insns);
+    vtimer_init(&a, &c, on_timer, &ca);
+    vtimer_init(&b, &c, on_timer, &cb);
+    assert_int_equal(vclock_next_strict_deadline(&c), INT64_MAX);
+    a.deferrable = true;
+    vtimer_mod(&a, 100);
+    assert_int_equal(vclock_next_deadline(&c), 100);
+    assert_int_equal(vclock_next_strict_deadline(&c), INT64_MAX);
+    vtimer_mod(&b, 300);
+    assert_int_equal(vclock_next_deadline(&c), 100);
+    assert_int_equal(vclock_next_strict_deadline(&c), 300);
+    /* Late is still fired: both run once their time has passed. */
+    insns = 400;
+    assert_int_equal(vclock_run_timers(&c), 2);
+    assert_int_equal(f.order[0], 1);
+}
+
 static void host_clock_advances(void **state)
 {
     (void)state;
@@ -151,6 +178,7 @@ int main(void)
         cmocka_unit_test(timers_fire_in_deadline_order),
         cmocka_unit_test(callback_may_rearm),
         cmocka_unit_test(host_clock_advances),
+        cmocka_unit_test(strict_deadline_skips_deferrable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
