@@ -1965,6 +1965,24 @@ static int ns_count_data(struct qcow2_state *q, struct new_state *ns, const uint
     return 0;
 }
 
+/* Every reference an existing snapshot makes: its L1 table, its L2 tables and their data.
+ * (Snapshot L2 tables never change, so their references do not wait for the active tree's.) */
+static int ns_count_snapshot(struct qcow2_state *q, struct new_state *ns, const struct qcow2_snap *s)
+{
+    uint64_t *l1;
+    int r = read_table(q, s->l1_offset, s->l1_size, &l1);
+    if (r < 0)
+        return r;
+    r = ns_count_data(q, ns, l1, s->l1_size);
+    for (uint32_t i = 0; !r && i < s->l1_size; i++) {
+        uint64_t l2off = l1[i] & QCOW2_OFFSET_MASK;
+        if (l2off)
+            r = ns_ref(q, ns, l2off, q->cluster_size);
+    }
+    free(l1);
+    return r ? r : ns_ref(q, ns, s->l1_offset, (uint64_t)s->l1_size * 8);
+}
+
 /* Point active L1 entries at copies of the L2 tables whose COPIED flags disagree with the
  * data references of the new state. */
 static int ns_fix_active_flags(struct qcow2_state *q, struct new_state *ns)
@@ -2113,31 +2131,24 @@ static void cache_invalidate(struct qcow2_cache *c)
 static int switch_state(struct qcow2_state *q, struct new_state *ns)
 {
     int r;
-    uint64_t *snap_l1 = NULL, *rt = NULL, rt_off = 0, rt_clusters = 0;
+    uint64_t *rt = NULL, rt_off = 0, rt_clusters = 0;
     uint64_t l1_off = 0, st_off = q->snapshots_offset, st_size = q->snapshots_size, new_snap_l1 = 0;
-    q->rb_entries = q->rb_entries;
     int64_t flen = bfile_length(&q->bs->file);
     if (flen < 0)
         return (int)flen;
     q->file_len = (uint64_t)flen > q->file_len ? (uint64_t)flen : q->file_len;
-    /* 1. Data references of every tree: they decide the COPIED flags. */
+    /* 1. Data references of every tree (they decide the COPIED flags) and everything an
+     *    existing snapshot references. A new snapshot's tree is the active one. */
     r = ns_count_data(q, ns, ns->l1, ns->l1_size);
-    for (uint32_t s = 0; s < ns->nsnaps && !r; s++) {
-        if ((int)s == ns->new_snap) {
-            r = ns_count_data(q, ns, ns->l1, ns->l1_size);
-            continue;
-        }
-        r = read_table(q, ns->snaps[s].l1_offset, ns->snaps[s].l1_size, &snap_l1);
-        if (!r) {
-            r = ns_count_data(q, ns, snap_l1, ns->snaps[s].l1_size);
-            free(snap_l1);
-            snap_l1 = NULL;
-        }
-    }
+    if (!r && ns->new_snap >= 0)
+        r = ns_count_data(q, ns, ns->l1, ns->l1_size);
+    for (uint32_t s = 0; s < ns->nsnaps && !r; s++)
+        if ((int)s != ns->new_snap)
+            r = ns_count_snapshot(q, ns, &ns->snaps[s]);
     /* 2. Copies of the active L2 tables whose flags change; a new snapshot shares them. */
     if (!r)
         r = ns_fix_active_flags(q, ns);
-    /* 3. References to the L2 tables, then the active L1 flags. */
+    /* 3. References to the active L2 tables, then the active L1 flags. */
     for (uint32_t i = 0; i < ns->l1_size && !r; i++) {
         uint64_t l2off = ns->l1[i] & QCOW2_OFFSET_MASK;
         if (l2off)
@@ -2145,22 +2156,8 @@ static int switch_state(struct qcow2_state *q, struct new_state *ns)
         if (l2off && !r && ns->new_snap >= 0)
             r = ns_ref(q, ns, l2off, q->cluster_size);   /* the new snapshot's L1 shares it */
     }
-    for (uint32_t s = 0; s < ns->nsnaps && !r; s++) {
-        if ((int)s == ns->new_snap)
-            continue;
-        r = read_table(q, ns->snaps[s].l1_offset, ns->snaps[s].l1_size, &snap_l1);
-        for (uint32_t i = 0; !r && i < ns->snaps[s].l1_size; i++) {
-            uint64_t l2off = snap_l1[i] & QCOW2_OFFSET_MASK;
-            if (l2off && !(r = ns_check_l2_offset(q, l2off)))
-                r = ns_ref(q, ns, l2off, q->cluster_size);
-        }
-        free(snap_l1);
-        snap_l1 = NULL;
-        if (!r)
-            r = ns_ref(q, ns, ns->snaps[s].l1_offset, (uint64_t)ns->snaps[s].l1_size * 8);
-    }
     if (r < 0)
-        goto fail;
+        goto out;
     for (uint32_t i = 0; i < ns->l1_size; i++) {
         uint64_t l2off = ns->l1[i] & QCOW2_OFFSET_MASK;
         ns->l1[i] = l2off && ns->ref[l2off >> q->cluster_bits] == 1 ? l2off | QCOW2_OFLAG_COPIED : l2off;
@@ -2170,7 +2167,7 @@ static int switch_state(struct qcow2_state *q, struct new_state *ns)
     uint8_t *buf = calloc(l1_clusters, q->cluster_size);
     if (!buf) {
         r = -ENOMEM;
-        goto fail;
+        goto out;
     }
     for (uint32_t i = 0; i < ns->l1_size; i++)
         put64(buf + 8 * i, ns->l1[i]);
@@ -2205,10 +2202,10 @@ static int switch_state(struct qcow2_state *q, struct new_state *ns)
     if (!r)
         r = ns_write_refcounts(q, ns, &rt_off, &rt_clusters, &rt);
     if (r < 0)
-        goto fail;
+        goto out;
     /* 6. Everything new reaches the disk before the header points at it. */
     if ((r = bfile_flush(&q->bs->file)) < 0)
-        goto fail;
+        goto out;
     uint8_t h[48];
     put64(h, ns->disk_size);
     put32(h + 8, 0);
@@ -2219,7 +2216,7 @@ static int switch_state(struct qcow2_state *q, struct new_state *ns)
     put32(h + 36, ns->nsnaps);
     put64(h + 40, ns->nsnaps ? st_off : 0);
     if ((r = bfile_pwrite(&q->bs->file, 24, h, sizeof(h))) < 0)
-        goto fail;
+        goto out;
     r = bfile_flush(&q->bs->file);
     /* The header now describes the new state, whatever the flush said. */
     free(q->l1);
@@ -2242,13 +2239,10 @@ static int switch_state(struct qcow2_state *q, struct new_state *ns)
         q->file_len = (uint64_t)flen;
     cache_invalidate(&q->l2_cache);
     cache_invalidate(&q->rb_cache);
-    q->cdata_valid = false;
+    rt = NULL;
     q->cfree_off = 0;
     q->free_hint = 0;
-    free(ns->ref);
-    free(ns->taken);
-    return r;
-fail:
+out:
     free(rt);
     free(ns->ref);
     free(ns->taken);
