@@ -65,11 +65,10 @@ static uint64_t slice_budget(struct runloop *rl, int64_t now, int64_t deadline)
 #define IDLE_QUIET_NS (2 * NS_PER_SEC)
 #define IDLE_WORK_INSNS 100000
 
-/* How long the all-halted sleep may last: to the next timer, or for deferrable timers up to
+/* How long the all-halted sleep may last: to the next timer (deadline), or for deferrable timers up to
  * one coalescing period after the last idle wake-up. */
-static int64_t idle_sleep_deadline(struct runloop *rl, int64_t now)
+static int64_t idle_sleep_deadline(struct runloop *rl, int64_t now, int64_t deadline)
 {
-    int64_t deadline = vclock_next_deadline(rl->clock);
     if (!rl->idle_coalesce_ns || deadline == INT64_MAX || now - rl->last_activity < IDLE_QUIET_NS)
         return deadline;
     int64_t strict = vclock_next_strict_deadline(rl->clock);
@@ -156,7 +155,7 @@ int runloop_run(struct runloop *rl)
                 if (rl->insns_since_sleep > IDLE_WORK_INSNS)
                     rl->last_activity = now;
                 rl->insns_since_sleep = 0;
-                deadline = idle_sleep_deadline(rl, now);
+                deadline = idle_sleep_deadline(rl, now, deadline);
                 int events = mainloop_poll(ml, deadline == INT64_MAX ? -1 : (deadline > now ? deadline - now : 0));
                 rl->last_idle_wake = vclock_now(rl->clock);
                 if (events > 0)
