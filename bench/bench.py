@@ -158,6 +158,22 @@ class Guest:
         self.log.close()
 
 
+def power_off(g, res, deadline):
+    """Power the guest off from its shell and record how it ended (the run's last stage)."""
+    g.send('poweroff -f\n')
+    status, t = g.wait_exit(min(deadline, time.monotonic() + 60))
+    res['exit_status'] = status
+    res['total_wall_s'] = round(t, 2)
+    g.usage(res)
+    res['ok'] = True
+
+
+def guest_clocksource(g):
+    """The clocksource the guest's own timings came from (its last switch), or None."""
+    sources = re.findall(rb'Switched to clocksource (\S+)', g.buf)
+    return sources[-1].decode() if sources else None
+
+
 def linux_run(emu, binary, env, log_path, timeout):
     """Boot to BOOT-OK, run the guest work, sit idle, read the peak RSS, power off."""
     res = {'emulator': emu, 'kind': 'linux', 'ok': False}
@@ -216,19 +232,13 @@ def linux_run(emu, binary, env, log_path, timeout):
             res['ok'] = True
             return res  # the guest is stuck: finally: kills it
         stage = 'poweroff'
-        g.send('poweroff -f\n')
-        status, t = g.wait_exit(min(deadline, time.monotonic() + 60))
-        res['exit_status'] = status
-        res['total_wall_s'] = round(t, 2)
-        g.usage(res)
-        res['ok'] = True
+        power_off(g, res, deadline)
     except Timeout as e:
         res['error'] = str(e)
         res['failed_stage'] = stage
     finally:
         # Which clock the guest's own timings came from, and whether Linux distrusted one.
-        sources = re.findall(rb'Switched to clocksource (\S+)', g.buf)
-        res['guest_clocksource'] = sources[-1].decode() if sources else None
+        res['guest_clocksource'] = guest_clocksource(g)
         res['guest_tsc_unstable'] = b'Marking TSC unstable' in g.buf
         res['guest_pmtimer_rejected'] = b'PM-Timer running at invalid rate' in g.buf
         g.close()
@@ -282,18 +292,12 @@ def disk_run(emu, binary, env, fmt, log_path, timeout):
                 res['%s_host_%s' % (name, rate)] = round(amount / hs, 1)
             g.expect(r'bench# ', deadline, 'the prompt after ' + name)
         stage = 'poweroff'
-        g.send('poweroff -f\n')
-        status, t = g.wait_exit(min(deadline, time.monotonic() + 60))
-        res['exit_status'] = status
-        res['total_wall_s'] = round(t, 2)
-        g.usage(res)
-        res['ok'] = True
+        power_off(g, res, deadline)
     except Timeout as e:
         res['error'] = str(e)
         res['failed_stage'] = stage
     finally:
-        sources = re.findall(rb'Switched to clocksource (\S+)', g.buf)
-        res['guest_clocksource'] = sources[-1].decode() if sources else None
+        res['guest_clocksource'] = guest_clocksource(g)
         res['ata_errors'] = len(re.findall(rb'ata[0-9.]+: (?:exception|failed command|SError)', g.buf))
         g.close()
         try:
