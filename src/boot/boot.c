@@ -94,6 +94,11 @@ int boot_check_ram(const struct boot_request *req, uint64_t addr, uint64_t len, 
 
 void boot_flat_protected_mode(struct phys_mem *pm, struct boot_entry_state *st)
 {
+    boot_flat_protected_mode_at(pm, st, BOOT_GDT_ADDR);
+}
+
+void boot_flat_protected_mode_at(struct phys_mem *pm, struct boot_entry_state *st, uint32_t gdt_addr)
+{
     /* Null, unused, flat code (0x10), flat data (0x18): the Linux 32-bit boot protocol's
      * selectors, which suit Multiboot kernels too (they load their own GDT). */
     static const uint8_t gdt[32] = {
@@ -102,8 +107,8 @@ void boot_flat_protected_mode(struct phys_mem *pm, struct boot_entry_state *st)
         0xff, 0xff, 0, 0, 0, 0x9b, 0xcf, 0,
         0xff, 0xff, 0, 0, 0, 0x93, 0xcf, 0,
     };
-    phys_write_block(pm, BOOT_GDT_ADDR, gdt, sizeof(gdt));
-    st->gdt_base = BOOT_GDT_ADDR;
+    phys_write_block(pm, gdt_addr, gdt, sizeof(gdt));
+    st->gdt_base = gdt_addr;
     st->gdt_limit = sizeof(gdt) - 1;
     for (int i = 0; i < 6; i++) {
         st->seg[i].sel = BOOT_SEL_DATA;

@@ -100,6 +100,8 @@ int boot_check_ram(const struct boot_request *req, uint64_t addr, uint64_t len, 
                    char *err, size_t errlen);
 /* Write the flat GDT at BOOT_GDT_ADDR and set the 32-bit flat protected-mode state in st. */
 void boot_flat_protected_mode(struct phys_mem *pm, struct boot_entry_state *st);
+/* The same with the 32-byte GDT at gdt_addr (for kernels that occupy the usual place). */
+void boot_flat_protected_mode_at(struct phys_mem *pm, struct boot_entry_state *st, uint32_t gdt_addr);
 
 /* Little-endian field access into a byte buffer (caller checks bounds). */
 static inline uint16_t boot_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }

@@ -147,10 +147,6 @@ int multiboot_load(const struct boot_request *req, const uint8_t *img, size_t si
     if (required & ~known)
         return boot_error(err, errlen, "Multiboot kernel requires unsupported features (flags 0x%x)",
                           required & ~known);
-    if (boot_check_ram(req, BOOT_MB_MMAP_ADDR, BOOT_MB_INFO_ADDR - BOOT_MB_MMAP_ADDR + MBI_SIZE,
-                       "Multiboot information", err, errlen) < 0)
-        return -1;
-
     uint32_t entry, lo, hi;
     if (flags & MB_FLAG_AOUT_KLUDGE) {
         if (load_aout(req, img, size, hdr_off, pm, &entry, &lo, &hi, err, errlen) < 0)
@@ -161,9 +157,12 @@ int multiboot_load(const struct boot_request *req, const uint8_t *img, size_t si
     } else {
         return boot_error(err, errlen, "Multiboot kernel is neither ELF nor has address fields (flag 16)");
     }
-    if (lo < BOOT_MB_INFO_ADDR + MBI_SIZE && hi > BOOT_GDT_ADDR)
-        return boot_error(err, errlen, "Multiboot kernel at 0x%x-0x%x overlaps the loader's tables at "
-                          "0x%x-0x%x", lo, hi, BOOT_GDT_ADDR, BOOT_MB_INFO_ADDR + MBI_SIZE);
+    if (lo < BOOT_GDT_ADDR)
+        return boot_error(err, errlen, "Multiboot kernel at 0x%x-0x%x overlaps the real-mode interrupt "
+                          "table and BIOS data area below 0x%x", lo, hi, BOOT_GDT_ADDR);
+    /* The GDT, memory map and information structure go to their usual low-memory places unless
+     * the kernel is there; then after the kernel, its modules and the command lines. */
+    bool tables_low = lo >= BOOT_MB_INFO_ADDR + MBI_SIZE || hi <= BOOT_GDT_ADDR;
 
     /* Modules, each page aligned after the kernel; a module's command line is its whole string. */
     const char *list = req->initrd ? req->initrd : "";
@@ -242,6 +241,16 @@ int multiboot_load(const struct boot_request *req, const uint8_t *img, size_t si
     free(area);
     free(modbuf);
 
+    uint32_t gdt_addr = BOOT_GDT_ADDR, mmap_addr = BOOT_MB_MMAP_ADDR, info_addr = BOOT_MB_INFO_ADDR;
+    if (!tables_low) {
+        gdt_addr = (uint32_t)PAGE_ALIGN(next + area_len);
+        mmap_addr = gdt_addr + 0x100;
+        info_addr = mmap_addr + (BOOT_MB_INFO_ADDR - BOOT_MB_MMAP_ADDR);
+    }
+    if (boot_check_ram(req, gdt_addr, info_addr - gdt_addr + MBI_SIZE, "Multiboot information",
+                       err, errlen) < 0)
+        return -1;
+
     /* Memory map, from the e820 map: each entry is preceded by its size (20). */
     uint8_t mmap[MB_MMAP_MAX * 24];
     unsigned nmap = req->e820_count < MB_MMAP_MAX ? req->e820_count : MB_MMAP_MAX;
@@ -253,7 +262,7 @@ int multiboot_load(const struct boot_request *req, const uint8_t *img, size_t si
         boot_put32(e + 20, req->e820[i].type);
     }
     if (nmap)
-        phys_write_block(pm, BOOT_MB_MMAP_ADDR, mmap, nmap * 24);
+        phys_write_block(pm, mmap_addr, mmap, nmap * 24);
 
     uint8_t mbi[MBI_SIZE];
     memset(mbi, 0, sizeof(mbi));
@@ -268,21 +277,21 @@ int multiboot_load(const struct boot_request *req, const uint8_t *img, size_t si
     boot_put32(mbi + MBI_MODS_COUNT, (uint32_t)nmods);
     boot_put32(mbi + MBI_MODS_ADDR, nmods ? base + (uint32_t)mods_off : 0);
     boot_put32(mbi + MBI_MMAP_LENGTH, nmap * 24);
-    boot_put32(mbi + MBI_MMAP_ADDR, nmap ? BOOT_MB_MMAP_ADDR : 0);
+    boot_put32(mbi + MBI_MMAP_ADDR, nmap ? mmap_addr : 0);
     boot_put32(mbi + MBI_BOOT_LOADER_NAME, name_addr);
-    phys_write_block(pm, BOOT_MB_INFO_ADDR, mbi, sizeof(mbi));
+    phys_write_block(pm, info_addr, mbi, sizeof(mbi));
 
     memset(out, 0, sizeof(*out));
     out->kind = BOOT_MULTIBOOT;
-    boot_flat_protected_mode(pm, out);
+    boot_flat_protected_mode_at(pm, out, gdt_addr);
     out->eip = entry;
     out->regs[0] = MB_BOOT_MAGIC;         /* EAX */
-    out->regs[3] = BOOT_MB_INFO_ADDR;     /* EBX */
+    out->regs[3] = info_addr;             /* EBX */
     out->kernel_start = lo;
     out->kernel_end = hi;
     out->initrd_start = nmods ? mod_start[0] : 0;
     out->initrd_size = nmods ? mod_end[nmods - 1] - mod_start[0] : 0;
-    out->info_addr = BOOT_MB_INFO_ADDR;
+    out->info_addr = info_addr;
     out->cmdline_addr = cmdline_addr;
     return 0;
 }

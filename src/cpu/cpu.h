@@ -205,7 +205,7 @@ void cpu_load_seg(struct cpu *cpu, int seg, uint16_t sel);
 void cpu_far_jmp(struct cpu *cpu, uint16_t sel, uint32_t offset, uint32_t next_eip);
 void cpu_far_call(struct cpu *cpu, uint16_t sel, uint32_t offset, bool op32, uint32_t next_eip);
 void cpu_far_ret(struct cpu *cpu, bool op32, uint16_t pop_bytes);
-void cpu_iret(struct cpu *cpu, bool op32);
+void cpu_iret(struct cpu *cpu, bool op32, uint32_t next_eip);
 /* LAR / LSL / VERR / VERW: return true (ZF=1) and the result when the selector passes. */
 bool cpu_lar(struct cpu *cpu, uint16_t sel, uint32_t *out);
 bool cpu_lsl(struct cpu *cpu, uint16_t sel, uint32_t *out);

@@ -647,8 +647,11 @@ static struct insn *h_pop_seg(struct cpu *cpu, struct insn *i)
     int s = i->map ? (i->op == 0xa1 ? SEG_FS : SEG_GS) : push_seg_of[i->op - 1];
     int sz = opsz(i);
     uint16_t sel = (uint16_t)stack_peek(cpu, sz, 0);
+    /* The increment wraps within the stack as it was before the pop: POP SS that turns a
+     * 16-bit stack into a 32-bit one moves SP, not ESP, past the popped selector. */
+    uint32_t m = sp_mask(cpu), esp = cpu->regs[R_ESP];
     cpu_load_seg(cpu, s, sel);
-    sp_set(cpu, sp_get(cpu) + (sz == SZ32 ? 4 : 2));
+    cpu->regs[R_ESP] = (esp & ~m) | ((esp + (sz == SZ32 ? 4 : 2)) & m);
     if (s != SEG_SS)
         return next(cpu, i);
     cpu->inhibit_irq = true;
@@ -1521,7 +1524,9 @@ static struct insn *h_enter(struct cpu *cpu, struct insn *i)
     uint32_t sp = sp_get(cpu), bp = cpu->regs[R_EBP];
     sp = (sp - n) & m;
     mem_set(cpu, sz, SEG_SS, sp, bp);
-    uint32_t frame = sp;
+    /* FrameTemp: SP for a 16-bit operand size, the whole ESP (its upper half kept on a
+     * 16-bit stack) for a 32-bit one; both are pushed and loaded into (E)BP as they are. */
+    uint32_t frame = sz == SZ32 ? (cpu->regs[R_ESP] & ~m) | sp : sp;
     if (level > 0) {
         for (uint32_t k = 1; k < level; k++) {
             bp = (bp - n) & m;
@@ -1535,7 +1540,7 @@ static struct insn *h_enter(struct cpu *cpu, struct insn *i)
     sp = (sp - size) & m;
     if (size)
         cpu_check_write(cpu, SEG_SS, sp, 1);
-    reg_set(cpu, cpu->stack32 ? sz : SZ16, R_EBP, frame);   /* 16-bit stacks keep EBP's top */
+    reg_set(cpu, sz, R_EBP, frame);
     sp_set(cpu, sp);
     return next(cpu, i);
 }
@@ -1804,7 +1809,7 @@ static struct insn *h_iret(struct cpu *cpu, struct insn *i)
     if (cpu->vm86 && iopl(cpu) < 3)
         raise_gp0(cpu);
     flags_materialize(cpu);
-    cpu_iret(cpu, i->pfx & P_OP32);
+    cpu_iret(cpu, i->pfx & P_OP32, next_eip(cpu, i));
     return NULL;
 }
 

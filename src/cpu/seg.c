@@ -538,7 +538,7 @@ static void iret_to_v86(struct cpu *cpu, uint32_t eip, uint16_t cs, uint32_t fla
     cpu_update_mode(cpu);
 }
 
-void cpu_iret(struct cpu *cpu, bool op32)
+void cpu_iret(struct cpu *cpu, bool op32, uint32_t next_eip)
 {
     unsigned size = op32 ? 4 : 2;
     cpu->sys.nmi_blocked = false;
@@ -556,7 +556,7 @@ void cpu_iret(struct cpu *cpu, bool op32)
             cpu_exception(cpu, EXC_TS, link & 0xfffc);
         if (!desc_p(d))
             cpu_exception(cpu, EXC_NP, link & 0xfffc);
-        task_switch(cpu, link, d, TASK_IRET, cpu->eip, false, 0);
+        task_switch(cpu, link, d, TASK_IRET, next_eip, false, 0);
         return;
     }
 

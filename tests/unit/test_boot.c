@@ -410,6 +410,39 @@ static void test_multiboot_aout(void **state)
     teardown_ram(f);
 }
 
+/* A kernel where the loader's low tables usually go (0x8000, as small kernels link
+ * themselves) loads; the GDT, memory map and information structure move past it. */
+static void test_multiboot_low_kernel(void **state)
+{
+    (void)state;
+    struct fixture *f = setup_ram(32 * MIB);
+    uint8_t img[0x200];
+    const uint32_t base = 0x8000, bss_end = 0x8000 + 0x3000;
+    make_aout(img, 0x10003, bss_end);
+    put32(img + AOUT_HDR + 12, base + AOUT_HDR);
+    put32(img + AOUT_HDR + 16, base);
+    put32(img + AOUT_HDR + 28, base + 0x80);
+    assert_int_equal(load(f, img, sizeof(img)), 0);
+    assert_memory_equal(f->pm.ram + base, img, sizeof(img));
+    for (uint32_t a = base + 0x200; a < bss_end; a++)
+        assert_int_equal(f->pm.ram[a], 0);   /* bss zeroed and not overwritten by tables */
+    uint32_t mbi = f->st.regs[3], mmap = rd32(f, mbi + 48);
+    assert_true(mbi >= bss_end);
+    assert_true(mmap >= bss_end);
+    assert_true(f->st.gdt_base >= bss_end);
+    assert_int_equal(rd32(f, mmap), 20);
+    assert_string_equal((char *)f->pm.ram + rd32(f, mbi + 16), "/boot/kernel");
+    check_flat_pm(f);
+
+    /* Below 0x500 it would overwrite the interrupt table and the BIOS data area. */
+    make_aout(img, 0x10003, 0);
+    put32(img + AOUT_HDR + 12, 0x100 + AOUT_HDR);
+    put32(img + AOUT_HDR + 16, 0x100);
+    put32(img + AOUT_HDR + 28, 0x180);
+    expect_error(f, img, sizeof(img), "below 0x500");
+    teardown_ram(f);
+}
+
 static void test_multiboot_modules(void **state)
 {
     (void)state;
@@ -606,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_linux_from_file_and_relocation),
         cmocka_unit_test(test_linux_old_protocol_limits),
         cmocka_unit_test(test_multiboot_aout),
+        cmocka_unit_test(test_multiboot_low_kernel),
         cmocka_unit_test(test_multiboot_modules),
         cmocka_unit_test(test_multiboot_split),
         cmocka_unit_test(test_multiboot_elf),

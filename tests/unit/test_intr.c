@@ -47,7 +47,7 @@ static void setup_ring3(struct fx *f)
     put32(f, 0x80000 - 12, 0x202);
     put32(f, 0x80000 - 8, 0x70000);
     put32(f, 0x80000 - 4, SEL_DATA3);
-    assert_int_equal(TRY(cpu, cpu_iret(cpu, true)), -1);
+    assert_int_equal(TRY(cpu, cpu_iret(cpu, true, cpu->eip + 1)), -1);
     assert_int_equal(cpu->cpl, 3);
 }
 
@@ -70,7 +70,7 @@ static void test_idt_gate_stack_switch(void **state)
     assert_int_equal(get32(f, 0x90000 - 20), 0x401002);
     assert_false(cpu_get_eflags(cpu) & FLAG_IF);
     /* IRET goes back. */
-    assert_int_equal(TRY(cpu, cpu_iret(cpu, true)), -1);
+    assert_int_equal(TRY(cpu, cpu_iret(cpu, true, cpu->eip + 1)), -1);
     assert_int_equal(cpu->cpl, 3);
     assert_int_equal(cpu->eip, 0x401002);
     assert_int_equal(cpu->regs[R_ESP], 0x70000);
@@ -235,7 +235,7 @@ static void test_v86_int_iopl(void **state)
     uint32_t fr[] = { 0x100, 0x2000, FLAG_VM | 0x202, 0xfffe, 0x3000, 0x4000, 0x5000, 0x6000, 0x7000 };
     cpu->regs[R_ESP] = 0x80000 - sizeof(fr);
     memcpy(f->mem.ram + cpu->regs[R_ESP], fr, sizeof(fr));
-    assert_int_equal(TRY(cpu, cpu_iret(cpu, true)), -1);
+    assert_int_equal(TRY(cpu, cpu_iret(cpu, true, cpu->eip + 1)), -1);
     assert_true(cpu->vm86);
     assert_int_equal(cpu->cpl, 3);
     assert_int_equal(cpu->seg[SEG_CS].base, 0x20000);
@@ -257,7 +257,7 @@ static void test_v86_int_iopl(void **state)
     assert_int_equal(get32(f, 0x90000 - 28) & FLAG_VM, FLAG_VM);
     assert_int_equal(cpu->seg[SEG_DS].sel, 0);
     /* IRET returns to v86 with the same frame. */
-    assert_int_equal(TRY(cpu, cpu_iret(cpu, true)), -1);
+    assert_int_equal(TRY(cpu, cpu_iret(cpu, true, cpu->eip + 1)), -1);
     assert_true(cpu->vm86);
     assert_int_equal(cpu->seg[SEG_ES].base, 0x40000);
     fx_free(f);

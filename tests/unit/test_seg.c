@@ -12,7 +12,7 @@ static void to_ring3(struct fx *f, uint32_t esp)
     put32(f, 0x80000 - 12, 0x202);
     put32(f, 0x80000 - 8, esp);
     put32(f, 0x80000 - 4, SEL_DATA3);
-    assert_int_equal(TRY(cpu, cpu_iret(cpu, true)), -1);
+    assert_int_equal(TRY(cpu, cpu_iret(cpu, true, cpu->eip + 1)), -1);
     assert_int_equal(cpu->cpl, 3);
 }
 
@@ -153,7 +153,7 @@ static void test_iret_flags_by_privilege(void **state)
     put32(f, 0x80000 - 12, 0x3202 | FLAG_CF);
     put32(f, 0x80000 - 8, 0x70000);
     put32(f, 0x80000 - 4, SEL_DATA3);
-    assert_int_equal(TRY(cpu, cpu_iret(cpu, true)), -1);
+    assert_int_equal(TRY(cpu, cpu_iret(cpu, true, cpu->eip + 1)), -1);
     assert_int_equal(cpu_get_eflags(cpu) & (FLAG_IOPL | FLAG_IF | FLAG_CF),
                      FLAG_IOPL | FLAG_IF | FLAG_CF);
     /* At CPL 3 with IOPL 0, IRET cannot change IOPL or IF. */
@@ -162,13 +162,13 @@ static void test_iret_flags_by_privilege(void **state)
     put32(f, 0x70000, 0x401100);
     put32(f, 0x70004, SEL_CODE3);
     put32(f, 0x70008, 0x3002 | FLAG_ZF);
-    assert_int_equal(TRY(cpu, cpu_iret(cpu, true)), -1);
+    assert_int_equal(TRY(cpu, cpu_iret(cpu, true, cpu->eip + 1)), -1);
     assert_int_equal(cpu_get_eflags(cpu) & (FLAG_IOPL | FLAG_IF | FLAG_ZF), FLAG_IF | FLAG_ZF);
     assert_int_equal(cpu->regs[R_ESP], 0x7000c);
     /* Return to a more privileged level -> #GP(selector). */
     cpu->regs[R_ESP] = 0x70000;
     put32(f, 0x70004, SEL_CODE0);
-    assert_int_equal(TRY(cpu, cpu_iret(cpu, true)), EXC_GP);
+    assert_int_equal(TRY(cpu, cpu_iret(cpu, true, cpu->eip + 1)), EXC_GP);
     assert_int_equal(ERR(cpu), SEL_CODE0);
     fx_free(f);
 }
@@ -196,7 +196,7 @@ static void test_real_mode_far_transfers(void **state)
     put16(f, 0x20100, 0x10);
     put16(f, 0x20102, 0x3000);
     put16(f, 0x20104, 0x0202 | FLAG_DF);
-    cpu_iret(cpu, false);
+    cpu_iret(cpu, false, cpu->eip + 1);
     assert_int_equal(cpu->eip, 0x10);
     assert_int_equal(cpu->seg[SEG_CS].base, 0x30000);
     assert_int_equal(cpu_get_eflags(cpu) & 0xffff, 0x0202 | FLAG_DF);
@@ -274,16 +274,16 @@ static void test_return_faults(void **state)
     put32(f, 0x80000 - 12, 0x202);
     put32(f, 0x80000 - 8, 0x70000);
     put32(f, 0x80000 - 4, SEL_DATA0);
-    assert_int_equal(TRY(cpu, cpu_iret(cpu, true)), EXC_GP);
+    assert_int_equal(TRY(cpu, cpu_iret(cpu, true, cpu->eip + 1)), EXC_GP);
     assert_int_equal(ERR(cpu), SEL_DATA0);
     /* ... with a null SS -> #GP(0). */
     put32(f, 0x80000 - 4, 0);
-    assert_int_equal(TRY(cpu, cpu_iret(cpu, true)), EXC_GP);
+    assert_int_equal(TRY(cpu, cpu_iret(cpu, true, cpu->eip + 1)), EXC_GP);
     assert_int_equal(ERR(cpu), 0);
     /* ... with a not-present SS -> #SS(selector). */
     put_desc(f, GDT_BASE + 0x30, 0, 0xfffff, 0x72, 0xc);
     put32(f, 0x80000 - 4, 0x33);
-    assert_int_equal(TRY(cpu, cpu_iret(cpu, true)), EXC_SS);
+    assert_int_equal(TRY(cpu, cpu_iret(cpu, true, cpu->eip + 1)), EXC_SS);
     assert_int_equal(ERR(cpu), 0x30);
     assert_int_equal(cpu->cpl, 0);
     assert_int_equal(cpu->seg[SEG_CS].sel, SEL_CODE0);

@@ -75,7 +75,9 @@ static void test_call_and_iret_task(void **state)
     assert_int_equal(ERR(cpu), SEL_TSS);
     /* IRET with NT returns to the caller. */
     cpu->regs[R_EBX] = 0x4321;
-    assert_int_equal(TRY(cpu, cpu_iret(cpu, true)), -1);
+    uint32_t iret_eip = cpu->eip;
+    assert_int_equal(TRY(cpu, cpu_iret(cpu, true, iret_eip + 1)), -1);
+    assert_int_equal(get32(f, TSS2 + 0x20), iret_eip + 1); /* resumes after the IRET */
     assert_int_equal(cpu->tr.sel, SEL_TSS);
     assert_int_equal(cpu->eip, 0x100010);
     assert_int_equal(cpu->regs[R_ESP], 0x80000);

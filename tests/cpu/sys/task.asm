@@ -23,6 +23,7 @@ test_main:
     call SEL_TSS1:0
 .back_from_call:
     CHECK dword [scratch], 1, "task 1 ran"
+    CHECK dword [tss1 + 0x20], task1_call.after_iret, "IRET saves the EIP after itself"
     str ax
     movzx eax, ax
     CHECK eax, SEL_TSS0, "TR back to TSS 0 after IRET"
@@ -48,6 +49,7 @@ test_main:
     jmp SEL_TGATE:0
 .back_from_jmp:
     CHECK dword [scratch], 2, "task 1 ran after the JMP"
+    CHECK dword [tss1 + 0x20], task1_jmp.after_jmp, "JMP saves the EIP after itself"
     str ax
     movzx eax, ax
     CHECK eax, SEL_TSS0, "TR is TSS 0 again"
@@ -74,6 +76,8 @@ task1_call:
     CHECK eax, SEL_TSS1, "TR = TSS 1"
     mov dword [scratch], 1
     iret
+.after_iret:
+    hlt
 
 task1_jmp:
     pushf
@@ -84,5 +88,7 @@ task1_jmp:
     CHECK eax, 0x89, "JMP clears the old TSS busy bit"
     mov dword [scratch], 2
     jmp SEL_TSS0:0
+.after_jmp:
+    hlt
 
 %include "sys_end.inc"
