@@ -5,6 +5,11 @@
 set -o pipefail
 cd "$(dirname "$0")/../.." || exit 2
 bash tests/cpu/harness/build.sh >&2 || exit 1
+. tests/lib/host-ia32.sh
+if ! host_runs_ia32 build; then
+    echo "conformance: cannot run: $IA32_SKIP_REASON" >&2
+    exit 1
+fi
 B=build/tests/cpu/harness
 status=0
 for seed in ${SEEDS:-1}; do

@@ -9,6 +9,12 @@
 set -o pipefail
 cd "$(dirname "$0")/../.." || exit 2
 bash tests/cpu/harness/build.sh >&2 || { echo "0 passed, 1 failed (harness build failed)"; exit 1; }
+. tests/lib/host-ia32.sh
+if ! host_runs_ia32 build; then
+    echo "SKIP cpu conformance: $IA32_SKIP_REASON"
+    echo "0 passed, 0 failed, 1 skipped"
+    exit 0
+fi
 B=build/tests/cpu/harness
 "$B/native" --seed "${SEED:-1}" --per "${PER:-100}" "$@" |
     "$B/pcvm_run" --model "${MODEL:-max}" --print "${PRINT:-1}"

@@ -25,8 +25,9 @@ mkdir -p "$out"
 [ -f "$kernel" ] || bash scripts/fetch-guests.sh linux
 command -v cpio >/dev/null || { echo "FAIL guest-float: cpio is needed"; exit 1; }
 
-# The programs and their native output.
+# The programs and their native output (where this host can run 32-bit programs).
 bash "$here/build-float-prog.sh" "$out" >/dev/null
+. "$root/tests/lib/host-ia32.sh"
 
 # /test.sh inside the guest.
 cat > "$out/guest-float-test.sh" <<'EOF'
@@ -62,6 +63,9 @@ for v in x87 sse2; do
     if ! grep -q "^FLOAT-END $v status 0\$" "$log.txt"; then
         echo "FAIL float-prog-$v: did not finish with status 0 in the guest (see $log.txt)"
         fail=1
+    elif [ ! -f "$out/float-prog-$v.native.txt" ]; then
+        # No native reference on this host: the run must still complete with status 0.
+        echo "PASS float-prog-$v: ran to completion in the guest ($(wc -l < "$out/float-prog-$v.guest.txt") lines); not compared: $IA32_SKIP_REASON"
     elif ! diff -u "$out/float-prog-$v.native.txt" "$out/float-prog-$v.guest.txt" > "$out/float-prog-$v.diff"; then
         echo "FAIL float-prog-$v: guest output differs from native ($(grep -c '^[-+][^-+]' "$out/float-prog-$v.diff") lines, see $out/float-prog-$v.diff)"
         fail=1
