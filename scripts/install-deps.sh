@@ -3,7 +3,7 @@
 # Idempotent and quiet when all is there already.
 set -euo pipefail
 PKGS=(build-essential gcc clang pkg-config nasm gcc-multilib cpio python3
-      libslirp-dev zlib1g-dev libzstd-dev libcmocka-dev libcapstone-dev libseccomp-dev
+      libslirp-dev zlib1g-dev libzstd-dev libjansson-dev libcmocka-dev libcapstone-dev libseccomp-dev
       seabios qemu-utils e2fsprogs expect acpica-tools
       grub-pc-bin grub-common xorriso mtools)
 missing=()

@@ -14,6 +14,8 @@ struct mainloop;
 /* Front end (device side) callbacks: how many bytes it can take now, and delivery. */
 typedef size_t (*chr_can_read_fn)(void *opaque);
 typedef void (*chr_read_fn)(void *opaque, const uint8_t *buf, size_t len);
+/* Called when a client connects to a server socket (a monitor greets it). */
+typedef void (*chr_opened_fn)(void *opaque);
 
 struct chardev_ops {
     /* Queue len bytes of output; must not block for long (buffer, flush from the loop). */
@@ -28,6 +30,8 @@ struct chardev {
     chr_can_read_fn fe_can_read;
     chr_read_fn fe_read;
     void *fe_opaque;
+    chr_opened_fn fe_opened;     /* NULL: the front end does not care about connections */
+    void *fe_opened_opaque;
     void *priv;                  /* back end's own state */
 };
 
@@ -47,6 +51,15 @@ static inline void chardev_attach(struct chardev *chr, chr_can_read_fn can_read,
     chr->fe_can_read = can_read;
     chr->fe_read = read;
     chr->fe_opaque = opaque;
+}
+
+/* Be told about each new connection of a server socket back end (fn NULL: stop). */
+static inline void chardev_set_opened_handler(struct chardev *chr, chr_opened_fn fn, void *opaque)
+{
+    if (!chr)
+        return;
+    chr->fe_opened = fn;
+    chr->fe_opened_opaque = opaque;
 }
 
 /* ---- Back-end creation (src/chardev/chardev_open.c and friends) ---- */

@@ -32,6 +32,9 @@ static void take_client(struct fdchr *f, int fd, bool nodelay)
         set_nodelay(fd);
     f->in_fd = f->out_fd = fd;
     fdchr_register(f);
+    struct chardev *chr = f->chr;
+    if (chr->fe_opened)
+        chr->fe_opened(chr->fe_opened_opaque);   /* e.g. the monitor's banner and prompt */
 }
 
 static short listen_events(void *opaque, int fd)

@@ -139,8 +139,12 @@ struct vm_chardev {
 struct vm_monitor {
     char *spec;             /* -monitor SPEC, or NULL */
     char *chardev_id;       /* -mon chardev=ID, or NULL */
-    bool control;           /* mode=control (QMP): refused for now, always false */
+    bool control;           /* -qmp, or -mon mode=control: QMP instead of HMP */
+    bool pretty;            /* -mon pretty=on: indented QMP replies */
 };
+
+/* -action panic=: what a guest panic reported through pvpanic does (QEMU's default: shutdown). */
+enum vm_panic_action { VM_PANIC_SHUTDOWN = 0, VM_PANIC_PAUSE, VM_PANIC_EXIT_FAILURE, VM_PANIC_NONE };
 
 enum vm_display { VM_DISPLAY_DEFAULT = 0, VM_DISPLAY_NONE };
 enum vm_vga { VM_VGA_STD = 0, VM_VGA_NONE };
@@ -208,6 +212,7 @@ struct vm_config {
     enum vm_vga vga;
     struct vm_rtc rtc;
     bool no_reboot, no_shutdown;
+    enum vm_panic_action panic_action;
 
     unsigned log_mask;      /* enum log_item bits */
     char *log_file;         /* -D or NULL (stderr) */

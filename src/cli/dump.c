@@ -152,9 +152,10 @@ void vm_config_dump(const struct vm_config *cfg, FILE *out)
     for (unsigned i = 0; i < cfg->n_monitors; i++) {
         const struct vm_monitor *m = &cfg->monitors[i];
         if (m->spec)
-            fprintf(out, "monitor[%u] %s\n", i, m->spec);
+            fprintf(out, "monitor[%u] %s%s\n", i, m->spec, m->control ? " mode=control" : "");
         else
-            fprintf(out, "monitor[%u] chardev=%s\n", i, m->chardev_id);
+            fprintf(out, "monitor[%u] chardev=%s%s%s\n", i, m->chardev_id,
+                    m->control ? " mode=control" : "", m->pretty ? " pretty=on" : "");
     }
     for (unsigned i = 0; i < cfg->n_chardevs; i++)
         fprintf(out, "chardev[%u] id=%s backend=%s mux=%s spec=%s\n", i, cfg->chardevs[i].id,
@@ -169,6 +170,9 @@ void vm_config_dump(const struct vm_config *cfg, FILE *out)
     fprintf(out, " clock=%s driftfix=%s\n", rtc_clocks[cfg->rtc.clock],
             cfg->rtc.driftfix_slew ? "slew" : "none");
     fprintf(out, "no_reboot %s\nno_shutdown %s\n", onoff(cfg->no_reboot), onoff(cfg->no_shutdown));
+    static const char *const panics[] = { "shutdown", "pause", "exit-failure", "none" };
+    if (cfg->panic_action != VM_PANIC_SHUTDOWN)
+        fprintf(out, "action panic=%s\n", panics[cfg->panic_action]);
     fprintf(out, "log_mask 0x%x\nlog_file %s\n", cfg->log_mask, s_or(cfg->log_file, "-"));
     fprintf(out, "gdb %s\nstart_paused %s\n", s_or(cfg->gdb, "-"), onoff(cfg->start_paused));
     if (cfg->icount.enabled)

@@ -1000,7 +1000,7 @@ static bool refused_device(const char *d)
         "hda-duplex", "hda-output", "hda-micro", "AC97", "sb16", "adlib", "gus", "cs4231a",
         "es1370", "isa-serial", "isa-parallel", "pci-serial", "pci-bridge", "pcie-root-port",
         "lsi53c895a", "lsi", "megasas", "mptsas1068", "am53c974", "dc390", "nvme", "i6300esb",
-        "ib700", "vmcoreinfo", "pvpanic", "edu", "sga", "isa-fdc", "floppy", "vfio-pci",
+        "ib700", "vmcoreinfo", "edu", "sga", "isa-fdc", "floppy", "vfio-pci",
         "ivshmem-plain", "ivshmem-doorbell", "tpm-tis", "tpm-crb", "pc-dimm", "nvdimm",
         "isa-ide", "piix3-ide", "piix4-ide", "ich9-intel-hda", "usb-tablet", "usb-kbd",
         "usb-mouse", "usb-storage", "i8042", "kvm-pit", "hpet", "smbus-ipmi", "ipmi-bmc-sim",
@@ -1067,6 +1067,21 @@ static int opt_device(struct parser *p)
             dev->props[dev->n_props].key = xstrdup(kl.items[i].key);
             dev->props[dev->n_props++].value = xstrdup(kl.items[i].value);
         }
+    } else if (!strcmp(driver, "pvpanic")) {
+        uint64_t port = 0x505;
+        const char *b = kvlist_get(&kl, "ioport");
+        if (cfg->n_devices >= VM_MAX_DEVICES) {
+            r = perr(p, "too many devices");
+        } else if (b && parse_uint(b, 0xffff, &port) < 0) {
+            r = perr(p, "invalid ioport '%s' (0..0xffff)", b);
+        } else if (!(r = check_unused(p, &kl))) {
+            struct vm_device *dev = &cfg->devices[cfg->n_devices++];
+            memset(dev, 0, sizeof(*dev));
+            dev->driver = xstrdup(driver);
+            dev->id = xstrdup(id);
+            dev->iobase = (uint32_t)port;
+            dev->iosize = 1;
+        }
     } else if (refused_device(driver)) {
         r = punsup(p, driver);
     } else {
@@ -1108,7 +1123,8 @@ static int opt_serial(struct parser *p)
     return VM_PARSE_OK;
 }
 
-static int add_monitor(struct parser *p, const char *spec, const char *chardev_id)
+static int add_monitor_mode(struct parser *p, const char *spec, const char *chardev_id,
+                            bool control, bool pretty)
 {
     struct vm_config *cfg = p->cfg;
     if (cfg->n_monitors >= VM_MAX_MONITORS)
@@ -1117,7 +1133,14 @@ static int add_monitor(struct parser *p, const char *spec, const char *chardev_i
     memset(m, 0, sizeof(*m));
     m->spec = xstrdup(spec);
     m->chardev_id = xstrdup(chardev_id);
+    m->control = control;
+    m->pretty = pretty;
     return VM_PARSE_OK;
+}
+
+static int add_monitor(struct parser *p, const char *spec, const char *chardev_id)
+{
+    return add_monitor_mode(p, spec, chardev_id, false, false);
 }
 
 static int opt_monitor(struct parser *p)
@@ -1132,7 +1155,17 @@ static int opt_monitor(struct parser *p)
     return add_monitor(p, p->arg, NULL);
 }
 
-static int opt_qmp(struct parser *p) { return punsup(p, NULL); }
+/* -qmp SPEC: a QMP monitor on a legacy chardev spec (unix:PATH,server,nowait ...). */
+static int opt_qmp(struct parser *p)
+{
+    struct chardev_spec spec;
+    int r = check_chardev_spec(p, p->arg, &spec);
+    if (r)
+        return r;
+    if (spec.kind == CHARDEV_NONE)
+        return VM_PARSE_OK;
+    return add_monitor_mode(p, p->arg, NULL, true, false);
+}
 
 static int opt_chardev(struct parser *p)
 {
@@ -1168,15 +1201,13 @@ static int opt_mon(struct parser *p)
     bool pretty = false;
     if (!chr || !*chr)
         r = perr(p, "needs chardev=");
-    else if (mode && !strcmp(mode, "control"))
-        r = punsup(p, "mode=control (QMP)");
-    else if (mode && strcmp(mode, "readline"))
+    else if (mode && strcmp(mode, "readline") && strcmp(mode, "control"))
         r = perr(p, "invalid mode '%s' (readline)", mode);
     else if (kvlist_bool(&kl, "pretty", &pretty) < 0)
         r = perr(p, "invalid value for 'pretty'");
     else if (!(r = check_unused(p, &kl))) {
         p->default_monitor = false;
-        r = add_monitor(p, NULL, chr);
+        r = add_monitor_mode(p, NULL, chr, mode && !strcmp(mode, "control"), pretty);
     }
     kvlist_free(&kl);
     return r;
@@ -1299,6 +1330,39 @@ out:
 
 static int opt_no_reboot(struct parser *p) { p->cfg->no_reboot = true; return VM_PARSE_OK; }
 static int opt_no_shutdown(struct parser *p) { p->cfg->no_shutdown = true; return VM_PARSE_OK; }
+
+/* -action reboot=reset|shutdown,shutdown=poweroff|pause,panic=pause|shutdown|exit-failure|none
+ * (QEMU 7.2); reboot=shutdown is -no-reboot and shutdown=pause is -no-shutdown. */
+static int opt_action(struct parser *p)
+{
+    struct kvlist kl;
+    int r = split(p, &kl, NULL);
+    if (r)
+        return r;
+    const char *reboot = kvlist_get(&kl, "reboot");
+    const char *shutdown = kvlist_get(&kl, "shutdown");
+    const char *panic = kvlist_get(&kl, "panic");
+    static const char *const panics[] = { "shutdown", "pause", "exit-failure", "none", NULL };
+    if (kvlist_get(&kl, "watchdog")) {
+        r = punsup(p, "watchdog=");
+    } else if (reboot && strcmp(reboot, "reset") && strcmp(reboot, "shutdown")) {
+        r = perr(p, "invalid value '%s' for 'reboot' (reset, shutdown)", reboot);
+    } else if (shutdown && strcmp(shutdown, "poweroff") && strcmp(shutdown, "pause")) {
+        r = perr(p, "invalid value '%s' for 'shutdown' (poweroff, pause)", shutdown);
+    } else if (panic && !in_list(panic, panics)) {
+        r = perr(p, "invalid value '%s' for 'panic' (pause, shutdown, exit-failure, none)", panic);
+    } else if (!(r = check_unused(p, &kl))) {
+        if (reboot)
+            p->cfg->no_reboot = !strcmp(reboot, "shutdown");
+        if (shutdown)
+            p->cfg->no_shutdown = !strcmp(shutdown, "pause");
+        for (int i = 0; panic && panics[i]; i++)
+            if (!strcmp(panic, panics[i]))
+                p->cfg->panic_action = (enum vm_panic_action)i;
+    }
+    kvlist_free(&kl);
+    return r;
+}
 
 /* ---- logs, debugging, time ---- */
 
@@ -1451,6 +1515,7 @@ static const struct option_def options[] = {
     { "nographic", false, opt_nographic }, { "display", true, opt_display },
     { "vga", true, opt_vga }, { "rtc", true, opt_rtc },
     { "no-reboot", false, opt_no_reboot }, { "no-shutdown", false, opt_no_shutdown },
+    { "action", true, opt_action },
     { "d", true, opt_d }, { "D", true, opt_D },
     { "s", false, opt_s }, { "S", false, opt_S }, { "gdb", true, opt_gdb },
     { "icount", true, opt_icount }, { "loadvm", true, opt_loadvm },
@@ -1466,7 +1531,7 @@ static const struct option_def options[] = {
 static const char *const refused_options[] = {
     "vnc", "spice", "sdl", "curses", "full-screen", "fda", "fdb", "mtdblock", "sd", "pflash",
     "usb", "usbdevice", "soundhw", "audiodev", "audio", "k", "L", "global", "object", "incoming",
-    "smbios", "fw_cfg", "option-rom", "watchdog", "watchdog-action", "action", "mem-path",
+    "smbios", "fw_cfg", "option-rom", "watchdog", "watchdog-action", "mem-path",
     "mem-prealloc", "numa", "tb-size", "singlestep", "one-insn-per-tb", "overcommit", "msg",
     "runas", "chroot", "run-with", "semihosting", "semihosting-config", "plugin", "readconfig",
     "writeconfig", "iscsi", "blockdev", "fsdev", "virtfs", "virtfs_synth", "add-fd", "uuid",

@@ -103,11 +103,14 @@ int vm_chardevs_open(struct vm_chardevs *cd, const struct vm_config *cfg, struct
             spec = ref;
         }
         struct chardev *chr = NULL;
-        if (get_frontend(cd, cfg, m->spec ? "-monitor" : "-mon", spec, label, ml, &chr, NULL, err,
-                         errlen) < 0)
+        const char *opt = m->spec ? (m->control ? "-qmp" : "-monitor") : "-mon";
+        if (get_frontend(cd, cfg, opt, spec, label, ml, &chr, NULL, err, errlen) < 0)
             goto fail;
-        if (chr)
+        if (chr) {
+            cd->monitor_control[cd->n_monitors] = m->control;
+            cd->monitor_pretty[cd->n_monitors] = m->pretty;
             cd->monitor[cd->n_monitors++] = chr;
+        }
     }
     if (cfg->debugcon &&
         get_frontend(cd, cfg, "-debugcon", cfg->debugcon, "debugcon", ml, &cd->debugcon, NULL, err,

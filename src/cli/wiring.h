@@ -11,6 +11,8 @@ struct vm_chardevs {
     unsigned n_serial;
     struct chardev *monitor[VM_MAX_MONITORS + VM_MAX_SERIALS];  /* one per monitor */
     unsigned n_monitors;
+    bool monitor_control[VM_MAX_MONITORS + VM_MAX_SERIALS];   /* QMP rather than HMP */
+    bool monitor_pretty[VM_MAX_MONITORS + VM_MAX_SERIALS];    /* QMP: indented replies */
     struct chardev *debugcon;                 /* port 0xe9 (NULL: none) */
 
     /* Owned back ends, closed by vm_chardevs_close(). */

@@ -1490,7 +1490,7 @@ void ide_cdrom_change(struct ide_ctrl *s, int index, struct block_dev *bs)
         return;
     d->bs = bs;
     d->cd_sectors = bs ? bs->size / ATAPI_SECTOR : 0;
-    d->tray_open = false;
+    d->tray_open = !bs;   /* eject leaves the tray open, a new medium closes it */
     d->unit_attention = true;
     d->media_event = bs ? 2 : 3;
 }

@@ -109,7 +109,8 @@ int ide_init(struct ide_ctrl *s, struct pci_bus *bus, uint8_t devfn, struct io_b
 void ide_destroy(struct ide_ctrl *s);
 /* Hardware reset (both channels). */
 void ide_reset(struct ide_ctrl *s);
-/* Change the medium of CD-ROM drive index (bs NULL = eject); guests see a media change. */
+/* Change the medium of CD-ROM drive index (bs NULL = eject, tray left open); guests see a
+ * media change. */
 void ide_cdrom_change(struct ide_ctrl *s, int index, struct block_dev *bs);
 /* SeaBIOS bootorder path of drive index (0-3) behind the PIIX3 IDE at devfn, e.g.
  * "/pci@i0cf8/ide@1,1/drive@1/disk@0" for index 2; returns buf. */

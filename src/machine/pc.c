@@ -49,6 +49,8 @@ static void pc_isa_irq(void *opaque, int n, int level)
     pc->isa_irq_sources[irq] = now;
     if ((old != 0) == (now != 0))
         return;
+    if (now)
+        pc->irq_count[irq]++;
     pic_set_irq(&pc->pic, irq, now != 0);
     ioapic_set_irq(&pc->ioapic, irq == 0 ? 2 : irq, now != 0);
 }
@@ -87,7 +89,7 @@ static void pc_ferr(void *opaque, struct cpu *cpu, int level)
 
 /* ---- Reset, A20, power ---- */
 
-static void pc_request_reset(struct pc *pc)
+void pc_request_reset(struct pc *pc)
 {
     pc->reset_pending = true;
     for (unsigned i = 0; i < pc->ncpus; i++)
@@ -123,18 +125,23 @@ static void pc_power_off(void *opaque)
 {
     struct pc *pc = opaque;
     if (pc->cfg->no_shutdown) {
-        runloop_set_paused(&pc->rl, true);
+        pc_event(pc, "SHUTDOWN", json_pack("{s:b,s:s}", "guest", 1, "reason", "guest-shutdown"));
+        pc_set_paused(pc, true, "shutdown");
         return;
     }
+    if (!pc->shutdown_reason)
+        pc->shutdown_reason = "guest-shutdown";
     pc->powered_off = true;
     mainloop_request_exit(pc->ml, 0);
     for (unsigned i = 0; i < pc->ncpus; i++)
         cpu_request(pc->cpus[i], CPU_REQ_EXIT, 1);
 }
 
-static void pc_debug_exit(void *opaque, int status)
+void pc_debug_exit(void *opaque, int status)
 {
     struct pc *pc = opaque;
+    if (!pc->shutdown_reason)
+        pc->shutdown_reason = "";   /* the guest's own exit: no SHUTDOWN event, as QEMU */
     mainloop_request_exit(pc->ml, status);
     for (unsigned i = 0; i < pc->ncpus; i++)
         cpu_request(pc->cpus[i], CPU_REQ_EXIT, 1);
@@ -450,10 +457,16 @@ static void pc_reset_devices(struct pc *pc)
 static int pc_do_reset(struct pc *pc)
 {
     pc->reset_pending = false;
-    if (pc->cfg->no_reboot) {
+    bool by_host = pc->reset_by_host;
+    pc->reset_by_host = false;
+    if (pc->cfg->no_reboot && !by_host) {
+        if (!pc->shutdown_reason)
+            pc->shutdown_reason = "guest-reset";
         mainloop_request_exit(pc->ml, 0);
         return 0;
     }
+    pc_event(pc, "RESET", json_pack("{s:b,s:s}", "guest", !by_host, "reason",
+                                    by_host ? "host-qmp-system-reset" : "guest-reset"));
     log_printf(pc->log, LOG_CPU_RESET, "system reset\n");
     pc_reset_devices(pc);
     if (pc->cfg->kernel) {
@@ -482,74 +495,6 @@ static void pc_after_slice(void *opaque)
     if (pc->reset_pending)
         pc_do_reset(pc);
 }
-
-/* ---- Monitor glue ---- */
-
-static const char *mon_status(void *opaque)
-{
-    struct pc *pc = opaque;
-    return pc->rl.paused ? "paused" : "running";
-}
-
-static void mon_stop(void *opaque) { struct pc *pc = opaque; runloop_set_paused(&pc->rl, true); }
-static void mon_cont(void *opaque) { struct pc *pc = opaque; runloop_set_paused(&pc->rl, false); }
-static void mon_reset(void *opaque) { pc_request_reset(opaque); }
-static void mon_powerdown(void *opaque) { struct pc *pc = opaque; acpi_pm_power_button(&pc->pm); }
-
-static void mon_quit(void *opaque)
-{
-    struct pc *pc = opaque;
-    pc_debug_exit(pc, 0);
-}
-
-static void mon_info_registers(void *opaque, struct monitor *mon)
-{
-    struct pc *pc = opaque;
-    for (unsigned i = 0; i < pc->ncpus; i++) {
-        struct cpu *c = pc->cpus[i];
-        uint32_t fl = cpu_get_eflags(c);
-        monitor_printf(mon, "CPU#%u\n", i);
-        monitor_printf(mon, "EAX=%08x EBX=%08x ECX=%08x EDX=%08x\n", c->regs[R_EAX], c->regs[R_EBX],
-                       c->regs[R_ECX], c->regs[R_EDX]);
-        monitor_printf(mon, "ESI=%08x EDI=%08x EBP=%08x ESP=%08x\n", c->regs[R_ESI], c->regs[R_EDI],
-                       c->regs[R_EBP], c->regs[R_ESP]);
-        monitor_printf(mon, "EIP=%08x EFL=%08x CPL=%u %s\n", c->eip, fl, c->cpl, c->halted ? "HLT" : "");
-        static const char names[6][3] = { "ES", "CS", "SS", "DS", "FS", "GS" };
-        for (int s = 0; s < SEG_COUNT; s++)
-            monitor_printf(mon, "%s =%04x %08x %08x %08x\n", names[s], c->seg[s].sel, c->seg[s].base,
-                           c->seg[s].limit, c->seg[s].flags);
-        monitor_printf(mon, "GDT=     %08x %08x\nIDT=     %08x %08x\n", c->gdtr.base, c->gdtr.limit,
-                       c->idtr.base, c->idtr.limit);
-        monitor_printf(mon, "CR0=%08x CR2=%08x CR3=%08x CR4=%08x\n", c->cr0, c->cr2, c->cr3, c->cr4);
-    }
-}
-
-static void mon_info_qtree(void *opaque, struct monitor *mon)
-{
-    struct pc *pc = opaque;
-    monitor_printf(mon, "bus: main-system-bus\n  dev: i440FX-pcihost\n    bus: pci.0\n");
-    for (unsigned devfn = 0; devfn < 256; devfn++) {
-        struct pci_device *d = pc->pci.devices[devfn];
-        if (!d)
-            continue;
-        monitor_printf(mon, "      dev: %s, id \"\"\n        addr = %02x.%x\n        vendor/device = %04x:%04x\n",
-                       d->name ? d->name : "?", devfn >> 3, devfn & 7, pci_get_word(d->config),
-                       pci_get_word(d->config + 2));
-    }
-    monitor_printf(mon, "  dev: isa-serial x%u, dev: i8042, dev: mc146818rtc, dev: isa-pit, dev: isa-i8259\n",
-                   pc->nuarts);
-}
-
-static const struct monitor_ops pc_monitor_ops = {
-    .status = mon_status,
-    .stop = mon_stop,
-    .cont = mon_cont,
-    .system_reset = mon_reset,
-    .system_powerdown = mon_powerdown,
-    .quit = mon_quit,
-    .info_registers = mon_info_registers,
-    .info_qtree = mon_info_qtree,
-};
 
 /* The boot order as fw_cfg's "bootorder" device paths and the CMOS boot byte. */
 static void pc_boot_order(struct pc *pc, char *bootorder, size_t len)
@@ -651,6 +596,11 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
     unsigned ndx = 0;
     for (unsigned i = 0; i < cfg->n_devices; i++) {
         const struct vm_device *d = &cfg->devices[i];
+        if (!strcmp(d->driver, "pvpanic") && !pc->has_pvpanic) {
+            pvpanic_init(&pc->pvpanic, &pc->io, (uint16_t)d->iobase, pc_guest_panicked, pc);
+            pc->has_pvpanic = true;
+            continue;
+        }
         if (strcmp(d->driver, "isa-debug-exit"))
             return fail(err, errlen, "pcvm: -device %s: not supported yet", d->driver);
         if (ndx >= PC_MAX_DEBUGEXIT)
@@ -709,12 +659,7 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
     if (cfg->kernel && pc_direct_boot(pc, err, errlen) < 0)
         return -1;
 
-    /* Monitors. */
-    for (unsigned i = 0; i < chardevs->n_monitors; i++) {
-        pc->monitors[pc->nmonitors] = monitor_new(chardevs->monitor[i], &pc_monitor_ops, pc);
-        if (pc->monitors[pc->nmonitors])
-            pc->nmonitors++;
-    }
+    pc_monitors_create(pc);
 
     runloop_init(&pc->rl, pc->cpus, pc->ncpus, &pc->clock, ml);
     pc->rl.cpu_event = pc_cpu_event;
@@ -726,19 +671,24 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
         if (!strcmp(cfg->machine_props[i].key, "idle-coalesce"))
             pc->rl.idle_coalesce_ns = (int64_t)strtoull(cfg->machine_props[i].value, NULL, 10) * 1000000;
     if (cfg->start_paused)
-        runloop_set_paused(&pc->rl, true);
+        pc_set_paused(pc, true, "prelaunch");
     return 0;
 }
 
 int pc_run(struct pc *pc)
 {
-    return runloop_run(&pc->rl);
+    int status = runloop_run(&pc->rl);
+    /* QEMU's order: the reply to quit, then SHUTDOWN; a signal is "host-signal". */
+    const char *why = pc->shutdown_reason ? pc->shutdown_reason : "host-signal";
+    if (*why)
+        pc_event(pc, "SHUTDOWN", json_pack("{s:b,s:s}", "guest", !strncmp(why, "guest", 5),
+                                           "reason", why));
+    return status;
 }
 
 void pc_destroy(struct pc *pc)
 {
-    for (unsigned i = 0; i < pc->nmonitors; i++)
-        monitor_free(pc->monitors[i]);
+    pc_monitors_destroy(pc);
     if (pc->aio_started) {
         block_aio_pool_destroy(&pc->aio); /* drains pending completions first */
         ide_destroy(&pc->ide);

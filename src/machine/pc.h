@@ -24,12 +24,14 @@
 #include "hw/piix3.h"
 #include "hw/pit.h"
 #include "hw/port92.h"
+#include "hw/pvpanic.h"
 #include "hw/rtc.h"
 #include "hw/uart.h"
 #include "hw/vga.h"
 #include "machine/runloop.h"
 #include "mem/memory.h"
 #include "monitor/monitor.h"
+#include "monitor/registry.h"
 #include "util/log.h"
 #include "util/mainloop.h"
 #include "util/vclock.h"
@@ -94,6 +96,15 @@ struct pc {
 
     struct monitor *monitors[VM_MAX_MONITORS + VM_MAX_SERIALS];
     unsigned nmonitors;
+    struct monitor_registry monreg;   /* HMP/QMP commands and QMP events (pc_monitor.c) */
+    struct qmp_session *qmps[VM_MAX_MONITORS + VM_MAX_SERIALS];
+    unsigned nqmps;
+    const char *run_state;         /* QMP RunState while paused: "paused", "prelaunch" ... */
+    const char *shutdown_reason;   /* why the loop ends (QMP SHUTDOWN); "" sends none */
+    bool reset_by_host;            /* the pending reset came from the monitor */
+    uint64_t irq_count[16];        /* rising edges per ISA IRQ (info irq) */
+    struct pvpanic pvpanic;
+    bool has_pvpanic;
 
     bool reset_pending;
     bool powered_off;
@@ -106,5 +117,22 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
 int pc_run(struct pc *pc);
 /* Release everything pc_create() made. */
 void pc_destroy(struct pc *pc);
+/* Ask for a reset at the next slice boundary (as the reset pins do). */
+void pc_request_reset(struct pc *pc);
+/* Stop the machine and end the run with status (isa-debug-exit, quit). */
+void pc_debug_exit(void *opaque, int status);
+
+/* ---- pc_monitor.c: the board's monitor commands and QMP events ---- */
+
+/* Open the HMP and QMP monitors the config names, with the board's commands. */
+void pc_monitors_create(struct pc *pc);
+/* Close them (after the SHUTDOWN event went out). */
+void pc_monitors_destroy(struct pc *pc);
+/* Pause (run_state: QMP's RunState, e.g. "paused") or resume; sends STOP/RESUME. */
+void pc_set_paused(struct pc *pc, bool paused, const char *run_state);
+/* Send a QMP event (data stolen, may be NULL) to every QMP client. */
+void pc_event(struct pc *pc, const char *name, json_t *data);
+/* pvpanic callback: GUEST_PANICKED and the -action panic= outcome. */
+void pc_guest_panicked(void *opaque, unsigned events);
 
 #endif

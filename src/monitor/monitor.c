@@ -8,6 +8,7 @@
 
 #include "chardev/chardev.h"
 #include "chardev/chardev_mux.h"
+#include "monitor/registry.h"
 
 #define PCVM_MONITOR_VERSION "pcvm 0.1"
 
@@ -72,16 +73,6 @@ static void prompt(struct monitor *mon)
 
 /* ---- commands ---- */
 
-typedef void (*cmd_fn)(struct monitor *mon, const char *args);
-
-struct mon_cmd {
-    const char *name;
-    const char *alias;
-    const char *args;
-    const char *help;
-    cmd_fn fn;
-};
-
 static void call_or_na(struct monitor *mon, void (*fn)(void *), const char *what)
 {
     if (fn)
@@ -90,83 +81,78 @@ static void call_or_na(struct monitor *mon, void (*fn)(void *), const char *what
         monitor_printf(mon, "%s: not available\n", what);
 }
 
-static void cmd_stop(struct monitor *mon, const char *a)
+static void cmd_stop(struct monitor *mon, const char *a, void *o)
 {
-    (void)a;
+    (void)a, (void)o;
     call_or_na(mon, mon->ops ? mon->ops->stop : NULL, "stop");
 }
 
-static void cmd_cont(struct monitor *mon, const char *a)
+static void cmd_cont(struct monitor *mon, const char *a, void *o)
 {
-    (void)a;
+    (void)a, (void)o;
     call_or_na(mon, mon->ops ? mon->ops->cont : NULL, "cont");
 }
 
-static void cmd_reset(struct monitor *mon, const char *a)
+static void cmd_reset(struct monitor *mon, const char *a, void *o)
 {
-    (void)a;
+    (void)a, (void)o;
     call_or_na(mon, mon->ops ? mon->ops->system_reset : NULL, "system_reset");
 }
 
-static void cmd_powerdown(struct monitor *mon, const char *a)
+static void cmd_powerdown(struct monitor *mon, const char *a, void *o)
 {
-    (void)a;
+    (void)a, (void)o;
     call_or_na(mon, mon->ops ? mon->ops->system_powerdown : NULL, "system_powerdown");
 }
 
-static void cmd_quit(struct monitor *mon, const char *a)
+static void cmd_quit(struct monitor *mon, const char *a, void *o)
 {
-    (void)a;
+    (void)a, (void)o;
     call_or_na(mon, mon->ops ? mon->ops->quit : NULL, "quit");
 }
 
-static void cmd_snapshot(struct monitor *mon, const char *a)
+static void cmd_snapshot(struct monitor *mon, const char *a, void *o)
 {
-    (void)a;
+    (void)a, (void)o;
     monitor_printf(mon, "Error: snapshots are not supported yet by pcvm\n");
 }
 
-static void cmd_help(struct monitor *mon, const char *a);
+static void cmd_help(struct monitor *mon, const char *a, void *o);
+static void cmd_info(struct monitor *mon, const char *a, void *o);
 
-static void info_status(struct monitor *mon)
+static void info_status(struct monitor *mon, const char *a, void *o)
 {
+    (void)a, (void)o;
     const char *s = mon->ops && mon->ops->status ? mon->ops->status(mon->opaque) : NULL;
     monitor_printf(mon, "VM status: %s\n", s ? s : "unknown");
 }
 
-static void cmd_info(struct monitor *mon, const char *args)
+static void info_version(struct monitor *mon, const char *a, void *o)
 {
-    static const char *const items[] = { "status", "version", "registers", "qtree", "snapshots",
-                                         NULL };
-    if (!*args) {
-        for (int i = 0; items[i]; i++)
-            monitor_printf(mon, "info %s\n", items[i]);
-        return;
-    }
-    char what[64];
-    sscanf(args, "%63s", what);
-    if (!strcmp(what, "status")) {
-        info_status(mon);
-    } else if (!strcmp(what, "version")) {
-        monitor_printf(mon, "%s\n", PCVM_MONITOR_VERSION);
-    } else if (!strcmp(what, "registers")) {
-        if (mon->ops && mon->ops->info_registers)
-            mon->ops->info_registers(mon->opaque, mon);
-        else
-            monitor_printf(mon, "info registers: not available\n");
-    } else if (!strcmp(what, "qtree")) {
-        if (mon->ops && mon->ops->info_qtree)
-            mon->ops->info_qtree(mon->opaque, mon);
-        else
-            monitor_printf(mon, "info qtree: not available\n");
-    } else if (!strcmp(what, "snapshots")) {
-        cmd_snapshot(mon, args);
-    } else {
-        monitor_printf(mon, "unknown info item: '%s' (try 'info')\n", what);
-    }
+    (void)a, (void)o;
+    monitor_printf(mon, "%s\n", PCVM_MONITOR_VERSION);
 }
 
-static const struct mon_cmd commands[] = {
+static void info_registers(struct monitor *mon, const char *a, void *o)
+{
+    (void)a, (void)o;
+    if (mon->ops && mon->ops->info_registers)
+        mon->ops->info_registers(mon->opaque, mon);
+    else
+        monitor_printf(mon, "info registers: not available\n");
+}
+
+static void info_qtree(struct monitor *mon, const char *a, void *o)
+{
+    (void)a, (void)o;
+    if (mon->ops && mon->ops->info_qtree)
+        mon->ops->info_qtree(mon->opaque, mon);
+    else
+        monitor_printf(mon, "info qtree: not available\n");
+}
+
+/* The core commands; a registry table with the same name takes precedence. */
+static const struct hmp_command builtin_commands[] = {
     { "help", "?", "[cmd]", "show the help", cmd_help },
     { "info", NULL, "[subcommand]", "show various information about the system state", cmd_info },
     { "stop", "s", "", "stop emulation", cmd_stop },
@@ -177,17 +163,107 @@ static const struct mon_cmd commands[] = {
     { "savevm", NULL, "tag", "save a VM snapshot (not supported yet)", cmd_snapshot },
     { "loadvm", NULL, "tag", "restore a VM snapshot (not supported yet)", cmd_snapshot },
     { "delvm", NULL, "tag", "delete a VM snapshot (not supported yet)", cmd_snapshot },
+    { "info status", NULL, "", "show the current VM status (running|paused)", info_status },
+    { "info version", NULL, "", "show the version of QEMU", info_version },
+    { "info registers", NULL, "", "show the cpu registers", info_registers },
+    { "info qtree", NULL, "", "show device tree", info_qtree },
+    { "info snapshots", NULL, "", "show the currently saved VM snapshots", cmd_snapshot },
 };
+#define N_BUILTIN (sizeof(builtin_commands) / sizeof(builtin_commands[0]))
 
-static void cmd_help(struct monitor *mon, const char *args)
+static const struct hmp_command *find_command(struct monitor *mon, const char *name,
+                                              void **opaque)
 {
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        const struct mon_cmd *c = &commands[i];
-        if (*args && strcmp(args, c->name))
-            continue;
-        monitor_printf(mon, "%s%s%s %s -- %s\n", c->name, c->alias ? "|" : "",
-                       c->alias ? c->alias : "", c->args, c->help);
+    *opaque = NULL;
+    const struct hmp_command *c = mon->reg ? monitor_registry_find_hmp(mon->reg, name, opaque) : NULL;
+    if (c)
+        return c;
+    for (size_t i = 0; i < N_BUILTIN; i++) {
+        c = &builtin_commands[i];
+        if (!strcmp(name, c->name) || (c->alias && !strcmp(name, c->alias)))
+            return c;
     }
+    return NULL;
+}
+
+/* Every command (or every "info" item when info is true), each name once, sorted. */
+static size_t list_commands(struct monitor *mon, bool info, const struct hmp_command **out,
+                            size_t max)
+{
+    size_t n = 0;
+    for (unsigned t = 0; t <= (mon->reg ? mon->reg->n_hmp : 0); t++) {
+        const struct hmp_command *tab = t == 0 ? builtin_commands : mon->reg->hmp[t - 1].cmds;
+        size_t cnt = t == 0 ? N_BUILTIN : mon->reg->hmp[t - 1].n;
+        for (size_t i = 0; i < cnt && n < max; i++) {
+            const struct hmp_command *c = &tab[i];
+            if (info != !strncmp(c->name, "info ", 5))
+                continue;
+            size_t k = 0;
+            while (k < n && strcmp(out[k]->name, c->name))
+                k++;
+            if (k < n)
+                out[k] = c;          /* a registry table overrides the builtin */
+            else
+                out[n++] = c;
+        }
+    }
+    for (size_t i = 1; i < n; i++)   /* insertion sort: a few dozen names */
+        for (size_t j = i; j > 0 && strcmp(out[j - 1]->name, out[j]->name) > 0; j--) {
+            const struct hmp_command *t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return n;
+}
+
+static void cmd_info(struct monitor *mon, const char *args, void *o)
+{
+    (void)o;
+    const struct hmp_command *list[128];
+    if (!*args) {
+        size_t n = list_commands(mon, true, list, 128);
+        for (size_t i = 0; i < n; i++)
+            monitor_printf(mon, "%s%s%s -- %s\n", list[i]->name, *list[i]->params ? " " : "",
+                           list[i]->params, list[i]->help);
+        return;
+    }
+    char name[80];
+    size_t w = strcspn(args, " \t");
+    if (w > 60)
+        w = 60;
+    snprintf(name, sizeof(name), "info %.*s", (int)w, args);
+    const char *rest = args + strcspn(args, " \t");
+    while (*rest == ' ' || *rest == '\t')
+        rest++;
+    void *opaque;
+    const struct hmp_command *c = find_command(mon, name, &opaque);
+    if (!c) {
+        monitor_printf(mon, "unknown info item: '%s' (try 'info')\n", name + 5);
+        return;
+    }
+    c->fn(mon, rest, opaque);
+}
+
+static void cmd_help(struct monitor *mon, const char *args, void *o)
+{
+    (void)o;
+    const struct hmp_command *list[256];
+    if (!strcmp(args, "info")) {
+        cmd_info(mon, "", NULL);
+        return;
+    }
+    size_t n = list_commands(mon, false, list, 256);
+    bool found = false;
+    for (size_t i = 0; i < n; i++) {
+        const struct hmp_command *c = list[i];
+        if (*args && strcmp(args, c->name) && (!c->alias || strcmp(args, c->alias)))
+            continue;
+        found = true;
+        monitor_printf(mon, "%s%s%s%s%s -- %s\n", c->name, c->alias ? "|" : "",
+                       c->alias ? c->alias : "", *c->params ? " " : "", c->params, c->help);
+    }
+    if (*args && !found)
+        monitor_printf(mon, "unknown command: '%s'\n", args);
 }
 
 void monitor_execute(struct monitor *mon, const char *cmdline)
@@ -197,12 +273,13 @@ void monitor_execute(struct monitor *mon, const char *cmdline)
     if (!*cmdline)
         return;
     char name[64];
-    size_t n = strcspn(cmdline, " \t");
+    /* "x/10i" and "p/x": the format belongs to the arguments */
+    size_t n = strcspn(cmdline, " \t/");
     if (n >= sizeof(name))
         n = sizeof(name) - 1;
     memcpy(name, cmdline, n);
     name[n] = '\0';
-    const char *args = cmdline + strcspn(cmdline, " \t");
+    const char *args = cmdline + strcspn(cmdline, " \t/");
     while (*args == ' ' || *args == '\t')
         args++;
     /* trailing blanks are not part of the arguments */
@@ -211,14 +288,13 @@ void monitor_execute(struct monitor *mon, const char *cmdline)
     size_t al = strlen(argbuf);
     while (al && (argbuf[al - 1] == ' ' || argbuf[al - 1] == '\t'))
         argbuf[--al] = '\0';
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        const struct mon_cmd *c = &commands[i];
-        if (!strcmp(name, c->name) || (c->alias && !strcmp(name, c->alias))) {
-            c->fn(mon, argbuf);
-            return;
-        }
+    void *opaque;
+    const struct hmp_command *c = find_command(mon, name, &opaque);
+    if (!c || !strncmp(name, "info ", 5)) {
+        monitor_printf(mon, "unknown command: '%s'\n", name);
+        return;
     }
-    monitor_printf(mon, "unknown command: '%s'\n", name);
+    c->fn(mon, argbuf, opaque);
 }
 
 /* ---- line editing ---- */
@@ -347,7 +423,19 @@ void monitor_show_prompt(struct monitor *mon)
     prompt(mon);
 }
 
-struct monitor *monitor_new(struct chardev *chr, const struct monitor_ops *ops, void *opaque)
+/* A new client on a server socket: a fresh session, greeted as QEMU does. */
+static void mon_opened(void *opaque)
+{
+    struct monitor *mon = opaque;
+    mon->len = 0;
+    mon->esc_state = 0;
+    mon->last_was_cr = false;
+    mon->banner_shown = false;
+    monitor_show_prompt(mon);
+}
+
+static struct monitor *monitor_create(struct chardev *chr, const struct monitor_ops *ops,
+                                      void *opaque, struct monitor_registry *reg, bool greet)
 {
     struct monitor *mon = calloc(1, sizeof(*mon));
     if (!mon)
@@ -355,7 +443,11 @@ struct monitor *monitor_new(struct chardev *chr, const struct monitor_ops *ops, 
     mon->chr = chr;
     mon->ops = ops;
     mon->opaque = opaque;
+    mon->reg = reg;
+    if (!greet)
+        return mon;
     chardev_attach(chr, mon_can_read, mon_read, mon);
+    chardev_set_opened_handler(chr, mon_opened, mon);
     if (chardev_is_mux_frontend(chr))
         chardev_mux_set_focus_handler(chr, mon_focus, mon);   /* prompt when focused */
     else
@@ -363,11 +455,73 @@ struct monitor *monitor_new(struct chardev *chr, const struct monitor_ops *ops, 
     return mon;
 }
 
+struct monitor *monitor_new(struct chardev *chr, const struct monitor_ops *ops, void *opaque)
+{
+    return monitor_create(chr, ops, opaque, NULL, true);
+}
+
+struct monitor *monitor_new_in(struct chardev *chr, struct monitor_registry *reg)
+{
+    return monitor_create(chr, reg->ops, reg->opaque, reg, true);
+}
 
 void monitor_free(struct monitor *mon)
 {
     if (!mon)
         return;
-    chardev_attach(mon->chr, NULL, NULL, NULL);
+    if (mon->chr) {
+        chardev_attach(mon->chr, NULL, NULL, NULL);
+        chardev_set_opened_handler(mon->chr, NULL, NULL);
+    }
     free(mon);
+}
+
+/* ---- output to a string (QMP's human-monitor-command) ---- */
+
+struct capture {
+    char *buf;
+    size_t len, cap;
+};
+
+static void capture_write(struct chardev *chr, const uint8_t *buf, size_t len)
+{
+    struct capture *c = chr->priv;
+    if (!c->buf)
+        return;
+    if (c->len + len + 1 > c->cap) {
+        size_t cap = c->cap * 2;
+        while (cap < c->len + len + 1)
+            cap *= 2;
+        char *nb = realloc(c->buf, cap);
+        if (!nb) {
+            free(c->buf);
+            c->buf = NULL;
+            return;
+        }
+        c->buf = nb;
+        c->cap = cap;
+    }
+    memcpy(c->buf + c->len, buf, len);
+    c->len += len;
+    c->buf[c->len] = '\0';
+}
+
+static const struct chardev_ops capture_ops = { .write = capture_write };
+
+char *monitor_run_captured(struct monitor_registry *reg, const char *cmdline, int cpu_index)
+{
+    struct capture cap = { .buf = malloc(256), .cap = 256 };
+    if (!cap.buf)
+        return NULL;
+    cap.buf[0] = '\0';
+    struct chardev chr = { .label = "hmp-capture", .ops = &capture_ops, .priv = &cap };
+    struct monitor *mon = monitor_create(&chr, reg->ops, reg->opaque, reg, false);
+    if (!mon) {
+        free(cap.buf);
+        return NULL;
+    }
+    mon->cpu_index = cpu_index;
+    monitor_execute(mon, cmdline);
+    free(mon);
+    return cap.buf;
 }

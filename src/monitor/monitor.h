@@ -10,6 +10,7 @@
 
 struct chardev;
 struct monitor;
+struct monitor_registry;
 
 /* What the monitor may ask of the machine. Any callback may be NULL ("not available"). */
 struct monitor_ops {
@@ -41,6 +42,8 @@ struct monitor {
     char history[MONITOR_HISTORY][MONITOR_LINE_MAX];
     unsigned hist_count, hist_pos;
     bool banner_shown;
+    struct monitor_registry *reg;   /* NULL: only the core commands */
+    int cpu_index;                  /* "cpu N": the CPU that x, p, info registers ... use */
 };
 
 /* Create a monitor on chr (attaches as its front end). Banner and prompt are printed now, or,
@@ -58,5 +61,11 @@ void monitor_input(struct monitor *mon, const uint8_t *buf, size_t len);
 void monitor_show_prompt(struct monitor *mon);
 /* Run one command line (no prompt printed). */
 void monitor_execute(struct monitor *mon, const char *cmdline);
+/* Create a monitor on chr with every command of reg (its ops are the core commands'). It
+ * greets each new client of a server socket with the banner and prompt. */
+struct monitor *monitor_new_in(struct chardev *chr, struct monitor_registry *reg);
+/* Run cmdline on a monitor of reg that writes to a string (QMP human-monitor-command);
+ * cpu_index selects the CPU. Returns the output (malloc'd, "\r\n" line ends) or NULL. */
+char *monitor_run_captured(struct monitor_registry *reg, const char *cmdline, int cpu_index);
 
 #endif

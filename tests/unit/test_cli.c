@@ -376,8 +376,31 @@ static void test_consoles(void **state)
     expect_error(VM_PARSE_ERROR, NULL, "-serial", "unix:/tmp/a,server,colour=1", NULL);
     expect_error(VM_PARSE_ERROR, NULL, "-mon", "chardev=nosuch", NULL);
     expect_error(VM_PARSE_ERROR, NULL, "-chardev", "socket,path=/tmp/a", NULL);   /* no id */
-    expect_error(VM_PARSE_UNSUPPORTED, "pcvm: -mon mode=control (QMP): not supported yet",
-                 "-chardev", "null,id=q", "-mon", "chardev=q,mode=control", NULL);
+    /* QMP: -mon mode=control[,pretty=on] and -qmp */
+    assert_int_equal(parse(&cfg, err, "-chardev", "socket,id=q,path=/tmp/q.sock,server=on,wait=off",
+                           "-mon", "chardev=q,mode=control,pretty=on", "-qmp",
+                           "tcp:127.0.0.1:4444,server,nowait", NULL), 0);
+    assert_int_equal(cfg.n_monitors, 2);
+    assert_true(cfg.monitors[0].control);
+    assert_true(cfg.monitors[0].pretty);
+    assert_true(cfg.monitors[1].control);
+    assert_string_equal(cfg.monitors[1].spec, "tcp:127.0.0.1:4444,server,nowait");
+    vm_config_free(&cfg);
+    expect_error(VM_PARSE_ERROR, NULL, "-mon", "chardev=q,mode=json", "-chardev", "null,id=q", NULL);
+    expect_error(VM_PARSE_ERROR, NULL, "-qmp", "bogus:x", NULL);
+    /* -action and pvpanic */
+    assert_int_equal(parse(&cfg, err, "-action", "panic=exit-failure,reboot=shutdown", "-device",
+                           "pvpanic", NULL), 0);
+    assert_int_equal(cfg.panic_action, VM_PANIC_EXIT_FAILURE);
+    assert_true(cfg.no_reboot);
+    assert_int_equal(cfg.n_devices, 1);
+    assert_string_equal(cfg.devices[0].driver, "pvpanic");
+    assert_int_equal(cfg.devices[0].iobase, 0x505);
+    vm_config_free(&cfg);
+    expect_error(VM_PARSE_ERROR, "pcvm: -action panic=reboot: invalid value 'reboot' for 'panic' "
+                 "(pause, shutdown, exit-failure, none)", "-action", "panic=reboot", NULL);
+    expect_error(VM_PARSE_ERROR, NULL, "-action", "colour=red", NULL);
+    expect_error(VM_PARSE_ERROR, NULL, "-device", "pvpanic,ioport=0x10000", NULL);
     expect_error(VM_PARSE_UNSUPPORTED, "pcvm: -vnc: not supported yet", "-vnc", "0.0.0.0:0",
                  NULL);
     expect_error(VM_PARSE_UNSUPPORTED, "pcvm: -display gtk: not supported yet", "-display",
