@@ -3,8 +3,8 @@
  * record the call.  Checked on every input: the edited line stays shorter than MONITOR_LINE_MAX,
  * history entries are NUL-terminated and its indexes in range, the escape state is one of its
  * three values, and the monitor keeps answering (a final command prints a new prompt).
- * Sources: src/monitor/monitor.c src/chardev/[a-z]*.c src/cli/kvlist.c src/util/mainloop.c
- *          -lutil -lpthread */
+ * Sources: src/monitor/*.c src/chardev/[a-z]*.c src/cli/kvlist.c src/util/mainloop.c
+ *          -lutil -lpthread -ljansson */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
