@@ -223,6 +223,7 @@ struct vm_config {
     char *loadvm;
     bool daemonize;         /* refused for now: always false */
     char *pidfile;
+    char *stamps;           /* -stamps FILE: time stamps of guest output, or NULL */
     bool sandbox;           /* only -sandbox off is accepted: always false */
 };
 

@@ -64,6 +64,7 @@ void vm_config_free(struct vm_config *cfg)
     free(cfg->gdb);
     free(cfg->loadvm);
     free(cfg->pidfile);
+    free(cfg->stamps);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -180,6 +181,8 @@ void vm_config_dump(const struct vm_config *cfg, FILE *out)
     else
         fprintf(out, "icount off\n");
     fprintf(out, "loadvm %s\npidfile %s\n", s_or(cfg->loadvm, "-"), s_or(cfg->pidfile, "-"));
+    if (cfg->stamps)
+        fprintf(out, "stamps %s\n", cfg->stamps);
 }
 
 static void print_help(void)
@@ -198,7 +201,7 @@ static void print_help(void)
            "           -chardev BACKEND,id=,...  -mon chardev=ID  (SPEC: stdio mon:stdio pty null none\n"
            "           file:PATH unix:PATH,server,nowait tcp:HOST:PORT,server,nowait chardev:ID)\n"
            "Control:   -no-reboot -no-shutdown -S -s -gdb SPEC -icount N|auto -loadvm NAME -pidfile FILE\n"
-           "Logs:      -d ITEMS (-d help) -D FILE\n"
+           "Logs:      -d ITEMS (-d help) -D FILE  -stamps FILE (time stamps of serial/debugcon bytes)\n"
            "Other:     -name NAME -nodefaults -sandbox off -version -h\n"
            "See docs/OPTIONS.md for every option and its status.\n");
 }

@@ -1463,6 +1463,14 @@ static int opt_pidfile(struct parser *p)
     return VM_PARSE_OK;
 }
 
+static int opt_stamps(struct parser *p)
+{
+    if (!*p->arg)
+        return perr(p, "needs a file name");
+    set_str(&p->cfg->stamps, p->arg);
+    return VM_PARSE_OK;
+}
+
 static int opt_sandbox(struct parser *p)
 {
     struct kvlist kl;
@@ -1521,6 +1529,7 @@ static const struct option_def options[] = {
     { "icount", true, opt_icount }, { "loadvm", true, opt_loadvm },
     { "daemonize", false, opt_daemonize }, { "pidfile", true, opt_pidfile },
     { "sandbox", true, opt_sandbox },
+    { "stamps", true, opt_stamps },
     { "version", false, opt_version }, { "h", false, opt_help }, { "help", false, opt_help },
     { "parallel", true, opt_parallel },
     { "no-user-config", false, opt_accepted }, { "nodefconfig", false, opt_accepted },

@@ -15,6 +15,7 @@ static void debugcon_write(void *opaque, uint16_t port, uint32_t value, unsigned
     (void)port;
     (void)size;
     uint8_t b = (uint8_t)value;
+    stamp_tap_byte(&s->stamps, b);
     chardev_write(s->chr, &b, 1);
 }
 
@@ -23,5 +24,6 @@ void debugcon_init(struct debugcon *s, struct io_bus *io, uint16_t port, struct 
     s->port = port;
     s->readback = DEBUGCON_READBACK;
     s->chr = chr;
+    s->stamps = (struct stamp_tap){ 0 };
     io_register(io, port, 1, s, debugcon_read, debugcon_write, IO_SIZE_1, "debugcon");
 }

@@ -7,6 +7,7 @@
 
 #include "chardev/chardev.h"
 #include "mem/memory.h"
+#include "util/stamps.h"
 
 #define DEBUGCON_READBACK 0xe9
 
@@ -16,6 +17,7 @@ struct debugcon {
 
     /* ---- host side (not guest state) ---- */
     struct chardev *chr; /* NULL: output dropped */
+    struct stamp_tap stamps; /* -stamps: set by the board (w NULL: off); stamped even if dropped */
 };
 
 /* Claim port (one byte) and send what the guest writes there to chr. */

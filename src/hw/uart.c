@@ -153,6 +153,7 @@ static void uart_transmit(struct uart *s, uint8_t b)
         rx_push(s, b);
         timeout_restart(s);
     } else {
+        stamp_tap_byte(&s->stamps, b);
         chardev_write(s->chr, &b, 1);
     }
     /* The byte left at once: THR and the shift register are empty again. */

@@ -16,6 +16,7 @@
 #include "hw/irq.h"
 #include "mem/memory.h"
 #include "util/log.h"
+#include "util/stamps.h"
 #include "util/vclock.h"
 
 #define UART_FIFO_SIZE 16
@@ -38,6 +39,7 @@ struct uart {
     struct vtimer timeout_timer;
     struct irq_line irq;
     struct pcvm_log *log;      /* may be NULL */
+    struct stamp_tap stamps;   /* -stamps: set by the board after uart_init (w NULL: off) */
 };
 
 /* Reset, claim ports base..base+7 and attach to chr's input. */

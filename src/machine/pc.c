@@ -421,6 +421,16 @@ static int pc_create_cpus(struct pc *pc, char *err, size_t errlen)
     return 0;
 }
 
+/* Retired instructions over every vCPU: the count -stamps records with each byte. */
+static uint64_t pc_total_insns(void *opaque)
+{
+    struct pc *pc = opaque;
+    uint64_t n = 0;
+    for (unsigned i = 0; i < pc->ncpus; i++)
+        n += pc->cpus[i]->insn_count;
+    return n;
+}
+
 static void pc_before_run(void *opaque, struct cpu *cpu)
 {
     struct pc *pc = opaque;
@@ -492,6 +502,8 @@ static void pc_cpu_event(void *opaque, struct cpu *cpu, enum cpu_exit_reason why
 static void pc_after_slice(void *opaque)
 {
     struct pc *pc = opaque;
+    if (pc->stamps)
+        stamps_flush_due(pc->stamps);
     if (pc->reset_pending)
         pc_do_reset(pc);
 }
@@ -548,6 +560,11 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
     if (cfg->icount.enabled) {
         int shift = cfg->icount.shift < 0 ? 3 : cfg->icount.shift;
         vclock_init(&pc->clock, true, shift, &pc->cpus[0]->insn_count);
+    }
+    if (cfg->stamps) {
+        pc->stamps = stamps_open(cfg->stamps, &pc->clock, pc_total_insns, pc, err, errlen);
+        if (!pc->stamps)
+            return -1;
     }
 
     pc->rom_area = mmap(NULL, I440FX_ROM_AREA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -610,6 +627,13 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
     }
     debugcon_init(&pc->debugcon, &pc->io, 0xe9, chardevs->debugcon);
     debugcon_init(&pc->seabios_log, &pc->io, 0x402, NULL);
+    if (pc->stamps) {
+        static const char *const serial_names[4] = { "serial0", "serial1", "serial2", "serial3" };
+        for (unsigned i = 0; i < pc->nuarts; i++)
+            pc->uart[i].stamps = stamps_tap(pc->stamps, serial_names[i]);
+        pc->debugcon.stamps = stamps_tap(pc->stamps, "debugcon");
+        pc->seabios_log.stamps = stamps_tap(pc->stamps, "debugcon402");
+    }
 
     /* PCI: host bridge, ISA bridge, IDE, PM, VGA. */
     pci_bus_init(&pc->pci, &pc->mem, &pc->io, piix3_pci_set_irq, &pc->piix3);
@@ -713,4 +737,7 @@ void pc_destroy(struct pc *pc)
     if (pc->rom_area)
         munmap(pc->rom_area, I440FX_ROM_AREA_SIZE);
     phys_mem_destroy(&pc->mem);
+    if (stamps_close(pc->stamps) < 0)
+        fprintf(stderr, "pcvm: -stamps %s: write failed; the stamps are incomplete\n", pc->cfg->stamps);
+    pc->stamps = NULL;
 }

@@ -34,6 +34,7 @@
 #include "monitor/registry.h"
 #include "util/log.h"
 #include "util/mainloop.h"
+#include "util/stamps.h"
 #include "util/vclock.h"
 
 #define PC_MAX_CPUS 16
@@ -52,6 +53,7 @@ struct pc {
     struct phys_mem mem;
     struct io_bus io;
     struct runloop rl;
+    struct stamp_writer *stamps;   /* -stamps FILE, or NULL */
 
     unsigned ncpus;
     struct cpu *cpus[PC_MAX_CPUS];

@@ -13,3 +13,5 @@ nasm -f bin -o "$out/mbr.bin" "$src/mbr.asm"
 cp "$out/mbr.bin" "$out/mbr-disk.img.tmp"
 truncate -s 1M "$out/mbr-disk.img.tmp"
 mv "$out/mbr-disk.img.tmp" "$out/mbr-disk.img"
+# The boot-phase kernel for pcvm-profile's tests.
+nasm -f bin -o "$out/phases.bin" "$src/phases.asm"
