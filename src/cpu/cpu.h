@@ -34,6 +34,7 @@
 
 struct cpu;
 
+#include "cpu/debug.h"
 #include "cpu/exec.h"
 #include "cpu/fpu.h"
 #include "cpu/sys.h"
@@ -171,6 +172,7 @@ struct cpu {
     struct cpu_exec_state exec;  /* owned by exec */
     struct cpu_sys_state sys;    /* owned by sys */
     struct fpu_state fpu;        /* owned by fpu */
+    struct cpu_debug_state dbg;  /* gdb stub hooks (cpu/debug.c) */
 };
 
 /* ---- Provided by sys ---- */

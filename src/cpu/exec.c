@@ -280,8 +280,11 @@ static void trace_decode(struct cpu *cpu, struct trace *t, const uint8_t *host, 
         decode_select_handler(cpu, i);
         off += (unsigned)len;
         n++;
-        if (exec_insn_ends_trace(i) || n >= TRACE_MAX_INSNS || (paddr & 4095) + off >= 4096 ||
-            t->page[1] != t->page[0])
+        bool ends = exec_insn_ends_trace(i) || n >= TRACE_MAX_INSNS || (paddr & 4095) + off >= 4096 ||
+                    t->page[1] != t->page[0];
+        if (__builtin_expect(cpu->dbg.nbreak != 0, 0))
+            cpu_debug_mark_break(cpu, i, lin);
+        if (ends)
             break;
     }
     struct insn *end = &t->insns[n];
@@ -420,6 +423,8 @@ static bool intr_deliverable(struct cpu *cpu)
 static int handle_events(struct cpu *cpu)
 {
     uint32_t req = cpu->interrupt_request;
+    if (__builtin_expect(cpu->dbg.step_noirq, 0) && !cpu->halted)
+        req &= CPU_REQ_EXIT;          /* gdb single-step with interrupts held (qqemu.sstep) */
     if (req & CPU_REQ_EXIT) {
         cpu_request(cpu, CPU_REQ_EXIT, 0);
         return CPU_EXIT_REQUEST;
@@ -468,44 +473,6 @@ static int handle_events(struct cpu *cpu)
 }
 
 /* ---- The run loop ---- */
-
-int cpu_exec_breakpoint_insert(struct cpu *cpu, uint32_t linear)
-{
-    struct cpu_exec_state *x = &cpu->exec;
-    for (unsigned k = 0; k < x->dbg_nbp; k++)
-        if (x->dbg_bp[k] == linear)
-            return 0;
-    if (x->dbg_nbp >= EXEC_MAX_BREAKPOINTS)
-        return -1;
-    x->dbg_bp[x->dbg_nbp++] = linear;
-    return 0;
-}
-
-int cpu_exec_breakpoint_remove(struct cpu *cpu, uint32_t linear)
-{
-    struct cpu_exec_state *x = &cpu->exec;
-    for (unsigned k = 0; k < x->dbg_nbp; k++) {
-        if (x->dbg_bp[k] == linear) {
-            x->dbg_bp[k] = x->dbg_bp[--x->dbg_nbp];
-            return 0;
-        }
-    }
-    return -1;
-}
-
-void cpu_exec_set_single_step(struct cpu *cpu, bool on)
-{
-    cpu->exec.dbg_step = on;
-}
-
-static bool debugger_breakpoint_hit(const struct cpu *cpu)
-{
-    uint32_t lin = cpu->seg[SEG_CS].base + cpu->eip;
-    for (unsigned k = 0; k < cpu->exec.dbg_nbp; k++)
-        if (cpu->exec.dbg_bp[k] == lin)
-            return true;
-    return false;
-}
 
 /* DR0-DR3 execute breakpoints enabled in DR7 that match CS:EIP; sets DR6.Bn. */
 static bool code_breakpoint_hit(struct cpu *cpu)
@@ -558,14 +525,16 @@ enum cpu_exit_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
     if (!cpu->exec.ready)
         cpu_exec_init(cpu);
     const uint64_t target = cpu->insn_count + max_insns;
-    cpu->exec.dbg_resume = true;
+    if (__builtin_expect(cpu->dbg.hold, 0))
+        return CPU_EXIT_HALT;         /* the gdb stub steps another vCPU */
 
     if (setjmp(cpu->fault_env)) {
         /* A fault: undo the instruction's EIP/ESP changes and deliver the exception. */
         cpu->eip = cpu->eip_start;
         cpu->regs[R_ESP] = cpu->esp_start;
         cpu->inhibit_irq = false;
-        cpu_deliver_pending_exception(cpu);
+        if (!cpu_debug_watch_restart(cpu))
+            cpu_deliver_pending_exception(cpu);
     }
     while (cpu->insn_count < target) {
         if (__builtin_expect(cpu->sys.triple_fault, 0))
@@ -586,18 +555,21 @@ enum cpu_exit_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
             log_trace_entry(cpu, t);
         struct insn *i = &t->insns[0];
         if (__builtin_expect(cpu->inhibit_irq || (cpu->eflags & (FLAG_TF | FLAG_RF)) || (cpu->dr[7] & 0xff) ||
-                             cpu->exec.dbg_nbp || cpu->exec.dbg_step, 0)) {
+                             cpu->dbg.step, 0)) {
             /* One instruction: the interrupt shadow or a single-step trap follows it, an
              * instruction breakpoint may precede it, RF is cleared after it. */
             bool step = cpu->eflags & FLAG_TF;
             bool shadow = cpu->inhibit_irq;
-            if (cpu->exec.dbg_nbp && !cpu->exec.dbg_resume && debugger_breakpoint_hit(cpu))
-                return CPU_EXIT_DEBUG;
+            if (i->fn == h_debug_break) {
+                h_debug_break(cpu, i);
+                cpu->insn_count++;    /* h_debug_break uncounts; nothing ran */
+                cpu->exec.yield = false;
+                return cpu_debug_yield_reason(cpu);
+            }
             if (!(cpu->eflags & FLAG_RF) && code_breakpoint_hit(cpu))
                 cpu_exception(cpu, EXC_DB, 0);
             i->fn(cpu, i);
             cpu->insn_count++;
-            cpu->exec.dbg_resume = false;
             cpu->eflags &= ~FLAG_RF;
             if (shadow)
                 cpu->inhibit_irq = false;
@@ -612,18 +584,22 @@ enum cpu_exit_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
                 cpu->halted = false;
                 cpu_deliver_trap(cpu, EXC_DB, cpu->eip);
             }
-            if (cpu->exec.dbg_step)
+            if (cpu->dbg.step) {
+                cpu->exec.yield = false;
+                cpu_debug_step_done(cpu);
                 return CPU_EXIT_DEBUG;
+            }
             if (cpu->exec.yield) {
                 cpu->exec.yield = false;
-                return CPU_EXIT_BUDGET;
+                return (enum cpu_exit_reason)cpu_debug_yield_reason(cpu);
             }
             continue;
         }
         run_threaded(cpu, i, target);
         if (__builtin_expect(cpu->exec.yield, 0)) {
             cpu->exec.yield = false;
-            return CPU_EXIT_BUDGET;      /* early: a long REP is part-way (see exec_ops.c) */
+            /* early: a long REP is part-way (see exec_ops.c), or a breakpoint (debug.c) */
+            return (enum cpu_exit_reason)cpu_debug_yield_reason(cpu);
         }
     }
     return CPU_EXIT_BUDGET;

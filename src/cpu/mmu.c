@@ -372,6 +372,11 @@ static struct tlb_entry *tlb_fill(struct cpu *cpu, uint32_t lin, bool write, boo
         if ((pe & PHYS_DIRECT_WRITE) && !phys_is_code_page(cpu->mem, w.phys))
             fast |= w.perm & (TLB_WS | TLB_WU);
     }
+    /* A page under a gdb watchpoint is tagged like a code page: every access goes slow. */
+    if (__builtin_expect(cpu->dbg.nwatch != 0, 0) && cpu_debug_page_watched(cpu, lpage)) {
+        e->flags |= TLB_WATCH;
+        fast = 0;
+    }
     for (unsigned k = 0; k < 4; k++)
         e->tag[k] = (fast >> k) & 1 ? lpage | 1u : 0;
     e->tag[TLB_KIND_NONE] = 0;
@@ -454,6 +459,8 @@ static void lin_access(struct cpu *cpu, uint32_t lin, void *buf, unsigned len, b
         check_data_breakpoints(cpu, lin, len, write);
     if (first + len <= 0x1000 && (len == 1 || len == 2 || len == 4)) {
         struct tlb_entry *e = tlb_get(cpu, lin, write, user);
+        if (__builtin_expect(e->flags & TLB_WATCH, 0))
+            cpu_debug_check_watch(cpu, lin, len, write);
         if (e->flags & TLB_VOID) {
             if (!write)
                 memset(buf, 0xff, len);
@@ -475,7 +482,9 @@ static void lin_access(struct cpu *cpu, uint32_t lin, void *buf, unsigned len, b
     /* Pass 1: translate every page so a fault leaves memory untouched. */
     uint32_t end = lin + len - 1;
     for (uint32_t page = lin & ~0xfffu;; page += 0x1000) {
-        tlb_get(cpu, page < lin ? lin : page, write, user);
+        struct tlb_entry *e = tlb_get(cpu, page < lin ? lin : page, write, user);
+        if (__builtin_expect(e->flags & TLB_WATCH, 0))
+            cpu_debug_check_watch(cpu, lin, len, write);
         if ((page >> 12) == (end >> 12))
             break;
     }

@@ -24,6 +24,7 @@ enum {
     TLB_GLOBAL = 1u << 0,
     TLB_LARGE = 1u << 1,
     TLB_VOID = 1u << 2,  /* PAE page above 4 GiB: nothing there (reads all ones) */
+    TLB_WATCH = 1u << 3, /* a gdb watchpoint covers the page: no fast path (cpu/debug.h) */
 };
 struct tlb_entry {
     uint32_t tag[5];   /* per access kind: linear page | 1 when the fast path applies, else 0 */

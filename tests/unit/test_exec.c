@@ -746,25 +746,96 @@ static void test_random_bytes_robust(void **state)
 }
 
 
-/* Debugger breakpoints stop before the instruction; resuming runs it; single-step stops
- * after each instruction. */
+/* Debugger breakpoints stop before the instruction, also when the trace was decoded before
+ * the breakpoint was inserted (its page's traces are rebuilt); single-step stops after each
+ * instruction; removing the breakpoint lets the code run on. */
 static void test_debugger_breakpoint_and_step(void **state)
 {
     (void)state;
     struct vm *vm = vm_new();
-    static const uint8_t code[] = { 0x41, 0x41, 0x41, 0xf4 };      /* inc cx x3; hlt */
+    static const uint8_t code[] = { 0x41, 0x41, 0x41, 0xf4, 0xeb, 0xfb };  /* inc cx x3; hlt; jmp CODE+1 */
     vm_real(vm, code, sizeof(code));
-    assert_int_equal(cpu_exec_breakpoint_insert(&vm->cpu, CODE + 2), 0);
+    assert_int_equal(run(vm), CPU_EXIT_HALT);       /* the trace is decoded without a breakpoint */
+    assert_int_equal(vm->cpu.regs[R_ECX] & 0xffff, 3);
+    vm->cpu.eip = CODE;
+    vm->cpu.halted = false;
+    assert_int_equal(cpu_debug_insert_break(&vm->cpu, CODE + 2, false), 0);
     assert_int_equal(run(vm), CPU_EXIT_DEBUG);
     assert_int_equal(vm->cpu.eip, CODE + 2);
-    assert_int_equal(vm->cpu.regs[R_ECX] & 0xffff, 2);
-    cpu_exec_set_single_step(&vm->cpu, true);
+    assert_int_equal(vm->cpu.dbg.stop, CPU_STOP_SW_BREAK);
+    assert_int_equal(vm->cpu.dbg.stop_addr, CODE + 2);
+    assert_int_equal(vm->cpu.regs[R_ECX] & 0xffff, 5);
+    /* Still there when resumed: the breakpoint is at EIP. */
+    assert_int_equal(run(vm), CPU_EXIT_DEBUG);
+    assert_int_equal(vm->cpu.eip, CODE + 2);
+    assert_int_equal(cpu_debug_remove_break(&vm->cpu, CODE + 2, false), 0);
+    assert_int_equal(cpu_debug_remove_break(&vm->cpu, CODE + 2, false), -1);
+    cpu_debug_set_step(&vm->cpu, true, true);
     assert_int_equal(run(vm), CPU_EXIT_DEBUG);
     assert_int_equal(vm->cpu.eip, CODE + 3);
-    cpu_exec_set_single_step(&vm->cpu, false);
-    assert_int_equal(cpu_exec_breakpoint_remove(&vm->cpu, CODE + 2), 0);
+    assert_int_equal(vm->cpu.dbg.stop, CPU_STOP_STEP);
+    cpu_debug_set_step(&vm->cpu, false, false);
     assert_int_equal(run(vm), CPU_EXIT_HALT);
-    assert_int_equal(vm->cpu.regs[R_ECX] & 0xffff, 3);
+    assert_int_equal(vm->cpu.regs[R_ECX] & 0xffff, 6);
+    /* A hardware breakpoint reached by a jump into the middle of a trace. */
+    vm->cpu.halted = false;
+    assert_int_equal(cpu_debug_insert_break(&vm->cpu, CODE + 1, true), 0);
+    assert_int_equal(run(vm), CPU_EXIT_DEBUG);
+    assert_int_equal(vm->cpu.eip, CODE + 1);
+    assert_int_equal(vm->cpu.dbg.stop, CPU_STOP_HW_BREAK);
+    /* A held vCPU does not run. */
+    cpu_debug_clear(&vm->cpu);
+    vm->cpu.dbg.hold = true;
+    assert_int_equal(run(vm), CPU_EXIT_HALT);
+    assert_int_equal(vm->cpu.eip, CODE + 1);
+    vm->cpu.dbg.hold = false;
+    vm_free(vm);
+}
+
+/* Watchpoints stop after the instruction that writes / reads the watched bytes, with the
+ * access done once; accesses elsewhere (also on the same page) do not stop. */
+static void test_debugger_watchpoints(void **state)
+{
+    (void)state;
+    struct vm *vm = vm_new();
+    static const uint8_t code[] = {
+        0xa3, 0x00, 0x30, 0x01, 0x00,         /* mov [0x13000], eax   (same page, not watched) */
+        0x40,                                 /* inc eax */
+        0xa3, 0x10, 0x30, 0x01, 0x00,         /* mov [0x13010], eax   (watched) */
+        0x43,                                 /* inc ebx */
+        0x8b, 0x0d, 0x11, 0x30, 0x01, 0x00,   /* mov ecx, [0x13011]   (read, overlaps) */
+        0xbf, 0x0c, 0x30, 0x01, 0x00,         /* mov edi, 0x1300c */
+        0xb9, 0x04, 0x00, 0x00, 0x00,         /* mov ecx, 4 */
+        0xf3, 0xab,                           /* rep stosd: the 2nd dword hits */
+        0xf4,                                 /* hlt */
+    };
+    vm_flat(vm, code, sizeof(code));
+    vm->cpu.regs[R_EAX] = 0x100;
+    assert_int_equal(cpu_debug_insert_watch(&vm->cpu, 0x13010, 4, CPU_WATCH_WRITE), 0);
+    assert_int_equal(run(vm), CPU_EXIT_DEBUG);
+    assert_int_equal(vm->cpu.dbg.stop, CPU_STOP_WATCH);
+    assert_int_equal(vm->cpu.dbg.stop_addr, 0x13010);
+    assert_int_equal(vm->cpu.eip, CODE + 11);          /* after the store */
+    assert_int_equal(vm->cpu.regs[R_EAX], 0x101);
+    uint32_t v;
+    memcpy(&v, vm->mem.ram + 0x13010, 4);
+    assert_int_equal(v, 0x101);
+    memcpy(&v, vm->mem.ram + 0x13000, 4);
+    assert_int_equal(v, 0x100);
+    assert_int_equal(cpu_debug_insert_watch(&vm->cpu, 0x13010, 4, CPU_WATCH_READ), 0);
+    assert_int_equal(run(vm), CPU_EXIT_DEBUG);
+    assert_int_equal(vm->cpu.dbg.stop_watch_kind, CPU_WATCH_READ);
+    assert_int_equal(vm->cpu.eip, CODE + 18);
+    assert_int_equal(vm->cpu.regs[R_EBX], 1);
+    assert_int_equal(vm->cpu.regs[R_ECX], 0x01);
+    assert_int_equal(run(vm), CPU_EXIT_DEBUG);         /* rep stosd writes 0x13010 */
+    assert_int_equal(vm->cpu.dbg.stop_watch_kind, CPU_WATCH_WRITE);
+    assert_int_equal(vm->cpu.eip, CODE + sizeof(code) - 1);
+    assert_int_equal(vm->cpu.regs[R_ECX], 0);
+    assert_int_equal(vm->cpu.regs[R_EDI], 0x1301c);
+    assert_int_equal(cpu_debug_remove_watch(&vm->cpu, 0x13010, 4, CPU_WATCH_WRITE), 0);
+    assert_int_equal(cpu_debug_remove_watch(&vm->cpu, 0x13010, 4, CPU_WATCH_READ), 0);
+    assert_int_equal(run(vm), CPU_EXIT_HALT);
     vm_free(vm);
 }
 
@@ -1450,6 +1521,7 @@ int main(void)
         cmocka_unit_test(test_code_breakpoint),
         cmocka_unit_test(test_random_bytes_robust),
         cmocka_unit_test(test_debugger_breakpoint_and_step),
+        cmocka_unit_test(test_debugger_watchpoints),
 #if defined(__x86_64__)
         cmocka_unit_test(test_flags_vs_host),
         cmocka_unit_test(test_random_insns_vs_host),
