@@ -44,8 +44,6 @@ static const char *not_yet_supported(const struct vm_config *cfg)
 {
     /* QEMU's implicit default NIC is simply absent until networking exists; networking the
      * user asked for is refused. */
-    if (cfg->gdb)
-        return "pcvm: -gdb/-s: not supported yet";
     if (cfg->loadvm)
         return "pcvm: -loadvm: not supported yet";
     for (unsigned i = 0; i < cfg->n_netdevs; i++)

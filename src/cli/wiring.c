@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gdbstub/gdbstub.h"
+
 static struct chardev *own(struct vm_chardevs *cd, struct chardev *chr)
 {
     if (chr)
@@ -65,6 +67,23 @@ static int get_frontend(struct vm_chardevs *cd, const struct vm_config *cfg, con
     return 0;
 }
 
+/* -gdb SPEC / -s: the stub's connection, opened as QEMU would (tcp: a server that does not
+ * hold the start); one line naming the option when it cannot be opened (port taken). */
+static int open_gdb(struct vm_chardevs *cd, const struct vm_config *cfg, struct mainloop *ml,
+                    char *err, size_t errlen)
+{
+    if (!strncmp(cfg->gdb, "chardev:", 8))
+        return get_frontend(cd, cfg, "-gdb", cfg->gdb, "gdb", ml, &cd->gdb, NULL, err, errlen);
+    char spec[1200], e[512];
+    gdbstub_chardev_spec(cfg->gdb, spec, sizeof(spec));
+    cd->gdb = own(cd, chardev_open(spec, "gdb", ml, e, sizeof(e)));
+    if (!cd->gdb && e[0]) {
+        snprintf(err, errlen, "pcvm: -gdb %s: %s", cfg->gdb, e);
+        return -1;
+    }
+    return 0;
+}
+
 int vm_chardevs_open(struct vm_chardevs *cd, const struct vm_config *cfg, struct mainloop *ml,
                      char *err, size_t errlen)
 {
@@ -115,6 +134,8 @@ int vm_chardevs_open(struct vm_chardevs *cd, const struct vm_config *cfg, struct
     if (cfg->debugcon &&
         get_frontend(cd, cfg, "-debugcon", cfg->debugcon, "debugcon", ml, &cd->debugcon, NULL, err,
                      errlen) < 0)
+        goto fail;
+    if (cfg->gdb && open_gdb(cd, cfg, ml, err, errlen) < 0)
         goto fail;
     return 0;
 fail:

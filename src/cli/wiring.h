@@ -14,9 +14,10 @@ struct vm_chardevs {
     bool monitor_control[VM_MAX_MONITORS + VM_MAX_SERIALS];   /* QMP rather than HMP */
     bool monitor_pretty[VM_MAX_MONITORS + VM_MAX_SERIALS];    /* QMP: indented replies */
     struct chardev *debugcon;                 /* port 0xe9 (NULL: none) */
+    struct chardev *gdb;                      /* the gdb stub's connection (NULL: none) */
 
     /* Owned back ends, closed by vm_chardevs_close(). */
-    struct chardev *owned[VM_MAX_SERIALS + VM_MAX_MONITORS + VM_MAX_CHARDEVS + 2];
+    struct chardev *owned[VM_MAX_SERIALS + VM_MAX_MONITORS + VM_MAX_CHARDEVS + 3];
     unsigned n_owned;
     struct chardev *by_id[VM_MAX_CHARDEVS];   /* parallel to cfg->chardevs */
     bool id_used[VM_MAX_CHARDEVS];

@@ -12,6 +12,7 @@
 #include "boot/boot.h"
 #include "hw/acpi_tables.h"
 #include "hw/mptable.h"
+#include "machine/pc_gdb.h"
 
 #define DEFAULT_BIOS "/usr/share/seabios/bios-256k.bin"
 #define DEFAULT_VGABIOS "/usr/share/seabios/vgabios-stdvga.bin"
@@ -497,6 +498,8 @@ static void pc_cpu_event(void *opaque, struct cpu *cpu, enum cpu_exit_reason why
         log_printf(pc->log, LOG_CPU_RESET | LOG_GUEST_ERRORS, "CPU %d: triple fault\n", cpu->index);
         pc->reset_pending = true;
     }
+    if (why == CPU_EXIT_DEBUG && pc->gdb)
+        gdbstub_cpu_stopped(pc->gdb, cpu);
 }
 
 static void pc_after_slice(void *opaque)
@@ -685,6 +688,9 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
 
     pc_monitors_create(pc);
 
+    if (pc_gdb_init(pc) < 0)
+        return fail(err, errlen, "pcvm: -gdb: out of memory");
+
     runloop_init(&pc->rl, pc->cpus, pc->ncpus, &pc->clock, ml);
     pc->rl.cpu_event = pc_cpu_event;
     pc->rl.before_run = pc_before_run;
@@ -713,6 +719,7 @@ int pc_run(struct pc *pc)
 void pc_destroy(struct pc *pc)
 {
     pc_monitors_destroy(pc);
+    pc_gdb_destroy(pc);
     if (pc->aio_started) {
         block_aio_pool_destroy(&pc->aio); /* drains pending completions first */
         ide_destroy(&pc->ide);

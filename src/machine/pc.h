@@ -10,6 +10,7 @@
 #include "cli/config.h"
 #include "cli/wiring.h"
 #include "cpu/cpu.h"
+#include "gdbstub/gdbstub.h"
 #include "hw/acpi_pm.h"
 #include "hw/debugcon.h"
 #include "hw/debugexit.h"
@@ -110,6 +111,9 @@ struct pc {
 
     bool reset_pending;
     bool powered_off;
+
+    struct gdbstub *gdb;           /* -gdb / -s / monitor gdbserver (NULL: none) */
+    struct chardev *gdb_chr;       /* its connection when opened by gdbserver (owned) */
 };
 
 /* Build the board from cfg (host resources already opened in chardevs); 0 or -1 with err. */

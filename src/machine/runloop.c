@@ -95,7 +95,7 @@ int runloop_run(struct runloop *rl)
         bool all_halted = true;
         int64_t host_start = rl->clock->icount ? 0 : host_monotonic_ns();
         uint64_t ran = 0;
-        for (unsigned i = 0; i < rl->ncpus && !ml->quit; i++) {
+        for (unsigned i = 0; i < rl->ncpus && !ml->quit && !rl->paused; i++) {
             struct cpu *cpu = rl->cpus[i];
             uint64_t before = cpu->insn_count;
             if (rl->before_run)
