@@ -28,7 +28,7 @@ LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 
-.PHONY: all deps run check check-unit check-asan check-cli check-cpu check-block check-fuzz check-guests bench fuzz conformance clean
+.PHONY: all deps run check check-unit check-asan check-cli check-cpu check-block check-fuzz check-gdb check-guests bench fuzz conformance clean
 all: pcvm pcvm-img
 
 deps:
@@ -86,6 +86,10 @@ check-block: all
 check-fuzz:
 	@bash tests/fuzz/smoke.sh
 
+# gdb in batch mode against the stub (tests/gdb).
+check-gdb: all
+	@bash tests/gdb/run.sh
+
 check-guests: all
 	@bash tests/guests/run.sh
 	@bash tests/block/guest_ide.sh ./pcvm ./pcvm-img
@@ -99,6 +103,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-cpu
 	@$(MAKE) --no-print-directory check-block
 	@$(MAKE) --no-print-directory check-fuzz
+	@$(MAKE) --no-print-directory check-gdb
 	@$(MAKE) --no-print-directory check-guests
 
 # The full CPU conformance run against the host CPU (a few minutes).
