@@ -85,6 +85,12 @@ continue
 delete
 break load_done
 continue
+thread apply all bt
+disas /r add
+x/16xw \$cr3
+watch *(int*)0x200000
+hbreak *0x100000
+delete
 info registers
 info registers xmm0
 p/x \$cr0
@@ -119,6 +125,10 @@ check "gdb session" "$work/gdb1.txt" \
   '<pattern>:[[:space:]]+0x11111111[[:space:]]+0x22222222[[:space:]]+0x33333333[[:space:]]+0x44444444' \
   '^0x[0-9a-f]+[[:space:]]+[0-9]+[[:space:]]+serial_puts\("kernel: sse loaded' \
   '^CPU#1$' 'CR4=00000600' \
+  '^Thread 2 \(Thread 2 \(CPU#1 \[halted\]\)\):' '^Thread 1 \(Thread 1 \(CPU#0 \[running\]\)\):' '^#0  load_done \(\) at ' \
+  'Dump of assembler code for function add:' '^   0x[0-9a-f]+ <\+0>:[[:space:]]+55[[:space:]]+push +%ebp' \
+  '^0x0:[[:space:]]+0x[0-9a-f]{8}' 'Hardware watchpoint 7: \*\(int\*\)0x200000' \
+  'Hardware assisted breakpoint 8 at 0x100000' \
   '\[Inferior 1 \(Remote target\) detached\]'
 if [ "$rc" = 3 ] && grep -q 'kernel: magic set' "$work/serial1.txt"; then
   ok "gdb detach: the guest runs on with the variable gdb set"
