@@ -563,6 +563,9 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
     if (cfg->icount.enabled) {
         int shift = cfg->icount.shift < 0 ? 3 : cfg->icount.shift;
         vclock_init(&pc->clock, true, shift, &pc->cpus[0]->insn_count);
+        for (unsigned i = 0; i < pc->ncpus; i++)
+            pc->insn_counters[i] = &pc->cpus[i]->insn_count;
+        vclock_follow_counters(&pc->clock, pc->insn_counters, pc->ncpus);
     }
     if (cfg->stamps) {
         pc->stamps = stamps_open(cfg->stamps, &pc->clock, pc_total_insns, pc, err, errlen);

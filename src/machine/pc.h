@@ -58,6 +58,7 @@ struct pc {
 
     unsigned ncpus;
     struct cpu *cpus[PC_MAX_CPUS];
+    const uint64_t *insn_counters[PC_MAX_CPUS]; /* -icount time follows their sum */
     struct lapic lapic[PC_MAX_CPUS];
     struct apic_bus apic_bus;
     struct ioapic ioapic;

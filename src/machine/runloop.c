@@ -52,7 +52,8 @@ static uint64_t slice_budget(struct runloop *rl, int64_t now, int64_t deadline)
     if (span > SLICE_NS_MAX)
         span = SLICE_NS_MAX;
     if (rl->clock->icount) {
-        uint64_t n = (uint64_t)span >> rl->clock->icount_shift;
+        /* Time follows the vCPUs' summed count: the slice's instructions are shared. */
+        uint64_t n = ((uint64_t)span >> rl->clock->icount_shift) / (rl->ncpus ? rl->ncpus : 1);
         return n ? n : 1;
     }
     uint64_t n = rl->insns_per_ms * (uint64_t)span / 1000000u;

@@ -17,11 +17,25 @@ int64_t host_realtime_ns(void)
     return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
 }
 
+/* The instruction count icount time follows. */
+static uint64_t icount_insns(const struct vclock *c)
+{
+    if (c->n_insn_counters) {
+        uint64_t n = 0;
+        for (unsigned i = 0; i < c->n_insn_counters; i++)
+            n += *c->insn_counters[i];
+        return n;
+    }
+    return c->insn_counter ? *c->insn_counter : 0;
+}
+
 void vclock_init(struct vclock *c, bool icount, int icount_shift, const uint64_t *insn_counter)
 {
     c->icount = icount;
     c->icount_shift = icount_shift;
     c->insn_counter = insn_counter;
+    c->insn_counters = NULL;
+    c->n_insn_counters = 0;
     c->host_base = host_monotonic_ns();
     c->virt_base = 0;
     c->insn_base = insn_counter ? *insn_counter : 0;
@@ -37,7 +51,7 @@ int64_t vclock_now(const struct vclock *c)
     if (!c->running)
         return c->virt_base;
     if (c->icount)
-        return c->virt_base + (int64_t)((*c->insn_counter - c->insn_base) << c->icount_shift);
+        return c->virt_base + (int64_t)((icount_insns(c) - c->insn_base) << c->icount_shift);
     return c->virt_base + (host_monotonic_ns() - c->host_base);
 }
 
@@ -47,8 +61,16 @@ void vclock_set_running(struct vclock *c, bool running)
         return;
     c->virt_base = vclock_now(c);
     c->host_base = host_monotonic_ns();
-    c->insn_base = c->insn_counter ? *c->insn_counter : 0;
+    c->insn_base = icount_insns(c);
     c->running = running;
+}
+
+void vclock_follow_counters(struct vclock *c, const uint64_t *const *counters, unsigned n)
+{
+    c->virt_base = vclock_now(c);
+    c->insn_counters = counters;
+    c->n_insn_counters = n;
+    c->insn_base = icount_insns(c);
 }
 
 void vclock_warp(struct vclock *c, int64_t target_ns)

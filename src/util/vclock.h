@@ -32,6 +32,11 @@ struct vclock {
     bool icount;            /* time from instructions instead of the host */
     int icount_shift;       /* with icount: 1 instruction = 2^shift ns */
     const uint64_t *insn_counter; /* with icount: the retired-instruction count to follow */
+    /* With icount and several vCPUs: every vCPU's count; time follows their sum, so it moves
+     * while any vCPU works (a vCPU spinning on the clock while CPU 0 halts would otherwise
+     * wait forever).  n_insn_counters == 0: insn_counter alone. */
+    const uint64_t *const *insn_counters;
+    unsigned n_insn_counters;
     int64_t host_base;      /* host monotonic ns when virtual time was last anchored */
     int64_t virt_base;      /* virtual ns at that anchor */
     uint64_t insn_base;     /* with icount: instruction count at that anchor */
@@ -51,6 +56,8 @@ int64_t host_realtime_ns(void);
 
 /* Start the clock at virtual time 0, following the host (icount=false) or insn_counter. */
 void vclock_init(struct vclock *c, bool icount, int icount_shift, const uint64_t *insn_counter);
+/* With icount: follow the sum of these n counters from now on (time continues from its value). */
+void vclock_follow_counters(struct vclock *c, const uint64_t *const *counters, unsigned n);
 /* Current virtual time in ns. */
 int64_t vclock_now(const struct vclock *c);
 /* Freeze (running=false) or resume virtual time, e.g. for the monitor's stop/cont. */
