@@ -29,7 +29,7 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 
 .PHONY: all deps run check check-unit check-asan check-cli check-cpu check-block check-fuzz check-gdb check-guests bench fuzz conformance clean
-all: pcvm pcvm-img
+all: pcvm pcvm-img pcvm-profile
 
 deps:
 	@bash scripts/install-deps.sh
@@ -53,6 +53,9 @@ pcvm: $(BUILD)/pcvm
 	cp $< $@.tmp && mv -f $@.tmp $@
 pcvm-img: $(BUILD)/pcvm-img
 	cp $< $@.tmp && mv -f $@.tmp $@
+# Boot-time profiler (Python 3, standard library only; README "Profiling boots").
+pcvm-profile: tools/pcvm-profile.py
+	cp $< $@.tmp && chmod +x $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libpcvm.a
 	@mkdir -p $(dir $@)
@@ -92,6 +95,7 @@ check-gdb: all
 
 check-guests: all
 	@bash tests/guests/run.sh
+	@python3 tests/profile/test_profile.py
 	@bash tests/block/guest_ide.sh ./pcvm ./pcvm-img
 	@bash tests/cpu/fpu/guest-float.sh
 
@@ -120,6 +124,6 @@ fuzz: deps
 	@bash tests/fuzz/run.sh
 
 clean:
-	rm -rf build build-asan pcvm pcvm-img
+	rm -rf build build-asan pcvm pcvm-img pcvm-profile
 
 -include $(shell find $(BUILD) build-asan -name '*.d' 2>/dev/null)

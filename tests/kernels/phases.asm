@@ -2,7 +2,8 @@
 ; Prints three phase markers on COM1 and port 0xE9 with a fixed amount of work between them,
 ; then idles (cli; hlt) like a system waiting at its prompt.  The Multiboot command line
 ; changes the ending: "hang" stops after the first marker (a boot that never completes),
-; "crash" triple-faults after it (with -no-reboot pcvm exits: a boot that dies).
+; "hang-smp" does so only with more than one CPU, "crash" triple-faults after the first
+; marker (with -no-reboot pcvm exits: a boot that dies).
 bits 32
 org 0x100000
 MB_MAGIC   equ 0x1badb002
@@ -30,7 +31,16 @@ entry:
     call work
     mov eax, 'hang'
     call cmdline_has
+    jz .no_hang
+    mov eax, '-smp'                 ; "hang-smp": hang only with more than one CPU
+    call cmdline_has
+    jz idle
+    mov al, 0x5f                    ; CMOS 0x5f: CPU count - 1 (pcvm sets it, as for SeaBIOS)
+    out 0x70, al
+    in al, 0x71
+    test al, al
     jnz idle
+.no_hang:
     mov eax, 'cras'
     call cmdline_has
     jnz crash
