@@ -42,16 +42,8 @@ static void install_signal_handlers(struct mainloop *ml)
 /* Features the command line accepts but the machine does not have yet: one clear line. */
 static const char *not_yet_supported(const struct vm_config *cfg)
 {
-    /* QEMU's implicit default NIC is simply absent until networking exists; networking the
-     * user asked for is refused. */
     if (cfg->loadvm)
         return "pcvm: -loadvm: not supported yet";
-    for (unsigned i = 0; i < cfg->n_netdevs; i++)
-        if (!cfg->netdevs[i].implicit)
-            return "pcvm: -netdev: not supported yet";
-    for (unsigned i = 0; i < cfg->n_nics; i++)
-        if (!cfg->nics[i].implicit)
-            return "pcvm: -device e1000/-net nic: not supported yet";
     return NULL;
 }
 

@@ -451,6 +451,7 @@ static void pc_reset_devices(struct pc *pc)
     piix3_reset(&pc->piix3);
     acpi_pm_reset(&pc->pm);
     ide_reset(&pc->ide);
+    pc_net_reset(&pc->net);
     if (pc->has_vga)
         vga_reset(&pc->vga);
     fw_cfg_reset(&pc->fw_cfg);
@@ -660,6 +661,8 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
             return fail(err, errlen, "pcvm: cannot create the VGA");
         pc->has_vga = true;
     }
+    if (pc_net_create(&pc->net, cfg, &pc->pci, &pc->mem, &pc->clock, ml, log, err, errlen) < 0)
+        return -1;
 
     /* fw_cfg for SeaBIOS. */
     fw_cfg_init(&pc->fw_cfg, &pc->io, &pc->mem, true);
@@ -730,6 +733,7 @@ void pc_destroy(struct pc *pc)
     for (int i = 0; i < 4; i++)
         if (pc->drives[i])
             block_close(pc->drives[i]);
+    pc_net_destroy(&pc->net);
     if (pc->has_vga)
         vga_destroy(&pc->vga);
     fw_cfg_destroy(&pc->fw_cfg);

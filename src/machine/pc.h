@@ -29,6 +29,7 @@
 #include "hw/rtc.h"
 #include "hw/uart.h"
 #include "hw/vga.h"
+#include "machine/pc_net.h"
 #include "machine/runloop.h"
 #include "mem/memory.h"
 #include "monitor/monitor.h"
@@ -93,6 +94,7 @@ struct pc {
     struct vga vga;
     bool has_vga;
     struct fw_cfg fw_cfg;
+    struct pc_net net;             /* network back ends and cards */
 
     uint8_t *bios;                 /* firmware image, mapped below 4 GiB */
     uint32_t bios_size;

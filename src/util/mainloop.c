@@ -44,6 +44,24 @@ int mainloop_add_fd(struct mainloop *ml, int fd, short events, fd_events_fn even
     return slot;
 }
 
+int mainloop_add_source(struct mainloop *ml, const struct mainloop_source *src)
+{
+    for (int i = 0; i < MAINLOOP_MAX_SOURCES; i++)
+        if (!ml->sources[i].active) {
+            ml->sources[i] = *src;
+            ml->sources[i].active = true;
+            return 0;
+        }
+    return -1;
+}
+
+void mainloop_remove_source(struct mainloop *ml, void *opaque)
+{
+    for (int i = 0; i < MAINLOOP_MAX_SOURCES; i++)
+        if (ml->sources[i].active && ml->sources[i].opaque == opaque)
+            ml->sources[i].active = false;
+}
+
 void mainloop_remove_fd(struct mainloop *ml, int fd)
 {
     for (int i = 0; i < ml->count; i++)
@@ -53,8 +71,9 @@ void mainloop_remove_fd(struct mainloop *ml, int fd)
 
 int mainloop_poll(struct mainloop *ml, int64_t timeout_ns)
 {
-    struct pollfd pfd[MAINLOOP_MAX_FDS + 1];
+    struct pollfd pfd[MAINLOOP_MAX_FDS + 1 + MAINLOOP_MAX_SOURCE_FDS];
     int slot_of[MAINLOOP_MAX_FDS + 1];
+    int src_first[MAINLOOP_MAX_SOURCES], src_count[MAINLOOP_MAX_SOURCES];
     int n = 0;
     pfd[n] = (struct pollfd){ .fd = ml->wake_pipe[0], .events = POLLIN };
     slot_of[n++] = -1;
@@ -68,11 +87,28 @@ int mainloop_poll(struct mainloop *ml, int64_t timeout_ns)
         pfd[n] = (struct pollfd){ .fd = f->fd, .events = ev };
         slot_of[n++] = i;
     }
+    int nfd = n;
+    for (int i = 0; i < MAINLOOP_MAX_SOURCES; i++) {
+        struct mainloop_source *s = &ml->sources[i];
+        src_first[i] = nfd;
+        src_count[i] = 0;
+        if (!s->active)
+            continue;
+        int room = (int)(sizeof(pfd) / sizeof(pfd[0])) - nfd;
+        src_count[i] = s->fill(s->opaque, pfd + nfd, room, &timeout_ns);
+        nfd += src_count[i];
+    }
     struct timespec ts = { .tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000 };
-    int r = timeout_ns < 0 ? ppoll(pfd, (nfds_t)n, NULL, NULL) : ppoll(pfd, (nfds_t)n, &ts, NULL);
-    if (r <= 0)
-        return 0;
+    int r = timeout_ns < 0 ? ppoll(pfd, (nfds_t)nfd, NULL, NULL) : ppoll(pfd, (nfds_t)nfd, &ts, NULL);
     int ran = 0;
+    if (r <= 0)
+        for (int i = 0; i < nfd; i++)
+            pfd[i].revents = 0;
+    for (int i = 0; i < MAINLOOP_MAX_SOURCES; i++)
+        if (ml->sources[i].active && (src_count[i] || ml->sources[i].dispatch))
+            ran += ml->sources[i].dispatch(ml->sources[i].opaque, pfd + src_first[i], src_count[i], r < 0);
+    if (r <= 0)
+        return ran;
     if (pfd[0].revents) {
         char buf[64];
         while (read(ml->wake_pipe[0], buf, sizeof(buf)) > 0) {

@@ -1,0 +1,46 @@
+/* The board's network: the back ends from -netdev/-net/-nic and the cards joined to them. */
+#ifndef PCVM_MACHINE_PC_NET_H
+#define PCVM_MACHINE_PC_NET_H
+
+#include <stddef.h>
+
+#include "cli/config.h"
+#include "hw/e1000.h"
+#include "hw/pci.h"
+#include "net/user.h"
+#include "util/log.h"
+#include "util/mainloop.h"
+#include "util/vclock.h"
+
+struct monitor;
+
+struct pc_netdev {
+    const struct vm_netdev *cfg;
+    char label[96];                /* how messages name it: "-netdev user,id=net0", "-net user" */
+    struct net_user *user;
+    struct net_port *port;         /* the back end's end of the link */
+};
+
+struct pc_nic {
+    const struct vm_nic *cfg;
+    struct e1000 *e1000;
+    struct net_port *port;
+};
+
+struct pc_net {
+    struct pc_netdev netdevs[VM_MAX_NETDEVS];
+    unsigned n_netdevs;
+    struct pc_nic nics[VM_MAX_NICS];
+    unsigned n_nics;
+};
+
+/* Create the back ends and the cards (on free PCI slots from slot 2 on); 0 or -1 with err. */
+int pc_net_create(struct pc_net *net, const struct vm_config *cfg, struct pci_bus *pci,
+                  struct phys_mem *mem, struct vclock *clock, struct mainloop *ml,
+                  struct pcvm_log *log, char *err, size_t errlen);
+/* Reset every card (system reset). */
+void pc_net_reset(struct pc_net *net);
+/* Close the back ends and free the cards. */
+void pc_net_destroy(struct pc_net *net);
+
+#endif
