@@ -115,6 +115,7 @@ struct vm_nic {
     bool has_mac;
     uint8_t mac[6];
     bool implicit;          /* QEMU's default NIC (no network option was given) */
+    bool legacy;            /* -net nic: without netdev= it joins the first -net user */
 };
 
 /* Other -device entries. */

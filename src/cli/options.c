@@ -937,8 +937,8 @@ static int opt_net(struct parser *p)
             r = punsup(p, model);
         else if (model && !is_e1000(model))
             r = perr(p, "invalid NIC model '%s' (see -net nic,model=help)", model);
-        else if (!(r = check_unused(p, &kl)))
-            r = add_nic(p, "e1000", netdev, id, mac);
+        else if (!(r = check_unused(p, &kl)) && !(r = add_nic(p, "e1000", netdev, id, mac)))
+            cfg->nics[cfg->n_nics - 1].legacy = true;
     } else if (!strcmp(type, "user")) {
         char id[32];
         snprintf(id, sizeof(id), LEGACY_USER_NET_FMT, cfg->n_netdevs);
@@ -1682,7 +1682,8 @@ static int finish(struct parser *p)
     for (unsigned i = 0; i < cfg->n_nics; i++) {
         struct vm_nic *nic = &cfg->nics[i];
         if (!nic->netdev) {
-            nic->netdev = xstrdup(legacy_user);
+            if (nic->legacy)
+                nic->netdev = xstrdup(legacy_user);
             continue;
         }
         if (!find_netdev(cfg, nic->netdev)) {

@@ -73,8 +73,12 @@ int pc_net_create(struct pc_net *net, const struct vm_config *cfg, struct pci_bu
         if (e1000_init(n->e1000, pci, (uint8_t)(slot << 3), mem, clock, log, mac, id) < 0)
             return fail(err, errlen, "pcvm: -device %s: cannot register the card%s", nc->model, "");
         n->port = &n->e1000->port;
-        if (!nc->netdev)
-            continue;               /* a card with no back end: its link is down */
+        if (!nc->netdev) {
+            /* as QEMU: a card without a back end is created, with a warning */
+            fprintf(stderr, "pcvm: warning: %s %s has no back end (no netdev=): its frames go nowhere\n",
+                    nc->legacy ? "-net nic" : "-device", nc->model);
+            continue;
+        }
         struct pc_netdev *d = NULL;
         for (unsigned j = 0; j < net->n_netdevs; j++)
             if (!strcmp(net->netdevs[j].cfg->id, nc->netdev))

@@ -284,7 +284,7 @@ static int add_fwd(struct net_user *u, bool udp, const char *haddr, int hport, c
         return -1;
     }
     if (slirp_add_hostfwd(u->slirp, udp, h, hport, g, gport) < 0) {
-        snprintf(err, errlen, "could not set up host forwarding rule '%s'", text);
+        snprintf(err, errlen, "Could not set up host forwarding rule '%s'", text);
         return -1;
     }
     struct user_fwd *f = &u->fwd[u->nfwd++];

@@ -1,0 +1,368 @@
+/* The e1000 driven through its registers as a driver would: EEPROM (Microwire and EERD), PHY
+ * through MDIC, legacy transmit, TSO segmentation with checksums, receive filtering, and
+ * descriptor rings a guest points outside RAM. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "hw/e1000.h"
+#include "net/net.h"
+
+#define TX_RING 0x10000
+#define TX_BUF  0x20000
+#define RX_RING 0x30000
+#define RX_BUF  0x40000
+
+struct frame { uint8_t data[2048]; size_t len; };
+
+struct fixture {
+    struct phys_mem mem;
+    struct io_bus io;
+    struct pci_bus bus;
+    struct vclock clock;
+    struct e1000 nic;
+    struct net_port wire;       /* the back end's side: records what the card sends */
+    struct frame sent[16];
+    unsigned nsent;
+    int irq;
+};
+
+static bool wire_receive(void *opaque, const uint8_t *buf, size_t len)
+{
+    struct fixture *f = opaque;
+    if (f->nsent < 16 && len <= sizeof(f->sent[0].data)) {
+        memcpy(f->sent[f->nsent].data, buf, len);
+        f->sent[f->nsent++].len = len;
+    }
+    return true;
+}
+
+static const struct net_port_ops wire_ops = { .receive = wire_receive };
+
+static void record_irq(void *opaque, struct pci_device *dev, int pin, int level)
+{
+    (void)dev;
+    (void)pin;
+    ((struct fixture *)opaque)->irq = level;
+}
+
+static const uint8_t MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    assert_int_equal(phys_mem_init(&f->mem, 16 << 20, 16 << 20), 0);
+    io_bus_init(&f->io);
+    pci_bus_init(&f->bus, &f->mem, &f->io, record_irq, f);
+    vclock_init(&f->clock, false, 0, NULL);
+    assert_int_equal(e1000_init(&f->nic, &f->bus, 3 << 3, &f->mem, &f->clock, NULL, MAC, "nic0"), 0);
+    f->nic.pci.config[4] |= 4;     /* bus master */
+    net_port_init(&f->wire, "wire", "test", &wire_ops, f);
+    net_port_link(&f->nic.port, &f->wire);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    e1000_destroy(&f->nic);
+    net_port_cleanup(&f->wire);
+    phys_mem_destroy(&f->mem);
+    free(f);
+    return 0;
+}
+
+static uint32_t rd(struct fixture *f, uint32_t off) { return e1000_mmio_read(&f->nic, off, 4); }
+static void wr(struct fixture *f, uint32_t off, uint32_t v) { e1000_mmio_write(&f->nic, off, v, 4); }
+
+/* ---- EEPROM ---- */
+
+static void ee_clock(struct fixture *f, uint32_t eecd)
+{
+    wr(f, 0x10, eecd | 0x01);
+    wr(f, 0x10, eecd);
+}
+
+/* Read one word the way Linux's e1000_read_eeprom does on a Microwire part. */
+static uint16_t ee_read_microwire(struct fixture *f, unsigned addr)
+{
+    uint32_t eecd = 0x40;                     /* REQ */
+    wr(f, 0x10, eecd);
+    assert_true(rd(f, 0x10) & 0x80);          /* GNT */
+    eecd |= 0x02;                             /* CS */
+    wr(f, 0x10, eecd);
+    unsigned bits = 0x6 << 6 | addr;          /* start, READ, 6 address bits */
+    for (int i = 8; i >= 0; i--) {
+        uint32_t e = (eecd & ~0x04u) | ((bits >> i) & 1 ? 0x04 : 0);
+        wr(f, 0x10, e);
+        ee_clock(f, e);
+    }
+    uint16_t w = 0;
+    for (int i = 0; i < 16; i++) {
+        wr(f, 0x10, eecd | 0x01);
+        w = (uint16_t)(w << 1 | ((rd(f, 0x10) & 0x08) ? 1 : 0));
+        wr(f, 0x10, eecd);
+    }
+    wr(f, 0x10, 0x40);                        /* CS low */
+    wr(f, 0x10, 0);
+    return w;
+}
+
+static void test_eeprom(void **state)
+{
+    struct fixture *f = *state;
+    uint16_t sum = 0;
+    for (unsigned a = 0; a < 64; a++) {
+        uint16_t w = ee_read_microwire(f, a);
+        sum = (uint16_t)(sum + w);
+        if (a < 3)
+            assert_int_equal(w, MAC[2 * a] | MAC[2 * a + 1] << 8);
+    }
+    assert_int_equal(sum, 0xbaba);
+    wr(f, 0x14, 1 << 8 | 1);                  /* EERD: word 1 */
+    uint32_t eerd = rd(f, 0x14);
+    assert_true(eerd & 0x10);
+    assert_int_equal(eerd >> 16, MAC[2] | MAC[3] << 8);
+    /* RA[0] holds the MAC with Address Valid */
+    assert_int_equal(rd(f, 0x5400), 0x12005452u);
+    assert_int_equal(rd(f, 0x5404), 0x80005634u);
+}
+
+static void test_phy(void **state)
+{
+    struct fixture *f = *state;
+    wr(f, 0x20, 2u << 26 | 1u << 21 | 2u << 16);
+    uint32_t v = rd(f, 0x20);
+    assert_true(v & (1u << 28));
+    assert_int_equal(v & 0xffff, 0x0141);
+    wr(f, 0x20, 2u << 26 | 1u << 21 | 3u << 16);
+    assert_int_equal(rd(f, 0x20) & 0xffff, 0x0c20);
+    wr(f, 0x20, 2u << 26 | 1u << 21 | 1u << 16);
+    assert_true(rd(f, 0x20) & 0x0024);         /* link up, autonegotiation complete */
+    wr(f, 0x20, 2u << 26 | 2u << 21 | 1u << 16);
+    assert_true(rd(f, 0x20) & (1u << 30));     /* no PHY at address 2 */
+    assert_true(rd(f, 0x08) & 2);              /* STATUS.LU */
+}
+
+/* ---- transmit ---- */
+
+static void put_desc(struct fixture *f, uint32_t ring, unsigned i, uint64_t addr, uint32_t lower, uint32_t upper)
+{
+    uint32_t d[4] = { (uint32_t)addr, (uint32_t)(addr >> 32), lower, upper };
+    phys_write_block(&f->mem, ring + 16 * i, d, 16);
+}
+
+static void tx_setup(struct fixture *f, unsigned n)
+{
+    wr(f, 0x3800, TX_RING);
+    wr(f, 0x3804, 0);
+    wr(f, 0x3808, n * 16);
+    wr(f, 0x3810, 0);
+    wr(f, 0x3818, 0);
+    wr(f, 0x0400, 0x2);                        /* TCTL.EN */
+    wr(f, 0x00D0, 0x1);                        /* IMS: TXDW */
+}
+
+static void test_tx_legacy(void **state)
+{
+    struct fixture *f = *state;
+    tx_setup(f, 8);
+    uint8_t pkt[100];
+    for (unsigned i = 0; i < sizeof(pkt); i++)
+        pkt[i] = (uint8_t)i;
+    phys_write_block(&f->mem, TX_BUF, pkt, sizeof(pkt));
+    put_desc(f, TX_RING, 0, TX_BUF, 60 | (0x01 | 0x08) << 24, 0);           /* EOP|RS */
+    put_desc(f, TX_RING, 1, TX_BUF + 60, 40 | (0x01 | 0x08) << 24, 0);
+    wr(f, 0x3818, 2);
+    assert_int_equal(f->nsent, 2);
+    assert_int_equal(f->sent[0].len, 60);
+    assert_memory_equal(f->sent[0].data, pkt, 60);
+    assert_int_equal(f->sent[1].len, 40);
+    assert_int_equal(rd(f, 0x3810), 2);        /* TDH caught up */
+    uint8_t st;
+    phys_read_block(&f->mem, TX_RING + 12, &st, 1);
+    assert_true(st & 1);                       /* DD */
+    assert_int_equal(f->irq, 1);
+    uint32_t icr = rd(f, 0xC0);
+    assert_true(icr & 1);
+    assert_int_equal(f->irq, 0);               /* reading ICR clears it */
+}
+
+static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+static uint16_t csum(uint32_t sum, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i += 2)
+        sum += be16(p + i);
+    if (n & 1)
+        sum += (uint32_t)p[n - 1] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
+static void test_tso(void **state)
+{
+    struct fixture *f = *state;
+    tx_setup(f, 8);
+    /* Ethernet + IPv4 + TCP headers (54 bytes) and 2500 payload bytes, MSS 1000. */
+    uint8_t pkt[54 + 2500];
+    memset(pkt, 0, sizeof(pkt));
+    memcpy(pkt, "\x52\x55\x0a\x00\x02\x02\x52\x54\x00\x12\x34\x56\x08\x00", 14);
+    uint8_t *ip = pkt + 14, *tcp = pkt + 34;
+    ip[0] = 0x45;
+    ip[4] = 0x12; ip[5] = 0x34;                /* id */
+    ip[8] = 64;
+    ip[9] = 6;
+    memcpy(ip + 12, "\x0a\x00\x02\x0f\x0a\x00\x02\x02", 8);
+    tcp[0] = 0x80; tcp[1] = 0x00; tcp[2] = 0x00; tcp[3] = 0x50;
+    tcp[4] = 0x00; tcp[5] = 0x00; tcp[6] = 0x10; tcp[7] = 0x00;   /* seq 0x1000 */
+    tcp[12] = 0x50;
+    tcp[13] = 0x18 | 0x01;                     /* ACK PSH FIN */
+    /* the driver seeds the pseudo-header sum without the length */
+    uint32_t ph = be16(ip + 12) + be16(ip + 14) + be16(ip + 16) + be16(ip + 18) + 6;
+    while (ph >> 16)
+        ph = (ph & 0xffff) + (ph >> 16);
+    tcp[16] = (uint8_t)(ph >> 8);
+    tcp[17] = (uint8_t)ph;
+    for (unsigned i = 54; i < sizeof(pkt); i++)
+        pkt[i] = (uint8_t)(i * 7);
+    phys_write_block(&f->mem, TX_BUF, pkt, sizeof(pkt));
+    /* context: IPCSS 14, IPCSO 24, IPCSE 33; TUCSS 34, TUCSO 50; TSE|IP|TCP|DEXT; HDRLEN 54, MSS 1000 */
+    uint32_t d[4] = { 14 | 24 << 8 | 33u << 16, 34 | 50 << 8, 2500 | (0x20u | 0x04 | 0x02 | 0x01) << 24,
+                      54 << 8 | 1000u << 16 };
+    phys_write_block(&f->mem, TX_RING, d, 16);
+    /* data in two pieces: TSE|DEXT|EOP|RS, DTYP 1, POPTS IXSM|TXSM */
+    put_desc(f, TX_RING, 1, TX_BUF, 1000 | 1u << 20 | (0x20u | 0x04) << 24, 0x3 << 8);
+    put_desc(f, TX_RING, 2, TX_BUF + 1000, (sizeof(pkt) - 1000) | 1u << 20 | (0x20u | 0x04 | 0x01 | 0x08) << 24, 0);
+    wr(f, 0x3818, 3);
+    assert_int_equal(f->nsent, 3);
+    for (unsigned s = 0; s < 3; s++) {
+        const uint8_t *fr = f->sent[s].data;
+        size_t pay = s < 2 ? 1000 : 500;
+        assert_int_equal(f->sent[s].len, 54 + pay);
+        assert_int_equal(be16(fr + 16), 40 + pay);                 /* IP total length */
+        assert_int_equal(be16(fr + 18), 0x1234 + s);               /* IP id counts up */
+        assert_int_equal(csum(0, fr + 14, 20), 0xffff);            /* IP checksum valid */
+        uint32_t seq = (uint32_t)be16(fr + 38) << 16 | be16(fr + 40);
+        assert_int_equal(seq, 0x1000 + 1000 * s);
+        assert_int_equal(fr[47] & 0x09, s == 2 ? 0x09 : 0);        /* FIN, PSH on the last only */
+        uint32_t pseudo = be16(fr + 26) + be16(fr + 28) + be16(fr + 30) + be16(fr + 32) + 6 + 20 + (uint32_t)pay;
+        assert_int_equal(csum(pseudo, fr + 34, 20 + pay), 0xffff); /* TCP checksum valid */
+        assert_memory_equal(fr + 54, pkt + 54 + 1000 * s, pay);
+    }
+}
+
+static void test_tx_bad_rings(void **state)
+{
+    struct fixture *f = *state;
+    tx_setup(f, 8);
+    wr(f, 0x3800, 0xfff00000u);                /* ring outside RAM */
+    wr(f, 0x3818, 3);
+    assert_int_equal(f->nsent, 0);
+    wr(f, 0x3804, 1);                          /* above 4 GiB */
+    wr(f, 0x3818, 5);
+    assert_int_equal(f->nsent, 0);
+    tx_setup(f, 8);
+    wr(f, 0x3818, 100);                        /* tail beyond the ring */
+    assert_int_equal(f->nsent, 0);
+    /* a buffer outside RAM and a zero-length frame are dropped, the ring still advances */
+    put_desc(f, TX_RING, 0, 0xffff0000u, 1500 | (0x01 | 0x08) << 24, 0);
+    put_desc(f, TX_RING, 1, TX_BUF, 0 | (0x01 | 0x08) << 24, 0);
+    wr(f, 0x3818, 2);
+    assert_int_equal(f->nsent, 0);
+    assert_int_equal(rd(f, 0x3810), 2);
+}
+
+/* ---- receive ---- */
+
+/* A ring of 8 descriptors (RDLEN is a multiple of 128 bytes) with `given` handed over. */
+static void rx_setup(struct fixture *f, unsigned given, uint32_t rctl)
+{
+    for (unsigned i = 0; i < 8; i++)
+        put_desc(f, RX_RING, i, RX_BUF + 2048 * i, 0, 0);
+    wr(f, 0x2800, RX_RING);
+    wr(f, 0x2808, 8 * 16);
+    wr(f, 0x2810, 0);
+    wr(f, 0x2818, given);
+    wr(f, 0x0100, rctl);
+}
+
+static void test_rx(void **state)
+{
+    struct fixture *f = *state;
+    rx_setup(f, 7, 0x2 | 0x8000 | 0x04000000);   /* EN, BAM, SECRC */
+    uint8_t fr[100];
+    memset(fr, 0xab, sizeof(fr));
+    memcpy(fr, MAC, 6);
+    net_port_send(&f->wire, fr, sizeof(fr));
+    uint8_t buf[100], d[16];
+    phys_read_block(&f->mem, RX_BUF, buf, sizeof(buf));
+    assert_memory_equal(buf, fr, sizeof(fr));
+    phys_read_block(&f->mem, RX_RING, d, 16);
+    assert_int_equal(d[8] | d[9] << 8, 100);
+    assert_int_equal(d[12] & 3, 3);            /* DD, EOP */
+    assert_int_equal(rd(f, 0x2810), 1);
+    /* another unicast address: filtered; with UPE: taken */
+    fr[5] = 0x57;
+    net_port_send(&f->wire, fr, sizeof(fr));
+    assert_int_equal(rd(f, 0x2810), 1);
+    wr(f, 0x0100, 0x2 | 0x8000 | 0x04000000 | 0x8);
+    net_port_send(&f->wire, fr, sizeof(fr));
+    assert_int_equal(rd(f, 0x2810), 2);
+    /* multicast through the MTA hash (MO = 0: bits 47:36 of the address) */
+    wr(f, 0x0100, 0x2 | 0x04000000);
+    uint8_t mc[64] = { 0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb };
+    net_port_send(&f->wire, mc, sizeof(mc));
+    assert_int_equal(rd(f, 0x2810), 2);
+    unsigned hash = (0x00 >> 4 | 0xfb << 4) & 0xfff;
+    wr(f, 0x5200 + 4 * (hash >> 5), 1u << (hash & 31));
+    net_port_send(&f->wire, mc, sizeof(mc));
+    assert_int_equal(rd(f, 0x2810), 3);
+    /* a short frame is padded to 60 bytes; without SECRC the FCS follows */
+    wr(f, 0x0100, 0x2 | 0x8);
+    net_port_send(&f->wire, fr, 20);
+    phys_read_block(&f->mem, RX_RING + 3 * 16, d, 16);
+    assert_int_equal(d[8] | d[9] << 8, 64);
+}
+
+static void test_rx_ring_full_queues(void **state)
+{
+    struct fixture *f = *state;
+    rx_setup(f, 3, 0x2 | 0x8 | 0x04000000);     /* 3 free descriptors */
+    uint8_t fr[80] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+    for (int i = 0; i < 5; i++) {
+        fr[20] = (uint8_t)i;
+        net_port_send(&f->wire, fr, sizeof(fr));
+    }
+    assert_int_equal(rd(f, 0x2810), 3);        /* ring full */
+    assert_int_equal(f->nic.port.queue_len, 2);
+    wr(f, 0x2818, 5);                          /* the driver hands over two more buffers */
+    assert_int_equal(f->nic.port.queue_len, 0);
+    uint8_t b;
+    phys_read_block(&f->mem, RX_BUF + 4 * 2048 + 20, &b, 1);
+    assert_int_equal(b, 4);                    /* frame 4 went into descriptor 4, in order */
+    /* a ring outside RAM: frames are dropped, nothing crashes */
+    wr(f, 0x2800, 0xfffff000u);
+    wr(f, 0x2818, 0);
+    net_port_send(&f->wire, fr, sizeof(fr));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_eeprom, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_phy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tx_legacy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tso, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tx_bad_rings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rx, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rx_ring_full_queues, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
