@@ -116,6 +116,7 @@ struct vm_nic {
     uint8_t mac[6];
     bool implicit;          /* QEMU's default NIC (no network option was given) */
     bool legacy;            /* -net nic: without netdev= it joins the first -net user */
+    char *romfile;          /* romfile= ("" = no option ROM), NULL: the model's iPXE ROM */
 };
 
 /* Other -device entries. */

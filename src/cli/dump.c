@@ -42,6 +42,7 @@ void vm_config_free(struct vm_config *cfg)
         free(cfg->nics[i].model);
         free(cfg->nics[i].netdev);
         free(cfg->nics[i].id);
+        free(cfg->nics[i].romfile);
     }
     for (unsigned i = 0; i < cfg->n_devices; i++) {
         free(cfg->devices[i].driver);

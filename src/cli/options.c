@@ -1027,13 +1027,13 @@ static int opt_device(struct parser *p)
         const char *netdev = kvlist_get(&kl, "netdev");
         const char *mac = kvlist_get(&kl, "mac");
         const char *bus = kvlist_get(&kl, "bus");
+        const char *romfile = kvlist_get(&kl, "romfile");
         if (bus && strcmp(bus, "pci.0"))
             r = perr(p, "invalid bus '%s' (pci.0)", bus);
-        else if (kvlist_get(&kl, "addr") || kvlist_get(&kl, "romfile") ||
-                 kvlist_get(&kl, "multifunction"))
-            r = punsup(p, "addr=/romfile=/multifunction=");
-        else if (!(r = check_unused(p, &kl)))
-            r = add_nic(p, "e1000", netdev, id, mac);
+        else if (kvlist_get(&kl, "addr") || kvlist_get(&kl, "multifunction"))
+            r = punsup(p, "addr=/multifunction=");
+        else if (!(r = check_unused(p, &kl)) && !(r = add_nic(p, "e1000", netdev, id, mac)) && romfile)
+            cfg->nics[cfg->n_nics - 1].romfile = xstrdup(romfile);
     } else if (!strcmp(driver, "isa-debug-exit")) {
         if (cfg->n_devices >= VM_MAX_DEVICES) {
             r = perr(p, "too many devices");

@@ -526,6 +526,8 @@ static void pc_boot_order(struct pc *pc, char *bootorder, size_t len)
             size_t used = strlen(bootorder);
             snprintf(bootorder + used, len - used, "/pci@i0cf8/ide@1,1/drive@%d/disk@%d\n", i / 2, i % 2);
         }
+        if (*p == 'n')
+            pc_net_boot_paths(&pc->net, bootorder, len);
     }
     rtc_cmos_set_boot_order(&pc->rtc, order, false);
 }
@@ -687,6 +689,8 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
         return fail(err, errlen, "pcvm: cannot build the ACPI tables");
     if (pc->has_vga)
         pc_add_vgabios(pc);
+    if (pc_net_add_roms(&pc->net, &pc->fw_cfg, err, errlen) < 0)
+        return -1;
 
     pc_reset_devices(pc);
     if (cfg->kernel && pc_direct_boot(pc, err, errlen) < 0)

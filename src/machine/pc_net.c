@@ -94,6 +94,99 @@ int pc_net_create(struct pc_net *net, const struct vm_config *cfg, struct pci_bu
     return 0;
 }
 
+#define IPXE_DIR "/usr/lib/ipxe/qemu"
+#define ROM_MAX (1u << 20)
+
+static uint8_t *read_rom(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    uint8_t *buf = malloc(ROM_MAX);
+    size_t n = buf ? fread(buf, 1, ROM_MAX, f) : 0;
+    bool too_big = buf && n == ROM_MAX && fgetc(f) != EOF;
+    fclose(f);
+    if (!buf || n < 512 || too_big || buf[0] != 0x55 || buf[1] != 0xaa) {
+        free(buf);
+        return NULL;
+    }
+    *size = n;
+    return buf;
+}
+
+/* A PCI option ROM file may chain several images (iPXE's efi-*.rom: BIOS then EFI). SeaBIOS
+ * copies only the x86 image from a ROM BAR; keep that one at the front. Returns its size or 0. */
+static size_t x86_image_size(uint8_t *rom, size_t size)
+{
+    size_t off = 0;
+    while (off + 0x1a <= size && rom[off] == 0x55 && rom[off + 1] == 0xaa) {
+        size_t pcir = off + (rom[off + 0x18] | (size_t)rom[off + 0x19] << 8);
+        if (pcir + 0x18 > size || memcmp(rom + pcir, "PCIR", 4))
+            return 0;
+        size_t len = (rom[pcir + 0x10] | (size_t)rom[pcir + 0x11] << 8) * 512;
+        if (!len || off + len > size)
+            return 0;
+        if (rom[pcir + 0x14] == 0) {           /* code type 0: x86 BIOS */
+            if (off)
+                memmove(rom, rom + off, len);
+            return len;
+        }
+        if (rom[pcir + 0x15] & 0x80)           /* last image */
+            return 0;
+        off += len;
+    }
+    return 0;
+}
+
+int pc_net_add_roms(struct pc_net *net, struct fw_cfg *fw, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < net->n_nics; i++) {
+        const struct vm_nic *nc = net->nics[i].cfg;
+        const struct pci_device *pd = &net->nics[i].e1000->pci;
+        char path[512], name[32];
+        if (nc->romfile && !*nc->romfile)
+            continue;                              /* romfile= : no ROM */
+        if (!nc->romfile)
+            snprintf(path, sizeof(path), IPXE_DIR "/efi-%s.rom", nc->model);
+        else if (strchr(nc->romfile, '/'))
+            snprintf(path, sizeof(path), "%s", nc->romfile);
+        else
+            snprintf(path, sizeof(path), IPXE_DIR "/%s", nc->romfile);
+        snprintf(name, sizeof(name), "pci%04x,%04x.rom", pci_get_word(pd->config), pci_get_word(pd->config + 2));
+        size_t size;
+        uint8_t *rom = read_rom(path, &size);
+        if (!rom) {
+            if (!nc->romfile)
+                continue;    /* no ipxe-qemu installed: the card works, it just cannot boot */
+            return fail(err, errlen, "pcvm: -device %s,romfile=%s: cannot read an option ROM there",
+                        nc->model, nc->romfile);
+        }
+        size = x86_image_size(rom, size);
+        if (!size) {
+            free(rom);
+            if (!nc->romfile)
+                continue;
+            return fail(err, errlen, "pcvm: -device %s,romfile=%s: no x86 image in that option ROM",
+                        nc->model, nc->romfile);
+        }
+        int r = fw_cfg_add_file(fw, name, rom, (uint32_t)size);
+        free(rom);
+        if (r < 0 && !nc->romfile)
+            continue;        /* a second card of the same model shares the first one's ROM */
+    }
+    return 0;
+}
+
+void pc_net_boot_paths(const struct pc_net *net, char *buf, size_t len)
+{
+    for (unsigned i = 0; i < net->n_nics; i++) {
+        size_t used = strlen(buf);
+        if (net->nics[i].e1000)
+            snprintf(buf + used, len - used, "/pci@i0cf8/ethernet@%x/ethernet-phy@0\n",
+                     net->nics[i].e1000->pci.devfn >> 3);
+    }
+}
+
 void pc_net_reset(struct pc_net *net)
 {
     for (unsigned i = 0; i < net->n_nics; i++)

@@ -6,6 +6,7 @@
 
 #include "cli/config.h"
 #include "hw/e1000.h"
+#include "hw/fw_cfg.h"
 #include "hw/pci.h"
 #include "net/user.h"
 #include "util/log.h"
@@ -38,6 +39,11 @@ struct pc_net {
 int pc_net_create(struct pc_net *net, const struct vm_config *cfg, struct pci_bus *pci,
                   struct phys_mem *mem, struct vclock *clock, struct mainloop *ml,
                   struct pcvm_log *log, char *err, size_t errlen);
+/* Give SeaBIOS each card's option ROM through fw_cfg ("pciVVVV,DDDD.rom": Debian's iPXE from
+ * ipxe-qemu, or romfile=); 0 or -1 with err when a romfile= cannot be read. */
+int pc_net_add_roms(struct pc_net *net, struct fw_cfg *fw, char *err, size_t errlen);
+/* Append each card's firmware boot path (QEMU's "/pci@i0cf8/ethernet@S/ethernet-phy@0") to buf. */
+void pc_net_boot_paths(const struct pc_net *net, char *buf, size_t len);
 /* Reset every card (system reset). */
 void pc_net_reset(struct pc_net *net);
 /* Close the back ends and free the cards. */
