@@ -26,7 +26,6 @@ from xml.sax.saxutils import escape as xml_escape
 
 TOOL = 'pcvm-profile'
 VERSION = '1.0'
-RUN_STATUSES = ('ok', 'timeout', 'error')
 
 USAGE = """usage: pcvm-profile [OPTIONS] -- PCVM-ARGUMENTS...
   -s, --smp LIST        CPU counts, e.g. 1,2,4,8 (default: as in the arguments)
@@ -450,6 +449,9 @@ def chrome_trace(run, console):
     end = run['total_ms']
     if end is None and console:
         end = console[-1][0][0] / 1e6
+    if phases:
+        ev.append({'name': 'before %s' % phases[0][0], 'cat': 'phase', 'ph': 'X', 'pid': pid, 'tid': 1, 'ts': 0,
+                   'dur': round(phases[0][1] * 1000, 3), 'args': {'start_ms': 0}})
     for i, (name, t) in enumerate(phases):
         stop = phases[i + 1][1] if i + 1 < len(phases) else (end if end is not None else t)
         args = {'start_ms': t}
@@ -917,8 +919,8 @@ def timeline_svg(res):
     """One bar per configuration: each phase from its mean start to the next, to the mean end."""
     names = [m['name'] for m in res['markers']]
     confs = res['configurations']
-    left, right, top, row_h = 170, 30, 50, 26
-    legend_h = 22 * ((len(names) + 3) // 4)
+    left, right, top, row_h = 170, 70, 50, 26
+    legend_h = 22 * ((len(names) + 4) // 4)
     width = 900
     height = top + row_h * max(len(confs), 1) + 50 + legend_h
     tmax = max([c['total_ms']['max'] or 0 for c in confs] + [1])
@@ -942,6 +944,10 @@ def timeline_svg(res):
             continue
         starts = [c['phases_ms'][n]['mean'] for n in names]
         end = c['total_ms']['mean']
+        first = next((x for x in starts if x is not None), end)
+        body.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="#d9d9d9"><title>%s</title></rect>'
+                    % (left, y + 3, max(first * scale, 1.0), row_h - 6,
+                       xml_escape('before the first marker: 0 to %.1f ms' % first)))
         for k, n in enumerate(names):
             if starts[k] is None:
                 continue
@@ -952,10 +958,11 @@ def timeline_svg(res):
                            xml_escape('%s: %.1f ms to %.1f ms' % (n, starts[k], nxt))))
         body.append('<text x="%.1f" y="%d" font-size="10">%s</text>' % (left + end * scale + 3, y + 16, fmt(end, 0)))
     ly = axis_y + 34
-    for k, n in enumerate(names):
+    legend = [('before the first marker', '#d9d9d9')] + [(n, PALETTE[k % len(PALETTE)]) for k, n in enumerate(names)]
+    for k, (n, color) in enumerate(legend):
         x = left + (k % 4) * 170
         yy = ly + (k // 4) * 22
-        body.append('<rect x="%d" y="%d" width="14" height="14" fill="%s"/>' % (x, yy - 11, PALETTE[k % len(PALETTE)]))
+        body.append('<rect x="%d" y="%d" width="14" height="14" fill="%s"/>' % (x, yy - 11, color))
         body.append('<text x="%d" y="%d">%s</text>' % (x + 20, yy, xml_escape(n)))
     return svg_doc(width, height, body, 'pcvm-profile timeline')
 
@@ -1073,8 +1080,15 @@ def check_models(pcvm, cpus):
             raise UsageError('--cpu %s: %s' % (cpu, line.replace('pcvm: ', '', 1)))
 
 
-def check_arguments(pcvm, args):
-    """pcvm's own parser judges the arguments: its one error line is ours."""
+def check_arguments(settings):
+    """pcvm's own parser judges the arguments of each configuration: its one error line is ours."""
+    for cpu in settings['cpus']:
+        for smp in settings['smps']:
+            cmd = run_command(settings, cpu, smp, os.devnull, os.devnull)
+            check_pcvm_line(cmd[0], cmd[1:])
+
+
+def check_pcvm_line(pcvm, args):
     try:
         r = subprocess.run([pcvm, '--dump-config'] + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, timeout=30)
@@ -1301,7 +1315,7 @@ def main(argv):
             sys.stderr.write('%s: %s %s%s\n' % (TOOL, run['id'], run['status'],
                                                 ' %.1f ms' % run['total_ms'] if run['status'] == 'ok' else ''))
             return 0 if run['status'] == 'ok' else 1
-        check_arguments(settings['pcvm'], settings['guest_args'])
+        check_arguments(settings)
         check_models(settings['pcvm'], settings['cpus'])
         settings['pcvm_version'] = pcvm_version(settings['pcvm'])
         save_settings(settings)
