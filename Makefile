@@ -80,6 +80,7 @@ check-cpu: all
 	@bash tests/cpu/sys/run.sh
 	@bash tests/cpu/fpu/run.sh
 	@if [ -x tests/cpu/run.sh ]; then bash tests/cpu/run.sh; fi
+	@bash tests/cpu/models/run.sh
 
 check-block: all
 	@bash tests/block/interop.sh ./pcvm-img

@@ -50,6 +50,7 @@ enum vm_accel { VM_ACCEL_TCG = 0, VM_ACCEL_KVM };
 struct vm_cpu_feature {
     char *name;
     bool enable;            /* +feat / feat=on: true; -feat / feat=off: false */
+    char *value;            /* a property's value (vendor=, family=, ...); NULL for a feature */
 };
 
 struct vm_smp {

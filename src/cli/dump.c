@@ -1,5 +1,6 @@
 /* vm_config: release, stable text dump, help-like actions, and the entry for main(). */
 #include "cli/config.h"
+#include "cpu/cpu.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -22,8 +23,10 @@ void vm_config_free(struct vm_config *cfg)
     free(cfg->machine);
     free_props(cfg->machine_props, cfg->n_machine_props);
     free(cfg->cpu_model);
-    for (unsigned i = 0; i < cfg->n_cpu_features; i++)
+    for (unsigned i = 0; i < cfg->n_cpu_features; i++) {
         free(cfg->cpu_features[i].name);
+        free(cfg->cpu_features[i].value);
+    }
     for (unsigned i = 0; i < cfg->n_drives; i++) {
         free(cfg->drives[i].file);
         free(cfg->drives[i].id);
@@ -103,8 +106,12 @@ void vm_config_dump(const struct vm_config *cfg, FILE *out)
     for (unsigned i = 0; i < cfg->n_accels; i++)
         fprintf(out, "%s%s", i ? ":" : "", accel_name(cfg->accels[i]));
     fprintf(out, "\ncpu %s", s_or(cfg->cpu_model, "(default)"));
-    for (unsigned i = 0; i < cfg->n_cpu_features; i++)
-        fprintf(out, " %c%s", cfg->cpu_features[i].enable ? '+' : '-', cfg->cpu_features[i].name);
+    for (unsigned i = 0; i < cfg->n_cpu_features; i++) {
+        if (cfg->cpu_features[i].value)
+            fprintf(out, " %s=%s", cfg->cpu_features[i].name, cfg->cpu_features[i].value);
+        else
+            fprintf(out, " %c%s", cfg->cpu_features[i].enable ? '+' : '-', cfg->cpu_features[i].name);
+    }
     fprintf(out, "\nsmp cpus=%u sockets=%u cores=%u threads=%u maxcpus=%u\n", cfg->smp.cpus,
             cfg->smp.sockets, cfg->smp.cores, cfg->smp.threads, cfg->smp.maxcpus);
     for (unsigned i = 0; i < cfg->n_drives; i++) {
@@ -217,12 +224,7 @@ void vm_config_print_action(const struct vm_config *cfg)
         print_help();
         break;
     case VM_ACTION_CPU_HELP:
-        printf("Available CPUs:\n");
-        static const char *const models[] = { "486", "pentium", "pentium2", "pentium3", "qemu32",
-                                              "athlon", "coreduo", "qemu64", "host", NULL };
-        for (int i = 0; models[i]; i++)
-            printf("  %s\n", models[i]);
-        printf("(the CPU part validates the model when the machine is built)\n");
+        cpu_model_list();
         break;
     case VM_ACTION_LOG_HELP:
         log_print_items();

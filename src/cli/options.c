@@ -286,7 +286,7 @@ static bool valid_name(const char *s)
     return true;
 }
 
-static int add_cpu_feature(struct parser *p, const char *name, bool enable)
+static int add_cpu_feature(struct parser *p, const char *name, bool enable, const char *value)
 {
     struct vm_config *cfg = p->cfg;
     if (!valid_name(name))
@@ -294,8 +294,20 @@ static int add_cpu_feature(struct parser *p, const char *name, bool enable)
     if (cfg->n_cpu_features >= VM_MAX_CPU_FEATURES)
         return perr(p, "too many CPU features");
     cfg->cpu_features[cfg->n_cpu_features].name = xstrdup(name);
+    cfg->cpu_features[cfg->n_cpu_features].value = value ? xstrdup(value) : NULL;
     cfg->cpu_features[cfg->n_cpu_features++].enable = enable;
     return VM_PARSE_OK;
+}
+
+/* -cpu properties that take a value rather than on/off (the CPU checks the values). */
+static bool cpu_value_property(const char *key)
+{
+    static const char *const keys[] = { "vendor", "model-id", "family", "model", "stepping",
+                                        "level", "xlevel", "phys-bits", NULL };
+    for (int i = 0; keys[i]; i++)
+        if (!strcmp(key, keys[i]))
+            return true;
+    return false;
 }
 
 static int opt_cpu(struct parser *p)
@@ -309,8 +321,10 @@ static int opt_cpu(struct parser *p)
     int r = split(p, &kl, "model");
     if (r)
         return r;
-    for (unsigned i = 0; i < cfg->n_cpu_features; i++)
+    for (unsigned i = 0; i < cfg->n_cpu_features; i++) {
         free(cfg->cpu_features[i].name);
+        free(cfg->cpu_features[i].value);
+    }
     cfg->n_cpu_features = 0;
     const char *model = kl.n ? kl.items[0].value : NULL;
     if (!model || strcmp(kl.items[0].key, "model") || !valid_name(model)) {
@@ -322,11 +336,13 @@ static int opt_cpu(struct parser *p)
         struct kv *kv = &kl.items[i];
         bool b;
         if (!kv->value && (kv->key[0] == '+' || kv->key[0] == '-')) {
-            r = add_cpu_feature(p, kv->key + 1, kv->key[0] == '+');
+            r = add_cpu_feature(p, kv->key + 1, kv->key[0] == '+', NULL);
         } else if (!kv->value) {
-            r = add_cpu_feature(p, kv->key, true);
+            r = add_cpu_feature(p, kv->key, true, NULL);
+        } else if (cpu_value_property(kv->key)) {
+            r = add_cpu_feature(p, kv->key, true, kv->value);
         } else if (parse_bool(kv->value, &b) == 0) {
-            r = add_cpu_feature(p, kv->key, b);
+            r = add_cpu_feature(p, kv->key, b, NULL);
         } else {
             char what[96];
             snprintf(what, sizeof(what), "property '%s'", kv->key);

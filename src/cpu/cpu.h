@@ -181,6 +181,13 @@ struct cpu {
 const struct cpu_model *cpu_model_find(const char *name);
 /* Print the list of models (for -cpu help) to stdout. */
 void cpu_model_list(void);
+/* Fill *out with model NAME: pcvm's own models, every model qemu-system-i386 lists (with all
+ * the feature bits QEMU gives it) or "host"; false when the name is unknown. */
+bool cpu_model_resolve(const char *name, struct cpu_model *out);
+/* Drop the feature bits pcvm does not implement, calling warn() with one line for each
+ * (as QEMU's TCG does); -1 with *err set when the model asked for enforce. */
+int cpu_model_finalize(struct cpu_model *model, void (*warn)(void *opaque, const char *line),
+                       void *opaque, char *err, unsigned errlen);
 /* Apply "+feat"/"-feat"/"feat=on|off" to a model copy; returns 0 or -1 with a message in err. */
 int cpu_model_set_feature(struct cpu_model *model, const char *spec, char *err, unsigned errlen);
 /* Set up a CPU attached to the machine and reset it. */

@@ -1,4 +1,4 @@
-/* CPUID: the leaves a P6-era model answers, filled from its struct cpu_model. */
+/* CPUID: the leaves a model answers, filled from its struct cpu_model. */
 #include <string.h>
 
 #include "cpu/sysint.h"
@@ -10,7 +10,7 @@ static uint32_t str4(const char *s)
     return v;
 }
 
-static void basic_leaf(struct cpu *cpu, uint32_t leaf, uint32_t out[4])
+static void basic_leaf(struct cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 {
     const struct cpu_model *m = cpu->model;
     memset(out, 0, 4 * sizeof(uint32_t));
@@ -36,6 +36,20 @@ static void basic_leaf(struct cpu *cpu, uint32_t leaf, uint32_t out[4])
     case 2:
         memcpy(out, m->cache_leaf2, 4 * sizeof(uint32_t));
         break;
+    case 6:
+        out[0] = m->leaf6_eax;
+        break;
+    case 7:
+        if (subleaf == 0) {
+            out[1] = m->leaf7_ebx;
+            out[2] = m->leaf7_ecx;
+            out[3] = m->leaf7_edx;
+        }
+        break;
+    case 0xd:
+        if (subleaf == 1)
+            out[0] = m->xsave1_eax;
+        break;
     default:
         break; /* leaf 3 (serial number) and leaf 4 (no deterministic cache data): zeros */
     }
@@ -43,14 +57,13 @@ static void basic_leaf(struct cpu *cpu, uint32_t leaf, uint32_t out[4])
 
 void cpu_cpuid(struct cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 {
-    (void)subleaf;
     const struct cpu_model *m = cpu->model;
     if (leaf >= 0x80000000u) {
         memset(out, 0, 4 * sizeof(uint32_t));
         if (m->max_ext_leaf < 0x80000000u || leaf > m->max_ext_leaf) {
             /* Intel answers unknown leaves with the highest basic leaf. */
             if (strcmp(m->vendor, "AuthenticAMD"))
-                basic_leaf(cpu, m->max_leaf, out);
+                basic_leaf(cpu, m->max_leaf, subleaf, out);
             return;
         }
         switch (leaf) {
@@ -86,12 +99,13 @@ void cpu_cpuid(struct cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4]
             memcpy(out, m->amd_l2, 4 * sizeof(uint32_t));
             break;
         case 0x80000008u:
-            out[0] = 0x2020; /* 32 physical and linear address bits */
+            /* Physical address bits (32 unless phys-bits= says more), 32 linear bits. */
+            out[0] = 0x2000 | (m->phys_bits ? m->phys_bits : 32);
             break;
         default:
             break;
         }
         return;
     }
-    basic_leaf(cpu, leaf > m->max_leaf ? m->max_leaf : leaf, out);
+    basic_leaf(cpu, leaf > m->max_leaf ? m->max_leaf : leaf, subleaf, out);
 }

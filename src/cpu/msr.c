@@ -15,6 +15,7 @@ enum {
     /* AMD K7 (its performance counters, like the P6 ones, are absent: they would not count) */
     MSR_K7_SYSCFG = 0xc0010010u,
     MSR_K7_HWCR = 0xc0010015u, MSR_K7_TOP_MEM = 0xc001001au, MSR_K7_CLK_CTL = 0xc001001bu,
+    MSR_AMD_NB_CFG = 0xc001001fu,   /* northbridge configuration, family 10h on */
 };
 
 static bool is_amd(const struct cpu *cpu)
@@ -31,6 +32,7 @@ static uint64_t *amd_msr(struct cpu *cpu, uint32_t index)
     case MSR_K7_SYSCFG: return &cpu->sys.amd_syscfg;
     case MSR_K7_HWCR: return &cpu->sys.amd_hwcr;
     case MSR_K7_TOP_MEM: return &cpu->sys.amd_top_mem;
+    case MSR_AMD_NB_CFG: return cpu->model->family >= 0x10 ? &cpu->sys.amd_nb_cfg : NULL;
     default: return NULL;
     }
 }

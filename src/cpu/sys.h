@@ -76,6 +76,11 @@ struct cpu_model {
     uint32_t max_leaf, max_ext_leaf;
     uint32_t features_edx, features_ecx;   /* leaf 1 */
     uint32_t ext_edx, ext_ecx;             /* leaf 0x80000001 */
+    uint32_t leaf7_ebx, leaf7_ecx, leaf7_edx;  /* leaf 7 subleaf 0 */
+    uint32_t xsave1_eax;                   /* leaf 0xD subleaf 1 */
+    uint32_t leaf6_eax;                    /* leaf 6 (thermal and power) */
+    uint32_t phys_bits;                    /* leaf 0x80000008 EAX[7:0]; 0 means 32 */
+    bool enforce;                          /* -cpu ...,enforce: unimplemented features are fatal */
     uint32_t cache_leaf2[4];               /* leaf 2 descriptors (Intel) */
     uint32_t amd_l1[4], amd_l2[4];         /* leaves 0x80000005/6 */
     char brand[49];                        /* leaves 0x80000002..4 */
@@ -120,6 +125,7 @@ struct cpu_sys_state {
     uint64_t mcg_status, mcg_ctl;
     uint64_t mc_regs[SYS_MCA_BANKS][4];
     uint64_t amd_hwcr, amd_syscfg, amd_top_mem; /* AMD K7 models */
+    uint64_t amd_nb_cfg;                         /* AMD family 10h and later */
 };
 
 /* Free what cpu_init allocated (the TLB). */

@@ -16,7 +16,7 @@
 
 #define DEFAULT_BIOS "/usr/share/seabios/bios-256k.bin"
 #define DEFAULT_VGABIOS "/usr/share/seabios/vgabios-stdvga.bin"
-#define DEFAULT_CPU_MODEL "pentium3"
+#define DEFAULT_CPU_MODEL "qemu32"   /* as qemu-system-i386 */
 #define MAX_RAM_BELOW_4G 0xe0000000ull   /* the PCI hole starts at 3.5 GiB */
 #define IDE_DEVFN 0x09                    /* 01.1 */
 #define VGA_DEVFN 0x10                    /* 02.0 */
@@ -387,24 +387,40 @@ static int pc_open_drives(struct pc *pc, char *err, size_t errlen)
     return 0;
 }
 
+/* A feature the chosen model has and pcvm does not: one warning line, as QEMU's TCG. */
+static void pc_cpu_warning(void *opaque, const char *line)
+{
+    (void)opaque;
+    fprintf(stderr, "pcvm: warning: %s\n", line);
+}
+
 static int pc_create_cpus(struct pc *pc, char *err, size_t errlen)
 {
     const struct vm_config *cfg = pc->cfg;
     const char *name = cfg->cpu_model ? cfg->cpu_model : DEFAULT_CPU_MODEL;
-    const struct cpu_model *base = cpu_model_find(name);
-    if (!base)
-        return fail(err, errlen, "pcvm: -cpu %s: unknown CPU model (see -cpu help)", name);
     struct cpu_model *model = malloc(sizeof(*model));
     if (!model)
         return fail(err, errlen, "pcvm: out of memory");
-    *model = *base;
+    if (!cpu_model_resolve(name, model)) {
+        free(model);
+        return fail(err, errlen, "pcvm: -cpu %s: unknown CPU model (see -cpu help)", name);
+    }
     for (unsigned i = 0; i < cfg->n_cpu_features; i++) {
-        char spec[128], why[256];
-        snprintf(spec, sizeof(spec), "%c%s", cfg->cpu_features[i].enable ? '+' : '-', cfg->cpu_features[i].name);
+        const struct vm_cpu_feature *f = &cfg->cpu_features[i];
+        char spec[320], why[256];
+        if (f->value)
+            snprintf(spec, sizeof(spec), "%s=%s", f->name, f->value);
+        else
+            snprintf(spec, sizeof(spec), "%c%s", f->enable ? '+' : '-', f->name);
         if (cpu_model_set_feature(model, spec, why, sizeof(why)) < 0) {
             free(model);
             return fail(err, errlen, "pcvm: -cpu %s: %s", name, why);
         }
+    }
+    char why[256];
+    if (cpu_model_finalize(model, pc_cpu_warning, pc, why, sizeof(why)) < 0) {
+        free(model);
+        return fail(err, errlen, "pcvm: %s", why);
     }
     pc->ncpus = cfg->smp.cpus ? cfg->smp.cpus : 1;
     if (pc->ncpus > PC_MAX_CPUS) {

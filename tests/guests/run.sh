@@ -37,8 +37,8 @@ mkdir -p "$PCVM_GUEST_LOGS"
 # How many -cpu models cpumodels.py boots (PCVM_CPU_MODELS; its default is two).
 model_count() {
   case ${PCVM_CPU_MODELS:-} in
-    '') echo 2 ;;
-    all) echo 6 ;;
+    '') echo 3 ;;
+    all) echo 12 ;;
     *) echo "${PCVM_CPU_MODELS//,/ }" | wc -w ;;
   esac
 }

@@ -93,8 +93,8 @@ static void test_models_and_features(void **state)
     assert_non_null(m486);
     assert_false(m486->features_edx & (CPUID_TSC | CPUID_CX8 | CPUID_CMOV));
     assert_int_equal(m486->family, 4);
-    const char *names[] = { "pentium", "pentium2", "pentium3", "qemu32", "athlon", "coreduo",
-                            "pentium4", "max", "host" };
+    const char *names[] = { "pentium", "pentium2", "pentium3", "athlon", "coreduo",
+                            "pentium4", "max" };
     for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         assert_non_null(cpu_model_find(names[i]));
     assert_null(cpu_model_find("z80"));
@@ -120,6 +120,108 @@ static void test_models_and_features(void **state)
     assert_int_equal(cpu_model_set_feature(&m, "+bogus", err, sizeof(err)), -1);
     assert_non_null(strstr(err, "bogus"));
     assert_int_equal(cpu_model_set_feature(&m, "sse=maybe", err, sizeof(err)), -1);
+}
+
+static void count_warning(void *opaque, const char *line)
+{
+    unsigned *n = opaque;
+    (*n)++;
+    assert_non_null(strstr(line, "doesn't support requested feature: CPUID."));
+}
+
+/* QEMU's models by QEMU's names, with QEMU's identity; what pcvm lacks is named and dropped. */
+static void test_qemu_models(void **state)
+{
+    (void)state;
+    struct cpu_model m;
+    char err[160];
+    unsigned warnings = 0;
+    assert_true(cpu_model_resolve("qemu32", &m));   /* qemu-system-i386's default */
+    assert_string_equal(m.vendor, "GenuineIntel");
+    assert_int_equal(m.family, 6);
+    assert_int_equal(m.model, 6);
+    assert_string_equal(m.brand, "QEMU Virtual CPU version 2.5+");
+    assert_true(m.features_edx & CPUID_SSE2);
+    assert_true(m.features_ecx & CPUID_ECX_SSE3);
+    assert_int_equal(cpu_model_finalize(&m, count_warning, &warnings, err, sizeof(err)), 0);
+    assert_int_equal(warnings, 0);   /* everything qemu32 has, pcvm implements */
+
+    assert_true(cpu_model_resolve("Nehalem", &m));
+    assert_int_equal(m.model, 26);
+    assert_string_equal(m.brand, "Intel Core i7 9xx (Nehalem Class Core i7)");
+    assert_true(m.features_ecx & CPUID_ECX_SSSE3);   /* as QEMU defines it ... */
+    assert_int_equal(cpu_model_finalize(&m, count_warning, &warnings, err, sizeof(err)), 0);
+    assert_true(warnings >= 5);                       /* ssse3 sse4.1 sse4.2 popcnt cx16 ... */
+    assert_false(m.features_ecx & CPUID_ECX_SSSE3);  /* ... and dropped, since pcvm lacks it */
+    assert_true(m.features_edx & CPUID_SSE2);
+
+    assert_true(cpu_model_resolve("EPYC", &m));
+    assert_string_equal(m.vendor, "AuthenticAMD");
+    assert_int_equal(m.family, 23);
+    assert_true(m.leaf7_ebx != 0);
+    m.enforce = true;
+    assert_int_equal(cpu_model_finalize(&m, NULL, NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "enforce"));
+    assert_true(cpu_model_resolve("EPYC", &m));
+    assert_int_equal(cpu_model_finalize(&m, NULL, NULL, err, sizeof(err)), 0);
+    assert_int_equal(m.leaf7_ebx, 0);
+    assert_true(m.ext_edx & CPUID_FPU);              /* AMD's copy of the leaf-1 bits */
+
+    assert_true(cpu_model_resolve("Haswell-v4", &m));
+    assert_true(cpu_model_resolve("host", &m));
+    assert_int_equal(cpu_model_finalize(&m, count_warning, &warnings, err, sizeof(err)), 0);
+    assert_true(m.features_edx & CPUID_FPU);
+    assert_false(cpu_model_resolve("z80", &m));
+
+    /* Properties. */
+    assert_true(cpu_model_resolve("qemu32", &m));
+    assert_int_equal(cpu_model_set_feature(&m, "vendor=AuthenticAMD", err, sizeof(err)), 0);
+    assert_string_equal(m.vendor, "AuthenticAMD");
+    assert_int_equal(cpu_model_set_feature(&m, "vendor=AMD", err, sizeof(err)), -1);
+    assert_int_equal(cpu_model_set_feature(&m, "model-id=My CPU", err, sizeof(err)), 0);
+    assert_string_equal(m.brand, "My CPU");
+    assert_int_equal(cpu_model_set_feature(&m, "family=15", err, sizeof(err)), 0);
+    assert_int_equal(cpu_model_set_feature(&m, "model=2", err, sizeof(err)), 0);
+    assert_int_equal(cpu_model_set_feature(&m, "stepping=9", err, sizeof(err)), 0);
+    assert_int_equal(m.family * 256 + m.model * 16 + m.stepping, 15 * 256 + 2 * 16 + 9);
+    assert_int_equal(cpu_model_set_feature(&m, "stepping=16", err, sizeof(err)), -1);
+    assert_int_equal(cpu_model_set_feature(&m, "phys-bits=36", err, sizeof(err)), 0);
+    assert_int_equal(m.phys_bits, 36);
+    assert_int_equal(cpu_model_set_feature(&m, "xlevel=8", err, sizeof(err)), 0);
+    assert_int_equal(m.max_ext_leaf, 0x80000008);
+    assert_int_equal(cpu_model_set_feature(&m, "kvm=off", err, sizeof(err)), 0);
+    assert_int_equal(cpu_model_set_feature(&m, "+sse4.2", err, sizeof(err)), 0);
+    assert_int_equal(cpu_model_set_feature(&m, "+sse4_2", err, sizeof(err)), 0);
+    assert_int_equal(cpu_model_set_feature(&m, "+smep", err, sizeof(err)), 0);
+    assert_true(m.max_leaf >= 7);
+    warnings = 0;
+    assert_int_equal(cpu_model_finalize(&m, count_warning, &warnings, err, sizeof(err)), 0);
+    assert_int_equal(warnings, 2);   /* sse4.2 and smep */
+}
+
+/* CPUID answers the new leaves from the model. */
+static void test_cpuid_leaves(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("pentium3");
+    struct cpu_model m;
+    assert_true(cpu_model_resolve("qemu32", &m));
+    char err[64];
+    assert_int_equal(cpu_model_set_feature(&m, "phys-bits=36", err, sizeof(err)), 0);
+    assert_int_equal(cpu_model_set_feature(&m, "xlevel=0x80000008", err, sizeof(err)), 0);
+    f->cpu.model = &m;
+    uint32_t r[4];
+    cpu_cpuid(&f->cpu, 0x80000008u, 0, r);
+    assert_int_equal(r[0] & 0xff, 36);
+    cpu_cpuid(&f->cpu, 1, 0, r);
+    assert_int_equal(r[0], (6u << 8) | (6u << 4) | 3u);
+    m.max_leaf = 7;
+    m.leaf7_ebx = 1u << 7;
+    cpu_cpuid(&f->cpu, 7, 0, r);
+    assert_int_equal(r[1], 1u << 7);
+    cpu_cpuid(&f->cpu, 7, 1, r);
+    assert_int_equal(r[1], 0);
+    fx_free(f);
 }
 
 static void test_msrs(void **state)
@@ -259,6 +361,8 @@ int main(void)
         cmocka_unit_test(test_init_and_sipi),
         cmocka_unit_test(test_cpuid_pentium3),
         cmocka_unit_test(test_models_and_features),
+        cmocka_unit_test(test_qemu_models),
+        cmocka_unit_test(test_cpuid_leaves),
         cmocka_unit_test(test_msrs),
         cmocka_unit_test(test_tsc_follows_virtual_clock),
         cmocka_unit_test(test_control_registers),
