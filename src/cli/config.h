@@ -120,6 +120,15 @@ struct vm_nic {
     char *romfile;          /* romfile= ("" = no option ROM), NULL: the model's iPXE ROM */
 };
 
+/* -object filter-dump,id=ID,netdev=NETDEV,file=PCAP[,maxlen=N] */
+#define VM_MAX_FILTERS 4
+struct vm_filter_dump {
+    char *id;
+    char *netdev;
+    char *file;
+    unsigned maxlen;        /* 0: 64 KiB, QEMU's default */
+};
+
 /* Other -device entries. */
 struct vm_device {
     char *driver;           /* "isa-debug-exit" */
@@ -200,6 +209,8 @@ struct vm_config {
     unsigned n_nics;
     struct vm_device devices[VM_MAX_DEVICES];
     unsigned n_devices;
+    struct vm_filter_dump filters[VM_MAX_FILTERS];
+    unsigned n_filters;
 
     /* Effective after defaults: -nographic with nothing else gives serial[0] = "mon:stdio". */
     char *serial[VM_MAX_SERIALS];          /* chardev specs for COM1..COM4 ("chardev:ID" too) */

@@ -46,6 +46,11 @@ void vm_config_free(struct vm_config *cfg)
         free(cfg->nics[i].netdev);
         free(cfg->nics[i].id);
         free(cfg->nics[i].romfile);
+    for (unsigned i = 0; i < cfg->n_filters; i++) {
+        free(cfg->filters[i].id);
+        free(cfg->filters[i].netdev);
+        free(cfg->filters[i].file);
+    }
     }
     for (unsigned i = 0; i < cfg->n_devices; i++) {
         free(cfg->devices[i].driver);

@@ -1004,6 +1004,39 @@ static int opt_nic(struct parser *p)
     return r;
 }
 
+/* -object: only filter-dump (packet capture of a netdev) for now. */
+static int opt_object(struct parser *p)
+{
+    struct vm_config *cfg = p->cfg;
+    struct kvlist kl;
+    int r = split(p, &kl, "qom-type");
+    if (r)
+        return r;
+    const char *type = kvlist_get(&kl, "qom-type");
+    const char *id = kvlist_get(&kl, "id"), *netdev = kvlist_get(&kl, "netdev");
+    const char *file = kvlist_get(&kl, "file"), *maxlen = kvlist_get(&kl, "maxlen");
+    uint64_t ml = 0;
+    if (!type || strcmp(type, "filter-dump"))
+        r = punsup(p, type ? type : "(no type)");
+    else if (!id || !valid_name(id))
+        r = perr(p, "needs a valid id=");
+    else if (!netdev || !file || !*file)
+        r = perr(p, "needs netdev= and file=");
+    else if (maxlen && (parse_uint(maxlen, 0xffffffffu, &ml) < 0 || ml == 0))
+        r = perr(p, "invalid maxlen '%s'", maxlen);
+    else if (cfg->n_filters >= VM_MAX_FILTERS)
+        r = perr(p, "too many filter-dump objects (maximum %d)", VM_MAX_FILTERS);
+    else if (!(r = check_unused(p, &kl))) {
+        struct vm_filter_dump *f = &cfg->filters[cfg->n_filters++];
+        f->id = xstrdup(id);
+        f->netdev = xstrdup(netdev);
+        f->file = xstrdup(file);
+        f->maxlen = (unsigned)ml;
+    }
+    kvlist_free(&kl);
+    return r;
+}
+
 /* ---- devices ---- */
 
 static bool refused_device(const char *d)
@@ -1533,6 +1566,7 @@ static const struct option_def options[] = {
     { "append", true, opt_append }, { "bios", true, opt_bios },
     { "nodefaults", false, opt_nodefaults }, { "name", true, opt_name },
     { "netdev", true, opt_netdev }, { "net", true, opt_net }, { "nic", true, opt_nic },
+    { "object", true, opt_object },
     { "device", true, opt_device },
     { "serial", true, opt_serial }, { "monitor", true, opt_monitor }, { "qmp", true, opt_qmp },
     { "chardev", true, opt_chardev }, { "mon", true, opt_mon }, { "debugcon", true, opt_debugcon },
@@ -1555,7 +1589,7 @@ static const struct option_def options[] = {
 /* QEMU options pcvm knows of but does not implement: refused by name. */
 static const char *const refused_options[] = {
     "vnc", "spice", "sdl", "curses", "full-screen", "fda", "fdb", "mtdblock", "sd", "pflash",
-    "usb", "usbdevice", "soundhw", "audiodev", "audio", "k", "L", "global", "object", "incoming",
+    "usb", "usbdevice", "soundhw", "audiodev", "audio", "k", "L", "global", "incoming",
     "smbios", "fw_cfg", "option-rom", "watchdog", "watchdog-action", "mem-path",
     "mem-prealloc", "numa", "tb-size", "singlestep", "one-insn-per-tb", "overcommit", "msg",
     "runas", "chroot", "run-with", "semihosting", "semihosting-config", "plugin", "readconfig",

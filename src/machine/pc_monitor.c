@@ -481,6 +481,7 @@ void pc_monitors_create(struct pc *pc)
     monitor_registry_add_qmp(&pc->monreg, pc_qmp_commands,
                              sizeof(pc_qmp_commands) / sizeof(pc_qmp_commands[0]), pc);
     pc_monitor_hmp_register(pc);
+    pc_net_monitor_register(&pc->net, &pc->monreg);
     for (unsigned i = 0; i < cd->n_monitors; i++) {
         if (cd->monitor_control[i]) {
             struct qmp_session *q = qmp_new(cd->monitor[i], &pc->monreg, cd->monitor_pretty[i]);

@@ -49,6 +49,25 @@ int pc_net_create(struct pc_net *net, const struct vm_config *cfg, struct pci_bu
             return fail(err, errlen, "pcvm: %s: back end type '%s' not supported yet", d->label, nd->type);
         }
     }
+    for (unsigned i = 0; i < cfg->n_filters; i++) {
+        const struct vm_filter_dump *fd = &cfg->filters[i];
+        struct pc_netdev *d = NULL;
+        for (unsigned j = 0; j < net->n_netdevs; j++)
+            if (!strcmp(net->netdevs[j].cfg->id, fd->netdev))
+                d = &net->netdevs[j];
+        if (!d)
+            return fail(err, errlen, "pcvm: -object filter-dump,id=%s: no -netdev with id '%s'", fd->id, fd->netdev);
+        struct net_port *p = d->port;
+        unsigned slot = p->dumps[0] ? 1 : 0;
+        if (p->dumps[slot])
+            return fail(err, errlen, "pcvm: -object filter-dump,id=%s: at most two on netdev '%s'", fd->id, fd->netdev);
+        char e[256];
+        struct net_dump *dump = net_dump_open(fd->file, fd->maxlen, e, sizeof(e));
+        if (!dump)
+            return fail(err, errlen, "pcvm: -object filter-dump,id=%s: %s", fd->id, e);
+        net->dumps[net->n_dumps++] = dump;
+        p->dumps[slot] = dump;
+    }
     unsigned auto_mac = 0;
     for (unsigned i = 0; i < cfg->n_nics; i++) {
         const struct vm_nic *nc = &cfg->nics[i];
@@ -203,5 +222,7 @@ void pc_net_destroy(struct pc_net *net)
         }
     for (unsigned i = 0; i < net->n_netdevs; i++)
         net_user_destroy(net->netdevs[i].user);
+    for (unsigned i = 0; i < net->n_dumps; i++)
+        net_dump_close(net->dumps[i]);
     memset(net, 0, sizeof(*net));
 }

@@ -14,6 +14,7 @@
 #include "util/vclock.h"
 
 struct monitor;
+struct monitor_registry;
 
 struct pc_netdev {
     const struct vm_netdev *cfg;
@@ -33,6 +34,8 @@ struct pc_net {
     unsigned n_netdevs;
     struct pc_nic nics[VM_MAX_NICS];
     unsigned n_nics;
+    struct net_dump *dumps[VM_MAX_FILTERS];   /* -object filter-dump */
+    unsigned n_dumps;
 };
 
 /* Create the back ends and the cards (on free PCI slots from slot 2 on); 0 or -1 with err. */
@@ -44,6 +47,8 @@ int pc_net_create(struct pc_net *net, const struct vm_config *cfg, struct pci_bu
 int pc_net_add_roms(struct pc_net *net, struct fw_cfg *fw, char *err, size_t errlen);
 /* Append each card's firmware boot path (QEMU's "/pci@i0cf8/ethernet@S/ethernet-phy@0") to buf. */
 void pc_net_boot_paths(const struct pc_net *net, char *buf, size_t len);
+/* Add info network, info usernet, hostfwd_add, hostfwd_remove and set_link to the monitor. */
+void pc_net_monitor_register(struct pc_net *net, struct monitor_registry *reg);
 /* Reset every card (system reset). */
 void pc_net_reset(struct pc_net *net);
 /* Close the back ends and free the cards. */

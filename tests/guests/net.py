@@ -11,13 +11,20 @@ hostfwd=tcp::P2-:80 -device e1000,netdev=net0`, with ports from PCVM_NET_PORT_BA
     10.0.2.2 and its sha256 matches the host's;
   - busybox httpd in the guest serves a page with a random token, read on the host with curl
     through the hostfwd port;
-  - poweroff -f ends the emulator with status 0.
+  - the monitor (on a unix socket, as the Hurd box has it): `info network` lists the card and
+    both forwarded ports; `hostfwd_add` opens a third port that curl reaches the guest page
+    through, `hostfwd_remove` closes it again; `set_link e1000.0 off`/`on` makes the guest's
+    driver report the link down and up;
+  - poweroff -f ends the emulator with status 0;
+  - the pcap from `-object filter-dump,id=f0,netdev=net0,file=...` is read back by tcpdump and
+    holds the DHCP exchange (request from 52:54:00:12:34:56, reply from 10.0.2.2).
 """
 import hashlib
 import os
 import re
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -27,7 +34,7 @@ from console import GuestFailure, main
 from linux import boot_to_shell, check_clean, initramfs, power_off
 
 BASE = int(os.environ.get('PCVM_NET_PORT_BASE', '44000'))
-HTTP_PORT, FWD_SSH, FWD_WEB = BASE + 1, BASE + 22, BASE + 80
+HTTP_PORT, FWD_SSH, FWD_WEB, FWD_ADDED = BASE + 1, BASE + 22, BASE + 80, BASE + 81
 
 DHCP_SCRIPT = ('#!/bin/sh\\n[ "$1" = bound ] || exit 0\\n'
                'ifconfig $interface $ip netmask $subnet up\\n'
@@ -47,6 +54,41 @@ def host_server(root):
     raise GuestFailure('the host web server did not start on port %d' % HTTP_PORT)
 
 
+class Monitor:
+    """HMP over a unix socket: one command at a time, output up to the next prompt."""
+    def __init__(self, path):
+        for _ in range(100):
+            try:
+                self.s = socket.socket(socket.AF_UNIX)
+                self.s.connect(path)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise GuestFailure('cannot connect to the monitor socket %s' % path)
+        self.s.settimeout(30)
+        self._until_prompt()
+
+    def _until_prompt(self):
+        buf = b''
+        while not buf.endswith(b'(qemu) '):
+            d = self.s.recv(4096)
+            if not d:
+                raise GuestFailure('the monitor closed the connection')
+            buf += d
+        return buf.decode('utf-8', 'replace').replace('\r', '')
+
+    def cmd(self, line):
+        self.s.sendall(line.encode() + b'\n')
+        out = self._until_prompt()
+        return out[:-len('(qemu) ')]
+
+
+def curl(port):
+    return subprocess.run(['curl', '-s', '--max-time', '60', 'http://127.0.0.1:%d/' % port],
+                          stdout=subprocess.PIPE, text=True)
+
+
 def test(log_path, consoles):
     tmp = tempfile.mkdtemp(prefix='pcvm-net-')
     server = None
@@ -56,9 +98,11 @@ def test(log_path, consoles):
             f.write(blob)
         want_sum = hashlib.sha256(blob).hexdigest()
         server = host_server(tmp)
+        mon_path, pcap = os.path.join(tmp, 'mon.sock'), os.path.join(tmp, 'net0.pcap')
         c = boot_to_shell(log_path, consoles,
                           ['-netdev', 'user,id=net0,hostfwd=tcp::%d-:22,hostfwd=tcp::%d-:80' % (FWD_SSH, FWD_WEB),
-                           '-device', 'e1000,netdev=net0'],
+                           '-device', 'e1000,netdev=net0', '-monitor', 'unix:%s,server,nowait' % mon_path,
+                           '-object', 'filter-dump,id=f0,netdev=net0,file=%s' % pcap],
                           append='console=ttyS0 loglevel=7', initrd=initramfs('e1000'))
         problems = []
         dmesg = c.run('dmesg | grep -i e1000', 60, 'dmesg-e1000')
@@ -81,17 +125,40 @@ def test(log_path, consoles):
         token = secrets.token_hex(8)
         c.run('mkdir -p /www && echo "pcvm guest page %s" > /www/index.html && httpd -p 80 -h /www'
               % token, 60, 'httpd')
-        page = subprocess.run(['curl', '-s', '--max-time', str(int(60)), 'http://127.0.0.1:%d/' % FWD_WEB],
-                              stdout=subprocess.PIPE, text=True)
+        page = curl(FWD_WEB)
         if ('pcvm guest page %s' % token) not in page.stdout:
             problems.append('curl through hostfwd port %d got %r (exit %d)' %
                             (FWD_WEB, page.stdout[:200], page.returncode))
+        mon = Monitor(mon_path)
+        info = mon.cmd('info network')
+        for want in ('e1000.0: index=0,type=nic,model=e1000,macaddr=52:54:00:12:34:56',
+                     'net0: index=0,type=user,net=10.0.2.0,restrict=off',
+                     'hostfwd=tcp::%d-:22' % FWD_SSH, 'hostfwd=tcp::%d-:80' % FWD_WEB):
+            if want not in info:
+                problems.append('info network lacks %r: %r' % (want, info))
+        out = mon.cmd('hostfwd_add net0 tcp::%d-:80' % FWD_ADDED)
+        page = curl(FWD_ADDED)
+        if ('pcvm guest page %s' % token) not in page.stdout:
+            problems.append('hostfwd_add (%r): curl on port %d got %r' % (out.strip(), FWD_ADDED, page.stdout[:200]))
+        out = mon.cmd('hostfwd_remove net0 tcp::%d' % FWD_ADDED)
+        if curl(FWD_ADDED).returncode == 0:
+            problems.append('port %d still answers after hostfwd_remove (%r)' % (FWD_ADDED, out.strip()))
+        mon.cmd('set_link e1000.0 off')
+        c.expect(r'e1000: eth0 NIC Link is Down', 60, 'the guest seeing set_link off')
+        mon.cmd('set_link e1000.0 on')
+        c.expect(r'e1000: eth0 NIC Link is Up', 60, 'the guest seeing set_link on')
         full = c.run('dmesg', 120, 'dmesg')
         for check in (lambda: check_clean(full, 'the kernel log (dmesg)'), lambda: power_off(c)):
             try:
                 check()
             except GuestFailure as e:
                 problems.append(str(e))
+        dump = subprocess.run(['tcpdump', '-n', '-e', '-r', pcap], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+        if not re.search(r'52:54:00:12:34:56 > ff:ff:ff:ff:ff:ff.*0\.0\.0\.0\.68 > 255\.255\.255\.255\.67: BOOTP/DHCP, Request',
+                         dump.stdout) or not re.search(r'10\.0\.2\.2\.67 > \S+: BOOTP/DHCP, Reply', dump.stdout):
+            problems.append('tcpdump -r %s shows no DHCP exchange (exit %d): %r' %
+                            (pcap, dump.returncode, dump.stdout[:400]))
         if problems:
             raise GuestFailure('; '.join(problems))
     finally:
