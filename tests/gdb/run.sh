@@ -7,6 +7,7 @@
 #   2. attach over -gdb unix:PATH,server=on,wait=off to a guest already running; detach.
 #   3. -S without gdb: nothing runs until the monitor's cont.
 #   4. -gdb on a port already taken: one error line, exit status 1.
+#   5. the raw protocol (protocol.py): Ctrl-C, bad checksum, unknown and oversized packets, k.
 # Closing line "gdb: N passed, N failed". PCVM=path picks the emulator (default ./pcvm).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -196,6 +197,18 @@ if [ "$rc" = 1 ] && [ "$(wc -l < "$work/taken.err")" = 1 ] &&
   ok "-gdb on a taken port: one line"
 else
   bad "-gdb on a taken port" "status $rc, stderr: $(cat "$work/taken.err")"
+fi
+
+# ---- 5. The raw protocol ----
+"$PCVM" -kernel "$KERNEL" -smp 2 -display none -serial none -monitor none \
+  -gdb tcp:127.0.0.1:43002 -S 2>"$work/pcvm5.err" &
+pid=$!; pids+=("$pid")
+if timeout 60 python3 tests/gdb/protocol.py 43002 >"$work/protocol.txt" 2>&1; then
+  wait_exit "$pid" 20; rc=$?
+  if [ "$rc" = 0 ]; then ok "raw protocol: Ctrl-C, errors, k"; else bad "raw protocol" "k: exit status $rc"; fi
+else
+  bad "raw protocol" "$(cat "$work/protocol.txt")"
+  kill "$pid" 2>/dev/null
 fi
 
 echo "gdb: $passed passed, $failed failed"
