@@ -8,6 +8,7 @@
 #   3. -S without gdb: nothing runs until the monitor's cont.
 #   4. -gdb on a port already taken: one error line, exit status 1.
 #   5. the raw protocol (protocol.py): Ctrl-C, bad checksum, unknown and oversized packets, k.
+#   6. -gdb chardev:ID on a -chardev socket; physical-memory mode and qqemu.sstep; kill.
 # Closing line "gdb: N passed, N failed". PCVM=path picks the emulator (default ./pcvm).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -210,6 +211,21 @@ else
   bad "raw protocol" "$(cat "$work/protocol.txt")"
   kill "$pid" 2>/dev/null
 fi
+
+# ---- 6. -gdb chardev:ID, Qqemu.PhyMemMode, qqemu.sstep, kill ----
+"$PCVM" -kernel "$KERNEL" -display none -serial none -monitor none \
+  -chardev "socket,id=g0,path=$work/g0.sock,server=on,wait=off" -gdb chardev:g0 -S \
+  2>"$work/pcvm6.err" &
+pid=$!; pids+=("$pid")
+sleep 0.3
+timeout 60 gdb -nx -batch -ex "file $KERNEL" -ex "target remote $work/g0.sock" \
+  -ex 'maintenance packet qqemu.sstep' -ex 'maintenance packet Qqemu.PhyMemMode:1' \
+  -ex 'x/2xw 0x100000' -ex 'maintenance packet qqemu.PhyMemMode' -ex kill >"$work/gdb6.txt" 2>&1
+wait_exit "$pid" 20; rc=$?
+check "-gdb chardev:ID, physical memory, sstep flags" "$work/gdb6.txt" 'received: "0x7"' \
+  '<multiboot_header>:[[:space:]]+0x1badb002[[:space:]]+0x00000003' 'received: "1"' \
+  '\[Inferior 1 \(Remote target\) killed\]'
+[ "$rc" = 0 ] || bad "gdb kill" "pcvm exit status $rc (want 0)"
 
 echo "gdb: $passed passed, $failed failed"
 [ ${#failing[@]} -eq 0 ] || { echo "failing: ${failing[*]}"; exit 1; }
