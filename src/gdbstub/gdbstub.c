@@ -248,6 +248,10 @@ static void resume(struct gdbstub *gs, int step_cpu)
     gs->running = true;
     if (gs->t.set_paused)
         gs->t.set_paused(gs->t.opaque, false);
+    /* Timers wait during the step, unless the vCPU sleeps in HLT: only a timer can end that. */
+    if (step_cpu >= 0 && (gs->sstep_flags & SSTEP_NOTIMER) && gs->t.set_clock_running &&
+        !gs->t.cpus[step_cpu]->halted)
+        gs->t.set_clock_running(gs->t.opaque, false);
 }
 
 static void remove_all_points(struct gdbstub *gs)

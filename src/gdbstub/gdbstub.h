@@ -31,6 +31,9 @@ struct gdbstub_target {
     void (*monitor_command)(void *opaque, const char *cmdline, char *out, size_t outlen);
     /* gdb's kill: pcvm exits (status 0). */
     void (*quit)(void *opaque);
+    /* Freeze (false) the virtual clock while the vCPUs run: a single step with timers held
+     * (qqemu.sstep NOTIMER). May be NULL. */
+    void (*set_clock_running)(void *opaque, bool running);
 };
 
 /* Make a stub on chr (chr may be NULL for tests that call gdbstub_input directly).

@@ -21,6 +21,12 @@ static bool gdb_is_paused(void *opaque)
     return pc->rl.paused;
 }
 
+static void gdb_set_clock_running(void *opaque, bool running)
+{
+    struct pc *pc = opaque;
+    vclock_set_running(&pc->clock, running);
+}
+
 static void gdb_quit(void *opaque)
 {
     struct pc *pc = opaque;
@@ -43,6 +49,7 @@ static int gdb_start(struct pc *pc, struct chardev *chr)
     struct gdbstub_target t = {
         .cpus = pc->cpus, .ncpus = pc->ncpus, .opaque = pc, .set_paused = gdb_set_paused,
         .is_paused = gdb_is_paused, .monitor_command = gdb_monitor_command, .quit = gdb_quit,
+        .set_clock_running = gdb_set_clock_running,
     };
     pc->gdb = gdbstub_new(&t, chr);
     return pc->gdb ? 0 : -1;
