@@ -1,10 +1,19 @@
 #!/usr/bin/env python3
 """Linux with -smp 2: the kernel brings up the second CPU through INIT/SIPI ("smp: Brought up
 1 node, 2 CPUs"), /proc/cpuinfo lists processors 0 and 1, a shell loop pinned to CPU 1 with
-taskset runs there (/proc/self/stat field 39), the log is clean and poweroff -f exits 0."""
+taskset runs there (/proc/self/stat field 39), the log is clean and poweroff -f exits 0.
+On the same boot, the gdb stub: the monitor's `gdbserver` starts it, Debian's gdb attaches,
+stops the kernel at vfs_write (its address from /proc/kallsyms) when the shell writes, reads
+the registers there (EIP at the breakpoint, the kernel's CS, paging on) and detaches; the
+shell then goes on."""
+import os
 import re
+import shutil
+import subprocess
+import tempfile
+import time
 
-from console import GuestFailure, main
+from console import GuestFailure, main, time_scale
 from linux import boot_to_shell, check_clean, power_off
 
 
@@ -22,6 +31,10 @@ def test(log_path, consoles):
                 "echo loop=$i cpu=$(cut -d\" \" -f39 /proc/self/stat)'", 300, 'taskset')
     if not re.search(r'loop=2000 cpu=1\b', out):
         problems.append('a loop pinned to CPU 1 printed %r' % out.strip())
+    try:
+        gdb_kernel_break(c)
+    except GuestFailure as e:
+        problems.append(str(e))
     dmesg = c.run('dmesg', 120, 'dmesg')
     for check in (lambda: check_clean(dmesg, 'the kernel log (dmesg)'), lambda: power_off(c),
                   lambda: check_clean(c.text(), 'the console log')):
@@ -31,6 +44,69 @@ def test(log_path, consoles):
             problems.append(str(e))
     if problems:
         raise GuestFailure('; '.join(problems))
+
+
+GDB_PORT = 43010
+
+
+def gdb_kernel_break(c):
+    """Break inside the running kernel with gdb through a stub started from the monitor."""
+    if not shutil.which('gdb'):
+        raise GuestFailure('gdb is not installed (make deps installs it)')
+    out = c.run('grep -w vfs_write /proc/kallsyms', 60, 'kallsyms')
+    m = re.search(r'^([0-9a-f]{8}) [Tt] vfs_write$', out, re.M)
+    if not m or int(m.group(1), 16) == 0:
+        raise GuestFailure('no address for vfs_write in /proc/kallsyms: %r' % out.strip()[-200:])
+    addr = int(m.group(1), 16)
+    c.send('\x01c')
+    c.send('gdbserver tcp::%d\n' % GDB_PORT)
+    c.expect(r"Waiting for gdb connection on device 'tcp::%d'" % GDB_PORT, 30, 'the gdbserver reply')
+    c.send('\x01c')
+    work = tempfile.mkdtemp()
+    try:
+        script = os.path.join(work, 'kernel.gdb')
+        with open(script, 'w') as f:
+            f.write('set pagination off\nset confirm off\n'
+                    'target remote localhost:%d\n'
+                    'info threads\n'
+                    'hbreak *0x%08x\n'
+                    'continue\n'
+                    'info registers\n'
+                    'x/2i $pc\n'
+                    'delete\n'
+                    'detach\n' % (GDB_PORT, addr))
+        log = open(os.path.join(work, 'gdb.txt'), 'w+')
+        gdb = subprocess.Popen(['gdb', '-nx', '-batch', '-x', script], stdout=log,
+                               stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60 * time_scale()
+            while 'Hardware assisted breakpoint 1' not in open(log.name).read():
+                if gdb.poll() is not None or time.monotonic() > deadline:
+                    raise GuestFailure('gdb did not set the breakpoint: %s' % open(log.name).read()[-400:])
+                time.sleep(0.2)
+            time.sleep(1)                       # gdb sends continue
+            c.send('echo gdb-was-here\n')       # the shell writes: vfs_write
+            gdb.wait(120 * time_scale())
+        except subprocess.TimeoutExpired:
+            gdb.kill()
+            gdb.wait()
+            raise GuestFailure('gdb did not finish: %s' % open(log.name).read()[-400:])
+        text = open(log.name).read()
+        want = [(r'Thread 1 \(CPU#0 \[(running|halted)\]\)', 'thread 1 = CPU#0'),
+                (r'Thread 2 \(CPU#1 \[(running|halted)\]\)', 'thread 2 = CPU#1'),
+                (r'hit Breakpoint 1, 0x%08x in' % addr, 'the stop at vfs_write'),
+                (r'^eip +0x%x ' % addr, 'EIP at vfs_write'),
+                (r'^cs +0x60 ', 'the kernel code segment 0x60'),
+                (r'^cr0 +0x8[0-9a-f]{7} ', 'CR0.PG set'),
+                (r'^=> 0x%08x:' % addr, 'the disassembly at the breakpoint'),
+                (r'\[Inferior 1 \(Remote target\) detached\]', 'the detach')]
+        missing = [what for rx, what in want if not re.search(rx, text, re.M)]
+        if missing:
+            raise GuestFailure('gdb in the Linux guest: missing %s; gdb said: %s' %
+                               (', '.join(missing), text[-1500:]))
+        c.expect(r'\ngdb-was-here', 60, 'the shell going on after detach')
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == '__main__':
