@@ -188,6 +188,8 @@ struct vm_config {
     enum vm_accel accels[VM_MAX_ACCELS];   /* preference order, as given */
     unsigned n_accels;                     /* 0: default (tcg) */
     enum vm_accel accel;                   /* the one chosen (pcvm: always tcg) */
+    int jit;                /* -accel tcg,jit=on|off: 1 on, 0 off, -1 the default */
+    unsigned jit_threshold; /* -accel tcg,jit-threshold=N (pcvm's own): 0 = the default */
 
     char *cpu_model;        /* NULL: the board's default model */
     struct vm_cpu_feature cpu_features[VM_MAX_CPU_FEATURES];

@@ -260,6 +260,21 @@ static int opt_accel(struct parser *p)
         if (i == 0 || (!kv->value && (!strcmp(kv->key, "tcg") || !strcmp(kv->key, "kvm")))) {
             kv->used = true;
             r = add_accel(p, i == 0 ? kv->value : kv->key);
+        } else if (!strcmp(kv->key, "jit") || !strcmp(kv->key, "jit-threshold")) {
+            /* pcvm's translator: jit=on|off, and after how many runs a trace compiles. */
+            kv->used = true;
+            bool on;
+            uint64_t n;
+            if (!strcmp(kv->key, "jit")) {
+                if (parse_bool(kv->value ? kv->value : "on", &on) < 0)
+                    r = perr(p, "invalid value for 'jit' (on or off)");
+                else
+                    p->cfg->jit = on;
+            } else if (!kv->value || parse_uint(kv->value, 1u << 30, &n) < 0 || n == 0) {
+                r = perr(p, "invalid value for 'jit-threshold' (1 to 1073741824)");
+            } else {
+                p->cfg->jit_threshold = (unsigned)n;
+            }
         } else if (!strcmp(kv->key, "thread")) {
             kv->used = true;
             if (!kv->value || strcmp(kv->value, "single"))
@@ -1611,6 +1626,7 @@ static void defaults_init(struct vm_config *cfg)
     cfg->smp = (struct vm_smp){ 1, 1, 1, 1, 1 };
     strcpy(cfg->boot.order, "cad");
     cfg->vga = VM_VGA_STD;
+    cfg->jit = -1;
 }
 
 /* Checks and defaults that need the whole command line. */

@@ -156,5 +156,6 @@ void cpu_init(struct cpu *cpu, int index, const struct cpu_model *model, struct 
 
 void cpu_destroy(struct cpu *cpu)
 {
+    cpu_exec_destroy(cpu);
     mmu_destroy(cpu);
 }

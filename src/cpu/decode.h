@@ -58,6 +58,9 @@ struct trace {
     uint16_t bytes;
     uint16_t ninsn;
     bool valid;
+    /* JIT (jit.c): insns[0].fn is the JIT's while entry_fn is set. */
+    insn_fn entry_fn;            /* the first instruction's own handler */
+    uint32_t hits;               /* executions counted towards compiling */
     struct insn insns[TRACE_MAX_INSNS + 1];  /* + the end marker */
 };
 

@@ -12,6 +12,7 @@
 #include "cpu/decode.h"
 #include "cpu/exec_int.h"
 #include "cpu/flags.h"
+#include "cpu/jit.h"
 #include "cpu/mmu.h"
 
 #define TC_HASH_BITS 15
@@ -126,6 +127,7 @@ void cpu_exec_destroy(struct cpu *cpu)
     free(tc->arena);
     free(tc);
     cpu->exec.traces = NULL;
+    jit_destroy(cpu);
     cpu->exec.ready = false;
 }
 
@@ -149,6 +151,7 @@ void cpu_flush_traces(struct cpu *cpu)
     if (tc->page_head)
         memset(tc->page_head, 0, tc->page_count * sizeof(*tc->page_head));
     tc->arena_used = 0;
+    jit_flush(cpu);
     for (unsigned k = 0; k <= tc->scratch.ninsn && k <= TRACE_MAX_INSNS; k++)
         tc->scratch.insns[k].fn = h_stale;
 }
@@ -296,6 +299,7 @@ static void trace_decode(struct cpu *cpu, struct trace *t, const uint8_t *host, 
     t->ninsn = (uint16_t)n;
     t->bytes = (uint16_t)off;
     t->valid = true;
+    t->entry_fn = NULL;
     t->hash_next = NULL;
     t->page_next[0] = t->page_next[1] = NULL;
     if (cpu->log && log_enabled(cpu->log, LOG_IN_ASM))
@@ -324,6 +328,7 @@ static struct trace *trace_store(struct cpu *cpu, struct trace *b)
             mark_code_page(cpu, pg);
         }
     }
+    jit_trace_stored(cpu, t);
     return t;
 }
 
@@ -527,6 +532,7 @@ enum cpu_exit_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
     const uint64_t target = cpu->insn_count + max_insns;
     if (__builtin_expect(cpu->dbg.hold, 0))
         return CPU_EXIT_HALT;         /* the gdb stub steps another vCPU */
+    cpu->exec.insn_target = target;
 
     if (setjmp(cpu->fault_env)) {
         /* A fault: undo the instruction's EIP/ESP changes and deliver the exception. */
@@ -560,7 +566,7 @@ enum cpu_exit_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
              * instruction breakpoint may precede it, RF is cleared after it. */
             bool step = cpu->eflags & FLAG_TF;
             bool shadow = cpu->inhibit_irq;
-            if (i->fn == h_debug_break) {
+            if (jit_single_fn(t, i) == h_debug_break) {
                 h_debug_break(cpu, i);
                 cpu->insn_count++;    /* h_debug_break uncounts; nothing ran */
                 cpu->exec.yield = false;
@@ -568,7 +574,7 @@ enum cpu_exit_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
             }
             if (!(cpu->eflags & FLAG_RF) && code_breakpoint_hit(cpu))
                 cpu_exception(cpu, EXC_DB, 0);
-            i->fn(cpu, i);
+            jit_single_fn(t, i)(cpu, i);
             cpu->insn_count++;
             cpu->eflags &= ~FLAG_RF;
             if (shadow)

@@ -22,6 +22,10 @@ struct cpu_exec_state {
     bool ready;            /* exec_init done */
     bool yield;            /* a long REP stopped part-way: return to the main loop */
     void *traces;          /* trace cache (exec's own layout, see exec_int.h) */
+    /* JIT (cpu/jit.c): compile a trace on its Nth execution (1: at once); 0 = interpreter only. */
+    int jit_threshold;
+    void *jit;             /* the code cache (jit.c's own layout) */
+    uint64_t insn_target;  /* cpu_run's instruction budget end, read by compiled traces */
 };
 
 /* Allocate the trace cache and read the model's features (cpu_run does it on first use;

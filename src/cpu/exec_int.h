@@ -21,6 +21,32 @@ void exec_jump_cache_clear(struct cpu *cpu);
 /* Slow part of exec_chain: look the target trace up and cache it in i->chain. */
 struct insn *exec_chain_slow(struct cpu *cpu, struct insn *i, uint32_t target);
 
+/* What the JIT inlines: an instruction's form, read from its handler and operands. */
+enum insn_form_kind {
+    FORM_OTHER,     /* anything else: the JIT calls the handler */
+    FORM_MOV_RR,    /* dst <- src (registers) */
+    FORM_MOV_RI,    /* dst <- imm */
+    FORM_ALU_RR,    /* dst = dst alu src (alu: OP_ADD... order of the encoding) */
+    FORM_ALU_RI,    /* dst = dst alu imm */
+    FORM_TEST_RR,   /* flags of dst & src */
+    FORM_TEST_RI,   /* flags of dst & imm */
+    FORM_LOAD,      /* dst <- [mem] */
+    FORM_STORE,     /* [mem] <- src */
+    FORM_STORE_IMM, /* [mem] <- imm */
+    FORM_LEA,       /* dst32 <- 32-bit effective address */
+    FORM_JCC,       /* conditional near branch (cc), 32-bit operand size */
+    FORM_JMP,       /* near relative jump, 32-bit operand size */
+};
+struct insn_form {
+    enum insn_form_kind kind;
+    unsigned alu;       /* FORM_ALU_*: 0-7 as in the opcode (ADD OR ADC SBB AND SUB XOR CMP) */
+    unsigned sz;        /* SZ8, SZ16, SZ32 */
+    unsigned dst, src;  /* register numbers (byte registers: 0-3 low, 4-7 high bytes) */
+    unsigned cc;        /* FORM_JCC */
+};
+/* Classify a decoded instruction (after decode_select_handler) for the JIT. */
+void exec_insn_form(const struct insn *i, struct insn_form *f);
+
 /* Continue at target (an EIP already stored in cpu->eip) without going back to the run loop
  * when it is in the same linear page as the current instruction and no event is pending. */
 static inline struct insn *exec_chain(struct cpu *cpu, struct insn *i, uint32_t target)

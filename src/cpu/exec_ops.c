@@ -2359,3 +2359,64 @@ bool exec_insn_ends_trace(const struct insn *i)
     /* Port I/O and interrupt-flag changes return to the run loop to look at events. */
     return i->fn == h_in || i->fn == h_out || i->fn == h_ins || i->fn == h_outs || i->fn == h_sti;
 }
+
+/* ---- Forms the JIT inlines (see exec_int.h) ---- */
+
+void exec_insn_form(const struct insn *i, struct insn_form *f)
+{
+    memset(f, 0, sizeof(*f));
+    insn_fn fn = i->fn;
+    bool op32 = i->pfx & P_OP32, a32 = i->pfx & P_A32;
+    for (unsigned sz = SZ8; sz <= SZ32; sz++) {
+        const insn_fn *m = mov_table[sz];
+        f->sz = sz;
+        if (fn == m[0] || fn == m[3]) {
+            f->kind = fn == m[0] ? FORM_MOV_RR : FORM_MOV_RI;
+            f->dst = i->rm;
+            f->src = i->reg;
+            return;
+        }
+        if ((fn == m[1] || fn == m[2] || fn == m[4]) && a32) {
+            f->kind = fn == m[1] ? FORM_STORE : fn == m[2] ? FORM_LOAD : FORM_STORE_IMM;
+            f->dst = f->src = i->reg;
+            return;
+        }
+        for (unsigned op = 0; op < 8; op++) {
+            const insn_fn *a = alu_table[op][sz];
+            if (fn != a[F_EGR] && fn != a[F_GER] && fn != a[F_EIR])
+                continue;
+            f->kind = fn == a[F_EIR] ? FORM_ALU_RI : FORM_ALU_RR;
+            f->alu = op;
+            f->dst = fn == a[F_GER] ? i->reg : i->rm;
+            f->src = fn == a[F_GER] ? i->rm : i->reg;
+            return;
+        }
+    }
+    if (fn == h_mov_r32_imm || fn == h_mov_r16_imm || fn == h_mov_r8_imm) {
+        f->kind = FORM_MOV_RI;
+        f->sz = fn == h_mov_r32_imm ? SZ32 : fn == h_mov_r16_imm ? SZ16 : SZ8;
+        f->dst = i->reg;
+    } else if (fn == h_test && !(i->pfx & P_MEM)) {
+        f->kind = (i->op == 0x84 || i->op == 0x85) ? FORM_TEST_RR : FORM_TEST_RI;
+        f->sz = (unsigned)bwsz(i);
+        f->dst = i->rm;
+        f->src = i->reg;
+    } else if (fn == h_test_ai) {
+        f->kind = FORM_TEST_RI;
+        f->sz = (unsigned)bwsz(i);
+        f->dst = R_EAX;
+    } else if (fn == h_lea && op32 && a32) {
+        f->kind = FORM_LEA;
+        f->sz = SZ32;
+        f->dst = i->reg;
+    } else if (fn == h_jmp_rel && op32) {
+        f->kind = FORM_JMP;
+    } else if (op32) {
+        for (unsigned cc = 0; cc < 16; cc++) {
+            if (fn == jcc_table[cc]) {
+                f->kind = FORM_JCC;
+                f->cc = cc;
+            }
+        }
+    }
+}

@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 
 #include "boot/boot.h"
+#include "cpu/jit.h"
 #include "hw/acpi_tables.h"
 #include "hw/mptable.h"
 #include "machine/pc_gdb.h"
@@ -434,6 +435,9 @@ static int pc_create_cpus(struct pc *pc, char *err, size_t errlen)
         if (!pc->cpus[i])
             return fail(err, errlen, "pcvm: out of memory");
         cpu_init(pc->cpus[i], (int)i, model, &pc->mem, &pc->io, &pc->clock, pc->log, &ops);
+        /* The JIT is opt-in (-accel tcg,jit=on) until it passes every gate (docs/OPTIONS.md). */
+        pc->cpus[i]->exec.jit_threshold =
+            cfg->jit == 1 ? (int)(cfg->jit_threshold ? cfg->jit_threshold : JIT_DEFAULT_THRESHOLD) : 0;
     }
     return 0;
 }

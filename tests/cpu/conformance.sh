@@ -15,6 +15,6 @@ status=0
 for seed in ${SEEDS:-1}; do
     echo "== seed $seed"
     "$B/native" --seed "$seed" --per "${PER:-4000}" "$@" |
-        "$B/pcvm_run" --model "${MODEL:-max}" --print "${PRINT:-1}" || status=1
+        "$B/pcvm_run" --model "${MODEL:-max}" --print "${PRINT:-1}" ${JIT:+--jit} || status=1
 done
 exit $status

@@ -17,4 +17,4 @@ if ! host_runs_ia32 build; then
 fi
 B=build/tests/cpu/harness
 "$B/native" --seed "${SEED:-1}" --per "${PER:-100}" "$@" |
-    "$B/pcvm_run" --model "${MODEL:-max}" --print "${PRINT:-1}"
+    "$B/pcvm_run" --model "${MODEL:-max}" --print "${PRINT:-1}" ${JIT:+--jit}

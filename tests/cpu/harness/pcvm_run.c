@@ -7,7 +7,15 @@
  * holds matching descriptors), a TSS with a ring-0 stack and an IDT whose gates lead to
  * stubs "out 0x80+vector, al; hlt": an exception is recognised by the port write (or EIP
  * inside the stubs) and its frame is read from the ring-0 stack.  Exactly one instruction
- * runs (cpu_run(cpu, 1)); a REP string runs until EIP moves past it. */
+ * runs (cpu_run(cpu, 1)); a REP string runs until EIP moves past it.
+ *
+ * --jit compiles every trace at its first run (jit-threshold 1).  A compiled trace runs only
+ * when the budget covers it whole, so each run gets a budget of 2: the instruction and the
+ * exit jump after it (one trace); EIP is then mapped back from the exit jump's target.
+ *
+ * --jit-vs-interp generates the cases itself (no native runner, e.g. on a host that cannot
+ * run 32-bit programs) and compares the JIT with the interpreter on each:
+ *   pcvm_run --jit-vs-interp [--seed N] [--per N] [--only NAME]... */
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -45,6 +53,7 @@ struct harness {
     uint32_t *form_printed;
     uint32_t *form_kinds;
     bool quiet;
+    bool jit;                  /* --jit: every trace compiled at its first run */
 };
 
 static uint32_t exc_port_read(void *opaque, uint16_t port, unsigned size)
@@ -90,6 +99,7 @@ static void harness_init(struct harness *h, const char *model)
     }
     vclock_init(&h->clock, true, 0, &h->cpu.insn_count);
     cpu_init(&h->cpu, 0, m, &h->mem, &h->io, &h->clock, NULL, NULL);
+    h->cpu.exec.jit_threshold = h->jit ? 1 : 0;
 
     uint8_t *ram = h->mem.ram;
     /* IDT: 32 interrupt gates (DPL 3, so INT3/INTO from ring 3 reach them) to the stubs. */
@@ -206,7 +216,7 @@ static bool run_pcvm(struct harness *h, struct tc_case *c, struct tc_state *out,
     h->exc_vector = -1;
     enum cpu_exit_reason why = CPU_EXIT_BUDGET;
     for (int iter = 0; iter < 100000; iter++) {
-        why = cpu_run(cpu, 1);
+        why = cpu_run(cpu, h->jit ? 2 : 1);
         if (why == CPU_EXIT_RESET || h->exc_vector >= 0)
             break;
         if (cpu->eip >= STUB_BASE && cpu->eip < STUB_BASE + 32 * STUB_SIZE)
@@ -221,6 +231,11 @@ static bool run_pcvm(struct harness *h, struct tc_case *c, struct tc_state *out,
         out->regs[i] = cpu->regs[i];
     out->eflags = cpu_get_eflags(cpu);
     out->eip = cpu->eip;
+    /* --jit: the exit jumps ran too; EIP is where they are. */
+    if (h->jit && cpu->eip == TC_CODE_BASE + c->len + 5 + 0x1000)
+        out->eip = TC_CODE_BASE + c->len;
+    else if (h->jit && cpu->eip == TC_CODE_BASE + c->len + 10 + 0x1000)
+        out->eip = TC_CODE_BASE + c->len + 5;
     int vec = h->exc_vector;
     if (vec < 0 && cpu->eip >= STUB_BASE && cpu->eip < STUB_BASE + 32 * STUB_SIZE)
         vec = (int)((cpu->eip - STUB_BASE) / STUB_SIZE);
@@ -460,9 +475,233 @@ static void print_case(struct harness *h, const struct gen_form *f, const struct
     printf("\n%s", d->text);
 }
 
+/* ---- Random instruction streams, JIT against interpreter (--jit-fuzz N) ---- */
+
+static uint32_t fuzz_rand(uint32_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    return *state;
+}
+
+/* A destination register: never ESP, nor EBX (the data pointer). */
+static unsigned fuzz_dst(uint32_t *st)
+{
+    static const uint8_t r[6] = { R_EAX, R_ECX, R_EDX, R_EBP, R_ESI, R_EDI };
+    return r[fuzz_rand(st) % 6];
+}
+
+/* Append one random instruction of the forms the JIT inlines (and some it does not) to
+ * code; memory operands are [ebx + disp8] inside the data buffer. Returns its length. */
+static unsigned fuzz_insn(uint32_t *st, uint8_t *p, bool allow_jcc)
+{
+    unsigned d = fuzz_dst(st), s = fuzz_rand(st) & 7, n = 0;
+    uint8_t disp = (uint8_t)(fuzz_rand(st) % 124);   /* disp8 is signed: stay below 128 */
+    static const uint8_t alu_ops[8] = { 0x01, 0x09, 0x11, 0x19, 0x21, 0x29, 0x31, 0x39 };
+    switch (fuzz_rand(st) % 22) {
+    case 0: p[n++] = 0x89; p[n++] = (uint8_t)(0xc0 | s << 3 | d); break;            /* mov r32,r32 */
+    case 1: p[n++] = 0x88; p[n++] = (uint8_t)(0xc0 | s << 3 | (d & 3)); break;     /* mov r8,r8 */
+    case 2: p[n++] = 0x66; p[n++] = 0x89; p[n++] = (uint8_t)(0xc0 | s << 3 | d); break;
+    case 3: case 4: case 5:
+        p[n++] = (uint8_t)(alu_ops[fuzz_rand(st) & 7] - (fuzz_rand(st) % 3 == 0 ? 1 : 0));
+        p[n++] = (uint8_t)(0xc0 | s << 3 | ((p[0] & 1) ? d : (d & 3)));
+        break;
+    case 6: p[n++] = 0x66; p[n++] = alu_ops[fuzz_rand(st) & 7]; p[n++] = (uint8_t)(0xc0 | s << 3 | d); break;
+    case 7: case 8: {                                                                 /* alu r32, imm */
+        bool b = fuzz_rand(st) & 1;
+        p[n++] = b ? 0x83 : 0x81;
+        p[n++] = (uint8_t)(0xc0 | (fuzz_rand(st) & 7) << 3 | d);
+        uint32_t imm = fuzz_rand(st);
+        if (fuzz_rand(st) & 1)
+            imm &= 0xff;
+        memcpy(p + n, &imm, b ? 1 : 4);
+        n += b ? 1 : 4;
+        break;
+    }
+    case 9: p[n++] = 0x80; p[n++] = (uint8_t)(0xc0 | (fuzz_rand(st) & 7) << 3 | (d & 3));
+            p[n++] = (uint8_t)fuzz_rand(st); break;
+    case 10: p[n++] = 0x85; p[n++] = (uint8_t)(0xc0 | s << 3 | (fuzz_rand(st) & 7)); break;   /* test */
+    case 11: p[n++] = 0xa9; { uint32_t imm = fuzz_rand(st) >> (fuzz_rand(st) & 31); memcpy(p + n, &imm, 4); }
+             n += 4; break;
+    case 12: p[n++] = 0x8d; p[n++] = (uint8_t)(0x44 | d << 3);                       /* lea d,[b+i*s+8] */
+             p[n++] = (uint8_t)((fuzz_rand(st) & 0xc0) | (fuzz_rand(st) & 7) << 3 | (fuzz_rand(st) & 7));
+             if ((p[2] & 0x38) == 0x20) p[2] ^= 0x08;
+             p[n++] = (uint8_t)fuzz_rand(st); break;
+    case 13: p[n++] = (uint8_t)(0xb8 | d); { uint32_t imm = fuzz_rand(st); memcpy(p + n, &imm, 4); } n += 4; break;
+    case 14: p[n++] = (uint8_t)((fuzz_rand(st) & 1 ? 0x40 : 0x48) | d); break;        /* inc/dec */
+    case 15: p[n++] = 0x8b; p[n++] = (uint8_t)(0x43 | d << 3); p[n++] = disp; break; /* mov d,[ebx+x] */
+    case 16: p[n++] = 0x89; p[n++] = (uint8_t)(0x43 | s << 3); p[n++] = disp; break; /* mov [ebx+x],s */
+    case 17: p[n++] = (uint8_t)(alu_ops[fuzz_rand(st) & 7] + 2); p[n++] = (uint8_t)(0x43 | d << 3);
+             p[n++] = disp; break;                                                    /* alu d,[ebx+x] */
+    case 18: p[n++] = 0xc1; p[n++] = (uint8_t)(0xc0 | (4 + (fuzz_rand(st) % 4)) << 3 | d);
+             p[n++] = (uint8_t)(fuzz_rand(st) & 31); break;                           /* shifts */
+    case 19: p[n++] = 0x0f; p[n++] = (uint8_t)(0x40 | (fuzz_rand(st) & 15));
+             p[n++] = (uint8_t)(0xc0 | d << 3 | s); break;                            /* cmovcc */
+    case 20: p[n++] = 0xc6; p[n++] = 0x43; p[n++] = disp; p[n++] = (uint8_t)fuzz_rand(st); break;
+    default:
+        if (!allow_jcc)
+            return fuzz_insn(st, p, false);
+        p[n++] = (uint8_t)(0x70 | (fuzz_rand(st) & 15));                             /* jcc +skip */
+        p[n++] = 0;    /* patched by the caller */
+        break;
+    }
+    return n;
+}
+
+/* Run the code at TC_CODE_BASE for budget instructions; the state that results. */
+static void fuzz_run(struct harness *h, const struct tc_case *c, unsigned budget, struct tc_state *out,
+                     uint64_t *count)
+{
+    struct cpu *cpu = &h->cpu;
+    memset(h->mem.ram + TC_MEM_BASE, 0, 4096);   /* stores may land past the compared bytes */
+    memcpy(h->mem.ram + TC_MEM_BASE, c->in.mem, TC_MEM_SIZE);
+    memset(h->mem.ram + RING0_STACK - 64, 0, 64);
+    cpu_code_written(cpu, TC_CODE_BASE, 4096);
+    setup_cpu(h, c);
+    h->exc_vector = -1;
+    uint64_t start = cpu->insn_count;
+    for (int iter = 0; iter < 64 && cpu->insn_count - start < budget; iter++) {
+        enum cpu_exit_reason why = cpu_run(cpu, budget - (cpu->insn_count - start));
+        if (why != CPU_EXIT_BUDGET || h->exc_vector >= 0)
+            break;
+    }
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < 8; i++)
+        out->regs[i] = cpu->regs[i];
+    out->eflags = cpu_get_eflags(cpu);
+    out->eip = cpu->eip;
+    out->fault = (uint32_t)(h->exc_vector + 1);
+    memcpy(out->mem, h->mem.ram + TC_MEM_BASE, TC_MEM_SIZE);
+    *count = cpu->insn_count - start;
+}
+
+/* n random blocks of up to 40 instructions (forward Jcc inside, then a loop back to the start
+ * a few times, then "jmp $"), each run by the interpreter and by the JIT, compared. */
+static int jit_fuzz(struct harness *h, uint32_t seed, unsigned n)
+{
+    static const uint16_t sel[6] = { 0x2b, 0x23, 0x2b, 0x2b, 0, 0 };
+    uint32_t st = seed * 2654435761u + 1;
+    unsigned failed = 0;
+    static struct tc_case c;
+    for (unsigned b = 0; b < n; b++) {
+        uint8_t *code = h->mem.ram + TC_CODE_BASE;
+        memset(code, 0xcc, 1024);
+        unsigned len = 0, ninsn = 4 + fuzz_rand(&st) % 36;
+        unsigned starts[48];
+        /* The loop counter is a buffer word: dec [ebx+124]; jnz back to the start. */
+        for (unsigned k = 0; k < ninsn; k++) {
+            starts[k] = len;
+            len += fuzz_insn(&st, code + len, k + 1 < ninsn);
+        }
+        /* Forward Jcc: to the start of a later instruction (or the loop tail). */
+        for (unsigned k = 0; k < ninsn; k++) {
+            uint8_t *p = code + starts[k];
+            if ((p[0] & 0xf0) == 0x70 && p[1] == 0 && starts[k] + 2 == (k + 1 < ninsn ? starts[k + 1] : len)) {
+                unsigned to = k + 1 + fuzz_rand(&st) % (ninsn - k);
+                unsigned target = to < ninsn ? starts[to] : len;
+                p[1] = (uint8_t)(target - (starts[k] + 2));
+            }
+        }
+        code[len++] = 0xff; code[len++] = 0x4b; code[len++] = 124;       /* dec dword [ebx+124] */
+        int32_t back = -(int32_t)(len + 2);
+        if (back >= -128) {
+            code[len++] = 0x75; code[len++] = (uint8_t)back;             /* jnz start */
+        } else {
+            back = -(int32_t)(len + 6);
+            code[len++] = 0x0f; code[len++] = 0x85; memcpy(code + len, &back, 4); len += 4;
+        }
+        code[len++] = 0xeb; code[len++] = 0xfe;                           /* jmp $ */
+        memset(&c, 0, sizeof(c));
+        memcpy(c.sel, sel, sizeof(sel));
+        for (int i = 0; i < 8; i++)
+            c.in.regs[i] = fuzz_rand(&st) >> (fuzz_rand(&st) % 4 == 0 ? 24 : 0);
+        c.in.regs[R_EBX] = TC_MEM_BASE;
+        c.in.regs[R_ESP] = TC_MEM_BASE + 2048;
+        c.in.eflags = fuzz_rand(&st) & 0x8d5;
+        for (unsigned i = 0; i < TC_MEM_SIZE; i++)
+            c.in.mem[i] = (uint8_t)fuzz_rand(&st);
+        uint32_t loops = 1 + fuzz_rand(&st) % 5;
+        memcpy(c.in.mem + 124, &loops, 4);
+        unsigned budget = 50 + fuzz_rand(&st) % 400;
+        struct tc_state a, j;
+        uint64_t na, nj;
+        h->cpu.exec.jit_threshold = 0;
+        fuzz_run(h, &c, budget, &a, &na);
+        h->cpu.exec.jit_threshold = 1 + fuzz_rand(&st) % 3;
+        fuzz_run(h, &c, budget, &j, &nj);
+        if (!memcmp(&a, &j, sizeof(a)) && na == nj)
+            continue;
+        failed++;
+        if (failed <= h->print_max) {
+            printf("DIFF block %u (seed %u), budget %u, counts %llu/%llu, code:", b, seed, budget,
+                   (unsigned long long)na, (unsigned long long)nj);
+            for (unsigned i = 0; i < len; i++)
+                printf(" %02x", code[i]);
+            printf("\n  interp: eip=%08x efl=%08x fault=%u", a.eip, a.eflags, a.fault);
+            for (int i = 0; i < 8; i++)
+                printf(" %08x", a.regs[i]);
+            printf("\n  jit:    eip=%08x efl=%08x fault=%u", j.eip, j.eflags, j.fault);
+            for (int i = 0; i < 8; i++)
+                printf(" %08x", j.regs[i]);
+            printf("\n  memory %s\n", memcmp(a.mem, j.mem, TC_MEM_SIZE) ? "differs" : "same");
+        }
+    }
+    printf("jit-fuzz: %u blocks, %u passed, %u failed\n", n, n - failed, failed);
+    return failed ? 1 : 0;
+}
+
+/* Where the cases come from: the native runner's stream, or generated here (--jit-vs-interp). */
+struct case_source {
+    FILE *in;
+    bool generate;
+    uint32_t seed, per;
+    const char *only[16];
+    int nonly;
+    int form;
+    uint32_t k;
+};
+
+/* The next case (with the interpreter's result as the expected one when generating). */
+static bool next_case(struct harness *h, struct case_source *src, struct tc_case *c)
+{
+    if (!src->generate) {
+        if (fread(c, TC_REC_SHORT, 1, src->in) != 1)
+            return false;
+        if ((c->flags & TC_F_FPU) && fread((uint8_t *)c + TC_REC_SHORT, TC_REC_FULL - TC_REC_SHORT, 1, src->in) != 1)
+            return false;
+        return true;
+    }
+    /* The selectors of a 32-bit Linux process (the GDT is built to match whatever they are). */
+    static const uint16_t sel[6] = { 0x2b, 0x23, 0x2b, 0x2b, 0, 0 };
+    for (;;) {
+        if (src->form >= h->nforms)
+            return false;
+        const struct gen_form *f = &h->forms[src->form];
+        bool match = src->nonly == 0;
+        for (int j = 0; j < src->nonly; j++)
+            match = match || gen_form_matches(f, src->only[j]);
+        if (!match || src->k >= src->per) {
+            src->form++;
+            src->k = 0;
+            continue;
+        }
+        gen_case(f, (uint32_t)src->form, src->seed, src->k++, sel, c);
+        h->jit = false;
+        h->cpu.exec.jit_threshold = 0;
+        if (!run_pcvm(h, c, &c->out, c->fx_out))
+            memset(&c->out, 0, sizeof(c->out));   /* run again below: skipped there too */
+        h->jit = true;
+        h->cpu.exec.jit_threshold = 1;
+        return true;
+    }
+}
+
 static void usage(void)
 {
-    fprintf(stderr, "usage: pcvm_run [--model NAME] [--print N] [--quiet] [FILE]\n");
+    fprintf(stderr, "usage: pcvm_run [--model NAME] [--print N] [--quiet] [--jit] [FILE]\n"
+                    "       pcvm_run --jit-vs-interp [--seed N] [--per N] [--only NAME]...\n"
+                    "       pcvm_run --jit-fuzz BLOCKS [--seed N] [--print N]\n");
     exit(2);
 }
 
@@ -470,6 +709,8 @@ int main(int argc, char **argv)
 {
     const char *model = "max", *file = NULL;
     static struct harness h;
+    static struct case_source src = { .seed = 1, .per = 100 };
+    unsigned fuzz_blocks = 0;
     h.print_max = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc)
@@ -478,13 +719,31 @@ int main(int argc, char **argv)
             h.print_max = (unsigned)strtoul(argv[++i], NULL, 0);
         else if (!strcmp(argv[i], "--quiet"))
             h.quiet = true;
+        else if (!strcmp(argv[i], "--jit"))
+            h.jit = true;
+        else if (!strcmp(argv[i], "--jit-fuzz") && i + 1 < argc)
+            fuzz_blocks = (unsigned)strtoul(argv[++i], NULL, 0);
+        else if (!strcmp(argv[i], "--jit-vs-interp"))
+            src.generate = h.jit = true;
+        else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+            src.seed = (uint32_t)strtoul(argv[++i], NULL, 0);
+        else if (!strcmp(argv[i], "--per") && i + 1 < argc)
+            src.per = (uint32_t)strtoul(argv[++i], NULL, 0);
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc && src.nonly < 16)
+            src.only[src.nonly++] = argv[++i];
         else if (argv[i][0] != '-' && !file)
             file = argv[i];
         else
             usage();
     }
-    FILE *in = file ? fopen(file, "rb") : stdin;
-    if (!in) {
+    if (fuzz_blocks) {
+        static struct gen_form none[1];
+        h.forms = none;
+        harness_init(&h, model);
+        return jit_fuzz(&h, src.seed, fuzz_blocks);
+    }
+    FILE *in = src.generate ? NULL : file ? fopen(file, "rb") : stdin;
+    if (!in && !src.generate) {
         perror(file);
         return 2;
     }
@@ -497,19 +756,16 @@ int main(int argc, char **argv)
     h.form_kinds = calloc((size_t)h.nforms, sizeof(uint32_t));
     harness_init(&h, model);
 
-    uint32_t magic = 0;
-    if (fread(&magic, 4, 1, in) != 1 || magic != TC_MAGIC) {
+    uint32_t magic = src.generate ? TC_MAGIC : 0;
+    src.in = in;
+    if ((!src.generate && fread(&magic, 4, 1, in) != 1) || magic != TC_MAGIC) {
         fprintf(stderr, "pcvm_run: no case stream (did the native runner start?)\n");
         return 2;
     }
     static struct tc_case c;
     static struct tc_state act;
     static uint8_t fx_act[512];
-    for (;;) {
-        if (fread(&c, TC_REC_SHORT, 1, in) != 1)
-            break;
-        if ((c.flags & TC_F_FPU) && fread((uint8_t *)&c + TC_REC_SHORT, TC_REC_FULL - TC_REC_SHORT, 1, in) != 1)
-            break;
+    while (next_case(&h, &src, &c)) {
         if (c.form >= (uint32_t)h.nforms) {
             fprintf(stderr, "pcvm_run: form %u out of range: runners built from different sources\n", c.form);
             return 2;

@@ -1,0 +1,745 @@
+/* The JIT: code cache, hot-trace counting and the x86-64 code generator.
+ *
+ * Compiled code of a trace (System V ABI, the handler signature insn *fn(cpu, insn)):
+ *   rbx = the struct cpu, rbp = the struct trace, rax/rcx/rdx/rsi/rdi scratch.
+ * Guest registers and lazy flags stay in struct cpu; each instruction's code loads what it
+ * needs.  The code is specialised on the EIP the trace was entered with (e0): a different
+ * EIP (the same physical code under another linear address or CS base) falls back to the
+ * interpreter, so every guest EIP is a constant in the code.
+ *
+ * Exactness (the same contract as the interpreter, see exec.c and cpu.h):
+ * - The trace only runs when the whole trace fits in the instruction budget (cpu_run's
+ *   max_insns, stored in exec.insn_target); otherwise the first instruction's own handler
+ *   runs and the run loop goes on one instruction at a time.  So -icount stays exact.
+ * - insn_count is kept as a compile-time known offset from its value at entry and written
+ *   before anything that can fault or leave; EIP, eip_start and esp_start are written
+ *   before every handler call.  A fault therefore sees the same state as in the
+ *   interpreter.  Inline fast paths (registers, the TLB hit of a memory access) cannot
+ *   fault; every miss runs the instruction's own handler out of line.
+ * - After a handler call the code continues only when the handler returned the next
+ *   instruction and the trace is still valid (a store may have invalidated it).
+ * - Interrupts are looked at where the interpreter looks: when leaving the trace (the run
+ *   loop and exec_chain) and on a trace's jump back to its own start.
+ * Flags: an inline ALU operation leaves the guest's flags in the host's flags (the same
+ * instruction on the same ISA); a following Jcc tests them directly.  The lazy-flag fields
+ * are written only when a later instruction of the trace could observe them (dead-flag
+ * analysis over the trace). */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cpu/cpu.h"
+#include "cpu/decode.h"
+#include "cpu/exec_int.h"
+#include "cpu/flags.h"
+#include "cpu/jit.h"
+#include "cpu/jit_emit.h"
+#include "cpu/mmu.h"
+
+#define JIT_CACHE_SIZE (16u << 20)
+/* Room a trace may need at most (48 instructions with slow paths, generously). */
+#define JIT_TRACE_MAX_BYTES (64u << 10)
+
+struct codegen;
+
+struct jit_cache {
+    struct codegen *g;  /* the code generator's scratch state */
+    uint8_t *rw;       /* writable view: the code generator writes here */
+    uint8_t *rx;       /* executable view of the same pages */
+    size_t size;
+    size_t used;
+    struct jit_stats stats;
+};
+
+/* ---- Code cache ---- */
+
+static struct codegen *codegen_alloc(void);
+
+/* Two views of one memfd: never a page that is writable and executable at once. */
+static struct jit_cache *cache_get(struct cpu *cpu)
+{
+    struct jit_cache *c = cpu->exec.jit;
+    if (c)
+        return c;
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    int fd = memfd_create("pcvm-jit", MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, JIT_CACHE_SIZE) < 0) {
+        log_printf(cpu->log, LOG_UNIMP, "JIT off: no code cache (%s)\n", strerror(errno));
+        goto fail;
+    }
+    c->rw = mmap(NULL, JIT_CACHE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    c->rx = mmap(NULL, JIT_CACHE_SIZE, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+    close(fd);
+    fd = -1;
+    if (c->rw == MAP_FAILED || c->rx == MAP_FAILED) {
+        log_printf(cpu->log, LOG_UNIMP, "JIT off: cannot map the code cache (%s)\n", strerror(errno));
+        if (c->rw != MAP_FAILED)
+            munmap(c->rw, JIT_CACHE_SIZE);
+        if (c->rx != MAP_FAILED)
+            munmap(c->rx, JIT_CACHE_SIZE);
+        goto fail;
+    }
+    c->g = codegen_alloc();
+    if (!c->g)
+        abort();
+    c->size = JIT_CACHE_SIZE;
+    c->stats.cache_size = JIT_CACHE_SIZE;
+    cpu->exec.jit = c;
+    return c;
+fail:
+    if (fd >= 0)
+        close(fd);
+    free(c);
+    cpu->exec.jit_threshold = 0;
+    return NULL;
+}
+
+void jit_flush(struct cpu *cpu)
+{
+    struct jit_cache *c = cpu->exec.jit;
+    if (c)
+        c->used = 0;
+}
+
+void jit_destroy(struct cpu *cpu)
+{
+    struct jit_cache *c = cpu->exec.jit;
+    if (!c)
+        return;
+    if (getenv("PCVM_JIT_STATS"))
+        fprintf(stderr, "pcvm: jit cpu%d: %llu traces compiled, %llu bytes of code, %.3f s compiling, "
+                "%llu code cache flushes (cache %llu KiB)\n", cpu->index,
+                (unsigned long long)c->stats.traces, (unsigned long long)c->stats.code_bytes,
+                c->stats.compile_ns / 1e9, (unsigned long long)c->stats.flushes,
+                (unsigned long long)(c->size >> 10));
+    munmap(c->rw, c->size);
+    munmap(c->rx, c->size);
+    free(c->g);
+    free(c);
+    cpu->exec.jit = NULL;
+}
+
+void jit_get_stats(const struct cpu *cpu, struct jit_stats *out)
+{
+    const struct jit_cache *c = cpu->exec.jit;
+    if (c)
+        *out = c->stats;
+    else
+        memset(out, 0, sizeof(*out));
+}
+
+/* ---- Code generator ---- */
+
+#define O_CPU(field) ((int32_t)offsetof(struct cpu, field))
+#define O_TRACE(field) ((int32_t)offsetof(struct trace, field))
+#define O_INSN(k) ((int32_t)(offsetof(struct trace, insns) + (size_t)(k) * sizeof(struct insn)))
+
+/* What an instruction does to the guest flags, for the dead-flag analysis. */
+enum { FX_NONE, FX_WRITE_ALL, FX_OBSERVE };
+
+/* An out-of-line slow path: run instruction k's handler, then continue at `resume`. */
+struct slow_path {
+    long jumps[4];     /* rel32 fields that lead here */
+    unsigned njumps;
+    unsigned k;
+    int v;             /* insn_count offset at the jump sites and at resume */
+    long resume;       /* -1: the handler ends the trace (no resume) */
+};
+
+struct codegen {
+    struct cpu *cpu;
+    struct trace *t;
+    struct jit_buf b;
+    uint32_t e0;
+    uint32_t off[TRACE_MAX_INSNS + 1];   /* byte offset of each instruction */
+    struct insn_form form[TRACE_MAX_INSNS];
+    bool flags_live_after[TRACE_MAX_INSNS];
+    int v;                 /* insn_count - (its value at entry), as known here */
+    long body;             /* offset of the first instruction's code */
+    long epilogue;         /* offset of the common exit (return value in rax) */
+    long exit_jumps[TRACE_MAX_INSNS * 8 + 8];
+    unsigned nexit;
+    struct slow_path slow[TRACE_MAX_INSNS * 2];
+    unsigned nslow;
+    bool host_flags;       /* host EFLAGS hold the guest's, from lf_kind_known's operation */
+    bool lf_known;         /* the lazy-flag fields hold an operation of kind lf_kind */
+    uint32_t lf_kind;
+    unsigned noinline;     /* debugging: 1 << FORM_* not to inline (PCVM_JIT_NOINLINE) */
+    uint64_t max_traces;   /* debugging: compile no more than this many (PCVM_JIT_MAX_TRACES) */
+};
+
+static struct codegen *codegen_alloc(void)
+{
+    struct codegen *g = calloc(1, sizeof(struct codegen));
+    const char *no = getenv("PCVM_JIT_NOINLINE");
+    if (g && no)
+        g->noinline = (unsigned)strtoul(no, NULL, 0);
+    const char *max = getenv("PCVM_JIT_MAX_TRACES");
+    if (g)
+        g->max_traces = max ? strtoull(max, NULL, 0) : UINT64_MAX;
+    return g;
+}
+
+/* Taken direct branch, compiled: exec_chain with the branch's instruction. */
+static struct insn *jit_chain(struct cpu *cpu, struct insn *i, uint32_t target)
+{
+    return exec_chain(cpu, i, target);
+}
+
+static uint32_t eip_of(const struct codegen *g, unsigned k)
+{
+    return g->e0 + g->off[k];
+}
+
+static unsigned bytes_of(unsigned sz)
+{
+    return 1u << sz;
+}
+
+/* The guest register r of size sz in struct cpu (byte registers 4-7 are AH..BH). */
+static struct jit_mem greg(unsigned r, unsigned sz)
+{
+    if (sz == SZ8)
+        return jm(HR_RBX, O_CPU(regs) + (int32_t)(4 * (r & 3) + (r >> 2)));
+    return jm(HR_RBX, O_CPU(regs) + (int32_t)(4 * r));
+}
+
+static struct jit_mem cpu_field(int32_t off)
+{
+    return jm(HR_RBX, off);
+}
+
+/* insn_count = entry value + v. Clobbers host flags. */
+static void count_to(struct codegen *g, int v)
+{
+    if (v != g->v) {
+        e_alu_mi(&g->b, 8, JA_ADD, cpu_field(O_CPU(insn_count)), (uint32_t)(v - g->v));
+        g->host_flags = false;
+    }
+    g->v = v;
+}
+
+static void jump_to_epilogue(struct codegen *g)
+{
+    long at = e_jmp32(&g->b);
+    if (at >= 0 && g->nexit < sizeof(g->exit_jumps) / sizeof(g->exit_jumps[0]))
+        g->exit_jumps[g->nexit++] = at;
+    else
+        g->b.overflow = true;
+}
+
+static void jcc_to_epilogue(struct codegen *g, unsigned cc)
+{
+    long at = e_jcc32(&g->b, cc);
+    if (at >= 0 && g->nexit < sizeof(g->exit_jumps) / sizeof(g->exit_jumps[0]))
+        g->exit_jumps[g->nexit++] = at;
+    else
+        g->b.overflow = true;
+}
+
+/* Leave the trace after m completed instructions with EIP = eip and rax = &insns[next]
+ * (next < 0: NULL, back to the run loop). */
+static void exit_trace(struct codegen *g, unsigned m, uint32_t eip, int next)
+{
+    count_to(g, (int)m - 1);
+    e_store_imm(&g->b, 4, cpu_field(O_CPU(eip)), eip);
+    if (next >= 0)
+        e_lea(&g->b, 8, HR_RAX, jm(HR_RBP, O_INSN(next)));
+    else
+        e_mov_imm32(&g->b, HR_RAX, 0);
+    jump_to_epilogue(g);
+}
+
+/* Call instruction k's own handler with the interpreter's state (EIP, eip_start,
+ * esp_start, insn_count).  Afterwards insn_count = entry + k, and the code goes on only when
+ * the handler returned insns[k + 1] of a still valid trace (else it leaves with rax). */
+static void call_handler(struct codegen *g, unsigned k, bool last)
+{
+    struct jit_buf *b = &g->b;
+    const struct insn *i = &g->t->insns[k];
+    insn_fn fn = k == 0 ? g->t->entry_fn : i->fn;   /* insns[0].fn is the JIT's own */
+    e_store_imm(b, 4, cpu_field(O_CPU(eip)), eip_of(g, k));
+    e_store_imm(b, 4, cpu_field(O_CPU(eip_start)), eip_of(g, k));
+    e_load(b, 4, HR_RAX, greg(R_ESP, SZ32));
+    e_store(b, 4, cpu_field(O_CPU(esp_start)), HR_RAX);
+    count_to(g, (int)k);
+    e_rr(b, 8, 0x89, HR_RBX, HR_RDI);                 /* mov rdi, rbx */
+    e_lea(b, 8, HR_RSI, jm(HR_RBP, O_INSN(k)));
+    e_mov_imm64(b, HR_RAX, (uint64_t)(uintptr_t)fn);
+    e_call_reg(b, HR_RAX);
+    g->host_flags = false;
+    g->lf_known = false;
+    if (last) {
+        jump_to_epilogue(g);
+        return;
+    }
+    e_lea(b, 8, HR_RCX, jm(HR_RBP, O_INSN(k + 1)));
+    e_rr(b, 8, 0x39, HR_RCX, HR_RAX);                 /* cmp rax, rcx */
+    jcc_to_epilogue(g, CC_NE);
+    e_alu_mi(b, 1, JA_CMP, jm(HR_RBP, O_TRACE(valid)), 0);
+    jcc_to_epilogue(g, CC_E);
+}
+
+/* A jump (rel32 field at `at`) to a new slow path for instruction k. */
+static struct slow_path *slow_new(struct codegen *g, unsigned k, long at)
+{
+    if (g->nslow >= sizeof(g->slow) / sizeof(g->slow[0]) || at < 0) {
+        g->b.overflow = true;
+        return NULL;
+    }
+    struct slow_path *s = &g->slow[g->nslow++];
+    s->njumps = 1;
+    s->jumps[0] = at;
+    s->k = k;
+    s->v = g->v;
+    s->resume = -1;
+    return s;
+}
+
+static void slow_add_jump(struct codegen *g, struct slow_path *s, long at)
+{
+    if (!s)
+        return;
+    if (s->njumps >= 4 || at < 0) {
+        g->b.overflow = true;
+        return;
+    }
+    s->jumps[s->njumps++] = at;
+}
+
+static void emit_slow_paths(struct codegen *g)
+{
+    for (unsigned n = 0; n < g->nslow; n++) {
+        struct slow_path *s = &g->slow[n];
+        long here = jb_here(&g->b);
+        for (unsigned j = 0; j < s->njumps; j++)
+            jb_patch(&g->b, s->jumps[j], here);
+        g->v = s->v;
+        call_handler(g, s->k, s->resume < 0);
+        if (s->resume >= 0) {
+            count_to(g, s->v);
+            jb_patch(&g->b, e_jmp32(&g->b), s->resume);
+        }
+    }
+}
+
+/* eax = the 32-bit effective address of instruction i's memory operand (P_A32). */
+static void emit_ea(struct codegen *g, const struct insn *i)
+{
+    struct jit_buf *b = &g->b;
+    if (i->base != NOREG)
+        e_load(b, 4, HR_RAX, greg(i->base, SZ32));
+    else
+        e_mov_imm32(b, HR_RAX, 0);
+    struct jit_mem m = { HR_RAX, HR_NONE, 0, (int32_t)i->disp };
+    if (i->index != NOREG) {
+        e_load(b, 4, HR_RCX, greg(i->index, SZ32));
+        m.index = HR_RCX;
+        m.scale = i->scale;
+    }
+    e_lea(b, 4, HR_RAX, m);
+}
+
+/* The TLB fast path of a data access of `size` bytes at i->seg:eax.  Jumps to the slow path
+ * s on anything but a hit; on a hit, rdx + rcx is the host address. */
+static struct slow_path *emit_tlb(struct codegen *g, unsigned k, unsigned size, bool write)
+{
+    struct jit_buf *b = &g->b;
+    const struct insn *i = &g->t->insns[k];
+    int32_t segw = O_CPU(sys.segw) + (int32_t)(i->seg * sizeof(struct seg_window));
+    int32_t wmin = segw + (int32_t)(write ? offsetof(struct seg_window, wr_min) : offsetof(struct seg_window, rd_min));
+    int32_t wmax = segw + (int32_t)(write ? offsetof(struct seg_window, wr_max) : offsetof(struct seg_window, rd_max));
+    /* Segment window: off >= min && off + size - 1 <= max (64-bit). */
+    e_alu_rm(b, 4, JA_CMP, HR_RAX, cpu_field(wmin));
+    struct slow_path *s = slow_new(g, k, e_jcc32(b, CC_B));
+    e_lea(b, 8, HR_RCX, jm(HR_RAX, (int32_t)size - 1));
+    e_alu_rm(b, 8, JA_CMP, HR_RCX, cpu_field(wmax));
+    slow_add_jump(g, s, e_jcc32(b, CC_A));
+    /* Linear address and the tag of its last byte's page. */
+    e_load(b, 4, HR_RCX, cpu_field(O_CPU(seg) + (int32_t)(i->seg * sizeof(struct seg)) + (int32_t)offsetof(struct seg, base)));
+    e_alu_rr(b, 4, JA_ADD, HR_RCX, HR_RAX);
+    e_lea(b, 4, HR_RDX, jm(HR_RCX, (int32_t)size - 1));
+    e_alu_ri(b, 4, JA_AND, HR_RDX, 0xfffff000u);
+    e_alu_ri(b, 4, JA_OR, HR_RDX, 1);
+    /* The entry: tlb + ((lin >> 12) & (TLB_ENTRIES - 1)) * sizeof(entry). */
+    e_rr(b, 4, 0x89, HR_RCX, HR_RSI);                 /* mov esi, ecx */
+    e_shift_ri(b, 4, 5, HR_RSI, 12);                  /* shr esi, 12 */
+    e_alu_ri(b, 4, JA_AND, HR_RSI, TLB_ENTRIES - 1);
+    e_imul_rri(b, HR_RSI, HR_RSI, (uint32_t)sizeof(struct tlb_entry));
+    e_alu_rm(b, 8, JA_ADD, HR_RSI, cpu_field(O_CPU(sys.tlb)));
+    e_load(b, 1, HR_RDI, cpu_field(write ? O_CPU(sys.wr_kind) : O_CPU(sys.rd_kind)));
+    struct jit_mem tag = { HR_RSI, HR_RDI, 2, (int32_t)offsetof(struct tlb_entry, tag) };
+    e_alu_rm(b, 4, JA_CMP, HR_RDX, tag);
+    slow_add_jump(g, s, e_jcc32(b, CC_NE));
+    if (size > 1) {
+        /* Misaligned with alignment checking possible: the slow path decides on #AC. */
+        e_rr(b, 1, 0xf6, 0, HR_RCX);                  /* test cl, size - 1 */
+        jb_byte(b, (uint8_t)(size - 1));
+        long aligned = e_jcc32(b, CC_E);
+        e_alu_mi(b, 1, JA_CMP, cpu_field(O_CPU(sys.ac_possible)), 0);
+        slow_add_jump(g, s, e_jcc32(b, CC_NE));
+        jb_patch(b, aligned, jb_here(b));
+    }
+    e_load(b, 8, HR_RDX, jm(HR_RSI, (int32_t)offsetof(struct tlb_entry, addend)));
+    return s;
+}
+
+/* Lazy flags of an inline operation: kind, operands in edx / ecx (or imm), result in eax
+ * (zero-extended here). Only mov and movzx: the host flags survive. */
+static void store_lazy_flags(struct codegen *g, uint32_t kind, unsigned sz, bool op2_imm, uint32_t imm,
+                             bool zero_ops)
+{
+    struct jit_buf *b = &g->b;
+    if (sz == SZ8)
+        e_rr(b, 4, 0x0fb6, HR_RAX, HR_RAX);           /* movzx eax, al */
+    else if (sz == SZ16)
+        e_rr(b, 4, 0x0fb7, HR_RAX, HR_RAX);           /* movzx eax, ax */
+    if (zero_ops) {
+        e_store_imm(b, 4, cpu_field(O_CPU(exec.lf_op1)), 0);
+        e_store_imm(b, 4, cpu_field(O_CPU(exec.lf_op2)), 0);
+    } else {
+        e_store(b, 4, cpu_field(O_CPU(exec.lf_op1)), HR_RDX);
+        if (op2_imm)
+            e_store_imm(b, 4, cpu_field(O_CPU(exec.lf_op2)), imm);
+        else
+            e_store(b, 4, cpu_field(O_CPU(exec.lf_op2)), HR_RCX);
+    }
+    e_store(b, 4, cpu_field(O_CPU(exec.lf_result)), HR_RAX);
+    e_store_imm(b, 4, cpu_field(O_CPU(exec.lf_kind)), kind);
+    e_store_imm(b, 4, cpu_field(O_CPU(exec.lf_mask)), FLAGS_ARITH);
+    g->lf_known = true;
+    g->lf_kind = kind;
+}
+
+static bool alu_inlinable(const struct insn_form *f)
+{
+    return (f->kind == FORM_ALU_RR || f->kind == FORM_ALU_RI) && f->alu != JA_ADC && f->alu != JA_SBB;
+}
+
+static uint32_t alu_lf_kind(unsigned alu, unsigned sz)
+{
+    switch (alu) {
+    case JA_ADD: return LF_ADD + sz;
+    case JA_SUB: case JA_CMP: return LF_SUB + sz;
+    default: return LF_LOGIC + sz;
+    }
+}
+
+/* ALU/TEST between registers or with an immediate, flags in the host's flags. */
+static void emit_alu(struct codegen *g, unsigned k)
+{
+    struct jit_buf *b = &g->b;
+    const struct insn *i = &g->t->insns[k];
+    const struct insn_form *f = &g->form[k];
+    bool test = f->kind == FORM_TEST_RR || f->kind == FORM_TEST_RI;
+    bool imm = f->kind == FORM_ALU_RI || f->kind == FORM_TEST_RI;
+    unsigned alu = test ? JA_AND : f->alu, size = bytes_of(f->sz);
+    bool live = g->flags_live_after[k];
+    e_load(b, size, HR_RAX, greg(f->dst, f->sz));
+    if (imm)
+        e_mov_imm32(b, HR_RCX, i->imm & lf_mask_tab[f->sz]);
+    else
+        e_load(b, size, HR_RCX, greg(f->src, f->sz));
+    if (live)
+        e_rr(b, 4, 0x89, HR_RAX, HR_RDX);             /* mov edx, eax: op1 */
+    e_alu_rr(b, size, alu == JA_CMP ? JA_SUB : alu, HR_RAX, HR_RCX);
+    if (!test && alu != JA_CMP)
+        e_store(b, size, greg(f->dst, f->sz), HR_RAX);
+    uint32_t kind = test ? LF_LOGIC + f->sz : alu_lf_kind(alu, f->sz);
+    if (live)
+        store_lazy_flags(g, kind, f->sz, imm, i->imm, test);
+    else
+        g->lf_known = false;
+    g->host_flags = true;
+    g->lf_kind = kind;
+}
+
+/* Recreate the host flags of the last inline operation from the lazy-flag fields. */
+static bool reload_host_flags(struct codegen *g)
+{
+    struct jit_buf *b = &g->b;
+    if (!g->lf_known)
+        return false;
+    unsigned sz = g->lf_kind & 3, size = bytes_of(sz), op = g->lf_kind >> 2;
+    if (op == LF_LOGIC >> 2) {
+        e_load(b, 4, HR_RAX, cpu_field(O_CPU(exec.lf_result)));
+        e_test_rr(b, size, HR_RAX, HR_RAX);
+    } else if (op == LF_ADD >> 2 || op == LF_SUB >> 2) {
+        e_load(b, 4, HR_RAX, cpu_field(O_CPU(exec.lf_op1)));
+        e_alu_rm(b, size, op == LF_ADD >> 2 ? JA_ADD : JA_CMP, HR_RAX, cpu_field(O_CPU(exec.lf_op2)));
+    } else {
+        return false;
+    }
+    g->host_flags = true;
+    return true;
+}
+
+/* Taken direct branch of instruction k to target: back to the trace's start in place, else
+ * leave through exec_chain (interrupt check, same-page chaining). */
+static void emit_branch_taken(struct codegen *g, unsigned k, uint32_t target)
+{
+    struct jit_buf *b = &g->b;
+    unsigned n = g->t->ninsn;
+    if (target == g->e0) {
+        /* A loop over this trace: a new iteration starts with insn_count at entry + k + 1. */
+        count_to(g, (int)k + 1);
+        e_alu_mi(b, 4, JA_CMP, cpu_field(O_CPU(interrupt_request)), 0);
+        long ev = e_jcc32(b, CC_NE);
+        e_load(b, 8, HR_RAX, cpu_field(O_CPU(exec.insn_target)));
+        e_alu_rm(b, 8, JA_SUB, HR_RAX, cpu_field(O_CPU(insn_count)));
+        e_alu_ri(b, 8, JA_CMP, HR_RAX, n);
+        long budget = e_jcc32(b, CC_B);
+        jb_patch(b, e_jmp32(b), g->body);
+        jb_patch(b, ev, jb_here(b));
+        jb_patch(b, budget, jb_here(b));
+        g->v = (int)k + 1;
+        exit_trace(g, k + 1, target, -1);
+        return;
+    }
+    /* Past the CS limit: the handler raises #GP (the lazy flags are in memory: Jcc reads
+     * them, so the dead-flag analysis kept them). */
+    e_alu_mi(b, 4, JA_CMP, cpu_field(O_CPU(seg) + (int32_t)(SEG_CS * sizeof(struct seg)) + (int32_t)offsetof(struct seg, limit)), target);
+    slow_new(g, k, e_jcc32(b, CC_B));
+    count_to(g, (int)k);
+    e_store_imm(b, 4, cpu_field(O_CPU(eip)), target);
+    e_store_imm(b, 4, cpu_field(O_CPU(eip_start)), eip_of(g, k));
+    e_rr(b, 8, 0x89, HR_RBX, HR_RDI);
+    e_lea(b, 8, HR_RSI, jm(HR_RBP, O_INSN(k)));
+    e_mov_imm32(b, HR_RDX, target);
+    e_mov_imm64(b, HR_RAX, (uint64_t)(uintptr_t)jit_chain);
+    e_call_reg(b, HR_RAX);
+    jump_to_epilogue(g);
+}
+
+/* Code for instruction k; returns false when it ended the code of the trace. */
+static bool emit_insn(struct codegen *g, unsigned k)
+{
+    struct jit_buf *b = &g->b;
+    const struct insn *i = &g->t->insns[k];
+    const struct insn_form *f = &g->form[k];
+    bool last = k + 1 == g->t->ninsn;
+    unsigned size = bytes_of(f->sz);
+    switch (f->kind) {
+    case FORM_MOV_RR:
+        e_load(b, size, HR_RAX, greg(f->src, f->sz));
+        e_store(b, size, greg(f->dst, f->sz), HR_RAX);
+        break;
+    case FORM_MOV_RI:
+        e_store_imm(b, size, greg(f->dst, f->sz), i->imm & lf_mask_tab[f->sz]);
+        break;
+    case FORM_LEA:
+        emit_ea(g, i);
+        e_store(b, 4, greg(f->dst, SZ32), HR_RAX);
+        break;
+    case FORM_ALU_RR: case FORM_ALU_RI: case FORM_TEST_RR: case FORM_TEST_RI:
+        if (!alu_inlinable(f) && f->kind != FORM_TEST_RR && f->kind != FORM_TEST_RI)
+            goto handler;
+        emit_alu(g, k);
+        break;
+    case FORM_LOAD: case FORM_STORE: case FORM_STORE_IMM: {
+        bool write = f->kind != FORM_LOAD;
+        emit_ea(g, i);
+        struct slow_path *s = emit_tlb(g, k, size, write);
+        struct jit_mem host = { HR_RDX, HR_RCX, 0, 0 };
+        if (f->kind == FORM_LOAD) {
+            e_load(b, size, HR_RAX, host);
+            e_store(b, size, greg(f->dst, f->sz), HR_RAX);
+        } else if (f->kind == FORM_STORE) {
+            e_load(b, size, HR_RAX, greg(f->src, f->sz));
+            e_store(b, size, host, HR_RAX);
+        } else {
+            e_store_imm(b, size, host, i->imm & lf_mask_tab[f->sz]);
+        }
+        if (s)
+            s->resume = jb_here(b);
+        g->host_flags = false;
+        break;
+    }
+    case FORM_JCC: case FORM_JMP: {
+        uint32_t next = eip_of(g, k + 1), target = next + i->disp;
+        if (f->kind == FORM_JMP) {
+            emit_branch_taken(g, k, target);
+            return false;
+        }
+        if (!g->host_flags && !reload_host_flags(g))
+            goto handler;
+        long taken = e_jcc32(b, f->cc);
+        int v = g->v;
+        exit_trace(g, k + 1, next, (int)k + 1);
+        jb_patch(b, taken, jb_here(b));
+        g->v = v;
+        emit_branch_taken(g, k, target);
+        return false;
+    }
+    default:
+    handler:
+        call_handler(g, k, last);
+        return !last;
+    }
+    if (last) {
+        exit_trace(g, k + 1, eip_of(g, k + 1), (int)k + 1);
+        return false;
+    }
+    return true;
+}
+
+/* Which instructions leave flags another one (or the world after the trace) may see. */
+static void analyse_flags(struct codegen *g)
+{
+    bool live = true;
+    for (int k = g->t->ninsn - 1; k >= 0; k--) {
+        const struct insn_form *f = &g->form[k];
+        int fx;
+        if (alu_inlinable(f) || f->kind == FORM_TEST_RR || f->kind == FORM_TEST_RI)
+            fx = FX_WRITE_ALL;
+        else if (f->kind == FORM_MOV_RR || f->kind == FORM_MOV_RI || f->kind == FORM_LEA)
+            fx = FX_NONE;
+        else
+            fx = FX_OBSERVE;   /* handlers, possible faults, Jcc */
+        g->flags_live_after[k] = live;
+        if (fx == FX_WRITE_ALL)
+            live = false;
+        else if (fx == FX_OBSERVE)
+            live = true;
+    }
+}
+
+/* Compile t (entered at EIP e0) into the code cache; NULL when it does not fit. */
+static insn_fn compile(struct cpu *cpu, struct jit_cache *c, struct trace *t, struct codegen *g)
+{
+    if (c->stats.traces >= g->max_traces)
+        return NULL;
+    memset(g, 0, offsetof(struct codegen, slow));
+    g->nslow = 0;
+    g->cpu = cpu;
+    g->t = t;
+    g->e0 = cpu->eip;
+    size_t room = c->size - c->used;
+    g->b.start = c->rw + c->used;
+    g->b.p = g->b.start;
+    g->b.end = g->b.start + (room < JIT_TRACE_MAX_BYTES ? room : JIT_TRACE_MAX_BYTES);
+    unsigned n = t->ninsn;
+    for (unsigned k = 0; k < n; k++) {
+        g->off[k + 1] = g->off[k] + t->insns[k].len;
+        struct insn copy = t->insns[k];
+        if (k == 0)
+            copy.fn = t->entry_fn;
+        exec_insn_form(&copy, &g->form[k]);
+        if (g->form[k].kind != FORM_OTHER && ((g->noinline >> g->form[k].kind) & 1))
+            g->form[k].kind = FORM_OTHER;
+    }
+    analyse_flags(g);
+
+    struct jit_buf *b = &g->b;
+    e_push(b, HR_RBX);
+    e_push(b, HR_RBP);
+    e_push(b, HR_R12);
+    e_rr(b, 8, 0x89, HR_RDI, HR_RBX);                 /* mov rbx, rdi */
+    e_lea(b, 8, HR_RBP, jm(HR_RSI, -O_INSN(0)));
+    /* Entered at another EIP, or the budget ends inside the trace: the interpreter. */
+    e_alu_mi(b, 4, JA_CMP, cpu_field(O_CPU(eip)), g->e0);
+    long other = e_jcc32(b, CC_NE);
+    e_load(b, 8, HR_RAX, cpu_field(O_CPU(exec.insn_target)));
+    e_alu_rm(b, 8, JA_SUB, HR_RAX, cpu_field(O_CPU(insn_count)));
+    e_alu_ri(b, 8, JA_CMP, HR_RAX, n);
+    long short_budget = e_jcc32(b, CC_B);
+    g->body = jb_here(b);
+    for (unsigned k = 0; k < n; k++)
+        if (!emit_insn(g, k))
+            break;
+    emit_slow_paths(g);
+    /* Fallback: the first instruction's handler, as if not compiled. */
+    jb_patch(b, other, jb_here(b));
+    jb_patch(b, short_budget, jb_here(b));
+    e_rr(b, 8, 0x89, HR_RBX, HR_RDI);
+    e_lea(b, 8, HR_RSI, jm(HR_RBP, O_INSN(0)));
+    e_pop(b, HR_R12);
+    e_pop(b, HR_RBP);
+    e_pop(b, HR_RBX);
+    e_mov_imm64(b, HR_RAX, (uint64_t)(uintptr_t)t->entry_fn);
+    e_jmp_reg(b, HR_RAX);
+    g->epilogue = jb_here(b);
+    for (unsigned j = 0; j < g->nexit; j++)
+        jb_patch(b, g->exit_jumps[j], g->epilogue);
+    e_pop(b, HR_R12);
+    e_pop(b, HR_RBP);
+    e_pop(b, HR_RBX);
+    e_ret(b);
+    if (b->overflow)
+        return NULL;
+    size_t len = (size_t)(b->p - b->start);
+    const char *dump = getenv("PCVM_JIT_DUMP");
+    if (dump) {
+        /* Debugging aid: append "paddr eip len" and the code, for objdump -b binary. */
+        FILE *f = fopen(dump, "ab");
+        if (f) {
+            fprintf(f, "TRACE %08x %08x %zu %u\n", t->paddr, g->e0, len, n);
+            fwrite(b->start, 1, len, f);
+            fputc('\n', f);
+            fclose(f);
+        }
+    }
+    insn_fn fn = (insn_fn)(void *)(c->rx + c->used);
+    c->used += (len + 15) & ~(size_t)15;
+    c->stats.traces++;
+    c->stats.code_bytes += len;
+    return fn;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The first instruction's handler of a trace that is not compiled yet: count, compile. */
+static struct insn *jit_hot(struct cpu *cpu, struct insn *i)
+{
+    struct trace *t = (struct trace *)(void *)((uint8_t *)i - offsetof(struct trace, insns));
+    if (++t->hits < (uint32_t)cpu->exec.jit_threshold)
+        return t->entry_fn(cpu, i);
+    struct jit_cache *c = cache_get(cpu);
+    if (!c) {
+        i->fn = t->entry_fn;
+        t->entry_fn = NULL;
+        return i->fn(cpu, i);
+    }
+    uint64_t start = now_ns();
+    insn_fn fn = compile(cpu, c, t, c->g);
+    c->stats.compile_ns += now_ns() - start;
+    if (!fn) {
+        if (c->used == 0 || c->stats.traces >= c->g->max_traces) {
+            /* Too big even for an empty cache: leave it to the interpreter. */
+            i->fn = t->entry_fn;
+            t->entry_fn = NULL;
+            return i->fn(cpu, i);
+        }
+        /* The cache is full: drop every trace and start again (this one included). */
+        c->stats.flushes++;
+        cpu_flush_traces(cpu);
+        cpu->insn_count--;   /* no instruction ran; the run loop counts one */
+        return NULL;
+    }
+    i->fn = fn;
+    return fn(cpu, i);
+}
+
+void jit_trace_stored(struct cpu *cpu, struct trace *t)
+{
+    t->entry_fn = NULL;
+    t->hits = 0;
+    if (cpu->exec.jit_threshold <= 0 || !(t->mode & 1) || t->insns[0].fn == h_stale)
+        return;
+    if (cpu->log && (cpu->log->mask & (LOG_EXEC | LOG_CPU)))
+        return;   /* -d exec / -d cpu: one log entry per trace, from the interpreter */
+    t->entry_fn = t->insns[0].fn;
+    t->insns[0].fn = jit_hot;
+}
