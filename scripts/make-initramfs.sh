@@ -44,7 +44,7 @@ fi
 command -v python3 >/dev/null || { echo "make-initramfs: python3 is needed" >&2; exit 1; }
 mkdir -p "$(dirname "$out")"
 # shellcheck disable=SC2086
-python3 - "$bb" "$out.tmp" "$script" $modpaths <<'PY'
+python3 - "$bb" "$out.tmp.$$" "$script" $modpaths <<'PY'
 import gzip, os, sys
 busybox, out, script, modules = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 
@@ -120,5 +120,5 @@ put(0, 'TRAILER!!!', 0, b'', (0, 0))
 with open(out, 'wb') as fh:
     fh.write(gzip.compress(bytes(blob), 9, mtime=0))
 PY
-mv "$out.tmp" "$out"
+mv "$out.tmp.$$" "$out"
 if [ -n "$modules" ]; then echo "$modules" > "$stamp"; else rm -f "$stamp"; fi

@@ -71,28 +71,21 @@ prepare() {
   esac
 }
 
-passed=0; failed=0; failing=()
-if [ ! -x "$PCVM" ] && ! command -v "$PCVM" >/dev/null 2>&1; then
-  echo "guests: emulator $PCVM not found (build it with make)"
-  for t in $tests; do failed=$((failed + 1)); failing+=("$t"); done
-else
-  for t in $tests; do
-    if [ ! -f "tests/guests/$t.py" ]; then
-      echo "FAIL $t: no such guest test (known: $ALL)"
-      failed=$((failed + 1)); failing+=("$t"); continue
-    fi
-    if ! prep=$(prepare "$t" 2>&1); then
-      echo "FAIL $t: could not fetch or build what it needs:"
-      printf '%s\n' "$prep" | tail -10
-      failed=$((failed + 1)); failing+=("$t"); continue
-    fi
-    lim=$(limit_for "$t")
-    start=$(date +%s)
-    out=$(timeout --kill-after=10 "$lim" python3 "tests/guests/$t.py" 2>&1); rc=$?
-    secs=$(( $(date +%s) - start ))
+# Run one test: its verdict line (and the evidence on failure) goes to $2.
+run_one() {
+  local t=$1 res=$2 lim start out rc secs log
+  lim=$(limit_for "$t")
+  start=$(date +%s)
+  # Tests that use fixed host ports (hostfwd) must not overlap each other.
+  case $t in
+    net|netboot) out=$(flock "${TMPDIR:-/tmp}/pcvm-guest-net.lock" \
+                       timeout --kill-after=10 "$lim" python3 "tests/guests/$t.py" 2>&1); rc=$? ;;
+    *) out=$(timeout --kill-after=10 "$lim" python3 "tests/guests/$t.py" 2>&1); rc=$? ;;
+  esac
+  secs=$(( $(date +%s) - start ))
+  {
     if [ $rc -eq 0 ]; then
       echo "PASS $t (${secs}s)"
-      passed=$((passed + 1))
     else
       if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
         echo "FAIL $t: over its overall time limit of ${lim}s"
@@ -105,9 +98,58 @@ else
       else
         printf '%s\n' "$out"
       fi
-      failed=$((failed + 1)); failing+=("$t")
     fi
+  } > "$res"
+}
+
+passed=0; failed=0; failing=()
+jobs=${PCVM_GUEST_JOBS:-2}   # independent guests run side by side (each vCPU thread wants a core)
+results=$(mktemp -d "${TMPDIR:-/tmp}/pcvm-guests.XXXXXX")
+trap 'rm -rf "$results"' EXIT
+if [ ! -x "$PCVM" ] && ! command -v "$PCVM" >/dev/null 2>&1; then
+  echo "guests: emulator $PCVM not found (build it with make)"
+  for t in $tests; do failed=$((failed + 1)); failing+=("$t"); done
+else
+  # Fetch and build what the tests need first, one at a time (shared caches).
+  runnable=()
+  for t in $tests; do
+    if [ ! -f "tests/guests/$t.py" ]; then
+      echo "FAIL $t: no such guest test (known: $ALL)"
+      failed=$((failed + 1)); failing+=("$t"); continue
+    fi
+    if ! prep=$(prepare "$t" 2>&1); then
+      echo "FAIL $t: could not fetch or build what it needs:"
+      printf '%s\n' "$prep" | tail -10
+      failed=$((failed + 1)); failing+=("$t"); continue
+    fi
+    runnable+=("$t")
   done
+  # Then run them, $jobs at a time, printing each verdict in the order of the list.
+  next_print=0
+  print_ready() {
+    while [ $next_print -lt ${#runnable[@]} ] && [ -f "$results/$next_print.done" ]; do
+      local t=${runnable[$next_print]}
+      cat "$results/$next_print.out"
+      if head -1 "$results/$next_print.out" | grep -q '^PASS '; then
+        passed=$((passed + 1))
+      else
+        failed=$((failed + 1)); failing+=("$t")
+      fi
+      next_print=$((next_print + 1))
+    done
+  }
+  for i in "${!runnable[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+      wait -n 2>/dev/null || true
+      print_ready
+    done
+    ( run_one "${runnable[$i]}" "$results/$i.out"; touch "$results/$i.done" ) &
+  done
+  while [ "$(jobs -rp | wc -l)" -gt 0 ]; do
+    wait -n 2>/dev/null || true
+    print_ready
+  done
+  print_ready
 fi
 echo "guests: $passed passed, $failed failed"
 [ $failed -eq 0 ] || { echo "failing guest tests: ${failing[*]}"; exit 1; }
