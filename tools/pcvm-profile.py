@@ -263,11 +263,21 @@ def guest_program(guest):
 
 
 def args_smp(args):
+    """The CPU count an -smp argument asks for: N, cpus=N, or sockets x cores x threads."""
     v = option_value(args, SMP_NAMES)
     if v is None:
         return 1
-    m = re.match(r'^(?:cpus=)?(\d+)', v)
-    return int(m.group(1)) if m else 1
+    keys = {}
+    for i, part in enumerate(v.split(',')):
+        k, _, val = part.partition('=')
+        if not _ and i == 0:
+            k, val = 'cpus', part
+        if val.isdigit():
+            keys[k] = int(val)
+    if 'cpus' in keys:
+        return keys['cpus']
+    n = keys.get('sockets', 1) * keys.get('cores', 1) * keys.get('threads', 1)
+    return n if n > 0 else 1
 
 
 def args_cpu(args):

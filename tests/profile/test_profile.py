@@ -345,6 +345,32 @@ def test_bad_input(tmp):
               'status %d: %r' % (r.returncode, r.stderr))
 
 
+def test_helpers(tmp):
+    """The tool's pure parts, without booting: -smp forms, marker order, prompts, thresholds."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('pcvm_profile', os.path.join(ROOT, 'tools', 'pcvm-profile.py'))
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    smp = [m.args_smp(a) for a in (['-smp', '4'], ['-smp', 'cores=4,threads=2,sockets=1'], ['-smp', 'cpus=3'], [])]
+    check('helpers: CPU count from -smp N, cores x threads x sockets, cpus=, absent', smp == [4, 8, 3, 1], str(smp))
+
+    def feed(matcher, text, t0=0):
+        for i, ch in enumerate(text.encode('latin-1')):
+            matcher.feed(t0 + i, t0 + i, t0 + i, 'serial0', ch)
+
+    pm = m.PhaseMatcher([('a', 'alpha'), ('b', 'beta'), ('c', 'gamma')], None)
+    feed(pm, 'x\nbeta here\nalpha late\ngamma\n')
+    check('helpers: a later marker makes earlier ones unreachable (phases stay in order)',
+          'a' not in pm.found and pm.found['b'][0] == 2 and pm.found['c'][0] == 23 and pm.done, str(pm.found))
+    pm = m.PhaseMatcher([('boot', 'Linux'), ('prompt', r'login: $')], None)
+    feed(pm, 'Linux 6\r\n\x1b[1mhost\x1b[0m login: ')
+    check('helpers: a prompt without a newline matches, at its line\'s first byte, colours ignored',
+          pm.done and pm.found['prompt'][0] == 9 and pm.end_stamp == pm.found['prompt'], str(pm.found))
+    cls = [m.classify(e) for e in (9.99, -10, 20, 20.01, -35)]
+    check('helpers: VERIFIED < 10 %, PLAUSIBLE 10-20 %, NEEDS_VALIDATION > 20 %',
+          cls == ['VERIFIED', 'PLAUSIBLE', 'PLAUSIBLE', 'NEEDS_VALIDATION', 'NEEDS_VALIDATION'], str(cls))
+
+
 def main():
     which = os.environ.get('PCVM_PROFILE_TESTS', 'linux kernel').replace(',', ' ').split()
     tmp = tempfile.mkdtemp(prefix='pcvm-profile-test.')
@@ -354,7 +380,7 @@ def main():
                             os.path.join(ROOT, 'build', 'tests', 'kernels')], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
         if check('kernel: phases test kernel built', r.returncode == 0, r.stdout[-300:]):
-            for t in (test_bad_input, test_timeout_and_error, test_icount_estimates, test_resume,
+            for t in (test_helpers, test_bad_input, test_timeout_and_error, test_icount_estimates, test_resume,
                       test_emit_jobs_parallel_merge, test_progress_tty):
                 try:
                     t(tmp)
