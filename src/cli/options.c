@@ -863,9 +863,72 @@ static int user_net(struct parser *p, struct kvlist *kl, const char *id, const c
     return VM_PARSE_OK;
 }
 
+/* -netdev socket / tap: the options are stored as given; the back end checks them. */
+static int generic_net(struct parser *p, struct kvlist *kl, const char *type, const char *id)
+{
+    struct vm_config *cfg = p->cfg;
+    static const char *const socket_opts[] = { "listen", "connect", "mcast", "localaddr", NULL };
+    static const char *const tap_opts[] = { "ifname", "script", "downscript", "fd", NULL };
+    static const char *const tap_refused[] = { "fds", "vhost", "vhostfd", "vhostfds", "vhostforce",
+                                               "queues", "helper", "br", "vnet_hdr", "poll-us", NULL };
+    bool tap = !strcmp(type, "tap");
+    if (cfg->n_netdevs >= VM_MAX_NETDEVS)
+        return perr(p, "too many network back ends");
+    if (find_netdev(cfg, id))
+        return perr(p, "duplicate netdev id '%s'", id);
+    struct vm_netdev *nd = &cfg->netdevs[cfg->n_netdevs];
+    memset(nd, 0, sizeof(*nd));
+    int r = VM_PARSE_OK;
+    unsigned modes = 0;
+    for (unsigned i = 0; i < kl->n && !r; i++) {
+        struct kv *kv = &kl->items[i];
+        if (kv->used)
+            continue;
+        if (tap && in_list(kv->key, tap_refused)) {
+            kv->used = true;
+            r = punsup(p, kv->key);
+        } else if (!tap && (!strcmp(kv->key, "udp") || !strcmp(kv->key, "fd"))) {
+            kv->used = true;
+            r = punsup(p, kv->key);
+        } else if (in_list(kv->key, tap ? tap_opts : socket_opts)) {
+            kv->used = true;
+            if (!kv->value || !*kv->value)
+                r = perr(p, "'%s' needs a value", kv->key);
+            else if (tap && (!strcmp(kv->key, "script") || !strcmp(kv->key, "downscript")) &&
+                     strcmp(kv->value, "no"))
+                r = perr(p, "%s=%s: only %s=no is supported (configure the tap device beforehand)",
+                         kv->key, kv->value, kv->key);
+            else if (nd->n_opts >= VM_MAX_PROPS)
+                r = perr(p, "too many options");
+            else {
+                if (!tap && strcmp(kv->key, "localaddr"))
+                    modes++;
+                nd->opts[nd->n_opts].key = xstrdup(kv->key);
+                nd->opts[nd->n_opts++].value = xstrdup(kv->value);
+            }
+        }
+    }
+    if (!r)
+        r = check_unused(p, kl);
+    if (!r && !tap && modes != 1)
+        r = perr(p, "needs exactly one of listen=, connect= or mcast=");
+    if (r) {
+        for (unsigned i = 0; i < nd->n_opts; i++) {
+            free(nd->opts[i].key);
+            free(nd->opts[i].value);
+        }
+        memset(nd, 0, sizeof(*nd));
+        return r;
+    }
+    nd->type = xstrdup(type);
+    nd->id = xstrdup(id);
+    cfg->n_netdevs++;
+    return VM_PARSE_OK;
+}
+
 static bool refused_netdev_type(const char *t)
 {
-    static const char *const types[] = { "tap", "bridge", "socket", "vde", "l2tpv3", "stream",
+    static const char *const types[] = { "bridge", "vde", "l2tpv3", "stream",
                                          "dgram", "vhost-user", "vhost-vdpa", "netmap",
                                          "vmnet-host", "vmnet-shared", "vmnet-bridged", "af-xdp",
                                          "hubport", NULL };
@@ -882,13 +945,15 @@ static int opt_netdev(struct parser *p)
     const char *type = kvlist_get(&kl, "type");
     const char *id = kvlist_get(&kl, "id");
     if (!type)
-        r = perr(p, "needs a type (user)");
+        r = perr(p, "needs a type (user, socket, tap)");
     else if (refused_netdev_type(type))
         r = punsup(p, type);
-    else if (strcmp(type, "user"))
+    else if (strcmp(type, "user") && strcmp(type, "socket") && strcmp(type, "tap"))
         r = perr(p, "invalid network back end type '%s'", type);
     else if (!id || !valid_name(id))
         r = perr(p, "needs a valid id=");
+    else if (strcmp(type, "user"))
+        r = generic_net(p, &kl, type, id);
     else
         r = user_net(p, &kl, id, NULL);
     kvlist_free(&kl);
@@ -976,6 +1041,12 @@ static int opt_net(struct parser *p)
         kvlist_get(&kl, "id");
         kvlist_get(&kl, "name");
         r = user_net(p, &kl, id, NULL);
+    } else if (!strcmp(type, "tap") || !strcmp(type, "socket")) {
+        char id[32];
+        snprintf(id, sizeof(id), "__net_%s%u", type, cfg->n_netdevs);
+        kvlist_get(&kl, "id");
+        kvlist_get(&kl, "name");
+        r = generic_net(p, &kl, type, id);
     } else if (refused_netdev_type(type)) {
         r = punsup(p, type);
     } else {
@@ -1741,7 +1812,7 @@ static int finish(struct parser *p)
     /* -net nic without netdev= joins the first -net user back end (QEMU's hub 0). */
     const char *legacy_user = NULL;
     for (unsigned i = 0; i < cfg->n_netdevs; i++)
-        if (has_prefix(cfg->netdevs[i].id, "__net_user")) {
+        if (has_prefix(cfg->netdevs[i].id, "__net_")) {
             legacy_user = cfg->netdevs[i].id;
             break;
         }

@@ -14,8 +14,8 @@ static int fail(char *err, size_t errlen, const char *fmt, const char *a, const 
 /* How the user wrote the back end, for messages (never an internal id). */
 static void netdev_label(const struct vm_netdev *nd, char *buf, size_t len)
 {
-    if (!strncmp(nd->id, "__net_user", 10))
-        snprintf(buf, len, nd->implicit ? "user networking (the default network)" : "-net user");
+    if (!strncmp(nd->id, "__net_", 6))
+        snprintf(buf, len, nd->implicit ? "user networking (the default network)" : "-net %s", nd->type);
     else if (!strncmp(nd->id, "__nic", 5))
         snprintf(buf, len, "-nic %s", nd->type);
     else
@@ -45,6 +45,16 @@ int pc_net_create(struct pc_net *net, const struct vm_config *cfg, struct pci_bu
             if (!d->user)
                 return -1;
             d->port = net_user_port(d->user);
+        } else if (!strcmp(nd->type, "socket")) {
+            d->socket = net_socket_create(nd, d->label, ml, log, err, errlen);
+            if (!d->socket)
+                return -1;
+            d->port = net_socket_port(d->socket);
+        } else if (!strcmp(nd->type, "tap")) {
+            d->tap = net_tap_create(nd, d->label, ml, log, err, errlen);
+            if (!d->tap)
+                return -1;
+            d->port = net_tap_port(d->tap);
         } else {
             return fail(err, errlen, "pcvm: %s: back end type '%s' not supported yet", d->label, nd->type);
         }
@@ -220,8 +230,11 @@ void pc_net_destroy(struct pc_net *net)
             e1000_destroy(net->nics[i].e1000);
             free(net->nics[i].e1000);
         }
-    for (unsigned i = 0; i < net->n_netdevs; i++)
+    for (unsigned i = 0; i < net->n_netdevs; i++) {
         net_user_destroy(net->netdevs[i].user);
+        net_socket_destroy(net->netdevs[i].socket);
+        net_tap_destroy(net->netdevs[i].tap);
+    }
     for (unsigned i = 0; i < net->n_dumps; i++)
         net_dump_close(net->dumps[i]);
     memset(net, 0, sizeof(*net));

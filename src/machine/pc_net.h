@@ -8,6 +8,8 @@
 #include "hw/e1000.h"
 #include "hw/fw_cfg.h"
 #include "hw/pci.h"
+#include "net/socket.h"
+#include "net/tap.h"
 #include "net/user.h"
 #include "util/log.h"
 #include "util/mainloop.h"
@@ -19,7 +21,9 @@ struct monitor_registry;
 struct pc_netdev {
     const struct vm_netdev *cfg;
     char label[96];                /* how messages name it: "-netdev user,id=net0", "-net user" */
-    struct net_user *user;
+    struct net_user *user;         /* one of these three */
+    struct net_socket *socket;
+    struct net_tap *tap;
     struct net_port *port;         /* the back end's end of the link */
 };
 

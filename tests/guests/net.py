@@ -116,7 +116,7 @@ def test(log_path, consoles):
         if 'e1000: eth0 NIC Link is Up 1000 Mbps Full Duplex' not in link:
             problems.append('no "e1000: eth0 NIC Link is Up 1000 Mbps Full Duplex" in dmesg')
         out = c.run('wget -q -O /tmp/blob.bin http://10.0.2.2:%d/blob.bin && sha256sum /tmp/blob.bin'
-                    % HTTP_PORT, 300, 'wget')
+                    % HTTP_PORT, 600, 'wget')
         m = re.search(r'^([0-9a-f]{64})\s+/tmp/blob\.bin', out, re.M)
         if not m:
             problems.append('wget from the host failed: %r' % out.strip()[-300:])
@@ -124,7 +124,7 @@ def test(log_path, consoles):
             problems.append('the fetched file has sha256 %s, the host has %s' % (m.group(1), want_sum))
         token = secrets.token_hex(8)
         c.run('mkdir -p /www && echo "pcvm guest page %s" > /www/index.html && httpd -p 80 -h /www'
-              % token, 60, 'httpd')
+              % token, 180, 'httpd')
         page = curl(FWD_WEB)
         if ('pcvm guest page %s' % token) not in page.stdout:
             problems.append('curl through hostfwd port %d got %r (exit %d)' %

@@ -12,14 +12,15 @@
 # kernel log, ACPI power-off), linux_smp (-smp 2), cpumodels (/proc/cpuinfo per -cpu model),
 # gnumach (GNU Mach 1.8), memtest (memtest86+), installer (Debian installer), net (e1000 +
 # user networking: DHCP, a download from the host, a guest web page through hostfwd), netboot
-# (-boot n: SeaBIOS, the e1000's iPXE ROM, kernel and initrd over HTTP).
+# (-boot n: SeaBIOS, the e1000's iPXE ROM, kernel and initrd over HTTP), net_socket (two guests
+# on -netdev socket listen/connect ping), net_tap (-netdev tap in a network namespace; root).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # The default list is what `make check` runs: it must fit CI (2 cores, ~15 minutes).
 # Measured on the 2-core box while other jobs ran (load 2..5): about 5 minutes in all, the
 # installer (~1.5 min), the cpumodels boots (~1.5 min) and the Linux boots (~45 s each) being
 # the longest.
-DEFAULT="kernels badkernels seabios linux linux_smp cpumodels gnumach memtest installer net netboot"
+DEFAULT="kernels badkernels seabios linux linux_smp cpumodels gnumach memtest installer net netboot net_socket net_tap"
 # Not in the default list: nothing yet, but "all" also boots all six CPU models.
 SLOW=""
 ALL="$DEFAULT $SLOW"
@@ -64,7 +65,7 @@ prepare() {
     kernels|seabios) bash tests/kernels/build.sh build/tests/kernels ;;
     badkernels) bash scripts/fetch-guests.sh linux busybox ;;
     linux|linux_smp|cpumodels) bash scripts/fetch-guests.sh linux busybox && bash tests/kernels/build.sh build/tests/kernels ;;
-    net|netboot) bash scripts/fetch-guests.sh linux busybox ;;
+    net|netboot|net_socket|net_tap) bash scripts/fetch-guests.sh linux busybox ;;
     gnumach) bash scripts/fetch-guests.sh gnumach && bash tests/kernels/build.sh build/tests/kernels ;;
     memtest) bash scripts/fetch-guests.sh memtest ;;
     installer) bash scripts/fetch-guests.sh installer ;;
