@@ -299,8 +299,21 @@ static void test_network(void **state)
     };
     for (size_t i = 0; i < sizeof(bad_fwd) / sizeof(bad_fwd[0]); i++)
         expect_error(VM_PARSE_ERROR, NULL, "-netdev", bad_fwd[i], NULL);
-    expect_error(VM_PARSE_UNSUPPORTED, "pcvm: -netdev tap: not supported yet", "-netdev",
-                 "tap,id=n", NULL);
+    expect_error(VM_PARSE_UNSUPPORTED, "pcvm: -netdev vde: not supported yet", "-netdev",
+                 "vde,id=n", NULL);
+    expect_error(VM_PARSE_ERROR, NULL, "-netdev", "tap,id=n,script=/etc/qemu-ifup", NULL);
+    expect_error(VM_PARSE_ERROR, NULL, "-netdev", "socket,id=n", NULL);       /* no mode */
+    expect_error(VM_PARSE_ERROR, NULL, "-netdev", "socket,id=n,listen=:1,connect=:2", NULL);
+    expect_error(VM_PARSE_ERROR, NULL, "-object", "filter-dump,id=f,netdev=n", NULL);   /* no file */
+    {
+        struct vm_config c2;
+        char e2[256];
+        assert_int_equal(parse(&c2, e2, "-netdev", "tap,id=net0,ifname=tap0,script=no,downscript=no",
+                               "-device", "e1000,netdev=net0", NULL), 0);
+        assert_string_equal(c2.netdevs[0].type, "tap");
+        assert_string_equal(c2.nics[0].netdev, "net0");
+        vm_config_free(&c2);
+    }
     expect_error(VM_PARSE_ERROR, NULL, "-netdev", "user", NULL);   /* no id */
     expect_error(VM_PARSE_ERROR, NULL, "-netdev", "user,id=a,frob=1", NULL);
     expect_error(VM_PARSE_ERROR, NULL, "-device", "e1000,netdev=nosuch", NULL);
