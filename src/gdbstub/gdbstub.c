@@ -743,6 +743,10 @@ static void handle_packet(struct gdbstub *gs, const char *p, size_t len)
     case 'z': cmd_breakpoint(gs, arg, false); break;
     case 'c': case 's': case 'C': case 'S': cmd_resume(gs, p[0], arg); break;
     case 'H': {
+        if (len < 2) {
+            send_str(gs, "E22");
+            break;
+        }
         char op = *arg++;
         int t = parse_thread(gs, &arg);
         if ((op != 'g' && op != 'c') || t == -2 || *arg) {

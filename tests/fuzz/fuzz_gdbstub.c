@@ -1,7 +1,7 @@
 /* libFuzzer target: the gdb stub's packet parser and command interpreter.  Bytes arrive as
  * gdb would send them (in chunks of a size the first byte picks) to a stub over two vCPUs
- * with 4 MiB of RAM; when a packet resumes the guest, the vCPUs run a few hundred
- * instructions and a debug stop is reported as the board would.  Checked on every input:
+ * with 1 MiB of RAM; when a packet resumes the guest, the vCPUs run a few hundred
+ * instructions (20,000 in all per input) and a debug stop is reported as the board would.  Checked on every input:
  * everything the stub sends is '+', '-' or a well-formed "$data#ck" packet with the right
  * checksum, and each frame gdb sends gets its acknowledgement ('+' or, for a bad checksum,
  * '-') before anything else is sent for it.
@@ -103,7 +103,7 @@ static bool ready;
 
 static void setup(void)
 {
-    if (phys_mem_init(&mem, 4u << 20, 4u << 20) < 0)
+    if (phys_mem_init(&mem, 1u << 20, 1u << 20) < 0)
         abort();
     io_bus_init(&io);
     for (int k = 0; k < 2; k++)
@@ -136,6 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct gdbstub *gs = gdbstub_new(&t, &chr);
     if (!gs)
         return 0;
+    unsigned budget = 100;      /* cpu_run calls of 200 instructions per input */
     for (size_t off = 0; off < size && !m.quit; off += chunk) {
         size_t n = size - off < chunk ? size - off : chunk;
         size_t acks = sink.acks;
@@ -146,7 +147,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         else
             gdbstub_input(gs, data + off, n);
         (void)acks;
-        if (!m.paused) {
+        if (!m.paused && budget) {
+            budget--;
             /* The guest runs a little, as the run loop would between host events. */
             for (unsigned k = 0; k < t.ncpus && !m.paused; k++)
                 if (cpu_run(&cpus[k], 200) == CPU_EXIT_DEBUG)
