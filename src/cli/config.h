@@ -158,7 +158,7 @@ struct vm_monitor {
 /* -action panic=: what a guest panic reported through pvpanic does (QEMU's default: shutdown). */
 enum vm_panic_action { VM_PANIC_SHUTDOWN = 0, VM_PANIC_PAUSE, VM_PANIC_EXIT_FAILURE, VM_PANIC_NONE };
 
-enum vm_display { VM_DISPLAY_DEFAULT = 0, VM_DISPLAY_NONE };
+enum vm_display { VM_DISPLAY_DEFAULT = 0, VM_DISPLAY_NONE, VM_DISPLAY_SDL };
 enum vm_vga { VM_VGA_STD = 0, VM_VGA_NONE };
 enum vm_rtc_base { VM_RTC_BASE_UTC = 0, VM_RTC_BASE_LOCALTIME, VM_RTC_BASE_DATE };
 enum vm_rtc_clock { VM_RTC_CLOCK_HOST = 0, VM_RTC_CLOCK_RT, VM_RTC_CLOCK_VM };
@@ -225,6 +225,8 @@ struct vm_config {
 
     bool nographic;
     enum vm_display display;
+    char *vnc;              /* -vnc SPEC as given (checked by vnc_spec_parse), or NULL */
+    char *keyboard_layout;  /* -k LAYOUT (en-us, de), or NULL */
     enum vm_vga vga;
     struct vm_rtc rtc;
     bool no_reboot, no_shutdown;

@@ -69,6 +69,8 @@ void vm_config_free(struct vm_config *cfg)
         free(cfg->chardevs[i].spec);
     }
     free(cfg->debugcon);
+    free(cfg->vnc);
+    free(cfg->keyboard_layout);
     free(cfg->log_file);
     free(cfg->gdb);
     free(cfg->loadvm);
@@ -176,8 +178,12 @@ void vm_config_dump(const struct vm_config *cfg, FILE *out)
                 cfg->chardevs[i].backend, onoff(cfg->chardevs[i].mux), cfg->chardevs[i].spec);
     fprintf(out, "debugcon %s\n", s_or(cfg->debugcon, "-"));
     fprintf(out, "nographic %s\ndisplay %s\nvga %s\n", onoff(cfg->nographic),
-            cfg->display == VM_DISPLAY_NONE ? "none" : "default",
+            cfg->display == VM_DISPLAY_NONE ? "none" : cfg->display == VM_DISPLAY_SDL ? "sdl" : "default",
             cfg->vga == VM_VGA_NONE ? "none" : "std");
+    if (cfg->vnc)
+        fprintf(out, "vnc %s\n", cfg->vnc);
+    if (cfg->keyboard_layout)
+        fprintf(out, "keyboard %s\n", cfg->keyboard_layout);
     fprintf(out, "rtc base=%s", rtc_bases[cfg->rtc.base]);
     if (cfg->rtc.base == VM_RTC_BASE_DATE)
         fprintf(out, "@%" PRId64, cfg->rtc.base_time);

@@ -13,6 +13,8 @@
 
 #include "chardev/chardev_spec.h"
 #include "cli/kvlist.h"
+#include "ui/keymap.h"
+#include "ui/vnc.h"
 #include "util/log.h"
 
 #define RAM_DEFAULT   (128ull << 20)
@@ -1371,19 +1373,37 @@ static int opt_display(struct parser *p)
     int r = split(p, &kl, "type");
     if (r)
         return r;
-    static const char *const refused[] = { "gtk", "sdl", "curses", "vnc", "egl-headless",
+    static const char *const refused[] = { "gtk", "curses", "egl-headless",
                                            "spice-app", "cocoa", "dbus", "default", NULL };
     const char *type = kvlist_get(&kl, "type");
     if (!type)
-        r = perr(p, "needs a display type (none)");
+        r = perr(p, "needs a display type (none, sdl)");
     else if (in_list(type, refused))
         r = punsup(p, type);
-    else if (strcmp(type, "none"))
-        r = perr(p, "invalid display type '%s'", type);
+    else if (strcmp(type, "none") && strcmp(type, "sdl"))
+        r = perr(p, "invalid display type '%s' (none, sdl)", type);
     else if (!(r = check_unused(p, &kl)))
-        p->cfg->display = VM_DISPLAY_NONE;
+        p->cfg->display = strcmp(type, "sdl") ? VM_DISPLAY_NONE : VM_DISPLAY_SDL;
     kvlist_free(&kl);
     return r;
+}
+
+static int opt_vnc(struct parser *p)
+{
+    struct vnc_spec spec;
+    char e[256];
+    if (vnc_spec_parse(p->arg, &spec, e, sizeof(e)) < 0)
+        return perr(p, "%s", e);
+    set_str(&p->cfg->vnc, p->arg);
+    return VM_PARSE_OK;
+}
+
+static int opt_k(struct parser *p)
+{
+    if (!keymap_find(p->arg))
+        return perr(p, "unknown keyboard layout '%s' (%s)", p->arg, keymap_names());
+    set_str(&p->cfg->keyboard_layout, p->arg);
+    return VM_PARSE_OK;
 }
 
 static int opt_vga(struct parser *p)
@@ -1658,6 +1678,7 @@ static const struct option_def options[] = {
     { "chardev", true, opt_chardev }, { "mon", true, opt_mon }, { "debugcon", true, opt_debugcon },
     { "nographic", false, opt_nographic }, { "display", true, opt_display },
     { "vga", true, opt_vga }, { "rtc", true, opt_rtc },
+    { "vnc", true, opt_vnc }, { "k", true, opt_k },
     { "no-reboot", false, opt_no_reboot }, { "no-shutdown", false, opt_no_shutdown },
     { "action", true, opt_action },
     { "d", true, opt_d }, { "D", true, opt_D },
@@ -1674,8 +1695,8 @@ static const struct option_def options[] = {
 
 /* QEMU options pcvm knows of but does not implement: refused by name. */
 static const char *const refused_options[] = {
-    "vnc", "spice", "sdl", "curses", "full-screen", "fda", "fdb", "mtdblock", "sd", "pflash",
-    "usb", "usbdevice", "soundhw", "audiodev", "audio", "k", "L", "global", "incoming",
+    "spice", "sdl", "curses", "full-screen", "fda", "fdb", "mtdblock", "sd", "pflash",
+    "usb", "usbdevice", "soundhw", "audiodev", "audio", "L", "global", "incoming",
     "smbios", "fw_cfg", "option-rom", "watchdog", "watchdog-action", "mem-path",
     "mem-prealloc", "numa", "tb-size", "singlestep", "one-insn-per-tb", "overcommit", "msg",
     "runas", "chroot", "run-with", "semihosting", "semihosting-config", "plugin", "readconfig",
@@ -1774,6 +1795,11 @@ static int finish(struct parser *p)
             snprintf(p->err, p->errlen, "pcvm: %s: no -chardev with this id", refs[i]);
             return VM_PARSE_ERROR;
         }
+
+    if (cfg->nographic && cfg->display == VM_DISPLAY_SDL) {
+        snprintf(p->err, p->errlen, "pcvm: -nographic cannot be used with -display sdl");
+        return VM_PARSE_ERROR;
+    }
 
     /* Defaults, as QEMU makes them. */
     if (cfg->nodefaults) {

@@ -57,8 +57,10 @@ static uint8_t plane_byte(const struct vga *s, uint32_t off, int plane)
 static void plane_store(struct vga *s, uint32_t off, int plane, uint8_t v)
 {
     uint64_t i = (uint64_t)off * 4 + (unsigned)plane;
-    if (i < s->vram_size)
+    if (i < s->vram_size && s->vram[i] != v) {
         s->vram[i] = v;
+        vga_mark_dirty(s, i, 1);
+    }
 }
 
 static uint8_t vga_mem_readb(struct vga *s, uint32_t addr)
@@ -108,8 +110,10 @@ static void vga_mem_writeb(struct vga *s, uint32_t addr, uint8_t v)
         if (off >= 0x10000)
             return;
         uint64_t i = ((uint64_t)s->vbe_regs[VBE_DISPI_INDEX_BANK] << 16) + off;
-        if (i < s->vram_size)
+        if (i < s->vram_size && s->vram[i] != v) {
             s->vram[i] = v;
+            vga_mark_dirty(s, i, 1);
+        }
         return;
     }
     int64_t w = window_offset(s, addr);
@@ -196,6 +200,7 @@ static void lfb_write(void *opaque, uint32_t offset, uint32_t value, unsigned si
     for (unsigned i = 0; i < size; i++)
         if (offset + i < s->vram_size)
             s->vram[offset + i] = (uint8_t)(value >> (8 * i));
+    vga_mark_dirty(s, offset, size);
 }
 
 /* ---- legacy registers ---- */
@@ -312,6 +317,7 @@ static void vga_io_write(void *opaque, uint16_t port, uint32_t value, unsigned s
 {
     struct vga *s = opaque;
     uint8_t v = (uint8_t)value;
+    s->regs_dirty = true;
     if (size == 2) {
         /* A word write is two byte writes: index then data for the indexed registers. */
         vga_io_write(s, port, v, 1);
@@ -470,6 +476,7 @@ static void vbe_write(struct vga *s, uint16_t v)
                                (r[VBE_DISPI_INDEX_BPP] == 4 ? r[VBE_DISPI_INDEX_VIRT_WIDTH] / 2u
                                 : r[VBE_DISPI_INDEX_VIRT_WIDTH] * vbe_bytes_per_pixel(r[VBE_DISPI_INDEX_BPP]));
                 memset(s->vram, 0, len < s->vram_size ? len : s->vram_size);
+                vga_mark_dirty(s, 0, len);
             }
             /* Graphics mode, 64 KiB window at 0xA0000, as the dispi interface implies. */
             s->gr[6] = (uint8_t)((s->gr[6] & ~0x0c) | 0x05);
@@ -501,6 +508,7 @@ static void dispi_write(void *opaque, uint16_t port, uint32_t value, unsigned si
 {
     struct vga *s = opaque;
     (void)size;
+    s->regs_dirty = true;
     if (port == 0x1ce)
         s->vbe_index = (uint16_t)value;
     else
@@ -649,6 +657,7 @@ void vga_reset(struct vga *s)
     s->vbe_regs[VBE_DISPI_INDEX_BPP] = 8;
     /* Until the VGA BIOS sets a mode: the 128 KiB window, odd/even text-style access. */
     s->sr[2] = 0x0f;
+    s->regs_dirty = true;
 }
 
 int vga_init(struct vga *s, struct io_bus *io, struct phys_mem *mem, struct pci_bus *bus,

@@ -19,6 +19,9 @@
 #include "util/vclock.h"
 
 #define VGA_VRAM_SIZE (16u << 20)
+/* Granule of the VRAM dirty bitmap the display uses to redraw only what changed. */
+#define VGA_DIRTY_PAGE_SHIFT 12
+#define VGA_DIRTY_WORDS (VGA_VRAM_SIZE >> VGA_DIRTY_PAGE_SHIFT >> 6)
 
 /* Bochs VBE dispi register indexes (port 0x1CE). */
 enum {
@@ -56,6 +59,11 @@ struct vga {
     int rom_index;           /* phys_mem MMIO index of the mapped ROM BAR, -1 before */
     uint32_t rom_mapped_addr;
     struct pcvm_log *log;    /* may be NULL */
+    /* What changed since the display last looked: one bit per 4 KiB of VRAM written, and
+     * whether any register was written (mode, palette, start address, cursor ...). */
+    uint64_t dirty[VGA_DIRTY_WORDS];
+    bool vram_dirty;         /* some bit in dirty[] is set */
+    bool regs_dirty;
 };
 
 /* Allocate VRAM, claim the legacy ports, the dispi ports and 0xA0000-0xBFFFF, and (with bus
@@ -78,5 +86,23 @@ size_t vga_text_snapshot(struct vga *s, char *buf, size_t size);
 void vga_text_info(const struct vga *s, int *cols, int *rows, int *cursor_x, int *cursor_y);
 /* True when a graphics mode (VGA or VBE) is active. */
 bool vga_is_graphics(const struct vga *s);
+/* Byte at plane p of plane offset off (0xff beyond VRAM): what the CRTC scans out. */
+static inline uint8_t vga_plane_byte(const struct vga *s, uint32_t off, int plane)
+{
+    uint64_t i = (uint64_t)off * 4 + (unsigned)plane;
+    return i < s->vram_size ? s->vram[i] : 0xff;
+}
+/* Record a guest write to VRAM bytes [index, index + len) for the display. */
+static inline void vga_mark_dirty(struct vga *s, uint64_t index, uint64_t len)
+{
+    if (!len || index >= s->vram_size)
+        return;
+    uint64_t last = index + len - 1;
+    if (last >= s->vram_size)
+        last = s->vram_size - 1;
+    for (uint64_t p = index >> VGA_DIRTY_PAGE_SHIFT; p <= last >> VGA_DIRTY_PAGE_SHIFT; p++)
+        s->dirty[p >> 6] |= 1ull << (p & 63);
+    s->vram_dirty = true;
+}
 
 #endif

@@ -14,6 +14,8 @@
 #include "hw/acpi_tables.h"
 #include "hw/mptable.h"
 #include "machine/pc_gdb.h"
+#include "ui/display_monitor.h"
+#include "ui/display_setup.h"
 
 #define DEFAULT_BIOS "/usr/share/seabios/bios-256k.bin"
 #define DEFAULT_VGABIOS "/usr/share/seabios/vgabios-stdvga.bin"
@@ -716,7 +718,16 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
     if (cfg->kernel && pc_direct_boot(pc, err, errlen) < 0)
         return -1;
 
+    /* Display: the VGA's picture for VNC, the SDL window and screendump. */
+    if (display_init(&pc->display, pc->has_vga ? &pc->vga : NULL, &pc->kbc, &pc->clock, ml) < 0)
+        return fail(err, errlen, "pcvm: cannot set up the display");
+    pc->has_display = true;
+    if (display_start_frontends(&pc->display, cfg, err, errlen) < 0)
+        return -1;
+
     pc_monitors_create(pc);
+    if (display_monitor_register(&pc->display, &pc->monreg) < 0)
+        return fail(err, errlen, "pcvm: too many monitor command tables");
 
     if (pc_gdb_init(pc) < 0)
         return fail(err, errlen, "pcvm: -gdb: out of memory");
@@ -758,6 +769,8 @@ void pc_destroy(struct pc *pc)
         if (pc->drives[i])
             block_close(pc->drives[i]);
     pc_net_destroy(&pc->net);
+    if (pc->has_display)
+        display_destroy(&pc->display); /* stops the VNC and SDL threads first */
     if (pc->has_vga)
         vga_destroy(&pc->vga);
     fw_cfg_destroy(&pc->fw_cfg);

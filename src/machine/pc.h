@@ -34,6 +34,7 @@
 #include "mem/memory.h"
 #include "monitor/monitor.h"
 #include "monitor/registry.h"
+#include "ui/display.h"
 #include "util/log.h"
 #include "util/mainloop.h"
 #include "util/stamps.h"
@@ -93,6 +94,8 @@ struct pc {
     bool aio_started;
     struct vga vga;
     bool has_vga;
+    struct display display;        /* renders the VGA for -vnc, -display sdl and screendump */
+    bool has_display;
     struct fw_cfg fw_cfg;
     struct pc_net net;             /* network back ends and cards */
 

@@ -414,8 +414,9 @@ static void test_consoles(void **state)
                  "(pause, shutdown, exit-failure, none)", "-action", "panic=reboot", NULL);
     expect_error(VM_PARSE_ERROR, NULL, "-action", "colour=red", NULL);
     expect_error(VM_PARSE_ERROR, NULL, "-device", "pvpanic,ioport=0x10000", NULL);
-    expect_error(VM_PARSE_UNSUPPORTED, "pcvm: -vnc: not supported yet", "-vnc", "0.0.0.0:0",
-                 NULL);
+    expect_error(VM_PARSE_ERROR, "pcvm: -vnc 0.0.0.0:0,websocket=on: option 'websocket' not "
+                 "supported (password, to, share)", "-vnc", "0.0.0.0:0,websocket=on", NULL);
+    expect_error(VM_PARSE_UNSUPPORTED, "pcvm: -sdl: not supported yet", "-sdl", NULL);
     expect_error(VM_PARSE_UNSUPPORTED, "pcvm: -display gtk: not supported yet", "-display",
                  "gtk", NULL);
     expect_error(VM_PARSE_ERROR, "pcvm: -foo: invalid option", "-foo", NULL);

@@ -1,0 +1,226 @@
+/* The display core: refresh timer, changed-line bookkeeping per front end, input queue. */
+#include "ui/display.h"
+
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+/* The picture shown without a VGA (-vga none). */
+#define BLANK_WIDTH 640
+#define BLANK_HEIGHT 480
+
+/* Render what changed and add it to every front end's pending lines. */
+static void display_render(struct display *d, bool force)
+{
+    int rc = d->vga ? vga_render_update(&d->render, d->vga, host_monotonic_ns(), force)
+                    : vga_render_blank(&d->render, BLANK_WIDTH, BLANK_HEIGHT);
+    if (rc <= 0)
+        return;
+    int y0 = d->render.surf.height, y1 = 0;
+    if (rc == 1) {
+        for (int y = 0; y < d->render.surf.height; y++)
+            if (d->render.line_dirty[y]) {
+                if (y < y0)
+                    y0 = y;
+                y1 = y + 1;
+            }
+    }
+    for (unsigned i = 0; i < d->n_frontends; i++) {
+        struct display_frontend *f = &d->frontends[i];
+        if (rc == 2) {
+            f->resized_pending = true;
+            continue;
+        }
+        if (f->pending_y0 >= f->pending_y1) {
+            f->pending_y0 = y0;
+            f->pending_y1 = y1;
+        } else {
+            if (y0 < f->pending_y0)
+                f->pending_y0 = y0;
+            if (y1 > f->pending_y1)
+                f->pending_y1 = y1;
+        }
+    }
+}
+
+/* Offer every front end its pending lines. */
+static void display_push(struct display *d)
+{
+    const struct display_surface *s = &d->render.surf;
+    if (!s->pixels)
+        return;
+    for (unsigned i = 0; i < d->n_frontends; i++) {
+        struct display_frontend *f = &d->frontends[i];
+        if (!f->resized_pending && f->pending_y0 >= f->pending_y1)
+            continue;
+        int y0 = f->pending_y0 < 0 ? 0 : f->pending_y0;
+        int y1 = f->pending_y1 > s->height ? s->height : f->pending_y1;
+        if (!f->resized_pending && y0 >= y1) {
+            f->pending_y0 = f->pending_y1 = 0;
+            continue;
+        }
+        if (f->ops->publish(f->opaque, s, f->resized_pending, y0, y1)) {
+            f->resized_pending = false;
+            f->pending_y0 = f->pending_y1 = 0;
+        }
+    }
+}
+
+static bool display_watched(struct display *d)
+{
+    for (unsigned i = 0; i < d->n_frontends; i++)
+        if (d->frontends[i].ops->watching(d->frontends[i].opaque))
+            return true;
+    return false;
+}
+
+static void refresh_arm(struct display *d)
+{
+    if (!vtimer_pending(&d->refresh))
+        vtimer_mod(&d->refresh, vclock_now(d->clock) + NS_PER_SEC / DISPLAY_REFRESH_HZ);
+}
+
+/* The refresh runs only while someone watches; a new viewer restarts it. */
+static void refresh_tick(void *opaque)
+{
+    struct display *d = opaque;
+    if (!display_watched(d))
+        return;
+    display_render(d, false);
+    display_push(d);
+    refresh_arm(d);
+}
+
+void display_key(struct display *d, uint16_t code, bool down)
+{
+    if (d->kbc)
+        i8042_key_event(d->kbc, code, down);
+}
+
+void display_mouse(struct display *d, int dx, int dy, int dz, uint8_t buttons)
+{
+    d->mouse_buttons = buttons;
+    if (d->kbc)
+        i8042_mouse_event(d->kbc, dx, -dy, dz, buttons);
+}
+
+static void handle_event(struct display *d, const struct display_event *ev)
+{
+    switch (ev->kind) {
+    case DISPLAY_EV_KEY:
+        display_key(d, ev->code, ev->down);
+        break;
+    case DISPLAY_EV_MOUSE:
+        display_mouse(d, ev->dx, ev->dy, ev->dz, ev->buttons);
+        break;
+    case DISPLAY_EV_REFRESH:
+        /* A new viewer gets the whole picture. */
+        for (unsigned i = 0; i < d->n_frontends; i++)
+            d->frontends[i].resized_pending = true;
+        display_render(d, false);
+        display_push(d);
+        refresh_arm(d);
+        break;
+    case DISPLAY_EV_QUIT:
+        mainloop_request_exit(d->ml, 0);
+        break;
+    default:
+        break;
+    }
+}
+
+static void on_wake(void *opaque, int fd, short revents)
+{
+    struct display *d = opaque;
+    (void)revents;
+    uint64_t n;
+    ssize_t r = read(fd, &n, sizeof(n));
+    (void)r;
+    for (;;) {
+        struct display_event batch[64];
+        unsigned count = 0;
+        pthread_mutex_lock(&d->queue_lock);
+        while (d->queue_count && count < 64) {
+            batch[count++] = d->queue[d->queue_head];
+            d->queue_head = (d->queue_head + 1) % DISPLAY_EVENT_QUEUE;
+            d->queue_count--;
+        }
+        pthread_mutex_unlock(&d->queue_lock);
+        if (!count)
+            break;
+        for (unsigned i = 0; i < count; i++)
+            handle_event(d, &batch[i]);
+    }
+}
+
+void display_post_event(struct display *d, const struct display_event *ev)
+{
+    pthread_mutex_lock(&d->queue_lock);
+    if (d->queue_count < DISPLAY_EVENT_QUEUE) {
+        d->queue[(d->queue_head + d->queue_count) % DISPLAY_EVENT_QUEUE] = *ev;
+        d->queue_count++;
+    }
+    pthread_mutex_unlock(&d->queue_lock);
+    uint64_t one = 1;
+    ssize_t w = write(d->wake_fd, &one, sizeof(one));
+    (void)w;
+}
+
+int display_init(struct display *d, struct vga *vga, struct i8042 *kbc, struct vclock *clock,
+                 struct mainloop *ml)
+{
+    memset(d, 0, sizeof(*d));
+    d->wake_fd = -1;
+    d->vga = vga;
+    d->kbc = kbc;
+    d->clock = clock;
+    d->ml = ml;
+    vga_render_init(&d->render);
+    vtimer_init(&d->refresh, clock, refresh_tick, d);
+    d->refresh.deferrable = true; /* an idle guest's screen may wait for its next wake-up */
+    if (pthread_mutex_init(&d->queue_lock, NULL))
+        return -1;
+    d->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (d->wake_fd < 0 || mainloop_add_fd(ml, d->wake_fd, POLLIN, NULL, on_wake, d) < 0) {
+        if (d->wake_fd >= 0)
+            close(d->wake_fd);
+        d->wake_fd = -1;
+        pthread_mutex_destroy(&d->queue_lock);
+        return -1;
+    }
+    return 0;
+}
+
+void display_destroy(struct display *d)
+{
+    for (unsigned i = 0; i < d->n_frontends; i++)
+        d->frontends[i].ops->destroy(d->frontends[i].opaque);
+    d->n_frontends = 0;
+    vtimer_del(&d->refresh);
+    if (d->wake_fd >= 0) {
+        mainloop_remove_fd(d->ml, d->wake_fd);
+        close(d->wake_fd);
+        d->wake_fd = -1;
+        pthread_mutex_destroy(&d->queue_lock);
+    }
+    vga_render_destroy(&d->render);
+}
+
+int display_add_frontend(struct display *d, const struct display_frontend_ops *ops, void *opaque)
+{
+    if (d->n_frontends >= DISPLAY_MAX_FRONTENDS)
+        return -1;
+    struct display_frontend *f = &d->frontends[d->n_frontends++];
+    memset(f, 0, sizeof(*f));
+    f->ops = ops;
+    f->opaque = opaque;
+    f->resized_pending = true;
+    return 0;
+}
+
+const struct display_surface *display_snapshot(struct display *d)
+{
+    display_render(d, false);
+    return &d->render.surf;
+}

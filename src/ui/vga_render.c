@@ -1,0 +1,413 @@
+/* VGA and Bochs VBE scan-out, following the IBM VGA reference for how the CRTC, sequencer,
+ * attribute controller and DAC turn video memory into pixels. */
+#include "ui/vga_render.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_WIDTH 2560
+#define MAX_HEIGHT 1600
+/* Host-time blink periods: the cursor toggles every 16 frames of 60 Hz, blinking text every 32. */
+#define CURSOR_BLINK_NS 266666666LL
+#define TEXT_BLINK_NS 533333333LL
+
+enum { VBE_ENABLED = 0x01, VBE_8BIT_DAC = 0x20 };
+
+void vga_render_init(struct vga_render *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->cursor_x = r->cursor_y = -1;
+}
+
+void vga_render_destroy(struct vga_render *r)
+{
+    free(r->surf.pixels);
+    free(r->line_dirty);
+    r->surf.pixels = NULL;
+    r->line_dirty = NULL;
+}
+
+/* Make the surface width x height; returns 1 when reallocated, 0 when unchanged, -1 on OOM. */
+static int surface_resize(struct vga_render *r, int width, int height)
+{
+    if (width < 1)
+        width = 1;
+    if (height < 1)
+        height = 1;
+    if (width > MAX_WIDTH)
+        width = MAX_WIDTH;
+    if (height > MAX_HEIGHT)
+        height = MAX_HEIGHT;
+    if (r->surf.pixels && r->surf.width == width && r->surf.height == height)
+        return 0;
+    uint32_t *px = calloc((size_t)width * (size_t)height, sizeof(uint32_t));
+    if (!px)
+        return -1;
+    if (height > r->line_dirty_cap) {
+        uint8_t *ld = realloc(r->line_dirty, (size_t)height);
+        if (!ld) {
+            free(px);
+            return -1;
+        }
+        r->line_dirty = ld;
+        r->line_dirty_cap = height;
+    }
+    free(r->surf.pixels);
+    r->surf.pixels = px;
+    r->surf.width = width;
+    r->surf.height = height;
+    r->valid = false;
+    return 1;
+}
+
+int vga_render_blank(struct vga_render *r, int width, int height)
+{
+    int rc = surface_resize(r, width, height);
+    if (rc < 0)
+        return -1;
+    memset(r->line_dirty, rc || !r->valid, (size_t)r->surf.height);
+    int changed = rc ? 2 : !r->valid;
+    r->valid = true;
+    return changed;
+}
+
+/* ---- colors ---- */
+
+static uint32_t dac_color(const struct vga *v, unsigned index)
+{
+    const uint8_t *c = &v->dac[(index & 0xff) * 3];
+    if (v->vbe_regs[VBE_DISPI_INDEX_ENABLE] & VBE_8BIT_DAC)
+        return (uint32_t)c[0] << 16 | (uint32_t)c[1] << 8 | c[2];
+    uint32_t rr = (c[0] & 0x3f) << 2 | (c[0] & 0x3f) >> 4;
+    uint32_t gg = (c[1] & 0x3f) << 2 | (c[1] & 0x3f) >> 4;
+    uint32_t bb = (c[2] & 0x3f) << 2 | (c[2] & 0x3f) >> 4;
+    return rr << 16 | gg << 8 | bb;
+}
+
+/* A 4-bit attribute color through the attribute controller's palette to the DAC. */
+static uint32_t attr_color(const struct vga *v, unsigned index)
+{
+    unsigned c = v->ar[index & 0x0f] & 0x3f;
+    if (v->ar[0x10] & 0x80)
+        c = (c & 0x0f) | (v->ar[0x14] & 0x03) << 4;
+    c |= (v->ar[0x14] & 0x0c) << 4;
+    return dac_color(v, c & v->pel_mask);
+}
+
+/* ---- change detection ---- */
+
+static void regs_capture(const struct vga *v, struct vga_render_regs *g)
+{
+    memset(g, 0, sizeof(*g));
+    g->misc = v->misc;
+    g->pel_mask = v->pel_mask;
+    memcpy(g->sr, v->sr, sizeof(g->sr));
+    memcpy(g->gr, v->gr, sizeof(g->gr));
+    memcpy(g->ar, v->ar, sizeof(g->ar));
+    memcpy(g->cr, v->cr, sizeof(g->cr));
+    /* The cursor registers only move the cursor: the text renderer handles them alone. */
+    g->cr[0x0a] = g->cr[0x0b] = g->cr[0x0e] = g->cr[0x0f] = 0;
+    memcpy(g->dac, v->dac, sizeof(g->dac));
+    memcpy(g->vbe, v->vbe_regs, sizeof(g->vbe));
+}
+
+/* Dirty bits taken from the VGA (and cleared there) for this frame. */
+struct dirty_snapshot {
+    uint64_t bits[VGA_DIRTY_WORDS];
+};
+
+static void dirty_take(struct vga *v, struct dirty_snapshot *d)
+{
+    memcpy(d->bits, v->dirty, sizeof(d->bits));
+    memset(v->dirty, 0, sizeof(v->dirty));
+    v->vram_dirty = false;
+}
+
+/* Was any VRAM byte in [start, start + len) written? */
+static bool dirty_range(const struct dirty_snapshot *d, uint64_t start, uint64_t len)
+{
+    if (!len)
+        return false;
+    uint64_t first = start >> VGA_DIRTY_PAGE_SHIFT, last = (start + len - 1) >> VGA_DIRTY_PAGE_SHIFT;
+    uint64_t pages = (uint64_t)VGA_DIRTY_WORDS * 64;
+    if (first >= pages)
+        return false;
+    if (last >= pages)
+        last = pages - 1;
+    for (uint64_t p = first; p <= last; p++)
+        if (d->bits[p >> 6] & (1ull << (p & 63)))
+            return true;
+    return false;
+}
+
+/* ---- text modes ---- */
+
+/* Plane-2 offset of character map m (0-7), as SR3 numbers them. */
+static uint32_t font_map_offset(unsigned m)
+{
+    return (m & 3) * 0x4000u + (m >> 2) * 0x2000u;
+}
+
+static void font_fetch(const struct vga *v, unsigned map, uint8_t out[256 * 32])
+{
+    uint32_t base = font_map_offset(map);
+    for (unsigned i = 0; i < 256 * 32; i++)
+        out[i] = vga_plane_byte(v, base + i, 2);
+}
+
+static void draw_cell(struct vga_render *r, const struct vga *v, int col, int row, int cw, int ch,
+                      uint8_t c, uint8_t attr, bool cursor_here, int cur_start, int cur_end)
+{
+    bool blink_enabled = v->ar[0x10] & 0x08;
+    unsigned bg_index = blink_enabled ? (attr >> 4) & 7 : attr >> 4;
+    uint32_t fg = attr_color(v, attr & 0x0f), bg = attr_color(v, bg_index);
+    if (blink_enabled && (attr & 0x80) && !r->blink_phase)
+        fg = bg;
+    /* Attribute bit 3 picks map A when set, map B when clear. */
+    const uint8_t *glyph = r->font[(attr & 0x08) ? 0 : 1] + (unsigned)c * 32;
+    bool line_graphics = (v->ar[0x10] & 0x04) && c >= 0xc0 && c <= 0xdf;
+    int x0 = col * cw, y0 = row * ch;
+    for (int y = 0; y < ch && y0 + y < r->surf.height; y++) {
+        uint8_t bits = y < 32 ? glyph[y] : 0;
+        if (cursor_here && y >= cur_start && y <= cur_end)
+            bits = 0xff;
+        uint32_t *px = r->surf.pixels + (size_t)(y0 + y) * (size_t)r->surf.width + x0;
+        for (int x = 0; x < 8 && x0 + x < r->surf.width; x++)
+            px[x] = (bits & (0x80 >> x)) ? fg : bg;
+        if (cw == 9 && x0 + 8 < r->surf.width)
+            px[8] = (line_graphics || (cursor_here && y >= cur_start && y <= cur_end)) && (bits & 1) ? fg : bg;
+        r->line_dirty[y0 + y] = 1;
+    }
+}
+
+static int render_text(struct vga_render *r, struct vga *v, int64_t now_ns, bool full, bool vram_written)
+{
+    int cols, rows, cx, cy;
+    vga_text_info(v, &cols, &rows, &cx, &cy);
+    if (cols > VGA_RENDER_MAX_COLS)
+        cols = VGA_RENDER_MAX_COLS;
+    if (rows > VGA_RENDER_MAX_ROWS)
+        rows = VGA_RENDER_MAX_ROWS;
+    int cw = (v->sr[1] & 1) ? 8 : 9;
+    int ch = (v->cr[9] & 0x1f) + 1;
+    int rc = surface_resize(r, cols * cw, rows * ch);
+    if (rc < 0)
+        return -1;
+    if (rc || !r->valid)
+        full = true;
+
+    /* Fonts: a new glyph anywhere redraws everything. */
+    uint8_t sr3 = v->sr[3];
+    unsigned map_a = ((sr3 >> 5) & 1) << 2 | ((sr3 >> 2) & 3);
+    unsigned map_b = ((sr3 >> 4) & 1) << 2 | (sr3 & 3);
+    if (full || vram_written) {
+        uint8_t fresh[256 * 32];
+        font_fetch(v, map_a, fresh);
+        if (memcmp(fresh, r->font[0], sizeof(fresh))) {
+            memcpy(r->font[0], fresh, sizeof(fresh));
+            full = true;
+        }
+        font_fetch(v, map_b, fresh);
+        if (memcmp(fresh, r->font[1], sizeof(fresh))) {
+            memcpy(r->font[1], fresh, sizeof(fresh));
+            full = true;
+        }
+    }
+
+    bool cursor_phase = (now_ns / CURSOR_BLINK_NS) & 1;
+    bool blink_phase = (now_ns / TEXT_BLINK_NS) & 1;
+    bool blink_changed = blink_phase != r->blink_phase && (v->ar[0x10] & 0x08);
+    r->blink_phase = blink_phase;
+    int cur_start = v->cr[0x0a] & 0x1f, cur_end = v->cr[0x0b] & 0x1f;
+    if (cur_end >= ch)
+        cur_end = ch - 1;
+    bool cursor_visible = cx >= 0 && cursor_phase && cur_start <= cur_end;
+    int new_cx = cursor_visible ? cx : -1, new_cy = cursor_visible ? cy : -1;
+    bool cursor_moved = new_cx != r->cursor_x || new_cy != r->cursor_y;
+
+    unsigned start = (unsigned)v->cr[0x0c] << 8 | v->cr[0x0d];
+    unsigned stride = v->cr[0x13] ? v->cr[0x13] * 2u : (unsigned)cols;
+    memset(r->line_dirty, 0, (size_t)r->surf.height);
+    int changed = 0;
+    for (int row = 0; row < rows; row++) {
+        for (int col = 0; col < cols; col++) {
+            uint32_t off = ((start + (unsigned)row * stride + (unsigned)col) * 2) & 0xffff;
+            uint8_t c = vga_plane_byte(v, off, 0), attr = vga_plane_byte(v, off, 1);
+            uint16_t cell = (uint16_t)(c | attr << 8);
+            uint16_t *cached = &r->cells[row * VGA_RENDER_MAX_COLS + col];
+            bool is_cursor = col == new_cx && row == new_cy;
+            bool was_cursor = col == r->cursor_x && row == r->cursor_y;
+            bool blinks = blink_changed && (attr & 0x80);
+            if (!full && *cached == cell && !blinks && !(cursor_moved && (is_cursor || was_cursor)))
+                continue;
+            *cached = cell;
+            draw_cell(r, v, col, row, cw, ch, c, attr, is_cursor, cur_start, cur_end);
+            changed = 1;
+        }
+    }
+    r->cursor_x = new_cx;
+    r->cursor_y = new_cy;
+    r->valid = true;
+    return rc ? 2 : changed;
+}
+
+/* ---- graphics modes ---- */
+
+static int render_vbe(struct vga_render *r, struct vga *v, const struct dirty_snapshot *d, bool full)
+{
+    const uint16_t *regs = v->vbe_regs;
+    int w = regs[VBE_DISPI_INDEX_XRES], h = regs[VBE_DISPI_INDEX_YRES];
+    unsigned bpp = regs[VBE_DISPI_INDEX_BPP];
+    unsigned bytes = bpp == 15 ? 2 : (bpp + 7) / 8;
+    int rc = surface_resize(r, w, h);
+    if (rc < 0)
+        return -1;
+    if (rc || !r->valid)
+        full = true;
+    w = r->surf.width;
+    h = r->surf.height;
+    uint64_t line = (uint64_t)regs[VBE_DISPI_INDEX_VIRT_WIDTH] * bytes;
+    if (bpp == 4)
+        line = regs[VBE_DISPI_INDEX_VIRT_WIDTH] / 2u;
+    uint64_t base = (uint64_t)regs[VBE_DISPI_INDEX_Y_OFFSET] * line +
+                    (uint64_t)regs[VBE_DISPI_INDEX_X_OFFSET] * bytes;
+    uint32_t palette[256];
+    if (bpp <= 8)
+        for (int i = 0; i < 256; i++)
+            palette[i] = dac_color(v, (unsigned)i & v->pel_mask);
+    memset(r->line_dirty, 0, (size_t)h);
+    int changed = 0;
+    for (int y = 0; y < h; y++) {
+        uint64_t a = base + (uint64_t)y * line;
+        uint64_t span = bpp == 4 ? (uint64_t)w / 2 : (uint64_t)w * bytes;
+        if (!full && !dirty_range(d, a, span))
+            continue;
+        uint32_t *px = r->surf.pixels + (size_t)y * (size_t)w;
+        const uint8_t *m = v->vram;
+        uint64_t size = v->vram_size;
+        for (int x = 0; x < w; x++) {
+            uint64_t o = a + (uint64_t)x * bytes;
+            uint32_t c = 0;
+            if (bpp == 4) {
+                o = a + (uint64_t)x / 2;
+                c = o < size ? palette[(x & 1) ? m[o] & 0x0f : m[o] >> 4] : 0;
+            } else if (o + bytes > size) {
+                c = 0;
+            } else if (bpp == 8) {
+                c = palette[m[o]];
+            } else if (bpp == 15 || bpp == 16) {
+                unsigned p = m[o] | m[o + 1] << 8;
+                unsigned rr, gg, bb;
+                if (bpp == 15) {
+                    rr = (p >> 10) & 0x1f; gg = (p >> 5) & 0x1f; bb = p & 0x1f;
+                    gg = gg << 3 | gg >> 2;
+                } else {
+                    rr = (p >> 11) & 0x1f; gg = (p >> 5) & 0x3f; bb = p & 0x1f;
+                    gg = gg << 2 | gg >> 4;
+                }
+                rr = rr << 3 | rr >> 2;
+                bb = bb << 3 | bb >> 2;
+                c = rr << 16 | gg << 8 | bb;
+            } else {
+                c = (uint32_t)m[o + 2] << 16 | (uint32_t)m[o + 1] << 8 | m[o];
+            }
+            px[x] = c;
+        }
+        r->line_dirty[y] = 1;
+        changed = 1;
+    }
+    r->valid = true;
+    return rc ? 2 : changed;
+}
+
+/* Standard VGA graphics: 16-color planar or 256-color (chain-4 or unchained "mode X"). */
+static int render_vga_graphics(struct vga_render *r, struct vga *v, const struct dirty_snapshot *d,
+                               bool full)
+{
+    bool color256 = v->gr[5] & 0x40;
+    int w = (v->cr[1] + 1) * 8;
+    if (v->sr[1] & 0x08)
+        w /= 2; /* half dot clock (320-wide 16-color modes) */
+    if (color256)
+        w /= 2;
+    unsigned vde = v->cr[0x12] | ((v->cr[7] & 0x02) << 7) | ((v->cr[7] & 0x40) << 3);
+    int scan = ((v->cr[9] & 0x1f) + 1) * ((v->cr[9] & 0x80) ? 2 : 1);
+    int h = (int)(vde + 1) / scan;
+    int rc = surface_resize(r, w, h);
+    if (rc < 0)
+        return -1;
+    if (rc || !r->valid)
+        full = true;
+    w = r->surf.width;
+    h = r->surf.height;
+    uint32_t palette[256];
+    for (int i = 0; i < 256; i++)
+        palette[i] = color256 ? dac_color(v, (unsigned)i & v->pel_mask) : attr_color(v, (unsigned)i);
+    unsigned start = (unsigned)v->cr[0x0c] << 8 | v->cr[0x0d];
+    unsigned stride = v->cr[0x13] * 2u;
+    /* CGA compatibility (CR17 bit 0 clear): odd lines come from the second 8 KiB bank. */
+    bool cga_banks = !(v->cr[0x17] & 0x01);
+    uint8_t plane_enable = v->ar[0x12] & 0x0f;
+    memset(r->line_dirty, 0, (size_t)h);
+    int changed = 0;
+    for (int y = 0; y < h; y++) {
+        unsigned ly = (unsigned)y;
+        uint32_t line = start;
+        if (cga_banks) {
+            line += (ly & 1) * 0x2000u;
+            ly >>= 1;
+        }
+        line += ly * stride;
+        unsigned span = color256 ? (unsigned)w / 4 + 1 : (unsigned)w / 8 + 1;
+        if (!full && !dirty_range(d, (uint64_t)line * 4, (uint64_t)span * 4))
+            continue;
+        uint32_t *px = r->surf.pixels + (size_t)y * (size_t)w;
+        if (color256) {
+            for (int x = 0; x < w; x++)
+                px[x] = palette[vga_plane_byte(v, line + (unsigned)x / 4, x & 3)];
+        } else {
+            for (int xb = 0; xb * 8 < w; xb++) {
+                uint8_t p[4];
+                for (int pl = 0; pl < 4; pl++)
+                    p[pl] = (plane_enable & (1 << pl)) ? vga_plane_byte(v, line + (unsigned)xb, pl) : 0;
+                for (int bit = 0; bit < 8 && xb * 8 + bit < w; bit++) {
+                    unsigned s = 7 - (unsigned)bit;
+                    unsigned idx = ((p[0] >> s) & 1) | ((p[1] >> s) & 1) << 1 |
+                                   ((p[2] >> s) & 1) << 2 | ((p[3] >> s) & 1) << 3;
+                    px[xb * 8 + bit] = palette[idx];
+                }
+            }
+        }
+        r->line_dirty[y] = 1;
+        changed = 1;
+    }
+    r->valid = true;
+    return rc ? 2 : changed;
+}
+
+int vga_render_update(struct vga_render *r, struct vga *v, int64_t now_ns, bool force)
+{
+    bool full = force || !r->valid;
+    if (v->regs_dirty) {
+        struct vga_render_regs now;
+        regs_capture(v, &now);
+        if (memcmp(&now, &r->regs, sizeof(now))) {
+            r->regs = now;
+            full = true;
+        }
+        v->regs_dirty = false;
+    }
+    bool text = !vga_is_graphics(v);
+    /* Nothing written and no register changed: a graphics frame is as it was. Text still has
+     * a blinking cursor and blinking characters. */
+    if (!full && !v->vram_dirty && !text)
+        return 0;
+    bool vram_written = v->vram_dirty;
+    struct dirty_snapshot d;
+    dirty_take(v, &d);
+    if (text)
+        return render_text(r, v, now_ns, full, vram_written);
+    if (v->vbe_regs[VBE_DISPI_INDEX_ENABLE] & VBE_ENABLED)
+        return render_vbe(r, v, &d, full);
+    return render_vga_graphics(r, v, &d, full);
+}
