@@ -228,6 +228,13 @@ static void *sdl_thread(void *opaque)
         start_done(w, -1, SDL_GetError());
         return NULL;
     }
+    /* SDL falls back to an invisible "offscreen" video driver: that is no window at all. */
+    const char *driver = SDL_GetCurrentVideoDriver();
+    if (!getenv("SDL_VIDEODRIVER") && driver && (!strcmp(driver, "offscreen") || !strcmp(driver, "dummy"))) {
+        SDL_Quit();
+        start_done(w, -1, "no display to open it on (is $DISPLAY set?)");
+        return NULL;
+    }
     w->frame_event = SDL_RegisterEvents(1);
     w->window = SDL_CreateWindow(TITLE, SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED, 640, 480, 0);
     w->renderer = w->window ? SDL_CreateRenderer(w->window, -1, 0) : NULL;

@@ -20,7 +20,7 @@ cd "$(dirname "$0")/../.." || exit 1
 # Measured on the 2-core box while other jobs ran (load 2..5): about 5 minutes in all, the
 # installer (~1.5 min), the cpumodels boots (~1.5 min) and the Linux boots (~45 s each) being
 # the longest.
-DEFAULT="kernels badkernels seabios linux linux_smp cpumodels gnumach memtest installer net netboot net_socket net_tap"
+DEFAULT="kernels badkernels seabios linux linux_smp cpumodels gnumach memtest installer net netboot net_socket net_tap display"
 # Not in the default list: nothing yet, but "all" also boots all six CPU models.
 SLOW=""
 ALL="$DEFAULT $SLOW"
@@ -54,6 +54,7 @@ limit_for() {
     gnumach) base=900 ;;
     memtest) base=1200 ;;
     installer) base=1800 ;;
+    display) base=1200 ;;
     *) base=600 ;;
   esac
   awk -v b="$base" -v s="$scale" 'BEGIN { printf "%d", b * s }'
@@ -69,6 +70,7 @@ prepare() {
     gnumach) bash scripts/fetch-guests.sh gnumach && bash tests/kernels/build.sh build/tests/kernels ;;
     memtest) bash scripts/fetch-guests.sh memtest ;;
     installer) bash scripts/fetch-guests.sh installer ;;
+    display) bash scripts/fetch-guests.sh linux busybox ;;
   esac
 }
 

@@ -1,0 +1,385 @@
+#!/usr/bin/env python3
+"""The display: VGA/VBE rendering read back over VNC, screendump, the SDL window, input.
+
+1. SeaBIOS without a disk, with -vnc, -display sdl (under Xvfb) and a monitor socket at once:
+   - Net::VNC (Debian's Perl VNC client) captures the screen; tesseract reads SeaBIOS's banner
+     and "No bootable device" from it; `screendump` (PPM and PNG) shows the same text, and its
+     pixels are exactly what a raw-pixel VNC client (rfb.py) receives;
+   - two clients at once; clients that vanish mid-handshake and mid-update; 120 connections
+     sending seeded random or truncated client messages: the server keeps serving afterwards;
+   - the SDL window, grabbed from the X server with ImageMagick's `import`, shows SeaBIOS.
+2. Debian's 686 kernel with the bochs DRM driver (fbcon on the Bochs VBE framebuffer):
+   - text written to /dev/tty1 is read back over VNC (1024x768) and by screendump with OCR;
+   - keys typed by a VNC client (including shifted symbols, which pcvm adds Shift for) reach a
+     process reading /dev/tty1, and so do the monitor's `sendkey` keys;
+   - host CPU of the idle guest with a VNC client attached is measured and printed.
+"""
+import os
+import random
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+
+from console import Console, GuestFailure, cache_dir, emulator, main, time_scale
+from linux import initramfs
+from rfb import Rfb, RfbError
+
+BOCHS_MODULES = ('drm fb_sys_fops syscopyarea sysfillrect sysimgblt drm_kms_helper ttm '
+                 'drm_ttm_helper drm_vram_helper bochs')
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def ocr(path):
+    r = subprocess.run(['tesseract', path, '-'], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                       text=True)
+    return ' '.join(r.stdout.split())
+
+
+def expect_text(path, words, what):
+    text = ocr(path)
+    for w in words:
+        if w.lower() not in text.lower():
+            raise GuestFailure('%s: OCR does not find %r in %r' % (what, w, text[:300]))
+    return text
+
+
+class Monitor:
+    """The human monitor on a unix socket."""
+
+    def __init__(self, path):
+        deadline = time.monotonic() + 20 * time_scale()
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise GuestFailure('cannot connect to the monitor at %s' % path)
+                time.sleep(0.2)
+        self.sock.settimeout(30 * time_scale())
+        self.buf = b''
+        self.sock.sendall(b'\n')   # the banner went out before we connected: ask for a prompt
+        self._until(b'(qemu) ')
+
+    def _until(self, marker):
+        while marker not in self.buf:
+            data = self.sock.recv(4096)
+            if not data:
+                raise GuestFailure('the monitor closed its socket')
+            self.buf += data
+        out, self.buf = self.buf.split(marker, 1)
+        return out.decode('utf-8', 'replace')
+
+    def cmd(self, line):
+        self.sock.sendall(line.encode() + b'\n')
+        out = self._until(b'(qemu) ')
+        return out.replace('\r', '').split('\n', 1)[-1].strip()
+
+    def close(self):
+        self.sock.close()
+
+
+def start(argv, log_path, consoles, tmp):
+    """Start pcvm with -vnc on a free display of this test's range (100-199); returns
+    (console, port)."""
+    base = 100 + os.getpid() % 50
+    for attempt in range(10):
+        disp = 100 + (base - 100 + attempt * 7) % 100
+        full = argv + ['-vnc', '127.0.0.1:%d' % disp, '-monitor', 'unix:%s/mon,server=on,wait=off' % tmp]
+        c = Console(full, log_path)
+        time.sleep(1)
+        if c.proc.poll() is not None:
+            c._pump(0.5)
+            if 'cannot listen' in c.text():
+                c.close()
+                continue
+            raise GuestFailure('pcvm exited at start: %s' % c.text()[-300:])
+        consoles.append(c)
+        return c, 5900 + disp
+    raise GuestFailure('no free VNC display in 100-199')
+
+
+def wait_screen(mon, tmp, words, timeout, what):
+    """screendump until OCR finds every word (the guest is still drawing)."""
+    deadline = time.monotonic() + timeout * time_scale()
+    path = os.path.join(tmp, 'wait.png')
+    while True:
+        out = mon.cmd('screendump %s -f png' % path)
+        if out:
+            raise GuestFailure('screendump said: %s' % out)
+        text = ocr(path)
+        if all(w.lower() in text.lower() for w in words):
+            return
+        if time.monotonic() > deadline:
+            raise GuestFailure('%s never appeared on the screen; OCR reads %r' % (what, text[:300]))
+        time.sleep(2)
+
+
+def read_ppm(path):
+    with open(path, 'rb') as f:
+        data = f.read()
+    m = re.match(rb'P6\n(\d+) (\d+)\n255\n', data)
+    if not m:
+        raise GuestFailure('%s is not a binary PPM' % path)
+    return int(m.group(1)), int(m.group(2)), data[m.end():]
+
+
+def diff_box(a, b, width):
+    """Bounding box (x0, y0, x1, y1) of the pixels where two RGB pictures differ, or None."""
+    box = None
+    for i in range(0, len(a), 3):
+        if a[i:i + 3] != b[i:i + 3]:
+            x, y = (i // 3) % width, (i // 3) // width
+            if box is None:
+                box = [x, y, x + 1, y + 1]
+            else:
+                box = [min(box[0], x), min(box[1], y), max(box[2], x + 1), max(box[3], y + 1)]
+    return tuple(box) if box else None
+
+
+def net_vnc_capture(port, out):
+    r = subprocess.run(['perl', os.path.join(HERE, 'vnc_capture.pl'), '127.0.0.1', str(port), out],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=60 * time_scale())
+    if r.returncode != 0:
+        raise GuestFailure('Net::VNC failed: %s' % r.stdout.strip()[-300:])
+    return r.stdout.strip()
+
+
+def misbehaving_clients(port, seed):
+    """Clients that vanish mid-handshake or mid-update, and malformed messages."""
+    rng = random.Random(seed)
+    for i in range(120):
+        try:
+            s = socket.create_connection(('127.0.0.1', port), timeout=5)
+        except OSError as e:
+            raise GuestFailure('connection %d refused after misbehaving clients: %s' % (i, e))
+        try:
+            kind = i % 6
+            if kind == 0:
+                s.recv(12)                       # vanish mid-handshake
+            elif kind in (1, 2):
+                s.settimeout(5)
+                # A valid handshake, a full update request, then gone without reading.
+                s.recv(12)
+                s.sendall(b'RFB 003.008\n')
+                s.recv(2)
+                s.sendall(b'\x01')
+                s.recv(4)
+                s.sendall(b'\x01')
+                s.recv(24)
+                s.sendall(struct.pack('>BBHHHH', 3, 0, 0, 0, 2000, 2000))
+                if kind == 2:
+                    s.sendall(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64))))
+            else:
+                # Garbage at any point of the protocol.
+                s.recv(12)
+                if kind == 4:
+                    s.sendall(b'RFB 003.008\n\x01\x01')
+                s.sendall(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300))))
+        except OSError:
+            pass                                 # the server may drop us: that is fine
+        finally:
+            s.close()
+
+
+def seabios_part(log_path, consoles, tmp):
+    xvfb = None
+    env_display = None
+    if shutil.which('Xvfb') and shutil.which('import'):
+        rfd, wfd = os.pipe()
+        xvfb = subprocess.Popen(['Xvfb', '-displayfd', str(wfd), '-screen', '0', '1024x768x24',
+                                 '-nolisten', 'tcp'], pass_fds=(wfd,), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        os.close(wfd)
+        num = b''
+        while not num.endswith(b'\n'):
+            ch = os.read(rfd, 1)
+            if not ch:
+                break
+            num += ch
+        os.close(rfd)
+        env_display = ':' + num.decode().strip()
+    else:
+        raise GuestFailure('Xvfb and ImageMagick are needed (scripts/install-deps.sh)')
+    try:
+        os.environ['DISPLAY'] = env_display
+        c, port = start([emulator(), '-m', '64', '-serial', 'none', '-display', 'sdl'],
+                        log_path.replace('.log', '-seabios.log'), consoles, tmp)
+        mon = Monitor(os.path.join(tmp, 'mon'))
+        wait_screen(mon, tmp, ['SeaBIOS', 'bootable device'], 90, "SeaBIOS's 'No bootable device.'")
+
+        # screendump, both formats.
+        ppm, png = os.path.join(tmp, 'bios.ppm'), os.path.join(tmp, 'bios.png')
+        mon.cmd('screendump %s' % ppm)
+        mon.cmd('screendump %s -f png' % png)
+        w, h, dump = read_ppm(ppm)
+        if (w, h) != (720, 400):
+            raise GuestFailure('screendump of the 80x25 text screen is %dx%d, expected 720x400' % (w, h))
+        with open(png, 'rb') as f:
+            if f.read(8) != b'\x89PNG\r\n\x1a\n':
+                raise GuestFailure('screendump -f png did not write a PNG')
+        expect_text(png, ['SeaBIOS', 'No bootable device'], 'screendump (PNG)')
+        # The PNG holds the PPM's pixels (ImageMagick converts it back).
+        back = os.path.join(tmp, 'back.ppm')
+        subprocess.run(['convert', png, '-depth', '8', back], check=True, timeout=60)
+        bw, bh, bpx = read_ppm(back)
+        box = diff_box(bpx, dump, w) if (bw, bh) == (w, h) else (0, 0, bw, bh)
+        if box and (box[2] - box[0] > 9 or box[3] - box[1] > 16):
+            raise GuestFailure('the PNG and PPM screendumps differ (x %d-%d, y %d-%d)' % box)
+
+        # Net::VNC, and two raw clients at once whose pixels equal the screendump's.
+        cap = os.path.join(tmp, 'bios-vnc.png')
+        size = net_vnc_capture(port, cap)
+        if size != '720x400':
+            raise GuestFailure('Net::VNC saw a %s screen, expected 720x400' % size)
+        expect_text(cap, ['SeaBIOS', 'No bootable device'], 'the Net::VNC capture')
+        a, b = Rfb('127.0.0.1', port), Rfb('127.0.0.1', port)
+        for r in (a, b):
+            rw, rh, px = r.capture()
+            rgb = bytearray(rw * rh * 3)
+            rgb[0::3], rgb[1::3], rgb[2::3] = px[2::4], px[1::4], px[0::4]
+            if (rw, rh) != (w, h):
+                raise GuestFailure('a VNC client sees %dx%d, screendump wrote %dx%d' % (rw, rh, w, h))
+            box = diff_box(bytes(rgb), dump, w)
+            # Only the blinking cursor (one 9x16 cell) may differ between the two moments.
+            if box and (box[2] - box[0] > 9 or box[3] - box[1] > 16):
+                raise GuestFailure('a VNC client received other pixels than screendump wrote '
+                                   '(differences in x %d-%d, y %d-%d)' % box)
+        a.close()
+        b.close()
+
+        misbehaving_clients(port, seed=23)
+        if c.proc.poll() is not None:
+            raise GuestFailure('pcvm died while clients misbehaved (status %s)' % c.proc.returncode)
+        r = Rfb('127.0.0.1', port)
+        rw, rh, _ = r.capture()
+        r.close()
+        if (rw, rh) != (720, 400):
+            raise GuestFailure('after the misbehaving clients the server sends %dx%d' % (rw, rh))
+        if mon.cmd('info status') != 'VM status: running':
+            raise GuestFailure('the monitor stopped answering after the misbehaving clients')
+
+        # The SDL window, as the X server shows it.
+        shot = os.path.join(tmp, 'sdl.png')
+        deadline = time.monotonic() + 30 * time_scale()
+        while True:
+            subprocess.run(['import', '-window', 'root', shot], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=60)
+            text = ocr(shot) if os.path.exists(shot) else ''
+            if 'seabios' in text.lower() and 'bootable device' in text.lower():
+                break
+            if time.monotonic() > deadline:
+                raise GuestFailure('the SDL window under Xvfb does not show SeaBIOS; OCR reads %r'
+                                   % text[:300])
+            time.sleep(1)
+
+        mon.cmd('quit')
+        status = c.wait_exit(30)
+        if status != 0:
+            raise GuestFailure('quit from the monitor ended pcvm with status %d' % status)
+        mon.close()
+    finally:
+        if xvfb:
+            xvfb.terminate()
+            xvfb.wait()
+
+
+def cpu_seconds(pid):
+    fields = open('/proc/%d/stat' % pid).read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def measure_idle_cpu(pid, port, seconds=5):
+    """Host CPU of pcvm with a viewer attached that keeps asking for updates, as viewers do."""
+    r = Rfb('127.0.0.1', port)
+    r.capture()
+    stop = threading.Event()
+    updates = [0]
+
+    def viewer():
+        while not stop.is_set():
+            try:
+                r.request(True)
+                r.read_update()
+                updates[0] += 1
+            except (OSError, RfbError):
+                return
+
+    t = threading.Thread(target=viewer, daemon=True)
+    t.start()
+    time.sleep(2)
+    c0, t0, u0 = cpu_seconds(pid), time.monotonic(), updates[0]
+    time.sleep(seconds)
+    pct = 100 * (cpu_seconds(pid) - c0) / (time.monotonic() - t0)
+    n = updates[0] - u0
+    stop.set()
+    r.close()
+    print('display: idle guest with a VNC viewer attached: %.2f %% of a host core, %d updates in %d s'
+          % (pct, n, seconds))
+
+
+def linux_part(log_path, consoles, tmp):
+    rd = initramfs(BOCHS_MODULES)
+    argv = [emulator(), '-m', '256', '-kernel', os.path.join(cache_dir(), 'guests', 'vmlinuz-686'),
+            '-initrd', rd, '-append', 'console=ttyS0', '-nographic']
+    c, port = start(argv, log_path.replace('.log', '-linux.log'), consoles, tmp)
+    c.expect(r'BOOT-OK', 600, 'the initramfs marker BOOT-OK')
+    c.expect(r'pcvm:[^\n]*# ', 120, 'the shell prompt')
+    log = c.run('dmesg | grep -i -E "bochs|frame ?buffer|fb0"', 60, 'dmesg')
+    if not re.search(r'Initialized bochs-drm', log):
+        raise GuestFailure('the bochs DRM driver did not initialise: %r' % log[-500:])
+    mon = Monitor(os.path.join(tmp, 'mon'))
+    c.run(r"printf '\033[2J\033[HHELLO FROM TTY ONE\n' > /dev/tty1", 30, 'tty1')
+    wait_screen(mon, tmp, ['HELLO FROM TTY ONE'], 60, 'the text written to /dev/tty1')
+    cap = os.path.join(tmp, 'linux-vnc.png')
+    size = net_vnc_capture(port, cap)
+    if size != '1024x768':
+        raise GuestFailure('Net::VNC saw a %s screen, expected the 1024x768 bochs-drm mode' % size)
+    expect_text(cap, ['HELLO FROM TTY ONE'], 'the Net::VNC capture of tty1')
+
+    # Keys from a VNC client to a reader of tty1 (Shift added where a symbol needs it).
+    c.send('(read -r line < /dev/tty1; echo "TTY1-GOT:$line") &\n')
+    time.sleep(2)
+    r = Rfb('127.0.0.1', port)
+    r.capture()
+    r.type_text('vnc Keys_OK!\n')
+    c.expect(r'TTY1-GOT:vnc Keys_OK!', 60, 'the keys typed over VNC, read from /dev/tty1')
+    r.close()
+
+    # Keys from the monitor's sendkey.
+    c.send('(read -r line < /dev/tty1; echo "TTY1-SENDKEY:$line") &\n')
+    time.sleep(2)
+    for k in ('p', 'c', 'shift-v', 'm', 'ret'):
+        out = mon.cmd('sendkey %s' % k)
+        if out:
+            raise GuestFailure('sendkey %s said: %s' % (k, out))
+    c.expect(r'TTY1-SENDKEY:pcVm', 60, 'the keys sent with sendkey, read from /dev/tty1')
+    if mon.cmd('sendkey nosuchkey') != "sendkey: unknown key 'nosuchkey'":
+        raise GuestFailure('sendkey accepted an unknown key name')
+
+    measure_idle_cpu(c.proc.pid, port)
+    mon.close()
+    c.send('poweroff -f\n')
+    if c.wait_exit(120) != 0:
+        raise GuestFailure('poweroff -f did not end pcvm with status 0')
+
+
+def test(log_path, consoles):
+    tmp = tempfile.mkdtemp(prefix='pcvm-display.')
+    try:
+        seabios_part(log_path, consoles, tmp)
+        linux_part(log_path, consoles, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main(test)

@@ -1,0 +1,314 @@
+/* The display pieces without a guest: the renderer (text cells with the plane-2 font, mode 13h,
+ * the VBE framebuffer) and its dirty tracking, screendump files, the -vnc parser, keysym and
+ * key-name tables. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "hw/vga.h"
+#include "ui/keymap.h"
+#include "ui/screendump.h"
+#include "ui/vga_render.h"
+#include "ui/vnc.h"
+
+struct fixture {
+    struct io_bus io;
+    struct phys_mem mem;
+    struct vclock clock;
+    uint64_t insns;
+    struct vga vga;
+    struct vga_render r;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    io_bus_init(&f->io);
+    assert_int_equal(phys_mem_init(&f->mem, 1u << 20, 1u << 20), 0);
+    vclock_init(&f->clock, true, 0, &f->insns);
+    assert_int_equal(vga_init(&f->vga, &f->io, &f->mem, NULL, 0, &f->clock, NULL), 0);
+    vga_render_init(&f->r);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    vga_render_destroy(&f->r);
+    vga_destroy(&f->vga);
+    phys_mem_destroy(&f->mem);
+    free(f);
+    return 0;
+}
+
+static void out8(struct fixture *f, uint16_t port, uint8_t v) { io_write(&f->io, port, v, 1); }
+static void out16(struct fixture *f, uint16_t port, uint16_t v) { io_write(&f->io, port, v, 2); }
+
+static void set_regs(struct fixture *f, uint16_t index_port, const uint8_t *v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        out8(f, index_port, (uint8_t)i);
+        out8(f, (uint16_t)(index_port + 1), v[i]);
+    }
+}
+
+static void set_attr(struct fixture *f, const uint8_t *v, unsigned n)
+{
+    io_read(&f->io, 0x3da, 1);
+    for (unsigned i = 0; i < n; i++) {
+        out8(f, 0x3c0, (uint8_t)i);
+        out8(f, 0x3c0, v[i]);
+    }
+    out8(f, 0x3c0, 0x20);
+}
+
+static void set_dac(struct fixture *f, uint8_t index, uint8_t r, uint8_t g, uint8_t b)
+{
+    out8(f, 0x3c8, index);
+    out8(f, 0x3c9, r);
+    out8(f, 0x3c9, g);
+    out8(f, 0x3c9, b);
+}
+
+/* Mode 3 (80x25, 9x16 cells) from the IBM VGA reference tables, cursor off. */
+static void set_mode3(struct fixture *f)
+{
+    static const uint8_t seq[5] = { 0x03, 0x00, 0x03, 0x00, 0x02 };
+    static const uint8_t crtc[25] = { 0x5f, 0x4f, 0x50, 0x82, 0x55, 0x81, 0xbf, 0x1f, 0x00,
+                                      0x4f, 0x2d, 0x0e, 0x00, 0x00, 0x00, 0x00, 0x9c, 0x0e,
+                                      0x8f, 0x28, 0x1f, 0x96, 0xb9, 0xa3, 0xff };
+    static const uint8_t attr[21] = { 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x14, 0x07, 0x38, 0x39, 0x3a,
+                                      0x3b, 0x3c, 0x3d, 0x3e, 0x3f, 0x0c, 0x00, 0x0f, 0x08, 0x00 };
+    static const uint8_t gfx[9] = { 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x0e, 0x00, 0xff };
+    out8(f, 0x3c2, 0x67);
+    set_regs(f, 0x3c4, seq, 5);
+    set_regs(f, 0x3d4, crtc, 25);
+    set_attr(f, attr, 21);
+    set_regs(f, 0x3ce, gfx, 9);
+    set_dac(f, 0x00, 0, 0, 0);
+    set_dac(f, 0x07, 0x2a, 0x2a, 0x2a);
+    set_dac(f, 0x01, 0, 0, 0x2a);
+}
+
+static uint32_t pixel(const struct fixture *f, int x, int y)
+{
+    return f->r.surf.pixels[(size_t)y * (size_t)f->r.surf.width + (size_t)x];
+}
+
+static void test_text_cells(void **state)
+{
+    struct fixture *f = *state;
+    set_mode3(f);
+    /* Glyph 'A' in font map 0 (plane 2): line 3 has its leftmost and rightmost pixels set. */
+    f->vga.vram[('A' * 32 + 3) * 4 + 2] = 0x81;
+    /* Cell (1,0): 'A', grey on blue. Plane 0 holds characters, plane 1 attributes. */
+    f->vga.vram[2 * 4 + 0] = 'A';
+    f->vga.vram[2 * 4 + 1] = 0x17;
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 2); /* new 720x400 surface */
+    assert_int_equal(f->r.surf.width, 720);
+    assert_int_equal(f->r.surf.height, 400);
+    assert_int_equal(pixel(f, 9, 3), 0xaaaaaa);      /* leftmost glyph pixel: foreground */
+    assert_int_equal(pixel(f, 10, 3), 0x0000aa);     /* background */
+    assert_int_equal(pixel(f, 16, 3), 0xaaaaaa);     /* rightmost of 8 */
+    assert_int_equal(pixel(f, 17, 3), 0x0000aa);     /* 9th column of a letter: background */
+    assert_int_equal(pixel(f, 9, 4), 0x0000aa);
+
+    /* Nothing changed: nothing redrawn. */
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 0);
+
+    /* A character written through the 0xB8000 window redraws its 16 lines only. */
+    phys_write(&f->mem, 0xb8000 + (80 * 2 + 3) * 2, 0x1741, 2);
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 1);
+    for (int y = 0; y < 400; y++)
+        assert_int_equal(f->r.line_dirty[y], y >= 32 && y < 48);
+    assert_int_equal(pixel(f, 27, 35), 0xaaaaaa);
+
+    /* A palette change redraws everything. */
+    set_dac(f, 0x01, 0x3f, 0, 0);
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 1);
+    assert_int_equal(pixel(f, 10, 3), 0xff0000);
+    assert_int_equal(f->r.line_dirty[399], 1);
+}
+
+static void test_mode13h(void **state)
+{
+    struct fixture *f = *state;
+    static const uint8_t seq[5] = { 0x03, 0x01, 0x0f, 0x00, 0x0e };
+    static const uint8_t crtc[25] = { 0x5f, 0x4f, 0x50, 0x82, 0x54, 0x80, 0xbf, 0x1f, 0x00,
+                                      0x41, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x9c, 0x0e,
+                                      0x8f, 0x28, 0x40, 0x96, 0xb9, 0xa3, 0xff };
+    static const uint8_t gfx[9] = { 0x00, 0x00, 0x00, 0x00, 0x00, 0x40, 0x05, 0x0f, 0xff };
+    static const uint8_t attr[21] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                      0x41, 0x00, 0x0f, 0x00, 0x00 };
+    out8(f, 0x3c2, 0x63);
+    set_regs(f, 0x3c4, seq, 5);
+    set_regs(f, 0x3d4, crtc, 25);
+    set_attr(f, attr, 21);
+    set_regs(f, 0x3ce, gfx, 9);
+    set_dac(f, 0x42, 0x3f, 0x3f, 0);
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 2);
+    assert_int_equal(f->r.surf.width, 320);
+    assert_int_equal(f->r.surf.height, 200);
+    phys_write(&f->mem, 0xa0000 + 150 * 320 + 77, 0x42, 1);
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 1);
+    assert_int_equal(pixel(f, 77, 150), 0xffff00);
+    assert_int_equal(pixel(f, 78, 150), 0);
+    assert_int_equal(f->r.line_dirty[150], 1);
+    assert_int_equal(f->r.line_dirty[10], 0);
+}
+
+static void vbe(struct fixture *f, uint16_t index, uint16_t value)
+{
+    out16(f, 0x1ce, index);
+    out16(f, 0x1cf, value);
+}
+
+static void test_vbe(void **state)
+{
+    struct fixture *f = *state;
+    vbe(f, VBE_DISPI_INDEX_XRES, 640);
+    vbe(f, VBE_DISPI_INDEX_YRES, 480);
+    vbe(f, VBE_DISPI_INDEX_BPP, 32);
+    vbe(f, VBE_DISPI_INDEX_ENABLE, 0x41);
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 2);
+    assert_int_equal(f->r.surf.width, 640);
+    assert_int_equal(f->r.surf.height, 480);
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 0);
+    /* Pixel (5, 10) through the banked window: bytes are blue, green, red. */
+    phys_write(&f->mem, 0xa0000 + (10 * 640 + 5) * 4, 0x00332211, 4);
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 1);
+    assert_int_equal(pixel(f, 5, 10), 0x332211);
+    /* Only the lines sharing its 4 KiB VRAM page (2560-byte lines) are redrawn. */
+    int dirty = 0;
+    for (int y = 0; y < 480; y++)
+        dirty += f->r.line_dirty[y];
+    assert_true(f->r.line_dirty[10]);
+    assert_in_range(dirty, 1, 3);
+    /* 16 bpp: a new mode, a new surface. */
+    vbe(f, VBE_DISPI_INDEX_ENABLE, 0);
+    vbe(f, VBE_DISPI_INDEX_BPP, 16);
+    vbe(f, VBE_DISPI_INDEX_XRES, 800);
+    vbe(f, VBE_DISPI_INDEX_YRES, 600);
+    vbe(f, VBE_DISPI_INDEX_ENABLE, 0x41);
+    phys_write(&f->mem, 0xa0000, 0xf800, 2); /* pure red in 5:6:5 */
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 2);
+    assert_int_equal(f->r.surf.width, 800);
+    assert_int_equal(pixel(f, 0, 0), 0xff0000);
+}
+
+static void test_screendump(void **state)
+{
+    struct fixture *f = *state;
+    set_mode3(f);
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 2);
+    char dir[] = "/tmp/pcvm-test-display.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char ppm[64], png[64], err[256];
+    snprintf(ppm, sizeof(ppm), "%s/a.ppm", dir);
+    snprintf(png, sizeof(png), "%s/a.png", dir);
+    assert_int_equal(screendump_write(&f->r.surf, ppm, SCREENDUMP_PPM, err, sizeof(err)), 0);
+    assert_int_equal(screendump_write(&f->r.surf, png, SCREENDUMP_PNG, err, sizeof(err)), 0);
+    char head[16] = { 0 };
+    FILE *in = fopen(ppm, "rb");
+    assert_non_null(in);
+    assert_int_equal(fread(head, 1, 15, in), 15);
+    fclose(in);
+    assert_memory_equal(head, "P6\n720 400\n255\n", 15);
+    in = fopen(png, "rb");
+    assert_non_null(in);
+    assert_int_equal(fread(head, 1, 8, in), 8);
+    fclose(in);
+    assert_memory_equal(head, "\x89PNG\r\n\x1a\n", 8);
+    unlink(ppm);
+    unlink(png);
+    rmdir(dir);
+    assert_int_equal(screendump_write(&f->r.surf, "/nonexistent/dir/x.ppm", SCREENDUMP_PPM, err,
+                                      sizeof(err)), -1);
+    assert_non_null(strstr(err, "could not open"));
+}
+
+static void test_vnc_spec(void **state)
+{
+    (void)state;
+    struct vnc_spec s;
+    char err[256];
+    assert_int_equal(vnc_spec_parse(":1", &s, err, sizeof(err)), 0);
+    assert_int_equal(s.display, 1);
+    assert_string_equal(s.host, "");
+    assert_int_equal(s.to, -1);
+    assert_false(s.password);
+    assert_int_equal(vnc_spec_parse("0.0.0.0:0", &s, err, sizeof(err)), 0);
+    assert_string_equal(s.host, "0.0.0.0");
+    assert_int_equal(vnc_spec_parse("localhost:5,password=on,to=9", &s, err, sizeof(err)), 0);
+    assert_true(s.password);
+    assert_int_equal(s.to, 9);
+    assert_int_equal(vnc_spec_parse("[::1]:2", &s, err, sizeof(err)), 0);
+    assert_string_equal(s.host, "::1");
+    assert_int_equal(vnc_spec_parse("unix:/tmp/v.sock", &s, err, sizeof(err)), 0);
+    assert_true(s.unix_socket);
+    assert_string_equal(s.path, "/tmp/v.sock");
+    assert_int_equal(vnc_spec_parse("none", &s, err, sizeof(err)), 0);
+    assert_true(s.none);
+    const char *bad[] = { "1", ":x", ":", ":1,foo=1", ":5,to=3", ":1,password=maybe", "unix:",
+                          ":70000", ":-1" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(vnc_spec_parse(bad[i], &s, err, sizeof(err)), -1);
+}
+
+static void test_keymaps(void **state)
+{
+    (void)state;
+    const struct keymap *us = keymap_find("en-us"), *de = keymap_find("de");
+    assert_non_null(us);
+    assert_non_null(de);
+    assert_null(keymap_find("xx"));
+    int mods;
+    assert_int_equal(keymap_keysym(us, 'a', &mods), 0x1e);
+    assert_int_equal(mods, 0);
+    assert_int_equal(keymap_keysym(us, 'A', &mods), 0x1e);
+    assert_int_equal(mods, KEYMAP_SHIFT);
+    assert_int_equal(keymap_keysym(us, '@', &mods), 0x03);
+    assert_int_equal(mods, KEYMAP_SHIFT);
+    assert_int_equal(keymap_keysym(us, 0xff0d, &mods), 0x1c); /* Return */
+    assert_int_equal(mods, -1);
+    assert_int_equal(keymap_keysym(us, 0xff52, &mods), 0xe048); /* Up */
+    assert_int_equal(keymap_keysym(de, 'z', &mods), 0x15);
+    assert_int_equal(keymap_keysym(de, 'y', &mods), 0x2c);
+    assert_int_equal(keymap_keysym(de, '@', &mods), 0x10);
+    assert_int_equal(mods, KEYMAP_ALTGR);
+    assert_int_equal(keymap_keysym(de, 0xe4, &mods), 0x28);   /* adiaeresis */
+    assert_int_equal(mods, 0);
+    assert_int_equal(keymap_keysym(de, '/', &mods), 0x08);
+    assert_int_equal(mods, KEYMAP_SHIFT);
+    assert_int_equal(keymap_keysym(de, 0x20ac, &mods), 0x12); /* EuroSign */
+    assert_int_equal(mods, KEYMAP_ALTGR);
+    assert_int_equal(keymap_keysym(de, 0x10000e4, &mods), 0x28); /* Unicode keysym */
+    assert_int_equal(keymap_keysym(us, 0x123456, &mods), 0);
+    assert_int_equal(keymap_qcode("ctrl"), 0x1d);
+    assert_int_equal(keymap_qcode("delete"), 0xe053);
+    assert_int_equal(keymap_qcode("0x1c"), 0x1c);
+    assert_int_equal(keymap_qcode("0x"), 0);
+    assert_int_equal(keymap_qcode("0xzz"), 0);
+    assert_int_equal(keymap_qcode("bogus"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_text_cells, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mode13h, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vbe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_screendump, setup, teardown),
+        cmocka_unit_test(test_vnc_spec),
+        cmocka_unit_test(test_keymaps),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
