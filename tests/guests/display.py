@@ -362,8 +362,6 @@ def linux_part(log_path, consoles, tmp):
         if out:
             raise GuestFailure('sendkey %s said: %s' % (k, out))
     c.expect(r'TTY1-SENDKEY:pcVm', 60, 'the keys sent with sendkey, read from /dev/tty1')
-    if mon.cmd('sendkey nosuchkey') != "sendkey: unknown key 'nosuchkey'":
-        raise GuestFailure('sendkey accepted an unknown key name')
 
     measure_idle_cpu(c.proc.pid, port)
     mon.close()

@@ -292,12 +292,6 @@ static void test_keymaps(void **state)
     assert_int_equal(mods, KEYMAP_ALTGR);
     assert_int_equal(keymap_keysym(de, 0x10000e4, &mods), 0x28); /* Unicode keysym */
     assert_int_equal(keymap_keysym(us, 0x123456, &mods), 0);
-    assert_int_equal(keymap_qcode("ctrl"), 0x1d);
-    assert_int_equal(keymap_qcode("delete"), 0xe053);
-    assert_int_equal(keymap_qcode("0x1c"), 0x1c);
-    assert_int_equal(keymap_qcode("0x"), 0);
-    assert_int_equal(keymap_qcode("0xzz"), 0);
-    assert_int_equal(keymap_qcode("bogus"), 0);
 }
 
 int main(void)
