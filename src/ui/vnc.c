@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -27,6 +28,8 @@
 #define VNC_MAX_CLIENTS 16
 /* How long a client that stops reading may block its update before it is dropped. */
 #define VNC_CLIENT_WAIT_MS 5000
+/* How often a new client still waiting for its first picture asks the main thread again. */
+#define VNC_HOLD_RETRY_MS 50
 
 struct vnc_server {
     struct display *display;
@@ -277,13 +280,32 @@ static rfbBool check_password(rfbClientPtr cl, const char *response, int len)
 
 /* ---- server thread ---- */
 
+/* Hand a new connection to libvncserver. libvncserver first peeks for a WebSocket
+ * handshake, and that peek spins forever on a client that sends one to three bytes and
+ * stops (a plain RFB client sends nothing before the server's greeting). So the peek is
+ * shown one end of a fresh socketpair with nothing in it; the greeting libvncserver writes
+ * there is forwarded, and then the client's own socket takes over that descriptor number. */
 static void accept_client(struct vnc_server *s, int lfd)
 {
-    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0)
         return;
-    if (!rfbNewClient(s->screen, fd))
-        close(fd); /* libvncserver closes it on most failures; a second close is harmless */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* fails on unix sockets */
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
+        close(fd);
+        return;
+    }
+    rfbClientPtr cl = rfbNewClient(s->screen, sv[0]);
+    if (cl) {
+        char greeting[64];
+        ssize_t n = read(sv[1], greeting, sizeof(greeting));
+        if (n <= 0 || write(fd, greeting, (size_t)n) != n || dup3(fd, sv[0], O_CLOEXEC) < 0)
+            rfbCloseClient(cl); /* freed by the next rfbProcessEvents */
+    }
+    close(sv[1]);
+    close(fd);
 }
 
 static void *server_thread(void *opaque)
@@ -295,15 +317,25 @@ static void *server_thread(void *opaque)
         pfd[n++] = (struct pollfd){ .fd = s->wake[0], .events = POLLIN };
         for (int i = 0; i < s->n_listen; i++)
             pfd[n++] = (struct pollfd){ .fd = s->listen_fd[i], .events = POLLIN };
+        bool held = false;
         pthread_mutex_lock(&s->lock);
         rfbClientIteratorPtr it = rfbGetClientIterator(s->screen);
-        for (rfbClientPtr cl = rfbClientIteratorNext(it); cl; cl = rfbClientIteratorNext(it))
-            if (cl->sock >= 0 && !cl->onHold && n < (int)(sizeof(pfd) / sizeof(pfd[0])))
+        for (rfbClientPtr cl = rfbClientIteratorNext(it); cl; cl = rfbClientIteratorNext(it)) {
+            if (cl->onHold)
+                held = true;
+            else if (cl->sock >= 0 && n < (int)(sizeof(pfd) / sizeof(pfd[0])))
                 pfd[n++] = (struct pollfd){ .fd = cl->sock, .events = POLLIN };
+        }
         rfbReleaseClientIterator(it);
         pthread_mutex_unlock(&s->lock);
-        if (poll(pfd, (nfds_t)n, -1) < 0 && errno != EINTR)
+        /* A held client waits for the main thread's next picture; if that publish found the
+         * lock taken, ask again shortly (this works while the guest is paused, too). */
+        if (poll(pfd, (nfds_t)n, held ? VNC_HOLD_RETRY_MS : -1) < 0 && errno != EINTR)
             break;
+        if (held) {
+            struct display_event ev = { .kind = DISPLAY_EV_REFRESH };
+            display_post_event(s->display, &ev);
+        }
         if (pfd[0].revents) {
             char buf[64];
             while (read(s->wake[0], buf, sizeof(buf)) > 0) {

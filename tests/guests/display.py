@@ -63,10 +63,23 @@ class Monitor:
                 if time.monotonic() > deadline:
                     raise GuestFailure('cannot connect to the monitor at %s' % path)
                 time.sleep(0.2)
-        self.sock.settimeout(30 * time_scale())
         self.buf = b''
-        self.sock.sendall(b'\n')   # the banner went out before we connected: ask for a prompt
-        self._until(b'(qemu) ')
+        # Some monitors greet each client, others printed their banner before we connected:
+        # ask for a prompt, then drop everything until the monitor is quiet.
+        self.sock.sendall(b'\n')
+        self.sock.settimeout(1)
+        while True:
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                if self.buf.endswith(b'(qemu) '):
+                    break
+                continue
+            if not data:
+                raise GuestFailure('the monitor closed its socket')
+            self.buf += data
+        self.buf = b''
+        self.sock.settimeout(30 * time_scale())
 
     def _until(self, marker):
         while marker not in self.buf:
