@@ -92,7 +92,7 @@ int vnc_spec_parse(const char *text, struct vnc_spec *spec, char *err, size_t er
             return -1;
         }
         spec->unix_socket = true;
-        snprintf(spec->path, sizeof(spec->path), "%s", buf + 5);
+        memcpy(spec->path, buf + 5, strlen(buf + 5) + 1);
     } else {
         char *colon = strrchr(buf, ':');
         if (!colon) {
@@ -110,7 +110,7 @@ int vnc_spec_parse(const char *text, struct vnc_spec *spec, char *err, size_t er
             snprintf(err, errlen, "host name too long");
             return -1;
         }
-        snprintf(spec->host, sizeof(spec->host), "%s", host);
+        memcpy(spec->host, host, strlen(host) + 1);
         char *end;
         long d = strtol(colon + 1, &end, 10);
         if (!colon[1] || *end || d < 0 || d > 65535 - VNC_BASE_PORT) {
