@@ -7,7 +7,8 @@
      pixels are exactly what a raw-pixel VNC client (rfb.py) receives;
    - two clients at once; clients that vanish mid-handshake and mid-update; 120 connections
      sending seeded random or truncated client messages: the server keeps serving afterwards;
-   - the SDL window, grabbed from the X server with ImageMagick's `import`, shows SeaBIOS.
+   - the SDL window, grabbed from the X server with ImageMagick's `import`, shows SeaBIOS;
+   - with password=on, Net::VNC gets in only after `set_password vnc` and with that password.
 2. Debian's 686 kernel with the bochs DRM driver (fbcon on the Bochs VBE framebuffer):
    - text written to /dev/tty1 is read back over VNC (1024x768) and by screendump with OCR;
    - keys typed by a VNC client (including shifted symbols, which pcvm adds Shift for) reach a
@@ -99,13 +100,13 @@ class Monitor:
         self.sock.close()
 
 
-def start(argv, log_path, consoles, tmp):
+def start(argv, log_path, consoles, tmp, vnc_opts=''):
     """Start pcvm with -vnc on a free display of this test's range (100-199); returns
     (console, port)."""
     base = 100 + os.getpid() % 50
     for attempt in range(10):
         disp = 100 + (base - 100 + attempt * 7) % 100
-        full = argv + ['-vnc', '127.0.0.1:%d' % disp, '-monitor', 'unix:%s/mon,server=on,wait=off' % tmp]
+        full = argv + ['-vnc', '127.0.0.1:%d%s' % (disp, vnc_opts), '-monitor', 'unix:%s/mon,server=on,wait=off' % tmp]
         c = Console(full, log_path)
         time.sleep(1)
         if c.proc.poll() is not None:
@@ -157,13 +158,35 @@ def diff_box(a, b, width):
     return tuple(box) if box else None
 
 
-def net_vnc_capture(port, out):
+def net_vnc_capture(port, out, password=None, may_fail=False):
+    env = dict(os.environ)
+    if password is not None:
+        env['VNC_PASSWORD'] = password
     r = subprocess.run(['perl', os.path.join(HERE, 'vnc_capture.pl'), '127.0.0.1', str(port), out],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                        timeout=60 * time_scale())
     if r.returncode != 0:
+        if may_fail:
+            return None
         raise GuestFailure('Net::VNC failed: %s' % r.stdout.strip()[-300:])
     return r.stdout.strip()
+
+
+def password_part(log_path, consoles, tmp):
+    """password=on: no login before set_password, then only with the right password."""
+    c, port = start([emulator(), '-m', '64', '-serial', 'none', '-display', 'none'],
+                    log_path.replace('.log', '-password.log'), consoles, tmp, ',password=on')
+    mon = Monitor(os.path.join(tmp, 'mon'))
+    out = os.path.join(tmp, 'pw.png')
+    if net_vnc_capture(port, out, 'secret', may_fail=True) is not None:
+        raise GuestFailure('password=on let a client in before set_password')
+    mon.cmd('set_password vnc secret')
+    if net_vnc_capture(port, out, 'wrong', may_fail=True) is not None:
+        raise GuestFailure('password=on let a client in with a wrong password')
+    net_vnc_capture(port, out, 'secret')
+    mon.cmd('quit')
+    c.wait_exit(30)
+    mon.close()
 
 
 def misbehaving_clients(port, seed):
@@ -387,6 +410,7 @@ def test(log_path, consoles):
     tmp = tempfile.mkdtemp(prefix='pcvm-display.')
     try:
         seabios_part(log_path, consoles, tmp)
+        password_part(log_path, consoles, tmp)
         linux_part(log_path, consoles, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
