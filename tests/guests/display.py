@@ -174,7 +174,7 @@ def net_vnc_capture(port, out, password=None, may_fail=False):
 
 def password_part(log_path, consoles, tmp):
     """password=on: no login before set_password, then only with the right password."""
-    c, port = start([emulator(), '-m', '64', '-serial', 'none', '-display', 'none'],
+    c, port = start([emulator(), '-m', '64', '-serial', 'none', '-display', 'none', '-net', 'none'],
                     log_path.replace('.log', '-password.log'), consoles, tmp, ',password=on')
     mon = Monitor(os.path.join(tmp, 'mon'))
     out = os.path.join(tmp, 'pw.png')
@@ -247,7 +247,7 @@ def seabios_part(log_path, consoles, tmp):
         raise GuestFailure('Xvfb and ImageMagick are needed (scripts/install-deps.sh)')
     try:
         os.environ['DISPLAY'] = env_display
-        c, port = start([emulator(), '-m', '64', '-serial', 'none', '-display', 'sdl'],
+        c, port = start([emulator(), '-m', '64', '-serial', 'none', '-display', 'sdl', '-net', 'none'],
                         log_path.replace('.log', '-seabios.log'), consoles, tmp)
         mon = Monitor(os.path.join(tmp, 'mon'))
         wait_screen(mon, tmp, ['SeaBIOS', 'bootable device'], 90, "SeaBIOS's 'No bootable device.'")
