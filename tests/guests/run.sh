@@ -79,12 +79,15 @@ run_one() {
   local t=$1 res=$2 lim start out rc secs log
   lim=$(limit_for "$t")
   start=$(date +%s)
-  # Tests that use fixed host ports (hostfwd) must not overlap each other.
+  # Tests that share something exclusive never overlap: fixed host ports (hostfwd) for net
+  # and netboot, the MBR disk image (opened writable, so locked) for linux and seabios.
+  local group=$t
   case $t in
-    net|netboot) out=$(flock "${TMPDIR:-/tmp}/pcvm-guest-net.lock" \
-                       timeout --kill-after=10 "$lim" python3 "tests/guests/$t.py" 2>&1); rc=$? ;;
-    *) out=$(timeout --kill-after=10 "$lim" python3 "tests/guests/$t.py" 2>&1); rc=$? ;;
+    net|netboot) group=net ;;
+    linux|seabios) group=mbr-disk ;;
   esac
+  out=$(flock "$results/$group.lock" \
+        timeout --kill-after=10 "$lim" python3 "tests/guests/$t.py" 2>&1); rc=$?
   secs=$(( $(date +%s) - start ))
   {
     if [ $rc -eq 0 ]; then
