@@ -7,6 +7,7 @@
 #   BENCH_LOOP_ITERS  passes of the MIPS loop kernel (default 20000000)
 #   BENCH_ONLY=disk   only the disk rows (BENCH_ONLY=nodisk: all but them)
 #   BENCH_DISK_CACHE  cache= of the disk rows' -drive (default writeback; e.g. none)
+#   BENCH_NET=0       skip the network rows (bench/net.py; BENCH_NET_RUNS, default 3)
 #   BENCH_PROFILE=0   skip the profile; BENCH_PROFILE_SECS=S its limit (default 400;
 #                     it stops at BOOT-OK)
 # Results: bench/results/<date>-<commit>.json, latest.json, latest.txt, profile-latest.txt
@@ -91,6 +92,11 @@ export BENCH_LOOP_KERNEL=$root/$out/loop.bin
 export BENCH_LOOP_ITERS=$iters BENCH_LOOP_INSNS=$insns
 export BENCH_OUT=$root/bench/results
 python3 bench/bench.py
+# Network rows (bench/net.py): 64 MiB each way and a small request over e1000 + user networking.
+if [ "${BENCH_NET:-1}" != 0 ] && [ -z "${BENCH_ONLY:-}" ]; then
+  BENCH_NET_RUNS=${BENCH_NET_RUNS:-$([ "${BENCH_QUICK:-0}" = 1 ] && echo 1 || echo 3)} \
+    python3 bench/net.py || say "the network benchmark failed"
+fi
 
 if [ "${BENCH_PROFILE:-1}" != 0 ]; then
   if command -v perf >/dev/null; then
