@@ -268,3 +268,24 @@ void acpi_pm_raise_gpe(struct acpi_pm *s, unsigned n)
     s->gpe0_sts |= (uint16_t)(1u << n);
     sci_update(s);
 }
+
+/* ---- saved state ---- */
+
+static int acpi_pm_post_load(void *opaque, char *err, size_t errlen)
+{
+    struct acpi_pm *s = opaque;
+    (void)err;
+    (void)errlen;
+    pci_device_post_load(&s->dev);
+    return 0;
+}
+
+static const struct vmstate_field acpi_pm_fields[] = {
+    VMF_STRUCT(struct acpi_pm, dev, pci_device_vmstate), VMF(struct acpi_pm, pm1_sts), VMF(struct acpi_pm, pm1_en),
+    VMF(struct acpi_pm, pm1_cnt), VMF(struct acpi_pm, gpe0_sts), VMF(struct acpi_pm, gpe0_en),
+    VMF(struct acpi_pm, glbctl), VMF(struct acpi_pm, apm_cnt), VMF(struct acpi_pm, apm_sts),
+    VMF(struct acpi_pm, tmr_seen_ticks), VMF(struct acpi_pm, sci_level), VMF_TIMER(struct acpi_pm, tmr_timer),
+    VMF_END_OF_LIST,
+};
+const struct vmstate_desc acpi_pm_vmstate = { .name = "PIIX4_PM", .version = 1, .fields = acpi_pm_fields,
+                                              .post_load = acpi_pm_post_load };

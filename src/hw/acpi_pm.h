@@ -12,6 +12,8 @@
 #ifndef PCVM_HW_ACPI_PM_H
 #define PCVM_HW_ACPI_PM_H
 
+#include "hw/devmodel.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -69,4 +71,6 @@ uint32_t acpi_pm_timer_value(const struct acpi_pm *s);
 /* Map the PM block at base as firmware would (direct boot without a BIOS). */
 void acpi_pm_set_base(struct acpi_pm *s, uint16_t base);
 
+/* Saved state (device model). */
+extern const struct vmstate_desc acpi_pm_vmstate;
 #endif

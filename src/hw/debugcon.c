@@ -27,3 +27,8 @@ void debugcon_init(struct debugcon *s, struct io_bus *io, uint16_t port, struct 
     s->stamps = (struct stamp_tap){ 0 };
     io_register(io, port, 1, s, debugcon_read, debugcon_write, IO_SIZE_1, "debugcon");
 }
+
+/* ---- saved state ---- */
+
+static const struct vmstate_field debugcon_fields[] = { VMF(struct debugcon, readback), VMF_END_OF_LIST };
+const struct vmstate_desc debugcon_vmstate = { .name = "isa-debugcon", .version = 1, .fields = debugcon_fields };

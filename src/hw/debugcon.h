@@ -3,6 +3,8 @@
 #ifndef PCVM_HW_DEBUGCON_H
 #define PCVM_HW_DEBUGCON_H
 
+#include "hw/devmodel.h"
+
 #include <stdint.h>
 
 #include "chardev/chardev.h"
@@ -23,4 +25,6 @@ struct debugcon {
 /* Claim port (one byte) and send what the guest writes there to chr. */
 void debugcon_init(struct debugcon *s, struct io_bus *io, uint16_t port, struct chardev *chr);
 
+/* Saved state (device model). */
+extern const struct vmstate_desc debugcon_vmstate;
 #endif

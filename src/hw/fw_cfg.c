@@ -341,3 +341,12 @@ int fw_cfg_setup_pc(struct fw_cfg *s, const struct fw_cfg_pc_config *cfg)
     rc |= fw_cfg_add_file(s, "etc/boot-fail-wait", w, 4) < 0;
     return rc ? -1 : 0;
 }
+
+/* ---- saved state ---- */
+
+/* The contents are the board's (rebuilt at start); only the guest's position is state. */
+static const struct vmstate_field fw_cfg_fields[] = {
+    VMF(struct fw_cfg, cur_key), VMF(struct fw_cfg, cur_offset), VMF_ARRAY(struct fw_cfg, dma_addr),
+    VMF_END_OF_LIST,
+};
+const struct vmstate_desc fw_cfg_vmstate = { .name = "fw_cfg", .version = 1, .fields = fw_cfg_fields };

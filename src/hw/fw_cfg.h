@@ -7,6 +7,8 @@
 #ifndef PCVM_HW_FW_CFG_H
 #define PCVM_HW_FW_CFG_H
 
+#include "hw/devmodel.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -101,4 +103,6 @@ int fw_cfg_setup_pc(struct fw_cfg *s, const struct fw_cfg_pc_config *cfg);
 /* One etc/e820 entry as the file holds it (20 bytes, little endian). */
 #include "mem/e820.h"
 
+/* Saved state (device model). */
+extern const struct vmstate_desc fw_cfg_vmstate;
 #endif

@@ -160,3 +160,21 @@ void i440fx_shadow_ram(struct i440fx *s, bool writable)
     s->dev.config[I440FX_PAM0] = (uint8_t)(v & 0xf0);
     pam_update(s, false);
 }
+
+/* ---- saved state ---- */
+
+static int i440fx_post_load(void *opaque, char *err, size_t errlen)
+{
+    struct i440fx *s = opaque;
+    (void)err;
+    (void)errlen;
+    pci_device_post_load(&s->dev);
+    return 0;
+}
+
+static const struct vmstate_field i440fx_fields[] = {
+    VMF_STRUCT(struct i440fx, dev, pci_device_vmstate), VMF(struct i440fx, smram),
+    VMF_END_OF_LIST,
+};
+const struct vmstate_desc i440fx_vmstate = { .name = "i440FX", .version = 1, .fields = i440fx_fields,
+                                             .post_load = i440fx_post_load };

@@ -14,6 +14,8 @@
 #ifndef PCVM_HW_I440FX_H
 #define PCVM_HW_I440FX_H
 
+#include "hw/devmodel.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -56,4 +58,6 @@ void i440fx_shadow_ram(struct i440fx *s, bool writable);
 /* Physical base and size of PAM region r. */
 void i440fx_pam_region(int r, uint32_t *base, uint32_t *size);
 
+/* Saved state (device model). */
+extern const struct vmstate_desc i440fx_vmstate;
 #endif

@@ -283,3 +283,16 @@ void i8042_init(struct i8042 *s, struct io_bus *io, struct irq_line irq_kbd,
     io_register(io, 0x60, 1, s, i8042_io_read, i8042_io_write, IO_SIZE_1, "i8042-data");
     io_register(io, 0x64, 1, s, i8042_io_read, i8042_io_write, IO_SIZE_1, "i8042-cmd");
 }
+
+/* ---- saved state ---- */
+
+static const struct vmstate_field i8042_fields[] = {
+    VMF_ARRAY(struct i8042, ram), VMF(struct i8042, status), VMF(struct i8042, outport),
+    VMF(struct i8042, pending_cmd), VMF(struct i8042, obf), VMF(struct i8042, obf_data),
+    VMF_MAX(struct i8042, obf_source, I8042_SRC_AUX), VMF_ARRAY(struct i8042, ctrl_q),
+    VMF_MAX(struct i8042, ctrl_q_count, 4), VMF(struct i8042, xlat_break),
+    VMF_MAX(struct i8042, irq1_level, 1), VMF_MAX(struct i8042, irq12_level, 1),
+    VMF_STRUCT(struct i8042, kbd, ps2_kbd_vmstate), VMF_STRUCT(struct i8042, mouse, ps2_mouse_vmstate),
+    VMF_END_OF_LIST,
+};
+const struct vmstate_desc i8042_vmstate = { .name = "i8042", .version = 1, .fields = i8042_fields };

@@ -4,6 +4,8 @@
 #ifndef PCVM_HW_I8042_H
 #define PCVM_HW_I8042_H
 
+#include "hw/devmodel.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -53,4 +55,6 @@ void i8042_key_event(struct i8042 *s, uint16_t set1_code, bool down);
 /* Host mouse event: relative movement (dy up) and buttons (bit 0 left, 1 right, 2 middle). */
 void i8042_mouse_event(struct i8042 *s, int dx, int dy, int dz, uint8_t buttons);
 
+/* Saved state (device model). */
+extern const struct vmstate_desc i8042_vmstate;
 #endif

@@ -1503,3 +1503,74 @@ char *ide_boot_path(uint8_t devfn, int index, char *buf, unsigned len)
         snprintf(buf, len, "/pci@i0cf8/ide@%x/drive@%d/disk@%d", devfn >> 3, index / 2, index % 2);
     return buf;
 }
+
+/* ---- saved state ---- */
+
+static const struct vmstate_field ide_drive_fields[] = {
+    VMF(struct ide_drive, feature), VMF(struct ide_drive, nsector), VMF(struct ide_drive, sector),
+    VMF(struct ide_drive, lcyl), VMF(struct ide_drive, hcyl), VMF(struct ide_drive, select),
+    VMF(struct ide_drive, status), VMF(struct ide_drive, error), VMF(struct ide_drive, hob_feature),
+    VMF(struct ide_drive, hob_nsector), VMF(struct ide_drive, hob_sector), VMF(struct ide_drive, hob_lcyl),
+    VMF(struct ide_drive, hob_hcyl), VMF(struct ide_drive, command),
+    VMF(struct ide_drive, nb_sectors), VMF(struct ide_drive, cyls), VMF(struct ide_drive, heads),
+    VMF(struct ide_drive, secs), VMF(struct ide_drive, cur_heads), VMF(struct ide_drive, cur_secs),
+    VMF_MAX(struct ide_drive, mult_sectors, IDE_MAX_MULT), VMF(struct ide_drive, xfer_mode), VMF(struct ide_drive, wce),
+    VMF_MAX(struct ide_drive, pos, IDE_BUF_SIZE), VMF_MAX(struct ide_drive, end, IDE_BUF_SIZE),
+    VMF_MAX(struct ide_drive, pio_end, IDE_END_DONE), VMF(struct ide_drive, lba48), VMF(struct ide_drive, lba),
+    VMF(struct ide_drive, remaining), VMF_MAX(struct ide_drive, block_sectors, 256),
+    VMF_MAX(struct ide_drive, dma_pending, IDE_DMA_ATAPI), VMF(struct ide_drive, busy_gen),
+    VMF_MAX(struct ide_drive, aio_busy, 0),
+    VMF_ARRAY(struct ide_drive, packet), VMF(struct ide_drive, sense_key), VMF(struct ide_drive, asc),
+    VMF(struct ide_drive, ascq), VMF(struct ide_drive, unit_attention), VMF(struct ide_drive, tray_locked),
+    VMF(struct ide_drive, tray_open), VMF(struct ide_drive, cd_sectors), VMF(struct ide_drive, atapi_lba),
+    VMF(struct ide_drive, atapi_left), VMF(struct ide_drive, byte_limit), VMF(struct ide_drive, atapi_dma),
+    VMF(struct ide_drive, media_event), VMF_ARRAY(struct ide_drive, serial), VMF_ARRAY(struct ide_drive, model),
+    VMF_ARRAY(struct ide_drive, firmware), VMF_BUFFER(struct ide_drive, buf, IDE_BUF_SIZE),
+    VMF_END_OF_LIST,
+};
+static const struct vmstate_desc ide_drive_vmstate = { .name = "ide-drive", .version = 1, .fields = ide_drive_fields };
+static const struct vmstate_field ide_bmdma_fields[] = {
+    VMF(struct ide_bmdma, cmd), VMF(struct ide_bmdma, status), VMF(struct ide_bmdma, prd_addr),
+    VMF_END_OF_LIST,
+};
+static const struct vmstate_desc ide_bmdma_vmstate = { .name = "ide-bmdma", .version = 1, .fields = ide_bmdma_fields };
+static const struct vmstate_field ide_channel_fields[] = {
+    VMF_STRUCT_ARRAY(struct ide_channel, drives, ide_drive_vmstate), VMF_MAX(struct ide_channel, cur, 1),
+    VMF(struct ide_channel, devctl), VMF(struct ide_channel, irq_pending),
+    VMF_STRUCT(struct ide_channel, bm, ide_bmdma_vmstate),
+    VMF_END_OF_LIST,
+};
+static const struct vmstate_desc ide_channel_vmstate = { .name = "ide-channel", .version = 1, .fields = ide_channel_fields };
+
+/* A request in flight finishes first: its data and completion belong to the saved state. */
+static int ide_pre_save(void *opaque)
+{
+    struct ide_ctrl *s = opaque;
+    if (s->aio)
+        block_aio_drain(s->aio);
+    return 0;
+}
+
+static int ide_post_load(void *opaque, char *err, size_t errlen)
+{
+    struct ide_ctrl *s = opaque;
+    for (int c = 0; c < 2; c++)
+        for (int i = 0; i < 2; i++) {
+            struct ide_drive *d = &s->ch[c].drives[i];
+            d->serial[sizeof(d->serial) - 1] = d->model[sizeof(d->model) - 1] = 0;
+            d->firmware[sizeof(d->firmware) - 1] = 0;
+            if (d->pos > d->end) {
+                snprintf(err, errlen, "piix3-ide: drive %d: transfer position beyond its end", c * 2 + i);
+                return -1;
+            }
+        }
+    pci_device_post_load(&s->pci);
+    return 0;
+}
+
+static const struct vmstate_field ide_fields[] = {
+    VMF_STRUCT(struct ide_ctrl, pci, pci_device_vmstate), VMF_STRUCT_ARRAY(struct ide_ctrl, ch, ide_channel_vmstate),
+    VMF_END_OF_LIST,
+};
+const struct vmstate_desc ide_vmstate = { .name = "piix3-ide", .version = 1, .fields = ide_fields,
+                                          .pre_save = ide_pre_save, .post_load = ide_post_load };

@@ -12,6 +12,8 @@
 #ifndef PCVM_HW_IDE_H
 #define PCVM_HW_IDE_H
 
+#include "hw/devmodel.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -119,4 +121,6 @@ char *ide_boot_path(uint8_t devfn, int index, char *buf, unsigned len);
 uint32_t ide_bmdma_read(struct ide_ctrl *s, unsigned offset, unsigned size);
 void ide_bmdma_write(struct ide_ctrl *s, unsigned offset, uint32_t value, unsigned size);
 
+/* Saved state (device model); pre_save drains in-flight disk requests. */
+extern const struct vmstate_desc ide_vmstate;
 #endif

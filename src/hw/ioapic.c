@@ -134,3 +134,11 @@ void ioapic_init(struct ioapic *s, struct apic_bus *bus, struct phys_mem *mem, u
     s->mmio_index = phys_map_mmio(mem, base, PHYS_PAGE_SIZE, s, mmio_read, mmio_write, "ioapic");
     ioapic_reset(s);
 }
+
+/* ---- saved state ---- */
+
+static const struct vmstate_field ioapic_fields[] = {
+    VMF(struct ioapic, id), VMF(struct ioapic, ioregsel), VMF(struct ioapic, levels), VMF_ARRAY(struct ioapic, redir),
+    VMF_END_OF_LIST,
+};
+const struct vmstate_desc ioapic_vmstate = { .name = "ioapic", .version = 1, .fields = ioapic_fields };

@@ -7,6 +7,8 @@
 #ifndef PCVM_HW_IOAPIC_H
 #define PCVM_HW_IOAPIC_H
 
+#include "hw/devmodel.h"
+
 #include <stdint.h>
 
 #include "hw/lapic.h"
@@ -37,4 +39,6 @@ void ioapic_eoi(void *opaque, uint8_t vector);
 uint32_t ioapic_read_reg(struct ioapic *s, uint8_t index);
 void ioapic_write_reg(struct ioapic *s, uint8_t index, uint32_t value);
 
+/* Saved state (device model). */
+extern const struct vmstate_desc ioapic_vmstate;
 #endif

@@ -1,6 +1,7 @@
 /* Local APIC: priorities, EOI, LVT, timer, IPIs, and the APIC bus between the APICs. */
 #include "hw/lapic.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define LVT_MASKED (1u << 16)
@@ -564,3 +565,32 @@ int lapic_intr_ack(struct lapic *s)
     update_intr(s);
     return v;
 }
+
+/* ---- saved state ---- */
+
+static int lapic_post_load(void *opaque, char *err, size_t errlen)
+{
+    struct lapic *s = opaque;
+    (void)err;
+    (void)errlen;
+    /* The shared MMIO page follows the base of the APIC that moved it. */
+    struct apic_bus *bus = s->bus;
+    uint32_t base = (uint32_t)(s->apic_base & 0xfffff000u);
+    if (bus && bus->mmio_index >= 0 && base != bus->mmio_base) {
+        bus->mmio_base = base;
+        phys_remap_mmio(bus->mem, bus->mmio_index, base, PHYS_PAGE_SIZE);
+    }
+    return 0;
+}
+
+static const struct vmstate_field lapic_fields[] = {
+    VMF(struct lapic, id), VMF(struct lapic, apic_base), VMF(struct lapic, tpr), VMF(struct lapic, ldr),
+    VMF(struct lapic, dfr), VMF(struct lapic, svr), VMF(struct lapic, esr), VMF(struct lapic, esr_pending),
+    VMF_ARRAY(struct lapic, isr), VMF_ARRAY(struct lapic, tmr), VMF_ARRAY(struct lapic, irr),
+    VMF(struct lapic, icr_lo), VMF(struct lapic, icr_hi), VMF_ARRAY(struct lapic, lvt),
+    VMF(struct lapic, timer_initial), VMF(struct lapic, timer_dcr), VMF(struct lapic, timer_start),
+    VMF_ARRAY(struct lapic, lint_level), VMF(struct lapic, extint_pending), VMF_TIMER(struct lapic, timer),
+    VMF_END_OF_LIST,
+};
+const struct vmstate_desc lapic_vmstate = { .name = "apic", .version = 1, .fields = lapic_fields,
+                                            .post_load = lapic_post_load };

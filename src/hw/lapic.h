@@ -19,6 +19,8 @@
 #ifndef PCVM_HW_LAPIC_H
 #define PCVM_HW_LAPIC_H
 
+#include "hw/devmodel.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -101,4 +103,6 @@ void lapic_write(struct lapic *s, uint32_t offset, uint32_t value);
 /* Current timer count (register 0x390). */
 uint32_t lapic_timer_current(const struct lapic *s);
 
+/* Saved state (device model). */
+extern const struct vmstate_desc lapic_vmstate;
 #endif

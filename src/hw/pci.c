@@ -233,3 +233,28 @@ void pci_config_write(struct pci_bus *bus, uint8_t devfn, unsigned offset, uint3
             bar_update(dev, n);
     }
 }
+
+/* ---- saved state ---- */
+
+static const struct vmstate_field pci_device_fields[] = {
+    VMF_ARRAY(struct pci_device, config), VMF_MAX(struct pci_device, irq_level, 1),
+    VMF_END_OF_LIST,
+};
+const struct vmstate_desc pci_device_vmstate = { .name = "pci-device", .version = 1, .fields = pci_device_fields };
+
+static const struct vmstate_field pci_bus_fields[] = { VMF(struct pci_bus, config_address), VMF_END_OF_LIST };
+const struct vmstate_desc pci_bus_vmstate = { .name = "pci-bus", .version = 1, .fields = pci_bus_fields };
+
+void pci_bus_reset(struct pci_bus *bus)
+{
+    bus->config_address = 0;
+}
+
+void pci_device_post_load(struct pci_device *dev)
+{
+    /* Mappings are host state: the hooks compare the registers with what is mapped now. */
+    if (dev->config_write)
+        dev->config_write(dev, 0, 0, 256);
+    for (int n = 0; n < 6; n++)
+        bar_update(dev, n);
+}

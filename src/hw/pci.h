@@ -4,6 +4,8 @@
 #ifndef PCVM_HW_PCI_H
 #define PCVM_HW_PCI_H
 
+#include "hw/devmodel.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -75,4 +77,11 @@ static inline void pci_set_long(uint8_t *p, uint32_t v) { for (int i = 0; i < 4;
 static inline uint16_t pci_get_word(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static inline uint32_t pci_get_long(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 
+/* Saved state of a function's configuration space (embedded by PCI devices), and what
+ * their post_load calls: re-run the config hooks and remap the BARs as the registers say. */
+extern const struct vmstate_desc pci_device_vmstate;
+/* Saved state of the bus itself (the 0xCF8 address latch); reset clears the latch. */
+extern const struct vmstate_desc pci_bus_vmstate;
+void pci_bus_reset(struct pci_bus *bus);
+void pci_device_post_load(struct pci_device *dev);
 #endif

@@ -312,3 +312,23 @@ void pic_init(struct pic *s, struct io_bus *io, struct irq_line intr_out, struct
     io_register(io, 0xa0, 2, s, pic_io_read, pic_io_write, IO_SIZE_1, "pic-slave");
     io_register(io, 0x4d0, 2, s, pic_io_read, pic_io_write, IO_SIZE_1, "elcr");
 }
+
+/* ---- saved state ---- */
+
+static const struct vmstate_field pic_chip_fields[] = {
+    VMF(struct pic_chip, irr), VMF(struct pic_chip, isr), VMF(struct pic_chip, imr),
+    VMF(struct pic_chip, elcr), VMF(struct pic_chip, elcr_mask), VMF(struct pic_chip, input_level),
+    VMF(struct pic_chip, vector_base), VMF_MAX(struct pic_chip, lowest_prio, 7),
+    VMF_MAX(struct pic_chip, init_step, 4), VMF(struct pic_chip, icw3), VMF(struct pic_chip, icw4_needed),
+    VMF(struct pic_chip, single), VMF(struct pic_chip, level_icw1), VMF(struct pic_chip, aeoi),
+    VMF(struct pic_chip, sfnm), VMF(struct pic_chip, rotate_on_aeoi), VMF(struct pic_chip, special_mask),
+    VMF(struct pic_chip, read_isr), VMF(struct pic_chip, poll),
+    VMF_END_OF_LIST,
+};
+static const struct vmstate_desc pic_chip_vmstate = { .name = "i8259-chip", .version = 1, .fields = pic_chip_fields };
+static const struct vmstate_field pic_fields[] = {
+    VMF_STRUCT_ARRAY(struct pic, chip, pic_chip_vmstate),
+    VMF_MAX(struct pic, intr_level, 1),
+    VMF_END_OF_LIST,
+};
+const struct vmstate_desc pic_vmstate = { .name = "i8259", .version = 1, .fields = pic_fields };

@@ -6,6 +6,8 @@
 #ifndef PCVM_HW_PIC_H
 #define PCVM_HW_PIC_H
 
+#include "hw/devmodel.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -59,4 +61,6 @@ bool pic_intr_pending(const struct pic *s);
 /* IRQ number (0-15) that would be acknowledged now, or -1. */
 int pic_pending_irq(const struct pic *s);
 
+/* Saved state (device model). */
+extern const struct vmstate_desc pic_vmstate;
 #endif

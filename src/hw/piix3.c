@@ -120,3 +120,22 @@ int piix3_init(struct piix3 *s, struct pci_bus *bus, struct io_bus *io, const st
     piix3_reset(s);
     return 0;
 }
+
+/* ---- saved state ---- */
+
+static int piix3_post_load(void *opaque, char *err, size_t errlen)
+{
+    struct piix3 *s = opaque;
+    (void)err;
+    (void)errlen;
+    pci_device_post_load(&s->dev);
+    return 0;
+}
+
+static const struct vmstate_field piix3_fields[] = {
+    VMF_STRUCT(struct piix3, dev, pci_device_vmstate), VMF(struct piix3, rcr), VMF_ARRAY(struct piix3, pirq_count),
+    VMF(struct piix3, isa_level),
+    VMF_END_OF_LIST,
+};
+const struct vmstate_desc piix3_vmstate = { .name = "PIIX3", .version = 1, .fields = piix3_fields,
+                                            .post_load = piix3_post_load };

@@ -9,6 +9,8 @@
 #ifndef PCVM_HW_PIIX3_H
 #define PCVM_HW_PIIX3_H
 
+#include "hw/devmodel.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -44,4 +46,6 @@ int piix3_slot_pirq(int slot, int pin);
 /* Route PIRQ n to ISA irq (0x80 = disabled), as firmware would; for direct boot. */
 void piix3_set_pirq_route(struct piix3 *s, int pirq, uint8_t route);
 
+/* Saved state (device model). */
+extern const struct vmstate_desc piix3_vmstate;
 #endif

@@ -2,6 +2,8 @@
  * 1 retriggerable one-shot, 2 rate generator, 3 square wave, 4/5 software/hardware strobe. */
 #include "hw/pit.h"
 
+#include <stdio.h>
+
 #include <string.h>
 
 /* Refresh request toggle period on port 0x61 bit 4 (PC/AT: every 15.085 us). */
@@ -448,3 +450,38 @@ void pit_init(struct pit *s, struct io_bus *io, struct vclock *clock, struct irq
     io_register(io, 0x40, 4, s, pit_io_read, pit_io_write, IO_SIZE_1, "pit");
     io_register(io, 0x61, 1, s, pit_io_read, pit_io_write, IO_SIZE_1, "port61");
 }
+
+/* ---- saved state ---- */
+
+static const struct vmstate_field pit_channel_fields[] = {
+    VMF_MAX(struct pit_channel, count, 65536), VMF(struct pit_channel, control), VMF_MAX(struct pit_channel, mode, 5),
+    VMF_MAX(struct pit_channel, rw, 3), VMF(struct pit_channel, bcd), VMF(struct pit_channel, gate),
+    VMF(struct pit_channel, loaded), VMF(struct pit_channel, triggered), VMF(struct pit_channel, null_count),
+    VMF(struct pit_channel, write_msb_next), VMF(struct pit_channel, read_msb_next),
+    VMF(struct pit_channel, write_lsb), VMF(struct pit_channel, count_latched),
+    VMF(struct pit_channel, latch_msb_next), VMF(struct pit_channel, latched),
+    VMF(struct pit_channel, status_latched), VMF(struct pit_channel, status), VMF(struct pit_channel, frozen),
+    VMF(struct pit_channel, frozen_ticks), VMF(struct pit_channel, load_time), VMF_MAX(struct pit_channel, out_level, 1),
+    VMF_END_OF_LIST,
+};
+static const struct vmstate_desc pit_channel_vmstate = { .name = "pit-channel", .version = 1, .fields = pit_channel_fields };
+
+static int pit_post_load(void *opaque, char *err, size_t errlen)
+{
+    struct pit *s = opaque;
+    for (int i = 0; i < 3; i++)
+        if (s->ch[i].count == 0) {
+            snprintf(err, errlen, "isa-pit: channel %d has count 0", i);
+            return -1;
+        }
+    return 0;
+}
+
+static const struct vmstate_field pit_fields[] = {
+    VMF_STRUCT_ARRAY(struct pit, ch, pit_channel_vmstate),
+    VMF(struct pit, port61),
+    VMF_TIMER(struct pit, timer),
+    VMF_END_OF_LIST,
+};
+const struct vmstate_desc pit_vmstate = { .name = "isa-pit", .version = 1, .fields = pit_fields,
+                                          .post_load = pit_post_load };

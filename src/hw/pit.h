@@ -7,6 +7,8 @@
 #ifndef PCVM_HW_PIT_H
 #define PCVM_HW_PIT_H
 
+#include "hw/devmodel.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -66,4 +68,6 @@ void pit_set_gate(struct pit *s, int ch, int level);
 /* True when the speaker sounds: gate2 and speaker-data bits set and channel 2 in mode 3. */
 bool pit_speaker_active(const struct pit *s);
 
+/* Saved state (device model). */
+extern const struct vmstate_desc pit_vmstate;
 #endif

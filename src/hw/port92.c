@@ -40,3 +40,8 @@ void port92_init(struct port92 *s, struct io_bus *io, port92_a20_fn set_a20, por
     s->opaque = opaque;
     io_register(io, 0x92, 1, s, port92_read, port92_write, IO_SIZE_1, "port92");
 }
+
+/* ---- saved state ---- */
+
+static const struct vmstate_field port92_fields[] = { VMF(struct port92, value), VMF_END_OF_LIST };
+const struct vmstate_desc port92_vmstate = { .name = "port92", .version = 1, .fields = port92_fields };

@@ -3,6 +3,8 @@
 #ifndef PCVM_HW_PORT92_H
 #define PCVM_HW_PORT92_H
 
+#include "hw/devmodel.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -27,4 +29,6 @@ void port92_init(struct port92 *s, struct io_bus *io, port92_a20_fn set_a20, por
 /* Back to 0 on a system reset (no callback: the board resets its combined A20 state). */
 void port92_reset(struct port92 *s);
 
+/* Saved state (device model). */
+extern const struct vmstate_desc port92_vmstate;
 #endif

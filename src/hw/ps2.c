@@ -395,3 +395,28 @@ void ps2_mouse_event(struct ps2_mouse *m, int dx, int dy, int dz, uint8_t button
         mouse_done(m);
     }
 }
+
+/* ---- saved state ---- */
+
+static const struct vmstate_field ps2_queue_fields[] = {
+    VMF_ARRAY(struct ps2_queue, data), VMF_MAX(struct ps2_queue, head, PS2_QUEUE_SIZE - 1),
+    VMF_MAX(struct ps2_queue, count, PS2_QUEUE_SIZE),
+    VMF_END_OF_LIST,
+};
+static const struct vmstate_desc ps2_queue_vmstate = { .name = "ps2-queue", .version = 1, .fields = ps2_queue_fields };
+static const struct vmstate_field ps2_kbd_fields[] = {
+    VMF_STRUCT(struct ps2_kbd, q, ps2_queue_vmstate), VMF(struct ps2_kbd, pending_cmd),
+    VMF_MAX(struct ps2_kbd, scancode_set, 3), VMF(struct ps2_kbd, leds), VMF(struct ps2_kbd, typematic),
+    VMF(struct ps2_kbd, scanning), VMF(struct ps2_kbd, last_sent),
+    VMF_END_OF_LIST,
+};
+const struct vmstate_desc ps2_kbd_vmstate = { .name = "ps2-kbd", .version = 1, .fields = ps2_kbd_fields };
+static const struct vmstate_field ps2_mouse_fields[] = {
+    VMF_STRUCT(struct ps2_mouse, q, ps2_queue_vmstate), VMF(struct ps2_mouse, pending_cmd),
+    VMF(struct ps2_mouse, sample_rate), VMF(struct ps2_mouse, resolution), VMF(struct ps2_mouse, scaling_2to1),
+    VMF(struct ps2_mouse, reporting), VMF(struct ps2_mouse, remote), VMF(struct ps2_mouse, wrap),
+    VMF(struct ps2_mouse, id), VMF_ARRAY(struct ps2_mouse, rate_hist), VMF(struct ps2_mouse, buttons),
+    VMF(struct ps2_mouse, dx), VMF(struct ps2_mouse, dy), VMF(struct ps2_mouse, dz),
+    VMF_END_OF_LIST,
+};
+const struct vmstate_desc ps2_mouse_vmstate = { .name = "ps2-mouse", .version = 1, .fields = ps2_mouse_fields };

@@ -6,6 +6,8 @@
 #ifndef PCVM_HW_PS2_H
 #define PCVM_HW_PS2_H
 
+#include "hw/devmodel.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -81,4 +83,6 @@ void ps2_mouse_write(struct ps2_mouse *m, uint8_t b);
 /* Movement (dx right, dy up, dz wheel) and button state; queues a packet when reporting. */
 void ps2_mouse_event(struct ps2_mouse *m, int dx, int dy, int dz, uint8_t buttons);
 
+/* Saved state (device model): sub-descriptions embedded by the i8042. */
+extern const struct vmstate_desc ps2_kbd_vmstate, ps2_mouse_vmstate;
 #endif

@@ -518,3 +518,13 @@ int rtc_parse_base(const char *spec, int64_t host_realtime_ns, int64_t *start_se
     *start_sec = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec;
     return 0;
 }
+
+/* ---- saved state ---- */
+
+static const struct vmstate_field rtc_fields[] = {
+    VMF_ARRAY(struct rtc, cmos), VMF_MAX(struct rtc, index, 127), VMF(struct rtc, nmi_disabled),
+    VMF(struct rtc, base_sec), VMF(struct rtc, base_vt), VMF(struct rtc, periodic_index),
+    VMF_MAX(struct rtc, irq_level, 1), VMF_TIMER(struct rtc, periodic_timer), VMF_TIMER(struct rtc, update_timer),
+    VMF_END_OF_LIST,
+};
+const struct vmstate_desc rtc_vmstate = { .name = "mc146818rtc", .version = 1, .fields = rtc_fields };

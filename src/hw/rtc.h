@@ -8,6 +8,8 @@
 #ifndef PCVM_HW_RTC_H
 #define PCVM_HW_RTC_H
 
+#include "hw/devmodel.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -59,4 +61,6 @@ bool rtc_nmi_disabled(const struct rtc *s);
 /* Current guest clock in seconds since the epoch (what the registers show). */
 int64_t rtc_get_seconds(struct rtc *s);
 
+/* Saved state (device model). */
+extern const struct vmstate_desc rtc_vmstate;
 #endif

@@ -309,3 +309,15 @@ void uart_init(struct uart *s, struct io_bus *io, uint16_t base, struct irq_line
     io_register(io, base, 8, s, uart_io_read, uart_io_write, IO_SIZE_1, "uart");
     chardev_attach(chr, uart_can_receive, uart_receive, s);
 }
+
+/* ---- saved state ---- */
+
+static const struct vmstate_field uart_fields[] = {
+    VMF_ARRAY(struct uart, rx_fifo), VMF_MAX(struct uart, rx_head, UART_FIFO_SIZE - 1),
+    VMF_MAX(struct uart, rx_count, UART_FIFO_SIZE), VMF(struct uart, divisor), VMF(struct uart, ier),
+    VMF(struct uart, fcr), VMF(struct uart, lcr), VMF(struct uart, mcr), VMF(struct uart, lsr), VMF(struct uart, msr),
+    VMF(struct uart, scr), VMF(struct uart, thr_ipending), VMF(struct uart, timeout_ipending),
+    VMF_MAX(struct uart, irq_level, 1), VMF_TIMER(struct uart, timeout_timer),
+    VMF_END_OF_LIST,
+};
+const struct vmstate_desc uart_vmstate = { .name = "isa-serial", .version = 1, .fields = uart_fields };

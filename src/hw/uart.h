@@ -8,6 +8,8 @@
 #ifndef PCVM_HW_UART_H
 #define PCVM_HW_UART_H
 
+#include "hw/devmodel.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,4 +54,6 @@ size_t uart_can_receive(void *opaque);
 /* Deliver received bytes (the chardev read callback); excess bytes set the overrun error. */
 void uart_receive(void *opaque, const uint8_t *buf, size_t len);
 
+/* Saved state (device model). */
+extern const struct vmstate_desc uart_vmstate;
 #endif

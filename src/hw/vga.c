@@ -2,6 +2,7 @@
  * graphics controller, attribute controller, CRTC, DAC) and the Bochs VBE "dispi" interface. */
 #include "hw/vga.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -773,3 +774,29 @@ int vga_set_rom(struct vga *s, const uint8_t *image, size_t len)
     s->pci.config_write = vga_pci_config_write;
     return 0;
 }
+
+/* ---- saved state ---- */
+
+static int vga_post_load(void *opaque, char *err, size_t errlen)
+{
+    struct vga *s = opaque;
+    if (s->vram_size != VGA_VRAM_SIZE) {
+        snprintf(err, errlen, "VGA: saved video memory size %u differs", s->vram_size);
+        return -1;
+    }
+    pci_device_post_load(&s->pci);
+    return 0;
+}
+
+static const struct vmstate_field vga_fields[] = {
+    VMF(struct vga, misc), VMF(struct vga, feature), VMF_MAX(struct vga, sr_index, 7), VMF_ARRAY(struct vga, sr),
+    VMF(struct vga, gr_index), VMF_ARRAY(struct vga, gr), VMF_MAX(struct vga, ar_index, 63), VMF_ARRAY(struct vga, ar),
+    VMF(struct vga, ar_flipflop), VMF(struct vga, cr_index), VMF_ARRAY(struct vga, cr),
+    VMF(struct vga, dac_write_index), VMF(struct vga, dac_read_index), VMF_MAX(struct vga, dac_sub, 2),
+    VMF(struct vga, dac_state), VMF(struct vga, pel_mask), VMF_ARRAY(struct vga, dac), VMF(struct vga, latch),
+    VMF(struct vga, vbe_index), VMF_ARRAY(struct vga, vbe_regs), VMF(struct vga, vram_size),
+    VMF_STRUCT(struct vga, pci, pci_device_vmstate), VMF_BUFFER(struct vga, vram, VGA_VRAM_SIZE),
+    VMF_END_OF_LIST,
+};
+const struct vmstate_desc vga_vmstate = { .name = "VGA", .version = 1, .fields = vga_fields,
+                                          .post_load = vga_post_load };

@@ -9,6 +9,8 @@
 #ifndef PCVM_HW_VGA_H
 #define PCVM_HW_VGA_H
 
+#include "hw/devmodel.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -105,4 +107,6 @@ static inline void vga_mark_dirty(struct vga *s, uint64_t index, uint64_t len)
     s->vram_dirty = true;
 }
 
+/* Saved state (device model). */
+extern const struct vmstate_desc vga_vmstate;
 #endif

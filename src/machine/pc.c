@@ -11,6 +11,7 @@
 
 #include "boot/boot.h"
 #include "cpu/jit.h"
+#include "cpu/cpu_vmstate.h"
 #include "hw/acpi_tables.h"
 #include "hw/mptable.h"
 #include "machine/pc_gdb.h"
@@ -36,6 +37,59 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
     return -1;
+}
+
+/* ---- The device list ---- */
+
+int pc_register_device(struct pc *pc, const struct device *tmpl, char *err, size_t errlen, const char *id_fmt, ...)
+{
+    struct device d = *tmpl;
+    va_list ap;
+    va_start(ap, id_fmt);
+    vsnprintf(d.id, sizeof(d.id), id_fmt, ap);
+    va_end(ap);
+    if (!devlist_add(&pc->devices, &d))
+        return fail(err, errlen, "pcvm: device id '%s' is used twice (or out of memory)", d.id);
+    return 0;
+}
+
+/* Reset and destroy through the list take the device's struct as void *. */
+#define PC_OPAQUE_FN(name, type, fn) static void name(void *opaque) { fn((type *)opaque); }
+PC_OPAQUE_FN(reset_pic, struct pic, pic_reset)
+PC_OPAQUE_FN(reset_pit, struct pit, pit_reset)
+PC_OPAQUE_FN(reset_rtc, struct rtc, rtc_reset)
+PC_OPAQUE_FN(reset_uart, struct uart, uart_reset)
+PC_OPAQUE_FN(reset_kbc, struct i8042, i8042_reset)
+PC_OPAQUE_FN(reset_port92, struct port92, port92_reset)
+PC_OPAQUE_FN(reset_i440fx, struct i440fx, i440fx_reset)
+PC_OPAQUE_FN(reset_piix3, struct piix3, piix3_reset)
+PC_OPAQUE_FN(reset_pm, struct acpi_pm, acpi_pm_reset)
+PC_OPAQUE_FN(reset_ide, struct ide_ctrl, ide_reset)
+PC_OPAQUE_FN(reset_vga, struct vga, vga_reset)
+PC_OPAQUE_FN(reset_fw_cfg, struct fw_cfg, fw_cfg_reset)
+PC_OPAQUE_FN(reset_ioapic, struct ioapic, ioapic_reset)
+PC_OPAQUE_FN(reset_pci_bus, struct pci_bus, pci_bus_reset)
+PC_OPAQUE_FN(reset_lapic, struct lapic, lapic_reset)
+PC_OPAQUE_FN(reset_cpu, struct cpu, cpu_reset)
+PC_OPAQUE_FN(destroy_ide, struct ide_ctrl, ide_destroy)
+PC_OPAQUE_FN(destroy_vga, struct vga, vga_destroy)
+PC_OPAQUE_FN(destroy_fw_cfg, struct fw_cfg, fw_cfg_destroy)
+PC_OPAQUE_FN(reset_net, struct pc_net, pc_net_reset)
+PC_OPAQUE_FN(destroy_net, struct pc_net, pc_net_destroy)
+
+static void destroy_cpu(void *opaque)
+{
+    struct cpu *cpu = opaque;
+    cpu_exec_destroy(cpu);
+    cpu_destroy(cpu);
+    free(cpu);
+}
+
+static void pc_pci_info(const struct device *d, int indent, devmodel_print_fn pr, void *ctx)
+{
+    const struct pci_device *p = d->bus_data;
+    pr(ctx, "%*saddr = %02x.%x\n%*svendor/device = %04x:%04x\n", indent, "", p->devfn >> 3, p->devfn & 7, indent, "",
+       pci_get_word(p->config), pci_get_word(p->config + 2));
 }
 
 /* ---- Interrupt routing ---- */
@@ -440,6 +494,14 @@ static int pc_create_cpus(struct pc *pc, char *err, size_t errlen)
         /* The JIT is opt-in (-accel tcg,jit=on) until it passes every gate (docs/OPTIONS.md). */
         pc->cpus[i]->exec.jit_threshold =
             cfg->jit == 1 ? (int)(cfg->jit_threshold ? cfg->jit_threshold : JIT_DEFAULT_THRESHOLD) : 0;
+        if (pc_register_device(pc, &(struct device){ .type = model ? model->name : "cpu", .bus = "cpu",
+                                                     .opaque = pc->cpus[i], .vmsd = &cpu_vmstate,
+                                                     .reset = reset_cpu, .destroy = destroy_cpu },
+                               err, errlen, "cpu%u", i) < 0) {
+            destroy_cpu(pc->cpus[i]);
+            pc->cpus[i] = NULL;
+            return -1;
+        }
     }
     return 0;
 }
@@ -454,38 +516,115 @@ static uint64_t pc_total_insns(void *opaque)
     return n;
 }
 
+/* ---- -device ---- */
+
+static int add_isa_debug_exit(struct pc *pc, const struct vm_device *d, char *err, size_t errlen)
+{
+    unsigned n = 0;
+    while (n < PC_MAX_DEBUGEXIT && pc->debugexit[n].exit_fn)
+        n++;
+    if (n >= PC_MAX_DEBUGEXIT)
+        return fail(err, errlen, "pcvm: -device isa-debug-exit: at most %d", PC_MAX_DEBUGEXIT);
+    debugexit_init(&pc->debugexit[n], &pc->io, (uint16_t)d->iobase, (uint16_t)d->iosize, pc_debug_exit, pc);
+    struct device dev = { .type = "isa-debug-exit", .bus = "isa.0", .opaque = &pc->debugexit[n] };
+    if (d->id)
+        return pc_register_device(pc, &dev, err, errlen, "%s", d->id);
+    return pc_register_device(pc, &dev, err, errlen, "isa-debug-exit%u", n);
+}
+
+static void pvpanic_info(const struct device *d, int indent, devmodel_print_fn pr, void *ctx)
+{
+    const struct pvpanic *p = d->opaque;
+    pr(ctx, "%*sioport = %u (0x%x)\n", indent, "", p->port, p->port);
+}
+
+static int add_pvpanic(struct pc *pc, const struct vm_device *d, char *err, size_t errlen)
+{
+    if (pc->has_pvpanic)
+        return fail(err, errlen, "pcvm: -device pvpanic: only one");
+    pvpanic_init(&pc->pvpanic, &pc->io, (uint16_t)d->iobase, pc_guest_panicked, pc);
+    pc->has_pvpanic = true;
+    struct device dev = { .type = "pvpanic", .bus = "isa.0", .opaque = &pc->pvpanic, .info = pvpanic_info };
+    return pc_register_device(pc, &dev, err, errlen, "%s", d->id ? d->id : "pvpanic");
+}
+
+/* What -device can create: the driver name and its constructor, which registers the device. */
+static const struct {
+    const char *driver;
+    int (*add)(struct pc *pc, const struct vm_device *d, char *err, size_t errlen);
+} pc_device_types[] = {
+    { "isa-debug-exit", add_isa_debug_exit },
+    { "pvpanic", add_pvpanic },
+};
+
+static int pc_add_device(struct pc *pc, const struct vm_device *d, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof(pc_device_types) / sizeof(pc_device_types[0]); i++)
+        if (!strcmp(d->driver, pc_device_types[i].driver))
+            return pc_device_types[i].add(pc, d, err, errlen);
+    return fail(err, errlen, "pcvm: -device %s: not supported yet", d->driver);
+}
+
 static void pc_before_run(void *opaque, struct cpu *cpu)
 {
     struct pc *pc = opaque;
     apic_bus_set_current(&pc->apic_bus, (unsigned)cpu->index);
 }
 
-static void pc_reset_devices(struct pc *pc)
+/* The board's part of a reset (registered last, after every chip and CPU). */
+static void pc_board_reset(void *opaque)
 {
-    pic_reset(&pc->pic);
-    pit_reset(&pc->pit);
-    rtc_reset(&pc->rtc);
-    for (unsigned i = 0; i < pc->nuarts; i++)
-        uart_reset(&pc->uart[i]);
-    i8042_reset(&pc->kbc);
-    port92_reset(&pc->port92);
-    i440fx_reset(&pc->i440fx);
-    piix3_reset(&pc->piix3);
-    acpi_pm_reset(&pc->pm);
-    ide_reset(&pc->ide);
-    pc_net_reset(&pc->net);
-    if (pc->has_vga)
-        vga_reset(&pc->vga);
-    fw_cfg_reset(&pc->fw_cfg);
-    ioapic_reset(&pc->ioapic);
-    for (unsigned i = 0; i < pc->ncpus; i++) {
-        lapic_reset(&pc->lapic[i]);
-        cpu_reset(pc->cpus[i]);
-    }
+    struct pc *pc = opaque;
     pc->a20_kbc = pc->a20_port92 = false;
     pc->a20_kbc = true; /* the keyboard controller's output port starts with A20 on */
     pc_update_a20(pc);
 }
+
+static void pc_reset_devices(struct pc *pc)
+{
+    devlist_reset(&pc->devices);
+}
+
+/* ---- The board's saved state: its IRQ fan-in and A20 inputs, and the clock ---- */
+
+static int pc_board_post_load(void *opaque, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    pc_update_a20(opaque);
+    return 0;
+}
+
+static const struct vmstate_field pc_board_fields[] = {
+    VMF_ARRAY(struct pc, isa_irq_sources), VMF(struct pc, a20_kbc), VMF(struct pc, a20_port92),
+    VMF_END_OF_LIST,
+};
+static const struct vmstate_desc pc_board_vmstate = { .name = "pc-board", .version = 1, .fields = pc_board_fields,
+                                                      .post_load = pc_board_post_load };
+
+static int pc_clock_pre_save(void *opaque)
+{
+    struct pc *pc = opaque;
+    pc->saved_vtime = vclock_now(&pc->clock);
+    return 0;
+}
+
+/* Time goes on from where it was saved (timers were re-armed with their saved deadlines). */
+static int pc_clock_post_load(void *opaque, char *err, size_t errlen)
+{
+    struct pc *pc = opaque;
+    if (pc->saved_vtime < 0) {
+        snprintf(err, errlen, "vclock: negative time");
+        return -1;
+    }
+    vclock_restore(&pc->clock, pc->saved_vtime);
+    return 0;
+}
+
+static const struct vmstate_field pc_clock_fields[] = { VMF(struct pc, saved_vtime), VMF_END_OF_LIST };
+static const struct vmstate_desc pc_clock_vmstate = { .name = "vclock", .version = 1, .fields = pc_clock_fields,
+                                                      .pre_save = pc_clock_pre_save,
+                                                      .post_load = pc_clock_post_load };
 
 /* A reset request (triple fault, 0xCF9, keyboard controller, port 0x92). */
 static int pc_do_reset(struct pc *pc)
@@ -615,11 +754,23 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
     pc->sci_irq = pc_isa_line(pc, 9, PC_IRQ_SRC_SCI);
     pc->ferr_irq = pc_isa_line(pc, 13, PC_IRQ_SRC_FERR);
     apic_bus_init(&pc->apic_bus, &pc->mem);
-    for (unsigned i = 0; i < pc->ncpus; i++)
+    for (unsigned i = 0; i < pc->ncpus; i++) {
         lapic_init(&pc->lapic[i], &pc->apic_bus, pc->cpus[i], &pc->clock, (uint8_t)i, i == 0, pc_pic_ack, pc);
+        if (pc_register_device(pc, &(struct device){ .type = "apic", .bus = "cpu", .opaque = &pc->lapic[i],
+                                                     .vmsd = &lapic_vmstate, .reset = reset_lapic },
+                               err, errlen, "apic%u", i) < 0)
+            return -1;
+    }
     ioapic_init(&pc->ioapic, &pc->apic_bus, &pc->mem, IOAPIC_DEFAULT_BASE, (uint8_t)pc->ncpus);
     irq_connect(&pc->pic_intr, lapic_lint_irq, &pc->lapic[0], 0);
     pic_init(&pc->pic, &pc->io, pc->pic_intr, log);
+    if (pc_register_device(pc, &(struct device){ .type = "ioapic", .bus = "sysbus", .opaque = &pc->ioapic,
+                                                 .vmsd = &ioapic_vmstate, .reset = reset_ioapic },
+                           err, errlen, "ioapic") < 0 ||
+        pc_register_device(pc, &(struct device){ .type = "isa-i8259", .bus = "isa.0", .opaque = &pc->pic,
+                                                 .vmsd = &pic_vmstate, .reset = reset_pic },
+                           err, errlen, "pic") < 0)
+        return -1;
 
     /* Legacy chips. */
     pit_init(&pc->pit, &pc->io, &pc->clock, pc->isa_irq[0], log);
@@ -633,29 +784,36 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
     rtc_cmos_set(&pc->rtc, 0x14, 0x06);                   /* equipment: FPU, PS/2 mouse */
     rtc_cmos_set(&pc->rtc, 0x5f, (uint8_t)(pc->ncpus - 1)); /* CPU count - 1, as SeaBIOS reads */
     rtc_cmos_update_checksum(&pc->rtc);
+    if (pc_register_device(pc, &(struct device){ .type = "isa-pit", .bus = "isa.0", .opaque = &pc->pit,
+                                                 .vmsd = &pit_vmstate, .reset = reset_pit },
+                           err, errlen, "pit") < 0 ||
+        pc_register_device(pc, &(struct device){ .type = "mc146818rtc", .bus = "isa.0", .opaque = &pc->rtc,
+                                                 .vmsd = &rtc_vmstate, .reset = reset_rtc },
+                           err, errlen, "rtc") < 0)
+        return -1;
     pc->nuarts = chardevs->n_serial < 4 ? chardevs->n_serial : 4;
-    for (unsigned i = 0; i < pc->nuarts; i++)
+    for (unsigned i = 0; i < pc->nuarts; i++) {
         uart_init(&pc->uart[i], &pc->io, uart_ports[i],
                   pc_isa_line(pc, uart_irqs[i], i < 2 ? PC_IRQ_SRC_DEVICE : PC_IRQ_SRC_SHARED),
                   chardevs->serial[i],
                   &pc->clock, log);
+        if (pc_register_device(pc, &(struct device){ .type = "isa-serial", .bus = "isa.0", .opaque = &pc->uart[i],
+                                                     .vmsd = &uart_vmstate, .reset = reset_uart },
+                               err, errlen, "serial%u", i) < 0)
+            return -1;
+    }
     i8042_init(&pc->kbc, &pc->io, pc->isa_irq[1], pc->isa_irq[12], pc_kbc_a20, pc_kbc_reset, pc, log);
     port92_init(&pc->port92, &pc->io, pc_port92_a20, pc_port92_reset, pc);
-    unsigned ndx = 0;
-    for (unsigned i = 0; i < cfg->n_devices; i++) {
-        const struct vm_device *d = &cfg->devices[i];
-        if (!strcmp(d->driver, "pvpanic") && !pc->has_pvpanic) {
-            pvpanic_init(&pc->pvpanic, &pc->io, (uint16_t)d->iobase, pc_guest_panicked, pc);
-            pc->has_pvpanic = true;
-            continue;
-        }
-        if (strcmp(d->driver, "isa-debug-exit"))
-            return fail(err, errlen, "pcvm: -device %s: not supported yet", d->driver);
-        if (ndx >= PC_MAX_DEBUGEXIT)
-            return fail(err, errlen, "pcvm: -device isa-debug-exit: at most %d", PC_MAX_DEBUGEXIT);
-        debugexit_init(&pc->debugexit[ndx++], &pc->io, (uint16_t)d->iobase, (uint16_t)d->iosize,
-                       pc_debug_exit, pc);
-    }
+    if (pc_register_device(pc, &(struct device){ .type = "i8042", .bus = "isa.0", .opaque = &pc->kbc,
+                                                 .vmsd = &i8042_vmstate, .reset = reset_kbc },
+                           err, errlen, "i8042") < 0 ||
+        pc_register_device(pc, &(struct device){ .type = "port92", .bus = "isa.0", .opaque = &pc->port92,
+                                                 .vmsd = &port92_vmstate, .reset = reset_port92 },
+                           err, errlen, "port92") < 0)
+        return -1;
+    for (unsigned i = 0; i < cfg->n_devices; i++)
+        if (pc_add_device(pc, &cfg->devices[i], err, errlen) < 0)
+            return -1;
     debugcon_init(&pc->debugcon, &pc->io, 0xe9, chardevs->debugcon);
     debugcon_init(&pc->seabios_log, &pc->io, 0x402, NULL);
     if (pc->stamps) {
@@ -665,31 +823,96 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
         pc->debugcon.stamps = stamps_tap(pc->stamps, "debugcon");
         pc->seabios_log.stamps = stamps_tap(pc->stamps, "debugcon402");
     }
+    if (pc_register_device(pc, &(struct device){ .type = "isa-debugcon", .bus = "isa.0", .opaque = &pc->debugcon,
+                                                 .vmsd = &debugcon_vmstate },
+                           err, errlen, "debugcon") < 0 ||
+        pc_register_device(pc, &(struct device){ .type = "isa-debugcon", .bus = "isa.0", .opaque = &pc->seabios_log,
+                                                 .vmsd = &debugcon_vmstate },
+                           err, errlen, "seabios-log") < 0)
+        return -1;
 
     /* PCI: host bridge, ISA bridge, IDE, PM, VGA. */
     pci_bus_init(&pc->pci, &pc->mem, &pc->io, piix3_pci_set_irq, &pc->piix3);
+    if (pc_register_device(pc, &(struct device){ .type = "i440FX-pcihost", .bus = "sysbus", .opaque = &pc->pci,
+                                                 .vmsd = &pci_bus_vmstate, .reset = reset_pci_bus },
+                           err, errlen, "pcihost") < 0)
+        return -1;
     if (i440fx_init(&pc->i440fx, &pc->pci, &pc->mem, pc->rom_area, pc_mem_changed, pc) < 0)
         return fail(err, errlen, "pcvm: cannot create the i440FX host bridge");
+    if (pc_register_device(pc, &(struct device){ .type = "i440FX", .bus = "pci.0", .opaque = &pc->i440fx,
+                                                 .vmsd = &i440fx_vmstate, .reset = reset_i440fx,
+                                                 .bus_data = &pc->i440fx.dev, .info = pc_pci_info },
+                           err, errlen, "i440fx") < 0)
+        return -1;
     if (piix3_init(&pc->piix3, &pc->pci, &pc->io, pc->piix3_irq, pc_piix3_reset, pc) < 0)
         return fail(err, errlen, "pcvm: cannot create the PIIX3");
+    if (pc_register_device(pc, &(struct device){ .type = "PIIX3", .bus = "pci.0", .opaque = &pc->piix3,
+                                                 .vmsd = &piix3_vmstate, .reset = reset_piix3,
+                                                 .bus_data = &pc->piix3.dev, .info = pc_pci_info },
+                           err, errlen, "piix3") < 0)
+        return -1;
     if (block_aio_pool_init(&pc->aio, ml) < 0)
         return fail(err, errlen, "pcvm: cannot start the disk I/O threads");
     pc->aio_started = true;
     if (ide_init(&pc->ide, &pc->pci, IDE_DEVFN, &pc->io, &pc->mem, pc->isa_irq[14], pc->isa_irq[15],
                  pc->drives, pc->drive_is_cdrom, &pc->aio) < 0)
         return fail(err, errlen, "pcvm: cannot create the IDE controller");
+    if (pc_register_device(pc, &(struct device){ .type = "piix3-ide", .bus = "pci.0", .opaque = &pc->ide,
+                                                 .vmsd = &ide_vmstate, .reset = reset_ide, .destroy = destroy_ide,
+                                                 .bus_data = &pc->ide.pci, .info = pc_pci_info },
+                           err, errlen, "ide") < 0) {
+        ide_destroy(&pc->ide);
+        return -1;
+    }
     if (acpi_pm_init(&pc->pm, &pc->pci, &pc->io, &pc->clock, &pc->sci_irq, pc_power_off, pc) < 0)
         return fail(err, errlen, "pcvm: cannot create the ACPI PM device");
+    if (pc_register_device(pc, &(struct device){ .type = "PIIX4_PM", .bus = "pci.0", .opaque = &pc->pm,
+                                                 .vmsd = &acpi_pm_vmstate, .reset = reset_pm,
+                                                 .bus_data = &pc->pm.dev, .info = pc_pci_info },
+                           err, errlen, "pm") < 0)
+        return -1;
     if (cfg->vga != VM_VGA_NONE && !cfg->nodefaults) {
         if (vga_init(&pc->vga, &pc->io, &pc->mem, &pc->pci, VGA_DEVFN, &pc->clock, log) < 0)
             return fail(err, errlen, "pcvm: cannot create the VGA");
         pc->has_vga = true;
+        if (pc_register_device(pc, &(struct device){ .type = "VGA", .bus = "pci.0", .opaque = &pc->vga,
+                                                     .vmsd = &vga_vmstate, .reset = reset_vga,
+                                                     .destroy = destroy_vga, .bus_data = &pc->vga.pci,
+                                                     .info = pc_pci_info },
+                               err, errlen, "vga") < 0) {
+            vga_destroy(&pc->vga);
+            return -1;
+        }
     }
+    /* The cards and their back ends, as one entry until each card has a state description. */
+    if (pc_register_device(pc, &(struct device){ .type = "pc-net", .bus = "pci.0", .opaque = &pc->net,
+                                                 .reset = reset_net, .destroy = destroy_net,
+                                                 .no_snapshot = "network cards cannot be saved yet" },
+                           err, errlen, "net") < 0)
+        return -1;
     if (pc_net_create(&pc->net, cfg, &pc->pci, &pc->mem, &pc->clock, ml, log, err, errlen) < 0)
         return -1;
+    if (!pc->net.n_nics && !pc->net.n_netdevs)
+        devlist_find(&pc->devices, "net")->no_snapshot = NULL;
 
     /* fw_cfg for SeaBIOS. */
     fw_cfg_init(&pc->fw_cfg, &pc->io, &pc->mem, true);
+    if (pc_register_device(pc, &(struct device){ .type = "fw_cfg_io", .bus = "sysbus", .opaque = &pc->fw_cfg,
+                                                 .vmsd = &fw_cfg_vmstate, .reset = reset_fw_cfg,
+                                                 .destroy = destroy_fw_cfg },
+                           err, errlen, "fw_cfg") < 0) {
+        fw_cfg_destroy(&pc->fw_cfg);
+        return -1;
+    }
+    /* The board's own lines and the clock come last: loading the clock re-anchors time after
+     * every CPU's instruction count is back. */
+    if (pc_register_device(pc, &(struct device){ .type = "pc-i440fx", .bus = "sysbus", .opaque = pc,
+                                                 .vmsd = &pc_board_vmstate, .reset = pc_board_reset },
+                           err, errlen, "machine") < 0 ||
+        pc_register_device(pc, &(struct device){ .type = "vclock", .bus = "sysbus", .opaque = pc,
+                                                 .vmsd = &pc_clock_vmstate },
+                           err, errlen, "vclock") < 0)
+        return -1;
     char bootorder[512];
     pc_boot_order(pc, bootorder, sizeof(bootorder));
     struct fw_cfg_pc_config fcfg = {
@@ -761,27 +984,17 @@ void pc_destroy(struct pc *pc)
 {
     pc_monitors_destroy(pc);
     pc_gdb_destroy(pc);
-    if (pc->aio_started) {
+    if (pc->aio_started)
         block_aio_pool_destroy(&pc->aio); /* drains pending completions first */
-        ide_destroy(&pc->ide);
-    }
+    if (pc->has_display)
+        display_destroy(&pc->display); /* stops the VNC and SDL threads first */
+    const struct cpu_model *model = pc->cpus[0] ? pc->cpus[0]->model : NULL;
+    devlist_destroy(&pc->devices);
+    for (unsigned i = 0; i < pc->ncpus; i++)
+        pc->cpus[i] = NULL;
     for (int i = 0; i < 4; i++)
         if (pc->drives[i])
             block_close(pc->drives[i]);
-    pc_net_destroy(&pc->net);
-    if (pc->has_display)
-        display_destroy(&pc->display); /* stops the VNC and SDL threads first */
-    if (pc->has_vga)
-        vga_destroy(&pc->vga);
-    fw_cfg_destroy(&pc->fw_cfg);
-    const struct cpu_model *model = pc->cpus[0] ? pc->cpus[0]->model : NULL;
-    for (unsigned i = 0; i < pc->ncpus; i++) {
-        if (!pc->cpus[i])
-            continue;
-        cpu_exec_destroy(pc->cpus[i]);
-        cpu_destroy(pc->cpus[i]);
-        free(pc->cpus[i]);
-    }
     free((void *)model);
     if (pc->bios)
         munmap(pc->bios, pc->bios_size);

@@ -11,6 +11,7 @@
 #include "cli/wiring.h"
 #include "cpu/cpu.h"
 #include "gdbstub/gdbstub.h"
+#include "hw/devmodel.h"
 #include "hw/acpi_pm.h"
 #include "hw/debugcon.h"
 #include "hw/debugexit.h"
@@ -120,6 +121,11 @@ struct pc {
 
     struct gdbstub *gdb;           /* -gdb / -s / monitor gdbserver (NULL: none) */
     struct chardev *gdb_chr;       /* its connection when opened by gdbserver (owned) */
+
+    /* Every device and CPU, in creation order: reset, teardown, info qtree and snapshots
+     * walk this list (hw/devmodel.h). */
+    struct device_list devices;
+    int64_t saved_vtime;           /* virtual time when the state was saved (vclock section) */
 };
 
 /* Build the board from cfg (host resources already opened in chardevs); 0 or -1 with err. */
@@ -127,6 +133,9 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
               struct vm_chardevs *chardevs, char *err, size_t errlen);
 /* Run the machine until it exits; returns the process exit status. */
 int pc_run(struct pc *pc);
+/* Register a device with the board (id is a printf format); 0 or -1 with err. */
+int pc_register_device(struct pc *pc, const struct device *tmpl, char *err, size_t errlen, const char *id_fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* Release everything pc_create() made. */
 void pc_destroy(struct pc *pc);
 /* Ask for a reset at the next slice boundary (as the reset pins do). */

@@ -1,6 +1,7 @@
 /* The pc board's side of the monitor: the core callbacks (status, stop, cont ...), QMP events,
  * the pvpanic outcome, and the board's QMP commands (query-block, query-pci, eject ...).
  * The HMP inspection commands (info pci, x, xp ...) are in pc_monitor_hmp.c. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,23 +130,20 @@ static void mon_info_registers(void *opaque, struct monitor *mon)
     }
 }
 
+static void mon_print(void *ctx, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    monitor_printf(ctx, "%s", line);
+}
+
 static void mon_info_qtree(void *opaque, struct monitor *mon)
 {
     struct pc *pc = opaque;
-    monitor_printf(mon, "bus: main-system-bus\n  dev: i440FX-pcihost\n    bus: pci.0\n");
-    for (unsigned devfn = 0; devfn < 256; devfn++) {
-        struct pci_device *d = pc->pci.devices[devfn];
-        if (!d)
-            continue;
-        monitor_printf(mon, "      dev: %s, id \"\"\n        addr = %02x.%x\n        vendor/device = %04x:%04x\n",
-                       d->name ? d->name : "?", devfn >> 3, devfn & 7, pci_get_word(d->config),
-                       pci_get_word(d->config + 2));
-    }
-    monitor_printf(mon, "  dev: isa-serial x%u, dev: i8042, dev: mc146818rtc, dev: isa-pit, dev: isa-i8259\n",
-                   pc->nuarts);
-    if (pc->has_pvpanic)
-        monitor_printf(mon, "  dev: pvpanic, ioport = %u (0x%x)\n", pc->pvpanic.port,
-                       pc->pvpanic.port);
+    devlist_print_qtree(&pc->devices, mon_print, mon);
 }
 
 static const struct monitor_ops pc_monitor_ops = {

@@ -73,6 +73,13 @@ void vclock_follow_counters(struct vclock *c, const uint64_t *const *counters, u
     c->insn_base = icount_insns(c);
 }
 
+void vclock_restore(struct vclock *c, int64_t now_ns)
+{
+    c->virt_base = now_ns;
+    c->host_base = host_monotonic_ns();
+    c->insn_base = icount_insns(c);
+}
+
 void vclock_warp(struct vclock *c, int64_t target_ns)
 {
     int64_t now = vclock_now(c);

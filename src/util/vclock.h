@@ -62,6 +62,8 @@ void vclock_follow_counters(struct vclock *c, const uint64_t *const *counters, u
 int64_t vclock_now(const struct vclock *c);
 /* Freeze (running=false) or resume virtual time, e.g. for the monitor's stop/cont. */
 void vclock_set_running(struct vclock *c, bool running);
+/* Make the current virtual time now_ns (restoring saved state; timers keep their deadlines). */
+void vclock_restore(struct vclock *c, int64_t now_ns);
 /* With icount and every CPU halted: jump virtual time forward to target (never backward). */
 void vclock_warp(struct vclock *c, int64_t target_ns);
 /* Deadline of the earliest armed timer, or INT64_MAX. */
