@@ -196,7 +196,18 @@ uint32_t lapic_timer_current(const struct lapic *s)
     return elapsed >= s->timer_initial ? 0 : s->timer_initial - (uint32_t)elapsed;
 }
 
+/* Arm the timer for the current count. pending_count: the count has not expired yet (just
+ * written, or still running across a divider change), so a deadline the host clock has
+ * already passed (the process was descheduled between reading the clock and here) must
+ * still fire, late, rather than be taken for one that fired. */
+static void timer_arm_count(struct lapic *s, bool pending_count);
+
 static void timer_arm(struct lapic *s)
+{
+    timer_arm_count(s, false);
+}
+
+static void timer_arm_count(struct lapic *s, bool pending_count)
 {
     if (!s->timer_initial) {
         vtimer_del(&s->timer);
@@ -210,7 +221,7 @@ static void timer_arm(struct lapic *s)
         int64_t now = vclock_now(s->clock);
         if (deadline <= now)
             deadline = s->timer_start + ((now - s->timer_start) / period + 1) * period;
-    } else if (deadline <= vclock_now(s->clock) && !vtimer_pending(&s->timer)) {
+    } else if (!pending_count && deadline <= vclock_now(s->clock) && !vtimer_pending(&s->timer)) {
         /* A one-shot that already expired has fired; nothing to arm. */
         return;
     }
@@ -415,7 +426,7 @@ void lapic_write(struct lapic *s, uint32_t offset, uint32_t value)
         s->timer_initial = value;
         s->timer_start = vclock_now(s->clock);
         vtimer_del(&s->timer);
-        timer_arm(s);
+        timer_arm_count(s, true);
         break;
     case 0x3e: {
         /* Keep the current count continuous across a divider change. */
@@ -426,7 +437,7 @@ void lapic_write(struct lapic *s, uint32_t offset, uint32_t value)
             s->timer_start = vclock_now(s->clock) - (int64_t)done * timer_divisor(s);
             vtimer_del(&s->timer);
             if (cur)
-                timer_arm(s);
+                timer_arm_count(s, true);
         }
         break;
     }
