@@ -44,6 +44,7 @@ static const struct vmstate_field sys_fields[] = {
     VMF(struct cpu_sys_state, mtrr_def_type), VMF(struct cpu_sys_state, mcg_status), VMF(struct cpu_sys_state, mcg_ctl),
     VMF_ARRAY2(struct cpu_sys_state, mc_regs), VMF(struct cpu_sys_state, amd_hwcr),
     VMF(struct cpu_sys_state, amd_syscfg), VMF(struct cpu_sys_state, amd_top_mem),
+    VMF(struct cpu_sys_state, amd_nb_cfg),
     VMF_END_OF_LIST,
 };
 static const struct vmstate_desc sys_vmstate = { .name = "cpu-sys", .version = 1, .fields = sys_fields };
