@@ -59,6 +59,14 @@ int pc_net_create(struct pc_net *net, const struct vm_config *cfg, struct pci_bu
             return fail(err, errlen, "pcvm: %s: back end type '%s' not supported yet", d->label, nd->type);
         }
     }
+    /* -net/-nic back ends have internal ids; show them as QEMU names them ("user.0") */
+    unsigned per_type[3] = { 0, 0, 0 };
+    for (unsigned i = 0; i < net->n_netdevs; i++) {
+        struct pc_netdev *d = &net->netdevs[i];
+        unsigned t = !strcmp(d->cfg->type, "user") ? 0 : !strcmp(d->cfg->type, "tap") ? 1 : 2;
+        if (!strncmp(d->cfg->id, "__", 2))
+            snprintf(d->port->name, sizeof(d->port->name), "%s.%u", d->cfg->type, per_type[t]++);
+    }
     for (unsigned i = 0; i < cfg->n_filters; i++) {
         const struct vm_filter_dump *fd = &cfg->filters[i];
         struct pc_netdev *d = NULL;
