@@ -10,11 +10,16 @@ set -o pipefail
 cd "$(dirname "$0")/../.." || exit 2
 bash tests/cpu/harness/build.sh >&2 || { echo "0 passed, 1 failed (harness build failed)"; exit 1; }
 . tests/lib/host-ia32.sh
-if ! host_runs_ia32 build; then
-    echo "SKIP cpu conformance: $IA32_SKIP_REASON"
-    echo "0 passed, 0 failed, 1 skipped"
-    exit 0
-fi
 B=build/tests/cpu/harness
+if ! host_runs_ia32 build; then
+    # No 32-bit reference here: the register-only forms run on the host CPU in 64-bit mode,
+    # where they encode and behave the same (native64.c says which and why).
+    echo "cpu conformance: $IA32_SKIP_REASON;" \
+         "comparing the register-only forms run in 64-bit mode instead (memory forms skipped:" \
+         "64-bit mode addresses with 64-bit registers and RIP-relative displacements)" >&2
+    "$B/native64" --seed "${SEED:-1}" --per "${PER:-100}" "$@" |
+        "$B/pcvm_run" --model "${MODEL:-max}" --print "${PRINT:-1}" ${JIT:+--jit}
+    exit
+fi
 "$B/native" --seed "${SEED:-1}" --per "${PER:-100}" "$@" |
     "$B/pcvm_run" --model "${MODEL:-max}" --print "${PRINT:-1}" ${JIT:+--jit}
