@@ -237,6 +237,19 @@ int qcow2_snapshot_list(struct block_dev *bs, struct qcow2_snapshot_info *out, i
 int qcow2_snapshot_create(struct block_dev *bs, const char *name);
 int qcow2_snapshot_apply(struct block_dev *bs, const char *name);
 int qcow2_snapshot_delete(struct block_dev *bs, const char *name);
+/* A piece of a VM state to store with a snapshot: len bytes at offset off of the state. */
+struct qcow2_vmstate_seg {
+    uint64_t off;
+    const void *data;
+    uint64_t len;
+};
+/* Create snapshot name with a VM state of vm_state_size bytes (the segments; zeros elsewhere,
+ * which take no clusters) in its VM-state area, as QEMU's savevm stores it: one atomic switch,
+ * so a process killed half-way leaves the image as it was. 0 or -errno. */
+int qcow2_snapshot_create_vm(struct block_dev *bs, const char *name, const struct qcow2_vmstate_seg *segs,
+                             unsigned nsegs, uint64_t vm_state_size, uint64_t vm_clock_nsec);
+/* Read [off, off+len) of snapshot name's VM state; 0 or -errno (-ENOENT: no such snapshot). */
+int qcow2_snapshot_vmstate_read(struct block_dev *bs, const char *name, uint64_t off, void *buf, size_t len);
 /* Why the last failed qcow2 operation failed, in words ("" if it set no message). */
 const char *qcow2_last_error(struct block_dev *bs);
 

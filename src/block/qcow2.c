@@ -1816,6 +1816,13 @@ struct new_state {
     int new_snap;               /* index of a snapshot whose L1 copies the final active L1, or -1 */
     bool keep_snap_table;       /* the list is the image's current one: leave its table alone */
     uint64_t disk_size;
+    /* The new snapshot's VM state (vm_size bytes from vm_segs, zeros elsewhere), stored in
+     * clusters only the new snapshot references, after the disk's L1 range as QEMU does. */
+    const struct qcow2_vmstate_seg *vm_segs;
+    unsigned vm_nsegs;
+    uint64_t vm_size;
+    uint64_t *snap_l1;          /* the new snapshot's L1 when it differs from the active one */
+    uint32_t snap_l1_size;
     /* work */
     uint32_t *ref;              /* references per host cluster in the new state */
     uint8_t *taken;             /* allocated for a new structure */
@@ -2125,6 +2132,101 @@ static void cache_invalidate(struct qcow2_cache *c)
         c->off[i] = 0;
 }
 
+/* First L1 index past the disk: where QEMU keeps a snapshot's VM state. */
+static uint64_t vmstate_l1_index(const struct qcow2_state *q, uint64_t disk_size)
+{
+    uint64_t span = q->cluster_size * q->l2_entries;
+    return (disk_size + span - 1) / span;
+}
+
+/* Bytes [off, off+len) of the VM state being saved into out. */
+static void vmstate_fill(const struct new_state *ns, uint64_t off, uint8_t *out, uint64_t len)
+{
+    memset(out, 0, len);
+    for (unsigned i = 0; i < ns->vm_nsegs; i++) {
+        const struct qcow2_vmstate_seg *g = &ns->vm_segs[i];
+        uint64_t a = off > g->off ? off : g->off, b = off + len < g->off + g->len ? off + len : g->off + g->len;
+        if (a < b)
+            memcpy(out + (a - off), (const uint8_t *)g->data + (a - g->off), b - a);
+    }
+}
+
+static bool all_zero(const uint8_t *p, uint64_t len)
+{
+    for (uint64_t i = 0; i < len; i += 8) {
+        uint64_t v;
+        memcpy(&v, p + i, 8);
+        if (v)
+            return false;
+    }
+    return true;
+}
+
+/* Write the VM state's non-zero clusters in runs, their L2 tables, and the new snapshot's L1
+ * (the active entries below the VM state, then the VM state's L2 tables). */
+static int ns_write_vmstate(struct qcow2_state *q, struct new_state *ns)
+{
+    const uint64_t cs = q->cluster_size, run_max = 256;
+    uint64_t first = vmstate_l1_index(q, ns->disk_size);
+    uint64_t nclusters = size_to_clusters(q, ns->vm_size);
+    uint64_t nl2 = (nclusters + q->l2_entries - 1) / q->l2_entries;
+    if (first + nl2 > QCOW2_MAX_L1_ENTRIES)
+        return -EFBIG;
+    ns->snap_l1_size = (uint32_t)(first + nl2 > ns->l1_size ? first + nl2 : ns->l1_size);
+    ns->snap_l1 = calloc(ns->snap_l1_size, 8);
+    uint64_t *l2 = calloc(nl2 ? nl2 : 1, cs);
+    uint8_t *run = malloc(run_max * cs);
+    int r = ns->snap_l1 && l2 && run ? 0 : -ENOMEM;
+    for (uint64_t i = 0; i < first && i < ns->l1_size && !r; i++)
+        ns->snap_l1[i] = ns->l1[i] & ~QCOW2_OFLAG_COPIED;
+    uint64_t run_start = 0, run_len = 0;
+    for (uint64_t k = 0; k <= nclusters && !r; k++) {
+        bool data = false;
+        if (k < nclusters) {
+            vmstate_fill(ns, k * cs, run + run_len * cs, cs);
+            data = !all_zero(run + run_len * cs, cs);
+        }
+        if (data && run_len == 0)
+            run_start = k;
+        if (data)
+            run_len++;
+        if (run_len && (!data || run_len == run_max || k + 1 == nclusters)) {
+            uint64_t c;
+            r = ns_alloc(q, ns, run_len, &c);
+            if (!r)
+                r = bfile_pwrite(&q->bs->file, c << q->cluster_bits, run, run_len * cs);
+            if (!r && ((c + run_len) << q->cluster_bits) > q->file_len)
+                q->file_len = (c + run_len) << q->cluster_bits;
+            if (!r)
+                r = ns_ref(q, ns, c << q->cluster_bits, run_len * cs);
+            for (uint64_t i = 0; i < run_len && !r; i++)
+                l2[run_start + i] = (c + i) << q->cluster_bits;
+            run_len = 0;
+        }
+    }
+    uint8_t *tbl = malloc(cs);
+    if (!tbl && !r)
+        r = -ENOMEM;
+    for (uint64_t t = 0; t < nl2 && !r; t++) {
+        bool any = false;
+        for (uint64_t j = 0; j < q->l2_entries; j++) {
+            put64(tbl + 8 * j, l2[t * q->l2_entries + j]);
+            any |= l2[t * q->l2_entries + j] != 0;
+        }
+        if (!any)
+            continue;
+        uint64_t off;
+        r = ns_write_new(q, ns, tbl, 1, &off);
+        if (!r)
+            r = ns_ref(q, ns, off, cs);
+        ns->snap_l1[first + t] = off;
+    }
+    free(tbl);
+    free(l2);
+    free(run);
+    return r;
+}
+
 /* Build the state described by ns beside the current one and switch to it atomically. On
  * success q describes the new state and owns ns->snaps; on failure the image and q are as
  * they were (clusters written on the way were free and stay free). */
@@ -2139,9 +2241,13 @@ static int switch_state(struct qcow2_state *q, struct new_state *ns)
     q->file_len = (uint64_t)flen > q->file_len ? (uint64_t)flen : q->file_len;
     /* 1. Data references of every tree (they decide the COPIED flags) and everything an
      *    existing snapshot references. A new snapshot's tree is the active one. */
+    /* With a VM state the new snapshot shares only the active entries below it. */
+    uint32_t shared = ns->l1_size;
+    if (ns->vm_size && vmstate_l1_index(q, ns->disk_size) < shared)
+        shared = (uint32_t)vmstate_l1_index(q, ns->disk_size);
     r = ns_count_data(q, ns, ns->l1, ns->l1_size);
     if (!r && ns->new_snap >= 0)
-        r = ns_count_data(q, ns, ns->l1, ns->l1_size);
+        r = ns_count_data(q, ns, ns->l1, shared);
     for (uint32_t s = 0; s < ns->nsnaps && !r; s++)
         if ((int)s != ns->new_snap)
             r = ns_count_snapshot(q, ns, &ns->snaps[s]);
@@ -2153,7 +2259,7 @@ static int switch_state(struct qcow2_state *q, struct new_state *ns)
         uint64_t l2off = ns->l1[i] & QCOW2_OFFSET_MASK;
         if (l2off)
             r = ns_ref(q, ns, l2off, q->cluster_size);
-        if (l2off && !r && ns->new_snap >= 0)
+        if (l2off && !r && ns->new_snap >= 0 && i < shared)
             r = ns_ref(q, ns, l2off, q->cluster_size);   /* the new snapshot's L1 shares it */
     }
     if (r < 0)
@@ -2162,6 +2268,8 @@ static int switch_state(struct qcow2_state *q, struct new_state *ns)
         uint64_t l2off = ns->l1[i] & QCOW2_OFFSET_MASK;
         ns->l1[i] = l2off && ns->ref[l2off >> q->cluster_bits] == 1 ? l2off | QCOW2_OFLAG_COPIED : l2off;
     }
+    if (ns->new_snap >= 0 && ns->vm_size && (r = ns_write_vmstate(q, ns)) < 0)
+        goto out;
     /* 4. The L1 tables, the snapshot table and the header. */
     uint64_t l1_bytes = (uint64_t)ns->l1_size * 8, l1_clusters = size_to_clusters(q, l1_bytes ? l1_bytes : 1);
     uint8_t *buf = calloc(l1_clusters, q->cluster_size);
@@ -2174,7 +2282,7 @@ static int switch_state(struct qcow2_state *q, struct new_state *ns)
     r = ns_write_new(q, ns, buf, l1_clusters, &l1_off);
     if (!r)
         r = ns_ref(q, ns, l1_off, l1_bytes);
-    if (!r && ns->new_snap >= 0) {
+    if (!r && ns->new_snap >= 0 && !ns->snap_l1) {
         for (uint32_t i = 0; i < ns->l1_size; i++)
             put64(buf + 8 * i, ns->l1[i] & ~QCOW2_OFLAG_COPIED);
         r = ns_write_new(q, ns, buf, l1_clusters, &new_snap_l1);
@@ -2184,6 +2292,20 @@ static int switch_state(struct qcow2_state *q, struct new_state *ns)
         ns->snaps[ns->new_snap].l1_size = ns->l1_size;
     }
     free(buf);
+    if (!r && ns->new_snap >= 0 && ns->snap_l1) {
+        uint64_t bytes = (uint64_t)ns->snap_l1_size * 8, ncl = size_to_clusters(q, bytes);
+        buf = calloc(ncl, q->cluster_size);
+        r = buf ? 0 : -ENOMEM;
+        for (uint32_t i = 0; i < ns->snap_l1_size && !r; i++)
+            put64(buf + 8 * i, ns->snap_l1[i]);
+        if (!r)
+            r = ns_write_new(q, ns, buf, ncl, &new_snap_l1);
+        if (!r)
+            r = ns_ref(q, ns, new_snap_l1, bytes);
+        free(buf);
+        ns->snaps[ns->new_snap].l1_offset = new_snap_l1;
+        ns->snaps[ns->new_snap].l1_size = ns->snap_l1_size;
+    }
     if (!r && !ns->keep_snap_table) {
         st_off = 0;
         st_size = 0;
@@ -2246,6 +2368,8 @@ out:
     free(rt);
     free(ns->ref);
     free(ns->taken);
+    free(ns->snap_l1);
+    ns->snap_l1 = NULL;
     cache_invalidate(&q->l2_cache);
     cache_invalidate(&q->rb_cache);
     q->cdata_valid = false;
@@ -2300,6 +2424,12 @@ static uint64_t *copy_active_l1(struct qcow2_state *q, uint32_t n)
 
 int qcow2_snapshot_create(struct block_dev *bs, const char *name)
 {
+    return qcow2_snapshot_create_vm(bs, name, NULL, 0, 0, 0);
+}
+
+int qcow2_snapshot_create_vm(struct block_dev *bs, const char *name, const struct qcow2_vmstate_seg *segs,
+                             unsigned nsegs, uint64_t vm_state_size, uint64_t vm_clock_nsec)
+{
     struct qcow2_state *q = Q(bs);
     q->errmsg[0] = 0;
     if (bs->readonly)
@@ -2311,7 +2441,8 @@ int qcow2_snapshot_create(struct block_dev *bs, const char *name)
     uint32_t n = q->nb_snapshots;
     struct new_state ns = { .l1 = copy_active_l1(q, q->l1_size), .l1_size = q->l1_size,
                             .snaps = calloc(n + 1, sizeof(struct qcow2_snap)), .nsnaps = n + 1,
-                            .new_snap = (int)n, .disk_size = q->size };
+                            .new_snap = (int)n, .disk_size = q->size, .vm_segs = segs, .vm_nsegs = nsegs,
+                            .vm_size = vm_state_size };
     uint8_t *extra = calloc(1, 24);
     char id[32];
     if (!ns.l1 || !ns.snaps || !extra)
@@ -2332,8 +2463,9 @@ int qcow2_snapshot_create(struct block_dev *bs, const char *name)
         .l1_size = q->l1_size, .id = strdup(id), .name = strdup(name),
         .date_sec = (uint32_t)ts.tv_sec, .date_nsec = (uint32_t)ts.tv_nsec,
         .disk_size = q->size, .icount = 0, .extra_size = 24, .extra = extra,
+        .vm_state_size = vm_state_size, .vm_clock_nsec = vm_clock_nsec,
     };
-    put64(extra, 0);
+    put64(extra, vm_state_size);
     put64(extra + 8, q->size);
     put64(extra + 16, 0);
     extra = NULL;
@@ -2382,6 +2514,12 @@ int qcow2_snapshot_apply(struct block_dev *bs, const char *name)
         goto out;
     }
     uint32_t n = s->l1_size > need ? s->l1_size : (uint32_t)need;
+    /* The VM state stays the snapshot's: the active tree takes the disk's part only. */
+    uint32_t take = s->l1_size;
+    if (s->vm_state_size && vmstate_l1_index(q, s->disk_size) < take)
+        take = (uint32_t)vmstate_l1_index(q, s->disk_size);
+    if (s->vm_state_size)
+        n = take > need ? take : (uint32_t)need;
     r = read_table(q, s->l1_offset, s->l1_size, &snap_l1);
     if (r < 0)
         goto out;
@@ -2390,7 +2528,7 @@ int qcow2_snapshot_apply(struct block_dev *bs, const char *name)
         r = -ENOMEM;
         goto out;
     }
-    for (uint32_t i = 0; i < s->l1_size; i++)
+    for (uint32_t i = 0; i < take; i++)
         ns.l1[i] = snap_l1[i] & QCOW2_OFFSET_MASK;
     ns.l1_size = n;
     ns.snaps = q->snaps;
@@ -2436,6 +2574,77 @@ int qcow2_snapshot_delete(struct block_dev *bs, const char *name)
 out:
     free(ns.l1);
     free(ns.snaps);
+    pthread_mutex_unlock(&bs->lock);
+    return r;
+}
+
+int qcow2_snapshot_vmstate_read(struct block_dev *bs, const char *name, uint64_t off, void *buf, size_t len)
+{
+    struct qcow2_state *q = Q(bs);
+    q->errmsg[0] = 0;
+    pthread_mutex_lock(&bs->lock);
+    int idx = find_snapshot(q, name), r = 0;
+    uint64_t *l1 = NULL;
+    if (idx < 0) {
+        r = -ENOENT;
+        goto out;
+    }
+    const struct qcow2_snap *s = &q->snaps[idx];
+    if (off > s->vm_state_size || len > s->vm_state_size - off) {
+        r = -EINVAL;
+        goto out;
+    }
+    if ((r = read_table(q, s->l1_offset, s->l1_size, &l1)) < 0)
+        goto out;
+    const uint64_t cs = q->cluster_size, span = cs * q->l2_entries;
+    uint64_t base = vmstate_l1_index(q, s->disk_size) * span;
+    uint8_t *out = buf;
+    /* Host-contiguous pieces are read with one pread. */
+    uint64_t pend_host = 0, pend_len = 0;
+    uint8_t *pend_dst = NULL;
+    for (uint64_t done = 0; done < len && !r;) {
+        uint64_t g = base + off + done, within = g & (cs - 1), n = cs - within;
+        if (n > len - done)
+            n = len - done;
+        uint64_t i = g / span, j = (g / cs) % q->l2_entries, host = 0;
+        if (i < s->l1_size && (l1[i] & QCOW2_OFFSET_MASK)) {
+            uint64_t l2off = l1[i] & QCOW2_OFFSET_MASK;
+            int err = 0;
+            if ((r = ns_check_l2_offset(q, l2off)) < 0)
+                break;
+            uint8_t *t = load_l2(q, l2off, &err);
+            if (!t) {
+                r = err;
+                break;
+            }
+            uint64_t e = be64(t + 8 * j);
+            if (e & QCOW2_OFLAG_COMPRESSED) {
+                set_err(q, "qcow2: compressed VM state is not supported");
+                r = -ENOTSUP;
+                break;
+            }
+            if (!(e & QCOW2_OFLAG_ZERO))
+                host = e & QCOW2_OFFSET_MASK;
+        }
+        if (pend_len && (!host || host + within != pend_host + pend_len)) {
+            r = bfile_pread(&q->bs->file, pend_host, pend_dst, pend_len);
+            pend_len = 0;
+        }
+        if (!host) {
+            memset(out + done, 0, n);
+        } else {
+            if (!pend_len) {
+                pend_host = host + within;
+                pend_dst = out + done;
+            }
+            pend_len += n;
+        }
+        done += n;
+    }
+    if (!r && pend_len)
+        r = bfile_pread(&q->bs->file, pend_host, pend_dst, pend_len);
+out:
+    free(l1);
     pthread_mutex_unlock(&bs->lock);
     return r;
 }

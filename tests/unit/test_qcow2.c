@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "block/block.h"
@@ -213,6 +214,78 @@ static void test_backing_cow_and_zero_flag(void **state)
     free(top);
 }
 
+static int64_t file_size(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return (int64_t)st.st_size;
+}
+
+/* A snapshot with a VM state: stored past the disk's L1 range in clusters only the snapshot
+ * references (zero clusters take none), read back exactly, kept out of the active tree by
+ * apply, freed by delete; the image stays clean, and qemu-img (when installed) agrees. */
+static void test_snapshot_vmstate(void **state)
+{
+    (void)state;
+    char *p = tmp_path();
+    create(p, 8 << 20, NULL, NULL);
+    struct block_dev *bs = open_rw(p);
+    uint8_t a[65536], rd[65536];
+    memset(a, 0x5a, sizeof(a));
+    assert_int_equal(block_pwrite(bs, 0, a, sizeof(a)), 0);
+    static uint8_t head[5000], ram[3 << 20];
+    for (size_t i = 0; i < sizeof(head); i++)
+        head[i] = (uint8_t)(i * 13 + 1);
+    for (size_t i = 0; i < sizeof(ram); i += 4096)
+        if ((i / 4096) % 160 < 3)
+            memset(ram + i, (int)(i >> 12), 4096); /* mostly zero, like a guest's RAM */
+    const uint64_t ram_off = 8192, size = ram_off + sizeof(ram);
+    struct qcow2_vmstate_seg segs[2] = { { 0, head, sizeof(head) }, { ram_off, ram, sizeof(ram) } };
+    int64_t before = file_size(p);
+    assert_int_equal(qcow2_snapshot_create_vm(bs, "vm1", segs, 2, size, 123456789), 0);
+    assert_clean(bs);
+    /* Only the non-zero clusters were written (3 pages in every 10 clusters: 5 of 48) with the metadata. */
+    assert_true(file_size(p) - before < 16 * 65536);
+    struct qcow2_snapshot_info sn[2];
+    assert_int_equal(qcow2_snapshot_list(bs, sn, 2), 1);
+    assert_int_equal(sn[0].vm_state_size, size);
+    assert_int_equal(sn[0].vm_clock_nsec, 123456789);
+    uint8_t *back = malloc(size);
+    assert_int_equal(qcow2_snapshot_vmstate_read(bs, "vm1", 0, back, size), 0);
+    assert_memory_equal(back, head, sizeof(head));
+    for (size_t i = sizeof(head); i < ram_off; i++)
+        assert_int_equal(back[i], 0);
+    assert_memory_equal(back + ram_off, ram, sizeof(ram));
+    assert_int_equal(qcow2_snapshot_vmstate_read(bs, "vm1", 100, back, 7000), 0);
+    assert_memory_equal(back, head + 100, 4900);
+    assert_int_equal(qcow2_snapshot_vmstate_read(bs, "vm1", size - 10, back, 11), -EINVAL);
+    assert_int_equal(qcow2_snapshot_vmstate_read(bs, "nope", 0, back, 1), -ENOENT);
+    /* The disk changes, apply brings it back; the active tree never holds the VM state. */
+    memset(rd, 0x11, sizeof(rd));
+    assert_int_equal(block_pwrite(bs, 0, rd, sizeof(rd)), 0);
+    assert_int_equal(qcow2_snapshot_apply(bs, "vm1"), 0);
+    assert_int_equal(block_pread(bs, 0, rd, sizeof(rd)), 0);
+    assert_memory_equal(rd, a, sizeof(a));
+    assert_clean(bs);
+    block_close(bs);
+    if (system("command -v qemu-img >/dev/null 2>&1") == 0) {
+        char cmd[512];
+        snprintf(cmd, sizeof(cmd), "qemu-img check -q '%s'", p);
+        assert_int_equal(system(cmd), 0);
+        snprintf(cmd, sizeof(cmd), "qemu-img snapshot -l '%s' | grep -Eq 'vm1 +3.01 MiB'", p);
+        assert_int_equal(system(cmd), 0);
+    }
+    bs = open_rw(p);
+    assert_int_equal(qcow2_snapshot_vmstate_read(bs, "vm1", ram_off, back, sizeof(ram)), 0);
+    assert_memory_equal(back, ram, sizeof(ram));
+    assert_int_equal(qcow2_snapshot_delete(bs, "vm1"), 0);
+    assert_clean(bs);
+    block_close(bs);
+    free(back);
+    unlink(p);
+    free(p);
+}
+
 static void test_snapshots_refcounts(void **state)
 {
     (void)state;
@@ -279,10 +352,16 @@ static uint8_t *read_all(struct block_dev *bs)
     return d;
 }
 
-enum snap_op { OP_CREATE, OP_APPLY, OP_DELETE };
+enum snap_op { OP_CREATE, OP_APPLY, OP_DELETE, OP_CREATE_VM };
 
 static int run_op(struct block_dev *bs, enum snap_op op)
 {
+    static uint8_t vm[40000];
+    for (size_t i = 0; i < sizeof(vm); i++)
+        vm[i] = (uint8_t)(i % 7 + 1);
+    struct qcow2_vmstate_seg seg = { 4096, vm, sizeof(vm) };
+    if (op == OP_CREATE_VM)
+        return qcow2_snapshot_create_vm(bs, "vm", &seg, 1, 4096 + sizeof(vm) + 20000, 0);
     return op == OP_CREATE ? qcow2_snapshot_create(bs, "new")
          : op == OP_APPLY  ? qcow2_snapshot_apply(bs, "a")
                            : qcow2_snapshot_delete(bs, "a");
@@ -351,6 +430,7 @@ static void test_snapshot_ops_survive_crash_at_every_write(void **state)
     crash_sweep(p, OP_CREATE);
     crash_sweep(p, OP_APPLY);
     crash_sweep(p, OP_DELETE);
+    crash_sweep(p, OP_CREATE_VM);
     unlink(p);
     free(p);
 }
@@ -604,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_allocation_and_cow),
         cmocka_unit_test(test_backing_cow_and_zero_flag),
         cmocka_unit_test(test_snapshots_refcounts),
+        cmocka_unit_test(test_snapshot_vmstate),
         cmocka_unit_test(test_check_finds_and_repairs_leak),
         cmocka_unit_test(test_compressed_cluster),
         cmocka_unit_test(test_malformed),
