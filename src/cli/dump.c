@@ -242,7 +242,8 @@ void vm_config_print_action(const struct vm_config *cfg)
         break;
     case VM_ACTION_DEVICE_HELP:
         printf("Network devices:\nname \"e1000\", bus PCI, desc \"Intel Gigabit Ethernet\"\n\n"
-               "Misc devices:\nname \"isa-debug-exit\", bus ISA\n");
+               "Misc devices:\nname \"isa-debug-exit\", bus ISA\n"
+               "name \"pvpanic\", bus ISA, desc \"pvpanic device\"\n");
         break;
     case VM_ACTION_MACHINE_HELP:
         printf("Supported machines are:\n"

@@ -437,6 +437,16 @@ static void build_dsdt_aml(struct buf *aml, const struct acpi_config *cfg)
     isa_device(&isa, "TMR", "PNP0100", -1, &r);
     res_io(&r, 0x20, 2); res_io(&r, 0xa0, 2); res_irq(&r, 2);
     isa_device(&isa, "PIC", "PNP0000", -1, &r);
+    if (cfg->pvpanic_port) {   /* Linux's pvpanic driver looks for QEMU0001 */
+        struct buf d = {0};
+        put8(&d, AML_NAME);
+        aml_name(&d, "_HID");
+        put8(&d, AML_STRING);
+        put(&d, "QEMU0001", 9);
+        res_io(&r, cfg->pvpanic_port, 1);
+        aml_name_resources(&d, "_CRS", &r);
+        aml_device(&isa, "PEVT", &d);
+    }
 
     /* PCI host bridge. */
     struct buf pci = {0};

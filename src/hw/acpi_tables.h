@@ -36,6 +36,7 @@ struct acpi_config {
                                    11, 11): made level in the MADT */
     uint32_t pci_mem_start;     /* PCI memory window [start, end): above RAM ... */
     uint32_t pci_mem_end;       /* ... up to the I/O APIC, 0xFEC00000 */
+    uint16_t pvpanic_port;      /* -device pvpanic: its port in the DSDT (QEMU0001); 0 none */
 };
 
 /* Fill cfg with the pc defaults for cpus processors and ram_below_4g bytes of low RAM. */

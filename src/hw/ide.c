@@ -1087,6 +1087,10 @@ static void atapi_execute(struct ide_drive *d)
                 d->ascq = 2;
                 return;
             }
+            struct ide_ctrl *ctrl = d->ch->ctrl;
+            if (d->tray_open != !start && ctrl->tray_moved)   /* QMP's DEVICE_TRAY_MOVED */
+                ctrl->tray_moved(ctrl->tray_opaque, d->ch->index * 2 + (int)(d - d->ch->drives),
+                                 !start);
             d->tray_open = !start;
         }
         atapi_ok(d);

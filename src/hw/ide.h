@@ -99,6 +99,9 @@ struct ide_ctrl {
     struct io_bus *io;
     struct phys_mem *mem;
     struct block_aio_pool *aio;
+    /* The guest opened (true) or closed a CD tray (drive index 0-3); NULL: nobody cares. */
+    void (*tray_moved)(void *opaque, int index, bool open);
+    void *tray_opaque;
 };
 
 /* Register the PCI function at devfn, claim the legacy ports, attach drives[bus*2+unit]

@@ -377,6 +377,7 @@ static int pc_direct_boot(struct pc *pc, char *err, size_t errlen)
     struct acpi_config acfg;
     acpi_config_pc_defaults(&acfg, pc->ncpus, below);
     acfg.pm_base = PM_IO_BASE;
+    acfg.pvpanic_port = pc->has_pvpanic ? pc->pvpanic.port : 0;
     uint32_t used = acpi_write_tables(&pc->mem, &acfg, acpi_base, 0xf0000);
     if (!used)
         return fail(err, errlen, "pcvm: could not build the ACPI tables");
@@ -930,6 +931,7 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
         return fail(err, errlen, "pcvm: cannot set up fw_cfg");
     struct acpi_config acfg;
     acpi_config_pc_defaults(&acfg, pc->ncpus, pc->mem.ram_below_4g);
+    acfg.pvpanic_port = pc->has_pvpanic ? pc->pvpanic.port : 0;
     if (acpi_add_to_fw_cfg(&pc->fw_cfg, &acfg) < 0)
         return fail(err, errlen, "pcvm: cannot build the ACPI tables");
     if (pc->has_vga)

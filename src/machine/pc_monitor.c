@@ -205,6 +205,11 @@ static void tray_moved(struct pc *pc, int index, bool open)
                                                 "tray-open", open));
 }
 
+static void guest_moved_tray(void *opaque, int index, bool open)
+{
+    tray_moved(opaque, index, open);
+}
+
 int pc_cd_eject(struct pc *pc, const char *device, bool force, char *err, size_t errlen)
 {
     int i = pc_drive_find(pc, device);
@@ -476,6 +481,8 @@ void pc_monitors_create(struct pc *pc)
 {
     struct vm_chardevs *cd = pc->chardevs;
     monitor_registry_init(&pc->monreg, &pc_monitor_ops, pc);
+    pc->ide.tray_moved = guest_moved_tray;
+    pc->ide.tray_opaque = pc;
     monitor_registry_add_qmp(&pc->monreg, pc_qmp_commands,
                              sizeof(pc_qmp_commands) / sizeof(pc_qmp_commands[0]), pc);
     pc_monitor_hmp_register(pc);

@@ -181,11 +181,11 @@ struct fmt {
     int size;
 };
 
-static bool parse_fmt(struct monitor *mon, const char **s, struct fmt *f, char default_format)
+static bool parse_fmt(struct monitor *mon, const char **s, struct fmt *f)
 {
     f->count = 1;
-    f->format = default_format;
-    f->size = 0;
+    f->format = mon->last_format;
+    f->size = mon->last_size;
     const char *p = *s;
     if (*p != '/')
         return true;
@@ -216,6 +216,8 @@ static bool parse_fmt(struct monitor *mon, const char **s, struct fmt *f, char d
         monitor_printf(mon, "invalid count\n");
         return false;
     }
+    mon->last_format = f->format;   /* QEMU keeps them for the next x, xp or p */
+    mon->last_size = f->size;
     return true;
 }
 
@@ -265,7 +267,7 @@ static void memory_dump(struct monitor *mon, struct pc *pc, const char *args, bo
     struct cpu *cpu = mon_cpu(pc, mon);
     struct fmt f;
     uint64_t addr;
-    if (!parse_fmt(mon, &args, &f, 'x'))
+    if (!parse_fmt(mon, &args, &f))
         return;
     if (!*args) {
         monitor_printf(mon, "missing address\n");
@@ -293,9 +295,7 @@ static void memory_dump(struct monitor *mon, struct pc *pc, const char *args, bo
         }
         return;
     }
-    int wsize = f.size ? f.size : (f.format == 'c' ? 1 : 4);
-    if (f.format == 'c')
-        wsize = 1;
+    int wsize = f.format == 'c' ? 1 : f.size;
     int line = wsize == 1 ? 8 : 16;
     int digits = f.format == 'o' ? (wsize * 8 + 2) / 3
                : (f.format == 'u' || f.format == 'd') ? (wsize * 8 * 10 + 32) / 33
@@ -358,7 +358,7 @@ static void hmp_print(struct monitor *mon, const char *args, void *opaque)
     struct pc *pc = opaque;
     struct fmt f;
     uint64_t v;
-    if (!parse_fmt(mon, &args, &f, 'x') || !get_expr(mon, mon_cpu(pc, mon), &args, &v))
+    if (!parse_fmt(mon, &args, &f) || !get_expr(mon, mon_cpu(pc, mon), &args, &v))
         return;
     switch (f.format) {
     case 'o': monitor_printf(mon, "%#" PRIo64, v); break;
@@ -450,8 +450,7 @@ static void info_cpus(struct monitor *mon, const char *args, void *opaque)
     (void)args;
     for (unsigned i = 0; i < pc->ncpus; i++) {
         struct cpu *c = pc->cpus[i];
-        monitor_printf(mon, "%c CPU #%u: pc=0x%08x%s thread_id=%d\n",
-                       mon_cpu(pc, mon) == c ? '*' : ' ', i, c->eip, c->halted ? " (halted)" : "",
+        monitor_printf(mon, "%c CPU #%u: thread_id=%d\n", mon_cpu(pc, mon) == c ? '*' : ' ', i,
                        (int)getpid());
     }
 }

@@ -238,7 +238,7 @@ static void cmd_info(struct monitor *mon, const char *args, void *o)
     void *opaque;
     const struct hmp_command *c = find_command(mon, name, &opaque);
     if (!c) {
-        monitor_printf(mon, "unknown info item: '%s' (try 'info')\n", name + 5);
+        monitor_printf(mon, "unknown command: '%s'\n", name);
         return;
     }
     c->fn(mon, rest, opaque);
@@ -444,6 +444,8 @@ static struct monitor *monitor_create(struct chardev *chr, const struct monitor_
     mon->ops = ops;
     mon->opaque = opaque;
     mon->reg = reg;
+    mon->last_format = 'x';
+    mon->last_size = 4;
     if (!greet)
         return mon;
     chardev_attach(chr, mon_can_read, mon_read, mon);

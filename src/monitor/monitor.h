@@ -44,6 +44,8 @@ struct monitor {
     bool banner_shown;
     struct monitor_registry *reg;   /* NULL: only the core commands */
     int cpu_index;                  /* "cpu N": the CPU that x, p, info registers ... use */
+    char last_format;               /* x/xp/p: the format and unit size last given (QEMU */
+    int last_size;                  /* remembers them): 'x' and 4 at first */
 };
 
 /* Create a monitor on chr (attaches as its front end). Banner and prompt are printed now, or,
