@@ -269,6 +269,9 @@ int qcow2_write_compressed(struct block_dev *bs, uint64_t off, const void *buf, 
 int qcow2_set_backing(struct block_dev *bs, const char *backing, const char *fmt);
 /* Cluster size of a qcow2 image (0 for others). */
 unsigned qcow2_cluster_size(struct block_dev *bs);
+/* Write the clusters a qcow2 image holds itself into its backing file, empty the image and
+ * reopen the backing file (src/block/commit.c). Returns 0 or -1 with a message in err. */
+int block_commit(struct block_dev *top, char *err, size_t errlen);
 /* Make every allocated-in-this-layer range of the active image unallocated (after commit). */
 int qcow2_make_empty(struct block_dev *bs);
 

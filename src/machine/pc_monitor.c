@@ -187,12 +187,22 @@ int pc_drive_find(const struct pc *pc, const char *name)
     return -1;
 }
 
+bool pc_drive_is_snapshot(const struct pc *pc, int index)
+{
+    for (unsigned i = 0; i < pc->cfg->n_drives; i++) {
+        const struct vm_drive *d = &pc->cfg->drives[i];
+        if (d->interface == VM_IF_IDE && d->index == index)
+            return d->snapshot && d->media != VM_MEDIA_CDROM;
+    }
+    return false;
+}
+
 const char *pc_drive_file(const struct pc *pc, int index)
 {
     const struct block_dev *bs = pc->drives[index];
     if (!bs)
         return NULL;
-    if (bs->overlay_path && bs->backing)   /* -snapshot: name the user's image */
+    if (pc_drive_is_snapshot(pc, index) && bs->backing)   /* name the user's image */
         bs = bs->backing;
     return bs->file.filename ? bs->file.filename : "";
 }
@@ -272,6 +282,22 @@ int pc_cd_change(struct pc *pc, const char *device, const char *file, const char
     pc->drives[i] = bs;
     ide_cdrom_change(&pc->ide, i, bs);
     tray_moved(pc, i, false);
+    return 0;
+}
+
+int pc_drive_commit(struct pc *pc, int index, char *err, size_t errlen)
+{
+    char name[64], why[BLOCK_ERR_LEN];
+    pc_drive_name(pc, index, name, sizeof(name));
+    if (!pc->drives[index]) {
+        snprintf(err, errlen, "Device '%s' has no medium", name);
+        return -1;
+    }
+    block_aio_drain(&pc->aio);   /* nothing in flight while the layers change */
+    if (block_commit(pc->drives[index], why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "'commit' of '%s' failed: %s", name, why);
+        return -1;
+    }
     return 0;
 }
 

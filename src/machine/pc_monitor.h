@@ -14,6 +14,8 @@ const char *pc_drive_name(const struct pc *pc, int index, char *buf, size_t len)
 bool pc_drive_exists(const struct pc *pc, int index);
 /* The index of the drive called name, or -1. */
 int pc_drive_find(const struct pc *pc, const char *name);
+/* True when drive index runs on a -snapshot overlay (its writes go to a temporary file). */
+bool pc_drive_is_snapshot(const struct pc *pc, int index);
 /* The image file of drive index (the user's file under -snapshot), NULL when empty. */
 const char *pc_drive_file(const struct pc *pc, int index);
 /* Eject the CD in device (DEVICE_TRAY_MOVED). Returns 0, -2 (no such device) or -1, with a
@@ -23,6 +25,10 @@ int pc_cd_eject(struct pc *pc, const char *device, bool force, char *err, size_t
  * Returns 0, -2 (no such device) or -1 with a message in err. */
 int pc_cd_change(struct pc *pc, const char *device, const char *file, const char *format,
                  char *err, size_t errlen);
+
+/* Commit drive index's top layer (-snapshot overlay, qcow2 over a backing file) into its
+ * backing file. Returns 0 or -1 with a message in err. */
+int pc_drive_commit(struct pc *pc, int index, char *err, size_t errlen);
 
 struct pc_chardev_info {
     char label[64];

@@ -537,7 +537,7 @@ static void info_block(struct monitor *mon, const char *args, void *opaque)
         }
         if (bs)
             monitor_printf(mon, "    Cache mode:       %s\n", bs->wce ? "writeback" : "writethrough");
-        if (bs && bs->backing && !bs->overlay_path)
+        if (bs && bs->backing && !pc_drive_is_snapshot(pc, i))
             monitor_printf(mon, "    Backing file:     %s (chain depth: 1)\n",
                            bs->backing->file.filename ? bs->backing->file.filename : "?");
     }
@@ -848,6 +848,28 @@ static void hmp_change(struct monitor *mon, const char *args, void *opaque)
         monitor_printf(mon, "Error: %s\n", why);
 }
 
+/* commit DEVICE|all */
+static void hmp_commit(struct monitor *mon, const char *args, void *opaque)
+{
+    struct pc *pc = opaque;
+    char why[BLOCK_ERR_LEN + 128];
+    if (!*args) {
+        monitor_printf(mon, "missing device\n");
+        return;
+    }
+    if (!strcmp(args, "all")) {
+        for (int i = 0; i < 4; i++)
+            if (pc->drives[i] && pc->drives[i]->backing && pc_drive_commit(pc, i, why, sizeof(why)) < 0)
+                monitor_printf(mon, "Error: %s\n", why);
+        return;
+    }
+    int i = pc_drive_find(pc, args);
+    if (i < 0)
+        monitor_printf(mon, "Error: Device '%s' not found\n", args);
+    else if (pc_drive_commit(pc, i, why, sizeof(why)) < 0)
+        monitor_printf(mon, "Error: %s\n", why);
+}
+
 static void hmp_log(struct monitor *mon, const char *args, void *opaque)
 {
     struct pc *pc = opaque;
@@ -903,6 +925,8 @@ static const struct hmp_command pc_hmp_commands[] = {
       hmp_sendkey },
     { "eject", NULL, "[-f] device", "eject a removable medium (use -f to force it)", hmp_eject },
     { "change", NULL, "device filename [format]", "change a removable medium", hmp_change },
+    { "commit", NULL, "device|all", "commit changes to the disk images (if -snapshot is used) "
+      "or backing files", hmp_commit },
     { "log", NULL, "item1[,...]", "activate logging of the specified items", hmp_log },
     { "logfile", NULL, "filename", "output logs to 'filename'", hmp_logfile },
     { "info cpus", NULL, "", "show infos for each CPU", info_cpus },

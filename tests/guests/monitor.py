@@ -12,7 +12,8 @@ and gva2gpa through the guest's page tables (the kernel code's virtual address i
 map gives the physical address /proc/iomem names, with the same bytes; the gap above low
 memory is unmapped), `p $eax + 1`, eject and change of
 the CD with the guest reading the new medium's volume id (DEVICE_TRAY_MOVED events), sendkey
-(the guest's keyboard event device sees it), then system_powerdown: POWERDOWN, the guest's
+(the guest's keyboard event device sees it), commit of the -snapshot disk (qemu-img reads
+the guest's write from the image afterwards), then system_powerdown: POWERDOWN, the guest's
 power-button watcher powers off, SHUTDOWN (guest-shutdown) and exit status 0.
 A second, short boot with -device pvpanic -action panic=exit-failure: `echo c >
 /proc/sysrq-trigger` gives GUEST_PANICKED and a failing exit status.
@@ -29,7 +30,8 @@ import time
 from console import Console, GuestFailure, cache_dir, emulator, main, time_scale
 from linux import ROOT, initramfs
 
-MODULES = 'scsi_common scsi_mod libata ata_piix cdrom sr_mod evdev button pvpanic pvpanic-mmio'
+MODULES = ('scsi_common scsi_mod libata ata_piix crct10dif_common crct10dif_generic crc-t10dif crc64 '
+           'crc64-rocksoft t10-pi sd_mod cdrom sr_mod evdev button pvpanic pvpanic-mmio')
 BIOS = '/usr/share/seabios/bios-256k.bin'
 
 
@@ -188,7 +190,7 @@ def main_boot(log_path, consoles, work, initrd):
     argv = [emulator(), '-m', '256', '-smp', '2',
             '-kernel', os.path.join(cache_dir(), 'guests', 'vmlinuz-686'), '-initrd', initrd,
             '-append', 'console=ttyS0', '-nographic',
-            '-drive', 'file=%s,format=qcow2,if=ide,index=0' % disk, '-cdrom', cd1,
+            '-drive', 'file=%s,format=qcow2,if=ide,index=0,snapshot=on' % disk, '-cdrom', cd1,
             '-qmp', 'unix:%s,server,nowait' % qmp_path,
             '-chardev', 'socket,id=qmp2,path=%s,server=on,wait=off' % qmp2_path,
             '-mon', 'chardev=qmp2,mode=control,pretty=on',
@@ -208,6 +210,12 @@ def main_boot(log_path, consoles, work, initrd):
     q.ok('qmp_capabilities')
     c.expect(r'BOOT-OK', 600, 'the initramfs marker BOOT-OK')
     c.expect(r'pcvm:[^\n]*# ', 120, 'the shell prompt')
+    # Watchers for later (started now so they are surely reading by then): a key on the
+    # keyboard's event device, and the ACPI power button, which powers the guest off.
+    c.run('for e in /sys/class/input/event*; do n=$(cat $e/device/name); '
+          'case "$n" in *Power*) pb=/dev/input/${e##*/};; *keyboard*) kb=/dev/input/${e##*/};; esac; done; '
+          '(head -c 16 $kb >/dev/null && echo KEYS-SEEN) & '
+          '(head -c 16 $pb >/dev/null && echo POWER-BUTTON && poweroff -f) & true', 60, 'watchers')
 
     # QMP
     st = q.ok('query-status')
@@ -322,11 +330,17 @@ def main_boot(log_path, consoles, work, initrd):
     r = q.cmd('eject', {'device': 'nosuch'})
     check(problems, r.get('error', {}).get('class') == 'DeviceNotFound', 'eject nosuch: %r' % r)
 
+    # -snapshot: the guest's write stays in the overlay until commit writes it to the image
+    out = c.run('[ -b /dev/sda ] && printf PCVM-COMMIT-MARK | dd of=/dev/sda bs=512 seek=100 '
+                'conv=notrunc,fsync 2>&1 && echo 3 > /proc/sys/vm/drop_caches && '
+                'dd if=/dev/sda bs=512 skip=100 count=1 2>/dev/null | head -c 16', 120, 'write-mark')
+    check(problems, 'PCVM-COMMIT-MARK' in out, 'the guest wrote the mark but reads %r' % out)
+    out = h.cmd('commit ide0-hd0')
+    check(problems, out == '', 'commit printed %r' % out)
+    out = h.cmd('commit ide1-cd0')
+    check(problems, out.startswith('Error: '), 'commit of the CD printed %r' % out)
+
     # sendkey reaches the guest's keyboard; the power button powers it off
-    c.run('for e in /sys/class/input/event*; do n=$(cat $e/device/name); '
-          'case "$n" in *Power*) pb=/dev/input/${e##*/};; *keyboard*) kb=/dev/input/${e##*/};; esac; done; '
-          '(head -c 16 $kb >/dev/null && echo KEYS-SEEN) & '
-          '(head -c 16 $pb >/dev/null && echo POWER-BUTTON && poweroff -f) & true', 60, 'watchers')
     out = h.cmd('sendkey a')
     check(problems, out == '', 'sendkey printed %r' % out)
     try:
@@ -342,6 +356,17 @@ def main_boot(log_path, consoles, work, initrd):
           'SHUTDOWN after the power button: %r' % ev)
     status = c.wait_exit(120)
     check(problems, status == 0, 'exit status %s after system_powerdown, expected 0' % status)
+    raw = os.path.join(work, 'disk.raw')
+    r = subprocess.run(['qemu-img', 'convert', '-f', 'qcow2', '-O', 'raw', disk, raw],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        problems.append('qemu-img convert of the committed image failed: %s' % r.stdout)
+    else:
+        with open(raw, 'rb') as f:
+            f.seek(100 * 512)
+            got = f.read(16)
+        check(problems, got == b'PCVM-COMMIT-MARK', 'after commit the image holds %r at '
+              'sector 100 (qemu-img convert), expected the guest\'s write' % got)
     return problems
 
 

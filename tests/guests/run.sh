@@ -9,7 +9,8 @@
 #   PCVM_CPU_MODELS="486 athlon"      cpumodels: models to boot ("all": six)
 # Tests: kernels (nasm Multiboot test kernels), badkernels (error messages), seabios (SeaBIOS
 # banner, no-disk message, MBR boot from IDE), linux (Debian 686 + busybox, devices in the
-# kernel log, ACPI power-off), linux_smp (-smp 2), cpumodels (/proc/cpuinfo per -cpu model),
+# kernel log, ACPI power-off), linux_smp (-smp 2), monitor (QMP and HMP on sockets with -smp 2,
+# a qcow2 disk and a CD; a pvpanic boot), cpumodels (/proc/cpuinfo per -cpu model),
 # gnumach (GNU Mach 1.8), memtest (memtest86+), installer (Debian installer), net (e1000 +
 # user networking: DHCP, a download from the host, a guest web page through hostfwd), netboot
 # (-boot n: SeaBIOS, the e1000's iPXE ROM, kernel and initrd over HTTP), net_socket (two guests
@@ -20,7 +21,7 @@ cd "$(dirname "$0")/../.." || exit 1
 # Measured on the 2-core box while other jobs ran (load 2..5): about 5 minutes in all, the
 # installer (~1.5 min), the cpumodels boots (~1.5 min) and the Linux boots (~45 s each) being
 # the longest.
-DEFAULT="kernels badkernels seabios linux linux_smp cpumodels gnumach memtest installer net netboot net_socket net_tap display"
+DEFAULT="kernels badkernels seabios linux linux_smp monitor cpumodels gnumach memtest installer net netboot net_socket net_tap display"
 # Not in the default list: nothing yet, but "all" also boots all six CPU models.
 SLOW=""
 ALL="$DEFAULT $SLOW"
@@ -50,6 +51,7 @@ limit_for() {
   case $1 in
     kernels|badkernels|seabios) base=180 ;;
     linux|linux_smp) base=1500 ;;
+    monitor) base=1500 ;;
     cpumodels) base=$(( 600 * $(model_count) )) ;;
     gnumach) base=900 ;;
     memtest) base=1200 ;;
@@ -67,6 +69,7 @@ prepare() {
     badkernels) bash scripts/fetch-guests.sh linux busybox ;;
     linux|linux_smp|cpumodels) bash scripts/fetch-guests.sh linux busybox && bash tests/kernels/build.sh build/tests/kernels ;;
     net|netboot|net_socket|net_tap) bash scripts/fetch-guests.sh linux busybox ;;
+    monitor) bash scripts/fetch-guests.sh linux busybox ;;
     gnumach) bash scripts/fetch-guests.sh gnumach && bash tests/kernels/build.sh build/tests/kernels ;;
     memtest) bash scripts/fetch-guests.sh memtest ;;
     installer) bash scripts/fetch-guests.sh installer ;;
