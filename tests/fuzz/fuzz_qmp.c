@@ -9,7 +9,8 @@
  * lines, an unknown command gives exactly one error line, and "info status" still answers.
  * Sources: src/block/[a-z]*.c src/boot/[a-z]*.c src/chardev/[a-z]*.c src/cli/[a-z]*.c
  *          src/cpu/[a-z]*.c src/hw/[a-z]*.c src/machine/[a-z]*.c src/mem/[a-z]*.c
- *          src/monitor/[a-z]*.c src/util/[a-z]*.c -lz -lzstd -ljansson -lpthread -lm -lutil */
+ *          src/monitor/[a-z]*.c src/util/[a-z]*.c src/net/[a-z]*.c src/gdbstub/[a-z]*.c
+ *          -lz -lzstd -ljansson -lslirp -lpthread -lm -lutil */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
