@@ -248,6 +248,11 @@ int acpi_pm_init(struct acpi_pm *s, struct pci_bus *bus, struct io_bus *io, stru
     return 0;
 }
 
+uint16_t acpi_pm_programmed_base(const struct acpi_pm *s)
+{
+    return pci_get_word(&s->dev.config[PMBA]) & 0xffc0;
+}
+
 void acpi_pm_set_base(struct acpi_pm *s, uint16_t base)
 {
     pci_set_word(&s->dev.config[PMBA], (uint16_t)((base & 0xffc0) | 1));

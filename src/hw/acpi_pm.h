@@ -24,6 +24,10 @@
 #define ACPI_PM_DEVFN 0x0b          /* 01.3 */
 #define ACPI_PM_TIMER_HZ 3579545
 #define ACPI_PM_IO_LEN 64
+/* Where SeaBIOS puts the PM and SMBus blocks on QEMU's pc (it moves them from 0xB000/0xB100
+ * there when fw_cfg offers etc/table-loader); pcvm's firmware-less boot uses the same. */
+#define ACPI_PM_DEFAULT_BASE 0x600
+#define ACPI_PM_DEFAULT_SMB_BASE 0x700
 #define ACPI_PM_GPE0_OFFSET 0x0c
 #define ACPI_PM_SMI_CMD 0xb2
 #define ACPI_PM_ACPI_ENABLE 0xf1
@@ -68,6 +72,8 @@ void acpi_pm_power_button(struct acpi_pm *s);
 void acpi_pm_raise_gpe(struct acpi_pm *s, unsigned n);
 /* Current 24-bit PM timer value. */
 uint32_t acpi_pm_timer_value(const struct acpi_pm *s);
+/* The PM block base programmed in PMBA (0 until firmware writes it). */
+uint16_t acpi_pm_programmed_base(const struct acpi_pm *s);
 /* Map the PM block at base as firmware would (direct boot without a BIOS). */
 void acpi_pm_set_base(struct acpi_pm *s, uint16_t base);
 

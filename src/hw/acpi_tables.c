@@ -1,5 +1,6 @@
 /* ACPI tables (RSDP, RSDT, FADT, FACS, DSDT, MADT), a small AML writer and the table loader. */
 #include "hw/acpi_tables.h"
+#include "hw/acpi_pm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -593,7 +594,7 @@ void acpi_config_pc_defaults(struct acpi_config *cfg, unsigned cpus, uint32_t ra
     cfg->lapic_addr = 0xfee00000;
     cfg->ioapic_addr = 0xfec00000;
     cfg->ioapic_id = (uint8_t)cfg->cpus;
-    cfg->pm_base = 0xb000;
+    cfg->pm_base = ACPI_PM_DEFAULT_BASE;
     cfg->sci_irq = 9;
     cfg->pirq_irq[0] = 10;
     cfg->pirq_irq[1] = 10;

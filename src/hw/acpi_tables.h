@@ -30,7 +30,7 @@ struct acpi_config {
     uint32_t lapic_addr;        /* 0xFEE00000 */
     uint32_t ioapic_addr;       /* 0xFEC00000 */
     uint8_t ioapic_id;
-    uint16_t pm_base;           /* PIIX4 PM block (SeaBIOS programs 0xB000) */
+    uint16_t pm_base;           /* PIIX4 PM block: where firmware programmed it */
     uint8_t sci_irq;            /* 9 */
     uint8_t pirq_irq[4];        /* ISA IRQ of PIRQ A-D as firmware routes them (SeaBIOS: 10, 10,
                                    11, 11): made level in the MADT */

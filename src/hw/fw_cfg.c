@@ -148,6 +148,20 @@ const struct fw_cfg_item *fw_cfg_find_file(const struct fw_cfg *s, const char *n
     return NULL;
 }
 
+int fw_cfg_file_key(const struct fw_cfg *s, const char *name)
+{
+    for (unsigned i = 0; i < s->nfiles; i++)
+        if (strcmp(s->files[i].name, name) == 0)
+            return FW_CFG_FILE_FIRST + (int)i;
+    return -1;
+}
+
+void fw_cfg_set_select_hook(struct fw_cfg *s, void (*hook)(void *opaque, uint16_t key), void *opaque)
+{
+    s->on_select = hook;
+    s->on_select_opaque = opaque;
+}
+
 void fw_cfg_reset(struct fw_cfg *s)
 {
     s->cur_key = 0;
@@ -159,6 +173,8 @@ static void select_key(struct fw_cfg *s, uint16_t key)
 {
     s->cur_key = key;
     s->cur_offset = 0;
+    if (s->on_select)
+        s->on_select(s->on_select_opaque, (uint16_t)(key & ~FW_CFG_WRITE_CHANNEL));
 }
 
 /* Run one FWCfgDmaAccess {be32 control, be32 length, be64 address} at guest address desc. */

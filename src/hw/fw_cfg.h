@@ -61,6 +61,10 @@ struct fw_cfg {
     struct fw_cfg_item arch[FW_CFG_ARCH_KEYS];
     struct fw_cfg_file files[FW_CFG_MAX_FILES];
     unsigned nfiles;
+    /* Run when the guest selects a key, before data moves: lets the board refresh items that
+     * follow what firmware has programmed so far (NULL: none). */
+    void (*on_select)(void *opaque, uint16_t key);
+    void *on_select_opaque;
 };
 
 /* Claim the ports, set the signature and ID (DMA bit when dma) and an empty directory. */
@@ -79,6 +83,10 @@ int fw_cfg_add_string(struct fw_cfg *s, uint16_t key, const char *str);
 int fw_cfg_add_file(struct fw_cfg *s, const char *name, const void *data, uint32_t len);
 /* Like fw_cfg_add_file, but the guest may overwrite the contents by DMA write. */
 int fw_cfg_add_file_writable(struct fw_cfg *s, const char *name, const void *data, uint32_t len);
+/* The key of file name, or -1. */
+int fw_cfg_file_key(const struct fw_cfg *s, const char *name);
+/* Call hook(opaque, key) on every guest select (port or DMA); hook may replace items. */
+void fw_cfg_set_select_hook(struct fw_cfg *s, void (*hook)(void *opaque, uint16_t key), void *opaque);
 /* The item of a file, or NULL. */
 const struct fw_cfg_item *fw_cfg_find_file(const struct fw_cfg *s, const char *name);
 /* RESET#: deselect. Contents stay. */

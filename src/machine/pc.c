@@ -24,7 +24,6 @@
 #define MAX_RAM_BELOW_4G 0xe0000000ull   /* the PCI hole starts at 3.5 GiB */
 #define IDE_DEVFN 0x09                    /* 01.1 */
 #define VGA_DEVFN 0x10                    /* 02.0 */
-#define PM_IO_BASE 0xb000
 
 static const uint16_t uart_ports[4] = { 0x3f8, 0x2f8, 0x3e8, 0x2e8 };
 static const int uart_irqs[4] = { 4, 3, 4, 3 };
@@ -357,11 +356,39 @@ static void pc_firmware_equivalent(struct pc *pc)
     /* PIRQ A-D to IRQ 10, 10, 11, 11 (SeaBIOS's choice, the DSDT assumes it), level. */
     pci_config_write(&pc->pci, PIIX3_DEVFN, 0x60, 0x0b0b0a0au, 4);
     io_write(&pc->io, 0x4d1, 0x0e, 1); /* ELCR: IRQ 9, 10, 11 level-triggered */
-    /* ACPI PM I/O block, enabled. */
-    pci_config_write(&pc->pci, ACPI_PM_DEVFN, 0x40, PM_IO_BASE | 1, 4);
+    /* ACPI PM I/O block and SMBus base, enabled where SeaBIOS puts them on QEMU. */
+    pci_config_write(&pc->pci, ACPI_PM_DEVFN, 0x40, ACPI_PM_DEFAULT_BASE | 1, 4);
     pci_config_write(&pc->pci, ACPI_PM_DEVFN, 0x80, 1, 1);
+    pci_config_write(&pc->pci, ACPI_PM_DEVFN, 0x90, ACPI_PM_DEFAULT_SMB_BASE | 1, 4);
+    pci_config_write(&pc->pci, ACPI_PM_DEVFN, 0xd2, 0x09, 1);
     pc_pci_assign(pc);
     pc_bda_setup(pc);
+}
+
+/* The ACPI tables' view of the board. The PM block address comes from the PIIX4's own PMBA
+ * register, the one source of truth: firmware may move it (SeaBIOS does). */
+static void pc_acpi_config(struct pc *pc, struct acpi_config *acfg)
+{
+    acpi_config_pc_defaults(acfg, pc->ncpus, pc->mem.ram_below_4g);
+    uint16_t pm = acpi_pm_programmed_base(&pc->pm);
+    acfg->pm_base = pm ? pm : ACPI_PM_DEFAULT_BASE;
+    acfg->pvpanic_port = pc->has_pvpanic ? pc->pvpanic.port : 0;
+}
+
+/* SeaBIOS programs the PM base before it runs etc/table-loader: rebuild the tables whenever
+ * it selects one of the ACPI files, so they name what the device decodes (QEMU rebuilds its
+ * tables on that read too). The rebuilt files keep their sizes. */
+static void pc_fw_cfg_select(void *opaque, uint16_t key)
+{
+    struct pc *pc = opaque;
+    if ((int)key != fw_cfg_file_key(&pc->fw_cfg, ACPI_FILE_TABLES) &&
+        (int)key != fw_cfg_file_key(&pc->fw_cfg, ACPI_FILE_RSDP) &&
+        (int)key != fw_cfg_file_key(&pc->fw_cfg, ACPI_FILE_LOADER))
+        return;
+    struct acpi_config acfg;
+    pc_acpi_config(pc, &acfg);
+    if (acpi_add_to_fw_cfg(&pc->fw_cfg, &acfg) < 0)
+        log_printf(pc->log, LOG_GUEST_ERRORS, "fw_cfg: cannot rebuild the ACPI tables (out of memory)\n");
 }
 
 static int pc_direct_boot(struct pc *pc, char *err, size_t errlen)
@@ -375,9 +402,7 @@ static int pc_direct_boot(struct pc *pc, char *err, size_t errlen)
     uint32_t acpi_len = 0x20000;
     uint32_t acpi_base = (below - acpi_len) & ~0xfffu;
     struct acpi_config acfg;
-    acpi_config_pc_defaults(&acfg, pc->ncpus, below);
-    acfg.pm_base = PM_IO_BASE;
-    acfg.pvpanic_port = pc->has_pvpanic ? pc->pvpanic.port : 0;
+    pc_acpi_config(pc, &acfg);
     uint32_t used = acpi_write_tables(&pc->mem, &acfg, acpi_base, 0xf0000);
     if (!used)
         return fail(err, errlen, "pcvm: could not build the ACPI tables");
@@ -930,10 +955,10 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
     if (fw_cfg_setup_pc(&pc->fw_cfg, &fcfg) < 0)
         return fail(err, errlen, "pcvm: cannot set up fw_cfg");
     struct acpi_config acfg;
-    acpi_config_pc_defaults(&acfg, pc->ncpus, pc->mem.ram_below_4g);
-    acfg.pvpanic_port = pc->has_pvpanic ? pc->pvpanic.port : 0;
+    pc_acpi_config(pc, &acfg);
     if (acpi_add_to_fw_cfg(&pc->fw_cfg, &acfg) < 0)
         return fail(err, errlen, "pcvm: cannot build the ACPI tables");
+    fw_cfg_set_select_hook(&pc->fw_cfg, pc_fw_cfg_select, pc);
     if (pc->has_vga)
         pc_add_vgabios(pc);
     if (pc_net_add_roms(&pc->net, &pc->fw_cfg, err, errlen) < 0)

@@ -213,6 +213,43 @@ static void random_dma_is_harmless(void **state)
     }
 }
 
+/* The select hook runs before data moves, so an item it replaces is read in its new form,
+ * through the ports and through DMA (the board rebuilds the ACPI tables this way). */
+struct hook_state { struct fw_cfg *cfg; uint16_t last_key; unsigned calls; char value; };
+
+static void refresh_hook(void *opaque, uint16_t key)
+{
+    struct hook_state *h = opaque;
+    h->calls++;
+    h->last_key = key;
+    char data[4] = { h->value, h->value, h->value, h->value };
+    if ((int)key == fw_cfg_file_key(h->cfg, "etc/follow"))
+        fw_cfg_add_file(h->cfg, "etc/follow", data, 4);
+}
+
+static void select_hook_refreshes_items(void **state)
+{
+    struct fixture *f = *state;
+    int key = fw_cfg_add_file(&f->cfg, "etc/follow", "aaaa", 4);
+    assert_true(key >= 0x20);
+    assert_int_equal(fw_cfg_file_key(&f->cfg, "etc/follow"), key);
+    assert_int_equal(fw_cfg_file_key(&f->cfg, "etc/none"), -1);
+    struct hook_state h = { .cfg = &f->cfg, .value = 'b' };
+    fw_cfg_set_select_hook(&f->cfg, refresh_hook, &h);
+    uint8_t b[4];
+    read_item(f, (uint16_t)key, b, 4);
+    assert_memory_equal(b, "bbbb", 4);
+    assert_int_equal(h.last_key, key);
+    h.value = 'c';
+    assert_int_equal(dma(f, 0x1000, (uint32_t)key << 16 | FW_CFG_DMA_SELECT | FW_CFG_DMA_READ, 4, 0x2000), 0);
+    phys_read_block(&f->mem, 0x2000, b, 4);
+    assert_memory_equal(b, "cccc", 4);
+    read_item(f, FW_CFG_SIGNATURE, b, 4);   /* other keys: the hook sees them, nothing changes */
+    assert_int_equal(h.last_key, FW_CFG_SIGNATURE);
+    assert_memory_equal(b, "QEMU", 4);
+    assert_int_equal(h.calls, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,6 +257,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(pc_items_and_file_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(dma_select_read_skip_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(random_dma_is_harmless, setup, teardown),
+        cmocka_unit_test_setup_teardown(select_hook_refreshes_items, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
