@@ -181,10 +181,22 @@ struct chardev *chardev_socket_open(const struct chardev_spec *spec, const char 
         else
             fprintf(stderr, "pcvm: waiting for connection on tcp:%s:%u,server (label %s)\n",
                     spec->host, spec->port, chr->label);
-        for (;;) {
-            struct pollfd pfd = { .fd = fd, .events = POLLIN };
-            if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+        /* A termination signal ends the wait: it sets ml->quit and writes the wake pipe, which
+         * is polled too, so a signal just before poll() is not lost. */
+        while (!(ml && ml->quit)) {
+            struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN },
+                                     { .fd = ml ? ml->wake_pipe[0] : -1, .events = POLLIN } };
+            if (poll(pfd, 2, -1) < 0) {
+                if (errno == EINTR)
+                    continue;
                 break;
+            }
+            if (pfd[1].revents) {
+                char buf[64];
+                while (read(pfd[1].fd, buf, sizeof(buf)) > 0) {
+                }
+                continue;
+            }
             int c = accept(fd, NULL, NULL);
             if (c >= 0) {
                 take_client(f, c, spec->nodelay);

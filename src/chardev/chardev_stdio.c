@@ -31,11 +31,23 @@ static void write_str(const char *s)
     (void)r;
 }
 
-static void on_signal(int sig)
+static void on_signal(int sig, siginfo_t *info, void *ctx)
 {
     if (sig == SIGCONT) {   /* back from Ctrl-Z: raw again */
         if (tio_saved)
             tcsetattr(STDIN_FILENO, TCSANOW, &raw_tio);
+        return;
+    }
+    const struct sigaction *old = &old_actions[sig];
+    bool old_is_handler = (old->sa_flags & SA_SIGINFO) ? old->sa_sigaction != NULL
+                                                       : old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN;
+    if ((sig == SIGINT || sig == SIGTERM || sig == SIGHUP) && old_is_handler) {
+        /* pcvm's own handler stops the machine; the terminal is restored on that way out and
+         * it reports the signal. Pass the sender along. */
+        if (old->sa_flags & SA_SIGINFO)
+            old->sa_sigaction(sig, info, ctx);
+        else
+            old->sa_handler(sig);
         return;
     }
     restore_terminal();
@@ -53,7 +65,7 @@ static void on_signal(int sig)
         write_str(msg);
     }
     /* Hand the signal to whoever had it (default action, ASan ...). */
-    sigaction(sig, &old_actions[sig], NULL);
+    sigaction(sig, old, NULL);
     if (sig != SIGSEGV && sig != SIGBUS && sig != SIGFPE && sig != SIGILL)
         raise(sig);
     /* faults: returning re-executes the faulting instruction under the old handler */
@@ -69,9 +81,9 @@ static void install_exit_hooks(void)
         int sig = restore_signals[i];
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_signal;
+        sa.sa_sigaction = on_signal;
         sigemptyset(&sa.sa_mask);
-        sa.sa_flags = SA_RESTART;
+        sa.sa_flags = SA_RESTART | SA_SIGINFO;
         sigaction(sig, &sa, &old_actions[sig]);
     }
 }
