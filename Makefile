@@ -75,6 +75,7 @@ check-asan:
 
 check-cli: all
 	@bash tests/cli/run.sh
+	@python3 tests/signals/run.py ./pcvm
 
 check-cpu: all
 	@bash tests/cpu/sys/run.sh
