@@ -256,12 +256,16 @@ static int opt_accel(struct parser *p)
     int r = split(p, &kl, "accel");
     if (r)
         return r;
-    /* "-accel kvm,tcg": bare words after the first are further choices, in order. */
+    /* "-accel kvm,tcg" is refused, as QEMU 7.2 does ("Property 'kvm-accel.tcg' not found"):
+     * its fallback form is "-accel kvm -accel tcg". */
     for (unsigned i = 0; i < kl.n && !r; i++) {
         struct kv *kv = &kl.items[i];
-        if (i == 0 || (!kv->value && (!strcmp(kv->key, "tcg") || !strcmp(kv->key, "kvm")))) {
+        if (i == 0) {
             kv->used = true;
-            r = add_accel(p, i == 0 ? kv->value : kv->key);
+            r = add_accel(p, kv->value);
+        } else if (!kv->value && (!strcmp(kv->key, "tcg") || !strcmp(kv->key, "kvm"))) {
+            r = perr(p, "'%s' is not a property of an accelerator (QEMU 7.2 refuses this too); "
+                        "a fallback list is -accel %s -accel %s", kv->key, kl.items[0].value, kv->key);
         } else if (!strcmp(kv->key, "jit") || !strcmp(kv->key, "jit-threshold")) {
             /* pcvm's translator: jit=on|off, and after how many runs a trace compiles. */
             kv->used = true;

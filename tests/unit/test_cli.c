@@ -155,12 +155,15 @@ static void test_machine_accel_cpu(void **state)
     assert_false(cfg.cpu_features[1].enable);
     assert_false(cfg.cpu_features[2].enable);
     vm_config_free(&cfg);
-    /* kvm,tcg: the fallback lands on tcg */
-    assert_int_equal(parse(&cfg, err, "-accel", "kvm,tcg", NULL), 0);
+    /* -accel kvm -accel tcg: the fallback lands on tcg; kvm,tcg is refused as QEMU 7.2 does */
+    assert_int_equal(parse(&cfg, err, "-accel", "kvm", "-accel", "tcg", NULL), 0);
     assert_int_equal(cfg.accel, VM_ACCEL_TCG);
     assert_int_equal(cfg.n_accels, 2);
     assert_int_equal(cfg.accels[0], VM_ACCEL_KVM);
     vm_config_free(&cfg);
+    expect_error(VM_PARSE_ERROR, "pcvm: -accel kvm,tcg: 'tcg' is not a property of an accelerator "
+                 "(QEMU 7.2 refuses this too); a fallback list is -accel kvm -accel tcg",
+                 "-accel", "kvm,tcg", NULL);
     assert_int_equal(parse(&cfg, err, "-M", "pc,accel=kvm:tcg", NULL), 0);
     assert_int_equal(cfg.accel, VM_ACCEL_TCG);
     vm_config_free(&cfg);
