@@ -296,7 +296,8 @@ static void print_snapshot_table(struct qcow2_snapshot_info *sn, int n)
                  (unsigned)(ms / 60000 % 60), (unsigned)(ms / 1000 % 60), (unsigned)(ms % 1000));
         if (sn[i].has_icount)
             snprintf(ic, sizeof(ic), "%" PRIu64, sn[i].icount);
-        printf("%-9s %-17s %7s%20s%13s%11s\n", sn[i].id, sn[i].name, vs, date, clk, ic);
+        /* qemu-img's row format: the size is 8 wide, so "12.3 MiB" stays under its header. */
+        printf("%-9s %-16s %8s%20s%13s%11s\n", sn[i].id, sn[i].name, vs, date, clk, ic);
     }
 }
 

@@ -302,6 +302,18 @@ loop_case() {
         ! "$PIMG" convert -O raw lb.qcow2 x.raw 2>err.txt && grep -qi 'backing' err.txt
 }
 check "backing loop rejected" loop_case
+# snapshot -l prints what qemu-img prints, column for column: a snapshot with VM state (QEMU's
+# savevm, a non-zero VM SIZE) and a 17-character tag.
+snaplist_case() {
+    rm -f sl.qcow2
+    "$QIMG" create -q -f qcow2 sl.qcow2 16M &&
+        { ! command -v qemu-system-i386 >/dev/null ||
+          printf 'savevm withstate\nquit\n' | timeout 60 qemu-system-i386 -display none -m 32 -serial none \
+              -monitor stdio -drive file=sl.qcow2,format=qcow2 >/dev/null 2>&1; } &&
+        "$QIMG" snapshot -c abcdefghijklmnopq sl.qcow2 && "$QIMG" snapshot -l sl.qcow2 >q.txt &&
+        "$PIMG" snapshot -l sl.qcow2 >p.txt && diff q.txt p.txt
+}
+check "snapshot -l columns as qemu-img's (VM SIZE non-zero, long tag)" snaplist_case
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
