@@ -124,7 +124,9 @@ struct block_dev *block_open_depth(const char *filename, const char *fmt, unsign
             goto fail_close;
         }
         bs->probed_raw = bs->drv == &block_driver_raw;
-        if (bs->drv == &block_driver_raw && depth == 0)
+        /* As QEMU's raw driver: only a writable probed image is worth a warning (not a
+         * read-only -cdrom, not pcvm-img info/check/convert's sources). */
+        if (bs->drv == &block_driver_raw && depth == 0 && rdwr)
             fprintf(stderr, "WARNING: Image format was not specified for '%s' and probing guessed raw.\n"
                     "         Automatically detecting the format is dangerous for raw images, write operations on block 0 will be restricted.\n"
                     "         Specify the 'raw' format explicitly to remove the restrictions.\n", filename);

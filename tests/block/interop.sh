@@ -314,6 +314,22 @@ snaplist_case() {
         "$PIMG" snapshot -l sl.qcow2 >p.txt && diff q.txt p.txt
 }
 check "snapshot -l columns as qemu-img's (VM SIZE non-zero, long tag)" snaplist_case
+# The "probing guessed raw" warning where QEMU prints it: only for a probed raw image opened for
+# writing (pcvm -hda), not for pcvm-img info/check/convert or a read-only -cdrom.
+probe_warning_case() {
+    local pcvm n
+    pcvm=$(dirname "$PIMG")/pcvm
+    truncate -s 1M pr.img
+    n=$( { "$PIMG" info pr.img; "$PIMG" check pr.img; "$PIMG" convert -O qcow2 pr.img pr.qcow2; } 2>&1 | grep -c 'probing guessed raw')
+    [ "$n" = 0 ] || return 1
+    [ -x "$pcvm" ] || return 0
+    timeout 10 "$pcvm" -cdrom pr.img -display none -monitor none -serial none -S >cd.txt 2>&1 &
+    sleep 1; kill $! 2>/dev/null; wait
+    timeout 10 "$pcvm" -hda pr.img -display none -monitor none -serial none -S >hd.txt 2>&1 &
+    sleep 1; kill $! 2>/dev/null; wait
+    ! grep -q 'probing guessed raw' cd.txt && grep -q 'probing guessed raw' hd.txt
+}
+check "raw probing warning only for a writable image (not -cdrom, not pcvm-img info/check/convert)" probe_warning_case
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
