@@ -2,10 +2,13 @@
 # IDE/ATAPI and the block layer under real guests:
 #  1. SeaBIOS boots an MBR from a qcow2 disk; the boot sector reads sector 1 with INT 13h.
 #  2. SeaBIOS boots a CD made with grub-mkrescue (El Torito) into GRUB.
-#  3. Linux (Debian 686 kernel from the guest cache): ata_piix finds the disk and the CD-ROM,
-#     the CD reads back bit-exactly, an ext2 file system on a qcow2 disk is written in the
-#     guest, and after power-off the host reads the files back (debugfs) and `qemu-img check`
-#     finds the image clean.
+#  3. Linux (Debian 686 kernel from the guest cache), booted through the firmware: SeaBIOS
+#     boots a grub-mkrescue CD holding the kernel, the initramfs and a data file, GRUB loads
+#     Linux. ata_piix finds the disk and the CD-ROM, the CD reads back bit-exactly, an ext2 file
+#     system on a qcow2 disk is written in the guest, and after power-off the host reads the
+#     files back (debugfs) and `qemu-img check` finds the image clean. ACPI after SeaBIOS moved
+#     the PIIX4 PM block (issue 13): acpi_pm is an available clocksource, the log has no "ACPI
+#     Error" or "PM-Timer failed" line, and `poweroff -f` (S5) exits with status 0.
 # Usage: tests/block/guest_ide.sh [pcvm] [pcvm-img]   (defaults ./pcvm ./pcvm-img)
 # Scenario 3 needs the guest cache (scripts/fetch-guests.sh linux busybox); it takes minutes.
 set -u
@@ -116,6 +119,8 @@ md5sum /mnt/big | cut -d' ' -f1 >/mnt/big.md5
 sync
 umount /mnt && echo "UNMOUNTED"
 echo "XFER $(cat /sys/class/ata_device/dev1.0/xfer_mode 2>/dev/null)"
+echo "CLOCKSOURCES $(cat /sys/devices/system/clocksource/clocksource0/available_clocksource)"
+dmesg | grep -E "ACPI (BIOS )?Error|PM-Timer failed" | sed 's/^/DMESG-PROBLEM /'
 poweroff -f
 EOF
     chmod +x root/init
@@ -123,11 +128,16 @@ EOF
     truncate -s 64M disk.raw && mkfs.ext2 -q disk.raw && echo "written by the host" >host.txt &&
         debugfs -w -R "write host.txt host.txt" disk.raw >/dev/null 2>&1
     "$PIMG" convert -f raw -O qcow2 disk.raw disk.qcow2 >/dev/null 2>&1
-    mkdir -p isod && head -c 3000000 /dev/urandom >isod/data.bin
-    xorriso -as mkisofs -quiet -o data.iso isod >/dev/null 2>&1
-    timeout 900 "$PCVM" -m 256 -kernel "$KERNEL" -initrd initrd.gz -append "console=ttyS0 quiet" \
-        -nographic -no-reboot -drive file=disk.qcow2,format=qcow2,if=ide,index=0 \
-        -drive file=data.iso,format=raw,media=cdrom,if=ide,index=2 >linux.log 2>&1 </dev/null
+    # The boot CD: GRUB, the kernel and the initramfs, and 3 MB of random data.
+    mkdir -p isod/boot/grub && head -c 3000000 /dev/urandom >isod/data.bin
+    cp "$KERNEL" isod/boot/vmlinuz && cp initrd.gz isod/boot/initrd.gz
+    printf '%s\n' 'serial --unit=0 --speed=115200' 'terminal_input serial' 'terminal_output serial' \
+        'set timeout=0' 'linux /boot/vmlinuz console=ttyS0 quiet' 'initrd /boot/initrd.gz' 'boot' >isod/boot/grub/grub.cfg
+    grub-mkrescue -o data.iso isod >/dev/null 2>&1
+    status=0
+    timeout 900 "$PCVM" -m 256 -nographic -no-reboot -boot d \
+        -drive file=disk.qcow2,format=qcow2,if=ide,index=0 \
+        -drive file=data.iso,format=raw,media=cdrom,if=ide,index=2 >linux.log 2>&1 </dev/null || status=$?
     tr -d '\r' <linux.log >linux.txt
     if grep -q "CDMD5 $(md5sum <data.iso | cut -d' ' -f1)" linux.txt; then
         ok "Linux sr0 reads the ISO bit-exactly"
@@ -147,6 +157,13 @@ EOF
         ok "files written by the guest read back on the host; qemu-img check clean"
     else
         ko "files written by the guest read back on the host; qemu-img check clean" linux.txt
+    fi
+    if grep -q "reboot: Power down" linux.txt && [ "$status" = 0 ] && grep -q "^CLOCKSOURCES.*acpi_pm" linux.txt &&
+        ! grep -qE "ACPI (BIOS )?Error|PM-Timer failed" linux.txt; then
+        ok "Linux booted by SeaBIOS from a GRUB CD: ACPI PM timer, no ACPI errors, poweroff exits 0"
+    else
+        echo "exit status $status (want 0)" >>linux.txt
+        ko "Linux booted by SeaBIOS from a GRUB CD: ACPI PM timer, no ACPI errors, poweroff exits 0" linux.txt
     fi
 fi
 
