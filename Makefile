@@ -87,6 +87,7 @@ check-cpu: all
 check-block: all
 	@bash tests/block/interop.sh ./pcvm-img
 	@bash tests/block/crash.sh ./pcvm-img
+	@python3 tests/block/check_compare.py ./pcvm-img
 
 # A few seconds of every libFuzzer target (make fuzz runs them longer).
 check-fuzz:

@@ -1102,8 +1102,18 @@ static int read_snapshots(struct qcow2_state *q, char *err, size_t errlen)
     for (uint32_t i = 0; i < q->nb_snapshots; i++) {
         struct qcow2_snap *s = &q->snaps[i];
         uint8_t h[40];
-        if (pos - q->snapshots_offset > QCOW2_MAX_SNAPSHOTS_SIZE || pos + 40 > q->file_len)
+        /* Past the end of the file: a truncated image. Read-only (check), the rest of the table
+         * is dropped and counted as incomplete entries, as qemu-img check reports them. */
+        bool truncated_ok = q->bs->readonly;
+        if (pos - q->snapshots_offset > QCOW2_MAX_SNAPSHOTS_SIZE)
             goto bad;
+        if (pos + 40 > q->file_len) {
+            if (!truncated_ok)
+                goto bad;
+            q->incomplete_snapshots = q->nb_snapshots - i;
+            q->nb_snapshots = i;
+            break;
+        }
         if (bfile_pread(&q->bs->file, pos, h, 40) < 0)
             goto bad;
         s->l1_offset = be64(h);
@@ -1141,7 +1151,7 @@ static int read_snapshots(struct qcow2_state *q, char *err, size_t errlen)
         if (s->extra_size >= 24)
             s->icount = be64(s->extra + 16);
         if ((s->l1_offset & (q->cluster_size - 1)) || s->l1_size > QCOW2_MAX_L1_ENTRIES ||
-            s->l1_offset + (uint64_t)s->l1_size * 8 > q->file_len)
+            (s->l1_offset + (uint64_t)s->l1_size * 8 > q->file_len && !truncated_ok))
             goto bad;
     }
     q->snapshots_size = pos - q->snapshots_offset;
@@ -1201,12 +1211,12 @@ static int read_extensions(struct qcow2_state *q, const uint8_t *h, size_t start
     size_t pos = start;
     while (pos + 8 <= end) {
         uint32_t type = be32(h + pos), len = be32(h + pos + 4);
-        if (type == 0)
-            return 0;
-        if (len > end - pos - 8) {
-            snprintf(err, errlen, "Header extension 0x%08x is too large", type);
+        if (len > end - pos - 8) {   /* checked before the end marker, as QEMU does */
+            snprintf(err, errlen, "Header extension too large");
             return -1;
         }
+        if (type == 0)
+            return 0;
         if (type == QCOW2_EXT_BACKING_FORMAT) {
             if (len >= sizeof(q->backing_fmt)) {
                 snprintf(err, errlen, "Backing format name is too long");
@@ -1281,12 +1291,20 @@ static int qcow2_open(struct block_dev *bs, unsigned flags, char *err, size_t er
         q->autoclear = be64(h + 88);
         q->refcount_order = be32(h + 96);
         hdr_len = be32(h + 100);
-        if (hdr_len < 104 || hdr_len > q->cluster_size || hdr_len > q->file_len) {
-            snprintf(err, errlen, "qcow2 header length %u is invalid", hdr_len);
+        if (hdr_len < 104) {   /* QEMU's words; a header past the end of the file reads as zeros */
+            snprintf(err, errlen, "qcow2 header too short");
+            goto fail;
+        }
+        if (hdr_len > q->cluster_size) {
+            snprintf(err, errlen, "qcow2 header exceeds cluster size");
             goto fail;
         }
         if (hdr_len > 104)
             q->compression_type = h[104];
+    }
+    if ((q->autoclear & 2) && !(q->incompat & 4)) {   /* QEMU's check, before the feature bits */
+        snprintf(err, errlen, "data-file-raw requires a data file");
+        goto fail;
     }
     uint64_t unknown = q->incompat & ~(uint64_t)(QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT |
                                                  QCOW2_INCOMPAT_COMPRESSION);
@@ -1316,23 +1334,42 @@ static int qcow2_open(struct block_dev *bs, unsigned flags, char *err, size_t er
         snprintf(err, errlen, "L1 table is too small");
         goto fail;
     }
-    if (q->l1_size && ((q->l1_offset & (q->cluster_size - 1)) ||
-                       q->l1_offset + (uint64_t)q->l1_size * 8 > q->file_len || q->l1_offset < q->cluster_size)) {
-        snprintf(err, errlen, "Invalid L1 table offset");
+    /* QEMU's words for a misplaced table. */
+    if (q->l1_size && ((q->l1_offset & (q->cluster_size - 1)) || q->l1_offset < q->cluster_size ||
+                       q->l1_offset > (uint64_t)INT64_MAX - (uint64_t)q->l1_size * 8)) {
+        snprintf(err, errlen, "Active L1 table offset invalid");
         goto fail;
     }
-    if (!q->rt_clusters || q->rt_clusters > QCOW2_MAX_RT_CLUSTERS(q) ||
-        (q->rt_offset & (q->cluster_size - 1)) || q->rt_offset < q->cluster_size ||
-        q->rt_offset + ((uint64_t)q->rt_clusters << q->cluster_bits) > q->file_len) {
-        snprintf(err, errlen, "Invalid reference count table offset or size");
+    if (!q->rt_clusters || q->rt_clusters > QCOW2_MAX_RT_CLUSTERS(q)) {
+        snprintf(err, errlen, "Reference count table too large");
         goto fail;
     }
-    if (q->l1_size && q->l1_offset < q->rt_offset + ((uint64_t)q->rt_clusters << q->cluster_bits) &&
+    if ((q->rt_offset & (q->cluster_size - 1)) || q->rt_offset < q->cluster_size ||
+        q->rt_offset > (uint64_t)INT64_MAX - ((uint64_t)q->rt_clusters << q->cluster_bits)) {
+        snprintf(err, errlen, "Reference count table offset invalid");
+        goto fail;
+    }
+    /* A table past the end of the file: the image was truncated. As qemu-img, a read-only open
+     * goes on (the missing part reads as zeros, `check` reports the damage); pcvm never writes
+     * to such an image. */
+    if (!bs->readonly && ((q->l1_size && q->l1_offset + (uint64_t)q->l1_size * 8 > q->file_len) ||
+                          q->rt_offset + ((uint64_t)q->rt_clusters << q->cluster_bits) > q->file_len)) {
+        snprintf(err, errlen, "Image is truncated: its %s table lies past the end of the file "
+                 "(qemu-img check or pcvm-img check shows the damage)",
+                 q->l1_size && q->l1_offset + (uint64_t)q->l1_size * 8 > q->file_len ? "L1" : "refcount");
+        goto fail;
+    }
+    /* Writing through overlapping tables would corrupt both; reading them (check) is harmless. */
+    if (!bs->readonly && q->l1_size && q->l1_offset < q->rt_offset + ((uint64_t)q->rt_clusters << q->cluster_bits) &&
         q->rt_offset < q->l1_offset + (uint64_t)q->l1_size * 8) {
         snprintf(err, errlen, "L1 table overlaps the reference count table");
         goto fail;
     }
     /* Header extensions and the backing file name live in the first cluster. */
+    if (backing_off > q->cluster_size) {   /* QEMU's words */
+        snprintf(err, errlen, "Invalid backing file offset");
+        goto fail;
+    }
     uint8_t *hc = malloc(q->cluster_size);
     if (!hc)
         goto fail;
@@ -2651,6 +2688,8 @@ out:
 
 /* ---------------- consistency check ---------------- */
 
+#define QCOW2_L2_RESERVED_MASK (UINT64_C(0x3f000000000001fe))
+
 struct check_ctx {
     struct qcow2_state *q;
     uint64_t *ref;
@@ -2667,7 +2706,8 @@ static void check_inc(struct check_ctx *k, uint64_t off, uint64_t len)
     for (uint64_t c = first; c <= last; c++) {
         if (c >= k->nb) {
             if (k->verbose)
-                fprintf(stderr, "ERROR: cluster %" PRIu64 " is referenced but lies beyond the end of the image\n", c);
+                fprintf(stderr, "ERROR: counting reference for region exceeding the end of the file by one "
+                        "cluster or more: offset 0x%" PRIx64 " size 0x%" PRIx64 "\n", off, len);
             k->res->corruptions++;
             return;
         }
@@ -2697,7 +2737,8 @@ static void check_tree(struct check_ctx *k, const uint64_t *l1, uint32_t n, bool
         }
         check_inc(k, l2off, q->cluster_size);
         next_contig = 0;   /* contiguity is judged within one L2 table */
-        if (l2off >> q->cluster_bits >= k->nb || bfile_pread(&q->bs->file, l2off, t, q->cluster_size) < 0) {
+        /* Past the end of the file the table reads as zeros (check_inc reported it), as in QEMU. */
+        if (bfile_pread(&q->bs->file, l2off, t, q->cluster_size) < 0) {
             k->res->check_errors++;
             continue;
         }
@@ -2714,6 +2755,11 @@ static void check_tree(struct check_ctx *k, const uint64_t *l1, uint32_t n, bool
                     k->res->fragmented_clusters++;
                 }
                 continue;
+            }
+            if (e & QCOW2_L2_RESERVED_MASK) {   /* bits 1-8 and 56-61 must be zero */
+                if (k->verbose)
+                    fprintf(stderr, "ERROR found l2 entry with reserved bits set: %" PRIx64 "\n", e);
+                k->res->corruptions++;
             }
             uint64_t d = e & QCOW2_OFFSET_MASK;
             if (!d)
@@ -2793,6 +2839,19 @@ static int check_locked(struct block_dev *bs, int fix, struct qcow2_check_result
     if (!k.ref)
         return -ENOMEM;
     res->total_clusters = size_to_clusters(q, q->size);
+    for (uint32_t s = 0; s < q->nb_snapshots; s++) {
+        /* Version 3 entries carry at least the VM state and disk sizes (16 extra bytes). */
+        if (q->version >= 3 && q->snaps[s].extra_size < 16) {
+            if (verbose)
+                fprintf(stderr, "ERROR snapshot table entry %u is incomplete\n", s);
+            res->corruptions++;
+        }
+    }
+    for (uint32_t s = 0; s < q->incomplete_snapshots; s++) {
+        if (verbose)
+            fprintf(stderr, "ERROR snapshot table entry %u is incomplete\n", q->nb_snapshots + s);
+        res->corruptions++;
+    }
     check_inc(&k, 0, q->cluster_size);
     check_inc(&k, q->l1_offset, (uint64_t)q->l1_size * 8);
     check_tree(&k, q->l1, q->l1_size, true);
@@ -2810,12 +2869,24 @@ static int check_locked(struct block_dev *bs, int fix, struct qcow2_check_result
         check_inc(&k, q->snapshots_offset, q->snapshots_size);
     check_inc(&k, q->rt_offset, (uint64_t)q->rt_clusters << q->cluster_bits);
     for (uint64_t i = 0; i < q->rt_entries; i++) {
+        if (q->rt[i] & 0x1ff) {   /* reserved bits 0-8 */
+            if (verbose)
+                fprintf(stderr, "ERROR refcount table entry %" PRIu64 " has reserved bits set\n", i);
+            res->corruptions++;
+            continue;
+        }
         uint64_t rbo = q->rt[i] & QCOW2_RT_OFFSET_MASK;
         if (!rbo)
             continue;
-        if (rbo & (q->cluster_size - 1) || (rbo >> q->cluster_bits) >= k.nb) {
+        if (rbo & (q->cluster_size - 1)) {
             if (verbose)
-                fprintf(stderr, "ERROR refcount block %" PRIu64 " is not cluster aligned or outside the image\n", i);
+                fprintf(stderr, "ERROR refcount block %" PRIu64 " is not cluster aligned; refcount table entry corrupted\n", i);
+            res->corruptions++;
+            continue;
+        }
+        if ((rbo >> q->cluster_bits) >= k.nb) {
+            if (verbose)
+                fprintf(stderr, "ERROR refcount block %" PRIu64 " is outside image\n", i);
             res->corruptions++;
             continue;
         }

@@ -61,6 +61,7 @@ struct qcow2_state {
     unsigned refcount_order;
     uint64_t rb_entries;                  /* refcounts per refcount block */
     uint32_t nb_snapshots;
+    uint32_t incomplete_snapshots;   /* entries past the end of a truncated file (read-only) */
     uint64_t snapshots_offset, snapshots_size;
     struct qcow2_snap *snaps;
     uint64_t incompat, compat, autoclear;
