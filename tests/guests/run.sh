@@ -10,7 +10,8 @@
 # Tests: kernels (nasm Multiboot test kernels), badkernels (error messages), seabios (SeaBIOS
 # banner, no-disk message, MBR boot from IDE), linux (Debian 686 + busybox, devices in the
 # kernel log, ACPI power-off), linux_smp (-smp 2), monitor (QMP and HMP on sockets with -smp 2,
-# a qcow2 disk and a CD; a pvpanic boot), cpumodels (/proc/cpuinfo per -cpu model),
+# a qcow2 disk and a CD; a pvpanic boot), linux_firmware (SeaBIOS + GRUB from an MBR disk: ACPI
+# after the firmware moved the PM block; linux_firmware_smp: the same at -smp 2), cpumodels (/proc/cpuinfo per -cpu model),
 # gnumach (GNU Mach 1.8), memtest (memtest86+), installer (Debian installer), net (e1000 +
 # user networking: DHCP, a download from the host, a guest web page through hostfwd), netboot
 # (-boot n: SeaBIOS, the e1000's iPXE ROM, kernel and initrd over HTTP), net_socket (two guests
@@ -22,8 +23,9 @@ cd "$(dirname "$0")/../.." || exit 1
 # installer (~1.5 min), the cpumodels boots (~1.5 min) and the Linux boots (~45 s each) being
 # the longest.
 DEFAULT="kernels badkernels seabios linux linux_smp monitor cpumodels gnumach memtest installer net netboot net_socket net_tap display"
-# Not in the default list: nothing yet, but "all" also boots all six CPU models.
-SLOW=""
+# Not in the default list: linux_firmware and linux_firmware_smp (guest hangs seen after a
+# SeaBIOS boot, see linux_firmware_smp.py); "all" also boots all six CPU models.
+SLOW="linux_firmware linux_firmware_smp"   # intermittent after a firmware boot (see the files)
 ALL="$DEFAULT $SLOW"
 tests=${PCVM_GUEST_TESTS:-$DEFAULT}
 if [ "$tests" = all ]; then
@@ -50,7 +52,7 @@ limit_for() {
   local base
   case $1 in
     kernels|badkernels|seabios) base=180 ;;
-    linux|linux_smp) base=1500 ;;
+    linux|linux_smp|linux_firmware|linux_firmware_smp) base=1500 ;;
     monitor) base=1500 ;;
     cpumodels) base=$(( 600 * $(model_count) )) ;;
     gnumach) base=900 ;;
@@ -67,7 +69,7 @@ prepare() {
   case $1 in
     kernels|seabios) bash tests/kernels/build.sh build/tests/kernels ;;
     badkernels) bash scripts/fetch-guests.sh linux busybox ;;
-    linux|linux_smp|cpumodels) bash scripts/fetch-guests.sh linux busybox && bash tests/kernels/build.sh build/tests/kernels ;;
+    linux|linux_smp|linux_firmware|cpumodels) bash scripts/fetch-guests.sh linux busybox && bash tests/kernels/build.sh build/tests/kernels ;;
     net|netboot|net_socket|net_tap) bash scripts/fetch-guests.sh linux busybox ;;
     monitor) bash scripts/fetch-guests.sh linux busybox ;;
     gnumach) bash scripts/fetch-guests.sh gnumach && bash tests/kernels/build.sh build/tests/kernels ;;
