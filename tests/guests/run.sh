@@ -69,7 +69,7 @@ prepare() {
   case $1 in
     kernels|seabios) bash tests/kernels/build.sh build/tests/kernels ;;
     badkernels) bash scripts/fetch-guests.sh linux busybox ;;
-    linux|linux_smp|linux_firmware|cpumodels) bash scripts/fetch-guests.sh linux busybox && bash tests/kernels/build.sh build/tests/kernels ;;
+    linux|linux_smp|linux_firmware|linux_firmware_smp|cpumodels) bash scripts/fetch-guests.sh linux busybox && bash tests/kernels/build.sh build/tests/kernels ;;
     net|netboot|net_socket|net_tap) bash scripts/fetch-guests.sh linux busybox ;;
     monitor) bash scripts/fetch-guests.sh linux busybox ;;
     gnumach) bash scripts/fetch-guests.sh gnumach && bash tests/kernels/build.sh build/tests/kernels ;;
