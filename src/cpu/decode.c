@@ -68,6 +68,8 @@ opcode:
         i->map = 1;
         i->op = b;
         info = opcode_lookup(1, b, -1);
+        if ((pfx & P_REP) && opcode_lookup_f3(1, b))
+            info = opcode_lookup_f3(1, b);   /* POPCNT F3 0F B8 takes a ModRM */
         if (info->attr & OA_INVALID) {
             /* Not an integer opcode: SIMD when fpu claims it, else #UD. */
             if (b == 0x38 || b == 0x3a) {

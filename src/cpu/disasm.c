@@ -212,7 +212,8 @@ static void format_insn(const struct insn *i, uint32_t eip, bool code32, char *b
         put(&o, "(simd 0f%s%02x)", i->map == 2 ? "38" : "3a", i->op);
         return;
     }
-    if (i->map == 1 && (opcode_lookup(1, i->op, -1)->attr & OA_INVALID)) {
+    const struct opcode_info *f3 = (i->map == 1 && (i->pfx & P_REP)) ? opcode_lookup_f3(1, i->op) : NULL;
+    if (i->map == 1 && !f3 && (opcode_lookup(1, i->op, -1)->attr & OA_INVALID)) {
         format_simd(i, &o);
         return;
     }
@@ -220,8 +221,8 @@ static void format_insn(const struct insn *i, uint32_t eip, bool code32, char *b
         format_x87(i, &o);
         return;
     }
-    const struct opcode_info *top = opcode_lookup(i->map, i->op, -1);
-    const struct opcode_info *e = opcode_lookup(i->map, i->op, i->reg);
+    const struct opcode_info *top = f3 ? f3 : opcode_lookup(i->map, i->op, -1);
+    const struct opcode_info *e = f3 ? f3 : opcode_lookup(i->map, i->op, i->reg);
     if (!e->name) {
         put(&o, "(bad)");
         return;

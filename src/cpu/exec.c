@@ -14,6 +14,7 @@
 #include "cpu/flags.h"
 #include "cpu/jit.h"
 #include "cpu/mmu.h"
+#include "cpu/opcodes.h"
 
 #define TC_HASH_BITS 15
 #define TC_HASH_SIZE (1u << TC_HASH_BITS)
@@ -112,6 +113,18 @@ void cpu_exec_init(struct cpu *cpu)
     uint32_t out[4] = { 0, 0, 0, 0 };
     cpu_cpuid(cpu, 1, 0, out);
     cpu->exec.features = out[3];
+    cpu->exec.ext_features = (out[2] >> 23 & 1) << OX_POPCNT;
+    uint32_t top[4] = { 0, 0, 0, 0 }, w[4] = { 0, 0, 0, 0 };
+    cpu_cpuid(cpu, 0, 0, top);
+    if (top[0] >= 7) {
+        cpu_cpuid(cpu, 7, 0, w);
+        cpu->exec.ext_features |= (w[1] >> 3 & 1) << OX_BMI1;
+    }
+    cpu_cpuid(cpu, 0x80000000u, 0, top);
+    if (top[0] >= 0x80000001u && top[0] < 0x80000100u) {
+        cpu_cpuid(cpu, 0x80000001u, 0, w);
+        cpu->exec.ext_features |= (w[2] >> 5 & 1) << OX_LZCNT;
+    }
     cpu->exec.family = (out[0] >> 8) & 15;
     if (cpu->exec.family == 0)
         cpu->exec.family = 4;     /* no CPUID leaf 1: a 486 */

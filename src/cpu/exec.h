@@ -19,6 +19,8 @@ struct cpu_exec_state {
     /* CPUID.1 EDX features and the family, read once (exec_init) to #UD what the model lacks. */
     uint32_t features;
     uint32_t family;
+    /* 1 << enum opcode_ext for each extension feature the model advertises (POPCNT...). */
+    uint32_t ext_features;
     bool ready;            /* exec_init done */
     bool yield;            /* a long REP stopped part-way: return to the main loop */
     void *traces;          /* trace cache (exec's own layout, see exec_int.h) */

@@ -1329,6 +1329,31 @@ static struct insn *h_bsf_bsr(struct cpu *cpu, struct insn *i)
     return next(cpu, i);
 }
 
+/* F3 0F B8 POPCNT: ZF for a zero source, the other arithmetic flags cleared. */
+static struct insn *h_popcnt(struct cpu *cpu, struct insn *i)
+{
+    int sz = opsz(i);
+    uint32_t v = rm_get(cpu, i, sz);
+    reg_set(cpu, sz, i->reg, (uint32_t)__builtin_popcount(v));
+    flags_set_arith(cpu, v ? 0 : FLAG_ZF, FLAGS_ARITH);
+    return next(cpu, i);
+}
+
+/* F3 0F BC TZCNT / F3 0F BD LZCNT: the operand width for a zero source (CF set), ZF when the
+ * count is zero; OF SF AF PF are undefined (cleared here). */
+static struct insn *h_tzcnt_lzcnt(struct cpu *cpu, struct insn *i)
+{
+    int sz = opsz(i);
+    unsigned width = sz == SZ16 ? 16 : 32;
+    uint32_t v = rm_get(cpu, i, sz);
+    uint32_t n = width;
+    if (v)
+        n = i->op == 0xbc ? (uint32_t)__builtin_ctz(v) : (uint32_t)__builtin_clz(v) - (32 - width);
+    reg_set(cpu, sz, i->reg, n);
+    flags_set_arith(cpu, (v ? 0 : FLAG_CF) | (n ? 0 : FLAG_ZF), FLAGS_ARITH);
+    return next(cpu, i);
+}
+
 /* ---- XADD / CMPXCHG / CMPXCHG8B / BSWAP ---- */
 
 static struct insn *h_xadd(struct cpu *cpu, struct insn *i)
@@ -2321,6 +2346,12 @@ void decode_select_handler(struct cpu *cpu, struct insn *i)
         return;
     }
     const struct opcode_info *e = opcode_lookup(i->map, i->op, i->reg);
+    /* F3 0F B8/BC/BD: POPCNT, TZCNT, LZCNT when the model has them (else #UD, BSF, BSR). */
+    const struct opcode_info *f3 = (i->map == 1 && (i->pfx & P_REP)) ? opcode_lookup_f3(1, i->op) : NULL;
+    if (f3 && (cpu->exec.ext_features >> f3->ext & 1))
+        e = f3;
+    else
+        f3 = NULL;
     if ((e->attr & OA_INVALID) || !model_has(cpu, e)) {
         i->fn = h_ud;
         return;
@@ -2336,6 +2367,8 @@ void decode_select_handler(struct cpu *cpu, struct insn *i)
         return;
     }
     i->fn = i->map == 0 ? select_map0(cpu, i) : select_map1(cpu, i);
+    if (f3)
+        i->fn = i->op == 0xb8 ? h_popcnt : h_tzcnt_lzcnt;
     /* Same result as the general form of ea(), in fewer steps. */
     i->ea_base = (i->pfx & P_A32) && i->base != NOREG && i->index == NOREG;
 }

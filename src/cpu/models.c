@@ -91,7 +91,8 @@ static const struct cpu_model models[] = {
         .max_leaf = 2, .max_ext_leaf = 0x80000004,
         .features_edx = P6_FEATURES | CPUID_PAT | CPUID_CLFSH | CPUID_MMX | CPUID_FXSR |
                         CPUID_SSE | CPUID_SSE2,
-        .features_ecx = CPUID_ECX_SSE3 | CPUID_ECX_HYPERVISOR,
+        .features_ecx = CPUID_ECX_SSE3 | CPUID_ECX_POPCNT | CPUID_ECX_HYPERVISOR,
+        .ext_ecx = CPUID_E1ECX_ABM,
         .cache_leaf2 = { 0x02b3b001, 0x000000f0, 0, 0x2c04307d },
         .brand = "pcvm max CPU", .mhz = 2000, .has_cpuid = true,
     },
@@ -155,8 +156,9 @@ static const uint32_t implemented[W_COUNT] = {
                CPUID_CX8 | CPUID_APIC | CPUID_SEP | CPUID_MTRR | CPUID_PGE | CPUID_MCA |
                CPUID_CMOV | CPUID_PAT | CPUID_CLFSH | CPUID_MMX | CPUID_FXSR | CPUID_SSE |
                CPUID_SSE2,
-    [W_1ECX] = CPUID_ECX_SSE3 | CPUID_ECX_HYPERVISOR,
+    [W_1ECX] = CPUID_ECX_SSE3 | CPUID_ECX_POPCNT | CPUID_ECX_HYPERVISOR,
     [W_E1EDX] = CPUID_EXT_MMXEXT,
+    [W_E1ECX] = CPUID_E1ECX_ABM,
 };
 
 static uint32_t *model_word(struct cpu_model *m, enum feature_word w)

@@ -13,9 +13,9 @@
 #define BTU (FLAG_OF | FLAG_SF | FLAG_AF | FLAG_PF)
 
 #define M OA_MODRM
-#define E(n, o, a) { n, o, (a), 0, 0, LVL_386, -1 }
-#define F(n, o, a, s, u) { n, o, (a), (s), (u), LVL_386, -1 }
-#define L(n, o, a, s, u, lvl, bit) { n, o, (a), (s), (u), (lvl), (bit) }
+#define E(n, o, a) { n, o, (a), 0, 0, LVL_386, -1, OX_NONE }
+#define F(n, o, a, s, u) { n, o, (a), (s), (u), LVL_386, -1, OX_NONE }
+#define L(n, o, a, s, u, lvl, bit) { n, o, (a), (s), (u), (lvl), (bit), OX_NONE }
 #define ALU(b, n, lk) \
     [b + 0] = F(n, "Eb,Gb", M | lk, OSZAPC, 0), [b + 1] = F(n, "Ev,Gv", M | lk, OSZAPC, 0), \
     [b + 2] = F(n, "Gb,Eb", M, OSZAPC, 0), [b + 3] = F(n, "Gv,Ev", M, OSZAPC, 0), \
@@ -238,6 +238,19 @@ static const struct opcode_info *group_of(int map, uint8_t op)
         }
     }
     return NULL;
+}
+
+/* F3 0F forms: POPCNT clears OF SF AF CF PF and sets ZF for a zero source; LZCNT/TZCNT set
+ * CF for a zero source and ZF for a zero result, OF SF AF PF undefined (SDM vol. 2). */
+static const struct opcode_info f3_popcnt = { "popcnt", "Gv,Ev", OA_MODRM, OSZAPC, 0, LVL_P6, -1, OX_POPCNT };
+static const struct opcode_info f3_tzcnt = { "tzcnt", "Gv,Ev", OA_MODRM, OSZAPC, FLAG_SF | FLAG_PF | FLAG_OF | FLAG_AF, LVL_P6, -1, OX_BMI1 };
+static const struct opcode_info f3_lzcnt = { "lzcnt", "Gv,Ev", OA_MODRM, OSZAPC, FLAG_SF | FLAG_PF | FLAG_OF | FLAG_AF, LVL_P6, -1, OX_LZCNT };
+
+const struct opcode_info *opcode_lookup_f3(int map, uint8_t opcode)
+{
+    if (map != 1)
+        return NULL;
+    return opcode == 0xb8 ? &f3_popcnt : opcode == 0xbc ? &f3_tzcnt : opcode == 0xbd ? &f3_lzcnt : NULL;
 }
 
 const struct opcode_info *opcode_lookup(int map, uint8_t opcode, int reg)

@@ -47,11 +47,25 @@ struct opcode_info {
     uint32_t flags_undef;   /* subset of flags_set whose value is architecturally undefined */
     uint8_t level;          /* LVL_*: older models raise #UD */
     int8_t cpuid_bit;       /* CPUID.1:EDX feature bit required, or -1 */
+    uint8_t ext;            /* enum opcode_ext: a feature outside CPUID.1:EDX, or OX_NONE */
+};
+
+/* Features of the F3-prefixed integer forms (struct opcode_info.ext). */
+enum opcode_ext {
+    OX_NONE,
+    OX_POPCNT,  /* CPUID.1:ECX.POPCNT[23] */
+    OX_LZCNT,   /* CPUID.80000001:ECX.ABM/LZCNT[5] */
+    OX_BMI1,    /* CPUID.7.0:EBX.BMI1[3] (TZCNT) */
 };
 
 /* The entry for opcode (map 0: one byte, map 1: 0F xx); reg selects within groups (pass -1
  * to get the group's own entry). Never NULL. */
 const struct opcode_info *opcode_lookup(int map, uint8_t opcode, int reg);
+
+/* The F3-prefixed form of 0F opcode (POPCNT 0F B8, TZCNT 0F BC, LZCNT 0F BD), or NULL when
+ * F3 does not change the opcode. Without its feature (ext) the CPU runs F3 0F BC/BD as
+ * BSF/BSR and raises #UD for F3 0F B8. */
+const struct opcode_info *opcode_lookup_f3(int map, uint8_t opcode);
 
 /* Undefined-flag mask for an instruction, refined by the shift/rotate count where the SDM
  * makes definedness depend on it (count is the masked count; pass 1 when not a shift).

@@ -63,7 +63,10 @@ enum {
     CPUID_FXSR = 1u << 24, CPUID_SSE = 1u << 25, CPUID_SSE2 = 1u << 26,
 };
 /* Leaf 1 ECX. */
-enum { CPUID_ECX_SSE3 = 1u << 0, CPUID_ECX_SSSE3 = 1u << 9, CPUID_ECX_HYPERVISOR = 1u << 31 };
+enum { CPUID_ECX_SSE3 = 1u << 0, CPUID_ECX_SSSE3 = 1u << 9, CPUID_ECX_POPCNT = 1u << 23,
+       CPUID_ECX_HYPERVISOR = 1u << 31 };
+/* CPUID.80000001:ECX: LZCNT (AMD's ABM; Intel names the same bit LZCNT). */
+enum { CPUID_E1ECX_ABM = 1u << 5 };
 /* Leaf 0x80000001 EDX (AMD). */
 enum { CPUID_EXT_MMXEXT = 1u << 22, CPUID_EXT_NX = 1u << 20 };
 

@@ -39,13 +39,14 @@ EXPECT = {
     'core2duo': ('core2duo', 'GenuineIntel', 6, {15}, r'Core\(TM\)2 Duo CPU +T7700',
                  {'fpu', 'cmov', 'sse', 'sse2', 'pni', 'hypervisor'}, {'ssse3', 'lm', 'nx'}),
     'Nehalem': ('Nehalem', 'GenuineIntel', 6, {26}, r'Nehalem Class Core i7',
-                {'fpu', 'cmov', 'sse', 'sse2', 'pni', 'hypervisor'}, {'ssse3', 'sse4_1', 'sse4_2', 'popcnt'}),
+                {'fpu', 'cmov', 'sse', 'sse2', 'pni', 'hypervisor', 'popcnt'}, {'ssse3', 'sse4_1', 'sse4_2'}),
     'Haswell': ('Haswell', 'GenuineIntel', 6, {60}, r'Intel Core Processor \(Haswell\)',
-                {'fpu', 'cmov', 'sse', 'sse2', 'pni', 'hypervisor'}, {'avx', 'avx2', 'aes', 'bmi1', 'ssse3'}),
+                {'fpu', 'cmov', 'sse', 'sse2', 'pni', 'hypervisor', 'popcnt', 'abm'},
+                {'avx', 'avx2', 'aes', 'bmi1', 'ssse3'}),
     'EPYC': ('EPYC', 'AuthenticAMD', 23, {1}, r'AMD EPYC Processor',
              {'fpu', 'cmov', 'sse', 'sse2', 'pni', 'hypervisor'}, {'avx', 'sha_ni', 'ssse3'}),
     'max': ('max', 'GenuineIntel', 6, {15}, r'pcvm max CPU',
-            {'fpu', 'cmov', 'sse', 'sse2', 'pni', 'clflush'}, {'ssse3'}),
+            {'fpu', 'cmov', 'sse', 'sse2', 'pni', 'clflush', 'popcnt', 'abm'}, {'ssse3'}),
 }
 DEFAULT = '486 athlon Haswell'
 

@@ -153,6 +153,7 @@ static void test_qemu_models(void **state)
     assert_int_equal(cpu_model_finalize(&m, count_warning, &warnings, err, sizeof(err)), 0);
     assert_true(warnings >= 5);                       /* ssse3 sse4.1 sse4.2 popcnt cx16 ... */
     assert_false(m.features_ecx & CPUID_ECX_SSSE3);  /* ... and dropped, since pcvm lacks it */
+    assert_true(m.features_ecx & CPUID_ECX_POPCNT);  /* implemented: kept */
     assert_true(m.features_edx & CPUID_SSE2);
 
     assert_true(cpu_model_resolve("EPYC", &m));

@@ -107,6 +107,29 @@ static void gen_integer(struct blob *b, bool code32)
     }
 }
 
+/* The F3 0F forms (POPCNT, TZCNT, LZCNT): 16/32-bit, register and memory. */
+static void gen_f3(struct blob *b)
+{
+    for (int op = 0; op < 256; op++) {
+        if (!opcode_lookup_f3(1, (uint8_t)op))
+            continue;
+        for (int o16 = 0; o16 < 2; o16++)
+            for (int mem = 0; mem < 2; mem++) {
+                uint8_t c[16];
+                unsigned p = 0;
+                if (o16)
+                    c[p++] = 0x66;
+                c[p++] = 0xf3;
+                c[p++] = 0x0f;
+                c[p++] = (uint8_t)op;
+                p = modrm_bytes(c, p, 3, mem, 1);
+                char what[WHAT_LEN];
+                snprintf(what, sizeof(what), "f3 0f %02x%s%s", op, o16 ? " 66" : "", mem ? " mem" : "");
+                add(b, c, p, what);
+            }
+    }
+}
+
 static void gen_x87(struct blob *b)
 {
     for (int esc = 0xd8; esc <= 0xdf; esc++) {
@@ -236,6 +259,7 @@ static unsigned compare_with_objdump(bool code32)
     gen_integer(b, code32);
     gen_x87(b);
     gen_simd(b);
+    gen_f3(b);
     assert_true(b->n > 1000 && b->n < MAX_INSNS);
 
     char bin[] = "/tmp/pcvm-disasm-XXXXXX";

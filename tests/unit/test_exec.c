@@ -374,6 +374,44 @@ static void test_lock_register_is_ud(void **state)
     vm_free(vm);
 }
 
+static void no_warning(void *opaque, const char *line) { (void)opaque; (void)line; }
+
+/* POPCNT (F3 0F B8) and LZCNT (F3 0F BD) per model: run where the model advertises them;
+ * without them POPCNT is #UD and LZCNT runs as BSR, as on real CPUs. */
+static void test_popcnt_lzcnt_per_model(void **state)
+{
+    (void)state;
+    static const struct { const char *model; bool popcnt, lzcnt; } cases[] = {
+        { "pentium3", false, false }, { "Nehalem", true, false }, { "Haswell", true, true },
+        { "max", true, true },
+    };
+    for (unsigned k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        struct cpu_model m;
+        char err[200];
+        assert_true(cpu_model_resolve(cases[k].model, &m));
+        assert_int_equal(cpu_model_finalize(&m, no_warning, NULL, err, sizeof(err)), 0);
+        struct vm *vm = vm_new();
+        cpu_destroy(&vm->cpu);
+        cpu_init(&vm->cpu, 0, &m, &vm->mem, &vm->io, NULL, NULL, NULL);
+        vm->mem.ram[24] = 0x00; vm->mem.ram[25] = 0x11;   /* IVT[6] = 0000:1100: hlt */
+        vm->mem.ram[0x1100] = 0xf4;
+        /* mov bx, 0x00f1; lzcnt ax, bx; mov dx, ax; popcnt cx, bx; hlt */
+        static const uint8_t code[] = { 0xbb, 0xf1, 0x00, 0xf3, 0x0f, 0xbd, 0xc3, 0x89, 0xc2,
+                                        0xf3, 0x0f, 0xb8, 0xcb, 0xf4 };
+        vm_real(vm, code, sizeof(code));
+        assert_int_equal(run(vm), CPU_EXIT_HALT);
+        /* LZCNT of 0x00f1 in 16 bits is 8; BSR gives the top bit's index, 7. */
+        assert_int_equal(vm->cpu.regs[R_EDX] & 0xffff, cases[k].lzcnt ? 8 : 7);
+        if (cases[k].popcnt) {
+            assert_int_equal(vm->cpu.eip, CODE + sizeof(code));
+            assert_int_equal(vm->cpu.regs[R_ECX] & 0xffff, 5);
+        } else {
+            assert_int_equal(vm->cpu.eip, 0x1101);   /* #UD */
+        }
+        vm_free(vm);
+    }
+}
+
 static void test_disasm(void **state)
 {
     (void)state;
@@ -1506,6 +1544,7 @@ int main(void)
         cmocka_unit_test(test_port_io),
         cmocka_unit_test(test_enter_leave_nested),
         cmocka_unit_test(test_lock_register_is_ud),
+        cmocka_unit_test(test_popcnt_lzcnt_per_model),
         cmocka_unit_test(test_disasm),
         cmocka_unit_test(test_rep_movs_page_fault_restart),
         cmocka_unit_test(test_single_step_trap),

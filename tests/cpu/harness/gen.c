@@ -300,6 +300,33 @@ static void int_forms(struct gen_form *forms, int *n, int max)
     }
 }
 
+/* F3 0F forms of the opcode table (POPCNT, TZCNT, LZCNT): 16/32-bit, register and memory. */
+static void f3_forms(struct gen_form *forms, int *n, int max)
+{
+    for (int op = 0; op < 256; op++) {
+        const struct opcode_info *e = opcode_lookup_f3(1, (uint8_t)op);
+        if (!e)
+            continue;
+        for (int size = 0; size < 2; size++)
+            for (int mem = 0; mem < 2; mem++) {
+                struct gen_form *f = add_form(forms, n, max);
+                if (!f)
+                    return;
+                f->family = TC_INT;
+                f->map = 1;
+                f->opcode = (uint8_t)op;
+                f->opsize = size ? 16 : 32;
+                f->mem = (uint8_t)mem;
+                f->rep = 0xf3;
+                f->kind = K_BSX;   /* a zero source now and then */
+                f->attr = e->attr;
+                snprintf(f->mnem, sizeof(f->mnem), "%s", e->name);
+                snprintf(f->name, sizeof(f->name), "%s f3 0f%02x o%u %s", e->name, op, f->opsize,
+                         mem ? "mem" : "reg");
+            }
+    }
+}
+
 static void x87_forms(struct gen_form *forms, int *n, int max)
 {
     for (int op = 0xd8; op <= 0xdf; op++) {
@@ -395,6 +422,7 @@ int gen_forms(struct gen_form *forms, int max)
 {
     int n = 0;
     int_forms(forms, &n, max);
+    f3_forms(forms, &n, max);
     x87_forms(forms, &n, max);
     simd_forms(forms, &n, max);
     return n;
@@ -822,6 +850,8 @@ static void int_case(const struct gen_form *f, struct rng *r, struct tc_case *c,
         emit8(b, seg);
     if (f->rep)
         emit8(b, f->rep);
+    if (f->rep && kind != K_STRING)
+        c->flags |= TC_F_F3;
     if (f->map == 1)
         emit8(b, 0x0f);
     emit8(b, f->opcode);

@@ -31,6 +31,7 @@ enum {
     TC_F_APPROX   = 1u << 1,  /* x87 transcendental: allow 1 ulp in ST results */
     TC_F_REP      = 1u << 2,  /* REP string: run pcvm until EIP moves on */
     TC_F_NOEXIT   = 1u << 3,  /* reserved */
+    TC_F_F3       = 1u << 4,  /* F3 0F form (opcode_lookup_f3: POPCNT, TZCNT, LZCNT) */
 };
 
 /* Register/flag state (host and pcvm agree on this layout). */
