@@ -85,10 +85,10 @@ run_one() {
   lim=$(limit_for "$t")
   start=$(date +%s)
   # Tests that share something exclusive never overlap: fixed host ports (hostfwd) for net
-  # and netboot, the MBR disk image (opened writable, so locked) for linux and seabios.
+  # tests (net, netboot, net_socket, net_tap), the MBR disk image (opened writable, so locked) for linux and seabios.
   local group=$t
   case $t in
-    net|netboot) group=net ;;
+    net|netboot|net_socket|net_tap) group=net ;;
     linux|seabios) group=mbr-disk ;;
   esac
   out=$(flock "$results/$group.lock" \
