@@ -2,6 +2,7 @@
  * opcode tables: integer, x87 and SIMD) and seeded cases. */
 #include "gen.h"
 
+#include <cpuid.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -1118,6 +1119,22 @@ void gen_case(const struct gen_form *f, uint32_t form_id, uint32_t seed, uint32_
     else
         int_case(f, &r, c, &b, k);
     c->len = (uint8_t)b.len;
+}
+
+bool gen_host_feature_mismatch(const struct gen_form *f, const char **why)
+{
+    if (f->family != TC_INT || f->rep != 0xf3 || f->kind == K_STRING || f->map != 1)
+        return false;
+    unsigned a, b, c, d;
+    if (f->opcode == 0xbc) {   /* pcvm runs it as BSF: BMI1's ANDN, BEXTR... are missing */
+        *why = "TZCNT: pcvm does not advertise BMI1";
+        return true;
+    }
+    if (f->opcode == 0xbd && (!__get_cpuid(0x80000001u, &a, &b, &c, &d) || !(c & (1u << 5)))) {
+        *why = "LZCNT: the host CPU lacks it";
+        return true;
+    }
+    return false;
 }
 
 /* ---- Masks (see gen.h) ---- */

@@ -47,6 +47,10 @@ void gen_case(const struct gen_form *f, uint32_t form_id, uint32_t seed, uint32_
 /* True when name selects form f for --only (mnemonic, family name, or form-name prefix). */
 bool gen_form_matches(const struct gen_form *f, const char *name);
 
+/* True when the host CPU runs form f differently from pcvm's max model for lack of a common
+ * feature (TZCNT: pcvm does not advertise BMI1; LZCNT: the host may lack it); *why says so. */
+bool gen_host_feature_mismatch(const struct gen_form *f, const char **why);
+
 /* Range [*lo, *hi) of the data buffer whose contents the comparison ignores (x87 FNSTENV /
  * FNSAVE pointer fields the host does not keep); returns false when none. */
 bool gen_mem_ignore(const struct gen_form *f, const struct tc_case *c, unsigned *lo, unsigned *hi);

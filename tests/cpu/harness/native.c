@@ -251,6 +251,9 @@ int main(int argc, char **argv)
         }
         if (f->addr16 && !mem16)
             continue;
+        const char *why;
+        if (gen_host_feature_mismatch(f, &why))
+            continue;
         for (uint32_t k = 0; k < per; k++) {
             if (one_case >= 0 && k != ((uint32_t)one_case & 0xffff))
                 continue;

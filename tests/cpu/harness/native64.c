@@ -14,7 +14,6 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <cpuid.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -166,19 +165,8 @@ static __attribute__((noinline)) void run_one_inner(void)
  * (see the header comment); *why gets the reason when not. */
 static bool same_in_64bit(const struct gen_form *f, const char **why)
 {
-    if (f->rep == 0xf3 && f->kind != K_STRING && f->map == 1 && (f->opcode == 0xbc || f->opcode == 0xbd)) {
-        /* TZCNT needs BMI1, which pcvm's models do not advertise (ANDN, BEXTR... are missing):
-         * pcvm runs it as BSF. LZCNT only where the host has it (else the host runs BSR). */
-        unsigned a, b, c, d;
-        if (f->opcode == 0xbc) {
-            *why = "TZCNT: pcvm does not advertise BMI1";
-            return false;
-        }
-        if (!__get_cpuid(0x80000001u, &a, &b, &c, &d) || !(c & (1u << 5))) {
-            *why = "LZCNT: the host CPU lacks it";
-            return false;
-        }
-    }
+    if (gen_host_feature_mismatch(f, why))
+        return false;
     if (f->mem || f->addr16 || (f->rep && f->kind == K_STRING)) {
         *why = "memory operand (64-bit mode addresses differently)";
         return false;
