@@ -241,9 +241,11 @@ void vm_config_print_action(const struct vm_config *cfg)
         log_print_items();
         break;
     case VM_ACTION_DEVICE_HELP:
-        printf("Network devices:\nname \"e1000\", bus PCI, desc \"Intel Gigabit Ethernet\"\n\n"
+        printf("Storage devices:\nname \"virtio-blk-pci\", bus PCI, alias \"virtio-blk\"\n\n"
+               "Network devices:\nname \"e1000\", bus PCI, desc \"Intel Gigabit Ethernet\"\n\n"
                "Misc devices:\nname \"isa-debug-exit\", bus ISA\n"
-               "name \"pvpanic\", bus ISA, desc \"pvpanic device\"\n");
+               "name \"pvpanic\", bus ISA, desc \"pvpanic device\"\n"
+               "name \"virtio-rng-pci\", bus PCI, alias \"virtio-rng\"\n");
         break;
     case VM_ACTION_MACHINE_HELP:
         printf("Supported machines are:\n"

@@ -498,8 +498,8 @@ static int opt_drive(struct parser *p)
     static const char *const caches[] = { "writeback", "writethrough", "none", "unsafe",
                                           "directsync", NULL };
     static const char *const aios[] = { "threads", "native", "io_uring", NULL };
-    static const char *const ifs[] = { "ide", "none", NULL };
-    static const char *const ifs_no[] = { "virtio", "floppy", "scsi", "sd", "mtd", "pflash",
+    static const char *const ifs[] = { "ide", "none", "virtio", NULL };
+    static const char *const ifs_no[] = { "floppy", "scsi", "sd", "mtd", "pflash",
                                           "xen", NULL };
     static const char *const medias[] = { "disk", "cdrom", NULL };
     static const char *const keys_no[] = { "werror", "rerror", "discard", "detect-zeroes",
@@ -533,7 +533,7 @@ static int opt_drive(struct parser *p)
     d->format = (enum vm_drive_format)fmt;
     d->cache = (enum vm_drive_cache)cache;
     d->aio = (enum vm_drive_aio)aio;
-    d->interface = iface == 0 ? VM_IF_IDE : VM_IF_NONE;
+    d->interface = iface == 0 ? VM_IF_IDE : iface == 1 ? VM_IF_NONE : VM_IF_VIRTIO;
     d->media = (enum vm_drive_media)media;
     if (kvlist_bool(&kl, "snapshot", &d->snapshot) < 0) {
         r = perr(p, "invalid value for 'snapshot'");
@@ -578,8 +578,8 @@ static int opt_drive(struct parser *p)
         }
         d->index = (int)(b * 2 + u);
     }
-    if (d->interface == VM_IF_NONE && d->index >= 0) {
-        r = perr(p, "index= needs an interface (if=ide)");
+    if (d->interface != VM_IF_IDE && d->index >= 0) {
+        r = perr(p, "index=/bus=/unit= are for if=ide only");
         goto out;
     }
     const char *file = kvlist_get(&kl, "file");
@@ -587,7 +587,7 @@ static int opt_drive(struct parser *p)
         if ((r = check_file(p, file)))
             goto out;
         d->file = xstrdup(file);
-    } else if (d->media == VM_MEDIA_DISK && d->interface == VM_IF_IDE) {
+    } else if (d->media == VM_MEDIA_DISK && d->interface != VM_IF_NONE) {
         r = perr(p, "a disk drive needs file=");
         goto out;
     }
@@ -1151,6 +1151,64 @@ static bool refused_device(const char *d)
            has_prefix(d, "vfio-") || has_prefix(d, "pcie-") || has_prefix(d, "x-");
 }
 
+/* 1: virtio-blk-pci, 2: virtio-rng-pci (QEMU's short aliases too), 0: neither. */
+static int virtio_device_kind(const char *d)
+{
+    if (!strcmp(d, "virtio-blk-pci") || !strcmp(d, "virtio-blk"))
+        return 1;
+    if (!strcmp(d, "virtio-rng-pci") || !strcmp(d, "virtio-rng"))
+        return 2;
+    return 0;
+}
+
+/* -device virtio-blk-pci,drive=ID[,serial=][,disable-legacy=on|off|auto][,disable-modern=on|off]
+ * and -device virtio-rng-pci[,disable-legacy=][,disable-modern=]; kept as props for the board. */
+static int parse_virtio_device(struct parser *p, struct kvlist *kl, const char *driver, const char *id)
+{
+    struct vm_config *cfg = p->cfg;
+    int kind = virtio_device_kind(driver);
+    const char *bus = kvlist_get(kl, "bus");
+    const char *dl = kvlist_get(kl, "disable-legacy"), *dm = kvlist_get(kl, "disable-modern");
+    bool b;
+    if (cfg->n_devices >= VM_MAX_DEVICES)
+        return perr(p, "too many devices");
+    if (bus && strcmp(bus, "pci.0"))
+        return perr(p, "invalid bus '%s' (pci.0)", bus);
+    if (kvlist_get(kl, "addr") || kvlist_get(kl, "multifunction"))
+        return punsup(p, "addr=/multifunction=");
+    if (kvlist_get(kl, "vectors") || kvlist_get(kl, "ioeventfd") || kvlist_get(kl, "num-queues") ||
+        kvlist_get(kl, "rng") || kvlist_get(kl, "max-bytes") || kvlist_get(kl, "period") ||
+        kvlist_get(kl, "iothread") || kvlist_get(kl, "event_idx") || kvlist_get(kl, "packed"))
+        return punsup(p, "vectors=/ioeventfd=/num-queues=/rng=/max-bytes=/period=/iothread=/event_idx=/packed=");
+    if (dl && strcmp(dl, "auto") && parse_bool(dl, &b) < 0)
+        return perr(p, "invalid disable-legacy '%s' (on, off or auto)", dl);
+    if (dm && parse_bool(dm, &b) < 0)
+        return perr(p, "invalid disable-modern '%s' (on or off)", dm);
+    if (dl && dm && parse_bool(dm, &b) == 0 && b && !strcmp(dl, "on"))
+        return perr(p, "disable-legacy=on and disable-modern=on leave no interface");
+    const char *drive = kvlist_get(kl, "drive"), *serial = kvlist_get(kl, "serial");
+    if (kind == 1 && (!drive || !*drive))
+        return perr(p, "needs drive= (the id of a -drive if=none)");
+    if (kind == 1 && serial && strlen(serial) > 20)
+        return perr(p, "serial= is at most 20 characters");
+    if (id && !valid_name(id))
+        return perr(p, "invalid id '%s'", id);
+    int r = check_unused(p, kl);
+    if (r)
+        return r;
+    struct vm_device *dev = &cfg->devices[cfg->n_devices++];
+    memset(dev, 0, sizeof(*dev));
+    dev->driver = xstrdup(kind == 1 ? "virtio-blk-pci" : "virtio-rng-pci");
+    dev->id = id ? xstrdup(id) : NULL;
+    for (unsigned i = 0; i < kl->n && dev->n_props < VM_MAX_PROPS; i++) {
+        if (!strcmp(kl->items[i].key, "driver") || !strcmp(kl->items[i].key, "id"))
+            continue;
+        dev->props[dev->n_props].key = xstrdup(kl->items[i].key);
+        dev->props[dev->n_props++].value = xstrdup(kl->items[i].value);
+    }
+    return VM_PARSE_OK;
+}
+
 static int opt_device(struct parser *p)
 {
     struct vm_config *cfg = p->cfg;
@@ -1223,6 +1281,8 @@ static int opt_device(struct parser *p)
             dev->iobase = (uint32_t)port;
             dev->iosize = 1;
         }
+    } else if (virtio_device_kind(driver)) {
+        r = parse_virtio_device(p, &kl, driver, id);
     } else if (refused_device(driver)) {
         r = punsup(p, driver);
     } else {

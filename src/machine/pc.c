@@ -75,6 +75,8 @@ PC_OPAQUE_FN(destroy_vga, struct vga, vga_destroy)
 PC_OPAQUE_FN(destroy_fw_cfg, struct fw_cfg, fw_cfg_destroy)
 PC_OPAQUE_FN(reset_net, struct pc_net, pc_net_reset)
 PC_OPAQUE_FN(destroy_net, struct pc_net, pc_net_destroy)
+PC_OPAQUE_FN(reset_virtio, struct pc_virtio, pc_virtio_reset)
+PC_OPAQUE_FN(destroy_virtio, struct pc_virtio, pc_virtio_destroy)
 
 static void destroy_cpu(void *opaque)
 {
@@ -443,9 +445,10 @@ static int pc_open_drives(struct pc *pc, char *err, size_t errlen)
         pc->drive_is_cdrom[2] = true;
     for (unsigned i = 0; i < cfg->n_drives; i++) {
         const struct vm_drive *d = &cfg->drives[i];
+        if (d->interface == VM_IF_VIRTIO || d->interface == VM_IF_NONE)
+            continue; /* opened by pc_virtio_create (if=none: when a device names it) */
         if (d->interface != VM_IF_IDE)
-            return fail(err, errlen, "pcvm: -drive if=%s: not supported yet",
-                        d->interface == VM_IF_VIRTIO ? "virtio" : d->interface == VM_IF_NONE ? "none" : "floppy");
+            return fail(err, errlen, "pcvm: -drive if=floppy: not supported yet");
         if (d->index < 0 || d->index > 3)
             return fail(err, errlen, "pcvm: -drive index=%d: IDE has 4 positions (0-3)", d->index);
         pc->drive_is_cdrom[d->index] = d->media == VM_MEDIA_CDROM;
@@ -574,6 +577,16 @@ static int add_pvpanic(struct pc *pc, const struct vm_device *d, char *err, size
     return pc_register_device(pc, &dev, err, errlen, "%s", d->id ? d->id : "pvpanic");
 }
 
+/* Virtio devices are made after the NICs, by pc_virtio_create. */
+static int add_later_virtio(struct pc *pc, const struct vm_device *d, char *err, size_t errlen)
+{
+    (void)pc;
+    (void)d;
+    (void)err;
+    (void)errlen;
+    return 0;
+}
+
 /* What -device can create: the driver name and its constructor, which registers the device. */
 static const struct {
     const char *driver;
@@ -581,6 +594,8 @@ static const struct {
 } pc_device_types[] = {
     { "isa-debug-exit", add_isa_debug_exit },
     { "pvpanic", add_pvpanic },
+    { "virtio-blk-pci", add_later_virtio },
+    { "virtio-rng-pci", add_later_virtio },
 };
 
 static int pc_add_device(struct pc *pc, const struct vm_device *d, char *err, size_t errlen)
@@ -920,6 +935,16 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
         return -1;
     if (!pc->net.n_nics && !pc->net.n_netdevs)
         devlist_find(&pc->devices, "net")->no_snapshot = NULL;
+    /* The virtio devices, as one entry until each has a state description. */
+    if (pc_register_device(pc, &(struct device){ .type = "pc-virtio", .bus = "pci.0", .opaque = &pc->virtio,
+                                                 .reset = reset_virtio, .destroy = destroy_virtio,
+                                                 .no_snapshot = "virtio devices cannot be saved yet" },
+                           err, errlen, "virtio") < 0)
+        return -1;
+    if (pc_virtio_create(&pc->virtio, cfg, &pc->pci, &pc->mem, log, &pc->aio, err, errlen) < 0)
+        return -1;
+    if (!pc->virtio.n_blk && !pc->virtio.n_rng)
+        devlist_find(&pc->devices, "virtio")->no_snapshot = NULL;
 
     /* fw_cfg for SeaBIOS. */
     fw_cfg_init(&pc->fw_cfg, &pc->io, &pc->mem, true);

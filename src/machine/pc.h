@@ -31,6 +31,7 @@
 #include "hw/uart.h"
 #include "hw/vga.h"
 #include "machine/pc_net.h"
+#include "machine/pc_virtio.h"
 #include "machine/runloop.h"
 #include "mem/memory.h"
 #include "monitor/monitor.h"
@@ -99,6 +100,7 @@ struct pc {
     bool has_display;
     struct fw_cfg fw_cfg;
     struct pc_net net;             /* network back ends and cards */
+    struct pc_virtio virtio;       /* virtio-blk/rng devices */
 
     uint8_t *bios;                 /* firmware image, mapped below 4 GiB */
     uint32_t bios_size;

@@ -221,8 +221,26 @@ static void test_drives(void **state)
     assert_int_equal(parse(&c, err, "-drive", spec, NULL), VM_PARSE_ERROR);
     assert_non_null(strstr(err, "invalid parameter 'colour'"));
     snprintf(spec, sizeof(spec), "file=%s,if=virtio", existing_file);
-    expect_error(VM_PARSE_UNSUPPORTED, "pcvm: -drive if=virtio: not supported yet", "-drive",
+    assert_int_equal(parse(&c, err, "-drive", spec, NULL), VM_PARSE_OK);
+    assert_int_equal(c.drives[0].interface, VM_IF_VIRTIO);
+    vm_config_free(&c);
+    snprintf(spec, sizeof(spec), "file=%s,if=virtio,index=1", existing_file);
+    expect_error(VM_PARSE_ERROR, NULL, "-drive", spec, NULL);
+    snprintf(spec, sizeof(spec), "file=%s,if=floppy", existing_file);
+    expect_error(VM_PARSE_UNSUPPORTED, "pcvm: -drive if=floppy: not supported yet", "-drive",
                  spec, NULL);
+    /* The Hurd box's virtio-blk form, and what virtio devices refuse. */
+    snprintf(spec, sizeof(spec), "file=%s,if=none,id=hd0,format=qcow2", existing_file);
+    assert_int_equal(parse(&c, err, "-drive", spec, "-device", "virtio-blk-pci,drive=hd0,disable-legacy=auto",
+                           "-device", "virtio-rng,disable-modern=on", NULL), VM_PARSE_OK);
+    assert_int_equal(c.n_devices, 2);
+    assert_string_equal(c.devices[0].driver, "virtio-blk-pci");
+    assert_string_equal(c.devices[1].driver, "virtio-rng-pci");
+    vm_config_free(&c);
+    expect_error(VM_PARSE_ERROR, NULL, "-device", "virtio-blk-pci", NULL);
+    expect_error(VM_PARSE_ERROR, NULL, "-device", "virtio-blk-pci,drive=hd0,disable-legacy=maybe", NULL);
+    expect_error(VM_PARSE_ERROR, NULL, "-device", "virtio-rng-pci,disable-legacy=on,disable-modern=on", NULL);
+    expect_error(VM_PARSE_UNSUPPORTED, NULL, "-device", "virtio-blk-pci,drive=hd0,vectors=2", NULL);
     snprintf(spec, sizeof(spec), "file=%s,cache=sometimes", existing_file);
     expect_error(VM_PARSE_ERROR, NULL, "-drive", spec, NULL);
     snprintf(spec, sizeof(spec), "file=%s,index=4", existing_file);

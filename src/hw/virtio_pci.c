@@ -1,0 +1,381 @@
+/* Transitional virtio-PCI transport (see virtio_pci.h). */
+#include "hw/virtio_pci.h"
+
+#include <string.h>
+
+#define PCI_STATUS 0x06
+#define PCI_CAP_PTR 0x34
+#define PCI_CAP_ID_VNDR 0x09
+#define PCI_SUBSYS_VENDOR 0x2c
+#define PCI_SUBSYS_ID 0x2e
+
+/* Modern capability types. */
+enum { CAP_COMMON = 1, CAP_NOTIFY = 2, CAP_ISR = 3, CAP_DEVICE = 4 };
+
+#define GUEST_ERR(vp, ...) log_printf((vp)->log, LOG_GUEST_ERRORS, __VA_ARGS__)
+
+static void update_irq(struct virtio_pci *vp)
+{
+    pci_set_irq(&vp->pci, vp->isr != 0);
+}
+
+bool virtio_pci_running(const struct virtio_pci *vp)
+{
+    return (vp->status & VIRTIO_STATUS_DRIVER_OK) && !(vp->status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+void virtio_pci_set_broken(struct virtio_pci *vp, const char *why)
+{
+    vp->broken_count++;
+    GUEST_ERR(vp, "%s: %s: device needs reset\n", vp->name, why);
+    if (vp->status & VIRTIO_STATUS_NEEDS_RESET)
+        return;
+    vp->status |= VIRTIO_STATUS_NEEDS_RESET;
+    if (vp->status & VIRTIO_STATUS_DRIVER_OK) {
+        vp->isr |= 2;
+        update_irq(vp);
+    }
+}
+
+int virtio_pci_pop(struct virtio_pci *vp, unsigned n, struct virtq_elem *e)
+{
+    if (n >= vp->nqueues || !virtio_pci_running(vp))
+        return 0;
+    char why[160];
+    int r = virtq_pop(&vp->vq[n], vp->mem, e, why, sizeof(why));
+    if (r < 0) {
+        char line[200];
+        snprintf(line, sizeof(line), "queue %u: %s", n, why);
+        virtio_pci_set_broken(vp, line);
+    }
+    return r;
+}
+
+void virtio_pci_push(struct virtio_pci *vp, unsigned n, uint16_t head, uint32_t len)
+{
+    char why[160];
+    if (n < vp->nqueues && virtq_push(&vp->vq[n], vp->mem, head, len, why, sizeof(why)) < 0)
+        virtio_pci_set_broken(vp, why);
+}
+
+void virtio_pci_notify_queue(struct virtio_pci *vp, unsigned n)
+{
+    if (n >= vp->nqueues || !virtq_wants_interrupt(&vp->vq[n], vp->mem))
+        return;
+    vp->isr |= 1;
+    update_irq(vp);
+}
+
+void virtio_pci_reset(struct virtio_pci *vp)
+{
+    if (vp->ops && vp->ops->reset)
+        vp->ops->reset(vp);
+    vp->status = 0;
+    vp->guest_features = 0;
+    vp->dfselect = vp->gfselect = 0;
+    vp->queue_sel = 0;
+    vp->isr = 0;
+    for (unsigned i = 0; i < vp->nqueues; i++)
+        virtq_reset(&vp->vq[i]);
+    update_irq(vp);
+}
+
+static void queue_notify(struct virtio_pci *vp, unsigned n)
+{
+    if (n >= vp->nqueues) {
+        GUEST_ERR(vp, "%s: notify of queue %u (has %u)\n", vp->name, n, vp->nqueues);
+        return;
+    }
+    if (virtio_pci_running(vp) && vp->ops && vp->ops->notify)
+        vp->ops->notify(vp, n);
+}
+
+static void write_status(struct virtio_pci *vp, uint8_t v, bool modern)
+{
+    if (v == 0) {
+        virtio_pci_reset(vp);
+        return;
+    }
+    if (modern && (v & VIRTIO_STATUS_FEATURES_OK) && !(vp->status & VIRTIO_STATUS_FEATURES_OK)) {
+        /* Accept only what was offered, and 1.0 devices need VERSION_1 through this interface. */
+        if ((vp->guest_features & ~vp->host_features) || !(vp->guest_features & VIRTIO_F_VERSION_1))
+            v &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+    }
+    bool was_running = virtio_pci_running(vp);
+    vp->status = (uint8_t)((v & ~VIRTIO_STATUS_NEEDS_RESET) | (vp->status & VIRTIO_STATUS_NEEDS_RESET));
+    if (!was_running && virtio_pci_running(vp))
+        for (unsigned i = 0; i < vp->nqueues; i++)
+            queue_notify(vp, i); /* buffers queued before DRIVER_OK */
+}
+
+static uint8_t read_isr(struct virtio_pci *vp)
+{
+    uint8_t v = vp->isr;
+    vp->isr = 0;
+    update_irq(vp);
+    return v;
+}
+
+static uint32_t config_read(struct virtio_pci *vp, unsigned off, unsigned size)
+{
+    uint32_t v = 0;
+    if (off >= vp->config_len || size > vp->config_len - off)
+        return 0xffffffffu >> (32 - 8 * size);
+    for (unsigned i = 0; i < size; i++)
+        v |= (uint32_t)vp->config[off + i] << (8 * i);
+    return v;
+}
+
+static void config_write(struct virtio_pci *vp, unsigned off, uint32_t v, unsigned size)
+{
+    if (off >= vp->config_len || size > vp->config_len - off) {
+        GUEST_ERR(vp, "%s: config write at %u+%u beyond %u bytes\n", vp->name, off, size, vp->config_len);
+        return;
+    }
+    if (!vp->ops || !vp->ops->config_written) {
+        GUEST_ERR(vp, "%s: write to read-only config at %u\n", vp->name, off);
+        return;
+    }
+    for (unsigned i = 0; i < size; i++)
+        vp->config[off + i] = (uint8_t)(v >> (8 * i));
+    vp->ops->config_written(vp, off, size);
+}
+
+/* ---- legacy interface (I/O BAR 0) ---- */
+
+uint32_t virtio_pci_legacy_read(void *opaque, uint16_t port, unsigned size)
+{
+    struct virtio_pci *vp = opaque;
+    unsigned off = (uint16_t)(port - vp->pci.bars[0].mapped_addr);
+    struct virtq *q = vp->queue_sel < vp->nqueues ? &vp->vq[vp->queue_sel] : NULL;
+    if (off >= VIRTIO_PCI_LEGACY_CONFIG)
+        return config_read(vp, off - VIRTIO_PCI_LEGACY_CONFIG, size);
+    switch (off) {
+    case 0x00: return (uint32_t)vp->host_features;
+    case 0x04: return (uint32_t)vp->guest_features;
+    case 0x08: return q ? (uint32_t)(q->desc >> 12) : 0;
+    case 0x0c: return q ? q->size : 0;
+    case 0x0e: return vp->queue_sel;
+    case 0x10: return 0;
+    case 0x12: return vp->status;
+    case 0x13: return read_isr(vp);
+    }
+    GUEST_ERR(vp, "%s: legacy read at 0x%x size %u\n", vp->name, off, size);
+    return 0xffffffffu >> (32 - 8 * size);
+}
+
+void virtio_pci_legacy_write(void *opaque, uint16_t port, uint32_t value, unsigned size)
+{
+    struct virtio_pci *vp = opaque;
+    unsigned off = (uint16_t)(port - vp->pci.bars[0].mapped_addr);
+    struct virtq *q = vp->queue_sel < vp->nqueues ? &vp->vq[vp->queue_sel] : NULL;
+    if (off >= VIRTIO_PCI_LEGACY_CONFIG) {
+        config_write(vp, off - VIRTIO_PCI_LEGACY_CONFIG, value, size);
+        return;
+    }
+    switch (off) {
+    case 0x04:
+        /* A legacy driver sees only the low 32 bits and never VERSION_1. */
+        vp->guest_features = value & (uint32_t)vp->host_features;
+        return;
+    case 0x08:
+        if (!q)
+            break;
+        if (value == 0) {
+            virtq_reset(q);
+        } else {
+            q->size = q->max_size; /* legacy queues have the device's size */
+            virtq_set_legacy_pfn(q, value);
+        }
+        return;
+    case 0x0e: vp->queue_sel = (uint16_t)value; return;
+    case 0x10: queue_notify(vp, value & 0xffff); return;
+    case 0x12: write_status(vp, (uint8_t)value, false); return;
+    }
+    GUEST_ERR(vp, "%s: legacy write 0x%x at 0x%x size %u ignored\n", vp->name, value, off, size);
+}
+
+/* ---- modern interface (memory BAR 4) ---- */
+
+static uint32_t common_read(struct virtio_pci *vp, unsigned off, unsigned size)
+{
+    struct virtq *q = vp->queue_sel < vp->nqueues ? &vp->vq[vp->queue_sel] : NULL;
+    uint64_t v;
+    switch (off & ~7u) {
+    case 0x20: v = q ? q->desc : 0; return (uint32_t)(v >> (8 * (off & 4)));
+    case 0x28: v = q ? q->avail : 0; return (uint32_t)(v >> (8 * (off & 4)));
+    case 0x30: v = q ? q->used : 0; return (uint32_t)(v >> (8 * (off & 4)));
+    }
+    switch (off) {
+    case 0x00: return vp->dfselect;
+    case 0x04: return vp->dfselect < 2 ? (uint32_t)(vp->host_features >> (32 * vp->dfselect)) : 0;
+    case 0x08: return vp->gfselect;
+    case 0x0c: return vp->gfselect < 2 ? (uint32_t)(vp->guest_features >> (32 * vp->gfselect)) : 0;
+    case 0x10: return 0xffff;              /* msix_config: no vector */
+    case 0x12: return vp->nqueues;
+    case 0x14: return vp->status;
+    case 0x15: return vp->config_generation;
+    case 0x16: return vp->queue_sel;
+    case 0x18: return q ? q->size : 0;
+    case 0x1a: return 0xffff;              /* queue_msix_vector: no vector */
+    case 0x1c: return q ? q->enabled : 0;
+    case 0x1e: return q ? vp->queue_sel : 0; /* queue_notify_off: one slot per queue */
+    }
+    (void)size;
+    return 0;
+}
+
+static void common_write(struct virtio_pci *vp, unsigned off, uint32_t value, unsigned size)
+{
+    struct virtq *q = vp->queue_sel < vp->nqueues ? &vp->vq[vp->queue_sel] : NULL;
+    uint64_t *addr = NULL;
+    switch (off & ~7u) {
+    case 0x20: addr = q ? &q->desc : NULL; break;
+    case 0x28: addr = q ? &q->avail : NULL; break;
+    case 0x30: addr = q ? &q->used : NULL; break;
+    }
+    if (off >= 0x20 && off < 0x38) {
+        if (!addr || q->enabled) {
+            GUEST_ERR(vp, "%s: ring address write with no queue or an enabled one\n", vp->name);
+            return;
+        }
+        unsigned shift = 8 * (off & 4);
+        *addr = (*addr & ~(0xffffffffull << shift)) | (uint64_t)value << shift;
+        return;
+    }
+    switch (off) {
+    case 0x00: vp->dfselect = value; return;
+    case 0x08: vp->gfselect = value; return;
+    case 0x0c:
+        if (vp->gfselect < 2 && !(vp->status & VIRTIO_STATUS_FEATURES_OK)) {
+            unsigned shift = 32 * vp->gfselect;
+            vp->guest_features = (vp->guest_features & ~(0xffffffffull << shift)) | (uint64_t)value << shift;
+        }
+        return;
+    case 0x10: return;                     /* msix_config: stays NO_VECTOR */
+    case 0x14: write_status(vp, (uint8_t)value, true); return;
+    case 0x16: vp->queue_sel = (uint16_t)value; return;
+    case 0x18:
+        if (q && !q->enabled) {
+            if (value == 0 || value > q->max_size || (value & (value - 1)))
+                GUEST_ERR(vp, "%s: queue size %u refused (max %u, power of two)\n", vp->name, value, q->max_size);
+            else
+                q->size = (uint16_t)value;
+        }
+        return;
+    case 0x1a: return;                     /* queue_msix_vector: stays NO_VECTOR */
+    case 0x1c:
+        if (q && value == 1)
+            q->enabled = true;
+        return;
+    }
+    GUEST_ERR(vp, "%s: common config write 0x%x at 0x%x size %u ignored\n", vp->name, value, off, size);
+}
+
+uint32_t virtio_pci_modern_read(void *opaque, uint32_t offset, unsigned size)
+{
+    struct virtio_pci *vp = opaque;
+    if (offset < VIRTIO_PCI_ISR_OFF)
+        return common_read(vp, offset, size) & (0xffffffffu >> (32 - 8 * size));
+    if (offset < VIRTIO_PCI_DEVICE_OFF)
+        return offset == VIRTIO_PCI_ISR_OFF ? read_isr(vp) : 0;
+    if (offset < VIRTIO_PCI_NOTIFY_OFF)
+        return config_read(vp, offset - VIRTIO_PCI_DEVICE_OFF, size);
+    return 0;
+}
+
+void virtio_pci_modern_write(void *opaque, uint32_t offset, uint32_t value, unsigned size)
+{
+    struct virtio_pci *vp = opaque;
+    if (offset < VIRTIO_PCI_ISR_OFF)
+        common_write(vp, offset, value, size);
+    else if (offset < VIRTIO_PCI_DEVICE_OFF)
+        GUEST_ERR(vp, "%s: write to the ISR\n", vp->name);
+    else if (offset < VIRTIO_PCI_NOTIFY_OFF)
+        config_write(vp, offset - VIRTIO_PCI_DEVICE_OFF, value, size);
+    else
+        queue_notify(vp, (offset - VIRTIO_PCI_NOTIFY_OFF) / VIRTIO_PCI_NOTIFY_MULT);
+}
+
+/* ---- PCI setup ---- */
+
+static uint8_t add_cap(struct virtio_pci *vp, uint8_t pos, uint8_t next, uint8_t type, uint32_t off,
+                       uint32_t len, bool notify)
+{
+    uint8_t *c = &vp->pci.config[pos];
+    c[0] = PCI_CAP_ID_VNDR;
+    c[1] = next;
+    c[2] = notify ? 20 : 16;
+    c[3] = type;
+    c[4] = 4;                    /* BAR 4 */
+    pci_set_long(c + 8, off);
+    pci_set_long(c + 12, len);
+    if (notify)
+        pci_set_long(c + 16, VIRTIO_PCI_NOTIFY_MULT);
+    return pos;
+}
+
+static uint32_t pow2_at_least(uint32_t v)
+{
+    uint32_t p = 1;
+    while (p < v)
+        p <<= 1;
+    return p;
+}
+
+int virtio_pci_init(struct virtio_pci *vp, struct pci_bus *bus, uint8_t devfn, struct phys_mem *mem,
+                    struct pcvm_log *log, const char *name, unsigned type, uint32_t class_code,
+                    uint64_t features, unsigned nqueues, uint16_t queue_size, uint8_t *config,
+                    unsigned config_len, bool legacy, bool modern, const struct virtio_device_ops *ops,
+                    void *opaque)
+{
+    if ((!legacy && !modern) || nqueues > VIRTIO_MAX_QUEUES || queue_size > VIRTQ_MAX_SIZE ||
+        config_len > VIRTIO_PCI_NOTIFY_OFF - VIRTIO_PCI_DEVICE_OFF)
+        return -1;
+    vp->mem = mem;
+    vp->log = log;
+    vp->name = name;
+    vp->ops = ops;
+    vp->opaque = opaque;
+    vp->legacy = legacy;
+    vp->modern = modern;
+    vp->config = config;
+    vp->config_len = config_len;
+    vp->nqueues = nqueues;
+    vp->host_features = features | VIRTIO_F_INDIRECT_DESC | (legacy ? VIRTIO_F_ANY_LAYOUT : 0) |
+                        (modern ? VIRTIO_F_VERSION_1 : 0);
+    for (unsigned i = 0; i < nqueues; i++)
+        vp->vq[i].max_size = queue_size;
+    /* Transitional devices keep the 0x1000 IDs (revision 0); modern-only ones use 0x1040 + type. */
+    static const uint16_t legacy_ids[] = { [VIRTIO_ID_NET] = 0x1000, [VIRTIO_ID_BLOCK] = 0x1001,
+                                           [VIRTIO_ID_RNG] = 0x1005 };
+    uint16_t pci_id = legacy ? legacy_ids[type] : (uint16_t)(0x1040 + type);
+    if (pci_register_device(bus, &vp->pci, devfn, name, VIRTIO_PCI_VENDOR, pci_id, legacy ? 0 : 1,
+                            class_code, 0, 1) < 0)
+        return -1;
+    vp->pci.opaque = vp;
+    pci_set_word(&vp->pci.config[PCI_SUBSYS_VENDOR], VIRTIO_PCI_VENDOR);
+    pci_set_word(&vp->pci.config[PCI_SUBSYS_ID], (uint16_t)type);
+    if (legacy) {
+        struct pci_bar b = { .size = pow2_at_least(VIRTIO_PCI_LEGACY_CONFIG + config_len), .is_io = true,
+                             .opaque = vp, .io_read = virtio_pci_legacy_read,
+                             .io_write = virtio_pci_legacy_write, .io_sizes = IO_SIZE_ALL };
+        pci_register_bar(&vp->pci, 0, &b);
+    }
+    if (modern) {
+        struct pci_bar b = { .size = VIRTIO_PCI_MODERN_BAR_SIZE, .opaque = vp,
+                             .mmio_read = virtio_pci_modern_read, .mmio_write = virtio_pci_modern_write };
+        pci_register_bar(&vp->pci, 4, &b);
+        /* Capability list: common -> isr -> notify -> device. */
+        add_cap(vp, 0x40, 0x50, CAP_COMMON, VIRTIO_PCI_COMMON_OFF, 0x38, false);
+        add_cap(vp, 0x50, 0x60, CAP_ISR, VIRTIO_PCI_ISR_OFF, 1, false);
+        add_cap(vp, 0x60, config_len ? 0x78 : 0, CAP_NOTIFY, VIRTIO_PCI_NOTIFY_OFF,
+                VIRTIO_PCI_NOTIFY_MULT * nqueues, true);
+        if (config_len)
+            add_cap(vp, 0x78, 0, CAP_DEVICE, VIRTIO_PCI_DEVICE_OFF, config_len, false);
+        vp->pci.config[PCI_CAP_PTR] = 0x40;
+        pci_set_word(&vp->pci.config[PCI_STATUS], pci_get_word(&vp->pci.config[PCI_STATUS]) | 0x10);
+    }
+    virtio_pci_reset(vp);
+    return 0;
+}

@@ -1,0 +1,145 @@
+/* The board's virtio devices (see pc_virtio.h). Only wiring: options to devices and slots. */
+#include "machine/pc_virtio.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int free_slot(struct pci_bus *pci)
+{
+    for (int slot = 2; slot < 32; slot++)
+        if (!pci->devices[slot << 3])
+            return slot;
+    return -1;
+}
+
+static const char *prop(const struct vm_device *d, const char *key)
+{
+    for (unsigned i = 0; i < d->n_props; i++)
+        if (!strcmp(d->props[i].key, key))
+            return d->props[i].value;
+    return NULL;
+}
+
+static bool is_on(const char *v)
+{
+    return v && (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "y"));
+}
+
+static struct block_dev *open_drive(const struct vm_drive *d, char *err, size_t errlen)
+{
+    static const enum block_cache caches[] = {
+        [VM_CACHE_WRITEBACK] = BLOCK_CACHE_WRITEBACK, [VM_CACHE_WRITETHROUGH] = BLOCK_CACHE_WRITETHROUGH,
+        [VM_CACHE_NONE] = BLOCK_CACHE_NONE, [VM_CACHE_UNSAFE] = BLOCK_CACHE_UNSAFE,
+        [VM_CACHE_DIRECTSYNC] = BLOCK_CACHE_DIRECTSYNC,
+    };
+    const char *fmt = d->format == VM_FMT_RAW ? "raw" : d->format == VM_FMT_QCOW2 ? "qcow2" : NULL;
+    unsigned flags = d->readonly ? 0 : BLOCK_RDWR;
+    if (d->snapshot)
+        flags |= BLOCK_SNAPSHOT;
+    char why[BLOCK_ERR_LEN];
+    struct block_dev *bs = block_open(d->file, fmt, flags, caches[d->cache], why, sizeof(why));
+    if (!bs)
+        fail(err, errlen, "pcvm: -drive file=%s: %s", d->file, why);
+    return bs;
+}
+
+static int add_blk(struct pc_virtio *v, const struct vm_drive *d, const char *serial, bool legacy,
+                   bool modern, struct pci_bus *pci, struct phys_mem *mem, struct pcvm_log *log,
+                   struct block_aio_pool *aio, const char *what, char *err, size_t errlen)
+{
+    int slot = free_slot(pci);
+    if (v->n_blk >= PC_MAX_VIRTIO || slot < 0)
+        return fail(err, errlen, "pcvm: %s: no free PCI slot", what);
+    if (d->media == VM_MEDIA_CDROM || !d->file)
+        return fail(err, errlen, "pcvm: %s: the drive needs a disk image (file=, media=disk)", what);
+    struct block_dev *bs = open_drive(d, err, errlen);
+    if (!bs)
+        return -1;
+    struct virtio_blk *s = calloc(1, sizeof(*s));
+    if (!s || virtio_blk_init(s, pci, (uint8_t)(slot << 3), mem, log, bs, aio, serial, legacy, modern) < 0) {
+        free(s);
+        block_close(bs);
+        return fail(err, errlen, "pcvm: %s: cannot create the device", what);
+    }
+    v->blk[v->n_blk] = s;
+    v->bs[v->n_blk++] = bs;
+    return 0;
+}
+
+int pc_virtio_create(struct pc_virtio *v, const struct vm_config *cfg, struct pci_bus *pci,
+                     struct phys_mem *mem, struct pcvm_log *log, struct block_aio_pool *aio,
+                     char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < cfg->n_drives; i++)
+        if (cfg->drives[i].interface == VM_IF_VIRTIO &&
+            add_blk(v, &cfg->drives[i], NULL, true, true, pci, mem, log, aio, "-drive if=virtio", err, errlen) < 0)
+            return -1;
+    bool used[VM_MAX_DRIVES] = { false };
+    for (unsigned i = 0; i < cfg->n_devices; i++) {
+        const struct vm_device *d = &cfg->devices[i];
+        bool blk = !strcmp(d->driver, "virtio-blk-pci"), rng = !strcmp(d->driver, "virtio-rng-pci");
+        if (!blk && !rng)
+            continue;
+        /* QEMU on a PCI bus: disable-legacy=auto keeps the legacy interface. */
+        bool modern = !is_on(prop(d, "disable-modern"));
+        bool legacy = !is_on(prop(d, "disable-legacy"));
+        if (rng) {
+            int slot = free_slot(pci);
+            if (v->n_rng >= PC_MAX_VIRTIO || slot < 0)
+                return fail(err, errlen, "pcvm: -device virtio-rng-pci: no free PCI slot");
+            struct virtio_rng *s = calloc(1, sizeof(*s));
+            if (!s || virtio_rng_init(s, pci, (uint8_t)(slot << 3), mem, log, legacy, modern) < 0) {
+                free(s);
+                return fail(err, errlen, "pcvm: -device virtio-rng-pci: cannot create the device");
+            }
+            v->rng[v->n_rng++] = s;
+            continue;
+        }
+        const char *id = prop(d, "drive");
+        unsigned k = 0;
+        while (k < cfg->n_drives && !(cfg->drives[k].id && !strcmp(cfg->drives[k].id, id)))
+            k++;
+        if (k == cfg->n_drives)
+            return fail(err, errlen, "pcvm: -device virtio-blk-pci: no -drive with id '%s'", id);
+        if (cfg->drives[k].interface != VM_IF_NONE)
+            return fail(err, errlen, "pcvm: -device virtio-blk-pci: drive '%s' is already in use (give it if=none)", id);
+        if (used[k])
+            return fail(err, errlen, "pcvm: -device virtio-blk-pci: drive '%s' is used twice", id);
+        used[k] = true;
+        if (add_blk(v, &cfg->drives[k], prop(d, "serial"), legacy, modern, pci, mem, log, aio,
+                    "-device virtio-blk-pci", err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+void pc_virtio_reset(struct pc_virtio *v)
+{
+    for (unsigned i = 0; i < v->n_blk; i++)
+        virtio_pci_reset(&v->blk[i]->vp);
+    for (unsigned i = 0; i < v->n_rng; i++)
+        virtio_pci_reset(&v->rng[i]->vp);
+}
+
+void pc_virtio_destroy(struct pc_virtio *v)
+{
+    for (unsigned i = 0; i < v->n_blk; i++) {
+        free(v->blk[i]);
+        block_close(v->bs[i]);
+    }
+    for (unsigned i = 0; i < v->n_rng; i++)
+        free(v->rng[i]);
+    memset(v, 0, sizeof(*v));
+}

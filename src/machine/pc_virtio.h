@@ -1,0 +1,35 @@
+/* The board's virtio devices: virtio-blk-pci for -drive if=virtio and -device virtio-blk-pci,drive=
+ * (over -drive if=none), and virtio-rng-pci. */
+#ifndef PCVM_MACHINE_PC_VIRTIO_H
+#define PCVM_MACHINE_PC_VIRTIO_H
+
+#include <stddef.h>
+
+#include "block/block.h"
+#include "cli/config.h"
+#include "hw/pci.h"
+#include "hw/virtio_blk.h"
+#include "hw/virtio_rng.h"
+#include "util/log.h"
+
+#define PC_MAX_VIRTIO 16
+
+struct pc_virtio {
+    struct virtio_blk *blk[PC_MAX_VIRTIO];
+    struct block_dev *bs[PC_MAX_VIRTIO];   /* opened for blk[i], owned */
+    unsigned n_blk;
+    struct virtio_rng *rng[PC_MAX_VIRTIO];
+    unsigned n_rng;
+};
+
+/* Open the virtio drives and create the devices on free PCI slots (command-line order: -drive
+ * if=virtio first, then -device); 0 or -1 with one line in err. */
+int pc_virtio_create(struct pc_virtio *v, const struct vm_config *cfg, struct pci_bus *pci,
+                     struct phys_mem *mem, struct pcvm_log *log, struct block_aio_pool *aio,
+                     char *err, size_t errlen);
+/* System reset of every virtio device. */
+void pc_virtio_reset(struct pc_virtio *v);
+/* Close the drives and free the devices (after the aio pool has drained). */
+void pc_virtio_destroy(struct pc_virtio *v);
+
+#endif
