@@ -69,7 +69,7 @@ def test(log_path, consoles):
             problems.append('vdb sector 1000 read back %r, wrote %s' % (out.strip(), tok1))
         out = c.run('head -c 64 /dev/hwrng | od -An -tx1; cat /sys/class/misc/hw_random/rng_current',
                     120, 'hwrng')
-        rnd = re.findall(r'\b[0-9a-f]{2}\b', out.split('virtio_rng')[0])
+        rnd = [b for line in re.findall(r'^(?: [0-9a-f]{2})+\s*$', out, re.M) for b in line.split()]
         if 'virtio_rng.0' not in out:
             problems.append('rng_current is not virtio_rng.0: %r' % out.strip())
         if len(rnd) != 64 or len(set(rnd)) < 16:
