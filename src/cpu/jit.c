@@ -618,6 +618,12 @@ static insn_fn compile(struct cpu *cpu, struct jit_cache *c, struct trace *t, st
         return NULL;
     memset(g, 0, offsetof(struct codegen, slow));
     g->nslow = 0;
+    /* Nothing is known about the flags at a trace's entry.  (These fields sit after the
+     * memset's end: left over from the previous compile, a trace starting with a Jcc
+     * tested stale host flags, which broke Linux's boot.) */
+    g->host_flags = false;
+    g->lf_known = false;
+    g->lf_kind = 0;
     g->cpu = cpu;
     g->t = t;
     g->e0 = cpu->eip;

@@ -580,6 +580,51 @@ static void fuzz_run(struct harness *h, const struct tc_case *c, unsigned budget
     *count = cpu->insn_count - start;
 }
 
+/* A trace of one inline TEST (the next instruction crosses into the next page) compiled
+ * just before a trace that starts with that JNE: the JNE must test the guest's flags, not
+ * what the previous compile left behind.  Returns the number of differing runs. */
+static int jit_page_split(struct harness *h)
+{
+    static struct tc_case c;
+    static const uint16_t sel[6] = { 0x2b, 0x23, 0x2b, 0x2b, 0, 0 };
+    static const uint8_t tail[] = {
+        0xf7, 0xc6, 0x01, 0x00, 0x00, 0x00,   /* 4088: test esi, 1 */
+        0x0f, 0x85, 0x02, 0x00, 0x00, 0x00,   /* 4094: jne +2 (crosses the page) */
+        0x40, 0x41,                           /* 4100: inc eax; inc ecx */
+        0xff, 0x4b, 0x7c,                     /* 4102: dec dword [ebx+124] */
+        0x0f, 0x85, 0xe9, 0xff, 0xff, 0xff,   /* 4105: jnz 4088 */
+        0xeb, 0xfe,                           /* 4111: jmp $ */
+    };
+    uint8_t *code = h->mem.ram + TC_CODE_BASE;
+    int failed = 0;
+    memset(code, 0xcc, 8192);
+    int32_t rel = 4088 - 5;
+    code[0] = 0xe9;
+    memcpy(code + 1, &rel, 4);
+    memcpy(code + 4088, tail, sizeof(tail));
+    for (unsigned v = 0; v < 6; v++) {
+        memset(&c, 0, sizeof(c));
+        memcpy(c.sel, sel, sizeof(sel));
+        c.in.regs[R_EBX] = TC_MEM_BASE;
+        c.in.regs[R_ESP] = TC_MEM_BASE + 2048;
+        c.in.regs[R_ESI] = 0x10 + (v & 1);
+        uint32_t loops = 4;
+        memcpy(c.in.mem + 124, &loops, 4);
+        struct tc_state a, j;
+        uint64_t na, nj;
+        h->cpu.exec.jit_threshold = 0;
+        fuzz_run(h, &c, 200, &a, &na);
+        h->cpu.exec.jit_threshold = 1 + (int)(v >> 1);
+        fuzz_run(h, &c, 200, &j, &nj);
+        if (memcmp(&a, &j, sizeof(a)) || na != nj) {
+            failed++;
+            printf("DIFF page-split run %u: interp eax=%08x ecx=%08x eip=%08x, jit eax=%08x ecx=%08x eip=%08x\n",
+                   v, a.regs[R_EAX], a.regs[R_ECX], a.eip, j.regs[R_EAX], j.regs[R_ECX], j.eip);
+        }
+    }
+    return failed;
+}
+
 /* n random blocks of up to 40 instructions (forward Jcc inside, then a loop back to the start
  * a few times, then "jmp $"), each run by the interpreter and by the JIT, compared. */
 static int jit_fuzz(struct harness *h, uint32_t seed, unsigned n)
@@ -651,6 +696,9 @@ static int jit_fuzz(struct harness *h, uint32_t seed, unsigned n)
             printf("\n  memory %s\n", memcmp(a.mem, j.mem, TC_MEM_SIZE) ? "differs" : "same");
         }
     }
+    int split = jit_page_split(h);
+    printf("jit-fuzz: page-split Jcc after a one-instruction trace: %s\n", split ? "FAILED" : "ok");
+    failed += (unsigned)split;
     printf("jit-fuzz: %u blocks, %u passed, %u failed\n", n, n - failed, failed);
     return failed ? 1 : 0;
 }
