@@ -4,8 +4,8 @@
 #     the JIT (every trace compiled at its first run), compared (pcvm_run --jit-vs-interp);
 #  2. random instruction streams (moves, ALU, TEST, LEA, loads/stores, shifts, CMOV, forward
 #     Jcc, a loop back to the block start), interpreter against JIT (pcvm_run --jit-fuzz);
-#  3. the MIPS probe kernel (bench/kernels/loop.asm, checks its own result) and the nasm
-#     Multiboot test kernels booted with -accel tcg,jit=on;
+#  3. the MIPS probe kernel (bench/kernels/loop.asm, checks its own result), the nasm
+#     Multiboot test kernels and Debian's Linux (the linux guest test) with -accel tcg,jit=on;
 #  4. -accel tcg,jit=... option errors.
 # On a host that runs 32-bit programs, `JIT=1 bash tests/cpu/conformance.sh` compares the
 # JIT with the host CPU itself.  Ends with "N passed, N failed".
@@ -58,9 +58,9 @@ fi
 # The Multiboot test kernels with the JIT on (the guest test, through a wrapper).
 printf '#!/bin/sh\nexec "%s" -accel tcg,jit=on "$@"\n' "$PCVM" >"$TMP/pcvm-jit"
 chmod +x "$TMP/pcvm-jit"
-out=$(PCVM="$TMP/pcvm-jit" PCVM_GUEST_TESTS=kernels PCVM_GUEST_LOGS="$TMP/logs" bash tests/guests/run.sh 2>&1); st=$?
+out=$(PCVM="$TMP/pcvm-jit" PCVM_GUEST_TESTS="kernels linux" PCVM_GUEST_LOGS="$TMP/logs" bash tests/guests/run.sh 2>&1); st=$?
 [ $st = 0 ] || echo "$out" | tail -20
-result "Multiboot test kernels, jit=on" $st
+result "Multiboot test kernels and Linux, jit=on" $st
 
 # Option errors: one clear line, exit status 1.
 for bad in jit=maybe jit-threshold=0 jit-threshold=x; do
