@@ -11,6 +11,9 @@
 #include "ui/display.h"
 
 /* -vnc [host]:display[,password=on][,to=N] | unix:PATH | none */
+/* Display N listens on TCP port VNC_BASE_PORT + N, as in QEMU. */
+#define VNC_BASE_PORT 5900
+
 struct vnc_spec {
     bool none;
     bool unix_socket;

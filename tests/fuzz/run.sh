@@ -26,7 +26,7 @@ fi
 FLAGS=(-std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fno-omit-frame-pointer
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
 # shellcheck disable=SC2207
-PKG=($(pkg-config --cflags zlib libzstd 2>/dev/null))
+PKG=($(pkg-config --cflags zlib libzstd slirp jansson sdl2 libpng libvncserver 2>/dev/null))
 
 # The sources and libraries a target names in its leading comment (up to the first "*/").
 sources_of() {
