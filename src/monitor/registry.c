@@ -109,57 +109,60 @@ int qmp_check_args(json_t *args, const char *const *allowed, struct qmp_error *e
     return 0;
 }
 
-int qmp_arg_str(json_t *args, const char *key, bool required, const char **out,
-                struct qmp_error *err)
+/* Argument `key` of a command: *v is NULL when it is absent and not required (0); a missing
+ * required argument or one of the wrong JSON type is a GenericError in QEMU's words (-1). */
+static int qmp_arg_lookup(json_t *args, const char *key, bool required, int (*is_type)(const json_t *),
+                          const char *type_name, json_t **v, struct qmp_error *err)
 {
-    json_t *v = json_object_get(args, key);
-    *out = NULL;
-    if (!v) {
+    *v = json_object_get(args, key);
+    if (!*v) {
         if (required) {
             qmp_error_set(err, "GenericError", "Parameter '%s' is missing", key);
             return -1;
         }
         return 0;
     }
-    if (!json_is_string(v)) {
-        qmp_error_set(err, "GenericError", "Invalid parameter type for '%s', expected: string",
-                      key);
+    if (!is_type(*v)) {
+        qmp_error_set(err, "GenericError", "Invalid parameter type for '%s', expected: %s", key,
+                      type_name);
         return -1;
     }
-    *out = json_string_value(v);
+    return 0;
+}
+
+static int is_string(const json_t *v) { return json_is_string(v); }
+static int is_boolean(const json_t *v) { return json_is_boolean(v); }
+static int is_integer(const json_t *v) { return json_is_integer(v); }
+
+int qmp_arg_str(json_t *args, const char *key, bool required, const char **out,
+                struct qmp_error *err)
+{
+    json_t *v;
+    *out = NULL;
+    if (qmp_arg_lookup(args, key, required, is_string, "string", &v, err) < 0)
+        return -1;
+    if (v)
+        *out = json_string_value(v);
     return 0;
 }
 
 int qmp_arg_bool(json_t *args, const char *key, bool *out, struct qmp_error *err)
 {
-    json_t *v = json_object_get(args, key);
-    if (!v)
-        return 0;
-    if (!json_is_boolean(v)) {
-        qmp_error_set(err, "GenericError", "Invalid parameter type for '%s', expected: boolean",
-                      key);
+    json_t *v;
+    if (qmp_arg_lookup(args, key, false, is_boolean, "boolean", &v, err) < 0)
         return -1;
-    }
-    *out = json_is_true(v);
+    if (v)
+        *out = json_is_true(v);
     return 0;
 }
 
 int qmp_arg_int(json_t *args, const char *key, bool required, long long *out,
                 struct qmp_error *err)
 {
-    json_t *v = json_object_get(args, key);
-    if (!v) {
-        if (required) {
-            qmp_error_set(err, "GenericError", "Parameter '%s' is missing", key);
-            return -1;
-        }
-        return 0;
-    }
-    if (!json_is_integer(v)) {
-        qmp_error_set(err, "GenericError", "Invalid parameter type for '%s', expected: integer",
-                      key);
+    json_t *v;
+    if (qmp_arg_lookup(args, key, required, is_integer, "integer", &v, err) < 0)
         return -1;
-    }
-    *out = json_integer_value(v);
+    if (v)
+        *out = json_integer_value(v);
     return 0;
 }
