@@ -24,6 +24,7 @@
 #include "util/mainloop.h"
 #include "cli/config.h"
 #include "cli/wiring.h"
+#include "capture_chardev.h"
 
 /* A front end that records what it receives. */
 struct sink {
@@ -345,29 +346,6 @@ static void test_pty(void **state)
     chardev_close(chr);
     mainloop_destroy(&ml);
 }
-
-/* A back end that records output, to watch what the mux prints. */
-struct capture {
-    char out[4096];
-    size_t len;
-};
-
-static void capture_write(struct chardev *chr, const uint8_t *buf, size_t len)
-{
-    struct capture *c = chr->priv;
-    if (c->len + len < sizeof(c->out)) {
-        memcpy(c->out + c->len, buf, len);
-        c->len += len;
-        c->out[c->len] = '\0';
-    }
-}
-
-static void capture_close(struct chardev *chr)
-{
-    chr->priv = NULL;
-}
-
-static const struct chardev_ops capture_ops = { .write = capture_write, .close = capture_close };
 
 static void test_mux_escapes(void **state)
 {

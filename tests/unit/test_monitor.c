@@ -12,23 +12,7 @@
 #include "chardev/chardev_fd.h"
 #include "chardev/chardev_mux.h"
 #include "monitor/monitor.h"
-
-struct capture {
-    char out[16384];
-    size_t len;
-};
-
-static void capture_write(struct chardev *chr, const uint8_t *buf, size_t len)
-{
-    struct capture *c = chr->priv;
-    if (c->len + len < sizeof(c->out)) {
-        memcpy(c->out + c->len, buf, len);
-        c->len += len;
-        c->out[c->len] = '\0';
-    }
-}
-
-static const struct chardev_ops capture_ops = { .write = capture_write, .close = NULL };
+#include "capture_chardev.h"
 
 /* A machine stand-in that counts what the monitor asked for. */
 struct machine {

@@ -19,23 +19,7 @@
 #include "monitor/qmp.h"
 #include "monitor/registry.h"
 #include "util/mainloop.h"
-
-struct capture {
-    char out[65536];
-    size_t len;
-};
-
-static void capture_write(struct chardev *chr, const uint8_t *buf, size_t len)
-{
-    struct capture *c = chr->priv;
-    if (c->len + len < sizeof(c->out)) {
-        memcpy(c->out + c->len, buf, len);
-        c->len += len;
-        c->out[c->len] = '\0';
-    }
-}
-
-static const struct chardev_ops capture_ops = { .write = capture_write };
+#include "capture_chardev.h"
 
 struct machine {
     bool running;
