@@ -350,7 +350,8 @@ static void eecd_write(struct e1000 *s, uint32_t val)
     if ((old & EECD_SK) || !(val & EECD_SK))
         return;                     /* act on rising clock edges only */
     if (s->ee_reading) {
-        s->ee_bit_out++;
+        /* sequential reads continue into the next words and wrap at the end */
+        s->ee_bit_out = (s->ee_bit_out + 1) & (E1000_EEPROM_WORDS * 16 - 1);
         return;
     }
     if (s->ee_bits_in == 0 && !(val & EECD_DI))
@@ -367,6 +368,22 @@ static void eecd_write(struct e1000 *s, uint32_t val)
             s->ee_val_in = 0;
         }
     }
+}
+
+/* ---- descriptor rings ---- */
+
+/* Read descriptor `index` of the ring at base into desc (its address in *daddr); false, with
+ * the error logged, when the guest placed it outside RAM. */
+static bool fetch_desc(struct e1000 *s, uint64_t base, uint32_t index, const char *ring, uint8_t desc[16],
+                       uint64_t *daddr)
+{
+    *daddr = base + (uint64_t)index * 16;
+    if (!dma_in_ram(s->mem, *daddr, 16)) {
+        GUEST_ERR(s, "%s descriptor at 0x%llx is outside RAM\n", ring, (unsigned long long)*daddr);
+        return false;
+    }
+    phys_read_block(s->mem, (uint32_t)*daddr, desc, 16);
+    return true;
 }
 
 /* ---- receive ---- */
@@ -500,13 +517,10 @@ static bool e1000_receive(void *opaque, const uint8_t *buf, size_t len)
     size_t done = 0;
     while (done < size) {
         uint32_t h = R(s, RDH);
-        uint64_t daddr = base + (uint64_t)h * 16;
+        uint64_t daddr;
         uint8_t desc[16];
-        if (!dma_in_ram(s->mem, daddr, 16)) {
-            GUEST_ERR(s, "receive descriptor at 0x%llx is outside RAM\n", (unsigned long long)daddr);
+        if (!fetch_desc(s, base, h, "receive", desc, &daddr))
             return true;
-        }
-        phys_read_block(s->mem, (uint32_t)daddr, desc, 16);
         uint64_t baddr = (uint64_t)ld32(desc + 4) << 32 | ld32(desc);
         size_t chunk = size - done < bufsize ? size - done : bufsize;
         if (baddr) {
@@ -655,6 +669,12 @@ static void tx_gather(struct e1000 *s, uint64_t addr, uint32_t len)
     }
     if (tp->cptse && tp->hdr_len && tp->mss) {
         uint32_t seg_max = (uint32_t)tp->hdr_len + tp->mss;
+        if (tp->size > seg_max) {
+            /* a context descriptor shrank the segment in the middle of a packet */
+            GUEST_ERR(s, "TSO segment of %u bytes already beyond header %u + MSS %u: data dropped\n",
+                      tp->size, tp->hdr_len, tp->mss);
+            return;
+        }
         while (len) {
             uint32_t room = (tp->size < tp->hdr_len ? tp->hdr_len : seg_max) - tp->size;
             uint32_t n = len < room ? len : room;
@@ -676,7 +696,7 @@ static void tx_gather(struct e1000 *s, uint64_t addr, uint32_t len)
     }
     if (tp->cptse)
         GUEST_ERR(s, "TSO with header length %u and MSS %u: sent unsegmented\n", tp->hdr_len, tp->mss);
-    uint32_t room = E1000_TX_MAX - 4 - tp->size;
+    uint32_t room = tp->size < E1000_TX_MAX - 4 ? E1000_TX_MAX - 4 - tp->size : 0;
     if (len > room) {
         GUEST_ERR(s, "transmit frame longer than %u bytes: truncated\n", E1000_TX_MAX - 4);
         len = room;
@@ -767,13 +787,10 @@ static void start_xmit(struct e1000 *s)
     /* at most one lap: the head moves towards the tail, one descriptor each time */
     for (uint32_t guard = 0; R(s, TDH) != R(s, TDT) && guard < n; guard++) {
         uint32_t h = R(s, TDH);
-        uint64_t daddr = base + (uint64_t)h * 16;
-        if (!dma_in_ram(s->mem, daddr, 16)) {
-            GUEST_ERR(s, "transmit descriptor at 0x%llx is outside RAM\n", (unsigned long long)daddr);
-            break;
-        }
+        uint64_t daddr;
         uint8_t desc[16];
-        phys_read_block(s->mem, (uint32_t)daddr, desc, 16);
+        if (!fetch_desc(s, base, h, "transmit", desc, &daddr))
+            break;
         bool ide = false;
         if (process_tx_desc(s, desc, &ide)) {
             desc[12] = (uint8_t)((desc[12] | TXD_STAT_DD) & ~0x0e);
@@ -966,14 +983,17 @@ static void e1000_io_write(void *opaque, uint16_t port, uint32_t value, unsigned
         e1000_mmio_write(s, s->ioaddr & (E1000_MMIO_SIZE - 4), value, 4);
 }
 
+static void stop_timers(struct e1000 *s)
+{
+    struct vtimer *all[] = { &s->mit_timer, &s->autoneg_timer, &s->rdtr_timer,
+                             &s->radv_timer, &s->tidv_timer, &s->tadv_timer };
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        vtimer_del(all[i]);
+}
+
 void e1000_reset(struct e1000 *s)
 {
-    vtimer_del(&s->mit_timer);
-    vtimer_del(&s->autoneg_timer);
-    vtimer_del(&s->rdtr_timer);
-    vtimer_del(&s->radv_timer);
-    vtimer_del(&s->tidv_timer);
-    vtimer_del(&s->tadv_timer);
+    stop_timers(s);
     memset(s->regs, 0, sizeof(s->regs));
     memset(&s->tx, 0, sizeof(s->tx));
     s->eecd_old = 0;
@@ -996,6 +1016,66 @@ void e1000_reset(struct e1000 *s)
         pci_set_irq(&s->pci, 0);
     }
 }
+
+/* ---- saved state ---- */
+
+static const struct vmstate_field e1000_tx_fields[] = {
+    VMF_ARRAY(struct e1000_tx, data), VMF_MAX(struct e1000_tx, size, E1000_TX_MAX - 4),
+    VMF_ARRAY(struct e1000_tx, header), VMF(struct e1000_tx, header_saved),
+    VMF(struct e1000_tx, ipcss), VMF(struct e1000_tx, ipcso), VMF(struct e1000_tx, tucss),
+    VMF(struct e1000_tx, tucso), VMF(struct e1000_tx, hdr_len), VMF(struct e1000_tx, tucmd),
+    VMF(struct e1000_tx, ipcse), VMF(struct e1000_tx, tucse), VMF(struct e1000_tx, mss),
+    VMF(struct e1000_tx, paylen), VMF(struct e1000_tx, tse), VMF(struct e1000_tx, sum_needed),
+    VMF(struct e1000_tx, cptse), VMF(struct e1000_tx, vlan_needed), VMF(struct e1000_tx, vlan_tag),
+    VMF(struct e1000_tx, tso_frames), VMF(struct e1000_tx, legacy_cso), VMF(struct e1000_tx, legacy_css),
+    VMF(struct e1000_tx, legacy_ic),
+    VMF_END_OF_LIST,
+};
+static const struct vmstate_desc e1000_tx_vmstate = { .name = "e1000-tx", .version = 1,
+                                                      .fields = e1000_tx_fields };
+
+/* Registers whose loaded value a register write could not have produced are cut back to what
+ * the write path keeps, so the ring walkers see the same invariants as after guest writes. */
+static int e1000_post_load(void *opaque, char *err, size_t errlen)
+{
+    struct e1000 *s = opaque;
+    if (s->ee_bits_in < 0 || s->ee_bit_out < -1) {
+        snprintf(err, errlen, "e1000: EEPROM shift state is corrupt");
+        return -1;
+    }
+    if (s->tx.cptse && s->tx.hdr_len && s->tx.mss && s->tx.size > (uint32_t)s->tx.hdr_len + s->tx.mss) {
+        snprintf(err, errlen, "e1000: transmit segment longer than its header and MSS");
+        return -1;
+    }
+    R(s, RDLEN) &= 0xfff80;
+    R(s, TDLEN) &= 0xfff80;
+    R(s, RDH) &= 0xffff;
+    R(s, RDT) &= 0xffff;
+    R(s, TDH) &= 0xffff;
+    R(s, TDT) &= 0xffff;
+    s->in_xmit = false;
+    /* the link the guest saw: down while autonegotiation runs, else what STATUS says */
+    if (!vtimer_pending(&s->autoneg_timer))
+        s->port.link_down = !(R(s, STATUS) & STATUS_LU);
+    pci_device_post_load(&s->pci);
+    return 0;
+}
+
+static const struct vmstate_field e1000_fields[] = {
+    VMF_STRUCT(struct e1000, pci, pci_device_vmstate),
+    VMF_ARRAY(struct e1000, regs), VMF_ARRAY(struct e1000, phy), VMF_ARRAY(struct e1000, eeprom),
+    VMF(struct e1000, ioaddr),
+    VMF(struct e1000, eecd_old), VMF_MAX(struct e1000, ee_bits_in, 9), VMF(struct e1000, ee_val_in),
+    VMF_MAX(struct e1000, ee_bit_out, E1000_EEPROM_WORDS * 16 - 1), VMF(struct e1000, ee_reading),
+    VMF_MAX(struct e1000, irq_level, 1), VMF(struct e1000, next_irq_ns),
+    VMF_TIMER(struct e1000, mit_timer), VMF_TIMER(struct e1000, autoneg_timer),
+    VMF_TIMER(struct e1000, rdtr_timer), VMF_TIMER(struct e1000, radv_timer),
+    VMF_TIMER(struct e1000, tidv_timer), VMF_TIMER(struct e1000, tadv_timer),
+    VMF_STRUCT(struct e1000, tx, e1000_tx_vmstate),
+    VMF_END_OF_LIST,
+};
+const struct vmstate_desc e1000_vmstate = { .name = "e1000", .version = 1, .fields = e1000_fields,
+                                            .post_load = e1000_post_load };
 
 static const struct net_port_ops e1000_port_ops = {
     .can_receive = e1000_can_receive,
@@ -1038,11 +1118,6 @@ int e1000_init(struct e1000 *s, struct pci_bus *bus, uint8_t devfn, struct phys_
 
 void e1000_destroy(struct e1000 *s)
 {
-    vtimer_del(&s->mit_timer);
-    vtimer_del(&s->autoneg_timer);
-    vtimer_del(&s->rdtr_timer);
-    vtimer_del(&s->radv_timer);
-    vtimer_del(&s->tidv_timer);
-    vtimer_del(&s->tadv_timer);
+    stop_timers(s);
     net_port_cleanup(&s->port);
 }

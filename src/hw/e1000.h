@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hw/devmodel.h"
 #include "hw/pci.h"
 #include "net/net.h"
 #include "util/log.h"
@@ -78,6 +79,8 @@ int e1000_init(struct e1000 *s, struct pci_bus *bus, uint8_t devfn, struct phys_
 void e1000_reset(struct e1000 *s);
 /* Stop timers and drop queued frames. */
 void e1000_destroy(struct e1000 *s);
+/* The card's saved state (registers, PHY, EEPROM, timers, the packet being gathered). */
+extern const struct vmstate_desc e1000_vmstate;
 /* MMIO register access at a BAR0 offset (also used by the fuzz target). */
 uint32_t e1000_mmio_read(void *opaque, uint32_t offset, unsigned size);
 void e1000_mmio_write(void *opaque, uint32_t offset, uint32_t value, unsigned size);

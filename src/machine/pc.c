@@ -73,7 +73,6 @@ PC_OPAQUE_FN(reset_cpu, struct cpu, cpu_reset)
 PC_OPAQUE_FN(destroy_ide, struct ide_ctrl, ide_destroy)
 PC_OPAQUE_FN(destroy_vga, struct vga, vga_destroy)
 PC_OPAQUE_FN(destroy_fw_cfg, struct fw_cfg, fw_cfg_destroy)
-PC_OPAQUE_FN(reset_net, struct pc_net, pc_net_reset)
 PC_OPAQUE_FN(destroy_net, struct pc_net, pc_net_destroy)
 PC_OPAQUE_FN(reset_virtio, struct pc_virtio, pc_virtio_reset)
 PC_OPAQUE_FN(destroy_virtio, struct pc_virtio, pc_virtio_destroy)
@@ -925,16 +924,23 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
             return -1;
         }
     }
-    /* The cards and their back ends, as one entry until each card has a state description. */
+    /* The back ends as one entry until they have a state description; each card on its own. */
     if (pc_register_device(pc, &(struct device){ .type = "pc-net", .bus = "pci.0", .opaque = &pc->net,
-                                                 .reset = reset_net, .destroy = destroy_net,
-                                                 .no_snapshot = "network cards cannot be saved yet" },
+                                                 .destroy = destroy_net,
+                                                 .no_snapshot = "network back ends cannot be saved yet" },
                            err, errlen, "net") < 0)
         return -1;
     if (pc_net_create(&pc->net, cfg, &pc->pci, &pc->mem, &pc->clock, ml, log, err, errlen) < 0)
         return -1;
-    if (!pc->net.n_nics && !pc->net.n_netdevs)
+    if (!pc->net.n_netdevs)
         devlist_find(&pc->devices, "net")->no_snapshot = NULL;
+    for (unsigned i = 0; i < pc->net.n_nics; i++) {
+        struct device card;
+        pc_net_card_device(&pc->net, i, &card);
+        card.info = pc_pci_info;
+        if (pc_register_device(pc, &card, err, errlen, "%s", pc->net.nics[i].port->name) < 0)
+            return -1;
+    }
     /* The virtio devices, as one entry until each has a state description. */
     if (pc_register_device(pc, &(struct device){ .type = "pc-virtio", .bus = "pci.0", .opaque = &pc->virtio,
                                                  .reset = reset_virtio, .destroy = destroy_virtio,

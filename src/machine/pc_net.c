@@ -224,6 +224,23 @@ void pc_net_boot_paths(const struct pc_net *net, char *buf, size_t len)
     }
 }
 
+static void card_reset(void *opaque)
+{
+    e1000_reset(opaque);
+}
+
+void pc_net_card_device(struct pc_net *net, unsigned i, struct device *d)
+{
+    struct e1000 *card = net->nics[i].e1000;
+    memset(d, 0, sizeof(*d));
+    d->type = "e1000";
+    d->bus = "pci.0";
+    d->opaque = card;
+    d->vmsd = &e1000_vmstate;
+    d->reset = card_reset;
+    d->bus_data = &card->pci;
+}
+
 void pc_net_reset(struct pc_net *net)
 {
     for (unsigned i = 0; i < net->n_nics; i++)

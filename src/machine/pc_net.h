@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "cli/config.h"
+#include "hw/devmodel.h"
 #include "hw/e1000.h"
 #include "hw/fw_cfg.h"
 #include "hw/pci.h"
@@ -53,6 +54,8 @@ int pc_net_add_roms(struct pc_net *net, struct fw_cfg *fw, char *err, size_t err
 void pc_net_boot_paths(const struct pc_net *net, char *buf, size_t len);
 /* Add info network, info usernet, hostfwd_add, hostfwd_remove and set_link to the monitor. */
 void pc_net_monitor_register(struct pc_net *net, struct monitor_registry *reg);
+/* The device-list entry of card i: type, state, reset, PCI view; the caller adds id and info. */
+void pc_net_card_device(struct pc_net *net, unsigned i, struct device *d);
 /* Reset every card (system reset). */
 void pc_net_reset(struct pc_net *net);
 /* Close the back ends and free the cards. */

@@ -29,6 +29,7 @@ struct fixture {
     struct frame sent[16];
     unsigned nsent;
     int irq;
+    uint64_t insns;             /* with setup_icount: virtual ns */
 };
 
 static bool wire_receive(void *opaque, const uint8_t *buf, size_t len)
@@ -52,13 +53,16 @@ static void record_irq(void *opaque, struct pci_device *dev, int pin, int level)
 
 static const uint8_t MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
-static int setup(void **state)
+static int setup_clock(void **state, bool icount)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     assert_int_equal(phys_mem_init(&f->mem, 16 << 20, 16 << 20), 0);
     io_bus_init(&f->io);
     pci_bus_init(&f->bus, &f->mem, &f->io, record_irq, f);
-    vclock_init(&f->clock, false, 0, NULL);
+    if (icount)
+        vclock_init(&f->clock, true, 0, &f->insns);
+    else
+        vclock_init(&f->clock, false, 0, NULL);
     assert_int_equal(e1000_init(&f->nic, &f->bus, 3 << 3, &f->mem, &f->clock, NULL, MAC, "nic0"), 0);
     f->nic.pci.config[4] |= 4;     /* bus master */
     net_port_init(&f->wire, "wire", "test", &wire_ops, f);
@@ -66,6 +70,10 @@ static int setup(void **state)
     *state = f;
     return 0;
 }
+
+static int setup(void **state) { return setup_clock(state, false); }
+/* Time moves only when the test says so (1 instruction = 1 ns). */
+static int setup_icount(void **state) { return setup_clock(state, true); }
 
 static int teardown(void **state)
 {
@@ -353,6 +361,137 @@ static void test_rx_ring_full_queues(void **state)
     net_port_send(&f->wire, fr, sizeof(fr));
 }
 
+/* ---- saved state ---- */
+
+/* Clock the EEPROM once and return DO. */
+static int ee_bit(struct fixture *f, uint32_t eecd)
+{
+    wr(f, 0x10, eecd | 0x01);
+    int b = (rd(f, 0x10) & 0x08) != 0;
+    wr(f, 0x10, eecd);
+    return b;
+}
+
+/* What the guest sees after the save point: the rest of an EEPROM read, the in-flight packet
+ * finishing, and the moderation and autonegotiation timers firing as time moves. */
+static void continuation(struct fixture *f, uint32_t *t, unsigned *n)
+{
+    *n = 0;
+    for (int i = 0; i < 11; i++)
+        t[(*n)++] = (uint32_t)ee_bit(f, 0x42);
+    unsigned before = f->nsent;
+    wr(f, 0x3818, 2);                               /* TDT: the packet's last descriptor */
+    t[(*n)++] = f->nsent - before;
+    t[(*n)++] = f->nsent ? (uint32_t)f->sent[f->nsent - 1].len : 0;
+    t[(*n)++] = f->nsent ? (uint32_t)(f->sent[f->nsent - 1].data[70] | f->sent[f->nsent - 1].data[99] << 8) : 0;
+    static const uint64_t steps[] = { 10000, 60000, 150000, 300000, 600000000 };
+    for (unsigned i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        f->insns += steps[i];
+        vclock_run_timers(&f->clock);
+        t[(*n)++] = (uint32_t)f->irq;
+        t[(*n)++] = rd(f, 0xC0);                    /* ICR (read clears) */
+        t[(*n)++] = rd(f, 0x08);                    /* STATUS */
+    }
+    t[(*n)++] = rd(f, 0x3810);                      /* TDH */
+    t[(*n)++] = rd(f, 0x2810);                      /* RDH */
+}
+
+static void test_save_reset_load(void **state)
+{
+    struct fixture *f = *state;
+    tx_setup(f, 8);
+    rx_setup(f, 7, 0x2 | 0x8000 | 0x04000000);
+    wr(f, 0x00D0, 0x9f);                            /* IMS: TXDW TXQE LSC RXDMT0 RXT0 */
+    wr(f, 0x00C4, 1000);                            /* ITR: 256 us between interrupts */
+    wr(f, 0x2820, 50);                              /* RDTR, RADV */
+    wr(f, 0x282C, 100);
+    wr(f, 0x3820, 100);                             /* TIDV, TADV */
+    wr(f, 0x382C, 200);
+    /* a packet in two descriptors; the driver has handed over only the first */
+    uint8_t pkt[100];
+    for (unsigned i = 0; i < sizeof(pkt); i++)
+        pkt[i] = (uint8_t)(i * 3);
+    phys_write_block(&f->mem, TX_BUF, pkt, sizeof(pkt));
+    put_desc(f, TX_RING, 0, TX_BUF, 60, 0);
+    put_desc(f, TX_RING, 1, TX_BUF + 60, 40 | (0x01u | 0x08 | 0x80) << 24, 0);   /* EOP RS IDE */
+    wr(f, 0x3818, 1);
+    assert_int_equal(f->nsent, 0);
+    /* a received frame starts the receive delay timers */
+    uint8_t fr[80];
+    memset(fr, 0x5a, sizeof(fr));
+    memcpy(fr, MAC, 6);
+    net_port_send(&f->wire, fr, sizeof(fr));
+    assert_true(f->nic.rdtr_timer.armed && f->nic.radv_timer.armed);
+    /* autonegotiation restarted: the link is down for a while */
+    wr(f, 0x20, 1u << 26 | 1u << 21 | 0u << 16 | 0x1340);
+    assert_true(f->nic.autoneg_timer.armed);
+    /* half of an EEPROM word shifted out */
+    uint32_t eecd = 0x42;
+    wr(f, 0x10, eecd);
+    unsigned bits = 0x6 << 6 | 1;
+    for (int i = 8; i >= 0; i--) {
+        uint32_t e = (eecd & ~0x04u) | ((bits >> i) & 1 ? 0x04 : 0);
+        wr(f, 0x10, e);
+        ee_clock(f, e);
+    }
+    uint32_t first5 = 0;
+    for (int i = 0; i < 5; i++)
+        first5 = first5 << 1 | (uint32_t)ee_bit(f, eecd);
+    f->insns += 5000;
+    vclock_run_timers(&f->clock);
+
+    struct vmbuf saved = { 0 }, again = { 0 };
+    vmstate_save(&e1000_vmstate, &f->nic, &saved);
+    assert_false(saved.failed);
+    uint64_t t0 = f->insns;
+    int irq0 = f->irq;
+    static uint8_t ram[0x50000];
+    phys_read_block(&f->mem, 0, ram, sizeof(ram));
+
+    uint32_t t1[64], t2[64];
+    unsigned n1, n2;
+    continuation(f, t1, &n1);
+    /* the packet went out whole, the EEPROM word is MAC bytes 2-3, autonegotiation ended */
+    assert_int_equal(t1[11], 1);
+    assert_int_equal(t1[12], 100);
+    assert_int_equal(t1[13], (uint32_t)(pkt[70] | pkt[99] << 8));
+    uint32_t word = first5;
+    for (int i = 0; i < 11; i++)
+        word = word << 1 | t1[i];
+    assert_int_equal(word, MAC[2] | MAC[3] << 8);
+    unsigned nsent1 = f->nsent;
+
+    e1000_reset(&f->nic);
+    f->insns = t0;
+    f->irq = irq0;
+    phys_write_block(&f->mem, 0, ram, sizeof(ram));
+    struct vmreader r = { saved.data, saved.len };
+    char err[256] = "";
+    if (vmstate_load(&e1000_vmstate, &f->nic, e1000_vmstate.version, &r, err, sizeof(err)) < 0)
+        fail_msg("load: %s", err);
+    assert_int_equal(r.left, 0);
+    vmstate_save(&e1000_vmstate, &f->nic, &again);
+    assert_int_equal(again.len, saved.len);
+    assert_memory_equal(again.data, saved.data, saved.len);
+    continuation(f, t2, &n2);
+    assert_int_equal(n1, n2);
+    for (unsigned i = 0; i < n1; i++)
+        if (t1[i] != t2[i])
+            fail_msg("step %u: 0x%x after loading, 0x%x before", i, t2[i], t1[i]);
+    assert_int_equal(f->nsent, nsent1 + 1);
+    assert_memory_equal(f->sent[f->nsent - 1].data, pkt, sizeof(pkt));
+    vmbuf_free(&again);
+
+    /* state a guest could not have produced is refused */
+    f->nic.tx.size = E1000_TX_MAX;
+    vmstate_save(&e1000_vmstate, &f->nic, &again);
+    r = (struct vmreader){ again.data, again.len };
+    assert_int_equal(vmstate_load(&e1000_vmstate, &f->nic, e1000_vmstate.version, &r, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "size"));
+    vmbuf_free(&again);
+    vmbuf_free(&saved);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +502,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tx_bad_rings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rx_ring_full_queues, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_save_reset_load, setup_icount, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
