@@ -82,6 +82,7 @@ check-cpu: all
 	@bash tests/cpu/fpu/run.sh
 	@if [ -x tests/cpu/run.sh ]; then bash tests/cpu/run.sh; fi
 	@bash tests/cpu/models/run.sh
+	@bash tests/cpu/models/topo.sh
 	@bash tests/cpu/jit.sh
 
 check-block: all

@@ -55,6 +55,8 @@ struct vm_cpu_feature {
 
 struct vm_smp {
     unsigned cpus, cores, threads, sockets, maxcpus;   /* all resolved, never 0 */
+    unsigned dies;          /* per socket, resolved (1 unless dies= says more) */
+    bool zero_given;        /* a count was 0: QEMU 7.2 warns (deprecated) and ignores it */
 };
 
 enum vm_drive_if { VM_IF_IDE = 0, VM_IF_NONE, VM_IF_VIRTIO, VM_IF_FLOPPY };

@@ -119,8 +119,11 @@ void vm_config_dump(const struct vm_config *cfg, FILE *out)
         else
             fprintf(out, " %c%s", cfg->cpu_features[i].enable ? '+' : '-', cfg->cpu_features[i].name);
     }
-    fprintf(out, "\nsmp cpus=%u sockets=%u cores=%u threads=%u maxcpus=%u\n", cfg->smp.cpus,
+    fprintf(out, "\nsmp cpus=%u sockets=%u cores=%u threads=%u maxcpus=%u", cfg->smp.cpus,
             cfg->smp.sockets, cfg->smp.cores, cfg->smp.threads, cfg->smp.maxcpus);
+    if (cfg->smp.dies > 1)
+        fprintf(out, " dies=%u", cfg->smp.dies);
+    fprintf(out, "%s\n", cfg->smp.zero_given ? " (a zero count ignored: deprecated)" : "");
     for (unsigned i = 0; i < cfg->n_drives; i++) {
         const struct vm_drive *d = &cfg->drives[i];
         fprintf(out, "drive[%u] file=%s format=%s cache=%s aio=%s if=%s index=%d media=%s "

@@ -19,7 +19,7 @@
 
 #define RAM_DEFAULT   (128ull << 20)
 #define RAM_MAX       (64ull << 30)   /* 36-bit PAE physical space */
-#define SMP_MAX_CPUS  255
+#define SMP_MAX_CPUS  32     /* the board's local APICs (pc.h PC_MAX_CPUS) */
 
 struct parser {
     struct vm_config *cfg;
@@ -381,64 +381,75 @@ static int opt_smp(struct parser *p)
     int r = split(p, &kl, "cpus");
     if (r)
         return r;
-    static const char *const keys[] = { "cpus", "sockets", "dies", "clusters", "cores", "threads",
-                                        "maxcpus" };
-    uint64_t v[7] = { 0 };
-    bool given[7] = { false };
-    for (int i = 0; i < 7; i++) {
+    enum { CPUS, SOCKETS, DIES, CLUSTERS, CORES, THREADS, MAXCPUS, NKEYS };
+    static const char *const keys[NKEYS] = { "cpus", "sockets", "dies", "clusters", "cores",
+                                             "threads", "maxcpus" };
+    uint64_t v[NKEYS] = { 0 };
+    bool zero = false;
+    for (int i = 0; i < NKEYS; i++) {
         const char *s = kvlist_get(&kl, keys[i]);
         if (!s)
             continue;
-        given[i] = true;
         if (parse_uint(s, 1u << 20, &v[i]) < 0) {
-            r = perr(p, "invalid number for '%s'", keys[i]);
+            r = perr(p, "Parameter 'smp.%s' expects integer", keys[i]);
             goto out;
         }
-        if (v[i] == 0) {
-            r = perr(p, "%s must be greater than zero", i == 0 ? "number of CPUs" : keys[i]);
-            goto out;
-        }
+        zero |= v[i] == 0;   /* QEMU 7.2 warns and treats it as omitted */
     }
     if ((r = check_unused(p, &kl)))
         goto out;
-    if ((given[2] && v[2] != 1) || (given[3] && v[3] != 1)) {
-        r = punsup(p, "dies/clusters other than 1");
+    /* QEMU 7.2's rules for the pc machine (dies supported, clusters not; cores preferred
+     * over sockets since 6.2). */
+    if (v[CLUSTERS] > 1) {
+        r = perr(p, "clusters not supported by this machine's CPU topology");
         goto out;
     }
-    uint64_t cpus = v[0], sockets = v[1], cores = v[4], threads = v[5], maxcpus = v[6];
-    /* QEMU's rules for machine types >= 6.2: fill in missing counts, preferring cores. */
+    uint64_t cpus = v[CPUS], sockets = v[SOCKETS], dies = v[DIES] ? v[DIES] : 1;
+    uint64_t cores = v[CORES], threads = v[THREADS], maxcpus = v[MAXCPUS];
     if (cpus == 0 && maxcpus == 0) {
         sockets = sockets ? sockets : 1;
         cores = cores ? cores : 1;
         threads = threads ? threads : 1;
     } else {
         maxcpus = maxcpus ? maxcpus : cpus;
-        sockets = sockets ? sockets : 1;
-        threads = threads ? threads : 1;
-        if (!cores)
-            cores = maxcpus / (sockets * threads);
+        if (cores == 0) {
+            sockets = sockets ? sockets : 1;
+            threads = threads ? threads : 1;
+            cores = maxcpus / (sockets * dies * threads);
+        } else if (sockets == 0) {
+            threads = threads ? threads : 1;
+            sockets = maxcpus / (dies * cores * threads);
+        }
+        if (threads == 0)
+            threads = maxcpus / (sockets * dies * cores);
     }
-    uint64_t total = sockets * cores * threads;
-    maxcpus = maxcpus ? maxcpus : total;
+    maxcpus = maxcpus ? maxcpus : sockets * dies * cores * threads;
     cpus = cpus ? cpus : maxcpus;
-    if (total != maxcpus) {
-        r = perr(p, "invalid CPU topology: sockets (%llu) * cores (%llu) * threads (%llu) != "
-                 "maxcpus (%llu)", (unsigned long long)sockets, (unsigned long long)cores,
-                 (unsigned long long)threads, (unsigned long long)maxcpus);
+    char topo[160];
+    snprintf(topo, sizeof(topo), "sockets (%llu) * dies (%llu) * cores (%llu) * threads (%llu)",
+             (unsigned long long)sockets, (unsigned long long)dies, (unsigned long long)cores,
+             (unsigned long long)threads);
+    if (sockets * dies * cores * threads != maxcpus) {
+        r = perr(p, "Invalid CPU topology: product of the hierarchy must match maxcpus: "
+                 "%s != maxcpus (%llu)", topo, (unsigned long long)maxcpus);
         goto out;
     }
     if (maxcpus < cpus) {
-        r = perr(p, "invalid CPU topology: maxcpus (%llu) is less than cpus (%llu)",
-                 (unsigned long long)maxcpus, (unsigned long long)cpus);
+        r = perr(p, "Invalid CPU topology: maxcpus must be equal to or greater than smp: "
+                 "%s == maxcpus (%llu) < smp_cpus (%llu)", topo, (unsigned long long)maxcpus,
+                 (unsigned long long)cpus);
         goto out;
     }
     if (maxcpus > SMP_MAX_CPUS) {
-        r = perr(p, "too many CPUs (maximum %d)", SMP_MAX_CPUS);
+        /* QEMU's pc allows 255; pcvm's board has SMP_MAX_CPUS local APICs. */
+        r = perr(p, "Invalid SMP CPUs %llu. The max CPUs supported by machine 'pc-i440fx-7.2' "
+                 "is %d", (unsigned long long)maxcpus, SMP_MAX_CPUS);
         goto out;
     }
     p->cfg->smp = (struct vm_smp){ .cpus = (unsigned)cpus, .cores = (unsigned)cores,
                                    .threads = (unsigned)threads, .sockets = (unsigned)sockets,
-                                   .maxcpus = (unsigned)maxcpus };
+                                   .maxcpus = (unsigned)maxcpus, .dies = (unsigned)dies,
+                                   .zero_given = zero };
 out:
     kvlist_free(&kl);
     return r;
@@ -1779,7 +1790,7 @@ static void defaults_init(struct vm_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->ram_size = RAM_DEFAULT;
     cfg->machine = xstrdup("pc");
-    cfg->smp = (struct vm_smp){ 1, 1, 1, 1, 1 };
+    cfg->smp = (struct vm_smp){ .cpus = 1, .cores = 1, .threads = 1, .sockets = 1, .maxcpus = 1, .dies = 1 };
     strcpy(cfg->boot.order, "cad");
     cfg->vga = VM_VGA_STD;
     cfg->jit = -1;

@@ -139,6 +139,7 @@ void cpu_init(struct cpu *cpu, int index, const struct cpu_model *model, struct 
 {
     memset(cpu, 0, sizeof(*cpu));
     cpu->index = index;
+    cpu->topo = (struct cpu_topo){ .threads = 1, .cores = 1, .dies = 1, .apic_id = (uint32_t)index };
     cpu->model = model ? model : cpu_model_find("pentium3");
     cpu->mem = mem;
     cpu->io = io;

@@ -128,6 +128,12 @@ struct cpu_board_ops {
 
 struct cpu_model; /* defined by sys in cpu/sys.h */
 
+/* Where a vCPU sits in the -smp topology: CPUID leaves 1, 4, 0xB and 0x1F report it. */
+struct cpu_topo {
+    unsigned threads, cores, dies;  /* per core, per die, per socket (1 when alone) */
+    uint32_t apic_id;               /* initial APIC ID (QEMU's packing, cpu_topo_apic_id) */
+};
+
 struct cpu {
     /* Architectural state. */
     uint32_t regs[8];
@@ -162,6 +168,7 @@ struct cpu {
 
     /* Identity and links to the machine. */
     int index;             /* 0 = bootstrap processor */
+    struct cpu_topo topo;  /* cpu_init: a lone CPU, APIC ID = index; the board sets -smp's */
     const struct cpu_model *model;
     struct phys_mem *mem;
     struct io_bus *io;
@@ -190,6 +197,9 @@ int cpu_model_finalize(struct cpu_model *model, void (*warn)(void *opaque, const
                        void *opaque, char *err, unsigned errlen);
 /* Apply "+feat"/"-feat"/"feat=on|off" to a model copy; returns 0 or -1 with a message in err. */
 int cpu_model_set_feature(struct cpu_model *model, const char *spec, char *err, unsigned errlen);
+/* APIC ID of the index-th CPU (socket-major, threads innermost): each level takes the bits
+ * its count needs, as QEMU packs them. */
+uint32_t cpu_topo_apic_id(const struct cpu_topo *t, unsigned index);
 /* Set up a CPU attached to the machine and reset it. */
 void cpu_init(struct cpu *cpu, int index, const struct cpu_model *model, struct phys_mem *mem,
               struct io_bus *io, struct vclock *clock, struct pcvm_log *log,

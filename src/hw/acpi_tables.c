@@ -683,9 +683,11 @@ int acpi_build(struct acpi_build *out, const struct acpi_config *cfg)
     uint32_t madt = table_begin(&b, "APIC", 1);
     put_le(&b, cfg->lapic_addr, 4);
     put_le(&b, 1, 4);                              /* PCAT_COMPAT: dual 8259s present */
-    for (unsigned i = 0; i < cfg->cpus; i++) {
-        put8(&b, 0); put8(&b, 8); put8(&b, (uint8_t)i); put8(&b, (uint8_t)i);
-        put_le(&b, 1, 4);                          /* enabled */
+    unsigned possible = cfg->max_cpus > cfg->cpus ? cfg->max_cpus : cfg->cpus;
+    for (unsigned i = 0; i < possible; i++) {
+        uint8_t id = cfg->apic_ids ? cfg->apic_ids[i] : (uint8_t)i;
+        put8(&b, 0); put8(&b, 8); put8(&b, (uint8_t)i); put8(&b, id);
+        put_le(&b, i < cfg->cpus ? 1 : 0, 4);      /* enabled, or hot-pluggable later */
     }
     put8(&b, 1); put8(&b, 12); put8(&b, cfg->ioapic_id); put8(&b, 0);
     put_le(&b, cfg->ioapic_addr, 4);

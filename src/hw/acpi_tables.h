@@ -26,7 +26,10 @@
 #include "mem/memory.h"
 
 struct acpi_config {
-    unsigned cpus;              /* processors with LAPIC IDs 0..cpus-1 */
+    unsigned cpus;              /* processors present (the first cpus of max_cpus) */
+    unsigned max_cpus;          /* possible processors (-smp maxcpus), 0: cpus; the absent
+                                   ones are listed disabled, as QEMU does */
+    const uint8_t *apic_ids;    /* LAPIC ID of each of max_cpus; NULL: 0, 1, 2 ... */
     uint32_t lapic_addr;        /* 0xFEE00000 */
     uint32_t ioapic_addr;       /* 0xFEC00000 */
     uint8_t ioapic_id;

@@ -93,7 +93,7 @@ uint32_t mptable_write(struct phys_mem *mem, const struct mptable_config *in, ui
 
     for (unsigned i = 0; i < cfg->cpus; i++, count++) {
         p[0] = MP_PROC;
-        p[1] = (uint8_t)i;
+        p[1] = cfg->apic_ids ? cfg->apic_ids[i] : (uint8_t)i;
         p[2] = 0x14;                                 /* local APIC version */
         p[3] = (uint8_t)(1 | (i == 0 ? 2 : 0));      /* enabled, BSP */
         le(p + 4, cfg->cpu_signature ? cfg->cpu_signature : 0x681, 4);

@@ -13,7 +13,8 @@
  * every PCI slot 1-31 listed.  ioapic_id has no zero default (0 is valid): set it to what the
  * board passed to ioapic_init (mptable_config_pc_defaults uses cpus, like acpi_tables.h). */
 struct mptable_config {
-    unsigned cpus;             /* APIC IDs 0..cpus-1, CPU 0 is the BSP */
+    unsigned cpus;             /* CPU 0 is the BSP */
+    const uint8_t *apic_ids;   /* APIC ID of each CPU; NULL: 0..cpus-1 */
     uint32_t lapic_addr;       /* 0xFEE00000 */
     uint32_t ioapic_addr;      /* 0xFEC00000 */
     uint8_t ioapic_id;

@@ -366,11 +366,25 @@ static void pc_firmware_equivalent(struct pc *pc)
     pc_bda_setup(pc);
 }
 
+/* The I/O APIC's ID: right above the highest local APIC ID (= the CPU count when the IDs are
+ * contiguous). */
+static uint8_t pc_ioapic_id(const struct pc *pc)
+{
+    unsigned top = 0;
+    for (unsigned i = 0; i < pc->max_cpus; i++)
+        if (pc->apic_ids[i] >= top)
+            top = pc->apic_ids[i] + 1u;
+    return (uint8_t)(top ? top : 1);
+}
+
 /* The ACPI tables' view of the board. The PM block address comes from the PIIX4's own PMBA
  * register, the one source of truth: firmware may move it (SeaBIOS does). */
 static void pc_acpi_config(struct pc *pc, struct acpi_config *acfg)
 {
     acpi_config_pc_defaults(acfg, pc->ncpus, pc->mem.ram_below_4g);
+    acfg->max_cpus = pc->max_cpus;
+    acfg->apic_ids = pc->apic_ids;
+    acfg->ioapic_id = pc_ioapic_id(pc);
     uint16_t pm = acpi_pm_programmed_base(&pc->pm);
     acfg->pm_base = pm ? pm : ACPI_PM_DEFAULT_BASE;
     acfg->pvpanic_port = pc->has_pvpanic ? pc->pvpanic.port : 0;
@@ -409,6 +423,8 @@ static int pc_direct_boot(struct pc *pc, char *err, size_t errlen)
         return fail(err, errlen, "pcvm: could not build the ACPI tables");
     struct mptable_config mcfg;
     mptable_config_pc_defaults(&mcfg, pc->ncpus);
+    mcfg.apic_ids = pc->apic_ids;
+    mcfg.ioapic_id = pc_ioapic_id(pc);
     mptable_write(&pc->mem, &mcfg, 0xf0100);
 
     struct e820_entry e820[BOOT_E820_MAX];
@@ -512,6 +528,25 @@ static int pc_create_cpus(struct pc *pc, char *err, size_t errlen)
         free(model);
         return fail(err, errlen, "pcvm: -smp %u: at most %d CPUs are supported", pc->ncpus, PC_MAX_CPUS);
     }
+    if (cfg->smp.zero_given)
+        fprintf(stderr, "pcvm: warning: Deprecated CPU topology (considered invalid): CPU topology "
+                "parameters must be greater than zero\n");
+    /* APIC IDs of every possible CPU, packed as QEMU does (sparse when a count is not a power
+     * of two). */
+    struct cpu_topo topo = { .threads = cfg->smp.threads ? cfg->smp.threads : 1,
+                             .cores = cfg->smp.cores ? cfg->smp.cores : 1,
+                             .dies = cfg->smp.dies ? cfg->smp.dies : 1 };
+    pc->max_cpus = cfg->smp.maxcpus > pc->ncpus ? cfg->smp.maxcpus : pc->ncpus;
+    if (pc->max_cpus > PC_MAX_CPUS)
+        pc->max_cpus = PC_MAX_CPUS;
+    for (unsigned i = 0; i < pc->max_cpus; i++) {
+        uint32_t id = cpu_topo_apic_id(&topo, i);
+        if (id >= 0xff) {
+            free(model);
+            return fail(err, errlen, "pcvm: -smp: APIC ID %u of CPU %u does not fit in 8 bits", id, i);
+        }
+        pc->apic_ids[i] = (uint8_t)id;
+    }
     struct cpu_board_ops ops = { .opaque = pc, .intr_ack = pc_intr_ack, .ferr = pc_ferr,
                                  .apic_base_changed = pc_apic_base_changed };
     for (unsigned i = 0; i < pc->ncpus; i++) {
@@ -519,6 +554,8 @@ static int pc_create_cpus(struct pc *pc, char *err, size_t errlen)
         if (!pc->cpus[i])
             return fail(err, errlen, "pcvm: out of memory");
         cpu_init(pc->cpus[i], (int)i, model, &pc->mem, &pc->io, &pc->clock, pc->log, &ops);
+        pc->cpus[i]->topo = topo;
+        pc->cpus[i]->topo.apic_id = pc->apic_ids[i];
         /* The JIT is opt-in (-accel tcg,jit=on) until it passes every gate (docs/OPTIONS.md). */
         pc->cpus[i]->exec.jit_threshold =
             cfg->jit == 1 ? (int)(cfg->jit_threshold ? cfg->jit_threshold : JIT_DEFAULT_THRESHOLD) : 0;
@@ -795,13 +832,13 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
     pc->ferr_irq = pc_isa_line(pc, 13, PC_IRQ_SRC_FERR);
     apic_bus_init(&pc->apic_bus, &pc->mem);
     for (unsigned i = 0; i < pc->ncpus; i++) {
-        lapic_init(&pc->lapic[i], &pc->apic_bus, pc->cpus[i], &pc->clock, (uint8_t)i, i == 0, pc_pic_ack, pc);
+        lapic_init(&pc->lapic[i], &pc->apic_bus, pc->cpus[i], &pc->clock, pc->apic_ids[i], i == 0, pc_pic_ack, pc);
         if (pc_register_device(pc, &(struct device){ .type = "apic", .bus = "cpu", .opaque = &pc->lapic[i],
                                                      .vmsd = &lapic_vmstate, .reset = reset_lapic },
                                err, errlen, "apic%u", i) < 0)
             return -1;
     }
-    ioapic_init(&pc->ioapic, &pc->apic_bus, &pc->mem, IOAPIC_DEFAULT_BASE, (uint8_t)pc->ncpus);
+    ioapic_init(&pc->ioapic, &pc->apic_bus, &pc->mem, IOAPIC_DEFAULT_BASE, pc_ioapic_id(pc));
     irq_connect(&pc->pic_intr, lapic_lint_irq, &pc->lapic[0], 0);
     pic_init(&pc->pic, &pc->io, pc->pic_intr, log);
     if (pc_register_device(pc, &(struct device){ .type = "ioapic", .bus = "sysbus", .opaque = &pc->ioapic,
@@ -976,7 +1013,7 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
         .ram_size = ram,
         .ram_below_4g = pc->mem.ram_below_4g,
         .cpus = pc->ncpus,
-        .max_cpus = cfg->smp.maxcpus ? cfg->smp.maxcpus : pc->ncpus,
+        .max_cpus = pc_ioapic_id(pc),   /* QEMU's apic_id_limit: the highest APIC ID + 1 */
         .nographic = cfg->nographic || !pc->has_vga,
         .boot_menu = cfg->boot.menu,
         .boot_fail_wait_ms = -1,

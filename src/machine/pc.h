@@ -42,7 +42,7 @@
 #include "util/stamps.h"
 #include "util/vclock.h"
 
-#define PC_MAX_CPUS 16
+#define PC_MAX_CPUS 32
 #define PC_MAX_DEBUGEXIT 4
 
 /* Who drives an ISA IRQ line; the line's level is the OR over sources. */
@@ -64,6 +64,8 @@ struct pc {
     struct cpu *cpus[PC_MAX_CPUS];
     const uint64_t *insn_counters[PC_MAX_CPUS]; /* -icount time follows their sum */
     struct lapic lapic[PC_MAX_CPUS];
+    uint8_t apic_ids[PC_MAX_CPUS]; /* of every possible CPU (-smp maxcpus), from the topology */
+    unsigned max_cpus;             /* -smp maxcpus: the MADT lists them, the absent disabled */
     struct apic_bus apic_bus;
     struct ioapic ioapic;
 

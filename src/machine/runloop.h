@@ -10,7 +10,7 @@
 #include "util/mainloop.h"
 #include "util/vclock.h"
 
-#define RUNLOOP_MAX_CPUS 16
+#define RUNLOOP_MAX_CPUS 32
 /* Default idle coalescing period (see struct runloop). */
 #define RUNLOOP_IDLE_COALESCE_DEFAULT_NS (50 * 1000 * 1000LL)
 

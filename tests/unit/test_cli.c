@@ -129,12 +129,36 @@ static void test_smp(void **state)
     assert_int_equal(cfg.smp.cpus, 2);
     assert_int_equal(cfg.smp.maxcpus, 4);
     vm_config_free(&cfg);
-    expect_error(VM_PARSE_ERROR, "pcvm: -smp 0: number of CPUs must be greater than zero", "-smp",
-                 "0", NULL);
-    expect_error(VM_PARSE_ERROR, NULL, "-smp", "4,sockets=3", NULL);
-    expect_error(VM_PARSE_ERROR, NULL, "-smp", "8,maxcpus=4", NULL);
+    /* QEMU 7.2: cores given, sockets filled in; dies count; zero is ignored with a warning. */
+    assert_int_equal(parse(&cfg, err, "-smp", "4,cores=2", NULL), 0);
+    assert_int_equal(cfg.smp.sockets, 2);
+    assert_int_equal(cfg.smp.cores, 2);
+    vm_config_free(&cfg);
+    assert_int_equal(parse(&cfg, err, "-smp", "8,sockets=2,dies=2", NULL), 0);
+    assert_int_equal(cfg.smp.dies, 2);
+    assert_int_equal(cfg.smp.cores, 2);
+    vm_config_free(&cfg);
+    assert_int_equal(parse(&cfg, err, "-smp", "0", NULL), 0);
+    assert_int_equal(cfg.smp.cpus, 1);
+    assert_true(cfg.smp.zero_given);
+    vm_config_free(&cfg);
+    assert_int_equal(parse(&cfg, err, "-smp", "4,threads=0", NULL), 0);
+    assert_int_equal(cfg.smp.cores, 4);
+    assert_int_equal(cfg.smp.threads, 1);
+    vm_config_free(&cfg);
+    expect_error(VM_PARSE_ERROR, "pcvm: -smp 4,sockets=3: Invalid CPU topology: product of the "
+                 "hierarchy must match maxcpus: sockets (3) * dies (1) * cores (1) * threads (1) "
+                 "!= maxcpus (4)", "-smp", "4,sockets=3", NULL);
+    expect_error(VM_PARSE_ERROR, "pcvm: -smp 8,maxcpus=4: Invalid CPU topology: maxcpus must be "
+                 "equal to or greater than smp: sockets (1) * dies (1) * cores (4) * threads (1) "
+                 "== maxcpus (4) < smp_cpus (8)", "-smp", "8,maxcpus=4", NULL);
+    expect_error(VM_PARSE_ERROR, "pcvm: -smp 4,clusters=2: clusters not supported by this "
+                 "machine's CPU topology", "-smp", "4,clusters=2", NULL);
+    expect_error(VM_PARSE_ERROR, "pcvm: -smp x: Parameter 'smp.cpus' expects integer", "-smp", "x",
+                 NULL);
+    expect_error(VM_PARSE_ERROR, "pcvm: -smp 64: Invalid SMP CPUs 64. The max CPUs supported by "
+                 "machine 'pc-i440fx-7.2' is 32", "-smp", "64", NULL);
     expect_error(VM_PARSE_ERROR, NULL, "-smp", "1000", NULL);
-    expect_error(VM_PARSE_ERROR, NULL, "-smp", "2,cores=0", NULL);
     expect_error(VM_PARSE_ERROR, "pcvm: -smp 2,books=2: invalid parameter 'books'", "-smp",
                  "2,books=2", NULL);
 }
