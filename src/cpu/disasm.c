@@ -137,7 +137,8 @@ static uint8_t simd_prefix(const struct insn *i)
 static void format_simd(const struct insn *i, struct out *o)
 {
     bool mem = i->pfx & P_MEM;
-    const struct simd_op_info *e = opcode_simd_lookup(i->op, simd_prefix(i), i->reg, mem);
+    const struct simd_op_info *e = i->map >= 2 ? opcode_map23_lookup(i->map, i->op, simd_prefix(i), mem)
+                                               : opcode_simd_lookup(i->op, simd_prefix(i), i->reg, mem);
     if (!e) {
         put(o, "(bad)");
         return;
@@ -208,8 +209,8 @@ static void format_insn(const struct insn *i, uint32_t eip, bool code32, char *b
 {
     struct out o = { buf, 0, buflen };
     buf[0] = 0;
-    if (i->map >= 2) {
-        put(&o, "(simd 0f%s%02x)", i->map == 2 ? "38" : "3a", i->op);
+    if (i->map >= 2) {   /* 0F 38 / 0F 3A */
+        format_simd(i, &o);
         return;
     }
     const struct opcode_info *f3 = (i->map == 1 && (i->pfx & P_REP)) ? opcode_lookup_f3(1, i->op) : NULL;

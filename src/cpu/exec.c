@@ -113,17 +113,20 @@ void cpu_exec_init(struct cpu *cpu)
     uint32_t out[4] = { 0, 0, 0, 0 };
     cpu_cpuid(cpu, 1, 0, out);
     cpu->exec.features = out[3];
-    cpu->exec.ext_features = (out[2] >> 23 & 1) << OX_POPCNT;
+    cpu->exec.ext_features = (out[2] >> 23 & 1) << OX_POPCNT | (out[2] >> 22 & 1) << OX_MOVBE |
+                             (out[2] >> 20 & 1) << OX_SSE42 | (out[2] >> 30 & 1) << OX_RDRAND;
     uint32_t top[4] = { 0, 0, 0, 0 }, w[4] = { 0, 0, 0, 0 };
     cpu_cpuid(cpu, 0, 0, top);
     if (top[0] >= 7) {
         cpu_cpuid(cpu, 7, 0, w);
-        cpu->exec.ext_features |= (w[1] >> 3 & 1) << OX_BMI1;
+        cpu->exec.ext_features |= (w[1] >> 3 & 1) << OX_BMI1 | (w[1] >> 19 & 1) << OX_ADX |
+                                   (w[1] >> 8 & 1) << OX_BMI2 | (w[1] >> 18 & 1) << OX_RDSEED |
+                                   (w[2] >> 22 & 1) << OX_RDPID;
     }
     cpu_cpuid(cpu, 0x80000000u, 0, top);
     if (top[0] >= 0x80000001u && top[0] < 0x80000100u) {
         cpu_cpuid(cpu, 0x80000001u, 0, w);
-        cpu->exec.ext_features |= (w[2] >> 5 & 1) << OX_LZCNT;
+        cpu->exec.ext_features |= (w[2] >> 5 & 1) << OX_LZCNT | (w[3] >> 27 & 1) << OX_RDTSCP;
     }
     cpu->exec.family = (out[0] >> 8) & 15;
     if (cpu->exec.family == 0)

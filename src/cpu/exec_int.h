@@ -21,6 +21,12 @@ void exec_jump_cache_clear(struct cpu *cpu);
 /* Slow part of exec_chain: look the target trace up and cache it in i->chain. */
 struct insn *exec_chain_slow(struct cpu *cpu, struct insn *i, uint32_t target);
 
+/* Effective address (offset within i->seg) of a decoded memory operand. */
+uint32_t exec_ea(struct cpu *cpu, const struct insn *i);
+/* Handler of a 0F 38 Fx integer form (MOVBE, CRC32, ADCX, ADOX) or a VEX-encoded BMI1/BMI2
+ * instruction (bmi.c); NULL when the model lacks it or the encoding is invalid (#UD). */
+insn_fn bmi_select_handler(struct cpu *cpu, const struct insn *i);
+
 /* What the JIT inlines: an instruction's form, read from its handler and operands. */
 enum insn_form_kind {
     FORM_OTHER,     /* anything else: the JIT calls the handler */

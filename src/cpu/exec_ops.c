@@ -75,6 +75,8 @@ static inline __attribute__((always_inline)) uint32_t ea(struct cpu *cpu, const 
     return a;
 }
 
+uint32_t exec_ea(struct cpu *cpu, const struct insn *i) { return ea(cpu, i); }
+
 static inline __attribute__((always_inline)) uint32_t rm_get(struct cpu *cpu, const struct insn *i, int sz)
 {
     if (i->pfx & P_MEM)
@@ -2123,6 +2125,8 @@ static struct insn *h_simd(struct cpu *cpu, struct insn *i)
     struct simd_args a;
     bool mem = i->pfx & P_MEM;
     a.prefix = i->simd_pfx;
+    if (i->map >= 2)   /* 0F 38 / 0F 3A: F2 and F3 win over 66 (SDM vol. 2 2.1.2) */
+        a.prefix = (i->pfx & P_REP) ? 0xf3 : (i->pfx & P_REPNE) ? 0xf2 : i->simd_pfx ? 0x66 : 0;
     a.map = i->map;
     a.opcode = i->op;
     a.modrm = i->modrm;
@@ -2340,6 +2344,12 @@ static insn_fn select_map1(struct cpu *cpu, struct insn *i)
 
 void decode_select_handler(struct cpu *cpu, struct insn *i)
 {
+    if (i->map == 2 && i->op >= 0xf0) {   /* integer forms of map 2 (bmi.c) */
+        insn_fn fn = (i->pfx & P_LOCK) ? NULL : bmi_select_handler(cpu, i);
+        i->fn = fn ? fn : h_ud;
+        i->ea_base = (i->pfx & P_A32) && i->base != NOREG && i->index == NOREG;
+        return;
+    }
     if (i->map >= 2 || (i->map == 1 && (opcode_lookup(1, i->op, -1)->attr & OA_INVALID) &&
                         simd_opcode_claimed(1, i->op))) {
         i->fn = (i->pfx & P_LOCK) ? h_ud : h_simd;

@@ -162,6 +162,11 @@ bool fpu_has(struct cpu *cpu, enum fpu_feature feat)
     case FEAT_SSE3: return ecx & 1;
     case FEAT_CLFSH: return edx >> 19 & 1;
     case FEAT_MMXEXT: return (edx >> 25 & 1) || (cpu->fpu.feat_ext_edx >> 22 & 1);
+    case FEAT_SSSE3: return ecx >> 9 & 1;
+    case FEAT_SSE41: return ecx >> 19 & 1;
+    case FEAT_SSE42: return ecx >> 20 & 1;
+    case FEAT_AES: return ecx >> 25 & 1;
+    case FEAT_PCLMUL: return ecx >> 1 & 1;
     }
     return false;
 }

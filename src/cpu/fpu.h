@@ -38,6 +38,7 @@ struct cpu;
 enum fpu_feature {
     FEAT_CMOV, FEAT_MMX, FEAT_FXSR, FEAT_SSE, FEAT_SSE2, FEAT_SSE3, FEAT_CLFSH,
     FEAT_MMXEXT, /* SSE's MMX additions: SSE, or AMD's extended MMX (0x80000001 EDX bit 22) */
+    FEAT_SSSE3, FEAT_SSE41, FEAT_SSE42, FEAT_AES, FEAT_PCLMUL, /* CPUID.1:ECX bits 9 19 20 25 1 */
 };
 
 /* CPUID leaf 1 EDX/ECX as the model reports them (cached until fpu_reset). */

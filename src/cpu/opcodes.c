@@ -729,3 +729,134 @@ const struct simd_op_info *opcode_simd_lookup(uint8_t opcode, uint8_t prefix, in
     }
     return NULL;
 }
+
+/* The 0F 38 (map 2) and 0F 3A (map 3) forms, sorted by map, opcode, prefix (SDM vol. 2
+ * opcode map tables A-4 and A-5): SSSE3 (MMX and XMM forms), SSE4.1, SSE4.2, AES-NI,
+ * PCLMULQDQ, MOVBE, CRC32, ADCX/ADOX. */
+struct map23_row { uint8_t map, opcode, prefix; struct simd_op_info info; };
+static const struct map23_row map23_rows[] = {
+    { 2, 0x00, 0x00, { "pshufb", "Pq,Qq", 0, SF_SSSE3 } },
+    { 2, 0x00, 0x66, { "pshufb", "Vx,Wx", 0, SF_SSSE3 } },
+    { 2, 0x01, 0x00, { "phaddw", "Pq,Qq", 0, SF_SSSE3 } },
+    { 2, 0x01, 0x66, { "phaddw", "Vx,Wx", 0, SF_SSSE3 } },
+    { 2, 0x02, 0x00, { "phaddd", "Pq,Qq", 0, SF_SSSE3 } },
+    { 2, 0x02, 0x66, { "phaddd", "Vx,Wx", 0, SF_SSSE3 } },
+    { 2, 0x03, 0x00, { "phaddsw", "Pq,Qq", 0, SF_SSSE3 } },
+    { 2, 0x03, 0x66, { "phaddsw", "Vx,Wx", 0, SF_SSSE3 } },
+    { 2, 0x04, 0x00, { "pmaddubsw", "Pq,Qq", 0, SF_SSSE3 } },
+    { 2, 0x04, 0x66, { "pmaddubsw", "Vx,Wx", 0, SF_SSSE3 } },
+    { 2, 0x05, 0x00, { "phsubw", "Pq,Qq", 0, SF_SSSE3 } },
+    { 2, 0x05, 0x66, { "phsubw", "Vx,Wx", 0, SF_SSSE3 } },
+    { 2, 0x06, 0x00, { "phsubd", "Pq,Qq", 0, SF_SSSE3 } },
+    { 2, 0x06, 0x66, { "phsubd", "Vx,Wx", 0, SF_SSSE3 } },
+    { 2, 0x07, 0x00, { "phsubsw", "Pq,Qq", 0, SF_SSSE3 } },
+    { 2, 0x07, 0x66, { "phsubsw", "Vx,Wx", 0, SF_SSSE3 } },
+    { 2, 0x08, 0x00, { "psignb", "Pq,Qq", 0, SF_SSSE3 } },
+    { 2, 0x08, 0x66, { "psignb", "Vx,Wx", 0, SF_SSSE3 } },
+    { 2, 0x09, 0x00, { "psignw", "Pq,Qq", 0, SF_SSSE3 } },
+    { 2, 0x09, 0x66, { "psignw", "Vx,Wx", 0, SF_SSSE3 } },
+    { 2, 0x0a, 0x00, { "psignd", "Pq,Qq", 0, SF_SSSE3 } },
+    { 2, 0x0a, 0x66, { "psignd", "Vx,Wx", 0, SF_SSSE3 } },
+    { 2, 0x0b, 0x00, { "pmulhrsw", "Pq,Qq", 0, SF_SSSE3 } },
+    { 2, 0x0b, 0x66, { "pmulhrsw", "Vx,Wx", 0, SF_SSSE3 } },
+    { 2, 0x10, 0x66, { "pblendvb", "Vx,Wx", 0, SF_SSE41 } },
+    { 2, 0x14, 0x66, { "blendvps", "Vx,Wx", 0, SF_SSE41 } },
+    { 2, 0x15, 0x66, { "blendvpd", "Vx,Wx", 0, SF_SSE41 } },
+    { 2, 0x17, 0x66, { "ptest", "Vx,Wx", 0, SF_SSE41 } },
+    { 2, 0x1c, 0x00, { "pabsb", "Pq,Qq", 0, SF_SSSE3 } },
+    { 2, 0x1c, 0x66, { "pabsb", "Vx,Wx", 0, SF_SSSE3 } },
+    { 2, 0x1d, 0x00, { "pabsw", "Pq,Qq", 0, SF_SSSE3 } },
+    { 2, 0x1d, 0x66, { "pabsw", "Vx,Wx", 0, SF_SSSE3 } },
+    { 2, 0x1e, 0x00, { "pabsd", "Pq,Qq", 0, SF_SSSE3 } },
+    { 2, 0x1e, 0x66, { "pabsd", "Vx,Wx", 0, SF_SSSE3 } },
+    { 2, 0x20, 0x66, { "pmovsxbw", "Vx,Wq", 0, SF_SSE41 } },
+    { 2, 0x21, 0x66, { "pmovsxbd", "Vx,Wd", 0, SF_SSE41 } },
+    { 2, 0x22, 0x66, { "pmovsxbq", "Vx,Ww", 0, SF_SSE41 } },
+    { 2, 0x23, 0x66, { "pmovsxwd", "Vx,Wq", 0, SF_SSE41 } },
+    { 2, 0x24, 0x66, { "pmovsxwq", "Vx,Wd", 0, SF_SSE41 } },
+    { 2, 0x25, 0x66, { "pmovsxdq", "Vx,Wq", 0, SF_SSE41 } },
+    { 2, 0x28, 0x66, { "pmuldq", "Vx,Wx", 0, SF_SSE41 } },
+    { 2, 0x29, 0x66, { "pcmpeqq", "Vx,Wx", 0, SF_SSE41 } },
+    { 2, 0x2a, 0x66, { "movntdqa", "Vx,Mx", SA_MEMONLY, SF_SSE41 } },
+    { 2, 0x2b, 0x66, { "packusdw", "Vx,Wx", 0, SF_SSE41 } },
+    { 2, 0x30, 0x66, { "pmovzxbw", "Vx,Wq", 0, SF_SSE41 } },
+    { 2, 0x31, 0x66, { "pmovzxbd", "Vx,Wd", 0, SF_SSE41 } },
+    { 2, 0x32, 0x66, { "pmovzxbq", "Vx,Ww", 0, SF_SSE41 } },
+    { 2, 0x33, 0x66, { "pmovzxwd", "Vx,Wq", 0, SF_SSE41 } },
+    { 2, 0x34, 0x66, { "pmovzxwq", "Vx,Wd", 0, SF_SSE41 } },
+    { 2, 0x35, 0x66, { "pmovzxdq", "Vx,Wq", 0, SF_SSE41 } },
+    { 2, 0x37, 0x66, { "pcmpgtq", "Vx,Wx", 0, SF_SSE42 } },
+    { 2, 0x38, 0x66, { "pminsb", "Vx,Wx", 0, SF_SSE41 } },
+    { 2, 0x39, 0x66, { "pminsd", "Vx,Wx", 0, SF_SSE41 } },
+    { 2, 0x3a, 0x66, { "pminuw", "Vx,Wx", 0, SF_SSE41 } },
+    { 2, 0x3b, 0x66, { "pminud", "Vx,Wx", 0, SF_SSE41 } },
+    { 2, 0x3c, 0x66, { "pmaxsb", "Vx,Wx", 0, SF_SSE41 } },
+    { 2, 0x3d, 0x66, { "pmaxsd", "Vx,Wx", 0, SF_SSE41 } },
+    { 2, 0x3e, 0x66, { "pmaxuw", "Vx,Wx", 0, SF_SSE41 } },
+    { 2, 0x3f, 0x66, { "pmaxud", "Vx,Wx", 0, SF_SSE41 } },
+    { 2, 0x40, 0x66, { "pmulld", "Vx,Wx", 0, SF_SSE41 } },
+    { 2, 0x41, 0x66, { "phminposuw", "Vx,Wx", 0, SF_SSE41 } },
+    { 2, 0xdb, 0x66, { "aesimc", "Vx,Wx", 0, SF_AES } },
+    { 2, 0xdc, 0x66, { "aesenc", "Vx,Wx", 0, SF_AES } },
+    { 2, 0xdd, 0x66, { "aesenclast", "Vx,Wx", 0, SF_AES } },
+    { 2, 0xde, 0x66, { "aesdec", "Vx,Wx", 0, SF_AES } },
+    { 2, 0xdf, 0x66, { "aesdeclast", "Vx,Wx", 0, SF_AES } },
+    { 2, 0xf0, 0x00, { "movbe", "Gv,Mv", SA_MEMONLY, SF_MOVBE } },
+    { 2, 0xf0, 0x66, { "movbe", "Gv,Mv", SA_MEMONLY, SF_MOVBE } },
+    { 2, 0xf0, 0xf2, { "crc32", "Gd,Eb", 0, SF_SSE42 } },
+    { 2, 0xf1, 0x00, { "movbe", "Mv,Gv", SA_MEMONLY, SF_MOVBE } },
+    { 2, 0xf1, 0x66, { "movbe", "Mv,Gv", SA_MEMONLY, SF_MOVBE } },
+    { 2, 0xf1, 0xf2, { "crc32", "Gd,Ev", 0, SF_SSE42 } },
+    { 2, 0xf6, 0x66, { "adcx", "Gd,Ed", 0, SF_ADX } },
+    { 2, 0xf6, 0xf3, { "adox", "Gd,Ed", 0, SF_ADX } },
+    { 3, 0x08, 0x66, { "roundps", "Vx,Wx,I", 0, SF_SSE41 } },
+    { 3, 0x09, 0x66, { "roundpd", "Vx,Wx,I", 0, SF_SSE41 } },
+    { 3, 0x0a, 0x66, { "roundss", "Vx,Wd,I", 0, SF_SSE41 } },
+    { 3, 0x0b, 0x66, { "roundsd", "Vx,Wq,I", 0, SF_SSE41 } },
+    { 3, 0x0c, 0x66, { "blendps", "Vx,Wx,I", 0, SF_SSE41 } },
+    { 3, 0x0d, 0x66, { "blendpd", "Vx,Wx,I", 0, SF_SSE41 } },
+    { 3, 0x0e, 0x66, { "pblendw", "Vx,Wx,I", 0, SF_SSE41 } },
+    { 3, 0x0f, 0x00, { "palignr", "Pq,Qq,I", 0, SF_SSSE3 } },
+    { 3, 0x0f, 0x66, { "palignr", "Vx,Wx,I", 0, SF_SSSE3 } },
+    { 3, 0x14, 0x66, { "pextrb", "Rd,Vx,I", SA_REGONLY, SF_SSE41 } },
+    { 3, 0x14, 0x66, { "pextrb", "Mb,Vx,I", SA_MEMONLY, SF_SSE41 } },
+    { 3, 0x15, 0x66, { "pextrw", "Rd,Vx,I", SA_REGONLY, SF_SSE41 } },
+    { 3, 0x15, 0x66, { "pextrw", "Mw,Vx,I", SA_MEMONLY, SF_SSE41 } },
+    { 3, 0x16, 0x66, { "pextrd", "Ed,Vx,I", 0, SF_SSE41 } },
+    { 3, 0x17, 0x66, { "extractps", "Ed,Vx,I", 0, SF_SSE41 } },
+    { 3, 0x20, 0x66, { "pinsrb", "Vx,Rd,I", SA_REGONLY, SF_SSE41 } },
+    { 3, 0x20, 0x66, { "pinsrb", "Vx,Mb,I", SA_MEMONLY, SF_SSE41 } },
+    { 3, 0x21, 0x66, { "insertps", "Vx,Ux,I", SA_REGONLY, SF_SSE41 } },
+    { 3, 0x21, 0x66, { "insertps", "Vx,Md,I", SA_MEMONLY, SF_SSE41 } },
+    { 3, 0x22, 0x66, { "pinsrd", "Vx,Ed,I", 0, SF_SSE41 } },
+    { 3, 0x40, 0x66, { "dpps", "Vx,Wx,I", 0, SF_SSE41 } },
+    { 3, 0x41, 0x66, { "dppd", "Vx,Wx,I", 0, SF_SSE41 } },
+    { 3, 0x42, 0x66, { "mpsadbw", "Vx,Wx,I", 0, SF_SSE41 } },
+    { 3, 0x44, 0x66, { "pclmulqdq", "Vx,Wx,I", 0, SF_PCLMUL } },
+    { 3, 0x60, 0x66, { "pcmpestrm", "Vx,Wx,I", 0, SF_SSE42 } },
+    { 3, 0x61, 0x66, { "pcmpestri", "Vx,Wx,I", 0, SF_SSE42 } },
+    { 3, 0x62, 0x66, { "pcmpistrm", "Vx,Wx,I", 0, SF_SSE42 } },
+    { 3, 0x63, 0x66, { "pcmpistri", "Vx,Wx,I", 0, SF_SSE42 } },
+    { 3, 0xdf, 0x66, { "aeskeygenassist", "Vx,Wx,I", 0, SF_AES } },
+};
+
+const struct simd_op_info *opcode_map23_lookup(uint8_t map, uint8_t opcode, uint8_t prefix, bool mem)
+{
+    for (unsigned k = 0; k < sizeof(map23_rows) / sizeof(map23_rows[0]); k++) {
+        const struct map23_row *r = &map23_rows[k];
+        if (r->map != map || r->opcode != opcode || r->prefix != prefix)
+            continue;
+        if (((r->info.attr & SA_MEMONLY) && !mem) || ((r->info.attr & SA_REGONLY) && mem))
+            continue;
+        return &r->info;
+    }
+    return NULL;
+}
+
+bool opcode_map23_exists(uint8_t map, uint8_t opcode)
+{
+    for (unsigned k = 0; k < sizeof(map23_rows) / sizeof(map23_rows[0]); k++)
+        if (map23_rows[k].map == map && map23_rows[k].opcode == opcode)
+            return true;
+    return false;
+}

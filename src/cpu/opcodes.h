@@ -55,7 +55,15 @@ enum opcode_ext {
     OX_NONE,
     OX_POPCNT,  /* CPUID.1:ECX.POPCNT[23] */
     OX_LZCNT,   /* CPUID.80000001:ECX.ABM/LZCNT[5] */
-    OX_BMI1,    /* CPUID.7.0:EBX.BMI1[3] (TZCNT) */
+    OX_BMI1,    /* CPUID.7.0:EBX.BMI1[3] (TZCNT, ANDN, BEXTR, BLSI, BLSMSK, BLSR) */
+    OX_MOVBE,   /* CPUID.1:ECX.MOVBE[22] */
+    OX_SSE42,   /* CPUID.1:ECX.SSE4_2[20] (CRC32) */
+    OX_ADX,     /* CPUID.7.0:EBX.ADX[19] */
+    OX_BMI2,    /* CPUID.7.0:EBX.BMI2[8] */
+    OX_RDRAND,  /* CPUID.1:ECX.RDRAND[30] */
+    OX_RDSEED,  /* CPUID.7.0:EBX.RDSEED[18] */
+    OX_RDTSCP,  /* CPUID.80000001:EDX.RDTSCP[27] */
+    OX_RDPID,   /* CPUID.7.0:ECX.RDPID[22] */
 };
 
 /* The entry for opcode (map 0: one byte, map 1: 0F xx); reg selects within groups (pass -1
@@ -124,6 +132,13 @@ enum simd_feature {
     SF_MMXEXT,  /* the integer MMX instructions SSE added: SSE, or AMD CPUID.80000001:EDX[22] */
     SF_FXSR,    /* CPUID.1:EDX.FXSR[24] (FXSAVE/FXRSTOR) */
     SF_CLFSH,   /* CPUID.1:EDX.CLFSH[19] */
+    SF_SSSE3,   /* CPUID.1:ECX.SSSE3[9] */
+    SF_SSE41,   /* CPUID.1:ECX.SSE4_1[19] */
+    SF_SSE42,   /* CPUID.1:ECX.SSE4_2[20] (also CRC32) */
+    SF_MOVBE,   /* CPUID.1:ECX.MOVBE[22] */
+    SF_AES,     /* CPUID.1:ECX.AESNI[25] */
+    SF_PCLMUL,  /* CPUID.1:ECX.PCLMULQDQ[1] */
+    SF_ADX,     /* CPUID.7.0:EBX.ADX[19] */
 };
 
 /* Attributes (struct simd_op_info.attr). */
@@ -149,5 +164,12 @@ struct simd_op_info {
  * the 0F 71-73 and 0F AE groups) and memory/register operand; NULL when the combination is
  * not an MMX/SSE/SSE2/SSE3 instruction (#UD on the P6-family models). */
 const struct simd_op_info *opcode_simd_lookup(uint8_t opcode, uint8_t prefix, int reg, bool mem);
+/* The form of opcode in map 2 (0F 38 xx) or map 3 (0F 3A xx, every form takes an imm8) with
+ * mandatory prefix (0, 0x66, 0xF2, 0xF3) and memory/register operand: SSSE3, SSE4.1, SSE4.2,
+ * AES-NI, PCLMULQDQ, and the integer forms MOVBE, CRC32, ADCX, ADOX (G/E operands); NULL
+ * when the combination is not an instruction (#UD). */
+const struct simd_op_info *opcode_map23_lookup(uint8_t map, uint8_t opcode, uint8_t prefix, bool mem);
+/* True when some prefix/operand combination of opcode in map 2 or 3 is an instruction. */
+bool opcode_map23_exists(uint8_t map, uint8_t opcode);
 
 #endif

@@ -5,12 +5,16 @@
 
 #include "cpu/cpu.h"
 #include "cpu/mmu.h"
+#include "cpu/opcodes.h"
 #include "cpu/simd_host.h"
+#include "cpu/simd_int.h"
 
 /* ---- Opcode tables ---- */
 
 bool simd_opcode_claimed(uint8_t map, uint8_t op)
 {
+    if (map == 2 || map == 3)
+        return opcode_map23_exists(map, op);
     if (map != 1)
         return false;
     return (op >= 0x10 && op <= 0x18) || (op >= 0x28 && op <= 0x2f) ||
@@ -964,13 +968,47 @@ static void group_ae(struct cpu *cpu, const struct simd_args *a)
     ud(cpu);
 }
 
+/* ---- For sse4.c (simd_int.h) ---- */
+
+void simd_need(struct cpu *cpu, enum fpu_feature feat) { need(cpu, feat); }
+void simd_sse_check(struct cpu *cpu, enum fpu_feature feat) { sse_check(cpu, feat); }
+void simd_mmx_check(struct cpu *cpu, enum fpu_feature feat) { mmx_check(cpu, feat); }
+xmm_reg simd_xmm_src(struct cpu *cpu, const struct simd_args *a, unsigned size, bool align)
+{
+    return xmm_src(cpu, a, size, align);
+}
+uint64_t simd_mm_src(struct cpu *cpu, const struct simd_args *a, unsigned size)
+{
+    return mm_src(cpu, a, size);
+}
+uint64_t simd_mm_get(struct cpu *cpu, unsigned r) { return mm_get(cpu, r); }
+void simd_mm_set(struct cpu *cpu, unsigned r, uint64_t v) { mm_set(cpu, r, v); }
+void simd_sse_flags(struct cpu *cpu, uint32_t flags) { sse_flags(cpu, flags); }
+
+uint32_t simd_fp_step(struct cpu *cpu, enum simd_fp_op op, xmm_reg *r, const xmm_reg *s,
+                      uint32_t prior)
+{
+    xmm_reg d = *r;
+    uint32_t flags = simd_host_fp(op, cpu->fpu.mxcsr, r, s, 0);
+    uint32_t unmasked = ~(cpu->fpu.mxcsr >> 7) & 0x3f;
+    if (unmasked && ((flags & unmasked) || (unmasked & MX_UE))) {
+        uint32_t keep = cpu->fpu.mxcsr;
+        cpu->fpu.mxcsr |= prior;   /* reported with this step's flags if it traps */
+        sse_fp_unmasked(cpu, op, &d, s, 0, flags);
+        cpu->fpu.mxcsr = keep;
+    }
+    return prior | flags;
+}
+
 /* ---- Dispatch ---- */
 
 void cpu_simd_op(struct cpu *cpu, const struct simd_args *a)
 {
     uint8_t op = a->opcode;
-    if (a->map != 1)
-        ud(cpu);
+    if (a->map != 1) {
+        sse4_op(cpu, a);
+        return;
+    }
     switch (op) {
     case 0x10 ... 0x17: case 0x28: case 0x29: case 0x2b: case 0x50: case 0xc6:
         sse_moves(cpu, a);

@@ -63,8 +63,14 @@ enum {
     CPUID_FXSR = 1u << 24, CPUID_SSE = 1u << 25, CPUID_SSE2 = 1u << 26,
 };
 /* Leaf 1 ECX. */
-enum { CPUID_ECX_SSE3 = 1u << 0, CPUID_ECX_SSSE3 = 1u << 9, CPUID_ECX_POPCNT = 1u << 23,
+enum { CPUID_ECX_SSE3 = 1u << 0, CPUID_ECX_PCLMUL = 1u << 1, CPUID_ECX_SSSE3 = 1u << 9,
+       CPUID_ECX_SSE41 = 1u << 19, CPUID_ECX_SSE42 = 1u << 20, CPUID_ECX_MOVBE = 1u << 22,
+       CPUID_ECX_POPCNT = 1u << 23, CPUID_ECX_AES = 1u << 25, CPUID_ECX_RDRAND = 1u << 30,
        CPUID_ECX_HYPERVISOR = 1u << 31 };
+/* Leaf 7 subleaf 0 EBX / ECX. */
+enum { CPUID_7EBX_BMI1 = 1u << 3, CPUID_7EBX_BMI2 = 1u << 8, CPUID_7EBX_RDSEED = 1u << 18,
+       CPUID_7EBX_ADX = 1u << 19 };
+enum { CPUID_7ECX_RDPID = 1u << 22 };
 /* CPUID.80000001:ECX: LZCNT (AMD's ABM; Intel names the same bit LZCNT). */
 enum { CPUID_E1ECX_ABM = 1u << 5 };
 /* Leaf 0x80000001 EDX (AMD). */

@@ -122,6 +122,15 @@ static void test_simd_forms(void **state)
     /* MOVLPS (memory) and MOVHLPS (register) share 0F 12. */
     assert_string_equal(opcode_simd_lookup(0x12, 0, -1, true)->name, "movlps");
     assert_string_equal(opcode_simd_lookup(0x12, 0, -1, false)->name, "movhlps");
+    /* 0F 38 / 0F 3A: SSSE3 in MMX and XMM forms, SSE4.1 only with 66, MOVBE memory only. */
+    assert_string_equal(opcode_map23_lookup(2, 0x00, 0, false)->name, "pshufb");
+    assert_string_equal(opcode_map23_lookup(2, 0x00, 0x66, true)->operands, "Vx,Wx");
+    assert_null(opcode_map23_lookup(2, 0x10, 0, false));
+    assert_null(opcode_map23_lookup(2, 0xf0, 0, false));
+    assert_string_equal(opcode_map23_lookup(2, 0xf0, 0xf2, false)->name, "crc32");
+    assert_string_equal(opcode_map23_lookup(3, 0x14, 0x66, true)->operands, "Mb,Vx,I");
+    assert_true(opcode_map23_exists(3, 0x63));
+    assert_false(opcode_map23_exists(3, 0x64));
     /* Group 0F 71-73: register forms only, imm8. */
     e = opcode_simd_lookup(0x73, 0x66, 7, false);
     assert_string_equal(e->name, "pslldq");

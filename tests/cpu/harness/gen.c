@@ -419,6 +419,41 @@ static void simd_forms(struct gen_form *forms, int *n, int max)
     }
 }
 
+/* The 0F 38 / 0F 3A forms of pcvm's table (SSSE3, SSE4.1, SSE4.2, AES-NI, PCLMULQDQ, MOVBE,
+ * CRC32, ADX) with every mandatory prefix the table has for the opcode, plus the other prefixes
+ * of the vector opcodes (#UD), register and memory operands. */
+static void map23_forms(struct gen_form *forms, int *n, int max)
+{
+    static const uint8_t pfx[4] = { 0, 0x66, 0xf2, 0xf3 };
+    for (int map = 2; map <= 3; map++)
+        for (int op = 0; op < 256; op++) {
+            if (!opcode_map23_exists((uint8_t)map, (uint8_t)op))
+                continue;
+            for (int p = 0; p < 4; p++)
+                for (int mem = 0; mem < 2; mem++) {
+                    const struct simd_op_info *e = opcode_map23_lookup((uint8_t)map, (uint8_t)op, pfx[p], mem);
+                    if (!e && (op >= 0xf0 || (p >= 2 && mem)))
+                        continue;   /* the host may have other extensions there (CET, SHA...) */
+                    struct gen_form *f = add_form(forms, n, max);
+                    if (!f)
+                        return;
+                    f->family = TC_SIMD;
+                    f->map = (uint8_t)map;
+                    f->opcode = (uint8_t)op;
+                    f->reg = -1;
+                    f->pfx = pfx[p];
+                    f->mem = (uint8_t)mem;
+                    f->abs_mem = (uint8_t)mem;
+                    f->kind = K_SIMD;
+                    f->mem_size = 16;
+                    snprintf(f->mnem, sizeof(f->mnem), "%s", e ? e->name : "ud-0f38");
+                    snprintf(f->name, sizeof(f->name), "%s %s0f%s%02x %s", e ? e->name : "(bad)",
+                             p == 0 ? "" : p == 1 ? "66 " : p == 2 ? "f2 " : "f3 ",
+                             map == 2 ? "38" : "3a", op, mem ? "mem" : "reg");
+                }
+        }
+}
+
 int gen_forms(struct gen_form *forms, int max)
 {
     int n = 0;
@@ -426,6 +461,7 @@ int gen_forms(struct gen_form *forms, int max)
     f3_forms(forms, &n, max);
     x87_forms(forms, &n, max);
     simd_forms(forms, &n, max);
+    map23_forms(forms, &n, max);
     return n;
 }
 
@@ -459,9 +495,12 @@ static uint32_t fixed_regs(uint8_t kind, const struct gen_form *f)
     case K_DIV: case K_MULDIV: case K_CMPXCHG: case K_CX8: case K_AAMD: case K_BCD:
         m |= 1u << 0 | 1u << 2 | 1u << 1 | 1u << 3; break;
     case K_XLAT: m |= 1u << 3 | 1u; break;
-    case K_SIMD: m |= 1u << 7; break;
+    case K_SIMD:
+        m |= 1u << 7;
+        if (f && f->map == 3 && f->opcode >= 0x60 && f->opcode <= 0x63)
+            m |= 1u << 0 | 1u << 2;   /* PCMPESTRx lengths in EAX and EDX */
+        break;
     }
-    (void)f;
     return m;
 }
 
@@ -761,6 +800,66 @@ static void x87_case(const struct gen_form *f, struct rng *r, struct tc_case *c,
     emit_modrm_mem(b, r, c, (unsigned)f->reg, off, 1u << 4);
 }
 
+/* String-compare inputs: short alphabets (with NULs) so that matches, ranges and ends occur;
+ * explicit lengths in EAX/EDX around the element counts, negative ones too. */
+static void pcmpstr_inputs(struct rng *r, struct tc_case *c, bool mem, uint32_t off)
+{
+    static const uint8_t alpha[] = { 0x41, 0x42, 0x43, 0x61, 0x7f, 0x80, 0xff, 0 };
+    for (int x = 0; x < 9; x++) {
+        uint8_t *p = x < 8 ? c->fx_in + 160 + 16 * x : c->in.mem + off;
+        if (x == 8 && !mem)
+            break;
+        if (chance(r, 4))
+            continue;
+        unsigned nalpha = chance(r, 2) ? 3 : ARRAY_N(alpha) - (chance(r, 2) ? 1 : 0);
+        for (int k = 0; k < 16; k++)
+            p[k] = alpha[rndn(r, nalpha)];
+        if (chance(r, 3))
+            memset(p + rndn(r, 16), 0, 2);
+    }
+    for (int reg = 0; reg <= 2; reg += 2) {
+        static const int32_t lens[] = { 0, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, -1, -8, -16, -17 };
+        if (!chance(r, 4))
+            c->in.regs[reg] = (uint32_t)lens[rndn(r, ARRAY_N(lens))];
+        else if (chance(r, 2))
+            c->in.regs[reg] = chance(r, 2) ? 0x80000000u : 0x7fffffffu;
+    }
+}
+
+/* A 0F 38 / 0F 3A case (the bytes after 0F). */
+static void map23_case(const struct gen_form *f, struct rng *r, struct tc_case *c, struct build *b)
+{
+    emit8(b, f->map == 2 ? 0x38 : 0x3a);
+    emit8(b, f->opcode);
+    unsigned reg = rndn(r, 8);
+    uint32_t off = 0x40 + (chance(r, 8) ? rndn(r, 16) : 0);
+    bool str = f->map == 3 && f->opcode >= 0x60 && f->opcode <= 0x63;
+    if (f->mem) {
+        c->memoff = (uint16_t)off;
+        for (unsigned i = 0; i < 16; i += 8) {
+            switch (rndn(r, 3)) {
+            case 0: put32(c->in.mem + off + i, pick_f32(r)); put32(c->in.mem + off + i + 4, pick_f32(r)); break;
+            case 1: put64(c->in.mem + off + i, pick_f64(r)); break;
+            default: put32(c->in.mem + off + i, pick_value(r)); put32(c->in.mem + off + i + 4, pick_value(r)); break;
+            }
+        }
+        /* ModRM mod 00 rm 100, SIB base 101 index 100: [disp32], in 32- and 64-bit mode. */
+        emit8(b, (uint8_t)(0x04 | reg << 3));
+        emit8(b, 0x25);
+        emit32(b, c->membase + off);
+    } else {
+        emit8(b, (uint8_t)(0xc0 | reg << 3 | rndn(r, 8)));
+    }
+    if (str)
+        pcmpstr_inputs(r, c, f->mem, off);
+    if (f->map == 3) {
+        uint8_t imm = (uint8_t)rnd32(r);
+        if (f->opcode >= 0x08 && f->opcode <= 0x0b && chance(r, 2))
+            imm &= 0x0f;   /* ROUNDxx: the defined bits */
+        emit8(b, imm);
+    }
+}
+
 static void simd_case(const struct gen_form *f, struct rng *r, struct tc_case *c, struct build *b)
 {
     fill_fx(r, c, true);
@@ -768,6 +867,10 @@ static void simd_case(const struct gen_form *f, struct rng *r, struct tc_case *c
     if (f->pfx)
         emit8(b, f->pfx);
     emit8(b, 0x0f);
+    if (f->map >= 2) {
+        map23_case(f, r, c, b);
+        return;
+    }
     emit8(b, f->opcode);
     if (f->opcode == 0x77)
         return;

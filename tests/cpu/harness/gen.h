@@ -33,6 +33,8 @@ struct gen_form {
     uint8_t mem_size;       /* bytes of the memory operand (x87/SIMD) */
     uint8_t mem_type;       /* x87: enum gen_x87_mem */
     uint32_t attr;          /* OA_* of the opcode-table entry (integer forms) */
+    uint8_t abs_mem;        /* the memory operand is encoded as SIB [disp32] (no base, no
+                               index): the same absolute address in 64-bit mode */
 };
 
 /* Maximum number of forms gen_forms() can produce. */

@@ -7,7 +7,9 @@
  * mean the same in 64-bit mode: no memory operand (64-bit mode addresses with 64-bit
  * registers and RIP-relative disp32), no stack (64-bit pushes), no opcode that 64-bit mode
  * redefines or removes (0x40-0x4F are REX, 0x63 MOVSXD, 0x62/C4/C5 EVEX/VEX, BCD, ...),
- * no 16-bit addressing (67 selects 32-bit addressing there), no segment loads.  32-bit
+ * no 16-bit addressing (67 selects 32-bit addressing there), no segment loads. Memory
+ * operands encoded as SIB [disp32] (no base, no index: the 0F 38 / 0F 3A forms) address the
+ * same absolute location in both modes and run.  32-bit
  * results zero-extend into the 64-bit registers; only the low 32 bits are recorded.
  * EFLAGS, x87 and SSE register forms behave identically.  Prints on stderr how many forms
  * ran and how many were skipped. */
@@ -167,7 +169,7 @@ static bool same_in_64bit(const struct gen_form *f, const char **why)
 {
     if (gen_host_feature_mismatch(f, why))
         return false;
-    if (f->mem || f->addr16 || (f->rep && f->kind == K_STRING)) {
+    if ((f->mem && !f->abs_mem) || f->addr16 || (f->rep && f->kind == K_STRING)) {
         *why = "memory operand (64-bit mode addresses differently)";
         return false;
     }
