@@ -42,6 +42,18 @@ enum insn_form_kind {
     FORM_LEA,       /* dst32 <- 32-bit effective address */
     FORM_JCC,       /* conditional near branch (cc), 32-bit operand size */
     FORM_JMP,       /* near relative jump, 32-bit operand size */
+    FORM_LOADX,     /* dst32 <- [mem] of size sz zero- (or with sx sign-) extended */
+    FORM_MOVX_RR,   /* dst32 <- src of size sz (SZ8/SZ16) zero-extended */
+    FORM_ALU_RM,    /* dst = dst alu [mem] */
+    FORM_ALU_MR,    /* [mem] = [mem] alu src */
+    FORM_ALU_MI,    /* [mem] = [mem] alu imm */
+    FORM_SHIFT,     /* dst32 shifted (alu: 4 SHL, 5 SHR, 6 SAL, 7 SAR) by count, or by CL (cl) */
+    FORM_IMUL,      /* dst32 = dst32 * src32, or (imm form) src32 * imm */
+    FORM_INCDEC,    /* dst32 + 1 (alu 0) or - 1 (alu 1) */
+    FORM_PUSH,      /* push src32 (32-bit stack) */
+    FORM_POP,       /* pop dst32 (32-bit stack) */
+    FORM_CALL,      /* call rel32 (32-bit code and stack) */
+    FORM_RET,       /* ret (32-bit code and stack) */
 };
 struct insn_form {
     enum insn_form_kind kind;
@@ -49,6 +61,8 @@ struct insn_form {
     unsigned sz;        /* SZ8, SZ16, SZ32 */
     unsigned dst, src;  /* register numbers (byte registers: 0-3 low, 4-7 high bytes) */
     unsigned cc;        /* FORM_JCC */
+    unsigned count;     /* FORM_SHIFT: the immediate count (0-31) */
+    bool sx, cl, imm;   /* FORM_LOADX: sign-extend; FORM_SHIFT: by CL; FORM_IMUL: imm form */
 };
 /* Classify a decoded instruction (after decode_select_handler) for the JIT. */
 void exec_insn_form(const struct insn *i, struct insn_form *f);

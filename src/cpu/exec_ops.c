@@ -2410,6 +2410,58 @@ void exec_insn_form(const struct insn *i, struct insn_form *f)
     memset(f, 0, sizeof(*f));
     insn_fn fn = i->fn;
     bool op32 = i->pfx & P_OP32, a32 = i->pfx & P_A32;
+    static const insn_fn loadx[4] = { h_movzx_r32_m8, h_movzx_r32_m16, h_movsx_r32_m8, h_movsx_r32_m16 };
+    for (unsigned k = 0; k < 4; k++) {
+        if (fn == loadx[k] && a32) {
+            f->kind = FORM_LOADX;
+            f->sz = k & 1 ? SZ16 : SZ8;
+            f->sx = k >= 2;
+            f->dst = i->reg;
+            return;
+        }
+    }
+    if (fn == h_movzx_r32_r8 || fn == h_movzx_r32_r16) {
+        f->kind = FORM_MOVX_RR;
+        f->sz = fn == h_movzx_r32_r8 ? SZ8 : SZ16;
+        f->dst = i->reg;
+        f->src = i->rm;
+        return;
+    }
+    if (fn == h_shift_r32_imm || fn == h_shift_r32_cl) {
+        f->kind = FORM_SHIFT;
+        f->sz = SZ32;
+        f->alu = i->reg;
+        f->dst = i->rm;
+        f->cl = fn == h_shift_r32_cl;
+        f->count = i->op == 0xd1 ? 1 : (i->imm & 0x1f);
+        return;
+    }
+    if (fn == h_imul_g && op32 && !(i->pfx & P_MEM)) {
+        f->kind = FORM_IMUL;
+        f->sz = SZ32;
+        f->dst = i->reg;
+        f->src = i->rm;
+        f->imm = i->map == 0;
+        return;
+    }
+    if (fn == h_inc_r32 || fn == h_dec_r32) {
+        f->kind = FORM_INCDEC;
+        f->sz = SZ32;
+        f->alu = fn == h_dec_r32;
+        f->dst = i->reg;
+        return;
+    }
+    if (fn == h_push_r32 || fn == h_pop_r32) {
+        f->kind = fn == h_push_r32 ? FORM_PUSH : FORM_POP;
+        f->sz = SZ32;
+        f->dst = f->src = i->reg;
+        return;
+    }
+    if (fn == h_call_rel32 || fn == h_ret32) {
+        f->kind = fn == h_call_rel32 ? FORM_CALL : FORM_RET;
+        f->sz = SZ32;
+        return;
+    }
     for (unsigned sz = SZ8; sz <= SZ32; sz++) {
         const insn_fn *m = mov_table[sz];
         f->sz = sz;
@@ -2426,6 +2478,12 @@ void exec_insn_form(const struct insn *i, struct insn_form *f)
         }
         for (unsigned op = 0; op < 8; op++) {
             const insn_fn *a = alu_table[op][sz];
+            if ((fn == a[F_GEM] || fn == a[F_EGM] || fn == a[F_EIM]) && a32) {
+                f->kind = fn == a[F_GEM] ? FORM_ALU_RM : fn == a[F_EGM] ? FORM_ALU_MR : FORM_ALU_MI;
+                f->alu = op;
+                f->dst = f->src = i->reg;
+                return;
+            }
             if (fn != a[F_EGR] && fn != a[F_GER] && fn != a[F_EIR])
                 continue;
             f->kind = fn == a[F_EIR] ? FORM_ALU_RI : FORM_ALU_RR;

@@ -151,6 +151,7 @@ struct slow_path {
     unsigned k;
     int v;             /* insn_count offset at the jump sites and at resume */
     long resume;       /* -1: the handler ends the trace (no resume) */
+    int reload;        /* lf_kind + 1: recreate the host flags from the lazy ones at resume */
 };
 
 struct codegen {
@@ -169,7 +170,9 @@ struct codegen {
     struct slow_path slow[TRACE_MAX_INSNS * 2];
     unsigned nslow;
     bool host_flags;       /* host EFLAGS hold the guest's, from lf_kind_known's operation */
+    bool host_cf_bad;      /* ... except CF (after an inline INC/DEC: CF is in cpu->eflags) */
     bool lf_known;         /* the lazy-flag fields hold an operation of kind lf_kind */
+    bool lf_partial;       /* ... for all flags but CF (INC/DEC): not reloadable */
     uint32_t lf_kind;
     unsigned noinline;     /* debugging: 1 << FORM_* not to inline (PCVM_JIT_NOINLINE) */
     uint64_t max_traces;   /* debugging: compile no more than this many (PCVM_JIT_MAX_TRACES) */
@@ -191,6 +194,12 @@ static struct codegen *codegen_alloc(void)
 static struct insn *jit_chain(struct cpu *cpu, struct insn *i, uint32_t target)
 {
     return exec_chain(cpu, i, target);
+}
+
+/* RET, compiled: continue at cpu->eip through the jump cache. */
+static struct insn *jit_chain_indirect(struct cpu *cpu)
+{
+    return exec_chain_indirect(cpu);
 }
 
 static uint32_t eip_of(const struct codegen *g, unsigned k)
@@ -300,6 +309,7 @@ static struct slow_path *slow_new(struct codegen *g, unsigned k, long at)
     s->k = k;
     s->v = g->v;
     s->resume = -1;
+    s->reload = 0;
     return s;
 }
 
@@ -314,6 +324,9 @@ static void slow_add_jump(struct codegen *g, struct slow_path *s, long at)
     s->jumps[s->njumps++] = at;
 }
 
+static void emit_flags_from_lazy(struct codegen *g, uint32_t kind);
+static bool reload_host_flags(struct codegen *g);
+
 static void emit_slow_paths(struct codegen *g)
 {
     for (unsigned n = 0; n < g->nslow; n++) {
@@ -325,6 +338,8 @@ static void emit_slow_paths(struct codegen *g)
         call_handler(g, s->k, s->resume < 0);
         if (s->resume >= 0) {
             count_to(g, s->v);
+            if (s->reload)
+                emit_flags_from_lazy(g, (uint32_t)s->reload - 1);
             jb_patch(&g->b, e_jmp32(&g->b), s->resume);
         }
     }
@@ -349,11 +364,10 @@ static void emit_ea(struct codegen *g, const struct insn *i)
 
 /* The TLB fast path of a data access of `size` bytes at i->seg:eax.  Jumps to the slow path
  * s on anything but a hit; on a hit, rdx + rcx is the host address. */
-static struct slow_path *emit_tlb(struct codegen *g, unsigned k, unsigned size, bool write)
+static struct slow_path *emit_tlb(struct codegen *g, unsigned k, unsigned seg, unsigned size, bool write)
 {
     struct jit_buf *b = &g->b;
-    const struct insn *i = &g->t->insns[k];
-    int32_t segw = O_CPU(sys.segw) + (int32_t)(i->seg * sizeof(struct seg_window));
+    int32_t segw = O_CPU(sys.segw) + (int32_t)(seg * sizeof(struct seg_window));
     int32_t wmin = segw + (int32_t)(write ? offsetof(struct seg_window, wr_min) : offsetof(struct seg_window, rd_min));
     int32_t wmax = segw + (int32_t)(write ? offsetof(struct seg_window, wr_max) : offsetof(struct seg_window, rd_max));
     /* Segment window: off >= min && off + size - 1 <= max (64-bit). */
@@ -363,7 +377,7 @@ static struct slow_path *emit_tlb(struct codegen *g, unsigned k, unsigned size, 
     e_alu_rm(b, 8, JA_CMP, HR_RCX, cpu_field(wmax));
     slow_add_jump(g, s, e_jcc32(b, CC_A));
     /* Linear address and the tag of its last byte's page. */
-    e_load(b, 4, HR_RCX, cpu_field(O_CPU(seg) + (int32_t)(i->seg * sizeof(struct seg)) + (int32_t)offsetof(struct seg, base)));
+    e_load(b, 4, HR_RCX, cpu_field(O_CPU(seg) + (int32_t)(seg * sizeof(struct seg)) + (int32_t)offsetof(struct seg, base)));
     e_alu_rr(b, 4, JA_ADD, HR_RCX, HR_RAX);
     e_lea(b, 4, HR_RDX, jm(HR_RCX, (int32_t)size - 1));
     e_alu_ri(b, 4, JA_AND, HR_RDX, 0xfffff000u);
@@ -394,7 +408,7 @@ static struct slow_path *emit_tlb(struct codegen *g, unsigned k, unsigned size, 
 /* Lazy flags of an inline operation: kind, operands in edx / ecx (or imm), result in eax
  * (zero-extended here). Only mov and movzx: the host flags survive. */
 static void store_lazy_flags(struct codegen *g, uint32_t kind, unsigned sz, bool op2_imm, uint32_t imm,
-                             bool zero_ops)
+                             bool zero_ops, uint32_t mask)
 {
     struct jit_buf *b = &g->b;
     if (sz == SZ8)
@@ -413,7 +427,7 @@ static void store_lazy_flags(struct codegen *g, uint32_t kind, unsigned sz, bool
     }
     e_store(b, 4, cpu_field(O_CPU(exec.lf_result)), HR_RAX);
     e_store_imm(b, 4, cpu_field(O_CPU(exec.lf_kind)), kind);
-    e_store_imm(b, 4, cpu_field(O_CPU(exec.lf_mask)), FLAGS_ARITH);
+    e_store_imm(b, 4, cpu_field(O_CPU(exec.lf_mask)), mask);
     g->lf_known = true;
     g->lf_kind = kind;
 }
@@ -421,6 +435,13 @@ static void store_lazy_flags(struct codegen *g, uint32_t kind, unsigned sz, bool
 static bool alu_inlinable(const struct insn_form *f)
 {
     return (f->kind == FORM_ALU_RR || f->kind == FORM_ALU_RI) && f->alu != JA_ADC && f->alu != JA_SBB;
+}
+
+/* ALU with a memory operand, inline (ADC/SBB read CF: their handlers). */
+static bool alu_mem_inlinable(const struct insn_form *f)
+{
+    return (f->kind == FORM_ALU_RM || f->kind == FORM_ALU_MR || f->kind == FORM_ALU_MI) && f->alu != JA_ADC &&
+           f->alu != JA_SBB;
 }
 
 static uint32_t alu_lf_kind(unsigned alu, unsigned sz)
@@ -432,6 +453,43 @@ static uint32_t alu_lf_kind(unsigned alu, unsigned sz)
     }
 }
 
+/* Nothing is known about the flags any more (a handler ran, or host flags were clobbered). */
+static void flags_forget(struct codegen *g)
+{
+    g->host_flags = false;
+    g->host_cf_bad = false;
+    g->lf_known = false;
+    g->lf_partial = false;
+}
+
+/* The host flags hold those of an inline operation of lazy kind `kind`; `live`: a later
+ * instruction may look at them, so the lazy-flag fields were stored too. */
+static void flags_from_host(struct codegen *g, uint32_t kind, bool live)
+{
+    g->host_flags = true;
+    g->host_cf_bad = false;
+    g->lf_known = live;
+    g->lf_partial = false;
+    g->lf_kind = kind;
+}
+
+/* The ALU operation of instruction k between eax (op1) and ecx (op2) into eax (edx keeps op1
+ * when the flags are live); stores the lazy flags when a later instruction may see them. */
+static void emit_alu_op(struct codegen *g, unsigned k, unsigned alu, bool test, bool op2_imm)
+{
+    struct jit_buf *b = &g->b;
+    const struct insn *i = &g->t->insns[k];
+    const struct insn_form *f = &g->form[k];
+    bool live = g->flags_live_after[k];
+    if (live)
+        e_rr(b, 4, 0x89, HR_RAX, HR_RDX);             /* mov edx, eax: op1 */
+    e_alu_rr(b, bytes_of(f->sz), alu == JA_CMP ? JA_SUB : alu, HR_RAX, HR_RCX);
+    uint32_t kind = test ? LF_LOGIC + f->sz : alu_lf_kind(alu, f->sz);
+    if (live)
+        store_lazy_flags(g, kind, f->sz, op2_imm, i->imm & lf_mask_tab[f->sz], test, FLAGS_ARITH);
+    flags_from_host(g, kind, live);
+}
+
 /* ALU/TEST between registers or with an immediate, flags in the host's flags. */
 static void emit_alu(struct codegen *g, unsigned k)
 {
@@ -441,52 +499,164 @@ static void emit_alu(struct codegen *g, unsigned k)
     bool test = f->kind == FORM_TEST_RR || f->kind == FORM_TEST_RI;
     bool imm = f->kind == FORM_ALU_RI || f->kind == FORM_TEST_RI;
     unsigned alu = test ? JA_AND : f->alu, size = bytes_of(f->sz);
-    bool live = g->flags_live_after[k];
     e_load(b, size, HR_RAX, greg(f->dst, f->sz));
     if (imm)
         e_mov_imm32(b, HR_RCX, i->imm & lf_mask_tab[f->sz]);
     else
         e_load(b, size, HR_RCX, greg(f->src, f->sz));
-    if (live)
-        e_rr(b, 4, 0x89, HR_RAX, HR_RDX);             /* mov edx, eax: op1 */
-    e_alu_rr(b, size, alu == JA_CMP ? JA_SUB : alu, HR_RAX, HR_RCX);
+    emit_alu_op(g, k, alu, test, imm);
     if (!test && alu != JA_CMP)
         e_store(b, size, greg(f->dst, f->sz), HR_RAX);
-    uint32_t kind = test ? LF_LOGIC + f->sz : alu_lf_kind(alu, f->sz);
+}
+
+/* ALU with a memory operand (reg op= [mem], [mem] op= reg / imm) through the TLB fast path;
+ * a miss runs the handler, which stores the same lazy flags. */
+static void emit_alu_mem(struct codegen *g, unsigned k)
+{
+    struct jit_buf *b = &g->b;
+    const struct insn *i = &g->t->insns[k];
+    const struct insn_form *f = &g->form[k];
+    unsigned size = bytes_of(f->sz);
+    bool to_mem = f->kind != FORM_ALU_RM && f->alu != JA_CMP;
+    emit_ea(g, i);
+    struct slow_path *s = emit_tlb(g, k, i->seg, size, to_mem);
+    struct jit_mem host = { HR_R8, HR_NONE, 0, 0 };
+    e_lea(b, 8, HR_R8, (struct jit_mem){ HR_RDX, HR_RCX, 0, 0 });
+    bool imm = f->kind == FORM_ALU_MI;
+    if (f->kind == FORM_ALU_RM) {
+        e_load(b, size, HR_RAX, greg(f->dst, f->sz));
+        e_load(b, size, HR_RCX, host);
+    } else {
+        e_load(b, size, HR_RAX, host);
+        if (imm)
+            e_mov_imm32(b, HR_RCX, i->imm & lf_mask_tab[f->sz]);
+        else
+            e_load(b, size, HR_RCX, greg(f->src, f->sz));
+    }
+    emit_alu_op(g, k, f->alu, false, imm);
+    if (f->alu != JA_CMP)
+        e_store(b, size, f->kind == FORM_ALU_RM ? greg(f->dst, f->sz) : host, HR_RAX);
+    bool live = g->flags_live_after[k];
+    uint32_t kind = g->lf_kind;
+    if (s) {
+        s->resume = jb_here(b);
+        if (live)
+            s->reload = (int)kind + 1;
+    }
+    /* Both paths arrive with the lazy fields stored (when live) and, when live, the host
+     * flags recreated on the slow path. */
     if (live)
-        store_lazy_flags(g, kind, f->sz, imm, i->imm, test);
+        flags_from_host(g, kind, true);
     else
-        g->lf_known = false;
+        flags_forget(g);
+}
+
+/* A register-only operation whose flags nobody sees (shift, IMUL, INC/DEC): the host's own
+ * instruction on the register in struct cpu. */
+static void emit_dead_flags_op(struct codegen *g, unsigned k)
+{
+    struct jit_buf *b = &g->b;
+    const struct insn *i = &g->t->insns[k];
+    const struct insn_form *f = &g->form[k];
+    struct jit_mem dst = greg(f->dst, SZ32);
+    switch (f->kind) {
+    case FORM_SHIFT:
+        if (f->cl) {
+            e_load(b, 4, HR_RCX, greg(R_ECX, SZ32));
+            e_shift_mcl(b, 4, f->alu == 6 ? 4 : f->alu, dst);
+        } else if (f->count) {
+            e_shift_mi(b, 4, f->alu == 6 ? 4 : f->alu, dst, (uint8_t)f->count);
+        }
+        break;
+    case FORM_IMUL:
+        if (f->imm) {
+            e_imul_rmi(b, HR_RAX, greg(f->src, SZ32), i->imm);
+        } else {
+            e_load(b, 4, HR_RAX, dst);
+            e_imul_rm(b, HR_RAX, greg(f->src, SZ32));
+        }
+        e_store(b, 4, dst, HR_RAX);
+        break;
+    default:   /* FORM_INCDEC */
+        e_rm(b, 4, 0xff, (int)f->alu, dst);
+        break;
+    }
+    flags_forget(g);
+}
+
+/* INC/DEC r32 whose flags may be seen: CF stays (folded into cpu->eflags from the host
+ * flags), the others are the host's and go to the lazy fields.  False: not inlinable here. */
+static bool emit_incdec_live(struct codegen *g, unsigned k)
+{
+    struct jit_buf *b = &g->b;
+    const struct insn_form *f = &g->form[k];
+    if (!g->host_flags || g->host_cf_bad) {
+        if (!reload_host_flags(g))
+            return false;
+    }
+    e_setcc(b, CC_B, HR_RCX);                         /* cl = the guest's CF */
+    e_rr(b, 4, 0x0fb6, HR_RCX, HR_RCX);               /* movzx ecx, cl */
+    e_load(b, 4, HR_RAX, cpu_field(O_CPU(eflags)));
+    e_alu_ri(b, 4, JA_AND, HR_RAX, ~(uint32_t)FLAG_CF);
+    e_alu_rr(b, 4, JA_OR, HR_RAX, HR_RCX);
+    e_store(b, 4, cpu_field(O_CPU(eflags)), HR_RAX);
+    e_load(b, 4, HR_RAX, greg(f->dst, SZ32));
+    e_rr(b, 4, 0x89, HR_RAX, HR_RDX);                 /* mov edx, eax: op1 */
+    e_incdec_r(b, 4, f->alu, HR_RAX);
+    e_store(b, 4, greg(f->dst, SZ32), HR_RAX);
+    uint32_t kind = (f->alu ? LF_SUB : LF_ADD) + SZ32;
+    store_lazy_flags(g, kind, SZ32, true, 1, false, FLAGS_ARITH & ~FLAG_CF);
     g->host_flags = true;
+    g->host_cf_bad = true;
+    g->lf_known = true;
+    g->lf_partial = true;
     g->lf_kind = kind;
+    return true;
+}
+
+/* Host flags from lazy-flag fields of kind `kind` (ADD, SUB or LOGIC). Clobbers eax. */
+static void emit_flags_from_lazy(struct codegen *g, uint32_t kind)
+{
+    struct jit_buf *b = &g->b;
+    unsigned sz = kind & 3, size = bytes_of(sz), op = kind >> 2;
+    if (op == LF_LOGIC >> 2) {
+        e_load(b, 4, HR_RAX, cpu_field(O_CPU(exec.lf_result)));
+        e_test_rr(b, size, HR_RAX, HR_RAX);
+    } else {
+        e_load(b, 4, HR_RAX, cpu_field(O_CPU(exec.lf_op1)));
+        e_alu_rm(b, size, op == LF_ADD >> 2 ? JA_ADD : JA_CMP, HR_RAX, cpu_field(O_CPU(exec.lf_op2)));
+    }
 }
 
 /* Recreate the host flags of the last inline operation from the lazy-flag fields. */
 static bool reload_host_flags(struct codegen *g)
 {
-    struct jit_buf *b = &g->b;
-    if (!g->lf_known)
+    if (!g->lf_known || g->lf_partial)
         return false;
-    unsigned sz = g->lf_kind & 3, size = bytes_of(sz), op = g->lf_kind >> 2;
-    if (op == LF_LOGIC >> 2) {
-        e_load(b, 4, HR_RAX, cpu_field(O_CPU(exec.lf_result)));
-        e_test_rr(b, size, HR_RAX, HR_RAX);
-    } else if (op == LF_ADD >> 2 || op == LF_SUB >> 2) {
-        e_load(b, 4, HR_RAX, cpu_field(O_CPU(exec.lf_op1)));
-        e_alu_rm(b, size, op == LF_ADD >> 2 ? JA_ADD : JA_CMP, HR_RAX, cpu_field(O_CPU(exec.lf_op2)));
-    } else {
-        return false;
-    }
+    emit_flags_from_lazy(g, g->lf_kind);
     g->host_flags = true;
+    g->host_cf_bad = false;
     return true;
 }
 
+/* Host condition cc reads CF. */
+static bool cc_reads_cf(unsigned cc)
+{
+    return cc == CC_B || cc == CC_AE || cc == CC_BE || cc == CC_A;
+}
+
 /* Taken direct branch of instruction k to target: back to the trace's start in place, else
- * leave through exec_chain (interrupt check, same-page chaining). */
-static void emit_branch_taken(struct codegen *g, unsigned k, uint32_t target)
+ * leave through exec_chain (interrupt check, same-page chaining).  check_limit: a target past
+ * the CS limit runs the handler (which raises #GP). */
+static void emit_branch_taken(struct codegen *g, unsigned k, uint32_t target, bool check_limit)
 {
     struct jit_buf *b = &g->b;
     unsigned n = g->t->ninsn;
+    if (check_limit) {
+        /* (The lazy flags are in memory: Jcc reads them, so the dead-flag analysis kept them.) */
+        e_alu_mi(b, 4, JA_CMP, cpu_field(O_CPU(seg) + (int32_t)(SEG_CS * sizeof(struct seg)) + (int32_t)offsetof(struct seg, limit)), target);
+        slow_new(g, k, e_jcc32(b, CC_B));
+    }
     if (target == g->e0) {
         /* A loop over this trace: a new iteration starts with insn_count at entry + k + 1. */
         count_to(g, (int)k + 1);
@@ -503,10 +673,6 @@ static void emit_branch_taken(struct codegen *g, unsigned k, uint32_t target)
         exit_trace(g, k + 1, target, -1);
         return;
     }
-    /* Past the CS limit: the handler raises #GP (the lazy flags are in memory: Jcc reads
-     * them, so the dead-flag analysis kept them). */
-    e_alu_mi(b, 4, JA_CMP, cpu_field(O_CPU(seg) + (int32_t)(SEG_CS * sizeof(struct seg)) + (int32_t)offsetof(struct seg, limit)), target);
-    slow_new(g, k, e_jcc32(b, CC_B));
     count_to(g, (int)k);
     e_store_imm(b, 4, cpu_field(O_CPU(eip)), target);
     e_store_imm(b, 4, cpu_field(O_CPU(eip_start)), eip_of(g, k));
@@ -518,6 +684,21 @@ static void emit_branch_taken(struct codegen *g, unsigned k, uint32_t target)
     jump_to_epilogue(g);
 }
 
+/* Stack push of eax's 4 bytes at SS:ESP-4 for instruction k (32-bit stack); a miss runs the
+ * handler (which does the whole instruction) and the code resumes at the returned slow path's
+ * resume point, which the caller sets. */
+static struct slow_path *emit_push_eax(struct codegen *g, unsigned k)
+{
+    struct jit_buf *b = &g->b;
+    e_rr(b, 4, 0x89, HR_RAX, HR_R9);                  /* mov r9d, eax: the value */
+    e_load(b, 4, HR_RAX, greg(R_ESP, SZ32));
+    e_alu_ri(b, 4, JA_SUB, HR_RAX, 4);
+    struct slow_path *s = emit_tlb(g, k, SEG_SS, 4, true);
+    e_store(b, 4, (struct jit_mem){ HR_RDX, HR_RCX, 0, 0 }, HR_R9);
+    e_store(b, 4, greg(R_ESP, SZ32), HR_RAX);
+    return s;
+}
+
 /* Code for instruction k; returns false when it ended the code of the trace. */
 static bool emit_insn(struct codegen *g, unsigned k)
 {
@@ -526,10 +707,15 @@ static bool emit_insn(struct codegen *g, unsigned k)
     const struct insn_form *f = &g->form[k];
     bool last = k + 1 == g->t->ninsn;
     unsigned size = bytes_of(f->sz);
+    bool stack32 = g->t->mode & 2;
     switch (f->kind) {
     case FORM_MOV_RR:
         e_load(b, size, HR_RAX, greg(f->src, f->sz));
         e_store(b, size, greg(f->dst, f->sz), HR_RAX);
+        break;
+    case FORM_MOVX_RR:
+        e_load(b, size, HR_RAX, greg(f->src, f->sz));
+        e_store(b, 4, greg(f->dst, SZ32), HR_RAX);
         break;
     case FORM_MOV_RI:
         e_store_imm(b, size, greg(f->dst, f->sz), i->imm & lf_mask_tab[f->sz]);
@@ -543,14 +729,33 @@ static bool emit_insn(struct codegen *g, unsigned k)
             goto handler;
         emit_alu(g, k);
         break;
-    case FORM_LOAD: case FORM_STORE: case FORM_STORE_IMM: {
-        bool write = f->kind != FORM_LOAD;
+    case FORM_ALU_RM: case FORM_ALU_MR: case FORM_ALU_MI:
+        if (!alu_mem_inlinable(f))
+            goto handler;
+        emit_alu_mem(g, k);
+        break;
+    case FORM_SHIFT: case FORM_IMUL: case FORM_INCDEC:
+        if (!g->flags_live_after[k]) {
+            emit_dead_flags_op(g, k);
+            break;
+        }
+        if (f->kind == FORM_INCDEC && emit_incdec_live(g, k))
+            break;
+        goto handler;
+    case FORM_LOAD: case FORM_STORE: case FORM_STORE_IMM: case FORM_LOADX: {
+        bool write = f->kind != FORM_LOAD && f->kind != FORM_LOADX;
         emit_ea(g, i);
-        struct slow_path *s = emit_tlb(g, k, size, write);
+        struct slow_path *s = emit_tlb(g, k, i->seg, size, write);
         struct jit_mem host = { HR_RDX, HR_RCX, 0, 0 };
         if (f->kind == FORM_LOAD) {
             e_load(b, size, HR_RAX, host);
             e_store(b, size, greg(f->dst, f->sz), HR_RAX);
+        } else if (f->kind == FORM_LOADX) {
+            if (f->sx)
+                e_rm(b, 4, f->sz == SZ8 ? 0x0fbe : 0x0fbf, HR_RAX, host);
+            else
+                e_load(b, size, HR_RAX, host);
+            e_store(b, 4, greg(f->dst, SZ32), HR_RAX);
         } else if (f->kind == FORM_STORE) {
             e_load(b, size, HR_RAX, greg(f->src, f->sz));
             e_store(b, size, host, HR_RAX);
@@ -560,22 +765,100 @@ static bool emit_insn(struct codegen *g, unsigned k)
         if (s)
             s->resume = jb_here(b);
         g->host_flags = false;
+        g->host_cf_bad = false;
         break;
+    }
+    case FORM_PUSH: {
+        if (!stack32)
+            goto handler;
+        e_load(b, 4, HR_RAX, greg(f->src, SZ32));
+        struct slow_path *s = emit_push_eax(g, k);
+        if (s)
+            s->resume = jb_here(b);
+        g->host_flags = false;
+        g->host_cf_bad = false;
+        break;
+    }
+    case FORM_POP: {
+        if (!stack32)
+            goto handler;
+        e_load(b, 4, HR_RAX, greg(R_ESP, SZ32));
+        struct slow_path *s = emit_tlb(g, k, SEG_SS, 4, false);
+        e_load(b, 4, HR_RDX, (struct jit_mem){ HR_RDX, HR_RCX, 0, 0 });
+        e_alu_ri(b, 4, JA_ADD, HR_RAX, 4);
+        e_store(b, 4, greg(R_ESP, SZ32), HR_RAX);
+        e_store(b, 4, greg(f->dst, SZ32), HR_RDX);   /* after ESP: POP ESP loads the value */
+        if (s)
+            s->resume = jb_here(b);
+        g->host_flags = false;
+        g->host_cf_bad = false;
+        break;
+    }
+    case FORM_CALL: {
+        uint32_t ret = eip_of(g, k + 1), target = ret + i->disp;
+        if (!stack32 || !last)
+            goto handler;
+        /* The CS limit first (the handler raises #GP before pushing), then the push. */
+        e_alu_mi(b, 4, JA_CMP, cpu_field(O_CPU(seg) + (int32_t)(SEG_CS * sizeof(struct seg)) + (int32_t)offsetof(struct seg, limit)), target);
+        slow_new(g, k, e_jcc32(b, CC_B));
+        e_mov_imm32(b, HR_RAX, ret);
+        emit_push_eax(g, k);   /* its slow path runs the whole CALL and leaves */
+        g->host_flags = false;
+        g->host_cf_bad = false;
+        emit_branch_taken(g, k, target, false);
+        return false;
+    }
+    case FORM_RET: {
+        if (!stack32 || !last)
+            goto handler;
+        e_load(b, 4, HR_RAX, greg(R_ESP, SZ32));
+        emit_tlb(g, k, SEG_SS, 4, false);            /* a miss: the handler, which leaves */
+        e_load(b, 4, HR_RDX, (struct jit_mem){ HR_RDX, HR_RCX, 0, 0 });
+        e_alu_rm(b, 4, JA_CMP, HR_RDX, cpu_field(O_CPU(seg) + (int32_t)(SEG_CS * sizeof(struct seg)) + (int32_t)offsetof(struct seg, limit)));
+        slow_new(g, k, e_jcc32(b, CC_A));            /* past the limit: the handler's #GP */
+        e_alu_ri(b, 4, JA_ADD, HR_RAX, 4);
+        e_store(b, 4, greg(R_ESP, SZ32), HR_RAX);
+        e_store(b, 4, cpu_field(O_CPU(eip)), HR_RDX);
+        count_to(g, (int)k);
+        e_store_imm(b, 4, cpu_field(O_CPU(eip_start)), eip_of(g, k));
+        e_rr(b, 8, 0x89, HR_RBX, HR_RDI);
+        e_mov_imm64(b, HR_RAX, (uint64_t)(uintptr_t)jit_chain_indirect);
+        e_call_reg(b, HR_RAX);
+        jump_to_epilogue(g);
+        return false;
     }
     case FORM_JCC: case FORM_JMP: {
         uint32_t next = eip_of(g, k + 1), target = next + i->disp;
         if (f->kind == FORM_JMP) {
-            emit_branch_taken(g, k, target);
+            emit_branch_taken(g, k, target, true);
             return false;
         }
-        if (!g->host_flags && !reload_host_flags(g))
+        if ((!g->host_flags || (g->host_cf_bad && cc_reads_cf(f->cc))) && !reload_host_flags(g))
             goto handler;
+        if (!last) {
+            /* A Jcc inside the trace (traces run on past conditional branches): the taken
+             * side leaves, the fall-through goes on in compiled code with the state of
+             * before the branch (a Jcc changes no flags). */
+            long skip = e_jcc32(b, f->cc ^ 1);
+            int v = g->v;
+            bool hf = g->host_flags, cb = g->host_cf_bad, lk = g->lf_known, lp = g->lf_partial;
+            uint32_t kind = g->lf_kind;
+            emit_branch_taken(g, k, target, true);
+            jb_patch(b, skip, jb_here(b));
+            g->v = v;
+            g->host_flags = hf;
+            g->host_cf_bad = cb;
+            g->lf_known = lk;
+            g->lf_partial = lp;
+            g->lf_kind = kind;
+            break;
+        }
         long taken = e_jcc32(b, f->cc);
         int v = g->v;
         exit_trace(g, k + 1, next, (int)k + 1);
         jb_patch(b, taken, jb_here(b));
         g->v = v;
-        emit_branch_taken(g, k, target);
+        emit_branch_taken(g, k, target, true);
         return false;
     }
     default:
@@ -599,8 +882,10 @@ static void analyse_flags(struct codegen *g)
         int fx;
         if (alu_inlinable(f) || f->kind == FORM_TEST_RR || f->kind == FORM_TEST_RI)
             fx = FX_WRITE_ALL;
-        else if (f->kind == FORM_MOV_RR || f->kind == FORM_MOV_RI || f->kind == FORM_LEA)
+        else if (f->kind == FORM_MOV_RR || f->kind == FORM_MOV_RI || f->kind == FORM_LEA || f->kind == FORM_MOVX_RR)
             fx = FX_NONE;
+        else if ((f->kind == FORM_SHIFT || f->kind == FORM_IMUL || f->kind == FORM_INCDEC) && !live)
+            fx = FX_NONE;      /* inline: nobody sees what it leaves (it cannot fault) */
         else
             fx = FX_OBSERVE;   /* handlers, possible faults, Jcc */
         g->flags_live_after[k] = live;
@@ -622,7 +907,9 @@ static insn_fn compile(struct cpu *cpu, struct jit_cache *c, struct trace *t, st
      * memset's end: left over from the previous compile, a trace starting with a Jcc
      * tested stale host flags, which broke Linux's boot.) */
     g->host_flags = false;
+    g->host_cf_bad = false;
     g->lf_known = false;
+    g->lf_partial = false;
     g->lf_kind = 0;
     g->cpu = cpu;
     g->t = t;

@@ -204,6 +204,42 @@ static inline void e_shift_ri(struct jit_buf *b, unsigned size, unsigned ext, in
     jb_byte(b, count);
 }
 
+/* shl/shr/sar size [m], imm8 (ext: 4 SHL, 5 SHR, 7 SAR) and by CL. */
+static inline void e_shift_mi(struct jit_buf *b, unsigned size, unsigned ext, struct jit_mem m, uint8_t count)
+{
+    e_rm(b, size, 0xc1, (int)ext, m);
+    jb_byte(b, count);
+}
+
+static inline void e_shift_mcl(struct jit_buf *b, unsigned size, unsigned ext, struct jit_mem m)
+{
+    e_rm(b, size, 0xd3, (int)ext, m);
+}
+
+/* inc (ext 0) / dec (ext 1) of a register. */
+static inline void e_incdec_r(struct jit_buf *b, unsigned size, unsigned ext, int rm)
+{
+    e_rr(b, size, size == 1 ? 0xfe : 0xff, (int)ext, rm);
+}
+
+/* imul reg32, [m] and imul reg32, [m], imm32. */
+static inline void e_imul_rm(struct jit_buf *b, int reg, struct jit_mem m)
+{
+    e_rm(b, 4, 0x0faf, reg, m);
+}
+
+static inline void e_imul_rmi(struct jit_buf *b, int reg, struct jit_mem m, uint32_t imm)
+{
+    e_rm(b, 4, 0x69, reg, m);
+    jb_u32(b, imm);
+}
+
+/* setcc reg8 (host registers 0-3 only). */
+static inline void e_setcc(struct jit_buf *b, unsigned cc, int rm)
+{
+    e_rr(b, 4, 0x0f90 | cc, 0, rm);
+}
+
 /* imul reg32, rm_reg32, imm32. */
 static inline void e_imul_rri(struct jit_buf *b, int reg, int rm, uint32_t imm)
 {

@@ -2,8 +2,10 @@
 # JIT checks (make check-cpu), about 20 s:
 #  1. every form of the conformance harness, PER cases each, run by the interpreter and by
 #     the JIT (every trace compiled at its first run), compared (pcvm_run --jit-vs-interp);
-#  2. random instruction streams (moves, ALU, TEST, LEA, loads/stores, shifts, CMOV, forward
-#     Jcc, a loop back to the block start), interpreter against JIT (pcvm_run --jit-fuzz);
+#  2. random instruction streams (moves, ALU, TEST, LEA, loads/stores, MOVZX/MOVSX, ALU with
+#     memory operands, shifts, IMUL, INC/DEC, PUSH/POP, CALL/RET, CMOV, forward Jcc, accesses
+#     across a page end, #GP through a null FS, #AC with EFLAGS.AC, self-modifying stores into
+#     the same trace, a loop back to the block start), interpreter against JIT (--jit-fuzz);
 #  3. the MIPS probe kernel (bench/kernels/loop.asm, checks its own result), the nasm
 #     Multiboot test kernels and Debian's Linux (the linux guest test) with -accel tcg,jit=on;
 #  4. -accel tcg,jit=... option errors.
