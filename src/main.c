@@ -10,6 +10,7 @@
 #include "cli/config.h"
 #include "cli/wiring.h"
 #include "machine/pc.h"
+#include "machine/snapshot.h"
 #include "util/log.h"
 #include "util/mainloop.h"
 
@@ -78,8 +79,7 @@ static void die_by_signal(int sig)
 /* Features the command line accepts but the machine does not have yet: one clear line. */
 static const char *not_yet_supported(const struct vm_config *cfg)
 {
-    if (cfg->loadvm)
-        return "pcvm: -loadvm: not supported yet";
+    (void)cfg;
     return NULL;
 }
 
@@ -129,6 +129,12 @@ int main(int argc, char **argv)
         goto out_log;
     }
     if (pc_create(&pc, &cfg, &log, &ml, &chardevs, err, sizeof(err)) < 0) {
+        pc_destroy(&pc);
+        vm_chardevs_close(&chardevs);
+        fprintf(stderr, "%s\n", err);
+        goto out_ml;
+    }
+    if (pc_snapshot_startup(&pc, err, sizeof(err)) < 0) {   /* -loadvm, -incoming */
         pc_destroy(&pc);
         vm_chardevs_close(&chardevs);
         fprintf(stderr, "%s\n", err);

@@ -241,6 +241,7 @@ struct vm_config {
     bool start_paused;      /* -S */
     struct vm_icount icount;
     char *loadvm;
+    char *incoming;         /* -incoming URI (exec:CMD, file:PATH, defer) */
     bool daemonize;         /* refused for now: always false */
     char *pidfile;
     char *stamps;           /* -stamps FILE: time stamps of guest output, or NULL */

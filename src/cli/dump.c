@@ -74,6 +74,7 @@ void vm_config_free(struct vm_config *cfg)
     free(cfg->log_file);
     free(cfg->gdb);
     free(cfg->loadvm);
+    free(cfg->incoming);
     free(cfg->pidfile);
     free(cfg->stamps);
     memset(cfg, 0, sizeof(*cfg));

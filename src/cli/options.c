@@ -1683,6 +1683,14 @@ static int opt_loadvm(struct parser *p)
     return VM_PARSE_OK;
 }
 
+static int opt_incoming(struct parser *p)
+{
+    if (!*p->arg)
+        return perr(p, "needs a URI (exec:COMMAND, file:PATH or defer)");
+    set_str(&p->cfg->incoming, p->arg);
+    return VM_PARSE_OK;
+}
+
 static int opt_daemonize(struct parser *p) { return punsup(p, NULL); }
 
 static int opt_pidfile(struct parser *p)
@@ -1759,6 +1767,7 @@ static const struct option_def options[] = {
     { "d", true, opt_d }, { "D", true, opt_D },
     { "s", false, opt_s }, { "S", false, opt_S }, { "gdb", true, opt_gdb },
     { "icount", true, opt_icount }, { "loadvm", true, opt_loadvm },
+    { "incoming", true, opt_incoming },
     { "daemonize", false, opt_daemonize }, { "pidfile", true, opt_pidfile },
     { "sandbox", true, opt_sandbox },
     { "stamps", true, opt_stamps },
@@ -1771,7 +1780,7 @@ static const struct option_def options[] = {
 /* QEMU options pcvm knows of but does not implement: refused by name. */
 static const char *const refused_options[] = {
     "spice", "sdl", "curses", "full-screen", "fda", "fdb", "mtdblock", "sd", "pflash",
-    "usb", "usbdevice", "soundhw", "audiodev", "audio", "L", "global", "incoming",
+    "usb", "usbdevice", "soundhw", "audiodev", "audio", "L", "global",
     "smbios", "fw_cfg", "option-rom", "watchdog", "watchdog-action", "mem-path",
     "mem-prealloc", "numa", "tb-size", "singlestep", "one-insn-per-tb", "overcommit", "msg",
     "runas", "chroot", "run-with", "semihosting", "semihosting-config", "plugin", "readconfig",

@@ -15,6 +15,7 @@
 #include "hw/acpi_tables.h"
 #include "hw/mptable.h"
 #include "machine/pc_gdb.h"
+#include "machine/snapshot.h"
 #include "ui/display_monitor.h"
 #include "ui/display_setup.h"
 
@@ -969,7 +970,8 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
         return -1;
     if (pc_net_create(&pc->net, cfg, &pc->pci, &pc->mem, &pc->clock, ml, log, err, errlen) < 0)
         return -1;
-    if (!pc->net.n_netdevs)
+    /* Back ends: the user network's connections are saved by machine/snapshot.c (libslirp);
+     * socket and tap back ends hold no guest state (QEMU saves none either). */
         devlist_find(&pc->devices, "net")->no_snapshot = NULL;
     for (unsigned i = 0; i < pc->net.n_nics; i++) {
         struct device card;
@@ -1078,6 +1080,7 @@ int pc_run(struct pc *pc)
 void pc_destroy(struct pc *pc)
 {
     pc_monitors_destroy(pc);
+    pc_snapshot_destroy(pc);
     pc_gdb_destroy(pc);
     if (pc->aio_started)
         block_aio_pool_destroy(&pc->aio); /* drains pending completions first */

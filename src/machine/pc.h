@@ -48,6 +48,8 @@
 /* Who drives an ISA IRQ line; the line's level is the OR over sources. */
 enum pc_irq_source { PC_IRQ_SRC_DEVICE, PC_IRQ_SRC_PCI, PC_IRQ_SRC_SCI, PC_IRQ_SRC_SHARED, PC_IRQ_SRC_FERR };
 
+struct snapshot_ctx;
+
 struct pc {
     const struct vm_config *cfg;
     struct pcvm_log *log;
@@ -129,6 +131,7 @@ struct pc {
     /* Every device and CPU, in creation order: reset, teardown, info qtree and snapshots
      * walk this list (hw/devmodel.h). */
     struct device_list devices;
+    struct snapshot_ctx *snap;     /* savevm/loadvm jobs and migration (machine/snapshot.c) */
     int64_t saved_vtime;           /* virtual time when the state was saved (vclock section) */
 };
 

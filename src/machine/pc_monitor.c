@@ -9,6 +9,7 @@
 
 #include "machine/pc.h"
 #include "machine/pc_monitor.h"
+#include "machine/snapshot.h"
 #include "monitor/qmp.h"
 
 /* ---- run state and events ---- */
@@ -77,6 +78,8 @@ static const char *mon_status(void *opaque)
         { "prelaunch", "paused (prelaunch)" }, { "shutdown", "paused (shutdown)" },
         { "guest-panicked", "paused (guest-panicked)" }, { "restore-vm", "paused (restore-vm)" },
         { "save-vm", "paused (save-vm)" }, { "debug", "paused (debug)" },
+        { "inmigrate", "paused (inmigrate)" }, { "postmigrate", "paused (postmigrate)" },
+        { "finish-migrate", "paused (finish-migrate)" },
     };
     for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
         if (!strcmp(pc->run_state, forms[i][0]))
@@ -513,6 +516,7 @@ void pc_monitors_create(struct pc *pc)
                              sizeof(pc_qmp_commands) / sizeof(pc_qmp_commands[0]), pc);
     pc_monitor_hmp_register(pc);
     pc_net_monitor_register(&pc->net, &pc->monreg);
+    pc_snapshot_register(pc);
     for (unsigned i = 0; i < cd->n_monitors; i++) {
         if (cd->monitor_control[i]) {
             struct qmp_session *q = qmp_new(cd->monitor[i], &pc->monreg, cd->monitor_pretty[i]);

@@ -1,6 +1,8 @@
 /* -netdev user through libslirp. */
 #include "net/user.h"
 
+#include "hw/devmodel.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
@@ -510,4 +512,52 @@ void net_user_destroy(struct net_user *u)
     for (unsigned i = 0; i < sizeof(u->strings) / sizeof(u->strings[0]); i++)
         free(u->strings[i]);
     free(u);
+}
+
+/* ---- saved state (snapshots): libslirp serialises its own connections ---- */
+
+static ssize_t user_state_write(const void *buf, size_t len, void *opaque)
+{
+    vmbuf_put(opaque, buf, len);
+    return (ssize_t)len;
+}
+
+int net_user_state_save(struct net_user *u, struct vmbuf *out, uint32_t *version)
+{
+    *version = (uint32_t)slirp_state_version();
+    slirp_state_save(u->slirp, user_state_write, out);
+    return out->failed ? -1 : 0;
+}
+
+uint32_t net_user_state_version(void)
+{
+    return (uint32_t)slirp_state_version();
+}
+
+/* libslirp reads with this callback; a short read makes its loader fail instead of reading
+ * past the saved bytes. */
+static ssize_t user_state_read(void *buf, size_t len, void *opaque)
+{
+    struct vmreader *r = opaque;
+    if (!vmreader_get(r, buf, len))
+        return -1;
+    return (ssize_t)len;
+}
+
+int net_user_state_load(struct net_user *u, uint32_t version, const uint8_t *data, size_t len, char *err,
+                        size_t errlen)
+{
+    if (version > (uint32_t)slirp_state_version()) {
+        snprintf(err, errlen, "%s: user network state version %u is newer than this libslirp's (%d)",
+                 u->port.name, version, slirp_state_version());
+        return -1;
+    }
+    struct vmreader r = { data, len };
+    int rc = slirp_state_load(u->slirp, (int)version, user_state_read, &r);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: the user network state is corrupt (libslirp: %s)", u->port.name,
+                 strerror(-rc));
+        return -1;
+    }
+    return 0;
 }

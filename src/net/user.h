@@ -4,6 +4,7 @@
 #define PCVM_NET_USER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cli/config.h"
 #include "net/net.h"
@@ -25,6 +26,14 @@ int net_user_hostfwd_add(struct net_user *u, const char *rule, char *err, size_t
 int net_user_hostfwd_remove(struct net_user *u, const char *rule, char *err, size_t errlen);
 /* libslirp's table of connections (info usernet); the caller frees it. */
 char *net_user_connections(struct net_user *u);
+struct vmbuf;
+/* Append libslirp's state (its connections) to out and give its format version; 0 or -1. */
+int net_user_state_save(struct net_user *u, struct vmbuf *out, uint32_t *version);
+/* The newest libslirp state version this build reads. */
+uint32_t net_user_state_version(void);
+/* Load a state saved by net_user_state_save; 0 or -1 with one line in err. */
+int net_user_state_load(struct net_user *u, uint32_t version, const uint8_t *data, size_t len, char *err,
+                        size_t errlen);
 /* Stop the network, close its sockets, free it. */
 void net_user_destroy(struct net_user *u);
 

@@ -17,14 +17,15 @@
 # (-boot n: SeaBIOS, the e1000's iPXE ROM, kernel and initrd over HTTP), net_socket (two guests
 # on -netdev socket listen/connect ping), net_tap (-netdev tap in a network namespace; root),
 # virtio (virtio-blk on qcow2 and raw read and written, checked with qemu-img; virtio-rng
-# through /dev/hwrng).
+# through /dev/hwrng), snapshot (savevm/loadvm on a qcow2 disk, the QMP snapshot jobs, migrate to
+# exec: and file:, -loadvm and -incoming starts, refused raw drives and bad states).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # The default list is what `make check` runs: it must fit CI (2 cores, ~15 minutes).
 # Measured on the 2-core box while other jobs ran (load 2..5): about 5 minutes in all, the
 # installer (~1.5 min), the cpumodels boots (~1.5 min) and the Linux boots (~45 s each) being
 # the longest.
-DEFAULT="kernels badkernels seabios linux linux_smp monitor cpumodels gnumach memtest installer net netboot net_socket net_tap display virtio"
+DEFAULT="kernels badkernels seabios linux linux_smp monitor cpumodels gnumach memtest installer net netboot net_socket net_tap display virtio snapshot"
 # Not in the default list: linux_firmware and linux_firmware_smp (guest hangs seen after a
 # SeaBIOS boot, see linux_firmware_smp.py); "all" also boots all six CPU models.
 SLOW="linux_firmware linux_firmware_smp"   # intermittent after a firmware boot (see the files)
@@ -72,7 +73,7 @@ prepare() {
     kernels|seabios) bash tests/kernels/build.sh build/tests/kernels ;;
     badkernels) bash scripts/fetch-guests.sh linux busybox ;;
     linux|linux_smp|linux_firmware|linux_firmware_smp|cpumodels) bash scripts/fetch-guests.sh linux busybox && bash tests/kernels/build.sh build/tests/kernels ;;
-    net|netboot|net_socket|net_tap|virtio) bash scripts/fetch-guests.sh linux busybox ;;
+    net|netboot|net_socket|net_tap|virtio|snapshot) bash scripts/fetch-guests.sh linux busybox ;;
     monitor) bash scripts/fetch-guests.sh linux busybox ;;
     gnumach) bash scripts/fetch-guests.sh gnumach && bash tests/kernels/build.sh build/tests/kernels ;;
     memtest) bash scripts/fetch-guests.sh memtest ;;

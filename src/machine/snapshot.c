@@ -1,0 +1,730 @@
+/* Whole-machine snapshots (snapshot.h): building and loading the machine state, and savevm/
+ * loadvm/delvm/info snapshots on the qcow2 drives' internal snapshots. */
+#include "machine/snapshot.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "machine/pc.h"
+#include "machine/pc_monitor.h"
+#include "machine/snapshot_int.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* ---- building the state ---- */
+
+static bool page_is_zero(const uint8_t *p)
+{
+    const uint64_t *q = (const uint64_t *)p;
+    for (unsigned i = 0; i < MSTATE_PAGE / 8; i += 8)
+        if (q[i] | q[i + 1] | q[i + 2] | q[i + 3] | q[i + 4] | q[i + 5] | q[i + 6] | q[i + 7])
+            return false;
+    return true;
+}
+
+static void put_section(struct vmbuf *b, const char *tag, const void *p, size_t len)
+{
+    vmbuf_put(b, tag, 4);
+    vmbuf_put_u32(b, (uint32_t)len);
+    vmbuf_put(b, p, len);
+}
+
+int pc_state_build(struct pc *pc, bool raw_ram, struct pc_state *st, char *err, size_t errlen)
+{
+    memset(st, 0, sizeof(*st));
+    if (pc->aio_started)
+        block_aio_drain(&pc->aio);   /* no disk request is in flight in the state */
+    struct vmbuf devs = { 0 }, meta = { 0 };
+    int ret = -1;
+    if (devlist_save(&pc->devices, &devs, err, errlen) < 0)
+        goto out;
+    if (devs.len > UINT32_MAX) {
+        fail(err, errlen, "the device state is too large");
+        goto out;
+    }
+    put_section(&meta, "DEVS", devs.data, devs.len);
+    for (unsigned i = 0; i < pc->net.n_netdevs; i++) {
+        struct pc_netdev *nd = &pc->net.netdevs[i];
+        if (!nd->user)
+            continue;
+        struct vmbuf s = { 0 };
+        uint32_t version;
+        const char *id = nd->port->name;
+        size_t idlen = strlen(id);
+        if (idlen == 0 || idlen >= 64) {
+            fail(err, errlen, "user network '%s': its id is too long to save", id);
+            goto out;
+        }
+        vmbuf_put_u8(&s, (uint8_t)idlen);
+        vmbuf_put(&s, id, idlen);
+        size_t ver_at = s.len;
+        vmbuf_put_u32(&s, 0);
+        if (net_user_state_save(nd->user, &s, &version) < 0 || s.failed) {
+            vmbuf_free(&s);
+            fail(err, errlen, "out of memory saving user network '%s'", id);
+            goto out;
+        }
+        for (int k = 0; k < 4; k++)
+            s.data[ver_at + k] = (uint8_t)(version >> (8 * k));
+        put_section(&meta, "SLRP", s.data, s.len);
+        vmbuf_free(&s);
+    }
+    st->ram = pc->mem.ram;
+    st->pages = pc->mem.ram_size / MSTATE_PAGE;
+    st->bitmap = calloc((size_t)(st->pages + 7) / 8 + 1, 1);
+    if (!st->bitmap) {
+        fail(err, errlen, "out of memory");
+        goto out;
+    }
+    uint64_t nonzero = 0;
+    for (uint64_t pn = 0; pn < st->pages; pn++)
+        if (!page_is_zero(st->ram + pn * MSTATE_PAGE)) {
+            st->bitmap[pn >> 3] |= (uint8_t)(1u << (pn & 7));
+            nonzero++;
+        }
+    put_section(&meta, "RAMB", st->bitmap, (size_t)(st->pages + 7) / 8);
+    put_section(&meta, "END ", NULL, 0);
+    if (meta.failed) {
+        fail(err, errlen, "out of memory saving the machine state");
+        goto out;
+    }
+    st->h = (struct mstate_header){
+        .version = MSTATE_VERSION,
+        .flags = raw_ram ? MSTATE_RAW_RAM : 0,
+        .ram_size = pc->mem.ram_size,
+        .ncpus = pc->ncpus,
+        .meta_len = meta.len,
+        .ram_off = (MSTATE_HEADER_SIZE + meta.len + MSTATE_PAGE - 1) / MSTATE_PAGE * MSTATE_PAGE,
+        .ram_len = raw_ram ? pc->mem.ram_size : nonzero * MSTATE_PAGE,
+        .meta_crc = mstate_crc(meta.data, meta.len),
+    };
+    uint8_t hdr[MSTATE_HEADER_SIZE];
+    mstate_header_encode(&st->h, hdr);
+    vmbuf_put(&st->head, hdr, sizeof(hdr));
+    vmbuf_put(&st->head, meta.data, meta.len);
+    static const uint8_t pad[MSTATE_PAGE];
+    vmbuf_put(&st->head, pad, st->h.ram_off - st->head.len);
+    if (st->head.failed) {
+        fail(err, errlen, "out of memory saving the machine state");
+        goto out;
+    }
+    ret = 0;
+out:
+    vmbuf_free(&devs);
+    vmbuf_free(&meta);
+    if (ret < 0)
+        pc_state_free(st);
+    return ret;
+}
+
+uint64_t pc_state_size(const struct pc_state *st)
+{
+    return st->h.ram_off + st->h.ram_len;
+}
+
+bool pc_state_next_run(const struct pc_state *st, uint64_t *pos, uint64_t *packed, struct pc_state_run *run)
+{
+    uint64_t pn = *pos;
+    while (pn < st->pages && !mstate_page_set(st->bitmap, pn))
+        pn++;
+    if (pn >= st->pages)
+        return false;
+    uint64_t end = pn;
+    while (end < st->pages && mstate_page_set(st->bitmap, end))
+        end++;
+    run->first = pn;
+    run->n = end - pn;
+    run->off = st->h.ram_off + ((st->h.flags & MSTATE_RAW_RAM) ? pn : *packed) * MSTATE_PAGE;
+    *packed += run->n;
+    *pos = end;
+    return true;
+}
+
+void pc_state_free(struct pc_state *st)
+{
+    vmbuf_free(&st->head);
+    free(st->bitmap);
+    memset(st, 0, sizeof(*st));
+}
+
+/* ---- loading it ---- */
+
+static struct pc_netdev *find_user_net(struct pc *pc, const char *id)
+{
+    for (unsigned i = 0; i < pc->net.n_netdevs; i++)
+        if (pc->net.netdevs[i].user && !strcmp(pc->net.netdevs[i].port->name, id))
+            return &pc->net.netdevs[i];
+    return NULL;
+}
+
+/* Fresh zero pages for the whole RAM (also drops a copy-on-write file mapping). */
+static int read_fail(char *err, size_t errlen, const char *what, int r)
+{
+    if (r == -ENODATA)
+        return fail(err, errlen, "the machine state is truncated (it ends inside %s)", what);
+    return fail(err, errlen, "cannot read %s: %s", what, strerror(-r));
+}
+
+static int ram_zero(struct pc *pc)
+{
+    void *p = mmap(pc->mem.ram, pc->mem.ram_size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    return p == MAP_FAILED ? -errno : 0;
+}
+
+int pc_state_load(struct pc *pc, const struct pc_state_source *src, bool *changed, char *err, size_t errlen)
+{
+    *changed = false;
+    uint8_t hdr[MSTATE_HEADER_SIZE];
+    struct mstate_header h;
+    struct mstate_view v;
+    int r;
+    if (src->size < MSTATE_HEADER_SIZE)
+        return fail(err, errlen, "the machine state is truncated (%" PRIu64 " bytes)", src->size);
+    if ((r = src->read_at(src->opaque, 0, hdr, sizeof(hdr))) < 0)
+        return read_fail(err, errlen, "the machine state's header", r);
+    if (mstate_header_decode(hdr, sizeof(hdr), &h, err, errlen) < 0)
+        return -1;
+    if (src->size != UINT64_MAX && (h.ram_off > src->size || h.ram_len > src->size - h.ram_off))
+        return fail(err, errlen, "the machine state is truncated (%" PRIu64 " of %" PRIu64 " bytes)", src->size,
+                    h.ram_off + h.ram_len);
+    if (h.ram_size != pc->mem.ram_size)
+        return fail(err, errlen, "the machine state is of a machine with %" PRIu64 " MiB of RAM, this one has %"
+                    PRIu64 " MiB (-m)", h.ram_size >> 20, pc->mem.ram_size >> 20);
+    if (h.ncpus != pc->ncpus)
+        return fail(err, errlen, "the machine state is of a machine with %u vCPUs, this one has %u (-smp)",
+                    h.ncpus, pc->ncpus);
+    uint8_t *meta = malloc(h.meta_len ? h.meta_len : 1);
+    if (!meta)
+        return fail(err, errlen, "out of memory reading the machine state");
+    int ret = -1;
+    if ((r = src->read_at(src->opaque, MSTATE_HEADER_SIZE, meta, h.meta_len)) < 0) {
+        read_fail(err, errlen, "the device state", r);
+        goto out;
+    }
+    if (mstate_meta_parse(&h, meta, h.meta_len, &v, err, errlen) < 0 ||
+        devlist_check(&pc->devices, v.devs, v.devs_len, err, errlen) < 0)
+        goto out;
+    for (unsigned i = 0; i < v.n_slirp; i++) {
+        if (!find_user_net(pc, v.slirp[i].id)) {
+            fail(err, errlen, "the machine state has a user network this machine lacks: '%s'", v.slirp[i].id);
+            goto out;
+        }
+        if (v.slirp[i].version > net_user_state_version()) {
+            fail(err, errlen, "user network '%s': its state (libslirp version %u) is newer than this libslirp's",
+                 v.slirp[i].id, v.slirp[i].version);
+            goto out;
+        }
+    }
+    bool mapped = false;
+    if ((h.flags & MSTATE_RAW_RAM) && src->map_fd >= 0) {
+        struct stat sb;
+        if (fstat(src->map_fd, &sb) == 0 && (uint64_t)sb.st_size >= h.ram_off + h.ram_size) {
+            *changed = true;
+            /* Copy-on-write: pages come from the file when first touched. */
+            void *p = mmap(pc->mem.ram, pc->mem.ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+                           src->map_fd, (off_t)h.ram_off);
+            if (p == MAP_FAILED) {
+                fail(err, errlen, "cannot map the saved RAM: %s", strerror(errno));
+                goto out;
+            }
+            mapped = true;
+        }
+    }
+    if (!mapped) {
+        *changed = true;
+        if ((r = ram_zero(pc)) < 0) {
+            fail(err, errlen, "cannot clear the RAM: %s", strerror(-r));
+            goto out;
+        }
+        struct pc_state st = { .h = h, .bitmap = (uint8_t *)v.bitmap, .pages = h.ram_size / MSTATE_PAGE };
+        uint64_t pos = 0, packed = 0;
+        struct pc_state_run run;
+        while (pc_state_next_run(&st, &pos, &packed, &run))
+            if ((r = src->read_at(src->opaque, run.off, pc->mem.ram + run.first * MSTATE_PAGE,
+                                  run.n * MSTATE_PAGE)) < 0) {
+                read_fail(err, errlen, "the saved RAM", r);
+                goto out;
+            }
+    }
+    if (devlist_load(&pc->devices, v.devs, v.devs_len, err, errlen) < 0)
+        goto out;
+    for (unsigned i = 0; i < v.n_slirp; i++)
+        if (net_user_state_load(find_user_net(pc, v.slirp[i].id)->user, v.slirp[i].version, v.slirp[i].data,
+                                v.slirp[i].len, err, errlen) < 0)
+            goto out;
+    ret = 0;
+out:
+    free(meta);
+    return ret;
+}
+
+/* ---- the drives ---- */
+
+int snap_drives(struct pc *pc, struct snap_drive *out, char *err, size_t errlen)
+{
+    int n = 0;
+    for (int i = 0; i < 4; i++) {
+        struct block_dev *bs = pc->drives[i];
+        if (!bs || bs->readonly)
+            continue;
+        struct snap_drive *d = &out[n];
+        d->bs = bs;
+        pc_drive_name(pc, i, d->name, sizeof(d->name));
+        if (strcmp(block_format_name(bs), "qcow2"))
+            return fail(err, errlen, "Device '%s' is writable but does not support snapshots", d->name);
+        n++;
+    }
+    return n;
+}
+
+/* Narrow the drives to devices[] (QMP), each of which must exist; 0 or -1. */
+static int pick_drives(struct snap_drive *d, int *n, const char *const *devices, unsigned ndevices, char *err,
+                       size_t errlen)
+{
+    if (!devices)
+        return 0;
+    struct snap_drive keep[4];
+    int k = 0;
+    for (unsigned i = 0; i < ndevices; i++) {
+        int j = 0;
+        while (j < *n && strcmp(d[j].name, devices[i]))
+            j++;
+        if (j == *n)
+            return fail(err, errlen, "No block device node '%s'", devices[i]);
+        if (k < 4)
+            keep[k++] = d[j];
+    }
+    memcpy(d, keep, sizeof(keep[0]) * (size_t)k);
+    *n = k;
+    return 0;
+}
+
+/* The drives a snapshot operation covers, with the one that holds the state first. */
+static int op_drives(struct pc *pc, struct snap_drive *d, const char *vmstate, const char *const *devices,
+                     unsigned ndevices, bool need_vmstate, char *err, size_t errlen)
+{
+    struct snap_drive all[4];
+    int n;
+    if (devices) {
+        /* Only the named drives: a writable raw drive elsewhere does not matter. */
+        n = 0;
+        for (int i = 0; i < 4; i++) {
+            struct block_dev *bs = pc->drives[i];
+            if (!bs || bs->readonly)
+                continue;
+            all[n].bs = bs;
+            pc_drive_name(pc, i, all[n].name, sizeof(all[n].name));
+            n++;
+        }
+        if (pick_drives(all, &n, devices, ndevices, err, errlen) < 0)
+            return -1;
+        for (int i = 0; i < n; i++)
+            if (strcmp(block_format_name(all[i].bs), "qcow2"))
+                return fail(err, errlen, "Device '%s' is writable but does not support snapshots", all[i].name);
+    } else if ((n = snap_drives(pc, all, err, errlen)) < 0) {
+        return -1;
+    }
+    if (need_vmstate && !n)
+        return fail(err, errlen, "No block device can accept snapshots");
+    int first = 0;
+    if (vmstate) {
+        while (first < n && strcmp(all[first].name, vmstate))
+            first++;
+        if (first == n)
+            return fail(err, errlen, "Could not find node '%s'", vmstate);
+    }
+    int k = 0;
+    d[k++] = all[first];
+    for (int i = 0; i < n; i++)
+        if (i != first)
+            d[k++] = all[i];
+    return n;
+}
+
+static bool drive_has(struct block_dev *bs, const char *name, struct qcow2_snapshot_info *info)
+{
+    struct qcow2_snapshot_info sn[256];
+    int n = qcow2_snapshot_list(bs, sn, 256);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(sn[i].name, name)) {
+            if (info)
+                *info = sn[i];
+            return true;
+        }
+    return false;
+}
+
+static const char *qerr(struct block_dev *bs, int r)
+{
+    const char *m = qcow2_last_error(bs);
+    return m && *m ? m : strerror(-r);
+}
+
+/* ---- savevm ---- */
+
+int pc_snapshot_save(struct pc *pc, const char *name, bool overwrite, const char *vmstate,
+                     const char *const *devices, unsigned ndevices, char *err, size_t errlen)
+{
+    struct snap_drive d[4];
+    int n = op_drives(pc, d, vmstate, devices, ndevices, true, err, errlen);
+    if (n < 0)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (drive_has(d[i].bs, name, NULL)) {
+            if (!overwrite)
+                return fail(err, errlen, "Snapshot '%s' already exists in one or more devices", name);
+            int r = qcow2_snapshot_delete(d[i].bs, name);
+            if (r < 0)
+                return fail(err, errlen, "Error while deleting snapshot on device '%s': %s", d[i].name,
+                            qerr(d[i].bs, r));
+        }
+    const char *why = devlist_snapshot_blocker(&pc->devices);
+    if (why)
+        return fail(err, errlen, "State blocked by non-migratable device: %s", why);
+    bool was_running = !pc->rl.paused;
+    pc_set_paused(pc, true, "save-vm");
+    int64_t t0 = host_monotonic_ns();
+    struct pc_state st;
+    int ret = -1;
+    if (pc_state_build(pc, false, &st, err, errlen) < 0)
+        goto out;
+    /* The segments: the header and meta, then each run of non-zero pages (zeros elsewhere take
+     * no clusters). */
+    unsigned cap = 64, nsegs = 0;
+    struct qcow2_vmstate_seg *segs = malloc(cap * sizeof(*segs));
+    if (!segs) {
+        fail(err, errlen, "out of memory");
+        goto out_st;
+    }
+    segs[nsegs++] = (struct qcow2_vmstate_seg){ 0, st.head.data, st.head.len };
+    uint64_t pos = 0, packed = 0;
+    struct pc_state_run run;
+    while (pc_state_next_run(&st, &pos, &packed, &run)) {
+        if (nsegs == cap) {
+            struct qcow2_vmstate_seg *ns = realloc(segs, 2 * cap * sizeof(*segs));
+            if (!ns) {
+                free(segs);
+                fail(err, errlen, "out of memory");
+                goto out_st;
+            }
+            segs = ns;
+            cap *= 2;
+        }
+        segs[nsegs++] = (struct qcow2_vmstate_seg){ run.off, st.ram + run.first * MSTATE_PAGE, run.n * MSTATE_PAGE };
+    }
+    for (int i = 0; i < n; i++) {
+        int r = block_flush(d[i].bs);
+        if (r >= 0)
+            r = i == 0 ? qcow2_snapshot_create_vm(d[i].bs, name, segs, nsegs, pc_state_size(&st),
+                                                  (uint64_t)vclock_now(&pc->clock))
+                       : qcow2_snapshot_create(d[i].bs, name);
+        if (r < 0) {
+            fail(err, errlen, "Error while creating snapshot on '%s': %s", d[i].name, qerr(d[i].bs, r));
+            for (int k = 0; k < i; k++)   /* all or nothing, as QEMU */
+                qcow2_snapshot_delete(d[k].bs, name);
+            free(segs);
+            goto out_st;
+        }
+    }
+    free(segs);
+    pc->snap->last_save_ms = (host_monotonic_ns() - t0) / 1e6;
+    pc->snap->last_size = pc_state_size(&st);
+    ret = 0;
+out_st:
+    pc_state_free(&st);
+out:
+    if (was_running)
+        pc_set_paused(pc, false, NULL);
+    return ret;
+}
+
+/* ---- loadvm ---- */
+
+struct qcow2_source {
+    struct block_dev *bs;
+    const char *name;
+};
+
+static int qcow2_read_at(void *opaque, uint64_t off, void *buf, size_t len)
+{
+    struct qcow2_source *s = opaque;
+    return qcow2_snapshot_vmstate_read(s->bs, s->name, off, buf, len);
+}
+
+/* After a load that failed half-way: the machine is reset and stays stopped (as QEMU leaves
+ * it after a failed loadvm). */
+void snap_after_failed_load(struct pc *pc)
+{
+    devlist_reset(&pc->devices);
+    pc_request_reset(pc);
+    pc_set_paused(pc, true, "restore-vm");
+}
+
+int pc_snapshot_load(struct pc *pc, const char *name, const char *vmstate, const char *const *devices,
+                     unsigned ndevices, char *err, size_t errlen)
+{
+    struct snap_drive d[4];
+    int n = op_drives(pc, d, vmstate, devices, ndevices, true, err, errlen);
+    if (n < 0)
+        return -1;
+    struct qcow2_snapshot_info info;
+    for (int i = 0; i < n; i++)
+        if (!drive_has(d[i].bs, name, i == 0 ? &info : NULL))
+            return fail(err, errlen, "Snapshot '%s' does not exist in one or more devices", name);
+    if (info.vm_state_size == 0)
+        return fail(err, errlen, "This is a disk-only snapshot. Revert to it  offline using qemu-img");
+    const char *why = devlist_snapshot_blocker(&pc->devices);
+    if (why)
+        return fail(err, errlen, "State blocked by non-migratable device: %s", why);
+    bool was_running = !pc->rl.paused;
+    pc_set_paused(pc, true, "restore-vm");
+    if (pc->aio_started)
+        block_aio_drain(&pc->aio);
+    int64_t t0 = host_monotonic_ns();
+    /* Check the state first (a dry load reads only the header and meta), then switch the disks,
+     * then load. */
+    struct qcow2_source qs = { d[0].bs, name };
+    struct pc_state_source src = { qcow2_read_at, &qs, -1, info.vm_state_size };
+    uint8_t hdr[MSTATE_HEADER_SIZE];
+    struct mstate_header h;
+    int r = qcow2_read_at(&qs, 0, hdr, info.vm_state_size < sizeof(hdr) ? 0 : sizeof(hdr));
+    if (info.vm_state_size < sizeof(hdr)) {
+        fail(err, errlen, "the machine state is truncated (%" PRIu64 " bytes)", info.vm_state_size);
+        goto fail_early;
+    }
+    if (r < 0) {
+        fail(err, errlen, "cannot read the machine state: %s", qerr(d[0].bs, r));
+        goto fail_early;
+    }
+    if (mstate_header_decode(hdr, sizeof(hdr), &h, err, errlen) < 0)
+        goto fail_early;
+    for (int i = 0; i < n; i++) {
+        int rr = qcow2_snapshot_apply(d[i].bs, name);
+        if (rr < 0) {
+            fail(err, errlen, "Error while loading snapshot on '%s': %s", d[i].name, qerr(d[i].bs, rr));
+            snap_after_failed_load(pc);
+            return -1;
+        }
+    }
+    bool changed;
+    if (pc_state_load(pc, &src, &changed, err, errlen) < 0) {
+        if (changed)
+            snap_after_failed_load(pc);
+        else if (was_running)
+            pc_set_paused(pc, false, NULL);
+        return -1;
+    }
+    pc->snap->last_load_ms = (host_monotonic_ns() - t0) / 1e6;
+    if (was_running)
+        pc_set_paused(pc, false, NULL);
+    return 0;
+fail_early:
+    if (was_running)
+        pc_set_paused(pc, false, NULL);
+    return -1;
+}
+
+/* ---- delvm ---- */
+
+int pc_snapshot_delete(struct pc *pc, const char *name, const char *const *devices, unsigned ndevices,
+                       char *err, size_t errlen)
+{
+    struct snap_drive d[4];
+    int n = op_drives(pc, d, NULL, devices, ndevices, false, err, errlen);
+    if (n < 0)
+        return -1;
+    if (pc->aio_started)
+        block_aio_drain(&pc->aio);
+    for (int i = 0; i < n; i++) {
+        if (!drive_has(d[i].bs, name, NULL))
+            continue;
+        int r = qcow2_snapshot_delete(d[i].bs, name);
+        if (r < 0)
+            return fail(err, errlen, "Error while deleting snapshot on device '%s': %s", d[i].name,
+                        qerr(d[i].bs, r));
+    }
+    return 0;
+}
+
+/* ---- HMP ---- */
+
+/* QEMU's size_to_str: three significant digits and a binary unit. */
+void snap_size_str(uint64_t v, char *buf, size_t len)
+{
+    static const char *const units[] = { "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei" };
+    int e;
+    frexp((double)v / (1000.0 / 1024.0), &e);
+    int i = (e - 1) / 10;
+    if (i < 0)
+        i = 0;
+    if (i > 6)
+        i = 6;
+    snprintf(buf, len, "%0.3g %sB", (double)v / (double)(1ull << (i * 10)), units[i]);
+}
+
+static void dump_row(struct monitor *mon, const struct qcow2_snapshot_info *sn, const char *id)
+{
+    char vs[32], date[32], clk[32], ic[32] = "";
+    snap_size_str(sn->vm_state_size, vs, sizeof(vs));
+    time_t t = sn->date_sec;
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
+    uint64_t secs = sn->vm_clock_nsec / 1000000000;
+    snprintf(clk, sizeof(clk), "%02d:%02d:%02d.%03d", (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60),
+             (int)(sn->vm_clock_nsec / 1000000 % 1000));
+    if (sn->has_icount)
+        snprintf(ic, sizeof(ic), "%" PRIu64, sn->icount);
+    monitor_printf(mon, "%-9s %-16s %8s%20s%13s%11s\n", id ? id : sn->id, sn->name, vs, date, clk, ic);
+}
+
+static void dump_header(struct monitor *mon)
+{
+    monitor_printf(mon, "%-10s%-17s%8s%20s%13s%11s\n", "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK", "ICOUNT");
+}
+
+static void info_snapshots(struct monitor *mon, const char *args, void *opaque)
+{
+    (void)args;
+    struct pc *pc = opaque;
+    struct snap_drive d[4];
+    char err[256];
+    int n = op_drives(pc, d, NULL, NULL, 0, true, err, sizeof(err));
+    if (n < 0) {
+        monitor_printf(mon, "%s\n", err);
+        return;
+    }
+    static struct qcow2_snapshot_info sn[4][256];
+    int cnt[4];
+    for (int i = 0; i < n; i++)
+        cnt[i] = qcow2_snapshot_list(d[i].bs, sn[i], 256);
+    bool on_all[256] = { false };
+    int total = 0;
+    for (int k = 0; k < cnt[0]; k++) {
+        bool all = true;
+        for (int i = 1; i < n && all; i++)
+            all = drive_has(d[i].bs, sn[0][k].name, NULL);
+        on_all[k] = all;
+        total += all;
+    }
+    if (total) {
+        monitor_printf(mon, "List of snapshots present on all disks:\n");
+        dump_header(mon);
+        for (int k = 0; k < cnt[0]; k++)
+            if (on_all[k])
+                dump_row(mon, &sn[0][k], "--");   /* IDs may differ between disks */
+    } else {
+        monitor_printf(mon, "None\n");
+    }
+    for (int i = 0; i < n; i++) {
+        bool header = false;
+        for (int k = 0; k < cnt[i]; k++) {
+            bool all = true;
+            for (int j = 0; j < n && all; j++)
+                all = j == i || drive_has(d[j].bs, sn[i][k].name, NULL);
+            if (all)
+                continue;
+            if (!header) {
+                monitor_printf(mon, "\nList of partial (non-loadable) snapshots on '%s':\n", d[i].name);
+                dump_header(mon);
+                header = true;
+            }
+            dump_row(mon, &sn[i][k], NULL);
+        }
+    }
+}
+
+static void hmp_savevm(struct monitor *mon, const char *args, void *opaque)
+{
+    char name[128], err[512];
+    if (*args) {
+        snprintf(name, sizeof(name), "%s", args);
+    } else {   /* QEMU names an unnamed snapshot after the time */
+        time_t t = time(NULL);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        strftime(name, sizeof(name), "vm-%Y%m%d%H%M%S", &tm);
+    }
+    if (pc_snapshot_save(opaque, name, true, NULL, NULL, 0, err, sizeof(err)) < 0)
+        monitor_printf(mon, "Error: %s\n", err);
+}
+
+static void hmp_loadvm(struct monitor *mon, const char *args, void *opaque)
+{
+    char err[512];
+    if (!*args) {
+        monitor_printf(mon, "Parameter 'name' is missing\n");
+        return;
+    }
+    if (pc_snapshot_load(opaque, args, NULL, NULL, 0, err, sizeof(err)) < 0)
+        monitor_printf(mon, "Error: %s\n", err);
+}
+
+static void hmp_delvm(struct monitor *mon, const char *args, void *opaque)
+{
+    char err[512];
+    if (!*args) {
+        monitor_printf(mon, "Parameter 'name' is missing\n");
+        return;
+    }
+    if (pc_snapshot_delete(opaque, args, NULL, 0, err, sizeof(err)) < 0)
+        monitor_printf(mon, "Error: %s\n", err);
+}
+
+static const struct hmp_command snapshot_hmp[] = {
+    { "savevm", NULL, "[tag]", "save a VM snapshot. If no tag is provided, a new snapshot is created", hmp_savevm },
+    { "loadvm", NULL, "tag", "restore a VM snapshot from its tag", hmp_loadvm },
+    { "delvm", NULL, "tag", "delete a VM snapshot from its tag", hmp_delvm },
+    { "info snapshots", NULL, "", "show the currently saved VM snapshots", info_snapshots },
+};
+
+void pc_snapshot_register(struct pc *pc)
+{
+    pc->snap = calloc(1, sizeof(*pc->snap));
+    if (!pc->snap)
+        return;
+    pc->snap->wake[0] = pc->snap->wake[1] = -1;
+    monitor_registry_add_hmp(&pc->monreg, snapshot_hmp, sizeof(snapshot_hmp) / sizeof(snapshot_hmp[0]), pc);
+    snap_jobs_register(pc);
+    migrate_register(pc);
+}
+
+void pc_snapshot_destroy(struct pc *pc)
+{
+    struct snapshot_ctx *s = pc->snap;
+    if (!s)
+        return;
+    snap_jobs_free(pc);
+    free(s);
+    pc->snap = NULL;
+}
+
+int pc_snapshot_startup(struct pc *pc, char *err, size_t errlen)
+{
+    const struct vm_config *cfg = pc->cfg;
+    if (!pc->snap)
+        return fail(err, errlen, "pcvm: out of memory");
+    if (cfg->loadvm) {
+        char why[512];
+        if (pc_snapshot_load(pc, cfg->loadvm, NULL, NULL, 0, why, sizeof(why)) < 0)
+            return fail(err, errlen, "pcvm: -loadvm %s: %s", cfg->loadvm, why);
+    }
+    return migrate_startup(pc, err, errlen);
+}
