@@ -2499,12 +2499,12 @@ int qcow2_snapshot_create_vm(struct block_dev *bs, const char *name, const struc
     *s = (struct qcow2_snap){
         .l1_size = q->l1_size, .id = strdup(id), .name = strdup(name),
         .date_sec = (uint32_t)ts.tv_sec, .date_nsec = (uint32_t)ts.tv_nsec,
-        .disk_size = q->size, .icount = 0, .extra_size = 24, .extra = extra,
+        .disk_size = q->size, .icount = UINT64_MAX, .extra_size = 24, .extra = extra,
         .vm_state_size = vm_state_size, .vm_clock_nsec = vm_clock_nsec,
     };
     put64(extra, vm_state_size);
     put64(extra + 8, q->size);
-    put64(extra + 16, 0);
+    put64(extra + 16, UINT64_MAX);   /* the spec: -1 when icount was not recorded */
     extra = NULL;
     if (!s->id || !s->name) {
         free(s->id);

@@ -1035,7 +1035,8 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
         return -1;
 
     pc_reset_devices(pc);
-    if (cfg->kernel && pc_direct_boot(pc, err, errlen) < 0)
+    /* A state loaded at start (-loadvm, -incoming) replaces all the direct boot would load. */
+    if (cfg->kernel && !cfg->loadvm && !cfg->incoming && pc_direct_boot(pc, err, errlen) < 0)
         return -1;
 
     /* Display: the VGA's picture for VNC, the SDL window and screendump. */

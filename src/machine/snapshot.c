@@ -12,6 +12,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "machine/pc.h"
 #include "machine/pc_monitor.h"
@@ -93,11 +95,32 @@ int pc_state_build(struct pc *pc, bool raw_ram, struct pc_state *st, char *err, 
         goto out;
     }
     uint64_t nonzero = 0;
-    for (uint64_t pn = 0; pn < st->pages; pn++)
+    /* Anonymous RAM the guest never touched is zero: the kernel's page map says which pages
+     * exist (present or swapped), so those alone are read; touching the others would fault
+     * each one in. RAM mapped from a state file is read whole. */
+    int pagemap = pc->snap && pc->snap->ram_from_file ? -1 : open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    static uint64_t ent[4096];
+    for (uint64_t pn = 0; pn < st->pages; pn++) {
+        if (pagemap >= 0) {
+            uint64_t k = pn % 4096;
+            if (k == 0) {
+                size_t want = (size_t)(st->pages - pn < 4096 ? st->pages - pn : 4096) * 8;
+                uintptr_t vpn = (uintptr_t)st->ram / MSTATE_PAGE + pn;
+                if (pread(pagemap, ent, want, (off_t)(vpn * 8)) != (ssize_t)want) {
+                    close(pagemap);
+                    pagemap = -1;
+                }
+            }
+            if (pagemap >= 0 && !(ent[k] >> 62 & 3))   /* neither present nor swapped */
+                continue;
+        }
         if (!page_is_zero(st->ram + pn * MSTATE_PAGE)) {
             st->bitmap[pn >> 3] |= (uint8_t)(1u << (pn & 7));
             nonzero++;
         }
+    }
+    if (pagemap >= 0)
+        close(pagemap);
     put_section(&meta, "RAMB", st->bitmap, (size_t)(st->pages + 7) / 8);
     put_section(&meta, "END ", NULL, 0);
     if (meta.failed) {
@@ -138,22 +161,9 @@ uint64_t pc_state_size(const struct pc_state *st)
     return st->h.ram_off + st->h.ram_len;
 }
 
-bool pc_state_next_run(const struct pc_state *st, uint64_t *pos, uint64_t *packed, struct pc_state_run *run)
+bool pc_state_next_run(const struct pc_state *st, uint64_t *pos, uint64_t *packed, struct mstate_run *run)
 {
-    uint64_t pn = *pos;
-    while (pn < st->pages && !mstate_page_set(st->bitmap, pn))
-        pn++;
-    if (pn >= st->pages)
-        return false;
-    uint64_t end = pn;
-    while (end < st->pages && mstate_page_set(st->bitmap, end))
-        end++;
-    run->first = pn;
-    run->n = end - pn;
-    run->off = st->h.ram_off + ((st->h.flags & MSTATE_RAW_RAM) ? pn : *packed) * MSTATE_PAGE;
-    *packed += run->n;
-    *pos = end;
-    return true;
+    return mstate_next_run(&st->h, st->bitmap, st->pages, pos, packed, run);
 }
 
 void pc_state_free(struct pc_state *st)
@@ -173,106 +183,27 @@ static struct pc_netdev *find_user_net(struct pc *pc, const char *id)
     return NULL;
 }
 
-/* Fresh zero pages for the whole RAM (also drops a copy-on-write file mapping). */
-static int read_fail(char *err, size_t errlen, const char *what, int r)
+/* A saved user network: this machine must have it; libslirp loads it. */
+static int load_slirp(void *opaque, const struct mstate_slirp *s, bool load, char *err, size_t errlen)
 {
-    if (r == -ENODATA)
-        return fail(err, errlen, "the machine state is truncated (it ends inside %s)", what);
-    return fail(err, errlen, "cannot read %s: %s", what, strerror(-r));
+    struct pc_netdev *nd = find_user_net(opaque, s->id);
+    if (!nd)
+        return fail(err, errlen, "the machine state has a user network this machine lacks: '%s'", s->id);
+    if (!load) {
+        if (s->version > net_user_state_version())
+            return fail(err, errlen, "user network '%s': its state (libslirp version %u) is newer than this "
+                        "libslirp's", s->id, s->version);
+        return 0;
+    }
+    return net_user_state_load(nd->user, s->version, s->data, s->len, err, errlen);
 }
 
-static int ram_zero(struct pc *pc)
+int pc_state_load(struct pc *pc, const struct mstate_source *src, bool *changed, char *err, size_t errlen)
 {
-    void *p = mmap(pc->mem.ram, pc->mem.ram_size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-    return p == MAP_FAILED ? -errno : 0;
-}
-
-int pc_state_load(struct pc *pc, const struct pc_state_source *src, bool *changed, char *err, size_t errlen)
-{
-    *changed = false;
-    uint8_t hdr[MSTATE_HEADER_SIZE];
-    struct mstate_header h;
-    struct mstate_view v;
-    int r;
-    if (src->size < MSTATE_HEADER_SIZE)
-        return fail(err, errlen, "the machine state is truncated (%" PRIu64 " bytes)", src->size);
-    if ((r = src->read_at(src->opaque, 0, hdr, sizeof(hdr))) < 0)
-        return read_fail(err, errlen, "the machine state's header", r);
-    if (mstate_header_decode(hdr, sizeof(hdr), &h, err, errlen) < 0)
-        return -1;
-    if (src->size != UINT64_MAX && (h.ram_off > src->size || h.ram_len > src->size - h.ram_off))
-        return fail(err, errlen, "the machine state is truncated (%" PRIu64 " of %" PRIu64 " bytes)", src->size,
-                    h.ram_off + h.ram_len);
-    if (h.ram_size != pc->mem.ram_size)
-        return fail(err, errlen, "the machine state is of a machine with %" PRIu64 " MiB of RAM, this one has %"
-                    PRIu64 " MiB (-m)", h.ram_size >> 20, pc->mem.ram_size >> 20);
-    if (h.ncpus != pc->ncpus)
-        return fail(err, errlen, "the machine state is of a machine with %u vCPUs, this one has %u (-smp)",
-                    h.ncpus, pc->ncpus);
-    uint8_t *meta = malloc(h.meta_len ? h.meta_len : 1);
-    if (!meta)
-        return fail(err, errlen, "out of memory reading the machine state");
-    int ret = -1;
-    if ((r = src->read_at(src->opaque, MSTATE_HEADER_SIZE, meta, h.meta_len)) < 0) {
-        read_fail(err, errlen, "the device state", r);
-        goto out;
-    }
-    if (mstate_meta_parse(&h, meta, h.meta_len, &v, err, errlen) < 0 ||
-        devlist_check(&pc->devices, v.devs, v.devs_len, err, errlen) < 0)
-        goto out;
-    for (unsigned i = 0; i < v.n_slirp; i++) {
-        if (!find_user_net(pc, v.slirp[i].id)) {
-            fail(err, errlen, "the machine state has a user network this machine lacks: '%s'", v.slirp[i].id);
-            goto out;
-        }
-        if (v.slirp[i].version > net_user_state_version()) {
-            fail(err, errlen, "user network '%s': its state (libslirp version %u) is newer than this libslirp's",
-                 v.slirp[i].id, v.slirp[i].version);
-            goto out;
-        }
-    }
-    bool mapped = false;
-    if ((h.flags & MSTATE_RAW_RAM) && src->map_fd >= 0) {
-        struct stat sb;
-        if (fstat(src->map_fd, &sb) == 0 && (uint64_t)sb.st_size >= h.ram_off + h.ram_size) {
-            *changed = true;
-            /* Copy-on-write: pages come from the file when first touched. */
-            void *p = mmap(pc->mem.ram, pc->mem.ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
-                           src->map_fd, (off_t)h.ram_off);
-            if (p == MAP_FAILED) {
-                fail(err, errlen, "cannot map the saved RAM: %s", strerror(errno));
-                goto out;
-            }
-            mapped = true;
-        }
-    }
-    if (!mapped) {
-        *changed = true;
-        if ((r = ram_zero(pc)) < 0) {
-            fail(err, errlen, "cannot clear the RAM: %s", strerror(-r));
-            goto out;
-        }
-        struct pc_state st = { .h = h, .bitmap = (uint8_t *)v.bitmap, .pages = h.ram_size / MSTATE_PAGE };
-        uint64_t pos = 0, packed = 0;
-        struct pc_state_run run;
-        while (pc_state_next_run(&st, &pos, &packed, &run))
-            if ((r = src->read_at(src->opaque, run.off, pc->mem.ram + run.first * MSTATE_PAGE,
-                                  run.n * MSTATE_PAGE)) < 0) {
-                read_fail(err, errlen, "the saved RAM", r);
-                goto out;
-            }
-    }
-    if (devlist_load(&pc->devices, v.devs, v.devs_len, err, errlen) < 0)
-        goto out;
-    for (unsigned i = 0; i < v.n_slirp; i++)
-        if (net_user_state_load(find_user_net(pc, v.slirp[i].id)->user, v.slirp[i].version, v.slirp[i].data,
-                                v.slirp[i].len, err, errlen) < 0)
-            goto out;
-    ret = 0;
-out:
-    free(meta);
-    return ret;
+    struct mstate_target t = { .devices = &pc->devices, .ram = pc->mem.ram, .ram_size = pc->mem.ram_size,
+                               .ncpus = pc->ncpus, .slirp = load_slirp, .opaque = pc,
+                               .ram_mapped = &pc->snap->ram_from_file };
+    return mstate_load(&t, src, changed, err, errlen);
 }
 
 /* ---- the drives ---- */
@@ -379,6 +310,24 @@ static const char *qerr(struct block_dev *bs, int r)
 
 /* ---- savevm ---- */
 
+/* The run state before an operation stopped the machine, to go back to afterwards. */
+struct run_saved {
+    bool running;
+    const char *state;
+};
+
+static struct run_saved stop_for(struct pc *pc, const char *why)
+{
+    struct run_saved r = { !pc->rl.paused, pc->run_state };
+    pc_set_paused(pc, true, why);
+    return r;
+}
+
+static void restore_run(struct pc *pc, struct run_saved r)
+{
+    pc_set_paused(pc, !r.running, r.running ? NULL : r.state);
+}
+
 int pc_snapshot_save(struct pc *pc, const char *name, bool overwrite, const char *vmstate,
                      const char *const *devices, unsigned ndevices, char *err, size_t errlen)
 {
@@ -398,8 +347,7 @@ int pc_snapshot_save(struct pc *pc, const char *name, bool overwrite, const char
     const char *why = devlist_snapshot_blocker(&pc->devices);
     if (why)
         return fail(err, errlen, "State blocked by non-migratable device: %s", why);
-    bool was_running = !pc->rl.paused;
-    pc_set_paused(pc, true, "save-vm");
+    struct run_saved was = stop_for(pc, "save-vm");
     int64_t t0 = host_monotonic_ns();
     struct pc_state st;
     int ret = -1;
@@ -415,7 +363,7 @@ int pc_snapshot_save(struct pc *pc, const char *name, bool overwrite, const char
     }
     segs[nsegs++] = (struct qcow2_vmstate_seg){ 0, st.head.data, st.head.len };
     uint64_t pos = 0, packed = 0;
-    struct pc_state_run run;
+    struct mstate_run run;
     while (pc_state_next_run(&st, &pos, &packed, &run)) {
         if (nsegs == cap) {
             struct qcow2_vmstate_seg *ns = realloc(segs, 2 * cap * sizeof(*segs));
@@ -450,8 +398,7 @@ int pc_snapshot_save(struct pc *pc, const char *name, bool overwrite, const char
 out_st:
     pc_state_free(&st);
 out:
-    if (was_running)
-        pc_set_paused(pc, false, NULL);
+    restore_run(pc, was);
     return ret;
 }
 
@@ -493,15 +440,14 @@ int pc_snapshot_load(struct pc *pc, const char *name, const char *vmstate, const
     const char *why = devlist_snapshot_blocker(&pc->devices);
     if (why)
         return fail(err, errlen, "State blocked by non-migratable device: %s", why);
-    bool was_running = !pc->rl.paused;
-    pc_set_paused(pc, true, "restore-vm");
+    struct run_saved was = stop_for(pc, "restore-vm");
     if (pc->aio_started)
         block_aio_drain(&pc->aio);
     int64_t t0 = host_monotonic_ns();
     /* Check the state first (a dry load reads only the header and meta), then switch the disks,
      * then load. */
     struct qcow2_source qs = { d[0].bs, name };
-    struct pc_state_source src = { qcow2_read_at, &qs, -1, info.vm_state_size };
+    struct mstate_source src = { qcow2_read_at, &qs, -1, info.vm_state_size };
     uint8_t hdr[MSTATE_HEADER_SIZE];
     struct mstate_header h;
     int r = qcow2_read_at(&qs, 0, hdr, info.vm_state_size < sizeof(hdr) ? 0 : sizeof(hdr));
@@ -527,17 +473,15 @@ int pc_snapshot_load(struct pc *pc, const char *name, const char *vmstate, const
     if (pc_state_load(pc, &src, &changed, err, errlen) < 0) {
         if (changed)
             snap_after_failed_load(pc);
-        else if (was_running)
-            pc_set_paused(pc, false, NULL);
+        else
+            restore_run(pc, was);
         return -1;
     }
     pc->snap->last_load_ms = (host_monotonic_ns() - t0) / 1e6;
-    if (was_running)
-        pc_set_paused(pc, false, NULL);
+    restore_run(pc, was);
     return 0;
 fail_early:
-    if (was_running)
-        pc_set_paused(pc, false, NULL);
+    restore_run(pc, was);
     return -1;
 }
 

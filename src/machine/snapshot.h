@@ -24,34 +24,19 @@ struct pc_state {
     const uint8_t *ram;
 };
 
-/* A run of non-zero pages and where it sits in the state. */
-struct pc_state_run {
-    uint64_t first, n;              /* pages */
-    uint64_t off;                   /* byte offset in the state */
-};
-
 /* Build the state of a stopped machine (raw_ram: RAM as a page-aligned image, else packed);
  * 0 or -1 with one line in err (a device that cannot be saved ...). */
 int pc_state_build(struct pc *pc, bool raw_ram, struct pc_state *st, char *err, size_t errlen);
 /* Total bytes of the state. */
 uint64_t pc_state_size(const struct pc_state *st);
 /* The next run of non-zero pages at or after page *pos (advanced past it); false at the end. */
-bool pc_state_next_run(const struct pc_state *st, uint64_t *pos, uint64_t *packed, struct pc_state_run *run);
+bool pc_state_next_run(const struct pc_state *st, uint64_t *pos, uint64_t *packed, struct mstate_run *run);
 /* Free what pc_state_build made. */
 void pc_state_free(struct pc_state *st);
 
-/* Where a state is read from. read_at is called with increasing offsets (a stream source
- * skips forward); 0 or -errno. */
-struct pc_state_source {
-    int (*read_at)(void *opaque, uint64_t off, void *buf, size_t len);
-    void *opaque;
-    int map_fd;                     /* >= 0: a file whose raw RAM may be mapped copy-on-write */
-    uint64_t size;                  /* bytes available, or UINT64_MAX when unknown */
-};
-
 /* Load a state into a stopped machine: everything is checked before anything changes; 0, or
  * -1 with one line in err (*changed tells whether the machine was touched already). */
-int pc_state_load(struct pc *pc, const struct pc_state_source *src, bool *changed, char *err, size_t errlen);
+int pc_state_load(struct pc *pc, const struct mstate_source *src, bool *changed, char *err, size_t errlen);
 
 /* Save a snapshot NAME of every writable qcow2 drive with the machine state (HMP savevm:
  * overwrite replaces one of that name); 0 or -1 with err. vmstate/devices (QMP) choose the

@@ -48,6 +48,7 @@ struct snapshot_ctx {
     struct migrate_info mig;
     bool incoming_deferred;         /* -incoming defer: waiting for migrate_incoming */
     double last_save_ms, last_load_ms;
+    bool ram_from_file;             /* RAM is a copy-on-write mapping of a state file */
     uint64_t last_size;
 };
 

@@ -64,7 +64,7 @@ static int write_stream(const struct pc_state *st, int fd)
 {
     int r = write_all(fd, st->head.data, st->head.len);
     uint64_t pos = 0, packed = 0;
-    struct pc_state_run run;
+    struct mstate_run run;
     while (r == 0 && pc_state_next_run(st, &pos, &packed, &run))
         r = write_all(fd, st->ram + run.first * MSTATE_PAGE, run.n * MSTATE_PAGE);
     return r;
@@ -87,7 +87,7 @@ static int write_file(const struct pc_state *st, const char *path, char *err, si
     }
     int r = pwrite_all(fd, st->head.data, st->head.len, 0);
     uint64_t pos = 0, packed = 0;
-    struct pc_state_run run;
+    struct mstate_run run;
     while (r == 0 && pc_state_next_run(st, &pos, &packed, &run))
         r = pwrite_all(fd, st->ram + run.first * MSTATE_PAGE, run.n * MSTATE_PAGE, run.off);
     if (r == 0 && ftruncate(fd, (off_t)pc_state_size(st)) < 0)
@@ -246,7 +246,7 @@ static int incoming_from(struct pc *pc, const char *uri, char *err, size_t errle
         block_aio_drain(&pc->aio);
     struct fd_source fs = { .fd = -1 };
     FILE *pipe = NULL;
-    struct pc_state_source src = { src_read_at, &fs, -1, UINT64_MAX };
+    struct mstate_source src = { src_read_at, &fs, -1, UINT64_MAX };
     if (is_file) {
         fs.fd = open(uri + 5, O_RDONLY | O_CLOEXEC);
         struct stat sb;

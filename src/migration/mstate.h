@@ -72,4 +72,45 @@ static inline bool mstate_page_set(const uint8_t *bitmap, uint64_t pn)
 /* CRC-32 (zlib's) of len bytes. */
 uint32_t mstate_crc(const void *p, size_t len);
 
+/* A run of non-zero pages and where it sits in the state. */
+struct mstate_run {
+    uint64_t first, n;              /* pages */
+    uint64_t off;                   /* byte offset in the state */
+};
+/* The next run of set pages of bitmap (pages bits) at or after page *pos, placed as header h
+ * says (packed: *packed pages written before it); advances *pos and *packed. False at the end. */
+bool mstate_next_run(const struct mstate_header *h, const uint8_t *bitmap, uint64_t pages, uint64_t *pos,
+                     uint64_t *packed, struct mstate_run *run);
+
+/* Where a state is read from. read_at is called with increasing offsets (a stream source
+ * skips forward); 0 or -errno (-ENODATA: the state ended). */
+struct mstate_source {
+    int (*read_at)(void *opaque, uint64_t off, void *buf, size_t len);
+    void *opaque;
+    int map_fd;                     /* >= 0: a file whose raw RAM may be mapped copy-on-write */
+    uint64_t size;                  /* bytes available, or UINT64_MAX when unknown */
+};
+
+struct device_list;
+
+/* What a state is loaded into. */
+struct mstate_target {
+    struct device_list *devices;
+    uint8_t *ram;                   /* one mmap'ed region of ram_size bytes (replaced in place) */
+    uint64_t ram_size;
+    unsigned ncpus;
+    /* A user network section: check it (load=false: id known, version readable) or load it;
+     * 0 or -1 with err. NULL: such sections are refused. */
+    int (*slirp)(void *opaque, const struct mstate_slirp *s, bool load, char *err, size_t errlen);
+    void *opaque;
+    bool *ram_mapped;               /* if not NULL: set when the RAM was replaced (mapped from a file or not) */
+};
+
+/* Load a state: header, meta and every device section are checked before anything changes,
+ * then the RAM is replaced (mapped from src->map_fd for a raw state, else zeroed and the
+ * non-zero runs read in) and the devices loaded. 0, or -1 with one line in err; *changed
+ * tells whether the target was touched already. */
+int mstate_load(const struct mstate_target *t, const struct mstate_source *src, bool *changed, char *err,
+                size_t errlen);
+
 #endif
