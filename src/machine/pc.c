@@ -964,15 +964,13 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
     }
     /* The back ends as one entry until they have a state description; each card on its own. */
     if (pc_register_device(pc, &(struct device){ .type = "pc-net", .bus = "pci.0", .opaque = &pc->net,
-                                                 .destroy = destroy_net,
-                                                 .no_snapshot = "network back ends cannot be saved yet" },
+                                                 .destroy = destroy_net },
                            err, errlen, "net") < 0)
         return -1;
     if (pc_net_create(&pc->net, cfg, &pc->pci, &pc->mem, &pc->clock, ml, log, err, errlen) < 0)
         return -1;
-    /* Back ends: the user network's connections are saved by machine/snapshot.c (libslirp);
-     * socket and tap back ends hold no guest state (QEMU saves none either). */
-        devlist_find(&pc->devices, "net")->no_snapshot = NULL;
+    /* Back ends do not block snapshots: the user network's connections are saved by
+     * machine/snapshot.c (libslirp); socket and tap hold no guest state (QEMU saves none). */
     for (unsigned i = 0; i < pc->net.n_nics; i++) {
         struct device card;
         pc_net_card_device(&pc->net, i, &card);
