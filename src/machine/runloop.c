@@ -6,6 +6,15 @@
 /* Longest slice (both modes): host events (serial input, sockets) wait at most this much
  * virtual time, and so does a timer armed during a slice if the cut below is not taken. */
 #define SLICE_NS_MAX 1000000LL
+/* How far virtual time may run past the end of a slice or an idle sleep (host-clock mode):
+ * beyond it a host stall (pcvm descheduled on a loaded host, an idle sleep that overslept)
+ * pauses the guest's time instead of jumping it over timer periods, QEMU's "delay" lost-tick
+ * policy in effect.  A jump over PIT or APIC periods loses those ticks (IRQ0 edges between
+ * two slices merge in the PIC; a late periodic APIC timer skips to the present): Linux's
+ * check_timer() then counted too few ticks and panicked "IO-APIC + timer doesn't work", its
+ * TSC and APIC calibrations failed, and its clocksource watchdog found the TSC "unstable"
+ * against jiffies.  Below the shortest common tick (1 ms at HZ=1000), so no tick is lost. */
+#define STALL_SLACK_NS 500000LL
 
 /* A timer was armed before the end of the running slice: stop the vCPUs early, so that a
  * deadline set by the guest (PIT count, APIC TMICT) is not served late.  Under -icount a slice
@@ -56,7 +65,8 @@ static uint64_t slice_budget(struct runloop *rl, int64_t now, int64_t deadline)
         uint64_t n = ((uint64_t)span >> rl->clock->icount_shift) / (rl->ncpus ? rl->ncpus : 1);
         return n ? n : 1;
     }
-    uint64_t n = rl->insns_per_ms * (uint64_t)span / 1000000u;
+    /* insns_per_ms is what all vCPUs ran together: a round of busy vCPUs lasts about span. */
+    uint64_t n = rl->insns_per_ms * (uint64_t)span / 1000000u / (rl->ncpus ? rl->ncpus : 1);
     return n < 64 ? 64 : n;
 }
 
@@ -93,6 +103,7 @@ int runloop_run(struct runloop *rl)
         uint64_t budget = slice_budget(rl, now, deadline);
         int64_t span = deadline - now;
         rl->clock->slice_end = now + (span < SLICE_NS_MAX ? (span > 0 ? span : 0) : SLICE_NS_MAX);
+        vclock_set_limit(rl->clock, rl->clock->slice_end + STALL_SLACK_NS);
         bool all_halted = true;
         int64_t host_start = rl->clock->icount ? 0 : host_monotonic_ns();
         uint64_t ran = 0;
@@ -157,6 +168,7 @@ int runloop_run(struct runloop *rl)
                     rl->last_activity = now;
                 rl->insns_since_sleep = 0;
                 deadline = idle_sleep_deadline(rl, now, deadline);
+                vclock_set_limit(rl->clock, deadline == INT64_MAX ? INT64_MAX : deadline + STALL_SLACK_NS);
                 int events = mainloop_poll(ml, deadline == INT64_MAX ? -1 : (deadline > now ? deadline - now : 0));
                 rl->last_idle_wake = vclock_now(rl->clock);
                 if (events > 0)

@@ -44,6 +44,8 @@ void vclock_init(struct vclock *c, bool icount, int icount_shift, const uint64_t
     c->slice_end = INT64_MAX;
     c->slice_cut = 0;
     c->slice_cut_opaque = 0;
+    c->limit = INT64_MAX;
+    c->dropped_ns = 0;
 }
 
 int64_t vclock_now(const struct vclock *c)
@@ -52,7 +54,30 @@ int64_t vclock_now(const struct vclock *c)
         return c->virt_base;
     if (c->icount)
         return c->virt_base + (int64_t)((icount_insns(c) - c->insn_base) << c->icount_shift);
-    return c->virt_base + (host_monotonic_ns() - c->host_base);
+    int64_t t = c->virt_base + (host_monotonic_ns() - c->host_base);
+    if (t < c->limit)
+        return t;
+    /* A vCPU that reads the clock at the limit ends its slice: the run loop moves the limit,
+     * so a guest polling the clock never sees time stand still for long. */
+    if (c->slice_end != INT64_MAX && c->slice_cut)
+        c->slice_cut(c->slice_cut_opaque);
+    return c->limit;
+}
+
+void vclock_set_limit(struct vclock *c, int64_t limit_ns)
+{
+    if (c->icount)
+        return;
+    if (c->running) {
+        int64_t host = host_monotonic_ns();
+        int64_t t = c->virt_base + (host - c->host_base);
+        if (t > c->limit) {
+            c->dropped_ns += t - c->limit;
+            c->virt_base = c->limit;
+            c->host_base = host;
+        }
+    }
+    c->limit = limit_ns;
 }
 
 void vclock_set_running(struct vclock *c, bool running)
@@ -75,6 +100,7 @@ void vclock_follow_counters(struct vclock *c, const uint64_t *const *counters, u
 
 void vclock_restore(struct vclock *c, int64_t now_ns)
 {
+    c->limit = INT64_MAX;
     c->virt_base = now_ns;
     c->host_base = host_monotonic_ns();
     c->insn_base = icount_insns(c);

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "util/vclock.h"
@@ -195,6 +196,67 @@ static void icount_follows_every_vcpu(void **state)
     assert_int_equal(vclock_now(&c), 136);
 }
 
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/* Host-clock mode: a host stall longer than the limit pauses virtual time (the timer due
+ * after the limit has not come due), and setting the next limit drops the stalled host time
+ * instead of jumping over it. */
+static void limit_turns_host_stall_into_pause(void **state)
+{
+    (void)state;
+    struct vclock c;
+    struct fired f = { 0 };
+    struct vtimer t;
+    struct tctx ct = { &f, 1 };
+    vclock_init(&c, false, 0, NULL);
+    assert_int_equal(c.limit, INT64_MAX);
+    int64_t start = vclock_now(&c);
+    int64_t limit = start + 2000000;          /* 2 ms */
+    vclock_set_limit(&c, limit);
+    vtimer_init(&t, &c, on_timer, &ct);
+    vtimer_mod(&t, limit + 1);
+    sleep_ms(30);                              /* the host stalls 30 ms */
+    assert_int_equal(vclock_now(&c), limit);
+    assert_int_equal(vclock_run_timers(&c), 0);
+    /* Read at the limit while a slice runs, the clock cuts the slice. */
+    int cuts = 0;
+    c.slice_cut = count_cut;
+    c.slice_cut_opaque = &cuts;
+    c.slice_end = limit - 1000;
+    assert_int_equal(vclock_now(&c), limit);
+    assert_int_equal(cuts, 1);
+    c.slice_end = INT64_MAX;
+    vclock_set_limit(&c, INT64_MAX);
+    assert_true(c.dropped_ns >= 28000000);
+    int64_t after = vclock_now(&c);
+    assert_true(after >= limit);
+    assert_true(after < limit + 28000000);     /* went on from the limit, not from the host */
+    sleep_ms(1);
+    assert_true(vclock_now(&c) > after);       /* and runs freely again */
+    assert_int_equal(vclock_run_timers(&c), 1);
+    /* A restored snapshot's time is never held back by an old limit. */
+    vclock_set_limit(&c, vclock_now(&c));
+    vclock_restore(&c, after + NS_PER_SEC);
+    assert_true(vclock_now(&c) >= after + NS_PER_SEC);
+}
+
+/* With -icount the instructions are the clock: the limit does not apply. */
+static void limit_ignored_under_icount(void **state)
+{
+    (void)state;
+    uint64_t insns = 0;
+    struct vclock c;
+    vclock_init(&c, true, 3, &insns);
+    vclock_set_limit(&c, 100);
+    insns = 1000;
+    assert_int_equal(vclock_now(&c), 8000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,6 +266,8 @@ int main(void)
         cmocka_unit_test(timers_fire_in_deadline_order),
         cmocka_unit_test(callback_may_rearm),
         cmocka_unit_test(host_clock_advances),
+        cmocka_unit_test(limit_turns_host_stall_into_pause),
+        cmocka_unit_test(limit_ignored_under_icount),
         cmocka_unit_test(strict_deadline_skips_deferrable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
