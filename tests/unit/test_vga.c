@@ -11,72 +11,7 @@
 #include <cmocka.h>
 
 #include "hw/vga.h"
-
-struct fixture {
-    struct io_bus io;
-    struct phys_mem mem;
-    struct vclock clock;
-    uint64_t insns;
-    struct pci_bus bus;
-    struct vga vga;
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    io_bus_init(&f->io);
-    assert_int_equal(phys_mem_init(&f->mem, 1u << 20, 1u << 20), 0);
-    vclock_init(&f->clock, true, 0, &f->insns);
-    pci_bus_init(&f->bus, &f->mem, &f->io, NULL, NULL);
-    assert_int_equal(vga_init(&f->vga, &f->io, &f->mem, &f->bus, 2 << 3, &f->clock, NULL), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    vga_destroy(&f->vga);
-    phys_mem_destroy(&f->mem);
-    free(f);
-    return 0;
-}
-
-static void out8(struct fixture *f, uint16_t port, uint8_t v) { io_write(&f->io, port, v, 1); }
-static uint8_t in8(struct fixture *f, uint16_t port) { return (uint8_t)io_read(&f->io, port, 1); }
-
-static void set_mode3(struct fixture *f)
-{
-    static const uint8_t seq[5] = { 0x03, 0x00, 0x03, 0x00, 0x02 };
-    static const uint8_t crtc[25] = { 0x5f, 0x4f, 0x50, 0x82, 0x55, 0x81, 0xbf, 0x1f, 0x00,
-                                      0x4f, 0x0d, 0x0e, 0x00, 0x00, 0x00, 0x00, 0x9c, 0x8e,
-                                      0x8f, 0x28, 0x1f, 0x96, 0xb9, 0xa3, 0xff };
-    static const uint8_t attr[21] = { 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x14, 0x07, 0x38, 0x39, 0x3a,
-                                      0x3b, 0x3c, 0x3d, 0x3e, 0x3f, 0x0c, 0x00, 0x0f, 0x08, 0x00 };
-    static const uint8_t gfx[9] = { 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x0e, 0x00, 0xff };
-    out8(f, 0x3c2, 0x67);
-    for (uint8_t i = 0; i < 5; i++) {
-        out8(f, 0x3c4, i);
-        out8(f, 0x3c5, seq[i]);
-    }
-    out8(f, 0x3d4, 0x11);
-    out8(f, 0x3d5, 0x00); /* unprotect */
-    for (uint8_t i = 0; i < 25; i++) {
-        out8(f, 0x3d4, i);
-        out8(f, 0x3d5, crtc[i]);
-    }
-    in8(f, 0x3da);
-    for (uint8_t i = 0; i < 21; i++) {
-        out8(f, 0x3c0, i);
-        out8(f, 0x3c0, attr[i]);
-    }
-    out8(f, 0x3c0, 0x20); /* palette address source: screen on */
-    for (uint8_t i = 0; i < 9; i++) {
-        out8(f, 0x3ce, i);
-        out8(f, 0x3cf, gfx[i]);
-    }
-}
+#include "vga_fixture.h"
 
 static void put_text(struct fixture *f, int row, int col, const char *s, uint8_t attr)
 {
@@ -94,7 +29,7 @@ static void clear_screen(struct fixture *f)
 static void text_mode_snapshot(void **state)
 {
     struct fixture *f = *state;
-    set_mode3(f);
+    set_mode3(f, true);
     assert_false(vga_is_graphics(&f->vga));
     clear_screen(f);
     put_text(f, 0, 0, "SeaBIOS (version 1.16)", 0x07);
@@ -125,7 +60,7 @@ static void text_mode_snapshot(void **state)
 static void start_address_and_cursor(void **state)
 {
     struct fixture *f = *state;
-    set_mode3(f);
+    set_mode3(f, true);
     clear_screen(f);
     put_text(f, 1, 0, "second row", 0x07);
     out8(f, 0x3d4, 0x0c);
@@ -172,7 +107,7 @@ static void start_address_and_cursor(void **state)
 static void font_plane_loading(void **state)
 {
     struct fixture *f = *state;
-    set_mode3(f);
+    set_mode3(f, true);
     clear_screen(f);
     put_text(f, 0, 0, "AB", 0x07);
     /* As a VGA BIOS loads fonts: sequential planar access to plane 2 at 0xA0000. */
@@ -185,7 +120,7 @@ static void font_plane_loading(void **state)
         phys_write(&f->mem, 0xa0000 + 'A' * 32 + (uint32_t)i, (uint32_t)(0x80 | i), 1);
     assert_int_equal(phys_read(&f->mem, 0xa0000 + 'A' * 32 + 3, 1), 0x83);
     assert_int_equal(f->vga.vram[('A' * 32 + 3) * 4 + 2], 0x83);
-    set_mode3(f);
+    set_mode3(f, true);
     char buf[4096];
     vga_text_snapshot(&f->vga, buf, sizeof(buf));
     assert_memory_equal(buf, "AB\n", 3); /* text planes untouched */
