@@ -6,15 +6,20 @@
 /* Longest slice (both modes): host events (serial input, sockets) wait at most this much
  * virtual time, and so does a timer armed during a slice if the cut below is not taken. */
 #define SLICE_NS_MAX 1000000LL
-/* How far virtual time may run past the end of a slice or an idle sleep (host-clock mode):
- * beyond it a host stall (pcvm descheduled on a loaded host, an idle sleep that overslept)
- * pauses the guest's time instead of jumping it over timer periods, QEMU's "delay" lost-tick
- * policy in effect.  A jump over PIT or APIC periods loses those ticks (IRQ0 edges between
- * two slices merge in the PIC; a late periodic APIC timer skips to the present): Linux's
- * check_timer() then counted too few ticks and panicked "IO-APIC + timer doesn't work", its
- * TSC and APIC calibrations failed, and its clocksource watchdog found the TSC "unstable"
- * against jiffies.  Below the shortest common tick (1 ms at HZ=1000), so no tick is lost. */
+/* How far virtual time may run past the end of a slice (host-clock mode): beyond it a host
+ * stall (pcvm descheduled on a loaded host) pauses the guest's time instead of jumping it over
+ * timer periods, as QEMU's lost_tick_policy=delay does.  A jump over PIT or APIC periods loses
+ * those ticks (IRQ0 edges between two slices merge in the PIC; a late periodic APIC timer
+ * skips to the present): Linux's check_timer() then counted too few ticks and panicked
+ * "IO-APIC + timer doesn't work", its TSC and APIC calibrations failed, and its clocksource
+ * watchdog found the TSC "unstable" against jiffies.  Below the shortest common tick (1 ms). */
 #define STALL_SLACK_NS 500000LL
+/* The time held back is handed back so the guest's clock keeps the host's: while vCPUs run, at
+ * most this much more per slice (a slice's time jump stays under a 4 ms tick)... */
+#define CATCH_UP_BUSY_NS 500000LL
+/* ...and before each idle sleep at most this much at once (far below the jumps Linux calls an
+ * RCU stall, 21 s, or the ACPI PM timer's 4.7 s wrap). */
+#define CATCH_UP_IDLE_NS (NS_PER_SEC / 2)
 
 /* A timer was armed before the end of the running slice: stop the vCPUs early, so that a
  * deadline set by the guest (PIT count, APIC TMICT) is not served late.  Under -icount a slice
@@ -93,6 +98,7 @@ int runloop_run(struct runloop *rl)
 {
     struct mainloop *ml = rl->ml;
     while (!ml->quit) {
+        vclock_catch_up(rl->clock, CATCH_UP_BUSY_NS);
         vclock_run_timers(rl->clock);
         if (rl->paused) {
             mainloop_poll(ml, -1);
@@ -148,7 +154,10 @@ int runloop_run(struct runloop *rl)
                     woken = true;
             if (woken)
                 continue;
-            /* Sleep until the next timer or a host event. */
+            /* Sleep until the next timer or a host event.  Idle, the guest's clock may jump:
+             * hand back time held back while it ran. */
+            vclock_set_limit(rl->clock, INT64_MAX);
+            vclock_catch_up(rl->clock, CATCH_UP_IDLE_NS);
             deadline = vclock_next_deadline(rl->clock);
             if (rl->clock->icount) {
                 if (deadline != INT64_MAX) {
@@ -168,7 +177,6 @@ int runloop_run(struct runloop *rl)
                     rl->last_activity = now;
                 rl->insns_since_sleep = 0;
                 deadline = idle_sleep_deadline(rl, now, deadline);
-                vclock_set_limit(rl->clock, deadline == INT64_MAX ? INT64_MAX : deadline + STALL_SLACK_NS);
                 int events = mainloop_poll(ml, deadline == INT64_MAX ? -1 : (deadline > now ? deadline - now : 0));
                 rl->last_idle_wake = vclock_now(rl->clock);
                 if (events > 0)

@@ -45,7 +45,7 @@ void vclock_init(struct vclock *c, bool icount, int icount_shift, const uint64_t
     c->slice_cut = 0;
     c->slice_cut_opaque = 0;
     c->limit = INT64_MAX;
-    c->dropped_ns = 0;
+    c->behind_ns = 0;
 }
 
 int64_t vclock_now(const struct vclock *c)
@@ -72,12 +72,23 @@ void vclock_set_limit(struct vclock *c, int64_t limit_ns)
         int64_t host = host_monotonic_ns();
         int64_t t = c->virt_base + (host - c->host_base);
         if (t > c->limit) {
-            c->dropped_ns += t - c->limit;
+            c->behind_ns += t - c->limit;
             c->virt_base = c->limit;
             c->host_base = host;
         }
     }
     c->limit = limit_ns;
+}
+
+void vclock_catch_up(struct vclock *c, int64_t max_ns)
+{
+    if (c->icount || !c->running || c->behind_ns <= 0 || max_ns <= 0)
+        return;
+    int64_t step = c->behind_ns < max_ns ? c->behind_ns : max_ns;
+    c->virt_base += step;
+    c->behind_ns -= step;
+    if (c->limit != INT64_MAX)
+        c->limit = c->limit > INT64_MAX - step ? INT64_MAX : c->limit + step;
 }
 
 void vclock_set_running(struct vclock *c, bool running)
@@ -101,6 +112,7 @@ void vclock_follow_counters(struct vclock *c, const uint64_t *const *counters, u
 void vclock_restore(struct vclock *c, int64_t now_ns)
 {
     c->limit = INT64_MAX;
+    c->behind_ns = 0;
     c->virt_base = now_ns;
     c->host_base = host_monotonic_ns();
     c->insn_base = icount_insns(c);

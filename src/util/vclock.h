@@ -50,9 +50,10 @@ struct vclock {
     /* Host-clock mode: virtual time stops at limit (INT64_MAX: none) until vclock_set_limit
      * moves it, so a host stall (pcvm descheduled) pauses the guest's time instead of making it
      * jump over periodic ticks that would then be lost.  Reading the clock at the limit during
-     * a slice cuts the slice.  dropped_ns sums the host time skipped. */
+     * a slice cuts the slice.  The host time held back is owed (behind_ns) and handed back in
+     * bounded steps by vclock_catch_up, so over time the guest keeps the host's time. */
     int64_t limit;
-    int64_t dropped_ns;
+    int64_t behind_ns;
 };
 
 /* Host monotonic time in ns. */
@@ -70,9 +71,11 @@ int64_t vclock_now(const struct vclock *c);
 void vclock_set_running(struct vclock *c, bool running);
 /* Make the current virtual time now_ns (restoring saved state; timers keep their deadlines). */
 void vclock_restore(struct vclock *c, int64_t now_ns);
-/* Host-clock mode: from now on virtual time does not pass limit_ns (INT64_MAX: no limit).  Time
- * the host spent beyond the previous limit is dropped first (the clock continues from it). */
+/* Host-clock mode: from now on virtual time does not pass limit_ns (INT64_MAX: no limit).  Host
+ * time spent beyond the previous limit is owed first (the clock continues from that limit). */
 void vclock_set_limit(struct vclock *c, int64_t limit_ns);
+/* Host-clock mode, running: move virtual time forward by what is owed, at most max_ns. */
+void vclock_catch_up(struct vclock *c, int64_t max_ns);
 /* With icount and every CPU halted: jump virtual time forward to target (never backward). */
 void vclock_warp(struct vclock *c, int64_t target_ns);
 /* Deadline of the earliest armed timer, or INT64_MAX. */
