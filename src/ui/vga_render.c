@@ -320,19 +320,80 @@ static int render_vbe(struct vga_render *r, struct vga *v, const struct dirty_sn
     return rc ? 2 : changed;
 }
 
-/* Standard VGA graphics: 16-color planar or 256-color (chain-4 or unchained "mode X"). */
+/* The plane offset the CRTC fetches for character clock ma on row-scan line rs: byte mode uses
+ * ma as is, word mode shifts it left and rotates MA13 (or MA15, CR17 bit 5) into bit 0; chain-4
+ * memory is stored compactly here (host address / 4), so 256-color modes use ma as is.  With
+ * CR17 bit 0 clear, row-scan bit 0 replaces address bit 13 (CGA: odd lines in the second
+ * 8 KiB bank); with bit 1 clear, row-scan bit 1 replaces bit 14 (Hercules' four banks). */
+static uint32_t crtc_address(const struct vga *v, unsigned ma, unsigned rs, bool compact)
+{
+    uint8_t mode = v->cr[0x17];
+    uint32_t a = ma & 0xffff;
+    if (!compact && !(mode & 0x40))
+        a = (a << 1 | ((a >> ((mode & 0x20) ? 15 : 13)) & 1)) & 0xffff;
+    if (!(mode & 0x01))
+        a = (a & ~0x2000u) | (rs & 1) << 13;
+    if (!(mode & 0x02))
+        a = (a & ~0x4000u) | (rs & 2) << 13;
+    return a;
+}
+
+/* Pixels of one scan line from character clock 0 on: 8 per clock (16-color planar, 2-bit CGA
+ * interleave) or 4 (256-color); out holds at least w + 8. */
+static void fetch_line(const struct vga *v, uint32_t *out, int w, unsigned ma, unsigned rs,
+                       const uint32_t *palette)
+{
+    bool color256 = v->gr[5] & 0x40, cga = !color256 && (v->gr[5] & 0x20);
+    uint8_t plane_enable = v->ar[0x12] & 0x0f;
+    int per_clock = color256 ? 4 : 8;
+    for (int c = 0; c * per_clock < w + 8; c++) {
+        uint32_t a = crtc_address(v, ma + (unsigned)c, rs, color256);
+        uint32_t *px = out + c * per_clock;
+        if (color256) {
+            for (int i = 0; i < 4; i++)
+                px[i] = palette[vga_plane_byte(v, a, i)];
+            continue;
+        }
+        uint8_t p[4];
+        for (int pl = 0; pl < 4; pl++)
+            p[pl] = vga_plane_byte(v, a, pl);
+        for (int bit = 0; bit < 8; bit++) {
+            unsigned idx;
+            if (cga) {
+                /* Shift register interleave (GR5 bit 5): pixels 0-3 take two bits each from
+                 * plane 0 (plane 2 above them), pixels 4-7 from plane 1 (and 3). */
+                unsigned lo = bit < 4 ? p[0] : p[1], hi = bit < 4 ? p[2] : p[3];
+                unsigned s = 6 - 2 * (unsigned)(bit & 3);
+                idx = ((lo >> s) & 3) | ((hi >> s) & 3) << 2;
+            } else {
+                unsigned s = 7 - (unsigned)bit;
+                idx = ((p[0] >> s) & 1) | ((p[1] >> s) & 1) << 1 | ((p[2] >> s) & 1) << 2 |
+                      ((p[3] >> s) & 1) << 3;
+            }
+            px[bit] = palette[idx & plane_enable];
+        }
+    }
+}
+
+/* Standard VGA graphics: 16-color planar, CGA 4-color (modes 4, 5) and 2-color (mode 6),
+ * 256-color (chain-4 or unchained "mode X"); the line compare split screen (the lines below
+ * it restart at address 0) and pixel panning (AR13). */
 static int render_vga_graphics(struct vga_render *r, struct vga *v, const struct dirty_snapshot *d,
                                bool full)
 {
     bool color256 = v->gr[5] & 0x40;
     int w = (v->cr[1] + 1) * 8;
-    if (v->sr[1] & 0x08)
-        w /= 2; /* half dot clock (320-wide 16-color modes) */
     if (color256)
         w /= 2;
     unsigned vde = v->cr[0x12] | ((v->cr[7] & 0x02) << 7) | ((v->cr[7] & 0x40) << 3);
-    int scan = ((v->cr[9] & 0x1f) + 1) * ((v->cr[9] & 0x80) ? 2 : 1);
-    int h = (int)(vde + 1) / scan;
+    unsigned line_compare = v->cr[0x18] | ((v->cr[7] & 0x10) << 4) | ((v->cr[9] & 0x40) << 3);
+    unsigned row_lines = (v->cr[9] & 0x1f) + 1u;
+    unsigned dbl = (v->cr[9] & 0x80) ? 2 : 1;
+    /* The scan lines of a row show the same memory unless a line bank tells them apart:
+     * draw such a row once (mode 13h's 200 lines, not 400). */
+    bool banked = (v->cr[0x17] & 0x03) != 0x03;
+    unsigned per_px = dbl * (banked ? 1 : row_lines);
+    int h = (int)((vde + 1) / per_px);
     int rc = surface_resize(r, w, h);
     if (rc < 0)
         return -1;
@@ -344,40 +405,31 @@ static int render_vga_graphics(struct vga_render *r, struct vga *v, const struct
     for (int i = 0; i < 256; i++)
         palette[i] = color256 ? dac_color(v, (unsigned)i & v->pel_mask) : attr_color(v, (unsigned)i);
     unsigned start = (unsigned)v->cr[0x0c] << 8 | v->cr[0x0d];
-    unsigned stride = v->cr[0x13] * 2u;
-    /* CGA compatibility (CR17 bit 0 clear): odd lines come from the second 8 KiB bank. */
-    bool cga_banks = !(v->cr[0x17] & 0x01);
-    uint8_t plane_enable = v->ar[0x12] & 0x0f;
+    unsigned row_delta = v->cr[0x13] * 2u;
+    unsigned pan = v->ar[0x13] & 0x0f;
+    pan = color256 ? (pan & 6) >> 1 : (pan < 8 ? pan : 0);
+    /* Lines past the line compare scan line come from address 0. */
+    unsigned split_y = (line_compare + per_px) / per_px;
+    uint32_t buf[MAX_WIDTH + 16];
     memset(r->line_dirty, 0, (size_t)h);
     int changed = 0;
     for (int y = 0; y < h; y++) {
-        unsigned ly = (unsigned)y;
-        uint32_t line = start;
-        if (cga_banks) {
-            line += (ly & 1) * 0x2000u;
-            ly >>= 1;
+        bool lower = (unsigned)y >= split_y;
+        unsigned ly = lower ? (unsigned)y - split_y : (unsigned)y;
+        unsigned row = banked ? ly / row_lines : ly, rs = banked ? ly % row_lines : 0;
+        unsigned ma = (lower ? 0 : start) + row * row_delta;
+        unsigned line_pan = lower && (v->ar[0x10] & 0x20) ? 0 : pan;
+        if (!full) {
+            unsigned clocks = (unsigned)(w + 8) / (color256 ? 4u : 8u) + 1;
+            uint64_t a0 = crtc_address(v, ma, rs, color256) & ~1u;
+            uint64_t a1 = crtc_address(v, ma + clocks, rs, color256) | 1u;
+            bool hit = a1 >= a0 ? dirty_range(d, a0 * 4, (a1 - a0 + 1) * 4)
+                                : dirty_range(d, a0 * 4, (0x10000 - a0) * 4) || dirty_range(d, 0, (a1 + 1) * 4);
+            if (!hit)
+                continue;
         }
-        line += ly * stride;
-        unsigned span = color256 ? (unsigned)w / 4 + 1 : (unsigned)w / 8 + 1;
-        if (!full && !dirty_range(d, (uint64_t)line * 4, (uint64_t)span * 4))
-            continue;
-        uint32_t *px = r->surf.pixels + (size_t)y * (size_t)w;
-        if (color256) {
-            for (int x = 0; x < w; x++)
-                px[x] = palette[vga_plane_byte(v, line + (unsigned)x / 4, x & 3)];
-        } else {
-            for (int xb = 0; xb * 8 < w; xb++) {
-                uint8_t p[4];
-                for (int pl = 0; pl < 4; pl++)
-                    p[pl] = (plane_enable & (1 << pl)) ? vga_plane_byte(v, line + (unsigned)xb, pl) : 0;
-                for (int bit = 0; bit < 8 && xb * 8 + bit < w; bit++) {
-                    unsigned s = 7 - (unsigned)bit;
-                    unsigned idx = ((p[0] >> s) & 1) | ((p[1] >> s) & 1) << 1 |
-                                   ((p[2] >> s) & 1) << 2 | ((p[3] >> s) & 1) << 3;
-                    px[xb * 8 + bit] = palette[idx];
-                }
-            }
-        }
+        fetch_line(v, buf, w, ma, rs, palette);
+        memcpy(r->surf.pixels + (size_t)y * (size_t)w, buf + line_pan, (size_t)w * sizeof(uint32_t));
         r->line_dirty[y] = 1;
         changed = 1;
     }

@@ -1,5 +1,6 @@
 /* The display pieces without a guest: the renderer (text cells with the plane-2 font, mode 13h,
- * the VBE framebuffer) and its dirty tracking, screendump files, the -vnc parser, keysym and
+ * CGA modes 4 and 6, the mode 12h split screen and pixel panning, the VBE framebuffer) and its
+ * dirty tracking, screendump files, the -vnc parser, keysym and
  * key-name tables. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -78,6 +79,141 @@ static void test_mode13h(void **state)
     assert_int_equal(pixel(f, 78, 150), 0);
     assert_int_equal(f->r.line_dirty[150], 1);
     assert_int_equal(f->r.line_dirty[10], 0);
+}
+
+/* Register values of a standard mode from the IBM VGA technical reference. */
+struct std_mode {
+    uint8_t misc, seq[5], crtc[25], attr[21], gfx[9];
+};
+
+static void set_std_mode(struct fixture *f, const struct std_mode *m)
+{
+    out8(f, 0x3c2, m->misc);
+    set_regs(f, 0x3c4, m->seq, 5);
+    out8(f, 0x3d4, 0x11);
+    out8(f, 0x3d5, 0x00);
+    set_regs(f, 0x3d4, m->crtc, 25);
+    set_attr(f, m->attr, 21);
+    set_regs(f, 0x3ce, m->gfx, 9);
+}
+
+/* Mode 4, 320x200 in 4 colors: odd/even host writes at 0xB8000, even lines in the first 8 KiB,
+ * odd lines in the second, four 2-bit pixels per byte (shift register interleave). */
+static void test_cga_mode4(void **state)
+{
+    struct fixture *f = *state;
+    static const struct std_mode mode4 = {
+        0x63, { 0x03, 0x09, 0x03, 0x00, 0x02 },
+        { 0x2d, 0x27, 0x28, 0x90, 0x2b, 0x80, 0xbf, 0x1f, 0x00, 0xc1, 0x00, 0x00, 0x00,
+          0x00, 0x00, 0x00, 0x9c, 0x8e, 0x8f, 0x14, 0x00, 0x96, 0xb9, 0xa2, 0xff },
+        { 0x00, 0x13, 0x15, 0x17, 0x02, 0x04, 0x06, 0x07, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15,
+          0x16, 0x17, 0x01, 0x00, 0x03, 0x00, 0x00 },
+        { 0x00, 0x00, 0x00, 0x00, 0x00, 0x30, 0x0f, 0x00, 0xff },
+    };
+    set_std_mode(f, &mode4);
+    set_dac(f, 0x13, 0, 0x3f, 0);
+    set_dac(f, 0x15, 0x3f, 0, 0);
+    set_dac(f, 0x17, 0x3f, 0x3f, 0x3f);
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 2);
+    assert_int_equal(f->r.surf.width, 320);
+    assert_int_equal(f->r.surf.height, 200);
+    phys_write(&f->mem, 0xb8000 + 80 * 10 + 1, 0xe4, 1);            /* line 20, x 4-7: 3 2 1 0 */
+    phys_write(&f->mem, 0xb8000 + 0x2000 + 80 * 10 + 3, 0x1b, 1);   /* line 21, x 12-15: 0 1 2 3 */
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 1);
+    assert_int_equal(pixel(f, 4, 20), 0xffffff);
+    assert_int_equal(pixel(f, 5, 20), 0xff0000);
+    assert_int_equal(pixel(f, 6, 20), 0x00ff00);
+    assert_int_equal(pixel(f, 7, 20), 0);
+    assert_int_equal(pixel(f, 12, 21), 0);
+    assert_int_equal(pixel(f, 13, 21), 0x00ff00);
+    assert_int_equal(pixel(f, 14, 21), 0xff0000);
+    assert_int_equal(pixel(f, 15, 21), 0xffffff);
+    assert_int_equal(pixel(f, 4, 21), 0);       /* the odd line is not a copy of the even one */
+    assert_int_equal(pixel(f, 13, 20), 0);
+    /* Only the lines of the written banks' pages were redrawn. */
+    assert_true(f->r.line_dirty[20] && f->r.line_dirty[21]);
+    assert_false(f->r.line_dirty[199]);
+}
+
+/* Mode 6, 640x200 in 2 colors: one bit per pixel in plane 0, CGA line banks. */
+static void test_cga_mode6(void **state)
+{
+    struct fixture *f = *state;
+    static const struct std_mode mode6 = {
+        0x63, { 0x03, 0x01, 0x01, 0x00, 0x06 },
+        { 0x5f, 0x4f, 0x50, 0x82, 0x54, 0x80, 0xbf, 0x1f, 0x00, 0xc1, 0x00, 0x00, 0x00,
+          0x00, 0x00, 0x00, 0x9c, 0x8e, 0x8f, 0x28, 0x00, 0x96, 0xb9, 0xc2, 0xff },
+        { 0x00, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17,
+          0x17, 0x17, 0x01, 0x00, 0x01, 0x00, 0x00 },
+        { 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0d, 0x00, 0xff },
+    };
+    set_std_mode(f, &mode6);
+    set_dac(f, 0x17, 0x3f, 0x3f, 0x3f);
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 2);
+    assert_int_equal(f->r.surf.width, 640);
+    assert_int_equal(f->r.surf.height, 200);
+    phys_write(&f->mem, 0xb8000 + 0x2000 + 80 * 5 + 2, 0x81, 1);    /* line 11, x 16 and 23 */
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 1);
+    assert_int_equal(pixel(f, 16, 11), 0xffffff);
+    assert_int_equal(pixel(f, 17, 11), 0);
+    assert_int_equal(pixel(f, 23, 11), 0xffffff);
+    assert_int_equal(pixel(f, 16, 10), 0);
+    assert_int_equal(pixel(f, 16, 12), 0);
+}
+
+static const struct std_mode mode12h = {
+    0xe3, { 0x03, 0x01, 0x0f, 0x00, 0x06 },
+    { 0x5f, 0x4f, 0x50, 0x82, 0x54, 0x80, 0x0b, 0x3e, 0x00, 0x40, 0x00, 0x00, 0x00,
+      0x00, 0x00, 0x00, 0xea, 0x8c, 0xdf, 0x28, 0x00, 0xe7, 0x04, 0xe3, 0xff },
+    { 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d,
+      0x0e, 0x0f, 0x01, 0x00, 0x0f, 0x00, 0x00 },
+    { 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x0f, 0xff },
+};
+
+/* Mode 12h with the line compare at 99 and the start address at line 10: lines 0-99 show
+ * memory from line 10 on, lines 100 on memory from address 0 (a split screen); pixel panning
+ * shifts the upper part only once AR10 bit 5 asks for it. */
+static void test_split_screen_and_panning(void **state)
+{
+    struct fixture *f = *state;
+    set_std_mode(f, &mode12h);
+    set_dac(f, 1, 0x3f, 0, 0);
+    set_dac(f, 2, 0, 0x3f, 0);
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 2);
+    assert_int_equal(f->r.surf.width, 640);
+    assert_int_equal(f->r.surf.height, 480);
+    f->vga.vram[(80 * 0) * 4 + 0] = 0x10;      /* memory line 0: pixel 3 in color 1 */
+    f->vga.vram[(80 * 10) * 4 + 1] = 0x80;     /* memory line 10: pixel 0 in color 2 */
+    out8(f, 0x3d4, 0x0c);
+    out8(f, 0x3d5, (80 * 10) >> 8);
+    out8(f, 0x3d4, 0x0d);
+    out8(f, 0x3d5, (80 * 10) & 0xff);
+    out8(f, 0x3d4, 0x18);
+    out8(f, 0x3d5, 99);                         /* line compare bits 7-0 */
+    out8(f, 0x3d4, 0x07);
+    out8(f, 0x3d5, 0x2e);                       /* bit 8 (CR7 bit 4) clear */
+    out8(f, 0x3d4, 0x09);
+    out8(f, 0x3d5, 0x00);                       /* bit 9 (CR9 bit 6) clear */
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 1);
+    assert_int_equal(pixel(f, 0, 0), 0x00ff00);     /* memory line 10 on top */
+    assert_int_equal(pixel(f, 3, 0), 0);
+    assert_int_equal(pixel(f, 0, 99), 0);           /* memory line 109 */
+    assert_int_equal(pixel(f, 3, 100), 0xff0000);   /* memory line 0 below the split */
+    assert_int_equal(pixel(f, 0, 110), 0x00ff00);   /* memory line 10 again, 10 lines lower */
+    /* Pixel panning by 3: both parts move left (AR10 bit 5 clear). */
+    in8(f, 0x3da);
+    out8(f, 0x3c0, 0x13 | 0x20);
+    out8(f, 0x3c0, 3);
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 1);
+    assert_int_equal(pixel(f, 0, 100), 0xff0000);
+    assert_int_equal(pixel(f, 3, 100), 0);
+    /* AR10 bit 5: the split part is not panned. */
+    in8(f, 0x3da);
+    out8(f, 0x3c0, 0x10 | 0x20);
+    out8(f, 0x3c0, 0x21);
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 1);
+    assert_int_equal(pixel(f, 3, 100), 0xff0000);
+    assert_int_equal(pixel(f, 0, 100), 0);
 }
 
 static void vbe(struct fixture *f, uint16_t index, uint16_t value)
@@ -214,6 +350,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_text_cells, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mode13h, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cga_mode4, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cga_mode6, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_split_screen_and_panning, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vbe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_screendump, setup, teardown),
         cmocka_unit_test(test_vnc_spec),
