@@ -15,11 +15,12 @@
  * watchdog found the TSC "unstable" against jiffies.  Below the shortest common tick (1 ms). */
 #define STALL_SLACK_NS 500000LL
 /* The time held back is handed back so the guest's clock keeps the host's: while vCPUs run, at
- * most this much more per slice (a slice's time jump stays under a 4 ms tick)... */
-#define CATCH_UP_BUSY_NS 500000LL
+ * most this much more per slice (with the slice and the slack, a jump of at most 4 ms: one
+ * period of a HZ=250 tick, so no tick is lost)... */
+#define CATCH_UP_BUSY_NS 2500000LL
 /* ...and before each idle sleep at most this much at once (far below the jumps Linux calls an
- * RCU stall, 21 s, or the ACPI PM timer's 4.7 s wrap). */
-#define CATCH_UP_IDLE_NS (NS_PER_SEC / 2)
+ * RCU stall, 21 s). */
+#define CATCH_UP_IDLE_NS (2 * NS_PER_SEC)
 
 /* A timer was armed before the end of the running slice: stop the vCPUs early, so that a
  * deadline set by the guest (PIT count, APIC TMICT) is not served late.  Under -icount a slice
