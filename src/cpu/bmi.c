@@ -78,9 +78,138 @@ static struct insn *h_adx(struct cpu *cpu, struct insn *i)
     return next(cpu, i);
 }
 
+/* ---- VEX-encoded BMI1 / BMI2 (32-bit operands: VEX.W1 is ignored outside 64-bit mode) ---- */
+
+/* VEX instructions raise #UD in real-address and virtual-8086 mode. */
+static void vex_mode_check(struct cpu *cpu)
+{
+    if (!cpu->pe || cpu->vm86)
+        cpu_exception(cpu, EXC_UD, 0);
+}
+
+/* SF and ZF of a 32-bit result, for flags_set_arith. */
+static uint32_t sz_flags(uint32_t r)
+{
+    return (r ? 0 : FLAG_ZF) | ((r >> 31) ? FLAG_SF : 0);
+}
+
+static uint32_t vreg(struct cpu *cpu, const struct insn *i) { return cpu->regs[i->vvvv & 7]; }
+
+/* ANDN, BLSR/BLSMSK/BLSI, BZHI, BEXTR: results and flags (AF/PF undefined: cleared). */
+static struct insn *h_bmi_flags(struct cpu *cpu, struct insn *i)
+{
+    vex_mode_check(cpu);
+    uint32_t src = rm_read(cpu, i, 4), r, f;
+    unsigned dst = i->reg;
+    switch (i->op) {
+    case 0xf2: /* ANDN: ~vvvv & rm */
+        r = ~vreg(cpu, i) & src;
+        f = sz_flags(r);
+        break;
+    case 0xf3:
+        dst = i->vvvv & 7;
+        if (i->reg == 1) {          /* BLSR: clear the lowest set bit */
+            r = src & (src - 1);
+            f = sz_flags(r) | (src ? 0 : FLAG_CF);
+        } else if (i->reg == 2) {   /* BLSMSK: up to the lowest set bit */
+            r = src ^ (src - 1);
+            f = (r >> 31 ? FLAG_SF : 0) | (src ? 0 : FLAG_CF);
+        } else {                    /* BLSI: the lowest set bit */
+            r = src & (0u - src);
+            f = sz_flags(r) | (src ? FLAG_CF : 0);
+        }
+        break;
+    case 0xf5: { /* BZHI: clear from bit index vvvv[7:0] up */
+        unsigned n = vreg(cpu, i) & 0xff;
+        r = n < 32 ? src & ((1u << n) - 1) : src;
+        f = sz_flags(r) | (n > 31 ? FLAG_CF : 0);
+        break;
+    }
+    default: { /* F7 BEXTR: vvvv[7:0] start, vvvv[15:8] length */
+        uint32_t ctl = vreg(cpu, i);
+        unsigned start = ctl & 0xff, len = ctl >> 8 & 0xff;
+        r = start < 32 ? src >> start : 0;
+        if (len < 32)
+            r &= (1u << len) - 1;
+        f = r ? 0 : FLAG_ZF;
+        break;
+    }
+    }
+    cpu->regs[dst] = r;
+    flags_set_arith(cpu, f, FLAGS_ARITH);
+    return next(cpu, i);
+}
+
+static uint32_t pdep(uint32_t src, uint32_t mask)
+{
+    uint32_t r = 0;
+    for (uint32_t bit = 1; mask; bit <<= 1) {
+        uint32_t low = mask & (0u - mask);
+        if (src & bit)
+            r |= low;
+        mask &= mask - 1;
+    }
+    return r;
+}
+static uint32_t pext(uint32_t src, uint32_t mask)
+{
+    uint32_t r = 0;
+    for (uint32_t bit = 1; mask; bit <<= 1) {
+        uint32_t low = mask & (0u - mask);
+        if (src & low)
+            r |= bit;
+        mask &= mask - 1;
+    }
+    return r;
+}
+
+/* PDEP, PEXT, MULX, SHLX/SARX/SHRX, RORX: flags unchanged. */
+static struct insn *h_bmi2(struct cpu *cpu, struct insn *i)
+{
+    vex_mode_check(cpu);
+    uint32_t src = rm_read(cpu, i, 4);
+    unsigned pp = i->vex >> VEX_PP_SHIFT & 3;   /* 1: 66, 2: F3, 3: F2 */
+    uint32_t v = vreg(cpu, i);
+    switch (i->op) {
+    case 0xf5: cpu->regs[i->reg] = pp == 2 ? pext(v, src) : pdep(v, src); break;
+    case 0xf6: { /* MULX: EDX * rm, low half to vvvv, then high half to reg */
+        uint64_t p = (uint64_t)cpu->regs[R_EDX] * src;
+        cpu->regs[i->vvvv & 7] = (uint32_t)p;
+        cpu->regs[i->reg] = (uint32_t)(p >> 32);
+        break;
+    }
+    case 0xf7: {
+        unsigned n = v & 31;
+        cpu->regs[i->reg] = pp == 1 ? src << n : pp == 2 ? (uint32_t)((int32_t)src >> n) : src >> n;
+        break;
+    }
+    default: { /* 0F 3A F0 RORX */
+        unsigned n = i->imm & 31;
+        cpu->regs[i->reg] = n ? (src >> n) | (src << (32 - n)) : src;
+        break;
+    }
+    }
+    return next(cpu, i);
+}
+
+static insn_fn vex_select(struct cpu *cpu, const struct insn *i)
+{
+    static const uint8_t pp_prefix[4] = { 0, 0x66, 0xf3, 0xf2 };
+    if ((i->vex & (VEX_BAD | VEX_L)) || i->map < 2)
+        return NULL;
+    const struct opcode_info *e = opcode_vex_lookup(i->map, i->op, pp_prefix[i->vex >> VEX_PP_SHIFT & 3], i->reg);
+    if (!e || !(cpu->exec.ext_features >> e->ext & 1))
+        return NULL;
+    if (i->map == 3 && (i->vvvv & 7))
+        return NULL;   /* RORX: VEX.vvvv must be 1111b (its top bit is ignored here) */
+    return (e->flags_set && i->map == 2) ? h_bmi_flags : h_bmi2;
+}
+
 insn_fn bmi_select_handler(struct cpu *cpu, const struct insn *i)
 {
     uint32_t ext = cpu->exec.ext_features;
+    if (i->vex)
+        return vex_select(cpu, i);
     bool mem = i->pfx & P_MEM;
     uint8_t pfx = (i->pfx & P_REP) ? 0xf3 : (i->pfx & P_REPNE) ? 0xf2 : i->simd_pfx ? 0x66 : 0;
     switch (i->op) {

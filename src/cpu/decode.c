@@ -18,6 +18,9 @@ static uint32_t get_le(const uint8_t *p, unsigned n)
 static const uint8_t modrm16_base[8] = { R_EBX, R_EBX, R_EBP, R_EBP, R_ESI, R_EDI, R_EBP, R_EBX };
 static const uint8_t modrm16_index[8] = { R_ESI, R_EDI, R_ESI, R_EDI, NOREG, NOREG, NOREG, NOREG };
 
+/* What the decoder needs of a VEX-encoded instruction: a ModRM byte (imm8 for map 3). */
+static const struct opcode_info vex_form = { "(vex)", "", OA_MODRM, 0, 0, LVL_P6, -1, OX_NONE };
+
 int decode_insn(struct cpu *cpu, const uint8_t *bytes, unsigned avail, bool code32, struct insn *i)
 {
     (void)cpu;
@@ -62,7 +65,42 @@ opcode:
     const struct opcode_info *info;
     bool modrm = false;
     unsigned imm_bytes = 0, imm2_bytes = 0;
-    if (b == 0x0f) {
+    bool vex = false;
+    if (b == 0xc4 || b == 0xc5) {
+        NEED(1);
+        vex = (bytes[p] & 0xc0) == 0xc0;
+    }
+    if (vex) {
+        /* VEX: LES/LDS with a register operand would be #UD, so C4/C5 followed by a byte
+         * whose top bits (R, X inverted; "mod") are 11 is VEX (SDM vol. 2 2.3.5). In real and
+         * virtual-8086 mode the VEX instructions raise #UD, as the LES/LDS forms do. */
+        unsigned map = 1, r;
+        uint8_t v = VEX_ON;
+        if (b == 0xc4) {
+            NEED(2);
+            map = bytes[p] & 31;
+            r = bytes[p + 1];
+            if (r & 0x80)
+                v |= VEX_W;
+            p += 2;
+        } else {
+            r = bytes[p];
+            p += 1;
+        }
+        i->vvvv = (uint8_t)(~r >> 3 & 15);
+        v |= (uint8_t)((r >> 2 & 1) ? VEX_L : 0) | (uint8_t)((r & 3) << VEX_PP_SHIFT);
+        if ((pfx & (P_LOCK | P_REP | P_REPNE)) || simd || map < 1 || map > 3) {
+            v |= VEX_BAD;
+            map = map >= 1 && map <= 3 ? map : 2;
+        }
+        NEED(1);
+        b = bytes[p++];
+        i->vex = v;
+        i->map = (uint8_t)map;
+        i->op = b;
+        info = &vex_form;
+        imm_bytes = map == 3 ? 1 : 0;
+    } else if (b == 0x0f) {
         NEED(1);
         b = bytes[p++];
         i->map = 1;

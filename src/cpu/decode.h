@@ -45,6 +45,17 @@ struct insn {
     uint8_t simd_pfx;     /* last of 66/F2/F3 (mandatory prefix for SIMD) */
     uint8_t nochain;      /* trace is not cached: never chain into it */
     uint8_t ea_base;      /* 32-bit address [base + disp] (no index): the common form */
+    uint8_t vex;          /* VEX_* bits: a VEX-encoded instruction (C4/C5 in protected mode) */
+    uint8_t vvvv;         /* VEX.vvvv (un-inverted; bit 3 is ignored in 32-bit code) */
+};
+
+/* insn.vex bits. */
+enum {
+    VEX_ON = 1u << 0,     /* VEX-encoded: map/op from the prefix, vvvv, pp in VEX_PP */
+    VEX_W = 1u << 1,
+    VEX_L = 1u << 2,
+    VEX_PP_SHIFT = 3,     /* pp: 0 none, 1 66, 2 F3, 3 F2 */
+    VEX_BAD = 1u << 5,    /* #UD: after a 66/F2/F3/LOCK prefix, or a reserved map */
 };
 
 #define TRACE_MAX_INSNS 48

@@ -194,6 +194,37 @@ static bool stack_sized(const struct insn *i)
     return false;
 }
 
+/* VEX-encoded BMI1/BMI2 forms (G: ModRM.reg, B: VEX.vvvv, E: ModRM.rm, I: imm8). */
+static void format_vex(const struct insn *i, struct out *o)
+{
+    static const uint8_t pp_prefix[4] = { 0, 0x66, 0xf3, 0xf2 };
+    const struct opcode_info *e = (i->vex & VEX_BAD) ? NULL :
+        opcode_vex_lookup(i->map, i->op, pp_prefix[i->vex >> VEX_PP_SHIFT & 3], i->reg);
+    if (!e) {
+        put(o, "(bad vex)");
+        return;
+    }
+    put(o, "%s", e->name);
+    bool first = true;
+    for (const char *p = e->operands; *p; p++) {
+        if (*p < 'A' || *p > 'Z')
+            continue;   /* separators and size letters */
+        put(o, first ? " " : ", ");
+        first = false;
+        switch (*p) {
+        case 'G': put(o, "%s", reg32[i->reg]); break;
+        case 'B': put(o, "%s", reg32[i->vvvv & 7]); break;
+        case 'I': put(o, "0x%x", i->imm & 0xff); break;
+        default:
+            if (i->pfx & P_MEM)
+                put_mem(o, i, size_word('d'));
+            else
+                put(o, "%s", reg32[i->rm]);
+            break;
+        }
+    }
+}
+
 /* "Ew" operands whose register form is the full operand-size register (SLDT, STR, SMSW,
  * LAR, LSL, MOV Sreg: SDM vol. 2 gives the 32-bit register forms). */
 static bool reg_is_opsize(const struct insn *i)
@@ -209,6 +240,10 @@ static void format_insn(const struct insn *i, uint32_t eip, bool code32, char *b
 {
     struct out o = { buf, 0, buflen };
     buf[0] = 0;
+    if (i->vex) {
+        format_vex(i, &o);
+        return;
+    }
     if (i->map >= 2) {   /* 0F 38 / 0F 3A */
         format_simd(i, &o);
         return;

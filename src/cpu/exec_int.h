@@ -23,8 +23,8 @@ struct insn *exec_chain_slow(struct cpu *cpu, struct insn *i, uint32_t target);
 
 /* Effective address (offset within i->seg) of a decoded memory operand. */
 uint32_t exec_ea(struct cpu *cpu, const struct insn *i);
-/* Handler of a 0F 38 Fx integer form (MOVBE, CRC32, ADCX, ADOX) or a VEX-encoded BMI1/BMI2
- * instruction (bmi.c); NULL when the model lacks it or the encoding is invalid (#UD). */
+/* Handler of a 0F 38 Fx integer form (MOVBE, CRC32, ADCX, ADOX) or a VEX-encoded instruction
+ * (BMI1/BMI2; bmi.c); NULL when the model lacks it or the encoding is invalid (#UD). */
 insn_fn bmi_select_handler(struct cpu *cpu, const struct insn *i);
 
 /* What the JIT inlines: an instruction's form, read from its handler and operands. */

@@ -2344,7 +2344,7 @@ static insn_fn select_map1(struct cpu *cpu, struct insn *i)
 
 void decode_select_handler(struct cpu *cpu, struct insn *i)
 {
-    if (i->map == 2 && i->op >= 0xf0) {   /* integer forms of map 2 (bmi.c) */
+    if ((i->map == 2 && i->op >= 0xf0) || i->vex) {   /* integer forms of map 2, VEX (bmi.c) */
         insn_fn fn = (i->pfx & P_LOCK) ? NULL : bmi_select_handler(cpu, i);
         i->fn = fn ? fn : h_ud;
         i->ea_base = (i->pfx & P_A32) && i->base != NOREG && i->index == NOREG;

@@ -860,3 +860,33 @@ bool opcode_map23_exists(uint8_t map, uint8_t opcode)
             return true;
     return false;
 }
+
+/* VEX-encoded BMI1/BMI2 (SDM vol. 2 table A-4 with VEX); the F3 group by ModRM.reg. */
+struct vex_row { uint8_t map, opcode, prefix; int8_t reg; struct opcode_info info; };
+#define VX_FLAGS(set, undef, ext) (set), (undef), LVL_P6, -1, (ext)
+static const struct vex_row vex_rows[] = {
+    { 2, 0xf2, 0x00, -1, { "andn", "Gd,Bd,Ed", OA_MODRM, VX_FLAGS(OSZAPC, FLAG_AF | FLAG_PF, OX_BMI1) } },
+    { 2, 0xf3, 0x00, 1, { "blsr", "Bd,Ed", OA_MODRM, VX_FLAGS(OSZAPC, FLAG_AF | FLAG_PF, OX_BMI1) } },
+    { 2, 0xf3, 0x00, 2, { "blsmsk", "Bd,Ed", OA_MODRM, VX_FLAGS(OSZAPC, FLAG_AF | FLAG_PF, OX_BMI1) } },
+    { 2, 0xf3, 0x00, 3, { "blsi", "Bd,Ed", OA_MODRM, VX_FLAGS(OSZAPC, FLAG_AF | FLAG_PF, OX_BMI1) } },
+    { 2, 0xf5, 0x00, -1, { "bzhi", "Gd,Ed,Bd", OA_MODRM, VX_FLAGS(OSZAPC, FLAG_AF | FLAG_PF, OX_BMI2) } },
+    { 2, 0xf5, 0xf3, -1, { "pext", "Gd,Bd,Ed", OA_MODRM, VX_FLAGS(0, 0, OX_BMI2) } },
+    { 2, 0xf5, 0xf2, -1, { "pdep", "Gd,Bd,Ed", OA_MODRM, VX_FLAGS(0, 0, OX_BMI2) } },
+    { 2, 0xf6, 0xf2, -1, { "mulx", "Gd,Bd,Ed", OA_MODRM, VX_FLAGS(0, 0, OX_BMI2) } },
+    { 2, 0xf7, 0x00, -1, { "bextr", "Gd,Ed,Bd", OA_MODRM, VX_FLAGS(OSZAPC, FLAG_AF | FLAG_SF | FLAG_PF, OX_BMI1) } },
+    { 2, 0xf7, 0x66, -1, { "shlx", "Gd,Ed,Bd", OA_MODRM, VX_FLAGS(0, 0, OX_BMI2) } },
+    { 2, 0xf7, 0xf3, -1, { "sarx", "Gd,Ed,Bd", OA_MODRM, VX_FLAGS(0, 0, OX_BMI2) } },
+    { 2, 0xf7, 0xf2, -1, { "shrx", "Gd,Ed,Bd", OA_MODRM, VX_FLAGS(0, 0, OX_BMI2) } },
+    { 3, 0xf0, 0xf2, -1, { "rorx", "Gd,Ed,Ib", OA_MODRM | OA_IB, VX_FLAGS(0, 0, OX_BMI2) } },
+};
+
+const struct opcode_info *opcode_vex_lookup(uint8_t map, uint8_t opcode, uint8_t prefix, int reg)
+{
+    for (unsigned k = 0; k < sizeof(vex_rows) / sizeof(vex_rows[0]); k++) {
+        const struct vex_row *r = &vex_rows[k];
+        if (r->map == map && r->opcode == opcode && r->prefix == prefix &&
+            (r->reg < 0 || r->reg == (reg & 7)))
+            return &r->info;
+    }
+    return NULL;
+}

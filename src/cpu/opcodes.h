@@ -169,6 +169,10 @@ const struct simd_op_info *opcode_simd_lookup(uint8_t opcode, uint8_t prefix, in
  * AES-NI, PCLMULQDQ, and the integer forms MOVBE, CRC32, ADCX, ADOX (G/E operands); NULL
  * when the combination is not an instruction (#UD). */
 const struct simd_op_info *opcode_map23_lookup(uint8_t map, uint8_t opcode, uint8_t prefix, bool mem);
+/* The VEX-encoded general-register instruction (BMI1, BMI2) of map 2 or 3, opcode, implied
+ * prefix pp (0, 0x66, 0xF3, 0xF2) and ModRM.reg (the F3 group), or NULL (#UD). Its ext
+ * names the feature; flags_set / flags_undef as for the other opcodes. */
+const struct opcode_info *opcode_vex_lookup(uint8_t map, uint8_t opcode, uint8_t prefix, int reg);
 /* True when some prefix/operand combination of opcode in map 2 or 3 is an instruction. */
 bool opcode_map23_exists(uint8_t map, uint8_t opcode);
 

@@ -934,6 +934,44 @@ static void test_model_486_levels(void **state)
     vm_free(vm);
 }
 
+/* C4/C5: VEX when the next byte's top two bits are 11 (32-bit code: ANDN runs), LES/LDS
+ * otherwise; VEX instructions are #UD in real mode. */
+static void test_vex_or_les(void **state)
+{
+    (void)state;
+    struct vm *vm = vm_new();
+    cpu_destroy(&vm->cpu);
+    cpu_init(&vm->cpu, 0, cpu_model_find("max"), &vm->mem, &vm->io, NULL, NULL, NULL);
+    vm->mem.code_write_opaque = &vm->cpu;
+    /* andn eax, ecx, ebx (C4 E2 70 F2 C3); hlt */
+    static const uint8_t andn[] = { 0xc4, 0xe2, 0x70, 0xf2, 0xc3, 0xf4 };
+    vm_flat(vm, andn, sizeof(andn));
+    vm->cpu.regs[R_ECX] = 0xff00ff00;
+    vm->cpu.regs[R_EBX] = 0x12345678;
+    assert_int_equal(run(vm), CPU_EXIT_HALT);
+    assert_int_equal(vm->cpu.regs[R_EAX], 0x00340078);
+    assert_int_equal(vm->cpu.eip, CODE + 6);
+    vm_free(vm);
+
+    vm = vm_new();
+    cpu_destroy(&vm->cpu);
+    cpu_init(&vm->cpu, 0, cpu_model_find("max"), &vm->mem, &vm->io, NULL, NULL, NULL);
+    vm->mem.code_write_opaque = &vm->cpu;
+    vm->mem.ram[24] = 0x00; vm->mem.ram[25] = 0x11;          /* IVT[6] = 0000:1100 */
+    vm->mem.ram[0x1100] = 0xf4;
+    vm->mem.ram[0x2000] = 0x34; vm->mem.ram[0x2001] = 0x12;  /* LES's offset and segment */
+    vm->mem.ram[0x2002] = 0x00; vm->mem.ram[0x2003] = 0x30;
+    /* les ax, [0x2000] (C4 06 00 20: mod 00); then the VEX ANDN: #UD in real mode */
+    static const uint8_t code[] = { 0xc4, 0x06, 0x00, 0x20, 0xc4, 0xe2, 0x70, 0xf2, 0xc3, 0xf4 };
+    vm_real(vm, code, sizeof(code));
+    assert_int_equal(run(vm), CPU_EXIT_HALT);
+    assert_int_equal(vm->cpu.regs[R_EAX] & 0xffff, 0x1234);
+    assert_int_equal(vm->cpu.seg[SEG_ES].sel, 0x3000);
+    assert_int_equal(vm->cpu.eip, 0x1101);                     /* #UD at CODE + 4 */
+    assert_int_equal(vm->mem.ram[0x7ffa] | (vm->mem.ram[0x7ffb] << 8), CODE + 4);
+    vm_free(vm);
+}
+
 /* ---- Differential flag tests against the host CPU ---- */
 #if defined(__x86_64__)
 
@@ -1557,6 +1595,7 @@ int main(void)
         cmocka_unit_test(test_vme_virtual_if),
         cmocka_unit_test(test_vme_int_redirect),
         cmocka_unit_test(test_model_486_levels),
+        cmocka_unit_test(test_vex_or_les),
         cmocka_unit_test(test_code_breakpoint),
         cmocka_unit_test(test_random_bytes_robust),
         cmocka_unit_test(test_debugger_breakpoint_and_step),

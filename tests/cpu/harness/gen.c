@@ -454,6 +454,42 @@ static void map23_forms(struct gen_form *forms, int *n, int max)
         }
 }
 
+/* VEX-encoded BMI1/BMI2 forms of pcvm's table: register and memory ([disp32]) operands. */
+static void vex_forms(struct gen_form *forms, int *n, int max)
+{
+    static const uint8_t pfx[4] = { 0, 0x66, 0xf3, 0xf2 };
+    for (int map = 2; map <= 3; map++)
+        for (int op = 0xf0; op <= 0xf7; op++)
+            for (int p = 0; p < 4; p++)
+                for (int reg = 0; reg < 8; reg++) {
+                    bool group = map == 2 && op == 0xf3;   /* BLSR/BLSMSK/BLSI by ModRM.reg */
+                    if (reg && !group)
+                        break;
+                    const struct opcode_info *e = opcode_vex_lookup((uint8_t)map, (uint8_t)op, pfx[p], reg);
+                    if (!e)
+                        continue;
+                    for (int mem = 0; mem < 2; mem++) {
+                        struct gen_form *f = add_form(forms, n, max);
+                        if (!f)
+                            return;
+                        f->family = TC_SIMD;
+                        f->map = (uint8_t)map;
+                        f->opcode = (uint8_t)op;
+                        f->reg = (int8_t)((map == 2 && op == 0xf3) ? reg : -1);
+                        f->pfx = pfx[p];
+                        f->mem = (uint8_t)mem;
+                        f->abs_mem = (uint8_t)mem;
+                        f->vex = 1;
+                        f->kind = K_SIMD;
+                        f->flags_undef = e->flags_undef;
+                        snprintf(f->mnem, sizeof(f->mnem), "%s", e->name);
+                        snprintf(f->name, sizeof(f->name), "%s vex.%s0f%s %02x %s", e->name,
+                                 p == 0 ? "" : p == 1 ? "66." : p == 2 ? "f3." : "f2.",
+                                 map == 2 ? "38" : "3a", op, mem ? "mem" : "reg");
+                    }
+                }
+}
+
 int gen_forms(struct gen_form *forms, int max)
 {
     int n = 0;
@@ -462,6 +498,7 @@ int gen_forms(struct gen_form *forms, int max)
     x87_forms(forms, &n, max);
     simd_forms(forms, &n, max);
     map23_forms(forms, &n, max);
+    vex_forms(forms, &n, max);
     return n;
 }
 
@@ -860,10 +897,51 @@ static void map23_case(const struct gen_form *f, struct rng *r, struct tc_case *
     }
 }
 
+/* A VEX case: C4, RXB = 111 and the map, W0 (W1 means 64-bit operands in 64-bit mode),
+ * vvvv of EAX..EDI, L0 (now and then L1: #UD), pp; then opcode, ModRM, imm8 for map 3. The
+ * vvvv register and the rm register hold small counts/indexes/masks often. */
+static void vex_case(const struct gen_form *f, struct rng *r, struct tc_case *c, struct build *b)
+{
+    static const uint8_t pp[4] = { 0, 0x66, 0xf3, 0xf2 };
+    unsigned ppv = 0;
+    for (unsigned k = 0; k < 4; k++)
+        if (pp[k] == f->pfx)
+            ppv = k;
+    unsigned v = rndn(r, 8);
+    if (f->map == 3 && !chance(r, 8))
+        v = 0;   /* RORX: vvvv unused (1111b encoded) */
+    unsigned l = chance(r, 16) ? 1 : 0;
+    emit8(b, 0xc4);
+    emit8(b, (uint8_t)(0xe0 | f->map));
+    emit8(b, (uint8_t)((~v & 15) << 3 | l << 2 | ppv));
+    emit8(b, f->opcode);
+    unsigned reg = f->reg >= 0 ? (unsigned)f->reg : rndn(r, 8);
+    uint32_t off = 0x40 + rndn(r, 16);
+    if (f->mem) {
+        c->memoff = (uint16_t)off;
+        emit8(b, (uint8_t)(0x04 | reg << 3));
+        emit8(b, 0x25);
+        emit32(b, c->membase + off);
+    } else {
+        emit8(b, (uint8_t)(0xc0 | reg << 3 | rndn(r, 8)));
+    }
+    if (f->map == 3)
+        emit8(b, (uint8_t)rnd32(r));
+    if (v != 4 && chance(r, 2)) {
+        static const uint32_t ctl[] = { 0, 1, 5, 16, 31, 32, 33, 255, 0x0800, 0x1004, 0x2000, 0x1f01,
+                                        0xff00, 0x0820, 0x081f, 0x2001 };
+        c->in.regs[v] = chance(r, 2) ? ctl[rndn(r, ARRAY_N(ctl))] : (rnd32(r) & 0xffff);
+    }
+}
+
 static void simd_case(const struct gen_form *f, struct rng *r, struct tc_case *c, struct build *b)
 {
     fill_fx(r, c, true);
     c->flags |= TC_F_FPU;
+    if (f->vex) {
+        vex_case(f, r, c, b);
+        return;
+    }
     if (f->pfx)
         emit8(b, f->pfx);
     emit8(b, 0x0f);
@@ -1229,8 +1307,8 @@ bool gen_host_feature_mismatch(const struct gen_form *f, const char **why)
     if (f->family != TC_INT || f->rep != 0xf3 || f->kind == K_STRING || f->map != 1)
         return false;
     unsigned a, b, c, d;
-    if (f->opcode == 0xbc) {   /* pcvm runs it as BSF: BMI1's ANDN, BEXTR... are missing */
-        *why = "TZCNT: pcvm does not advertise BMI1";
+    if (f->opcode == 0xbc && (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 3)))) {
+        *why = "TZCNT: the host CPU lacks BMI1 (runs it as BSF)";
         return true;
     }
     if (f->opcode == 0xbd && (!__get_cpuid(0x80000001u, &a, &b, &c, &d) || !(c & (1u << 5)))) {

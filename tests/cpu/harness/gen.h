@@ -35,6 +35,8 @@ struct gen_form {
     uint32_t attr;          /* OA_* of the opcode-table entry (integer forms) */
     uint8_t abs_mem;        /* the memory operand is encoded as SIB [disp32] (no base, no
                                index): the same absolute address in 64-bit mode */
+    uint8_t vex;            /* VEX-encoded (BMI1/BMI2): pfx is the VEX.pp prefix */
+    uint32_t flags_undef;   /* EFLAGS bits the form leaves undefined (VEX forms) */
 };
 
 /* Maximum number of forms gen_forms() can produce. */
@@ -50,7 +52,7 @@ void gen_case(const struct gen_form *f, uint32_t form_id, uint32_t seed, uint32_
 bool gen_form_matches(const struct gen_form *f, const char *name);
 
 /* True when the host CPU runs form f differently from pcvm's max model for lack of a common
- * feature (TZCNT: pcvm does not advertise BMI1; LZCNT: the host may lack it); *why says so. */
+ * feature (TZCNT without host BMI1, LZCNT without host LZCNT); *why says so. */
 bool gen_host_feature_mismatch(const struct gen_form *f, const char **why);
 
 /* Range [*lo, *hi) of the data buffer whose contents the comparison ignores (x87 FNSTENV /

@@ -174,7 +174,7 @@ static bool same_in_64bit(const struct gen_form *f, const char **why)
         return false;
     }
     if (f->family == TC_SIMD) {
-        if (f->opcode == 0xf7) {   /* MASKMOVQ/MASKMOVDQU store to [RDI] */
+        if (f->map == 1 && f->opcode == 0xf7) {   /* MASKMOVQ/MASKMOVDQU store to [RDI] */
             *why = "implicit memory operand";
             return false;
         }

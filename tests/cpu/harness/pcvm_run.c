@@ -408,6 +408,7 @@ static void compare(const struct gen_form *f, const struct tc_case *c, const str
             result_undef = false;
         }
     }
+    undef |= f->flags_undef;   /* VEX forms: from the opcode table */
     if (exp->eip != act->eip)
         note_k(d, D_EIP, "  eip:   expected %08x actual %08x\n", exp->eip, act->eip);
     uint32_t fmask = (FLAGS_ARITH | FLAG_DF) & ~undef;
