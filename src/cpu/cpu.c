@@ -80,6 +80,7 @@ static void reset_common(struct cpu *cpu, bool power_on)
     s->data_bp = 0;
     s->db_hits = 0;
     memset(s->pdpte, 0, sizeof(s->pdpte));
+    s->efer = 0;   /* cleared by INIT too */
     /* Application processors wait for a startup IPI. */
     s->wait_for_sipi = cpu->index != 0;
     cpu->halted = s->wait_for_sipi;
@@ -101,6 +102,7 @@ static void reset_common(struct cpu *cpu, bool power_on)
         s->mcg_status = s->mcg_ctl = 0;
         memset(s->mc_regs, 0, sizeof(s->mc_regs));
         s->amd_hwcr = s->amd_syscfg = 0;
+        s->tsc_aux = 0;
         s->amd_top_mem = cpu->mem ? (uint64_t)cpu->mem->ram_below_4g : 0;
     }
     cpu->eflags = 2;

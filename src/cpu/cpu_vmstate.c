@@ -45,9 +45,14 @@ static const struct vmstate_field sys_fields[] = {
     VMF_ARRAY2(struct cpu_sys_state, mc_regs), VMF(struct cpu_sys_state, amd_hwcr),
     VMF(struct cpu_sys_state, amd_syscfg), VMF(struct cpu_sys_state, amd_top_mem),
     VMF(struct cpu_sys_state, amd_nb_cfg),
+    { .name = "tsc_aux", .type = VMF_U64, .offset = offsetof(struct cpu_sys_state, tsc_aux),
+      .count = 1, .since = 2 },
+    { .name = "efer", .type = VMF_U64, .offset = offsetof(struct cpu_sys_state, efer),
+      .count = 1, .since = 2 },
     VMF_END_OF_LIST,
 };
-static const struct vmstate_desc sys_vmstate = { .name = "cpu-sys", .version = 1, .fields = sys_fields };
+static const struct vmstate_desc sys_vmstate = { .name = "cpu-sys", .version = 2, .min_version = 1,
+                                                 .fields = sys_fields };
 
 /* Lazy flags become plain EFLAGS bits; only the architectural value is saved. */
 static int cpu_pre_save(void *opaque)

@@ -27,6 +27,11 @@ uint32_t exec_ea(struct cpu *cpu, const struct insn *i);
  * (BMI1/BMI2; bmi.c); NULL when the model lacks it or the encoding is invalid (#UD). */
 insn_fn bmi_select_handler(struct cpu *cpu, const struct insn *i);
 
+/* RDTSCP (0F 01 F9), RDRAND/RDSEED (0F C7 /6, /7 register), RDPID (F3 0F C7 /7 register):
+ * *claimed tells whether the encoding is one of them; the handler, or NULL for #UD when the
+ * model lacks it (rdrand.c). RDTSCP on a model without it is left to grp7 (#UD). */
+insn_fn rdrand_select_handler(struct cpu *cpu, const struct insn *i, bool *claimed);
+
 /* What the JIT inlines: an instruction's form, read from its handler and operands. */
 enum insn_form_kind {
     FORM_OTHER,     /* anything else: the JIT calls the handler */

@@ -2355,6 +2355,14 @@ void decode_select_handler(struct cpu *cpu, struct insn *i)
         i->fn = (i->pfx & P_LOCK) ? h_ud : h_simd;
         return;
     }
+    if (i->map == 1 && (i->op == 0xc7 || i->op == 0x01) && (i->pfx & P_MEM) == 0) {
+        bool claimed;
+        insn_fn fn = rdrand_select_handler(cpu, i, &claimed);
+        if (claimed) {
+            i->fn = fn ? fn : h_ud;
+            return;
+        }
+    }
     const struct opcode_info *e = opcode_lookup(i->map, i->op, i->reg);
     /* F3 0F B8/BC/BD: POPCNT, TZCNT, LZCNT when the model has them (else #UD, BSF, BSR). */
     const struct opcode_info *f3 = (i->map == 1 && (i->pfx & P_REP)) ? opcode_lookup_f3(1, i->op) : NULL;

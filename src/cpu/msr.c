@@ -16,7 +16,25 @@ enum {
     MSR_K7_SYSCFG = 0xc0010010u,
     MSR_K7_HWCR = 0xc0010015u, MSR_K7_TOP_MEM = 0xc001001au, MSR_K7_CLK_CTL = 0xc001001bu,
     MSR_AMD_NB_CFG = 0xc001001fu,   /* northbridge configuration, family 10h on */
+    MSR_EFER = 0xc0000080u, MSR_TSC_AUX = 0xc0000103u,
 };
+
+/* IA32_TSC_AUX exists with RDTSCP or RDPID. */
+static bool has_tsc_aux(const struct cpu *cpu)
+{
+    return (cpu->model->ext_edx & CPUID_EXT_RDTSCP) || (cpu->model->leaf7_ecx & CPUID_7ECX_RDPID);
+}
+
+/* IA32_EFER bits the model lets software set: SCE with SYSCALL, NXE with NX (no long mode). */
+static uint64_t efer_writable(const struct cpu *cpu)
+{
+    uint64_t m = 0;
+    if (cpu->model->ext_edx & CPUID_EXT_SYSCALL)
+        m |= EFER_SCE;
+    if (cpu->model->ext_edx & CPUID_EXT_NX)
+        m |= EFER_NXE;
+    return m;
+}
 
 static bool is_amd(const struct cpu *cpu)
 {
@@ -134,6 +152,14 @@ uint64_t cpu_rdmsr(struct cpu *cpu, uint32_t index)
         if (is_amd(cpu))
             return 0x20000000u; /* the value AMD documents for K7 at reset */
         break;
+    case MSR_TSC_AUX:
+        if (has_tsc_aux(cpu))
+            return s->tsc_aux;
+        break;
+    case MSR_EFER:
+        if (efer_writable(cpu))
+            return s->efer;
+        break;
     default:
         if (amd_msr(cpu, index))
             return *amd_msr(cpu, index);
@@ -239,6 +265,24 @@ void cpu_wrmsr(struct cpu *cpu, uint32_t index, uint64_t value)
     case MSR_K7_CLK_CTL:
         if (is_amd(cpu))
             return; /* accepted, no effect */
+        break;
+    case MSR_TSC_AUX:
+        if (has_tsc_aux(cpu)) {
+            if (value >> 32)
+                break;   /* bits 63:32 are reserved */
+            s->tsc_aux = value;
+            return;
+        }
+        break;
+    case MSR_EFER:
+        if (efer_writable(cpu)) {
+            if (value & ~efer_writable(cpu))
+                break;
+            if ((value ^ s->efer) & EFER_NXE)
+                cpu_tlb_flush(cpu);   /* the NX bit changes meaning */
+            s->efer = value;
+            return;
+        }
         break;
     default:
         if (amd_msr(cpu, index)) {

@@ -67,6 +67,8 @@ enum { CPUID_ECX_SSE3 = 1u << 0, CPUID_ECX_PCLMUL = 1u << 1, CPUID_ECX_SSSE3 = 1
        CPUID_ECX_SSE41 = 1u << 19, CPUID_ECX_SSE42 = 1u << 20, CPUID_ECX_MOVBE = 1u << 22,
        CPUID_ECX_POPCNT = 1u << 23, CPUID_ECX_AES = 1u << 25, CPUID_ECX_RDRAND = 1u << 30,
        CPUID_ECX_HYPERVISOR = 1u << 31 };
+/* IA32_EFER bits. */
+enum { EFER_SCE = 1u << 0, EFER_NXE = 1u << 11 };
 /* Leaf 7 subleaf 0 EBX / ECX. */
 enum { CPUID_7EBX_BMI1 = 1u << 3, CPUID_7EBX_BMI2 = 1u << 8, CPUID_7EBX_RDSEED = 1u << 18,
        CPUID_7EBX_ADX = 1u << 19 };
@@ -74,7 +76,8 @@ enum { CPUID_7ECX_RDPID = 1u << 22 };
 /* CPUID.80000001:ECX: LZCNT (AMD's ABM; Intel names the same bit LZCNT). */
 enum { CPUID_E1ECX_ABM = 1u << 5 };
 /* Leaf 0x80000001 EDX (AMD). */
-enum { CPUID_EXT_MMXEXT = 1u << 22, CPUID_EXT_NX = 1u << 20 };
+enum { CPUID_EXT_SYSCALL = 1u << 11, CPUID_EXT_MMXEXT = 1u << 22, CPUID_EXT_NX = 1u << 20,
+       CPUID_EXT_RDTSCP = 1u << 27 };
 
 /* A CPU model: identity and what it implements. */
 struct cpu_model {
@@ -135,6 +138,8 @@ struct cpu_sys_state {
     uint64_t mc_regs[SYS_MCA_BANKS][4];
     uint64_t amd_hwcr, amd_syscfg, amd_top_mem; /* AMD K7 models */
     uint64_t amd_nb_cfg;                         /* AMD family 10h and later */
+    uint64_t tsc_aux;        /* IA32_TSC_AUX (RDTSCP, RDPID): Linux stores the CPU number */
+    uint64_t efer;           /* IA32_EFER: SCE and NXE (no long mode) */
 };
 
 /* Free what cpu_init allocated (the TLB). */

@@ -43,14 +43,15 @@ EXPECT = {
                 {'aes', 'avx', 'movbe'}),
     'Haswell': ('Haswell', 'GenuineIntel', 6, {60}, r'Intel Core Processor \(Haswell\)',
                 {'fpu', 'cmov', 'sse', 'sse2', 'pni', 'hypervisor', 'popcnt', 'abm', 'ssse3', 'sse4_1',
-                 'sse4_2', 'aes', 'pclmulqdq', 'movbe', 'bmi1', 'bmi2'},
+                 'sse4_2', 'aes', 'pclmulqdq', 'movbe', 'bmi1', 'bmi2', 'rdrand', 'rdtscp'},
                 {'avx', 'avx2', 'fma', 'f16c', 'adx'}),
     'EPYC': ('EPYC', 'AuthenticAMD', 23, {1}, r'AMD EPYC Processor',
              {'fpu', 'cmov', 'sse', 'sse2', 'pni', 'hypervisor', 'ssse3', 'sse4_1', 'sse4_2', 'aes',
-              'pclmulqdq', 'movbe', 'adx', 'bmi1', 'bmi2'}, {'avx', 'sha_ni'}),
+              'pclmulqdq', 'movbe', 'adx', 'bmi1', 'bmi2', 'rdrand', 'rdseed', 'rdtscp'}, {'avx', 'sha_ni'}),
     'max': ('max', 'GenuineIntel', 6, {15}, r'pcvm max CPU',
             {'fpu', 'cmov', 'sse', 'sse2', 'pni', 'clflush', 'popcnt', 'abm', 'ssse3', 'sse4_1', 'sse4_2',
-             'aes', 'pclmulqdq', 'movbe', 'adx', 'bmi1', 'bmi2'}, {'avx', 'lm'}),
+             'aes', 'pclmulqdq', 'movbe', 'adx', 'bmi1', 'bmi2', 'rdrand', 'rdseed', 'rdtscp', 'rdpid'},
+            {'avx', 'lm'}),
 }
 DEFAULT = '486 athlon Haswell'
 

@@ -972,6 +972,50 @@ static void test_vex_or_les(void **state)
     vm_free(vm);
 }
 
+/* RDTSCP and RDPID read IA32_TSC_AUX (WRMSR 0xC0000103); RDRAND/RDSEED set CF with a value;
+ * on pentium3 all four are #UD. */
+static void test_tsc_aux_rdrand(void **state)
+{
+    (void)state;
+    struct vm *vm = vm_new();
+    cpu_destroy(&vm->cpu);
+    cpu_init(&vm->cpu, 0, cpu_model_find("max"), &vm->mem, &vm->io, NULL, NULL, NULL);
+    vm->mem.code_write_opaque = &vm->cpu;
+    static const uint8_t code[] = {
+        0xb9, 0x03, 0x01, 0x00, 0xc0,   /* mov ecx, 0xc0000103 */
+        0xb8, 0x07, 0x00, 0x00, 0x00,   /* mov eax, 7 */
+        0x31, 0xd2,                     /* xor edx, edx */
+        0x0f, 0x30,                     /* wrmsr */
+        0x0f, 0x01, 0xf9,               /* rdtscp */
+        0xf3, 0x0f, 0xc7, 0xfe,         /* rdpid esi */
+        0x0f, 0xc7, 0xf3,               /* rdrand ebx */
+        0x0f, 0xc7, 0xff,               /* rdseed edi */
+        0xf4,
+    };
+    vm_flat(vm, code, sizeof(code));
+    vm->cpu.regs[R_ESI] = vm->cpu.regs[R_EBX] = vm->cpu.regs[R_EDI] = 0x55555555;
+    assert_int_equal(run(vm), CPU_EXIT_HALT);
+    assert_int_equal(vm->cpu.regs[R_ECX], 7);
+    assert_int_equal(vm->cpu.regs[R_ESI], 7);
+    assert_true(cpu_get_eflags(&vm->cpu) & FLAG_CF);
+    assert_true(vm->cpu.regs[R_EBX] != 0x55555555 || vm->cpu.regs[R_EDI] != 0x55555555);
+    assert_int_equal(cpu_rdmsr(&vm->cpu, 0xc0000103u), 7);
+    vm_free(vm);
+
+    /* pentium3: each is #UD (IVT[6] in real mode). */
+    static const uint8_t insns[4][4] = { { 0x0f, 0x01, 0xf9 }, { 0xf3, 0x0f, 0xc7, 0xfe },
+                                         { 0x0f, 0xc7, 0xf3 }, { 0x0f, 0xc7, 0xff } };
+    for (int k = 0; k < 4; k++) {
+        vm = vm_new();
+        vm->mem.ram[24] = 0x00; vm->mem.ram[25] = 0x11;
+        vm->mem.ram[0x1100] = 0xf4;
+        vm_real(vm, insns[k], 4);
+        assert_int_equal(run(vm), CPU_EXIT_HALT);
+        assert_int_equal(vm->cpu.eip, 0x1101);
+        vm_free(vm);
+    }
+}
+
 /* ---- Differential flag tests against the host CPU ---- */
 #if defined(__x86_64__)
 
@@ -1596,6 +1640,7 @@ int main(void)
         cmocka_unit_test(test_vme_int_redirect),
         cmocka_unit_test(test_model_486_levels),
         cmocka_unit_test(test_vex_or_les),
+        cmocka_unit_test(test_tsc_aux_rdrand),
         cmocka_unit_test(test_code_breakpoint),
         cmocka_unit_test(test_random_bytes_robust),
         cmocka_unit_test(test_debugger_breakpoint_and_step),
