@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "chardev/chardev_fd.h"
+#include "chardev/chardev_vc.h"
 #include "chardev/chardev_spec.h"
 
 struct chardev *chardev_open(const char *text, const char *label, struct mainloop *ml, char *err,
@@ -19,6 +20,10 @@ struct chardev *chardev_open(const char *text, const char *label, struct mainloo
         return NULL;
     case CHARDEV_NULL:
         chr = chardev_null_open(label);
+        break;
+    case CHARDEV_VC:
+        chr = chardev_vc_open(label, spec.vc_cols ? spec.vc_cols : VC_DEFAULT_COLS,
+                              spec.vc_rows ? spec.vc_rows : VC_DEFAULT_ROWS);
         break;
     case CHARDEV_STDIO:
         chr = chardev_stdio_open(&spec, label, ml, err, errlen);

@@ -95,7 +95,7 @@ static int parse_legacy(const char *text, struct chardev_spec *spec, char *err, 
     }
     static const struct { const char *name; enum chardev_kind kind; } simple[] = {
         { "null", CHARDEV_NULL }, { "none", CHARDEV_NONE }, { "stdio", CHARDEV_STDIO },
-        { "pty", CHARDEV_PTY }, { "vc", CHARDEV_NULL },
+        { "pty", CHARDEV_PTY }, { "vc", CHARDEV_VC },
     };
     for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
         if (!strcmp(text, simple[i].name)) {
@@ -103,7 +103,29 @@ static int parse_legacy(const char *text, struct chardev_spec *spec, char *err, 
             return 0;
         }
     if (!strncmp(text, "vc:", 3)) {
-        spec->kind = CHARDEV_NULL;
+        /* vc:WxH in pixels, or vc:COLSCxROWSC in characters (QEMU's 80Cx24C) */
+        char *end;
+        unsigned long w = strtoul(text + 3, &end, 10), h = 0;
+        bool w_chars = *end == 'C', h_chars = false, ok = end != text + 3 && w > 0;
+        end += w_chars;
+        if (ok && *end == 'x') {
+            const char *hp = end + 1;
+            h = strtoul(hp, &end, 10);
+            h_chars = *end == 'C';
+            end += h_chars;
+            ok = end != hp && h > 0 && !*end;
+        } else {
+            ok = false;
+        }
+        if (!ok) {
+            snprintf(err, errlen, "vc: size must be WIDTHxHEIGHT or COLSCxROWSC");
+            return -1;
+        }
+        spec->kind = CHARDEV_VC;
+        w = w_chars ? w : w / 8;
+        h = h_chars ? h : h / 16;
+        spec->vc_cols = (int)(w > 1000 ? 1000 : w);
+        spec->vc_rows = (int)(h > 1000 ? 1000 : h);
         return 0;
     }
     if (!strncmp(text, "chardev:", 8)) {
@@ -193,11 +215,18 @@ int chardev_spec_parse_opts(const char *text, struct chardev_spec *spec, char *e
     }
     if (!strcmp(backend, "null") || !strcmp(backend, "vc")) {
         spec->kind = CHARDEV_NULL;
-        if (!strcmp(backend, "vc")) { /* size options of a console we do not draw */
-            kvlist_get(&kl, "cols");
-            kvlist_get(&kl, "rows");
-            kvlist_get(&kl, "width");
-            kvlist_get(&kl, "height");
+        if (!strcmp(backend, "vc")) { /* cols=/rows= in characters, width=/height= in pixels */
+            spec->kind = CHARDEV_VC;
+            const char *cols = kvlist_get(&kl, "cols"), *rows = kvlist_get(&kl, "rows");
+            const char *width = kvlist_get(&kl, "width"), *height = kvlist_get(&kl, "height");
+            if (cols)
+                spec->vc_cols = atoi(cols);
+            else if (width)
+                spec->vc_cols = atoi(width) / 8;
+            if (rows)
+                spec->vc_rows = atoi(rows);
+            else if (height)
+                spec->vc_rows = atoi(height) / 16;
         }
     } else if (!strcmp(backend, "stdio")) {
         spec->kind = CHARDEV_STDIO;

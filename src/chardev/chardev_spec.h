@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 enum chardev_kind {
-    CHARDEV_NULL = 0,    /* null, and vc (pcvm has no graphical console: output is dropped) */
+    CHARDEV_NULL = 0,    /* null */
     CHARDEV_NONE,        /* none: no device at all */
     CHARDEV_STDIO,
     CHARDEV_PTY,
@@ -18,6 +18,7 @@ enum chardev_kind {
     CHARDEV_UNIX,
     CHARDEV_TCP,
     CHARDEV_REF,         /* chardev:ID, a -chardev defined elsewhere */
+    CHARDEV_VC,          /* vc: a text console the display shows (Ctrl-Alt-2...) */
 };
 
 struct chardev_spec {
@@ -33,6 +34,7 @@ struct chardev_spec {
     bool nodelay;
     bool signal;         /* stdio: Ctrl-C raises SIGINT (default on) */
     bool append;         /* file: append instead of truncate */
+    int vc_cols, vc_rows; /* vc: size in characters (0: the default 80x24) */
 };
 
 /* Parse a chardev spec (legacy or -chardev form). Returns 0, -1 (invalid) or -2 (a QEMU form

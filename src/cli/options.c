@@ -1903,8 +1903,16 @@ static int finish(struct parser *p)
                     return r;
             }
         }
-    } else if (p->default_serial) {
-        cfg->serial[cfg->n_serial++] = xstrdup("vc");   /* no graphical console: dropped */
+    } else {
+        /* QEMU's graphical defaults: COM1 and the monitor on text consoles of the display
+         * (Ctrl-Alt-3 and Ctrl-Alt-2); without a display nothing shows them. */
+        if (p->default_serial)
+            cfg->serial[cfg->n_serial++] = xstrdup("vc");
+        if (p->default_monitor) {
+            int r = add_monitor(p, "vc", NULL);
+            if (r)
+                return r;
+        }
     }
     if (p->default_net) {
         char id[32];

@@ -18,6 +18,7 @@
 #include "machine/snapshot.h"
 #include "ui/display_monitor.h"
 #include "ui/display_setup.h"
+#include "chardev/chardev_vc.h"
 
 #define DEFAULT_BIOS "/usr/share/seabios/bios-256k.bin"
 #define DEFAULT_VGABIOS "/usr/share/seabios/vgabios-stdvga.bin"
@@ -1043,6 +1044,13 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
     pc->has_display = true;
     if (display_start_frontends(&pc->display, cfg, err, errlen) < 0)
         return -1;
+    /* Text consoles in QEMU's order: the monitors (Ctrl-Alt-2), then the serial ports. */
+    for (unsigned i = 0; i < chardevs->n_monitors; i++)
+        if (chardev_is_vc(chardevs->monitor[i]))
+            display_add_console(&pc->display, chardevs->monitor[i]);
+    for (unsigned i = 0; i < chardevs->n_serial; i++)
+        if (chardev_is_vc(chardevs->serial[i]))
+            display_add_console(&pc->display, chardevs->serial[i]);
 
     pc_monitors_create(pc);
     if (display_monitor_register(&pc->display, &pc->monreg) < 0)

@@ -1,6 +1,9 @@
 /* The display core: refresh timer, changed-line bookkeeping per front end, input queue. */
 #include "ui/display.h"
 
+#include "chardev/chardev_vc.h"
+#include "ui/display_console.h"
+
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -10,17 +13,29 @@
 #define BLANK_WIDTH 640
 #define BLANK_HEIGHT 480
 
+/* The picture the front ends show: the guest's or the active console's. */
+static struct vga_render *shown(struct display *d)
+{
+    return d->active ? &d->console_render : &d->render;
+}
+
 /* Render what changed and add it to every front end's pending lines. */
 static void display_render(struct display *d, bool force)
 {
-    int rc = d->vga ? vga_render_update(&d->render, d->vga, host_monotonic_ns(), force)
+    int rc;
+    if (d->active)
+        rc = console_render(&d->console_render, d->consoles[d->active - 1],
+                            d->console_font_loaded ? d->console_font : NULL, &d->console_drawn, force);
+    else
+        rc = d->vga ? vga_render_update(&d->render, d->vga, host_monotonic_ns(), force)
                     : vga_render_blank(&d->render, BLANK_WIDTH, BLANK_HEIGHT);
     if (rc <= 0)
         return;
-    int y0 = d->render.surf.height, y1 = 0;
+    struct vga_render *r = shown(d);
+    int y0 = r->surf.height, y1 = 0;
     if (rc == 1) {
-        for (int y = 0; y < d->render.surf.height; y++)
-            if (d->render.line_dirty[y]) {
+        for (int y = 0; y < r->surf.height; y++)
+            if (r->line_dirty[y]) {
                 if (y < y0)
                     y0 = y;
                 y1 = y + 1;
@@ -47,7 +62,7 @@ static void display_render(struct display *d, bool force)
 /* Offer every front end its pending lines. */
 static void display_push(struct display *d)
 {
-    const struct display_surface *s = &d->render.surf;
+    const struct display_surface *s = &shown(d)->surf;
     if (!s->pixels)
         return;
     for (unsigned i = 0; i < d->n_frontends; i++) {
@@ -92,8 +107,61 @@ static void refresh_tick(void *opaque)
     refresh_arm(d);
 }
 
+void display_select_console(struct display *d, unsigned index)
+{
+    if (index > d->n_consoles || index == d->active)
+        return;
+    if (!d->active && d->kbc) {
+        /* The guest saw Ctrl and Alt go down: it must see them released, as on a real
+         * switch of virtual terminals. */
+        if (d->ctrl_down)
+            i8042_key_event(d->kbc, 0x1d, false);
+        if (d->alt_down)
+            i8042_key_event(d->kbc, 0x38, false);
+    }
+    d->active = index;
+    d->console_drawn--;    /* draw the console anew */
+    for (unsigned i = 0; i < d->n_frontends; i++)
+        d->frontends[i].resized_pending = true;
+    display_render(d, true);
+    display_push(d);
+}
+
+int display_add_console(struct display *d, struct chardev *vc)
+{
+    if (d->n_consoles >= DISPLAY_MAX_CONSOLES || !chardev_is_vc(vc))
+        return -1;
+    if (!d->n_consoles)
+        d->console_font_loaded = console_font_load(CONSOLE_FONT_ROM, d->console_font);
+    d->consoles[d->n_consoles++] = vc;
+    return 0;
+}
+
 void display_key(struct display *d, uint16_t code, bool down)
 {
+    if (code == 0x1d || code == 0xe01d)
+        d->ctrl_down = down;
+    else if (code == 0x38 || code == 0xe038)
+        d->alt_down = down;
+    else if (code == 0x2a || code == 0x36)
+        d->shift_down = down;
+    /* Ctrl-Alt-1..9: the guest's screen, then the consoles (QEMU's keys). */
+    if (down && d->ctrl_down && d->alt_down && code >= 0x02 && code <= 0x0a) {
+        display_select_console(d, code - 0x02u);
+        d->swallow_code = code;
+        return;
+    }
+    if (!down && code == d->swallow_code) {
+        d->swallow_code = 0;
+        return;
+    }
+    if (d->active) {
+        uint8_t bytes[4];
+        size_t n = down ? console_key_bytes(code, d->shift_down, d->ctrl_down, bytes) : 0;
+        if (n)
+            chardev_vc_input(d->consoles[d->active - 1], bytes, n);
+        return;
+    }
     if (d->kbc)
         i8042_key_event(d->kbc, code, down);
 }
@@ -177,6 +245,7 @@ int display_init(struct display *d, struct vga *vga, struct i8042 *kbc, struct v
     d->clock = clock;
     d->ml = ml;
     vga_render_init(&d->render);
+    vga_render_init(&d->console_render);
     vtimer_init(&d->refresh, clock, refresh_tick, d);
     d->refresh.deferrable = true; /* an idle guest's screen may wait for its next wake-up */
     if (pthread_mutex_init(&d->queue_lock, NULL))
@@ -205,6 +274,7 @@ void display_destroy(struct display *d)
         pthread_mutex_destroy(&d->queue_lock);
     }
     vga_render_destroy(&d->render);
+    vga_render_destroy(&d->console_render);
 }
 
 int display_add_frontend(struct display *d, const struct display_frontend_ops *ops, void *opaque)
@@ -221,6 +291,14 @@ int display_add_frontend(struct display *d, const struct display_frontend_ops *o
 
 const struct display_surface *display_snapshot(struct display *d)
 {
+    /* The guest's screen, whatever console is shown (QEMU's screendump: console 0). */
+    if (d->active) {
+        if (d->vga)
+            vga_render_update(&d->render, d->vga, host_monotonic_ns(), false);
+        else
+            vga_render_blank(&d->render, BLANK_WIDTH, BLANK_HEIGHT);
+        return &d->render.surf;
+    }
     display_render(d, false);
     return &d->render.surf;
 }

@@ -23,6 +23,8 @@ struct vnc_server;
 #define DISPLAY_REFRESH_HZ 30
 #define DISPLAY_MAX_FRONTENDS 2
 #define DISPLAY_EVENT_QUEUE 512
+/* Text consoles after the guest's screen: Ctrl-Alt-2 ... Ctrl-Alt-9. */
+#define DISPLAY_MAX_CONSOLES 8
 
 /* A front end (VNC server, SDL window), called on the main thread. */
 struct display_frontend_ops {
@@ -73,6 +75,19 @@ struct display {
     int wake_fd;                  /* eventfd the main loop watches; -1 before init */
     uint8_t mouse_buttons;        /* last button state sent, for mouse_move/mouse_button */
     struct vnc_server *vnc;       /* the -vnc front end, for set_password; NULL without */
+
+    /* Text consoles (vc chardevs), as QEMU's virtual consoles: Ctrl-Alt-1 shows the guest,
+     * Ctrl-Alt-2 the first console (the monitor), and so on; keys typed while a console is
+     * shown go to it, not to the guest. */
+    struct chardev *consoles[DISPLAY_MAX_CONSOLES];
+    unsigned n_consoles;
+    unsigned active;              /* 0: the guest's screen; n: consoles[n - 1] */
+    struct vga_render console_render;
+    unsigned console_drawn;       /* generation of the console picture drawn */
+    uint8_t console_font[256 * 16];
+    bool console_font_loaded;
+    bool ctrl_down, alt_down, shift_down;
+    uint16_t swallow_code;        /* a console-switch key whose release the guest must not see */
 };
 
 /* Set up the display for a VGA (or NULL) and a keyboard controller; 0 or -1. */
@@ -86,7 +101,12 @@ int display_add_frontend(struct display *d, const struct display_frontend_ops *o
 void display_post_event(struct display *d, const struct display_event *ev);
 /* Main thread: render what changed now and return the current picture (screendump). */
 const struct display_surface *display_snapshot(struct display *d);
-/* Main thread: a key press or release (set-1 make code) straight to the keyboard. */
+/* Add a vc chardev as the next console (Ctrl-Alt-2, -3...); 0, or -1 when full or not a vc. */
+int display_add_console(struct display *d, struct chardev *vc);
+/* Main thread: show console index (0: the guest's screen); ignored when there is none. */
+void display_select_console(struct display *d, unsigned index);
+/* Main thread: a key press or release (set-1 make code): Ctrl-Alt-1..9 switch consoles, other
+ * keys go to the console shown, or to the guest's keyboard. */
 void display_key(struct display *d, uint16_t code, bool down);
 /* Main thread: relative mouse movement (dy down, as on screen) and buttons. */
 void display_mouse(struct display *d, int dx, int dy, int dz, uint8_t buttons);

@@ -226,6 +226,80 @@ def misbehaving_clients(port, seed):
             s.close()
 
 
+def switch_console(port, n):
+    """Ctrl-Alt-n from a VNC client; returns the size and pixels then shown."""
+    r = Rfb('127.0.0.1', port)
+    r.capture()
+    for ks in (0xffe3, 0xffe9, 0x30 + n):       # Control_L, Alt_L, the digit
+        r.key(ks, True)
+    for ks in (0x30 + n, 0xffe9, 0xffe3):
+        r.key(ks, False)
+    r.close()
+    time.sleep(1)
+    r = Rfb('127.0.0.1', port)
+    w, h, px = r.capture()
+    r.close()
+    return w, h, px
+
+
+def wait_vnc_text(port, tmp, words, what):
+    """Capture over VNC until OCR finds every word."""
+    path = os.path.join(tmp, 'console.ppm')
+    deadline = time.monotonic() + 30 * time_scale()
+    while True:
+        r = Rfb('127.0.0.1', port)
+        r.capture()
+        r.save_ppm(path)
+        r.close()
+        text = ocr(path)
+        if all(w.lower() in text.lower() for w in words):
+            return text
+        if time.monotonic() > deadline:
+            raise GuestFailure('%s: OCR reads %r' % (what, text[:300]))
+        time.sleep(1)
+
+
+def virtual_consoles(port, mon, tmp):
+    """QEMU's virtual consoles: Ctrl-Alt-2 shows the monitor (-monitor vc) with its own input
+    line in the VNC picture and the SDL window, Ctrl-Alt-3 COM1 (-serial vc), Ctrl-Alt-1 the
+    guest again; screendump keeps writing the guest's screen."""
+    w, h, _ = switch_console(port, 2)
+    if (w, h) != (640, 384):
+        raise GuestFailure('Ctrl-Alt-2 shows a %dx%d picture, expected the 80x24 monitor console' % (w, h))
+    wait_vnc_text(port, tmp, ['monitor', 'help'], "the monitor's banner on Ctrl-Alt-2")
+    r = Rfb('127.0.0.1', port)
+    r.capture()
+    r.type_text('info status\n')
+    r.close()
+    wait_vnc_text(port, tmp, ['status: running'], "'info status' typed on the monitor console")
+    shot = os.path.join(tmp, 'sdl-monitor.png')
+    deadline = time.monotonic() + 30 * time_scale()
+    while True:
+        subprocess.run(['import', '-window', 'root', shot], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60)
+        text = ocr(shot) if os.path.exists(shot) else ''
+        if 'status: running' in text.lower():
+            break
+        if time.monotonic() > deadline:
+            raise GuestFailure('the SDL window does not show the monitor console; OCR reads %r'
+                               % text[:300])
+        time.sleep(1)
+    dump = os.path.join(tmp, 'while-console.ppm')
+    mon.cmd('screendump %s' % dump)
+    if read_ppm(dump)[:2] != (720, 400):
+        raise GuestFailure('screendump while the monitor console is shown is not the guest screen')
+    # SeaBIOS writes nothing to COM1: an empty console, nothing but its block cursor (8x16).
+    w, h, px3 = switch_console(port, 3)
+    lit = sum(1 for i in range(0, len(px3), 4) if px3[i] or px3[i + 1] or px3[i + 2])
+    if (w, h) != (640, 384) or lit != 8 * 16:
+        raise GuestFailure('Ctrl-Alt-3 does not show the empty serial console: %dx%d, %d pixels lit'
+                           % (w, h, lit))
+    w, h, _ = switch_console(port, 1)
+    if (w, h) != (720, 400):
+        raise GuestFailure('Ctrl-Alt-1 shows %dx%d, expected the guest screen 720x400' % (w, h))
+    wait_vnc_text(port, tmp, ['SeaBIOS'], 'the guest screen after Ctrl-Alt-1')
+
+
 def seabios_part(log_path, consoles, tmp):
     xvfb = None
     env_display = None
@@ -247,8 +321,9 @@ def seabios_part(log_path, consoles, tmp):
         raise GuestFailure('Xvfb and ImageMagick are needed (scripts/install-deps.sh)')
     try:
         os.environ['DISPLAY'] = env_display
-        c, port = start([emulator(), '-m', '64', '-serial', 'none', '-display', 'sdl', '-net', 'none'],
-                        log_path.replace('.log', '-seabios.log'), consoles, tmp)
+        # The first monitor and COM1 on text consoles (Ctrl-Alt-2 and -3), as QEMU's defaults.
+        c, port = start([emulator(), '-m', '64', '-serial', 'vc', '-monitor', 'vc', '-display', 'sdl',
+                         '-net', 'none'], log_path.replace('.log', '-seabios.log'), consoles, tmp)
         mon = Monitor(os.path.join(tmp, 'mon'))
         wait_screen(mon, tmp, ['SeaBIOS', 'bootable device'], 90, "SeaBIOS's 'No bootable device.'")
 
@@ -316,6 +391,8 @@ def seabios_part(log_path, consoles, tmp):
                 raise GuestFailure('the SDL window under Xvfb does not show SeaBIOS; OCR reads %r'
                                    % text[:300])
             time.sleep(1)
+
+        virtual_consoles(port, mon, tmp)
 
         mon.cmd('quit')
         status = c.wait_exit(30)
