@@ -227,11 +227,17 @@ static int render_text(struct vga_render *r, struct vga *v, int64_t now_ns, bool
 
     unsigned start = (unsigned)v->cr[0x0c] << 8 | v->cr[0x0d];
     unsigned stride = v->cr[0x13] ? v->cr[0x13] * 2u : (unsigned)cols;
+    /* Split screen: the rows below the line compare scan line restart at address 0 (drawn
+     * from the first whole row after it). */
+    unsigned line_compare = v->cr[0x18] | ((v->cr[7] & 0x10) << 4) | ((v->cr[9] & 0x40) << 3);
+    unsigned split_row = (line_compare + 1 + (unsigned)ch - 1) / (unsigned)ch;
     memset(r->line_dirty, 0, (size_t)r->surf.height);
     int changed = 0;
     for (int row = 0; row < rows; row++) {
+        bool lower = (unsigned)row >= split_row;
+        unsigned base = lower ? ((unsigned)row - split_row) * stride : start + (unsigned)row * stride;
         for (int col = 0; col < cols; col++) {
-            uint32_t off = ((start + (unsigned)row * stride + (unsigned)col) * 2) & 0xffff;
+            uint32_t off = ((base + (unsigned)col) * 2) & 0xffff;
             uint8_t c = vga_plane_byte(v, off, 0), attr = vga_plane_byte(v, off, 1);
             uint16_t cell = (uint16_t)(c | attr << 8);
             uint16_t *cached = &r->cells[row * VGA_RENDER_MAX_COLS + col];

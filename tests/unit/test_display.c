@@ -54,6 +54,34 @@ static void test_text_cells(void **state)
     assert_int_equal(f->r.line_dirty[399], 1);
 }
 
+/* Mode 3 with the start address at row 5 and the line compare at scan line 159: rows 0-9
+ * show memory rows 5-14, rows 10 on memory from address 0. */
+static void test_text_split_screen(void **state)
+{
+    struct fixture *f = *state;
+    set_mode3(f, false);
+    f->vga.vram[('A' * 32 + 3) * 4 + 2] = 0x81;
+    f->vga.vram[(80 * 5 * 2) * 4 + 0] = 'A';          /* memory row 5, column 0 */
+    f->vga.vram[(80 * 5 * 2) * 4 + 1] = 0x07;
+    f->vga.vram[(1 * 2) * 4 + 0] = 'A';               /* memory row 0, column 1 */
+    f->vga.vram[(1 * 2) * 4 + 1] = 0x07;
+    out8(f, 0x3d4, 0x0c);
+    out8(f, 0x3d5, (80 * 5) >> 8);
+    out8(f, 0x3d4, 0x0d);
+    out8(f, 0x3d5, (80 * 5) & 0xff);
+    out8(f, 0x3d4, 0x18);
+    out8(f, 0x3d5, 159);
+    out8(f, 0x3d4, 0x07);
+    out8(f, 0x3d5, 0x0f);                             /* line compare bit 8 clear */
+    out8(f, 0x3d4, 0x09);
+    out8(f, 0x3d5, 0x0f);                             /* bit 9 clear, 16 scan lines per row */
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 2);
+    assert_int_equal(pixel(f, 0, 3), 0xaaaaaa);        /* row 0: memory row 5's 'A' */
+    assert_int_equal(pixel(f, 9, 10 * 16 + 3), 0xaaaaaa);  /* row 10: memory row 0's column 1 */
+    assert_int_equal(pixel(f, 0, 10 * 16 + 3), 0);
+    assert_int_equal(pixel(f, 0, 5 * 16 + 3), 0);      /* memory row 10 is blank */
+}
+
 static void test_mode13h(void **state)
 {
     struct fixture *f = *state;
@@ -349,6 +377,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_text_cells, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_text_split_screen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mode13h, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cga_mode4, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cga_mode6, setup, teardown),
