@@ -19,6 +19,9 @@ struct vc_state {
     unsigned generation;
     int esc;
     int csi_param;
+    uint8_t *history;           /* VC_HISTORY lines scrolled off the top, a ring */
+    int hist_count, hist_next;
+    int view_back;              /* lines scrolled back in the view (0: the live screen) */
 };
 
 static void vc_flush(struct chardev *chr)
@@ -28,6 +31,12 @@ static void vc_flush(struct chardev *chr)
 
 static void scroll_up(struct vc_state *s)
 {
+    memcpy(s->history + (size_t)s->hist_next * (size_t)s->cols, s->grid, (size_t)s->cols);
+    s->hist_next = (s->hist_next + 1) % VC_HISTORY;
+    if (s->hist_count < VC_HISTORY)
+        s->hist_count++;
+    if (s->view_back && s->view_back < s->hist_count)
+        s->view_back++;      /* a view scrolled back keeps showing the same lines */
     memmove(s->grid, s->grid + s->cols, (size_t)s->cols * (size_t)(s->rows - 1));
     memset(s->grid + (size_t)s->cols * (size_t)(s->rows - 1), ' ', (size_t)s->cols);
 }
@@ -131,6 +140,7 @@ static void vc_close(struct chardev *chr)
 {
     struct vc_state *s = chr->priv;
     pthread_mutex_destroy(&s->lock);
+    free(s->history);
     free(s->grid);
     free(s);
     chr->priv = NULL;
@@ -147,8 +157,10 @@ struct chardev *chardev_vc_open(const char *label, int cols, int rows)
     struct chardev *chr = calloc(1, sizeof(*chr));
     struct vc_state *s = calloc(1, sizeof(*s));
     uint8_t *grid = malloc((size_t)cols * (size_t)rows);
-    if (!chr || !s || !grid)
+    uint8_t *history = malloc((size_t)cols * VC_HISTORY);
+    if (!chr || !s || !grid || !history)
         abort();
+    s->history = history;
     memset(grid, ' ', (size_t)cols * (size_t)rows);
     s->impl.flush = vc_flush;
     pthread_mutex_init(&s->lock, NULL);
@@ -166,17 +178,24 @@ bool chardev_is_vc(const struct chardev *chr)
     return chr && chr->ops == &chardev_vc_ops;
 }
 
+/* The view's state; s->lock held. */
+static void fill_view(const struct vc_state *s, struct vc_view *view)
+{
+    view->cols = s->cols;
+    view->rows = s->rows;
+    view->cursor_x = s->cx < s->cols ? s->cx : s->cols - 1;
+    view->cursor_y = s->view_back ? -1 : s->cy;    /* scrolled back: no cursor */
+    view->generation = s->generation;
+    view->back = s->view_back;
+}
+
 bool chardev_vc_peek(struct chardev *chr, struct vc_view *view)
 {
     if (!chardev_is_vc(chr))
         return false;
     struct vc_state *s = chr->priv;
     pthread_mutex_lock(&s->lock);
-    view->cols = s->cols;
-    view->rows = s->rows;
-    view->cursor_x = s->cx < s->cols ? s->cx : s->cols - 1;
-    view->cursor_y = s->cy;
-    view->generation = s->generation;
+    fill_view(s, view);
     pthread_mutex_unlock(&s->lock);
     return true;
 }
@@ -187,15 +206,35 @@ bool chardev_vc_read(struct chardev *chr, struct vc_view *view, uint8_t *out, si
         return false;
     struct vc_state *s = chr->priv;
     pthread_mutex_lock(&s->lock);
-    size_t n = (size_t)s->cols * (size_t)s->rows;
-    memcpy(out, s->grid, n < cap ? n : cap);
-    view->cols = s->cols;
-    view->rows = s->rows;
-    view->cursor_x = s->cx < s->cols ? s->cx : s->cols - 1;
-    view->cursor_y = s->cy;
-    view->generation = s->generation;
+    size_t cols = (size_t)s->cols;
+    for (int r = 0; r < s->rows && (size_t)(r + 1) * cols <= cap; r++) {
+        /* Line r of the view: history lines first when scrolled back, then the screen. */
+        int line = s->hist_count - s->view_back + r;
+        const uint8_t *src;
+        if (line < s->hist_count)
+            src = s->history + (size_t)((s->hist_next - s->hist_count + line + VC_HISTORY) % VC_HISTORY) * cols;
+        else
+            src = s->grid + (size_t)(line - s->hist_count) * cols;
+        memcpy(out + (size_t)r * cols, src, cols);
+    }
+    fill_view(s, view);
     pthread_mutex_unlock(&s->lock);
     return true;
+}
+
+void chardev_vc_scroll(struct chardev *chr, int lines)
+{
+    if (!chardev_is_vc(chr))
+        return;
+    struct vc_state *s = chr->priv;
+    pthread_mutex_lock(&s->lock);
+    int back = s->view_back + lines;
+    back = back < 0 ? 0 : back > s->hist_count ? s->hist_count : back;
+    if (back != s->view_back) {
+        s->view_back = back;
+        s->generation++;
+    }
+    pthread_mutex_unlock(&s->lock);
 }
 
 void chardev_vc_input(struct chardev *chr, const uint8_t *buf, size_t len)

@@ -156,10 +156,20 @@ void display_key(struct display *d, uint16_t code, bool down)
         return;
     }
     if (d->active) {
+        struct chardev *vc = d->consoles[d->active - 1];
+        /* Ctrl-Up/Down one line, Ctrl-PgUp/PgDn half a screen through the history (QEMU's). */
+        if (down && d->ctrl_down && (code == 0xe048 || code == 0xe050 || code == 0xe049 || code == 0xe051)) {
+            struct vc_view view;
+            int step = (code == 0xe049 || code == 0xe051) && chardev_vc_peek(vc, &view) ? view.rows / 2 : 1;
+            chardev_vc_scroll(vc, code == 0xe048 || code == 0xe049 ? step : -step);
+            return;
+        }
         uint8_t bytes[4];
         size_t n = down ? console_key_bytes(code, d->shift_down, d->ctrl_down, bytes) : 0;
-        if (n)
-            chardev_vc_input(d->consoles[d->active - 1], bytes, n);
+        if (n) {
+            chardev_vc_scroll(vc, -VC_HISTORY);   /* typing shows the live screen again */
+            chardev_vc_input(vc, bytes, n);
+        }
         return;
     }
     if (d->kbc)

@@ -78,9 +78,31 @@ static void grid_and_scrolling(void **state)
     assert_true(chardev_vc_peek(c, &v));
     assert_int_equal(v.cursor_x, 4);
     assert_int_equal(v.cursor_y, 2);
+    /* Scrolling back shows the lines that left the top, without the cursor; it stops at the
+     * oldest line and at the live screen. */
+    chardev_vc_scroll(c, 1);
+    row_is(c, 0, "(qemu) inf");
+    row_is(c, 1, "o");
+    row_is(c, 2, "VM      x");
+    assert_true(chardev_vc_peek(c, &v));
+    assert_int_equal(v.cursor_y, -1);
+    assert_int_equal(v.back, 1);
+    chardev_vc_scroll(c, 100);
+    assert_true(chardev_vc_peek(c, &v));
+    assert_int_equal(v.back, 1);                 /* one line of history so far */
+    write_str(c, "\r\n");                        /* more output: the view stays put */
+    row_is(c, 0, "(qemu) inf");
+    chardev_vc_scroll(c, -100);
+    row_is(c, 1, "last");
+    row_is(c, 2, "");
+    write_str(c, "\x1b[A");                       /* cursor keys echoed back: ignored */
+    chardev_vc_scroll(c, 1);
+    row_is(c, 2, "last");
+    chardev_vc_scroll(c, -1);
+    write_str(c, "\x1b[H");
     /* ESC [ K erases to the end of the line; colors are read and ignored; ESC [ 2 J clears. */
-    write_str(c, "\r\x1b[1;31mla\x1b[0m\x1b[K");
-    row_is(c, 2, "la");
+    write_str(c, "\x1b[1;31mla\x1b[0m\x1b[K");
+    row_is(c, 0, "la");
     write_str(c, "\x1b[2J");
     row_is(c, 0, "");
     row_is(c, 2, "");
