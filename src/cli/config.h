@@ -112,7 +112,7 @@ struct vm_netdev {
 
 /* -device e1000 / -net nic. */
 struct vm_nic {
-    char *model;            /* "e1000" */
+    char *model;            /* "e1000" or "virtio-net-pci" */
     char *netdev;           /* netdev id, or NULL when unconnected */
     char *id;
     bool has_mac;
@@ -120,6 +120,7 @@ struct vm_nic {
     bool implicit;          /* QEMU's default NIC (no network option was given) */
     bool legacy;            /* -net nic: without netdev= it joins the first -net user */
     char *romfile;          /* romfile= ("" = no option ROM), NULL: the model's iPXE ROM */
+    bool no_legacy, no_modern;  /* virtio-net-pci: disable-legacy=on / disable-modern=on */
 };
 
 /* -object filter-dump,id=ID,netdev=NETDEV,file=PCAP[,maxlen=N] */

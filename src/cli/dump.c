@@ -217,8 +217,8 @@ static void print_help(void)
            "Storage:   -drive file=,format=raw|qcow2,cache=,aio=,if=ide|none,index=,media=disk|cdrom,...\n"
            "           -hda -hdb -hdc -hdd -cdrom FILE  -boot order=,menu=  -snapshot\n"
            "Boot:      -kernel FILE -initrd FILE -append CMDLINE -bios FILE\n"
-           "Network:   -netdev user,id=,hostfwd=tcp::HOSTPORT-:GUESTPORT  -device e1000,netdev=\n"
-           "           -net nic,model=e1000 -net user  -nic user\n"
+           "Network:   -netdev user,id=,hostfwd=tcp::HOSTPORT-:GUESTPORT  -device e1000|virtio-net-pci,netdev=\n"
+           "           -net nic,model=e1000|virtio -net user  -nic user[,model=]\n"
            "Devices:   -device isa-debug-exit,iobase=,iosize=  -device help  -debugcon SPEC\n"
            "Consoles:  -nographic -display none -vga std|none -serial SPEC (x4) -monitor SPEC\n"
            "           -chardev BACKEND,id=,...  -mon chardev=ID  (SPEC: stdio mon:stdio pty null none\n"
@@ -246,7 +246,8 @@ void vm_config_print_action(const struct vm_config *cfg)
         break;
     case VM_ACTION_DEVICE_HELP:
         printf("Storage devices:\nname \"virtio-blk-pci\", bus PCI, alias \"virtio-blk\"\n\n"
-               "Network devices:\nname \"e1000\", bus PCI, desc \"Intel Gigabit Ethernet\"\n\n"
+               "Network devices:\nname \"e1000\", bus PCI, desc \"Intel Gigabit Ethernet\"\n"
+               "name \"virtio-net-pci\", bus PCI, alias \"virtio-net\"\n\n"
                "Misc devices:\nname \"isa-debug-exit\", bus ISA\n"
                "name \"pvpanic\", bus ISA, desc \"pvpanic device\"\n"
                "name \"virtio-rng-pci\", bus PCI, alias \"virtio-rng\"\n");
@@ -257,7 +258,7 @@ void vm_config_print_action(const struct vm_config *cfg)
                "pc-i440fx-7.2        Standard PC (i440FX + PIIX, 1996) (default)\n");
         break;
     case VM_ACTION_NIC_HELP:
-        printf("Available NIC models:\ne1000\n");
+        printf("Available NIC models:\ne1000\nvirtio-net-pci\n");
         break;
     case VM_ACTION_DUMP_CONFIG:
         vm_config_dump(cfg, stdout);

@@ -993,12 +993,24 @@ static bool is_e1000(const char *model)
     return !strcmp(model, "e1000") || !strcmp(model, "e1000-82540em");
 }
 
+/* virtio-net-pci and QEMU's names for it (-net nic,model=virtio; -device virtio-net). */
+static bool is_virtio_net(const char *model)
+{
+    return !strcmp(model, "virtio-net-pci") || !strcmp(model, "virtio") || !strcmp(model, "virtio-net");
+}
+
+/* The card model a supported NIC name stands for. */
+static const char *nic_model(const char *model)
+{
+    return model && is_virtio_net(model) ? "virtio-net-pci" : "e1000";
+}
+
 static bool refused_nic_model(const char *model)
 {
     static const char *const models[] = { "rtl8139", "ne2k_pci", "ne2k_isa", "pcnet", "i82551",
                                           "i82557b", "i82559er", "e1000e", "e1000-82544gc",
                                           "e1000-82545em", "vmxnet3", "igb", "tulip", NULL };
-    return in_list(model, models) || has_prefix(model, "virtio");
+    return in_list(model, models) || (has_prefix(model, "virtio") && !is_virtio_net(model));
 }
 
 static int add_nic(struct parser *p, const char *model, const char *netdev, const char *id,
@@ -1048,9 +1060,9 @@ static int opt_net(struct parser *p)
             cfg->action = VM_ACTION_NIC_HELP;
         else if (model && refused_nic_model(model))
             r = punsup(p, model);
-        else if (model && !is_e1000(model))
+        else if (model && !is_e1000(model) && !is_virtio_net(model))
             r = perr(p, "invalid NIC model '%s' (see -net nic,model=help)", model);
-        else if (!(r = check_unused(p, &kl)) && !(r = add_nic(p, "e1000", netdev, id, mac)))
+        else if (!(r = check_unused(p, &kl)) && !(r = add_nic(p, nic_model(model), netdev, id, mac)))
             cfg->nics[cfg->n_nics - 1].legacy = true;
     } else if (!strcmp(type, "user")) {
         char id[32];
@@ -1098,10 +1110,10 @@ static int opt_nic(struct parser *p)
         cfg->action = VM_ACTION_NIC_HELP;
     } else if (model && refused_nic_model(model)) {
         r = punsup(p, model);
-    } else if (model && !is_e1000(model)) {
+    } else if (model && !is_e1000(model) && !is_virtio_net(model)) {
         r = perr(p, "invalid NIC model '%s'", model);
     } else if (!(r = user_net(p, &kl, id ? id : gen, NULL))) {
-        r = add_nic(p, "e1000", id ? id : gen, NULL, mac);
+        r = add_nic(p, nic_model(model), id ? id : gen, NULL, mac);
     }
     kvlist_free(&kl);
     return r;
@@ -1233,17 +1245,30 @@ static int opt_device(struct parser *p)
         r = perr(p, "needs a device model name (see -device help)");
     } else if (!strcmp(driver, "help") || !strcmp(driver, "?")) {
         cfg->action = VM_ACTION_DEVICE_HELP;
-    } else if (is_e1000(driver)) {
+    } else if (is_e1000(driver) || (is_virtio_net(driver) && strcmp(driver, "virtio"))) {
         const char *netdev = kvlist_get(&kl, "netdev");
         const char *mac = kvlist_get(&kl, "mac");
         const char *bus = kvlist_get(&kl, "bus");
         const char *romfile = kvlist_get(&kl, "romfile");
+        const char *dl = is_virtio_net(driver) ? kvlist_get(&kl, "disable-legacy") : NULL;
+        const char *dm = is_virtio_net(driver) ? kvlist_get(&kl, "disable-modern") : NULL;
+        bool no_legacy = false, no_modern = false;
         if (bus && strcmp(bus, "pci.0"))
             r = perr(p, "invalid bus '%s' (pci.0)", bus);
         else if (kvlist_get(&kl, "addr") || kvlist_get(&kl, "multifunction"))
             r = punsup(p, "addr=/multifunction=");
-        else if (!(r = check_unused(p, &kl)) && !(r = add_nic(p, "e1000", netdev, id, mac)) && romfile)
-            cfg->nics[cfg->n_nics - 1].romfile = xstrdup(romfile);
+        else if (dl && strcmp(dl, "auto") && parse_bool(dl, &no_legacy) < 0)
+            r = perr(p, "invalid disable-legacy '%s' (on, off or auto)", dl);
+        else if (dm && parse_bool(dm, &no_modern) < 0)
+            r = perr(p, "invalid disable-modern '%s' (on or off)", dm);
+        else if (no_legacy && no_modern)
+            r = perr(p, "disable-legacy=on and disable-modern=on leave no interface");
+        else if (!(r = check_unused(p, &kl)) && !(r = add_nic(p, nic_model(driver), netdev, id, mac))) {
+            struct vm_nic *nic = &cfg->nics[cfg->n_nics - 1];
+            nic->romfile = romfile ? xstrdup(romfile) : NULL;
+            nic->no_legacy = no_legacy;
+            nic->no_modern = no_modern;
+        }
     } else if (!strcmp(driver, "isa-debug-exit")) {
         if (cfg->n_devices >= VM_MAX_DEVICES) {
             r = perr(p, "too many devices");

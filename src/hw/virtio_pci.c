@@ -66,6 +66,15 @@ void virtio_pci_notify_queue(struct virtio_pci *vp, unsigned n)
     update_irq(vp);
 }
 
+void virtio_pci_config_changed(struct virtio_pci *vp)
+{
+    vp->config_generation++;
+    if (!(vp->status & VIRTIO_STATUS_DRIVER_OK))
+        return;
+    vp->isr |= 2;
+    update_irq(vp);
+}
+
 void virtio_pci_reset(struct virtio_pci *vp)
 {
     if (vp->ops && vp->ops->reset)
@@ -348,7 +357,8 @@ int virtio_pci_init(struct virtio_pci *vp, struct pci_bus *bus, uint8_t devfn, s
         vp->vq[i].max_size = queue_size;
     /* Transitional devices keep the 0x1000 IDs (revision 0); modern-only ones use 0x1040 + type. */
     static const uint16_t legacy_ids[] = { [VIRTIO_ID_NET] = 0x1000, [VIRTIO_ID_BLOCK] = 0x1001,
-                                           [VIRTIO_ID_RNG] = 0x1005 };
+                                           [VIRTIO_ID_CONSOLE] = 0x1003,
+                                           [VIRTIO_ID_RNG] = 0x1005, [VIRTIO_ID_9P] = 0x1009 };
     uint16_t pci_id = legacy ? legacy_ids[type] : (uint16_t)(0x1040 + type);
     if (pci_register_device(bus, &vp->pci, devfn, name, VIRTIO_PCI_VENDOR, pci_id, legacy ? 0 : 1,
                             class_code, 0, 1) < 0)

@@ -28,7 +28,7 @@ enum {
 #define VIRTIO_F_VERSION_1       (1ull << 32)
 
 /* Device types (virtio 1.x section 5). */
-enum { VIRTIO_ID_NET = 1, VIRTIO_ID_BLOCK = 2, VIRTIO_ID_RNG = 4 };
+enum { VIRTIO_ID_NET = 1, VIRTIO_ID_BLOCK = 2, VIRTIO_ID_CONSOLE = 3, VIRTIO_ID_RNG = 4, VIRTIO_ID_9P = 9 };
 
 /* Modern BAR 4 layout. */
 #define VIRTIO_PCI_COMMON_OFF 0x0000
@@ -95,6 +95,8 @@ int virtio_pci_pop(struct virtio_pci *vp, unsigned n, struct virtq_elem *e);
 void virtio_pci_push(struct virtio_pci *vp, unsigned n, uint16_t head, uint32_t len);
 /* Raise the queue interrupt for queue n unless the driver suppressed it. */
 void virtio_pci_notify_queue(struct virtio_pci *vp, unsigned n);
+/* The device changed its config space: new generation and a config-change interrupt. */
+void virtio_pci_config_changed(struct virtio_pci *vp);
 /* The guest broke the rules: guest_errors line, NEEDS_RESET, config-change interrupt. */
 void virtio_pci_set_broken(struct virtio_pci *vp, const char *why);
 /* Register access (also used by tests and the fuzz target). */

@@ -158,6 +158,18 @@ int virtq_pop(struct virtq *q, struct phys_mem *pm, struct virtq_elem *e, char *
     return 1;
 }
 
+bool virtq_has_avail(const struct virtq *q, struct phys_mem *pm)
+{
+    if (!q->enabled || !q->size || !rings_in_ram(q, pm))
+        return false;
+    return rd16(pm, q->avail + 2) != q->last_avail;
+}
+
+void virtq_unpop(struct virtq *q, uint16_t n)
+{
+    q->last_avail = (uint16_t)(q->last_avail - n);
+}
+
 int virtq_push(struct virtq *q, struct phys_mem *pm, uint16_t head, uint32_t len, char *why, size_t whylen)
 {
     if (!q->size || !dma_in_ram(pm, q->used, 6ull + 8ull * q->size))

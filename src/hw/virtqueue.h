@@ -49,6 +49,11 @@ void virtq_reset(struct virtq *q);
 void virtq_set_legacy_pfn(struct virtq *q, uint32_t pfn);
 /* Pop the next chain into e: 1 got one, 0 ring empty, -1 the guest broke the rules (why says how). */
 int virtq_pop(struct virtq *q, struct phys_mem *pm, struct virtq_elem *e, char *why, size_t whylen);
+/* True when the available ring holds at least one chain not popped yet (false when the rings
+ * are not set up or lie outside RAM: virtq_pop reports that). */
+bool virtq_has_avail(const struct virtq *q, struct phys_mem *pm);
+/* Give back the last n popped chains (none of them pushed yet): the next pops return them again. */
+void virtq_unpop(struct virtq *q, uint16_t n);
 /* Put head back on the used ring with len bytes written; 0 or -1 (ring outside RAM, why set). */
 int virtq_push(struct virtq *q, struct phys_mem *pm, uint16_t head, uint32_t len, char *why, size_t whylen);
 /* True unless the driver set VIRTQ_AVAIL_F_NO_INTERRUPT. */

@@ -104,12 +104,24 @@ int pc_net_create(struct pc_net *net, const struct vm_config *cfg, struct pci_bu
             snprintf(id, sizeof(id), "%s", nc->id);
         else
             snprintf(id, sizeof(id), "%s.%u", nc->model, i);
-        n->e1000 = calloc(1, sizeof(*n->e1000));
-        if (!n->e1000)
-            return fail(err, errlen, "pcvm: -device %s: out of memory%s", nc->model, "");
-        if (e1000_init(n->e1000, pci, (uint8_t)(slot << 3), mem, clock, log, mac, id) < 0)
-            return fail(err, errlen, "pcvm: -device %s: cannot register the card%s", nc->model, "");
-        n->port = &n->e1000->port;
+        if (!strcmp(nc->model, "virtio-net-pci")) {
+            n->virtio = calloc(1, sizeof(*n->virtio));
+            if (!n->virtio)
+                return fail(err, errlen, "pcvm: -device %s: out of memory%s", nc->model, "");
+            if (virtio_net_init(n->virtio, pci, (uint8_t)(slot << 3), mem, log, mac, id, !nc->no_legacy,
+                                !nc->no_modern) < 0)
+                return fail(err, errlen, "pcvm: -device %s: cannot register the card%s", nc->model, "");
+            n->port = &n->virtio->port;
+            n->pci = &n->virtio->vp.pci;
+        } else {
+            n->e1000 = calloc(1, sizeof(*n->e1000));
+            if (!n->e1000)
+                return fail(err, errlen, "pcvm: -device %s: out of memory%s", nc->model, "");
+            if (e1000_init(n->e1000, pci, (uint8_t)(slot << 3), mem, clock, log, mac, id) < 0)
+                return fail(err, errlen, "pcvm: -device %s: cannot register the card%s", nc->model, "");
+            n->port = &n->e1000->port;
+            n->pci = &n->e1000->pci;
+        }
         if (!nc->netdev) {
             /* as QEMU: a card without a back end is created, with a warning */
             fprintf(stderr, "pcvm: warning: %s %s has no back end (no netdev=): its frames go nowhere\n",
@@ -126,7 +138,10 @@ int pc_net_create(struct pc_net *net, const struct vm_config *cfg, struct pci_bu
             return fail(err, errlen, "pcvm: %s: already used by another card (one card per back end)%s",
                         d->label, "");
         net_port_link(n->port, d->port);
-        e1000_reset(n->e1000);      /* link state now known */
+        if (n->e1000)
+            e1000_reset(n->e1000);      /* link state now known */
+        else
+            virtio_net_update_link(n->virtio);
     }
     return 0;
 }
@@ -179,12 +194,13 @@ int pc_net_add_roms(struct pc_net *net, struct fw_cfg *fw, char *err, size_t err
 {
     for (unsigned i = 0; i < net->n_nics; i++) {
         const struct vm_nic *nc = net->nics[i].cfg;
-        const struct pci_device *pd = &net->nics[i].e1000->pci;
+        const struct pci_device *pd = net->nics[i].pci;
         char path[512], name[32];
         if (nc->romfile && !*nc->romfile)
             continue;                              /* romfile= : no ROM */
         if (!nc->romfile)
-            snprintf(path, sizeof(path), IPXE_DIR "/efi-%s.rom", nc->model);
+            snprintf(path, sizeof(path), IPXE_DIR "/efi-%s.rom",
+                     net->nics[i].virtio ? "virtio" : nc->model);
         else if (strchr(nc->romfile, '/'))
             snprintf(path, sizeof(path), "%s", nc->romfile);
         else
@@ -221,6 +237,8 @@ void pc_net_boot_paths(const struct pc_net *net, char *buf, size_t len)
         if (net->nics[i].e1000)
             snprintf(buf + used, len - used, "/pci@i0cf8/ethernet@%x/ethernet-phy@0\n",
                      net->nics[i].e1000->pci.devfn >> 3);
+        else if (net->nics[i].virtio)
+            snprintf(buf + used, len - used, "/pci@i0cf8/ethernet@%x\n", net->nics[i].virtio->vp.pci.devfn >> 3);
     }
 }
 
@@ -246,6 +264,8 @@ void pc_net_reset(struct pc_net *net)
     for (unsigned i = 0; i < net->n_nics; i++)
         if (net->nics[i].e1000)
             e1000_reset(net->nics[i].e1000);
+        else if (net->nics[i].virtio)
+            virtio_pci_reset(&net->nics[i].virtio->vp);
 }
 
 void pc_net_destroy(struct pc_net *net)
@@ -254,6 +274,9 @@ void pc_net_destroy(struct pc_net *net)
         if (net->nics[i].e1000) {
             e1000_destroy(net->nics[i].e1000);
             free(net->nics[i].e1000);
+        } else if (net->nics[i].virtio) {
+            virtio_net_destroy(net->nics[i].virtio);
+            free(net->nics[i].virtio);
         }
     for (unsigned i = 0; i < net->n_netdevs; i++) {
         net_user_destroy(net->netdevs[i].user);

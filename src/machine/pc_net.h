@@ -9,6 +9,7 @@
 #include "hw/e1000.h"
 #include "hw/fw_cfg.h"
 #include "hw/pci.h"
+#include "hw/virtio_net.h"
 #include "net/socket.h"
 #include "net/tap.h"
 #include "net/user.h"
@@ -30,7 +31,9 @@ struct pc_netdev {
 
 struct pc_nic {
     const struct vm_nic *cfg;
-    struct e1000 *e1000;
+    struct e1000 *e1000;           /* one of these two */
+    struct virtio_net *virtio;
+    struct pci_device *pci;        /* the card's PCI function */
     struct net_port *port;
 };
 

@@ -16,9 +16,10 @@
 # user networking: DHCP, a download from the host, a guest web page through hostfwd), netboot
 # (-boot n: SeaBIOS, the e1000's iPXE ROM, kernel and initrd over HTTP), net_socket (two guests
 # on -netdev socket listen/connect ping), net_tap (-netdev tap in a network namespace; root),
-# virtio (virtio-blk on qcow2 and raw read and written, checked with qemu-img; virtio-rng
-# through /dev/hwrng), snapshot (savevm/loadvm on a qcow2 disk, the QMP snapshot jobs, migrate to
-# exec: and file:, -loadvm and -incoming starts, refused raw drives and bad states).
+# virtio (virtio-blk on qcow2 and raw read and written, checked with qemu-img; virtio-net with
+# DHCP, wget, nc and hostfwd; virtio-rng through /dev/hwrng), snapshot (savevm/loadvm on a qcow2
+# disk, the QMP snapshot jobs, migrate to exec: and file:, -loadvm and -incoming starts, refused
+# raw drives and bad states).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # The default list is what `make check` runs: it must fit CI (2 cores, ~15 minutes).

@@ -1,30 +1,168 @@
 #!/usr/bin/env python3
-"""virtio-blk-pci and virtio-rng-pci with Debian's 686 Linux, one boot for every check.
+"""virtio-blk-pci, virtio-net-pci and virtio-rng-pci with Debian's 686 Linux, one boot for
+every check.
 
-The disk uses the GNU/Hurd box's form (`-drive file=IMG,if=none,id=hd0,format=qcow2 -device
-virtio-blk-pci,drive=hd0`) on a qcow2 image made by qemu-img; a second, raw disk comes from
+The disk and the card use the GNU/Hurd box's form (`-drive file=IMG,if=none,id=hd0,format=qcow2
+-device virtio-blk-pci,drive=hd0 -netdev user,id=net0 -device virtio-net-pci,netdev=net0`, the
+netdev with two hostfwd= rules) on a qcow2 image made by qemu-img; a second, raw disk comes from
 `-drive if=virtio` (created first, so it is vda); the rng is `-device virtio-rng-pci`.  Linux
-drives all three through the 1.0 interface.  The virtio modules are loaded from the busybox
+drives them through the 1.0 interface.  The virtio modules are loaded from the busybox
 initramfs, then:
   - the kernel log shows both disks (vda 1 MiB raw, vdb 8 MiB qcow2) and no errors;
   - the guest reads the first 256 KiB of vdb and its sha256 matches the host's data;
   - the guest writes a random token at sector 1000 of vdb (dd, sync) and one at sector 10 of
     vda; after poweroff, qemu-img convert of the qcow2 image and the raw file show them;
   - /dev/hwrng gives 64 bytes, from virtio_rng.0, and they are not all the same;
+  - eth0 is driven by virtio_net with QEMU's first MAC; the driver negotiated checksum offload,
+    TSO4, mergeable receive buffers and link status; udhcpc gets 10.0.2.15 from libslirp;
+    wget fetches 1 MiB from a host web server (sha256 checked); the guest sends 1 MiB to a host
+    TCP listener with nc (its TSO super-frames cut into segments by pcvm; sha256 checked on the
+    host); curl on the host reads a page from the guest's httpd through hostfwd;
+    `set_link` on the monitor: the guest sees the carrier go and come back;
   - -d guest_errors logged nothing about virtio.
+Ports: PCVM_VIRTIO_PORT_BASE (default 46400) + 1, 2, 80.
 """
 import hashlib
 import os
 import re
 import secrets
 import shutil
+import socket
 import subprocess
+import sys
 import tempfile
+import threading
+import time
 
 from console import GuestFailure, main
 from linux import boot_to_shell, check_clean, initramfs, power_off
 
-MODULES = 'virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk virtio-rng'
+MODULES = ('virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk '
+           'failover net_failover virtio_net virtio-rng')
+BASE = int(os.environ.get('PCVM_VIRTIO_PORT_BASE', '46400'))
+HTTP_PORT, SINK_PORT, FWD_WEB = BASE + 1, BASE + 2, BASE + 80
+DHCP_SCRIPT = ('#!/bin/sh\\n[ "$1" = bound ] || exit 0\\n'
+               'ifconfig $interface $ip netmask $subnet up\\n'
+               'route add default gw $router\\necho "lease $ip router $router"\\n')
+
+
+def host_server(root):
+    """python3 -m http.server on 127.0.0.1:HTTP_PORT serving root; returns the process."""
+    p = subprocess.Popen([sys.executable, '-m', 'http.server', str(HTTP_PORT), '--bind', '127.0.0.1',
+                          '--directory', root], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(50):
+        r = subprocess.run(['curl', '-s', '-o', '/dev/null', 'http://127.0.0.1:%d/' % HTTP_PORT])
+        if r.returncode == 0:
+            return p
+        time.sleep(0.1)
+    p.kill()
+    raise GuestFailure('the host web server did not start on port %d' % HTTP_PORT)
+
+
+class Sink:
+    """A TCP listener on 127.0.0.1:SINK_PORT that hashes what one connection sends."""
+    def __init__(self):
+        self.s = socket.socket()
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.s.bind(('127.0.0.1', SINK_PORT))
+        self.s.listen(1)
+        self.s.settimeout(600)
+        self.digest, self.count = None, 0
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        try:
+            conn, _ = self.s.accept()
+            conn.settimeout(600)
+            h = hashlib.sha256()
+            while True:
+                d = conn.recv(65536)
+                if not d:
+                    break
+                h.update(d)
+                self.count += len(d)
+            conn.close()
+            self.digest = h.hexdigest()
+        except OSError:
+            pass
+
+    def result(self, timeout):
+        self.t.join(timeout)
+        self.s.close()
+        return self.digest, self.count
+
+
+def monitor_cmd(path, line):
+    """One HMP command over the unix socket; returns its output."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(30)
+    s.connect(path)
+    buf = b''
+    for send in (None, line):
+        if send:
+            s.sendall(send.encode() + b'\n')
+            buf = b''
+        while not buf.endswith(b'(qemu) '):
+            d = s.recv(4096)
+            if not d:
+                break
+            buf += d
+    s.close()
+    return buf.decode('utf-8', 'replace')
+
+
+def check_net(c, tmp, problems):
+    """The virtio-net checks (see the module docstring)."""
+    out = c.run('cat /sys/class/net/eth0/address; basename $(readlink /sys/class/net/eth0/device/driver); '
+                'cat /sys/class/net/eth0/device/features', 60, 'eth0')
+    if '52:54:00:12:34:56' not in out or 'virtio_net' not in out:
+        problems.append('eth0 is not virtio_net with MAC 52:54:00:12:34:56: %r' % out.strip())
+    m = re.search(r'^([01]{64})\s*$', out, re.M)
+    if not m:
+        problems.append('no feature bits for the virtio-net device: %r' % out.strip())
+    else:
+        for bit, name in ((0, 'CSUM'), (5, 'MAC'), (11, 'HOST_TSO4'), (15, 'MRG_RXBUF'), (16, 'STATUS'),
+                          (32, 'VERSION_1')):
+            if m.group(1)[bit] != '1':
+                problems.append('the driver did not negotiate %s (features %s)' % (name, m.group(1)))
+    c.run("printf '%s' > /tmp/dhcp.sh; chmod +x /tmp/dhcp.sh; ifconfig eth0 up" % DHCP_SCRIPT, 60, 'up')
+    out = c.run('udhcpc -i eth0 -n -q -t 10 -s /tmp/dhcp.sh', 180, 'dhcp')
+    if not re.search(r'lease 10\.0\.2\.15 router 10\.0\.2\.2', out):
+        raise GuestFailure('no DHCP lease over virtio-net: %r' % out.strip()[-400:])
+    blob = os.urandom(1 << 20)
+    with open(os.path.join(tmp, 'blob.bin'), 'wb') as f:
+        f.write(blob)
+    server = host_server(tmp)
+    try:
+        out = c.run('wget -q -O /tmp/blob.bin http://10.0.2.2:%d/blob.bin && sha256sum /tmp/blob.bin'
+                    % HTTP_PORT, 600, 'wget')
+    finally:
+        server.kill()
+        server.wait()
+    m = re.search(r'^([0-9a-f]{64})\s+/tmp/blob\.bin', out, re.M)
+    if not m or m.group(1) != hashlib.sha256(blob).hexdigest():
+        problems.append('wget over virtio-net: %r' % out.strip()[-300:])
+    sink = Sink()
+    c.run('nc 10.0.2.2 %d < /tmp/blob.bin' % SINK_PORT, 600, 'nc')
+    digest, count = sink.result(120)
+    if digest != hashlib.sha256(blob).hexdigest():
+        problems.append('the host received %d bytes from the guest\'s nc, sha256 %s (sent 1 MiB)' % (count, digest))
+    token = secrets.token_hex(8)
+    c.run('mkdir -p /www && echo "pcvm guest page %s" > /www/index.html && httpd -p 80 -h /www' % token, 60, 'httpd')
+    page = subprocess.run(['curl', '-s', '--max-time', '60', 'http://127.0.0.1:%d/' % FWD_WEB],
+                          stdout=subprocess.PIPE, text=True)
+    if ('pcvm guest page %s' % token) not in page.stdout:
+        problems.append('curl through hostfwd port %d got %r (exit %d)' % (FWD_WEB, page.stdout[:200], page.returncode))
+    mon = os.path.join(tmp, 'mon.sock')
+    monitor_cmd(mon, 'set_link net0 off')
+    out = c.run('sleep 1; cat /sys/class/net/eth0/carrier', 60, 'carrier-off')
+    if not re.search(r'^0\s*$', out, re.M):
+        problems.append('after set_link net0 off the guest carrier is %r' % out.strip())
+    monitor_cmd(mon, 'set_link net0 on')
+    out = c.run('sleep 1; cat /sys/class/net/eth0/carrier', 60, 'carrier-on')
+    if not re.search(r'^1\s*$', out, re.M):
+        problems.append('after set_link net0 on the guest carrier is %r' % out.strip())
 
 
 def test(log_path, consoles):
@@ -46,6 +184,9 @@ def test(log_path, consoles):
                           ['-drive', 'file=%s,if=none,id=hd0,format=qcow2' % qcow,
                            '-device', 'virtio-blk-pci,drive=hd0',
                            '-drive', 'file=%s,if=virtio,format=raw' % raw2,
+                           '-netdev', 'user,id=net0,hostfwd=tcp::%d-:22,hostfwd=tcp::%d-:80' % (BASE + 22, FWD_WEB),
+                           '-device', 'virtio-net-pci,netdev=net0',
+                           '-monitor', 'unix:%s,server,nowait' % os.path.join(tmp, 'mon.sock'),
                            '-device', 'virtio-rng-pci',
                            '-d', 'guest_errors', '-D', errlog],
                           append='console=ttyS0 loglevel=7', initrd=initramfs(MODULES))
@@ -74,6 +215,7 @@ def test(log_path, consoles):
             problems.append('rng_current is not virtio_rng.0: %r' % out.strip())
         if len(rnd) != 64 or len(set(rnd)) < 16:
             problems.append('/dev/hwrng gave %r' % out.strip())
+        check_net(c, tmp, problems)
         full = c.run('dmesg', 120, 'dmesg')
         for rx, what in ((r'virtio_blk virtio\d+: \[vda\] 2048 512-byte logical blocks', 'vda with 2048 sectors'),
                          (r'virtio_blk virtio\d+: \[vdb\] 16384 512-byte logical blocks', 'vdb with 16384 sectors')):

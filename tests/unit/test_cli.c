@@ -362,8 +362,27 @@ static void test_network(void **state)
     expect_error(VM_PARSE_ERROR, NULL, "-netdev", "user", NULL);   /* no id */
     expect_error(VM_PARSE_ERROR, NULL, "-netdev", "user,id=a,frob=1", NULL);
     expect_error(VM_PARSE_ERROR, NULL, "-device", "e1000,netdev=nosuch", NULL);
-    expect_error(VM_PARSE_UNSUPPORTED, "pcvm: -device virtio-net-pci: not supported yet",
-                 "-device", "virtio-net-pci,netdev=n", NULL);
+    /* virtio-net-pci under its three spellings; other virtio NICs are refused. */
+    {
+        struct vm_config c3;
+        char e3[256];
+        assert_int_equal(parse(&c3, e3, "-netdev", "user,id=net0", "-device",
+                               "virtio-net-pci,netdev=net0,mac=52:54:00:00:00:09,disable-legacy=on",
+                               "-nic", "user,model=virtio-net-pci", "-net", "nic,model=virtio", "-net", "user",
+                               NULL), 0);
+        assert_int_equal(c3.n_nics, 3);
+        for (unsigned i = 0; i < 3; i++)
+            assert_string_equal(c3.nics[i].model, "virtio-net-pci");
+        assert_true(c3.nics[0].no_legacy);
+        assert_false(c3.nics[0].no_modern);
+        assert_int_equal(c3.nics[0].mac[5], 9);
+        vm_config_free(&c3);
+    }
+    expect_error(VM_PARSE_ERROR, NULL, "-device", "virtio-net-pci,netdev=n", NULL);   /* no such netdev */
+    expect_error(VM_PARSE_ERROR, NULL, "-netdev", "user,id=n", "-device",
+                 "virtio-net-pci,netdev=n,disable-legacy=on,disable-modern=on", NULL);
+    expect_error(VM_PARSE_UNSUPPORTED, "pcvm: -net virtio-net-ccw: not supported yet",
+                 "-net", "nic,model=virtio-net-ccw", NULL);
     expect_error(VM_PARSE_ERROR, NULL, "-device", "e1000,mac=01:00:00:00:00:01", NULL);
 }
 
