@@ -132,6 +132,15 @@ struct vm_filter_dump {
     unsigned maxlen;        /* 0: 64 KiB, QEMU's default */
 };
 
+/* -fsdev local,id=,path=,security_model=[,readonly=on]; -virtfs makes one with its device. */
+#define VM_MAX_FSDEVS 4
+struct vm_fsdev {
+    char *id;
+    char *path;
+    char *security_model;   /* "none", "passthrough" or "mapped-xattr" */
+    bool readonly;
+};
+
 /* Other -device entries. */
 struct vm_device {
     char *driver;           /* "isa-debug-exit" */
@@ -216,6 +225,8 @@ struct vm_config {
     unsigned n_devices;
     struct vm_filter_dump filters[VM_MAX_FILTERS];
     unsigned n_filters;
+    struct vm_fsdev fsdevs[VM_MAX_FSDEVS];
+    unsigned n_fsdevs;
 
     /* Effective after defaults: -nographic with nothing else gives serial[0] = "mon:stdio". */
     char *serial[VM_MAX_SERIALS];          /* chardev specs for COM1..COM4 ("chardev:ID" too) */

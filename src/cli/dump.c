@@ -46,11 +46,16 @@ void vm_config_free(struct vm_config *cfg)
         free(cfg->nics[i].netdev);
         free(cfg->nics[i].id);
         free(cfg->nics[i].romfile);
+    }
     for (unsigned i = 0; i < cfg->n_filters; i++) {
         free(cfg->filters[i].id);
         free(cfg->filters[i].netdev);
         free(cfg->filters[i].file);
     }
+    for (unsigned i = 0; i < cfg->n_fsdevs; i++) {
+        free(cfg->fsdevs[i].id);
+        free(cfg->fsdevs[i].path);
+        free(cfg->fsdevs[i].security_model);
     }
     for (unsigned i = 0; i < cfg->n_devices; i++) {
         free(cfg->devices[i].driver);
@@ -162,6 +167,9 @@ void vm_config_dump(const struct vm_config *cfg, FILE *out)
                     n->mac[3], n->mac[4], n->mac[5]);
         fputc('\n', out);
     }
+    for (unsigned i = 0; i < cfg->n_fsdevs; i++)
+        fprintf(out, "fsdev[%u] local id=%s path=%s security_model=%s readonly=%s\n", i, cfg->fsdevs[i].id,
+                cfg->fsdevs[i].path, cfg->fsdevs[i].security_model, onoff(cfg->fsdevs[i].readonly));
     for (unsigned i = 0; i < cfg->n_devices; i++) {
         const struct vm_device *d = &cfg->devices[i];
         fprintf(out, "device[%u] %s id=%s iobase=0x%x iosize=%u\n", i, d->driver,
@@ -250,6 +258,7 @@ void vm_config_print_action(const struct vm_config *cfg)
                "name \"virtio-net-pci\", bus PCI, alias \"virtio-net\"\n\n"
                "Misc devices:\nname \"isa-debug-exit\", bus ISA\n"
                "name \"pvpanic\", bus ISA, desc \"pvpanic device\"\n"
+               "name \"virtio-9p-pci\", bus PCI, alias \"virtio-9p\"\n"
                "name \"virtio-rng-pci\", bus PCI, alias \"virtio-rng\"\n");
         break;
     case VM_ACTION_MACHINE_HELP:

@@ -1152,6 +1152,89 @@ static int opt_object(struct parser *p)
     return r;
 }
 
+/* The keys of -fsdev local / -virtfs local shared by both: path=, security_model=, readonly=. */
+static int add_fsdev(struct parser *p, struct kvlist *kl, const char *id)
+{
+    struct vm_config *cfg = p->cfg;
+    const char *driver = kvlist_get(kl, "fsdriver");
+    const char *path = kvlist_get(kl, "path"), *sm = kvlist_get(kl, "security_model");
+    const char *ro = kvlist_get(kl, "readonly");
+    bool readonly = false;
+    if (!driver || strcmp(driver, "local"))
+        return punsup(p, driver ? driver : "(no driver)");
+    if (!id || !valid_name(id))
+        return perr(p, "needs a valid id=");
+    if (!path || !*path)
+        return perr(p, "needs path= (the host directory to share)");
+    if (!sm)
+        return perr(p, "needs security_model= (passthrough, mapped-xattr or none)");
+    if (!strcmp(sm, "mapped"))
+        sm = "mapped-xattr";
+    if (strcmp(sm, "passthrough") && strcmp(sm, "mapped-xattr") && strcmp(sm, "none"))
+        return strcmp(sm, "mapped-file") ? perr(p, "invalid security_model '%s' (passthrough, mapped-xattr or none)", sm)
+                                         : punsup(p, "security_model=mapped-file");
+    if (ro && parse_bool(ro, &readonly) < 0)
+        return perr(p, "invalid readonly '%s' (on or off)", ro);
+    if (kvlist_get(kl, "writeout") || kvlist_get(kl, "fmode") || kvlist_get(kl, "dmode") ||
+        kvlist_get(kl, "multidevs") || kvlist_get(kl, "throttling.bps-total"))
+        return punsup(p, "writeout=/fmode=/dmode=/multidevs=/throttling");
+    for (unsigned i = 0; i < cfg->n_fsdevs; i++)
+        if (!strcmp(cfg->fsdevs[i].id, id))
+            return perr(p, "duplicate id '%s'", id);
+    if (cfg->n_fsdevs >= VM_MAX_FSDEVS)
+        return perr(p, "too many file system devices (maximum %d)", VM_MAX_FSDEVS);
+    struct vm_fsdev *f = &cfg->fsdevs[cfg->n_fsdevs++];
+    f->id = xstrdup(id);
+    f->path = xstrdup(path);
+    f->security_model = xstrdup(sm);
+    f->readonly = readonly;
+    return VM_PARSE_OK;
+}
+
+/* -fsdev local,id=ID,path=DIR,security_model=M[,readonly=on] */
+static int opt_fsdev(struct parser *p)
+{
+    struct kvlist kl;
+    int r = split(p, &kl, "fsdriver");
+    if (r)
+        return r;
+    r = add_fsdev(p, &kl, kvlist_get(&kl, "id"));
+    if (!r)
+        r = check_unused(p, &kl);
+    kvlist_free(&kl);
+    return r;
+}
+
+/* -virtfs local,path=DIR,mount_tag=TAG,security_model=M[,readonly=on][,id=ID]: an fsdev and
+ * its virtio-9p-pci in one option. */
+static int opt_virtfs(struct parser *p)
+{
+    struct vm_config *cfg = p->cfg;
+    struct kvlist kl;
+    int r = split(p, &kl, "fsdriver");
+    if (r)
+        return r;
+    const char *id = kvlist_get(&kl, "id"), *tag = kvlist_get(&kl, "mount_tag");
+    char gen[32];
+    snprintf(gen, sizeof(gen), "__virtfs%u", cfg->n_fsdevs);
+    if (!tag || !*tag || strlen(tag) > 255)
+        r = perr(p, "needs mount_tag= (1 to 255 characters)");
+    else if (cfg->n_devices >= VM_MAX_DEVICES)
+        r = perr(p, "too many devices");
+    else if (!(r = add_fsdev(p, &kl, id ? id : gen)) && !(r = check_unused(p, &kl))) {
+        struct vm_device *dev = &cfg->devices[cfg->n_devices++];
+        memset(dev, 0, sizeof(*dev));
+        dev->driver = xstrdup("virtio-9p-pci");
+        dev->props[0].key = xstrdup("fsdev");
+        dev->props[0].value = xstrdup(id ? id : gen);
+        dev->props[1].key = xstrdup("mount_tag");
+        dev->props[1].value = xstrdup(tag);
+        dev->n_props = 2;
+    }
+    kvlist_free(&kl);
+    return r;
+}
+
 /* ---- devices ---- */
 
 static bool refused_device(const char *d)
@@ -1174,13 +1257,15 @@ static bool refused_device(const char *d)
            has_prefix(d, "vfio-") || has_prefix(d, "pcie-") || has_prefix(d, "x-");
 }
 
-/* 1: virtio-blk-pci, 2: virtio-rng-pci (QEMU's short aliases too), 0: neither. */
+/* 1: virtio-blk-pci, 2: virtio-rng-pci, 3: virtio-9p-pci (QEMU's short aliases too), 0: none. */
 static int virtio_device_kind(const char *d)
 {
     if (!strcmp(d, "virtio-blk-pci") || !strcmp(d, "virtio-blk"))
         return 1;
     if (!strcmp(d, "virtio-rng-pci") || !strcmp(d, "virtio-rng"))
         return 2;
+    if (!strcmp(d, "virtio-9p-pci") || !strcmp(d, "virtio-9p"))
+        return 3;
     return 0;
 }
 
@@ -1214,6 +1299,11 @@ static int parse_virtio_device(struct parser *p, struct kvlist *kl, const char *
         return perr(p, "needs drive= (the id of a -drive if=none)");
     if (kind == 1 && serial && strlen(serial) > 20)
         return perr(p, "serial= is at most 20 characters");
+    const char *fsdev = kvlist_get(kl, "fsdev"), *tag = kvlist_get(kl, "mount_tag");
+    if (kind == 3 && (!fsdev || !*fsdev))
+        return perr(p, "needs fsdev= (the id of a -fsdev)");
+    if (kind == 3 && (!tag || !*tag || strlen(tag) > 255))
+        return perr(p, "needs mount_tag= (1 to 255 characters)");
     if (id && !valid_name(id))
         return perr(p, "invalid id '%s'", id);
     int r = check_unused(p, kl);
@@ -1221,7 +1311,7 @@ static int parse_virtio_device(struct parser *p, struct kvlist *kl, const char *
         return r;
     struct vm_device *dev = &cfg->devices[cfg->n_devices++];
     memset(dev, 0, sizeof(*dev));
-    dev->driver = xstrdup(kind == 1 ? "virtio-blk-pci" : "virtio-rng-pci");
+    dev->driver = xstrdup(kind == 1 ? "virtio-blk-pci" : kind == 2 ? "virtio-rng-pci" : "virtio-9p-pci");
     dev->id = id ? xstrdup(id) : NULL;
     for (unsigned i = 0; i < kl->n && dev->n_props < VM_MAX_PROPS; i++) {
         if (!strcmp(kl->items[i].key, "driver") || !strcmp(kl->items[i].key, "id"))
@@ -1781,6 +1871,7 @@ static const struct option_def options[] = {
     { "nodefaults", false, opt_nodefaults }, { "name", true, opt_name },
     { "netdev", true, opt_netdev }, { "net", true, opt_net }, { "nic", true, opt_nic },
     { "object", true, opt_object },
+    { "fsdev", true, opt_fsdev }, { "virtfs", true, opt_virtfs },
     { "device", true, opt_device },
     { "serial", true, opt_serial }, { "monitor", true, opt_monitor }, { "qmp", true, opt_qmp },
     { "chardev", true, opt_chardev }, { "mon", true, opt_mon }, { "debugcon", true, opt_debugcon },
@@ -1809,7 +1900,7 @@ static const char *const refused_options[] = {
     "smbios", "fw_cfg", "option-rom", "watchdog", "watchdog-action", "mem-path",
     "mem-prealloc", "numa", "tb-size", "singlestep", "one-insn-per-tb", "overcommit", "msg",
     "runas", "chroot", "run-with", "semihosting", "semihosting-config", "plugin", "readconfig",
-    "writeconfig", "iscsi", "blockdev", "fsdev", "virtfs", "virtfs_synth", "add-fd", "uuid",
+    "writeconfig", "iscsi", "blockdev", "virtfs_synth", "add-fd", "uuid",
     "echr", "portrait", "rotate", "g", "alt-grab", "ctrl-grab", "no-quit", "win2k-hack",
     "no-acpi", "no-hpet", "localtime", "rtc-td-hack", "no-fd-bootchk", "acpitable", "xen-domid",
     "xen-attach", "qmp-pretty", "preconfig", "trace", "seed", "compat", "set", "bt", "tpmdev",

@@ -171,6 +171,16 @@ void apic_bus_deliver(struct apic_bus *bus, uint8_t dest, int dest_mode, int del
             accept(bus->lapics[i], delivery_mode, vector, level);
 }
 
+void apic_bus_deliver_msi(void *opaque, uint32_t address, uint32_t data)
+{
+    /* Address: 0xFEE, destination ID in bits 19:12, destination mode in bit 2; data: vector in
+     * bits 7:0, delivery mode in 10:8, trigger mode in bit 15 (Intel SDM 10.11). */
+    if ((address >> 20) != 0xfee)
+        return;
+    apic_bus_deliver(opaque, (uint8_t)(address >> 12), (address >> 2) & 1, (data >> 8) & 7, (uint8_t)data,
+                     (data >> 15) & 1);
+}
+
 /* ---- Timer ---- */
 
 static int64_t timer_divisor(const struct lapic *s)

@@ -81,6 +81,9 @@ void apic_bus_set_current(struct apic_bus *bus, unsigned index);
  * dest_mode: 0 physical, 1 logical. level: trigger mode is level. */
 void apic_bus_deliver(struct apic_bus *bus, uint8_t dest, int dest_mode, int delivery_mode,
                       uint8_t vector, bool level);
+/* Deliver a message-signalled interrupt (a PCI device's write of data to address 0xFEExxxxx);
+ * opaque is the struct apic_bus (the signature of pci_bus.msi_send). Other addresses are ignored. */
+void apic_bus_deliver_msi(void *opaque, uint32_t address, uint32_t data);
 
 /* Attach a local APIC with the given ID to cpu; bsp selects the BSP flag and LINT0 ExtINT.
  * pic_ack(pic_opaque) returns the PIC's vector for ExtINT. Returns 0 or -1 (bus full). */

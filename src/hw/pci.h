@@ -55,6 +55,10 @@ struct pci_bus {
     uint32_t config_address; /* 0xCF8 latch */
     pci_set_irq_fn set_irq;
     void *set_irq_opaque;
+    /* Where message-signalled interrupts go (the board's local APICs); NULL: the board has
+     * none, devices offer no MSI/MSI-X. */
+    void (*msi_send)(void *opaque, uint32_t address, uint32_t data);
+    void *msi_opaque;
 };
 
 /* Prepare bus 0 and claim ports 0xCF8-0xCFF. */

@@ -1,12 +1,14 @@
 /* Virtio over PCI, transitional: the legacy interface in I/O BAR 0 and the virtio 1.0 interface
  * (vendor capabilities pointing into memory BAR 4: common, ISR, device and notify areas), either
- * of which can be turned off (QEMU's disable-legacy=/disable-modern=). Interrupts are INTx only
- * (no MSI-X yet). A device model embeds struct virtio_pci and supplies its queues, feature bits,
+ * of which can be turned off (QEMU's disable-legacy=/disable-modern=). Interrupts: MSI-X (a
+ * vector for the config and one per queue; table and pending bits in memory BAR 1) when the
+ * bus can deliver messages and the driver enables it, INTx otherwise. A device model embeds struct virtio_pci and supplies its queues, feature bits,
  * config space and a notify callback; the transport owns status, features and NEEDS_RESET. */
 #ifndef PCVM_HW_VIRTIO_PCI_H
 #define PCVM_HW_VIRTIO_PCI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hw/pci.h"
@@ -38,6 +40,12 @@ enum { VIRTIO_ID_NET = 1, VIRTIO_ID_BLOCK = 2, VIRTIO_ID_CONSOLE = 3, VIRTIO_ID_
 #define VIRTIO_PCI_NOTIFY_MULT 4
 #define VIRTIO_PCI_MODERN_BAR_SIZE 0x4000
 #define VIRTIO_PCI_LEGACY_CONFIG 0x14  /* device config in the legacy I/O BAR (no MSI-X) */
+#define VIRTIO_PCI_LEGACY_CONFIG_MSIX 0x18  /* ... while MSI-X is enabled */
+#define VIRTIO_MSIX_NO_VECTOR 0xffff
+#define VIRTIO_MSIX_MAX (VIRTIO_MAX_QUEUES + 1)
+#define VIRTIO_MSIX_CAP 0x88           /* config-space offset of the MSI-X capability */
+#define VIRTIO_MSIX_BAR_SIZE 0x1000    /* BAR 1: table at 0, pending bits at 0x800 */
+#define VIRTIO_MSIX_PBA_OFF 0x800
 
 struct virtio_pci;
 
@@ -70,6 +78,13 @@ struct virtio_pci {
     unsigned nqueues;
     struct virtq vq[VIRTIO_MAX_QUEUES];
 
+    /* MSI-X (msix_vectors == 0: not offered) */
+    uint16_t msix_vectors;
+    uint16_t config_vector;         /* VIRTIO_MSIX_NO_VECTOR or a table index */
+    uint16_t queue_vector[VIRTIO_MAX_QUEUES];
+    uint8_t msix_table[VIRTIO_MSIX_MAX * 16];  /* address lo, hi, data, vector control */
+    uint32_t msix_pending;          /* bit per vector: raised while masked */
+
     uint8_t *config;                /* device config space (little-endian), owned by the model */
     unsigned config_len;
     uint64_t broken_count;          /* times the guest broke the rules (tests) */
@@ -99,10 +114,17 @@ void virtio_pci_notify_queue(struct virtio_pci *vp, unsigned n);
 void virtio_pci_config_changed(struct virtio_pci *vp);
 /* The guest broke the rules: guest_errors line, NEEDS_RESET, config-change interrupt. */
 void virtio_pci_set_broken(struct virtio_pci *vp, const char *why);
+/* Saved state of the transport (PCI config, status, features, queues, MSI-X); a device's own
+ * description embeds it and calls virtio_pci_post_load from its post_load. */
+extern const struct vmstate_desc virtio_pci_vmstate;
+/* Rebuild host-side state after loading (BAR mappings, the interrupt line); 0 or -1 with err. */
+int virtio_pci_post_load(struct virtio_pci *vp, char *err, size_t errlen);
 /* Register access (also used by tests and the fuzz target). */
 uint32_t virtio_pci_legacy_read(void *opaque, uint16_t port, unsigned size);
 void virtio_pci_legacy_write(void *opaque, uint16_t port, uint32_t value, unsigned size);
 uint32_t virtio_pci_modern_read(void *opaque, uint32_t offset, unsigned size);
 void virtio_pci_modern_write(void *opaque, uint32_t offset, uint32_t value, unsigned size);
+uint32_t virtio_pci_msix_read(void *opaque, uint32_t offset, unsigned size);
+void virtio_pci_msix_write(void *opaque, uint32_t offset, uint32_t value, unsigned size);
 
 #endif

@@ -634,6 +634,7 @@ static const struct {
     { "pvpanic", add_pvpanic },
     { "virtio-blk-pci", add_later_virtio },
     { "virtio-rng-pci", add_later_virtio },
+    { "virtio-9p-pci", add_later_virtio },
 };
 
 static int pc_add_device(struct pc *pc, const struct vm_device *d, char *err, size_t errlen)
@@ -912,6 +913,8 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
 
     /* PCI: host bridge, ISA bridge, IDE, PM, VGA. */
     pci_bus_init(&pc->pci, &pc->mem, &pc->io, piix3_pci_set_irq, &pc->piix3);
+    pc->pci.msi_send = apic_bus_deliver_msi;     /* MSI-X of the virtio devices */
+    pc->pci.msi_opaque = &pc->apic_bus;
     if (pc_register_device(pc, &(struct device){ .type = "i440FX-pcihost", .bus = "sysbus", .opaque = &pc->pci,
                                                  .vmsd = &pci_bus_vmstate, .reset = reset_pci_bus },
                            err, errlen, "pcihost") < 0)
@@ -987,7 +990,7 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
         return -1;
     if (pc_virtio_create(&pc->virtio, cfg, &pc->pci, &pc->mem, log, &pc->aio, err, errlen) < 0)
         return -1;
-    if (!pc->virtio.n_blk && !pc->virtio.n_rng)
+    if (!pc->virtio.n_blk && !pc->virtio.n_rng && !pc->virtio.n_9p)
         devlist_find(&pc->devices, "virtio")->no_snapshot = NULL;
 
     /* fw_cfg for SeaBIOS. */

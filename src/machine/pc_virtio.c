@@ -78,6 +78,41 @@ static int add_blk(struct pc_virtio *v, const struct vm_drive *d, const char *se
     return 0;
 }
 
+static int add_9p(struct pc_virtio *v, const struct vm_config *cfg, const struct vm_device *d, bool legacy,
+                  bool modern, struct pci_bus *pci, struct phys_mem *mem, struct pcvm_log *log, char *err,
+                  size_t errlen)
+{
+    const char *id = prop(d, "fsdev"), *tag = prop(d, "mount_tag");
+    const struct vm_fsdev *fs = NULL;
+    for (unsigned i = 0; i < cfg->n_fsdevs; i++)
+        if (!strcmp(cfg->fsdevs[i].id, id))
+            fs = &cfg->fsdevs[i];
+    /* -virtfs generates the fsdev id: name it as the user wrote it. */
+    const char *what = !strncmp(id, "__virtfs", 8) ? "-virtfs" : "-device virtio-9p-pci";
+    if (!fs)
+        return fail(err, errlen, "pcvm: %s: no -fsdev with id '%s'", what, id);
+    for (unsigned i = 0; i < v->n_9p; i++)
+        if (v->p9_fsdev[i] == fs)
+            return fail(err, errlen, "pcvm: %s: fsdev '%s' is used twice", what, id);
+    int slot = free_slot(pci);
+    if (v->n_9p >= PC_MAX_VIRTIO || slot < 0)
+        return fail(err, errlen, "pcvm: %s: no free PCI slot", what);
+    enum p9_security sec = !strcmp(fs->security_model, "passthrough") ? P9_SEC_PASSTHROUGH
+                           : !strcmp(fs->security_model, "mapped-xattr") ? P9_SEC_MAPPED_XATTR : P9_SEC_NONE;
+    struct virtio_9p *s = calloc(1, sizeof(*s));
+    if (!s)
+        return fail(err, errlen, "pcvm: %s: out of memory", what);
+    char why[256];
+    if (virtio_9p_init(s, pci, (uint8_t)(slot << 3), mem, log, fs->path, tag, sec, fs->readonly, legacy, modern,
+                       why, sizeof(why)) < 0) {
+        free(s);
+        return fail(err, errlen, "pcvm: %s: %s", what, why);
+    }
+    v->p9_fsdev[v->n_9p] = fs;
+    v->p9[v->n_9p++] = s;
+    return 0;
+}
+
 int pc_virtio_create(struct pc_virtio *v, const struct vm_config *cfg, struct pci_bus *pci,
                      struct phys_mem *mem, struct pcvm_log *log, struct block_aio_pool *aio,
                      char *err, size_t errlen)
@@ -90,11 +125,17 @@ int pc_virtio_create(struct pc_virtio *v, const struct vm_config *cfg, struct pc
     for (unsigned i = 0; i < cfg->n_devices; i++) {
         const struct vm_device *d = &cfg->devices[i];
         bool blk = !strcmp(d->driver, "virtio-blk-pci"), rng = !strcmp(d->driver, "virtio-rng-pci");
-        if (!blk && !rng)
+        bool p9 = !strcmp(d->driver, "virtio-9p-pci");
+        if (!blk && !rng && !p9)
             continue;
         /* QEMU on a PCI bus: disable-legacy=auto keeps the legacy interface. */
         bool modern = !is_on(prop(d, "disable-modern"));
         bool legacy = !is_on(prop(d, "disable-legacy"));
+        if (p9) {
+            if (add_9p(v, cfg, d, legacy, modern, pci, mem, log, err, errlen) < 0)
+                return -1;
+            continue;
+        }
         if (rng) {
             int slot = free_slot(pci);
             if (v->n_rng >= PC_MAX_VIRTIO || slot < 0)
@@ -131,6 +172,8 @@ void pc_virtio_reset(struct pc_virtio *v)
         virtio_pci_reset(&v->blk[i]->vp);
     for (unsigned i = 0; i < v->n_rng; i++)
         virtio_pci_reset(&v->rng[i]->vp);
+    for (unsigned i = 0; i < v->n_9p; i++)
+        virtio_pci_reset(&v->p9[i]->vp);
 }
 
 void pc_virtio_destroy(struct pc_virtio *v)
@@ -141,5 +184,9 @@ void pc_virtio_destroy(struct pc_virtio *v)
     }
     for (unsigned i = 0; i < v->n_rng; i++)
         free(v->rng[i]);
+    for (unsigned i = 0; i < v->n_9p; i++) {
+        virtio_9p_destroy(v->p9[i]);
+        free(v->p9[i]);
+    }
     memset(v, 0, sizeof(*v));
 }

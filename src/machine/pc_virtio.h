@@ -1,5 +1,5 @@
 /* The board's virtio devices: virtio-blk-pci for -drive if=virtio and -device virtio-blk-pci,drive=
- * (over -drive if=none), and virtio-rng-pci. */
+ * (over -drive if=none), virtio-rng-pci, and virtio-9p-pci for -virtfs and -fsdev + -device. */
 #ifndef PCVM_MACHINE_PC_VIRTIO_H
 #define PCVM_MACHINE_PC_VIRTIO_H
 
@@ -8,6 +8,7 @@
 #include "block/block.h"
 #include "cli/config.h"
 #include "hw/pci.h"
+#include "hw/virtio_9p.h"
 #include "hw/virtio_blk.h"
 #include "hw/virtio_rng.h"
 #include "util/log.h"
@@ -20,6 +21,9 @@ struct pc_virtio {
     unsigned n_blk;
     struct virtio_rng *rng[PC_MAX_VIRTIO];
     unsigned n_rng;
+    struct virtio_9p *p9[PC_MAX_VIRTIO];
+    const struct vm_fsdev *p9_fsdev[PC_MAX_VIRTIO];   /* the -fsdev each shares */
+    unsigned n_9p;
 };
 
 /* Open the virtio drives and create the devices on free PCI slots (command-line order: -drive

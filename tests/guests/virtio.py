@@ -19,6 +19,15 @@ initramfs, then:
     TCP listener with nc (its TSO super-frames cut into segments by pcvm; sha256 checked on the
     host); curl on the host reads a page from the guest's httpd through hostfwd;
     `set_link` on the monitor: the guest sees the carrier go and come back;
+  - virtio-9p: `-virtfs local,...,security_model=none` (read-write), the same directory again
+    with `readonly=on`, and `-fsdev local,...,security_model=mapped-xattr` + `-device
+    virtio-9p-pci`; the guest mounts all three (trans=virtio): reads a host file and a 1 MiB one
+    (sha256), creates, renames, symlinks, removes, chmods and copies 300 KiB, and the host sees
+    each change; host symlinks pointing out of the share (`..`, an absolute path) and `..` lead
+    nowhere near the secret file next to the share; the read-only share refuses a write;
+    chown in the mapped share shows in the guest and lands in user.virtfs.* on the host;
+  - every device uses MSI-X: /proc/interrupts lists PCI-MSI vectors for the config changes and
+    each queue (virtioN-config, -req.0, -input.0, -output.0, -input, -requests), and they fired;
   - -d guest_errors logged nothing about virtio.
 Ports: PCVM_VIRTIO_PORT_BASE (default 46400) + 1, 2, 80.
 """
@@ -38,7 +47,7 @@ from console import GuestFailure, main
 from linux import boot_to_shell, check_clean, initramfs, power_off
 
 MODULES = ('virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk '
-           'failover net_failover virtio_net virtio-rng')
+           'failover net_failover virtio_net netfs fscache 9pnet 9pnet_virtio 9p virtio-rng')
 BASE = int(os.environ.get('PCVM_VIRTIO_PORT_BASE', '46400'))
 HTTP_PORT, SINK_PORT, FWD_WEB = BASE + 1, BASE + 2, BASE + 80
 DHCP_SCRIPT = ('#!/bin/sh\\n[ "$1" = bound ] || exit 0\\n'
@@ -112,6 +121,87 @@ def monitor_cmd(path, line):
     return buf.decode('utf-8', 'replace')
 
 
+def share_tree(tmp):
+    """The host side of the 9p shares: share/ (read-write, security_model=none, also exported
+    read-only), mapped/ (mapped-xattr), and a secret next to them that no share reaches."""
+    share, mapped = os.path.join(tmp, 'share'), os.path.join(tmp, 'mapped')
+    os.makedirs(os.path.join(share, 'sub'))
+    os.makedirs(mapped)
+    token = secrets.token_hex(8)
+    with open(os.path.join(share, 'hello.txt'), 'w') as f:
+        f.write('hello %s\n' % token)
+    with open(os.path.join(share, 'gone.txt'), 'w') as f:
+        f.write('remove me\n')
+    big = os.urandom(1 << 20)
+    with open(os.path.join(share, 'sub', 'big.bin'), 'wb') as f:
+        f.write(big)
+    secret = secrets.token_hex(8)
+    with open(os.path.join(tmp, 'secret.txt'), 'w') as f:
+        f.write('secret %s\n' % secret)
+    os.symlink('../..', os.path.join(share, 'up'))
+    os.symlink(tmp, os.path.join(share, 'abs'))
+    return share, mapped, token, hashlib.sha256(big).hexdigest(), secret
+
+
+def check_9p(c, tmp, share, mapped, token, big_sum, secret, problems):
+    """The virtio-9p checks (see the module docstring)."""
+    out = c.run('mkdir -p /mnt/h /mnt/ro /mnt/m && '
+                'mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 share0 /mnt/h && '
+                'mount -t 9p -o trans=virtio,version=9p2000.L share0ro /mnt/ro && '
+                'mount -t 9p -o trans=virtio,version=9p2000.L mapped /mnt/m && echo MOUNTED', 120, 'mount9p')
+    if 'MOUNTED' not in out:
+        problems.append('mounting the 9p shares failed: %r' % out.strip()[-300:])
+        return
+    out = c.run('cat /mnt/h/hello.txt; sha256sum /mnt/h/sub/big.bin; ls /mnt/h', 300, 'read9p')
+    if ('hello %s' % token) not in out:
+        problems.append('the guest read %r from hello.txt over 9p' % out.strip()[:200])
+    if big_sum not in out:
+        problems.append('sha256 of a 1 MiB file over 9p: %r, host %s' % (out.strip()[-200:], big_sum))
+    c.run('echo "guest wrote this" > /mnt/h/new.txt && mkdir /mnt/h/gdir && mv /mnt/h/new.txt /mnt/h/gdir/moved.txt && '
+          'ln -s moved.txt /mnt/h/gdir/link && rm /mnt/h/gone.txt && '
+          'dd if=/dev/urandom of=/tmp/up.bin bs=4096 count=75 2>/dev/null && cp /tmp/up.bin /mnt/h/up.bin && '
+          'chmod 600 /mnt/h/up.bin && sync', 300, 'write9p')
+    out = c.run('sha256sum /tmp/up.bin; cat /mnt/h/gdir/link; stat -c "%a %s" /mnt/h/up.bin; df /mnt/h | tail -1',
+                120, 'stat9p')
+    m = re.search(r'^([0-9a-f]{64})\s+/tmp/up\.bin', out, re.M)
+    host_up = os.path.join(share, 'up.bin')
+    if not m or not os.path.exists(host_up) or hashlib.sha256(open(host_up, 'rb').read()).hexdigest() != m.group(1):
+        problems.append('the 300 KiB file the guest copied to the share differs on the host')
+    elif (os.stat(host_up).st_mode & 0o777) != 0o600:
+        problems.append('chmod 600 in the guest left mode %o on the host' % (os.stat(host_up).st_mode & 0o777))
+    if 'guest wrote this' not in out:
+        problems.append('reading through the guest-made symlink gave %r' % out.strip()[:200])
+    moved = os.path.join(share, 'gdir', 'moved.txt')
+    if not os.path.exists(moved) or open(moved).read() != 'guest wrote this\n':
+        problems.append('the host does not see gdir/moved.txt with the guest\'s text')
+    link = os.path.join(share, 'gdir', 'link')
+    if not os.path.islink(link) or os.readlink(link) != 'moved.txt':
+        problems.append('the host does not see the guest\'s symlink gdir/link -> moved.txt')
+    if os.path.exists(os.path.join(share, 'gone.txt')):
+        problems.append('gone.txt still exists on the host after rm in the guest')
+    # Escapes: the host's symlinks lead the guest into its own tree, never the host's.
+    out = c.run('cat /mnt/h/up/secret.txt /mnt/h/abs/secret.txt /mnt/h/../secret.txt 2>&1; '
+                'echo x > /mnt/h/up/planted.txt 2>&1; ls /mnt/h/abs/ 2>&1 | head -3', 120, 'escape9p')
+    if secret in out:
+        problems.append('the guest read the host file next to the share: %r' % out.strip()[:300])
+    if os.path.exists(os.path.join(tmp, 'planted.txt')) or os.path.exists(os.path.join(os.path.dirname(tmp), 'planted.txt')):
+        problems.append('the guest created a file outside the share')
+    out = c.run('touch /mnt/ro/x 2>&1; cat /mnt/ro/hello.txt', 60, 'ro9p')
+    if 'Read-only file system' not in out or ('hello %s' % token) not in out:
+        problems.append('the readonly=on share: %r' % out.strip()[:300])
+    out = c.run('echo m > /mnt/m/f && chown 1234:5678 /mnt/m/f && chmod 640 /mnt/m/f && stat -c "%u:%g %a" /mnt/m/f',
+                60, 'mapped9p')
+    if '1234:5678 640' not in out:
+        problems.append('mapped-xattr: the guest sees %r for a file it chowned 1234:5678 and chmod 640' % out.strip()[-100:])
+    host_f = os.path.join(mapped, 'f')
+    try:
+        if os.stat(host_f).st_uid != os.getuid() or int.from_bytes(os.getxattr(host_f, 'user.virtfs.uid'), 'little') != 1234:
+            problems.append('mapped-xattr: the host file is not ours with user.virtfs.uid=1234')
+    except OSError as e:
+        problems.append('mapped-xattr: %s' % e)
+    c.run('umount /mnt/h /mnt/ro /mnt/m', 60, 'umount9p')
+
+
 def check_net(c, tmp, problems):
     """The virtio-net checks (see the module docstring)."""
     out = c.run('cat /sys/class/net/eth0/address; basename $(readlink /sys/class/net/eth0/device/driver); '
@@ -180,6 +270,7 @@ def test(log_path, consoles):
         if r.returncode != 0:
             raise GuestFailure('qemu-img convert to qcow2 failed: %s' % r.stdout.strip())
         errlog = os.path.join(tmp, 'errors.log')
+        share, mapped, share_token, big_sum, secret = share_tree(tmp)
         c = boot_to_shell(log_path, consoles,
                           ['-drive', 'file=%s,if=none,id=hd0,format=qcow2' % qcow,
                            '-device', 'virtio-blk-pci,drive=hd0',
@@ -188,6 +279,11 @@ def test(log_path, consoles):
                            '-device', 'virtio-net-pci,netdev=net0',
                            '-monitor', 'unix:%s,server,nowait' % os.path.join(tmp, 'mon.sock'),
                            '-device', 'virtio-rng-pci',
+                           '-virtfs', 'local,path=%s,mount_tag=share0,security_model=none' % share,
+                           '-virtfs', 'local,path=%s,mount_tag=share0ro,security_model=passthrough,readonly=on,id=ro0'
+                           % share,
+                           '-fsdev', 'local,id=fs1,path=%s,security_model=mapped-xattr' % mapped,
+                           '-device', 'virtio-9p-pci,fsdev=fs1,mount_tag=mapped',
                            '-d', 'guest_errors', '-D', errlog],
                           append='console=ttyS0 loglevel=7', initrd=initramfs(MODULES))
         problems = []
@@ -216,6 +312,15 @@ def test(log_path, consoles):
         if len(rnd) != 64 or len(set(rnd)) < 16:
             problems.append('/dev/hwrng gave %r' % out.strip())
         check_net(c, tmp, problems)
+        check_9p(c, tmp, share, mapped, share_token, big_sum, secret, problems)
+        out = c.run('grep virtio /proc/interrupts', 60, 'interrupts')
+        for name in ('config', 'req.0', 'input.0', 'output.0', 'input', 'requests'):
+            m = re.search(r'^\s*\d+:\s+(\d+)\s+PCI-MSI\S*\s+\S+\s+(?:\S+\s+)?virtio\d+-%s\s*$' % re.escape(name),
+                          out, re.M)
+            if not m:
+                problems.append('no MSI-X vector virtioN-%s in /proc/interrupts: %r' % (name, out.strip()[-600:]))
+            elif name in ('req.0', 'input.0') and int(m.group(1)) == 0:
+                problems.append('the MSI-X vector virtioN-%s never fired' % name)
         full = c.run('dmesg', 120, 'dmesg')
         for rx, what in ((r'virtio_blk virtio\d+: \[vda\] 2048 512-byte logical blocks', 'vda with 2048 sectors'),
                          (r'virtio_blk virtio\d+: \[vdb\] 16384 512-byte logical blocks', 'vdb with 16384 sectors')):

@@ -265,6 +265,26 @@ static void test_drives(void **state)
     expect_error(VM_PARSE_ERROR, NULL, "-device", "virtio-blk-pci,drive=hd0,disable-legacy=maybe", NULL);
     expect_error(VM_PARSE_ERROR, NULL, "-device", "virtio-rng-pci,disable-legacy=on,disable-modern=on", NULL);
     expect_error(VM_PARSE_UNSUPPORTED, NULL, "-device", "virtio-blk-pci,drive=hd0,vectors=2", NULL);
+    /* virtio-9p: -virtfs, and -fsdev with -device. */
+    assert_int_equal(parse(&c, err, "-virtfs", "local,path=/tmp,mount_tag=host0,security_model=none,readonly=on",
+                           "-fsdev", "local,id=fs1,path=/srv,security_model=mapped",
+                           "-device", "virtio-9p-pci,fsdev=fs1,mount_tag=srv", NULL), VM_PARSE_OK);
+    assert_int_equal(c.n_fsdevs, 2);
+    assert_true(c.fsdevs[0].readonly);
+    assert_string_equal(c.fsdevs[1].security_model, "mapped-xattr");
+    assert_string_equal(c.fsdevs[1].path, "/srv");
+    assert_int_equal(c.n_devices, 2);
+    assert_string_equal(c.devices[0].driver, "virtio-9p-pci");
+    assert_string_equal(c.devices[1].driver, "virtio-9p-pci");
+    vm_config_free(&c);
+    expect_error(VM_PARSE_ERROR, NULL, "-virtfs", "local,path=/tmp,security_model=none", NULL);   /* no tag */
+    expect_error(VM_PARSE_ERROR, NULL, "-virtfs", "local,path=/tmp,mount_tag=t", NULL);  /* no model */
+    expect_error(VM_PARSE_ERROR, NULL, "-virtfs", "local,path=/tmp,mount_tag=t,security_model=open", NULL);
+    expect_error(VM_PARSE_UNSUPPORTED, NULL, "-virtfs", "local,path=/tmp,mount_tag=t,security_model=mapped-file", NULL);
+    expect_error(VM_PARSE_UNSUPPORTED, NULL, "-fsdev", "synth,id=x", NULL);
+    expect_error(VM_PARSE_ERROR, NULL, "-fsdev", "local,id=x,security_model=none", NULL);        /* no path */
+    expect_error(VM_PARSE_ERROR, NULL, "-device", "virtio-9p-pci,mount_tag=t", NULL);             /* no fsdev */
+    expect_error(VM_PARSE_ERROR, NULL, "-device", "virtio-9p-pci,fsdev=f", NULL);                 /* no tag */
     snprintf(spec, sizeof(spec), "file=%s,cache=sometimes", existing_file);
     expect_error(VM_PARSE_ERROR, NULL, "-drive", spec, NULL);
     snprintf(spec, sizeof(spec), "file=%s,index=4", existing_file);

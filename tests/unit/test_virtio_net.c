@@ -2,7 +2,7 @@
  * lengths, sequence numbers, IPv4 ids, flags and checksums checked against RFC 791/793 sums),
  * malformed offload headers refused, and the device driven through its 1.0 interface: a frame
  * spread over mergeable receive buffers, frames waiting while the driver has no buffers, and a
- * transmitted frame reaching the back end. */
+ * transmitted frame reaching the back end; MSI-X of the transport. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -180,8 +180,18 @@ struct dev_fixture {
     struct virtio_net net;
     struct net_port peer;          /* the back end's end */
     struct frames got;
-    uint16_t rx_avail;
+    uint32_t msi_addr[8], msi_data[8];
+    unsigned n_msi;
+    int irq;
 };
+
+static void record_msi(void *opaque, uint32_t address, uint32_t data)
+{
+    struct dev_fixture *f = opaque;
+    assert_true(f->n_msi < 8);
+    f->msi_addr[f->n_msi] = address;
+    f->msi_data[f->n_msi++] = data;
+}
 
 static bool peer_receive(void *opaque, const uint8_t *buf, size_t len)
 {
@@ -191,9 +201,10 @@ static bool peer_receive(void *opaque, const uint8_t *buf, size_t len)
 
 static const struct net_port_ops peer_ops = { .receive = peer_receive };
 
-static void no_irq(void *opaque, struct pci_device *dev, int pin, int level)
+static void record_irq(void *opaque, struct pci_device *dev, int pin, int level)
 {
-    (void)opaque; (void)dev; (void)pin; (void)level;
+    (void)dev; (void)pin;
+    ((struct dev_fixture *)opaque)->irq = level;
 }
 
 static void mw(struct virtio_pci *vp, uint32_t off, uint32_t v, unsigned size) { virtio_pci_modern_write(vp, off, v, size); }
@@ -208,12 +219,16 @@ static void setup_queue(struct virtio_pci *vp, unsigned n, uint32_t d, uint32_t 
     mw(vp, 0x1c, 1, 2);
 }
 
-static int dev_setup(void **state)
+static int dev_setup_msi(void **state, bool msi)
 {
     struct dev_fixture *f = calloc(1, sizeof(*f));
     assert_int_equal(phys_mem_init(&f->mem, RAM, RAM), 0);
     io_bus_init(&f->io);
-    pci_bus_init(&f->bus, &f->mem, &f->io, no_irq, f);
+    pci_bus_init(&f->bus, &f->mem, &f->io, record_irq, f);
+    if (msi) {
+        f->bus.msi_send = record_msi;
+        f->bus.msi_opaque = f;
+    }
     f->log.mask = LOG_GUEST_ERRORS;
     f->log.out = fopen("/dev/null", "w");
     const uint8_t mac[6] = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 };
@@ -238,6 +253,9 @@ static int dev_setup(void **state)
     *state = f;
     return 0;
 }
+
+static int dev_setup(void **state) { return dev_setup_msi(state, false); }
+static int dev_setup_msix(void **state) { return dev_setup_msi(state, true); }
 
 static int dev_teardown(void **state)
 {
@@ -332,6 +350,65 @@ static void test_tx_to_backend(void **state)
     assert_int_equal(virtio_pci_modern_read(&f->net.vp, VIRTIO_PCI_DEVICE_OFF + 6, 2), 1);
 }
 
+/* MSI-X as Linux drives it: the capability found, the table programmed, vectors assigned per
+ * queue, messages sent (and held while masked), INTx silent; off again: INTx. */
+static void test_msix(void **state)
+{
+    struct dev_fixture *f = *state;
+    struct virtio_pci *vp = &f->net.vp;
+    uint8_t devfn = vp->pci.devfn;
+    uint8_t cap = 0;
+    for (uint8_t p = vp->pci.config[0x34]; p; p = vp->pci.config[p + 1])
+        if (vp->pci.config[p] == 0x11)
+            cap = p;
+    assert_int_equal(cap, VIRTIO_MSIX_CAP);
+    assert_int_equal(pci_config_read(&f->bus, devfn, cap + 2, 2) & 0x7ff, 2);      /* 3 vectors */
+    assert_int_equal(pci_config_read(&f->bus, devfn, cap + 4, 4), 1);              /* BAR 1, table at 0 */
+    assert_int_equal(pci_config_read(&f->bus, devfn, cap + 8, 4), 0x801);
+    /* Program vector 1 (receive queue) and vector 0 (config), enable MSI-X and bus mastering. */
+    for (unsigned v = 0; v < 2; v++) {
+        virtio_pci_msix_write(vp, 16 * v, 0xfee00000u, 4);
+        virtio_pci_msix_write(vp, 16 * v + 4, 0, 4);
+        virtio_pci_msix_write(vp, 16 * v + 8, 0x40 + v, 4);
+    }
+    pci_config_write(&f->bus, devfn, 4, 0x7, 2);
+    pci_config_write(&f->bus, devfn, cap + 2, 0x8000 | 2, 2);
+    mw(vp, 0x10, 0, 2);
+    assert_int_equal(virtio_pci_modern_read(vp, 0x10, 2), 0);
+    mw(vp, 0x16, 0, 2);
+    mw(vp, 0x1a, 1, 2);
+    assert_int_equal(virtio_pci_modern_read(vp, 0x1a, 2), 1);
+    mw(vp, 0x1a, 7, 2);                                           /* beyond the table: refused */
+    assert_int_equal(virtio_pci_modern_read(vp, 0x1a, 2), VIRTIO_MSIX_NO_VECTOR);
+    mw(vp, 0x1a, 1, 2);
+    /* Vector 1 is still masked: the frame's interrupt waits in the pending bits. */
+    put_desc(&f->mem, RXD, 0, BUF, 2000, VIRTQ_DESC_F_WRITE);
+    offer(&f->mem, RXA, 0);
+    uint8_t frame[60] = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 };
+    net_port_send(&f->peer, frame, sizeof(frame));
+    assert_int_equal(phys_read(&f->mem, RXU + 2, 2), 1);
+    assert_int_equal(f->n_msi, 0);
+    assert_int_equal(virtio_pci_msix_read(vp, VIRTIO_MSIX_PBA_OFF, 4), 2);
+    virtio_pci_msix_write(vp, 16 + 12, 0, 4);                      /* unmask vector 1 */
+    assert_int_equal(f->n_msi, 1);
+    assert_int_equal(f->msi_addr[0], 0xfee00000u);
+    assert_int_equal(f->msi_data[0], 0x41);
+    assert_int_equal(virtio_pci_msix_read(vp, VIRTIO_MSIX_PBA_OFF, 4), 0);
+    assert_int_equal(f->irq, 0);
+    /* Link change: the config vector (0) once unmasked. */
+    virtio_pci_msix_write(vp, 12, 0, 4);
+    net_port_set_link(&f->peer, false);
+    assert_int_equal(f->n_msi, 2);
+    assert_int_equal(f->msi_data[1], 0x40);
+    assert_int_equal(f->irq, 0);
+    /* MSI-X off: the legacy config moves back to 0x14 and interrupts use INTx. */
+    pci_config_write(&f->bus, devfn, cap + 2, 2, 2);
+    net_port_set_link(&f->peer, true);
+    assert_int_equal(f->n_msi, 2);
+    assert_int_equal(f->irq, 1);
+    assert_int_equal(vp->broken_count, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -340,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_bad_offload_headers),
         cmocka_unit_test_setup_teardown(test_rx_mergeable, dev_setup, dev_teardown),
         cmocka_unit_test_setup_teardown(test_tx_to_backend, dev_setup, dev_teardown),
+        cmocka_unit_test_setup_teardown(test_msix, dev_setup_msix, dev_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
