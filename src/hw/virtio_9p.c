@@ -71,6 +71,12 @@ int virtio_9p_init(struct virtio_9p *s, struct pci_bus *bus, uint8_t devfn, stru
     return 0;
 }
 
+void virtio_9p_reset(void *opaque)
+{
+    struct virtio_9p *s = opaque;
+    virtio_pci_reset(&s->vp);
+}
+
 void virtio_9p_destroy(struct virtio_9p *s)
 {
     p9_server_destroy(&s->server);

@@ -23,6 +23,8 @@ struct virtio_9p {
 int virtio_9p_init(struct virtio_9p *s, struct pci_bus *bus, uint8_t devfn, struct phys_mem *mem,
                    struct pcvm_log *log, const char *path, const char *mount_tag, enum p9_security security,
                    bool readonly, bool legacy, bool modern, char *err, size_t errlen);
+/* The device model's reset hook (opaque is the struct virtio_9p). */
+void virtio_9p_reset(void *opaque);
 /* Close the share and free the buffers. */
 void virtio_9p_destroy(struct virtio_9p *s);
 

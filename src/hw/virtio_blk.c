@@ -253,3 +253,34 @@ int virtio_blk_init(struct virtio_blk *s, struct pci_bus *bus, uint8_t devfn, st
                            1, VIRTIO_BLK_QUEUE_SIZE, s->config, VIRTIO_BLK_CONFIG_LEN, legacy, modern,
                            &blk_ops, s);
 }
+
+void virtio_blk_reset(void *opaque)
+{
+    struct virtio_blk *s = opaque;
+    virtio_pci_reset(&s->vp);
+}
+
+/* A request in flight completes first: its data and used entry belong to the saved state. */
+static int blk_pre_save(void *opaque)
+{
+    struct virtio_blk *s = opaque;
+    if (s->aio)
+        block_aio_drain(s->aio);
+    return 0;
+}
+
+static int blk_post_load(void *opaque, char *err, size_t errlen)
+{
+    struct virtio_blk *s = opaque;
+    if (virtio_pci_post_load(&s->vp, err, errlen) < 0)
+        return -1;
+    blk_config_written(&s->vp, 0, 0);           /* capacity from the image as it is */
+    return 0;
+}
+
+static const struct vmstate_field virtio_blk_fields[] = {
+    VMF_STRUCT(struct virtio_blk, vp, virtio_pci_vmstate), VMF_ARRAY(struct virtio_blk, config),
+    VMF_END_OF_LIST,
+};
+const struct vmstate_desc virtio_blk_vmstate = { .name = "virtio-blk", .version = 1, .fields = virtio_blk_fields,
+                                                 .pre_save = blk_pre_save, .post_load = blk_post_load };

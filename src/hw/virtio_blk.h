@@ -21,6 +21,10 @@ struct virtio_blk {
     unsigned in_flight;
 };
 
+/* Saved state (requests in flight finish first); the device model's reset hook. */
+extern const struct vmstate_desc virtio_blk_vmstate;
+void virtio_blk_reset(void *opaque);
+
 /* Register the device at devfn over bs (not owned). Returns 0 or -1. */
 int virtio_blk_init(struct virtio_blk *s, struct pci_bus *bus, uint8_t devfn, struct phys_mem *mem,
                     struct pcvm_log *log, struct block_dev *bs, struct block_aio_pool *aio,

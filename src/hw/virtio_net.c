@@ -348,6 +348,30 @@ int virtio_net_init(struct virtio_net *s, struct pci_bus *bus, uint8_t devfn, st
     return 0;
 }
 
+void virtio_net_reset(void *opaque)
+{
+    struct virtio_net *s = opaque;
+    virtio_pci_reset(&s->vp);
+}
+
+static int net_post_load(void *opaque, char *err, size_t errlen)
+{
+    struct virtio_net *s = opaque;
+    if (virtio_pci_post_load(&s->vp, err, errlen) < 0)
+        return -1;
+    set_info(s);
+    set_config_status(s);             /* the link as it is now, not as it was */
+    return 0;
+}
+
+static const struct vmstate_field virtio_net_fields[] = {
+    VMF_STRUCT(struct virtio_net, vp, virtio_pci_vmstate),
+    VMF_ARRAY(struct virtio_net, mac), VMF_ARRAY(struct virtio_net, config),
+    VMF_END_OF_LIST,
+};
+const struct vmstate_desc virtio_net_vmstate = { .name = "virtio-net", .version = 1, .fields = virtio_net_fields,
+                                                 .post_load = net_post_load };
+
 void virtio_net_destroy(struct virtio_net *s)
 {
     net_port_cleanup(&s->port);

@@ -44,6 +44,10 @@ struct virtio_net {
  * Returns 0 or -1. */
 int virtio_net_init(struct virtio_net *s, struct pci_bus *bus, uint8_t devfn, struct phys_mem *mem,
                     struct pcvm_log *log, const uint8_t mac[6], const char *id, bool legacy, bool modern);
+/* Saved state: the transport, the MAC and config space (queued frames are host state). */
+extern const struct vmstate_desc virtio_net_vmstate;
+/* Device reset (the device model's reset hook; opaque is the struct virtio_net). */
+void virtio_net_reset(void *opaque);
 /* Link status from both ends of the port (after linking it to a back end). */
 void virtio_net_update_link(struct virtio_net *s);
 /* Free buffers and drop queued frames. */

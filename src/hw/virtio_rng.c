@@ -40,3 +40,21 @@ int virtio_rng_init(struct virtio_rng *s, struct pci_bus *bus, uint8_t devfn, st
     return virtio_pci_init(&s->vp, bus, devfn, mem, log, "virtio-rng", VIRTIO_ID_RNG, 0x00ff00, 0, 1, 256,
                            NULL, 0, legacy, modern, &rng_ops, s);
 }
+
+void virtio_rng_reset(void *opaque)
+{
+    struct virtio_rng *s = opaque;
+    virtio_pci_reset(&s->vp);
+}
+
+static int rng_post_load(void *opaque, char *err, size_t errlen)
+{
+    struct virtio_rng *s = opaque;
+    return virtio_pci_post_load(&s->vp, err, errlen);
+}
+
+static const struct vmstate_field virtio_rng_fields[] = {
+    VMF_STRUCT(struct virtio_rng, vp, virtio_pci_vmstate), VMF_END_OF_LIST,
+};
+const struct vmstate_desc virtio_rng_vmstate = { .name = "virtio-rng", .version = 1, .fields = virtio_rng_fields,
+                                                 .post_load = rng_post_load };

@@ -11,6 +11,10 @@ struct virtio_rng {
     uint64_t bytes_given;          /* statistics (tests) */
 };
 
+/* Saved state (the transport's); the device model's reset hook. */
+extern const struct vmstate_desc virtio_rng_vmstate;
+void virtio_rng_reset(void *opaque);
+
 /* Register the device at devfn. Returns 0 or -1. */
 int virtio_rng_init(struct virtio_rng *s, struct pci_bus *bus, uint8_t devfn, struct phys_mem *mem,
                     struct pcvm_log *log, bool legacy, bool modern);

@@ -76,7 +76,6 @@ PC_OPAQUE_FN(destroy_ide, struct ide_ctrl, ide_destroy)
 PC_OPAQUE_FN(destroy_vga, struct vga, vga_destroy)
 PC_OPAQUE_FN(destroy_fw_cfg, struct fw_cfg, fw_cfg_destroy)
 PC_OPAQUE_FN(destroy_net, struct pc_net, pc_net_destroy)
-PC_OPAQUE_FN(reset_virtio, struct pc_virtio, pc_virtio_reset)
 PC_OPAQUE_FN(destroy_virtio, struct pc_virtio, pc_virtio_destroy)
 
 static void destroy_cpu(void *opaque)
@@ -982,16 +981,19 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
         if (pc_register_device(pc, &card, err, errlen, "%s", pc->net.nics[i].port->name) < 0)
             return -1;
     }
-    /* The virtio devices, as one entry until each has a state description. */
+    /* The virtio devices: one entry owns them (teardown), each has its own state. */
     if (pc_register_device(pc, &(struct device){ .type = "pc-virtio", .bus = "pci.0", .opaque = &pc->virtio,
-                                                 .reset = reset_virtio, .destroy = destroy_virtio,
-                                                 .no_snapshot = "virtio devices cannot be saved yet" },
+                                                 .destroy = destroy_virtio },
                            err, errlen, "virtio") < 0)
         return -1;
     if (pc_virtio_create(&pc->virtio, cfg, &pc->pci, &pc->mem, log, &pc->aio, err, errlen) < 0)
         return -1;
-    if (!pc->virtio.n_blk && !pc->virtio.n_rng && !pc->virtio.n_9p)
-        devlist_find(&pc->devices, "virtio")->no_snapshot = NULL;
+    struct device vdev;
+    for (unsigned i = 0; pc_virtio_device(&pc->virtio, i, &vdev); i++) {
+        vdev.info = pc_pci_info;
+        if (pc_register_device(pc, &vdev, err, errlen, "%s", vdev.id) < 0)
+            return -1;
+    }
 
     /* fw_cfg for SeaBIOS. */
     fw_cfg_init(&pc->fw_cfg, &pc->io, &pc->mem, true);

@@ -251,6 +251,15 @@ void pc_net_card_device(struct pc_net *net, unsigned i, struct device *d)
 {
     struct e1000 *card = net->nics[i].e1000;
     memset(d, 0, sizeof(*d));
+    if (net->nics[i].virtio) {
+        d->type = "virtio-net-pci";
+        d->bus = "pci.0";
+        d->opaque = net->nics[i].virtio;
+        d->vmsd = &virtio_net_vmstate;
+        d->reset = virtio_net_reset;
+        d->bus_data = &net->nics[i].virtio->vp.pci;
+        return;
+    }
     d->type = "e1000";
     d->bus = "pci.0";
     d->opaque = card;

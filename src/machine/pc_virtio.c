@@ -166,6 +166,43 @@ int pc_virtio_create(struct pc_virtio *v, const struct vm_config *cfg, struct pc
     return 0;
 }
 
+bool pc_virtio_device(struct pc_virtio *v, unsigned i, struct device *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->bus = "pci.0";
+    if (i < v->n_blk) {
+        d->type = "virtio-blk-pci";
+        snprintf(d->id, sizeof(d->id), "virtio-blk-pci.%u", i);
+        d->opaque = v->blk[i];
+        d->vmsd = &virtio_blk_vmstate;
+        d->reset = virtio_blk_reset;
+        d->bus_data = &v->blk[i]->vp.pci;
+        return true;
+    }
+    i -= v->n_blk;
+    if (i < v->n_rng) {
+        d->type = "virtio-rng-pci";
+        snprintf(d->id, sizeof(d->id), "virtio-rng-pci.%u", i);
+        d->opaque = v->rng[i];
+        d->vmsd = &virtio_rng_vmstate;
+        d->reset = virtio_rng_reset;
+        d->bus_data = &v->rng[i]->vp.pci;
+        return true;
+    }
+    i -= v->n_rng;
+    if (i < v->n_9p) {
+        d->type = "virtio-9p-pci";
+        snprintf(d->id, sizeof(d->id), "virtio-9p-pci.%u", i);
+        d->opaque = v->p9[i];
+        d->reset = virtio_9p_reset;
+        d->bus_data = &v->p9[i]->vp.pci;
+        /* As QEMU: the guest's open files on the host cannot be part of a snapshot. */
+        d->no_snapshot = "a virtio-9p share (open host files) cannot be saved";
+        return true;
+    }
+    return false;
+}
+
 void pc_virtio_reset(struct pc_virtio *v)
 {
     for (unsigned i = 0; i < v->n_blk; i++)

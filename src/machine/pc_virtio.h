@@ -3,10 +3,12 @@
 #ifndef PCVM_MACHINE_PC_VIRTIO_H
 #define PCVM_MACHINE_PC_VIRTIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "block/block.h"
 #include "cli/config.h"
+#include "hw/devmodel.h"
 #include "hw/pci.h"
 #include "hw/virtio_9p.h"
 #include "hw/virtio_blk.h"
@@ -31,6 +33,9 @@ struct pc_virtio {
 int pc_virtio_create(struct pc_virtio *v, const struct vm_config *cfg, struct pci_bus *pci,
                      struct phys_mem *mem, struct pcvm_log *log, struct block_aio_pool *aio,
                      char *err, size_t errlen);
+/* The device-model entry of the i-th virtio device (state, reset, PCI function); false when i
+ * is beyond the last. Its id is TYPE.N (N counting devices of that type). */
+bool pc_virtio_device(struct pc_virtio *v, unsigned i, struct device *d);
 /* System reset of every virtio device. */
 void pc_virtio_reset(struct pc_virtio *v);
 /* Close the drives and free the devices (after the aio pool has drained). */

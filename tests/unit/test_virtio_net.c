@@ -409,6 +409,43 @@ static void test_msix(void **state)
     assert_int_equal(vp->broken_count, 0);
 }
 
+/* Saved state: after a reset and a load the driver's rings, indices, features and MSI-X
+ * vectors are back and the next frame lands after the earlier ones. */
+static void test_saved_state(void **state)
+{
+    struct dev_fixture *f = *state;
+    struct virtio_pci *vp = &f->net.vp;
+    put_desc(&f->mem, RXD, 0, BUF, 2000, VIRTQ_DESC_F_WRITE);
+    put_desc(&f->mem, RXD, 1, BUF + 0x1000, 2000, VIRTQ_DESC_F_WRITE);
+    offer(&f->mem, RXA, 0);
+    offer(&f->mem, RXA, 1);
+    uint8_t frame[60] = { 0x52, 0x54, 0, 0x12, 0x34, 0x56, 1 };
+    net_port_send(&f->peer, frame, sizeof(frame));
+    mw(vp, 0x16, 1, 2);
+    mw(vp, 0x1a, 2, 2);
+    struct vmbuf b = { 0 };
+    vmstate_save(&virtio_net_vmstate, &f->net, &b);
+    assert_false(b.failed);
+    virtio_net_reset(&f->net);
+    assert_int_equal(vp->status, 0);
+    struct vmreader r = { .p = b.data, .left = b.len };
+    char err[200];
+    assert_int_equal(vmstate_load(&virtio_net_vmstate, &f->net, 1, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.left, 0);
+    assert_true(virtio_pci_running(vp));
+    assert_true(virtio_has_feature(vp, VIRTIO_NET_F_MRG_RXBUF));
+    assert_int_equal(vp->queue_vector[1], 2);
+    frame[6] = 2;
+    net_port_send(&f->peer, frame, sizeof(frame));
+    assert_int_equal(phys_read(&f->mem, RXU + 2, 2), 2);
+    assert_int_equal(phys_read(&f->mem, RXU + 12, 4), 1);           /* the second buffer */
+    assert_int_equal(phys_read(&f->mem, BUF + 0x1000 + 12 + 6, 1), 2);
+    /* A corrupted queue size is refused. */
+    vp->vq[0].size = 3;
+    assert_int_equal(virtio_pci_post_load(vp, err, sizeof(err)), -1);
+    vmbuf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -418,6 +455,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rx_mergeable, dev_setup, dev_teardown),
         cmocka_unit_test_setup_teardown(test_tx_to_backend, dev_setup, dev_teardown),
         cmocka_unit_test_setup_teardown(test_msix, dev_setup_msix, dev_teardown),
+        cmocka_unit_test_setup_teardown(test_saved_state, dev_setup_msix, dev_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
