@@ -1895,11 +1895,19 @@ static inline void need_pmode(struct cpu *cpu)
 }
 
 /* 0F 00: SLDT STR LLDT LTR VERR VERW. */
+/* CR4.UMIP: SGDT, SIDT, SLDT, STR and SMSW raise #GP(0) outside ring 0. */
+static inline void umip_check(struct cpu *cpu)
+{
+    if (UNLIKELY(cpu->cr4 & CR4_UMIP) && cpu->pe && (cpu->cpl != 0 || cpu->vm86))
+        raise_gp0(cpu);
+}
+
 static struct insn *h_grp6(struct cpu *cpu, struct insn *i)
 {
     need_pmode(cpu);
     switch (i->reg) {
     case 0: case 1: {
+        umip_check(cpu);
         uint16_t sel = i->reg == 0 ? cpu->ldtr.sel : cpu->tr.sel;
         if (!(i->pfx & P_MEM) && (i->pfx & P_OP32))
             cpu->regs[i->rm] = sel;
@@ -1935,6 +1943,7 @@ static struct insn *h_grp7(struct cpu *cpu, struct insn *i)
     case 0: case 1: {
         if (!(i->pfx & P_MEM))
             raise_ud(cpu);
+        umip_check(cpu);
         const struct dtr *d = i->reg == 0 ? &cpu->gdtr : &cpu->idtr;
         uint32_t off = ea(cpu, i);
         cpu_check_write(cpu, i->seg, off, 6);
@@ -1958,6 +1967,7 @@ static struct insn *h_grp7(struct cpu *cpu, struct insn *i)
         return next(cpu, i);
     }
     case 4:
+        umip_check(cpu);
         if (!(i->pfx & P_MEM) && op32)
             cpu->regs[i->rm] = cpu->cr0;
         else
@@ -2055,6 +2065,7 @@ static struct insn *h_msr(struct cpu *cpu, struct insn *i)
     need_cpl0(cpu);
     if (i->op == 0x30) {
         cpu_wrmsr(cpu, cpu->regs[R_ECX], ((uint64_t)cpu->regs[R_EDX] << 32) | cpu->regs[R_EAX]);
+        exec_jump_cache_clear(cpu);   /* EFER.NXE changes which pages may run */
     } else {
         uint64_t v = cpu_rdmsr(cpu, cpu->regs[R_ECX]);
         cpu->regs[R_EAX] = (uint32_t)v;

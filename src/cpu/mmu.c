@@ -10,6 +10,7 @@ enum { PTE_P = 1, PTE_W = 2, PTE_U = 4, PTE_A = 0x20, PTE_D = 0x40, PTE_PS = 0x8
 /* PAE reserved physical-address bits (36-bit physical addresses, no NX on P6). */
 #define PAE_RSVD_HI 0xfffffff000000000ull
 #define PAE_RSVD_2M 0x1fe000ull
+#define PAE_NX (1ull << 63)
 
 static inline uint8_t acc_bit(bool write, bool user)
 {
@@ -228,7 +229,8 @@ static bool page_walk(struct cpu *cpu, uint32_t lin, bool write, bool user, bool
                 perm &= (uint8_t)~(TLB_WS | TLB_WU);
             w->phys = (pde & 0xffc00000u) | (lin & 0x3ff000u);
             w->perm = perm;
-            w->flags = (uint8_t)(TLB_LARGE | ((pge && (pde & PTE_G)) ? TLB_GLOBAL : 0));
+            w->flags = (uint8_t)(TLB_LARGE | ((pge && (pde & PTE_G)) ? TLB_GLOBAL : 0) |
+                                 ((pde & PTE_U) ? TLB_USER : 0));
             return true;
         }
         uint32_t pte_addr = (pde & 0xfffff000u) | ((lin >> 10) & 0xffc);
@@ -250,7 +252,8 @@ static bool page_walk(struct cpu *cpu, uint32_t lin, bool write, bool user, bool
             perm &= (uint8_t)~(TLB_WS | TLB_WU);
         w->phys = pte & 0xfffff000u;
         w->perm = perm;
-        w->flags = (pge && (pte & PTE_G)) ? TLB_GLOBAL : 0;
+        w->flags = (uint8_t)(((pge && (pte & PTE_G)) ? TLB_GLOBAL : 0) |
+                             ((pde & pte & PTE_U) ? TLB_USER : 0));
         return true;
     }
 
@@ -266,7 +269,9 @@ static bool page_walk(struct cpu *cpu, uint32_t lin, bool write, bool user, bool
         *err = base_err;
         return false;
     }
-    if ((pde & PAE_RSVD_HI) || ((pde & PTE_PS) && (pde & PAE_RSVD_2M))) {
+    /* With EFER.NXE bit 63 is execute-disable, else reserved. */
+    uint64_t rsvd_hi = (cpu->sys.efer & EFER_NXE) ? PAE_RSVD_HI & ~PAE_NX : PAE_RSVD_HI;
+    if ((pde & rsvd_hi) || ((pde & PTE_PS) && (pde & PAE_RSVD_2M))) {
         *err = base_err | 9;
         return false;
     }
@@ -283,7 +288,8 @@ static bool page_walk(struct cpu *cpu, uint32_t lin, bool write, bool user, bool
         w->phys = ((uint32_t)pde & 0xffe00000u) | (lin & 0x1ff000u);
         w->perm = perm;
         w->flags = (uint8_t)(TLB_LARGE | ((pge && (pde & PTE_G)) ? TLB_GLOBAL : 0) |
-                             ((pde >> 32) & 0xf ? TLB_VOID : 0));
+                             ((pde >> 32) & 0xf ? TLB_VOID : 0) | ((pde & PAE_NX) ? TLB_NX : 0) |
+                             ((pde & PTE_U) ? TLB_USER : 0));
         return true;
     }
     uint32_t pte_addr = ((uint32_t)pde & 0xfffff000u) + ((lin >> 12) & 0x1ff) * 8;
@@ -292,7 +298,7 @@ static bool page_walk(struct cpu *cpu, uint32_t lin, bool write, bool user, bool
         *err = base_err;
         return false;
     }
-    if (pte & PAE_RSVD_HI) {
+    if (pte & rsvd_hi) {
         *err = base_err | 9;
         return false;
     }
@@ -310,7 +316,8 @@ static bool page_walk(struct cpu *cpu, uint32_t lin, bool write, bool user, bool
     w->phys = (uint32_t)pte & 0xfffff000u;
     w->perm = perm;
     w->flags = (uint8_t)(((pge && (pte & PTE_G)) ? TLB_GLOBAL : 0) |
-                         ((pte >> 32) & 0xf ? TLB_VOID : 0));
+                         ((pte >> 32) & 0xf ? TLB_VOID : 0) | (((pde | pte) & PAE_NX) ? TLB_NX : 0) |
+                         ((pde & pte & PTE_U) ? TLB_USER : 0));
     return true;
 }
 
@@ -329,6 +336,11 @@ void mmu_load_pdptes(struct cpu *cpu, uint32_t cr3)
 
 static _Noreturn void page_fault(struct cpu *cpu, uint32_t lin, uint32_t err)
 {
+    /* I/D: an instruction fetch, reported with PAE and EFER.NXE or with CR4.SMEP. */
+    if (cpu->sys.fetching && (((cpu->cr4 & CR4_PAE) && (cpu->sys.efer & EFER_NXE)) ||
+                              (cpu->cr4 & CR4_SMEP)))
+        err |= 0x10;
+    cpu->sys.fetching = false;
     cpu->cr2 = lin;
     log_printf(cpu->log, LOG_MMU, "#PF lin=%08x err=%x eip=%08x\n", lin, err, cpu->eip_start);
     cpu_exception(cpu, EXC_PF, err);
@@ -399,7 +411,15 @@ uint32_t cpu_translate(struct cpu *cpu, uint32_t linear, int acc)
 
 const uint8_t *cpu_fetch_ptr(struct cpu *cpu, uint32_t linear, uint32_t *paddr)
 {
-    struct tlb_entry *e = tlb_get(cpu, linear, false, cpu->cpl == 3);
+    bool user = cpu->cpl == 3;
+    cpu->sys.fetching = true;
+    struct tlb_entry *e = tlb_get(cpu, linear, false, user);
+    if (__builtin_expect(e->flags & (TLB_NX | TLB_USER), 0) && cpu->paging) {
+        /* Execute-disable page, or a user page fetched at CPL < 3 under SMEP. */
+        if ((e->flags & TLB_NX) || (!user && (e->flags & TLB_USER) && (cpu->cr4 & CR4_SMEP)))
+            page_fault(cpu, linear, 1u | (user ? 4u : 0u));
+    }
+    cpu->sys.fetching = false;
     *paddr = e->phys | (linear & 0xfff);
     return e->host ? e->host + (linear & 0xfff) : NULL;
 }

@@ -1,5 +1,5 @@
 /* CPU models: identity, feature bits and caches, and -cpu MODEL,+feat,-feat. Feature sets
- * only name what pcvm implements (no VME, PSE-36, 3DNow!, NX, long mode). Like QEMU,
+ * only name what pcvm implements (no VME, PSE-36, 3DNow!, long mode). Like QEMU,
  * every model sets the "hypervisor" bit (CPUID.1:ECX[31]): guests then know why there is no
  * PMU and no microcode to load. */
 #include <stdio.h>
@@ -89,13 +89,15 @@ static const struct cpu_model models[] = {
         .name = "max", .desc = "Everything pcvm implements",
         .vendor = "GenuineIntel", .family = 6, .model = 15, .stepping = 1,
         .max_leaf = 7, .max_ext_leaf = 0x80000004,
-        .leaf7_ebx = CPUID_7EBX_BMI1 | CPUID_7EBX_BMI2 | CPUID_7EBX_RDSEED | CPUID_7EBX_ADX,
+        .leaf7_ebx = CPUID_7EBX_BMI1 | CPUID_7EBX_SMEP | CPUID_7EBX_BMI2 | CPUID_7EBX_RDSEED |
+                     CPUID_7EBX_ADX,
         .features_edx = P6_FEATURES | CPUID_PAT | CPUID_CLFSH | CPUID_MMX | CPUID_FXSR |
                         CPUID_SSE | CPUID_SSE2,
         .features_ecx = CPUID_ECX_SSE3 | CPUID_ECX_PCLMUL | CPUID_ECX_SSSE3 | CPUID_ECX_SSE41 |
                         CPUID_ECX_SSE42 | CPUID_ECX_MOVBE | CPUID_ECX_POPCNT | CPUID_ECX_AES |
                         CPUID_ECX_RDRAND | CPUID_ECX_HYPERVISOR,
-        .ext_ecx = CPUID_E1ECX_ABM, .ext_edx = CPUID_EXT_RDTSCP, .leaf7_ecx = CPUID_7ECX_RDPID,
+        .ext_ecx = CPUID_E1ECX_ABM, .ext_edx = CPUID_EXT_NX | CPUID_EXT_RDTSCP,
+        .leaf7_ecx = CPUID_7ECX_UMIP | CPUID_7ECX_RDPID,
         .cache_leaf2 = { 0x02b3b001, 0x000000f0, 0, 0x2c04307d },
         .brand = "pcvm max CPU", .mhz = 2000, .has_cpuid = true,
     },
@@ -162,9 +164,10 @@ static const uint32_t implemented[W_COUNT] = {
     [W_1ECX] = CPUID_ECX_SSE3 | CPUID_ECX_PCLMUL | CPUID_ECX_SSSE3 | CPUID_ECX_SSE41 |
                CPUID_ECX_SSE42 | CPUID_ECX_MOVBE | CPUID_ECX_POPCNT | CPUID_ECX_AES |
                CPUID_ECX_RDRAND | CPUID_ECX_HYPERVISOR,
-    [W_7EBX] = CPUID_7EBX_BMI1 | CPUID_7EBX_BMI2 | CPUID_7EBX_RDSEED | CPUID_7EBX_ADX,
-    [W_7ECX] = CPUID_7ECX_RDPID,
-    [W_E1EDX] = CPUID_EXT_MMXEXT | CPUID_EXT_RDTSCP,
+    [W_7EBX] = CPUID_7EBX_BMI1 | CPUID_7EBX_SMEP | CPUID_7EBX_BMI2 | CPUID_7EBX_RDSEED |
+               CPUID_7EBX_ADX,
+    [W_7ECX] = CPUID_7ECX_UMIP | CPUID_7ECX_RDPID,
+    [W_E1EDX] = CPUID_EXT_NX | CPUID_EXT_MMXEXT | CPUID_EXT_RDTSCP,
     [W_E1ECX] = CPUID_E1ECX_ABM,
 };
 

@@ -30,11 +30,13 @@ for src in "$here"/*.asm; do
     if ! nasm "${defs[@]}" -I "$here/" -f bin -o "$out/$name.bin" "$src"; then
         echo "FAIL $name (nasm)"; failed=$((failed + 1)); continue
     fi
+    # A "; cpu: MODEL,+feat" line picks the -cpu argument (EMU=mini: pcvm's max model).
+    cpu=$(sed -n 's/^; cpu: *//p' "$src" | head -1)
     if [ "$emu" = mini ]; then
-        log=$(timeout 30 "${cmd[@]}" "$out/$name.bin" 2>&1)
+        log=$(timeout 30 "${cmd[@]}" "$out/$name.bin" ${cpu:+max} 2>&1)
     else
         log=$(timeout 30 "${cmd[@]}" -display none -m 64 -no-reboot -kernel "$out/$name.bin" \
-              -debugcon stdio -device isa-debug-exit,iobase=0xf4,iosize=1 2>&1)
+              ${cpu:+-cpu "$cpu"} -debugcon stdio -device isa-debug-exit,iobase=0xf4,iosize=1 2>&1)
     fi
     rc=$?
     if [ $rc -eq 1 ] && printf '%s\n' "$log" | grep -q '^PASS$'; then
