@@ -1302,8 +1302,41 @@ void gen_case(const struct gen_form *f, uint32_t form_id, uint32_t seed, uint32_
     c->len = (uint8_t)b.len;
 }
 
+/* True when the host CPU has the feature a 0F 38 / 0F 3A or VEX form needs. */
+static bool host_has_map23(const struct gen_form *f, const char **why)
+{
+    unsigned a, b, c1, d, b7, c;
+    if (!__get_cpuid(1, &a, &b, &c1, &d))
+        c1 = 0;
+    if (!__get_cpuid_count(7, 0, &a, &b7, &c, &d))
+        b7 = 0;
+    if (f->vex) {
+        const struct opcode_info *e = opcode_vex_lookup(f->map, f->opcode, f->pfx, f->reg);
+        unsigned bit = e && e->ext == OX_BMI2 ? 8 : 3;
+        *why = bit == 8 ? "the host CPU lacks BMI2" : "the host CPU lacks BMI1";
+        return !e || (b7 >> bit & 1);
+    }
+    const struct simd_op_info *e = opcode_map23_lookup(f->map, f->opcode, f->pfx, f->mem);
+    if (!e)
+        return true;   /* #UD forms: #UD on any host */
+    static const struct { uint8_t sf; uint8_t leaf7; uint8_t bit; const char *why; } need[] = {
+        { SF_SSSE3, 0, 9, "the host CPU lacks SSSE3" }, { SF_SSE41, 0, 19, "the host CPU lacks SSE4.1" },
+        { SF_SSE42, 0, 20, "the host CPU lacks SSE4.2" }, { SF_MOVBE, 0, 22, "the host CPU lacks MOVBE" },
+        { SF_AES, 0, 25, "the host CPU lacks AES-NI" }, { SF_PCLMUL, 0, 1, "the host CPU lacks PCLMULQDQ" },
+        { SF_ADX, 1, 19, "the host CPU lacks ADX" },
+    };
+    for (unsigned k = 0; k < ARRAY_N(need); k++)
+        if (need[k].sf == e->feature) {
+            *why = need[k].why;
+            return ((need[k].leaf7 ? b7 : c1) >> need[k].bit) & 1;
+        }
+    return true;
+}
+
 bool gen_host_feature_mismatch(const struct gen_form *f, const char **why)
 {
+    if (f->map >= 2)
+        return !host_has_map23(f, why);
     if (f->family != TC_INT || f->rep != 0xf3 || f->kind == K_STRING || f->map != 1)
         return false;
     unsigned a, b, c, d;

@@ -52,7 +52,8 @@ void gen_case(const struct gen_form *f, uint32_t form_id, uint32_t seed, uint32_
 bool gen_form_matches(const struct gen_form *f, const char *name);
 
 /* True when the host CPU runs form f differently from pcvm's max model for lack of a common
- * feature (TZCNT without host BMI1, LZCNT without host LZCNT); *why says so. */
+ * feature (TZCNT without host BMI1, LZCNT without host LZCNT, the 0F 38 / 0F 3A and VEX forms
+ * without SSSE3, SSE4.x, MOVBE, AES-NI, PCLMULQDQ, ADX, BMI1/BMI2 on the host); *why says so. */
 bool gen_host_feature_mismatch(const struct gen_form *f, const char **why);
 
 /* Range [*lo, *hi) of the data buffer whose contents the comparison ignores (x87 FNSTENV /
