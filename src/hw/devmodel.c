@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #define VM_PAGE 4096u
 
@@ -169,6 +171,41 @@ void vmstate_save(const struct vmstate_desc *desc, const void *opaque, struct vm
     }
 }
 
+/* The kernel's page map of a heap buffer: one entry per host page it spans (read at once:
+ * a system call per page costs more than the check). */
+struct buf_pagemap {
+    uint64_t *ent;
+    uintptr_t first;                /* host page number of ent[0] */
+    size_t n;
+};
+
+static void pagemap_read(struct buf_pagemap *m, const uint8_t *buf, size_t len)
+{
+    memset(m, 0, sizeof(*m));
+    m->first = (uintptr_t)buf / VM_PAGE;
+    size_t n = ((uintptr_t)buf + len - 1) / VM_PAGE - m->first + 1;
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    m->ent = malloc(n * 8);
+    if (m->ent && pread(fd, m->ent, n * 8, (off_t)(m->first * 8)) == (ssize_t)(n * 8))
+        m->n = n;
+    close(fd);
+}
+
+/* Whether [p, p+len) reads as zero. Buffers are heap memory (anonymous): a host page the
+ * page map shows neither present nor swapped was never written, so it is zero without
+ * touching it (a touch would fault it in; video memory has thousands of them). */
+static bool buffer_is_zero(const struct buf_pagemap *m, const uint8_t *p, size_t len)
+{
+    static const uint8_t zero[VM_PAGE];
+    uintptr_t first = (uintptr_t)p / VM_PAGE, last = ((uintptr_t)p + len - 1) / VM_PAGE;
+    bool untouched = m->n && first >= m->first && last - m->first < m->n;
+    for (uintptr_t pg = first; untouched && pg <= last; pg++)
+        untouched = !(m->ent[pg - m->first] >> 62 & 3);
+    return untouched || (len <= VM_PAGE && !memcmp(p, zero, len));
+}
+
 /* Parse (dry: only check) the fields of desc at version into opaque. */
 static int load_fields(const struct vmstate_desc *desc, uint8_t *base, uint32_t version, struct vmreader *r,
                        bool dry, const char *path, char *err, size_t errlen)
@@ -220,16 +257,23 @@ static int load_fields(const struct vmstate_desc *desc, uint8_t *base, uint32_t 
             }
         } else if (f->type == VMF_BUFFER) {
             uint8_t *buf = p ? *(uint8_t **)p : NULL;
-            for (uint32_t off = 0; off < f->count; off += VM_PAGE) {
+            struct buf_pagemap pagemap = { 0 };
+            if (!dry && buf)
+                pagemap_read(&pagemap, buf, f->count);
+            int rc = 0;
+            for (uint32_t off = 0; off < f->count && !rc; off += VM_PAGE) {
                 uint32_t len = f->count - off < VM_PAGE ? f->count - off : VM_PAGE;
                 uint8_t nz;
                 if (!vmreader_get(r, &nz, 1) || nz > 1)
-                    return fail(err, errlen, "%s: buffer '%s' is corrupt", path, f->name);
-                if (nz ? !vmreader_get(r, dry || !buf ? NULL : buf + off, len) : false)
-                    return fail(err, errlen, "%s: state ends inside buffer '%s'", path, f->name);
-                if (!nz && !dry && buf)
-                    memset(buf + off, 0, len);
+                    rc = fail(err, errlen, "%s: buffer '%s' is corrupt", path, f->name);
+                else if (nz ? !vmreader_get(r, dry || !buf ? NULL : buf + off, len) : false)
+                    rc = fail(err, errlen, "%s: state ends inside buffer '%s'", path, f->name);
+                else if (!nz && !dry && buf && !buffer_is_zero(&pagemap, buf + off, len))
+                    memset(buf + off, 0, len);   /* only pages not zero already */
             }
+            free(pagemap.ent);
+            if (rc)
+                return rc;
         }
     }
     return 0;

@@ -289,17 +289,31 @@ static int op_drives(struct pc *pc, struct snap_drive *d, const char *vmstate, c
     return n;
 }
 
+/* Every snapshot of a drive (malloc'ed; *n their count, 0 on failure). */
+static struct qcow2_snapshot_info *list_snaps(struct block_dev *bs, int *n)
+{
+    struct qcow2_info qi;
+    qcow2_get_info(bs, &qi);
+    struct qcow2_snapshot_info *sn = calloc((size_t)qi.nb_snapshots + 1, sizeof(*sn));
+    *n = sn ? qcow2_snapshot_list(bs, sn, qi.nb_snapshots) : 0;
+    if (*n < 0)
+        *n = 0;
+    return sn;
+}
+
 static bool drive_has(struct block_dev *bs, const char *name, struct qcow2_snapshot_info *info)
 {
-    struct qcow2_snapshot_info sn[256];
-    int n = qcow2_snapshot_list(bs, sn, 256);
-    for (int i = 0; i < n; i++)
+    int n;
+    struct qcow2_snapshot_info *sn = list_snaps(bs, &n);
+    bool found = false;
+    for (int i = 0; i < n && !found; i++)
         if (!strcmp(sn[i].name, name)) {
             if (info)
                 *info = sn[i];
-            return true;
+            found = true;
         }
-    return false;
+    free(sn);
+    return found;
 }
 
 static const char *qerr(struct block_dev *bs, int r)
@@ -555,13 +569,13 @@ static void info_snapshots(struct monitor *mon, const char *args, void *opaque)
         monitor_printf(mon, "%s\n", err);
         return;
     }
-    static struct qcow2_snapshot_info sn[4][256];
+    struct qcow2_snapshot_info *sn[4];
     int cnt[4];
     for (int i = 0; i < n; i++)
-        cnt[i] = qcow2_snapshot_list(d[i].bs, sn[i], 256);
-    bool on_all[256] = { false };
+        sn[i] = list_snaps(d[i].bs, &cnt[i]);
+    bool *on_all = calloc((size_t)cnt[0] + 1, sizeof(bool));
     int total = 0;
-    for (int k = 0; k < cnt[0]; k++) {
+    for (int k = 0; k < cnt[0] && on_all; k++) {
         bool all = true;
         for (int i = 1; i < n && all; i++)
             all = drive_has(d[i].bs, sn[0][k].name, NULL);
@@ -572,7 +586,7 @@ static void info_snapshots(struct monitor *mon, const char *args, void *opaque)
         monitor_printf(mon, "List of snapshots present on all disks:\n");
         dump_header(mon);
         for (int k = 0; k < cnt[0]; k++)
-            if (on_all[k])
+            if (on_all && on_all[k])
                 dump_row(mon, &sn[0][k], "--");   /* IDs may differ between disks */
     } else {
         monitor_printf(mon, "None\n");
@@ -593,6 +607,9 @@ static void info_snapshots(struct monitor *mon, const char *args, void *opaque)
             dump_row(mon, &sn[i][k], NULL);
         }
     }
+    for (int i = 0; i < n; i++)
+        free(sn[i]);
+    free(on_all);
 }
 
 static void hmp_savevm(struct monitor *mon, const char *args, void *opaque)

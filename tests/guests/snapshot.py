@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Whole-machine snapshots with Debian's 686 Linux on a qcow2 disk; one boot for every check.
 
-The guest (256 MiB, busybox initramfs, ata_piix, the default e1000 on user networking) writes a marker in RAM (/tmp on
+The guest (256 MiB, -smp 2, busybox initramfs, ata_piix, the default e1000 on user networking) writes a marker in RAM (/tmp on
 the initramfs), starts a counter that ticks once a second (timer interrupts) and writes a block
 of its disk; then, over the HMP socket:
   - `savevm snap1`; `info snapshots` lists snap1 with a VM size;
@@ -39,7 +39,7 @@ def check(problems, cond, what):
 
 
 def machine_argv(disk, initrd, hmp_path, qmp_path, extra=()):
-    return [emulator(), '-m', '256', '-kernel', os.path.join(cache_dir(), 'guests', 'vmlinuz-686'),
+    return [emulator(), '-m', '256', '-smp', '2', '-kernel', os.path.join(cache_dir(), 'guests', 'vmlinuz-686'),
             '-initrd', initrd, '-append', 'console=ttyS0', '-nographic',
             '-drive', 'file=%s,format=qcow2,if=ide,index=0' % disk,
             '-monitor', 'unix:%s,server,nowait' % hmp_path,
