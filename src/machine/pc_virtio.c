@@ -74,6 +74,10 @@ static int add_blk(struct pc_virtio *v, const struct vm_drive *d, const char *se
         return fail(err, errlen, "pcvm: %s: cannot create the device", what);
     }
     v->blk[v->n_blk] = s;
+    if (d->id)
+        snprintf(v->bs_name[v->n_blk], sizeof(v->bs_name[0]), "%s", d->id);
+    else
+        snprintf(v->bs_name[v->n_blk], sizeof(v->bs_name[0]), "virtio%u", v->n_blk);
     v->bs[v->n_blk++] = bs;
     return 0;
 }

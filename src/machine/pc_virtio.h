@@ -20,6 +20,7 @@
 struct pc_virtio {
     struct virtio_blk *blk[PC_MAX_VIRTIO];
     struct block_dev *bs[PC_MAX_VIRTIO];   /* opened for blk[i], owned */
+    char bs_name[PC_MAX_VIRTIO][64];       /* its drive's id, or virtioN as QEMU names if=virtio */
     unsigned n_blk;
     struct virtio_rng *rng[PC_MAX_VIRTIO];
     unsigned n_rng;

@@ -208,20 +208,35 @@ int pc_state_load(struct pc *pc, const struct mstate_source *src, bool *changed,
 
 /* ---- the drives ---- */
 
-int snap_drives(struct pc *pc, struct snap_drive *out, char *err, size_t errlen)
+/* Every writable drive (IDE, then virtio-blk), named as info block names it; the count. */
+static int writable_drives(struct pc *pc, struct snap_drive *out, int max)
 {
     int n = 0;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 4 && n < max; i++) {
         struct block_dev *bs = pc->drives[i];
         if (!bs || bs->readonly)
             continue;
-        struct snap_drive *d = &out[n];
-        d->bs = bs;
-        pc_drive_name(pc, i, d->name, sizeof(d->name));
-        if (strcmp(block_format_name(bs), "qcow2"))
-            return fail(err, errlen, "Device '%s' is writable but does not support snapshots", d->name);
+        out[n].bs = bs;
+        pc_drive_name(pc, i, out[n].name, sizeof(out[n].name));
         n++;
     }
+    for (unsigned i = 0; i < pc->virtio.n_blk && n < max; i++) {
+        struct block_dev *bs = pc->virtio.bs[i];
+        if (!bs || bs->readonly)
+            continue;
+        out[n].bs = bs;
+        snprintf(out[n].name, sizeof(out[n].name), "%s", pc->virtio.bs_name[i]);
+        n++;
+    }
+    return n;
+}
+
+int snap_drives(struct pc *pc, struct snap_drive *out, char *err, size_t errlen)
+{
+    int n = writable_drives(pc, out, SNAP_MAX_DRIVES);
+    for (int i = 0; i < n; i++)
+        if (strcmp(block_format_name(out[i].bs), "qcow2"))
+            return fail(err, errlen, "Device '%s' is writable but does not support snapshots", out[i].name);
     return n;
 }
 
@@ -231,7 +246,7 @@ static int pick_drives(struct snap_drive *d, int *n, const char *const *devices,
 {
     if (!devices)
         return 0;
-    struct snap_drive keep[4];
+    struct snap_drive keep[SNAP_MAX_DRIVES];
     int k = 0;
     for (unsigned i = 0; i < ndevices; i++) {
         int j = 0;
@@ -239,7 +254,7 @@ static int pick_drives(struct snap_drive *d, int *n, const char *const *devices,
             j++;
         if (j == *n)
             return fail(err, errlen, "No block device node '%s'", devices[i]);
-        if (k < 4)
+        if (k < SNAP_MAX_DRIVES)
             keep[k++] = d[j];
     }
     memcpy(d, keep, sizeof(keep[0]) * (size_t)k);
@@ -251,19 +266,11 @@ static int pick_drives(struct snap_drive *d, int *n, const char *const *devices,
 static int op_drives(struct pc *pc, struct snap_drive *d, const char *vmstate, const char *const *devices,
                      unsigned ndevices, bool need_vmstate, char *err, size_t errlen)
 {
-    struct snap_drive all[4];
+    struct snap_drive all[SNAP_MAX_DRIVES];
     int n;
     if (devices) {
         /* Only the named drives: a writable raw drive elsewhere does not matter. */
-        n = 0;
-        for (int i = 0; i < 4; i++) {
-            struct block_dev *bs = pc->drives[i];
-            if (!bs || bs->readonly)
-                continue;
-            all[n].bs = bs;
-            pc_drive_name(pc, i, all[n].name, sizeof(all[n].name));
-            n++;
-        }
+        n = writable_drives(pc, all, SNAP_MAX_DRIVES);
         if (pick_drives(all, &n, devices, ndevices, err, errlen) < 0)
             return -1;
         for (int i = 0; i < n; i++)
@@ -345,7 +352,7 @@ static void restore_run(struct pc *pc, struct run_saved r)
 int pc_snapshot_save(struct pc *pc, const char *name, bool overwrite, const char *vmstate,
                      const char *const *devices, unsigned ndevices, char *err, size_t errlen)
 {
-    struct snap_drive d[4];
+    struct snap_drive d[SNAP_MAX_DRIVES];
     int n = op_drives(pc, d, vmstate, devices, ndevices, true, err, errlen);
     if (n < 0)
         return -1;
@@ -441,7 +448,7 @@ void snap_after_failed_load(struct pc *pc)
 int pc_snapshot_load(struct pc *pc, const char *name, const char *vmstate, const char *const *devices,
                      unsigned ndevices, char *err, size_t errlen)
 {
-    struct snap_drive d[4];
+    struct snap_drive d[SNAP_MAX_DRIVES];
     int n = op_drives(pc, d, vmstate, devices, ndevices, true, err, errlen);
     if (n < 0)
         return -1;
@@ -504,7 +511,7 @@ fail_early:
 int pc_snapshot_delete(struct pc *pc, const char *name, const char *const *devices, unsigned ndevices,
                        char *err, size_t errlen)
 {
-    struct snap_drive d[4];
+    struct snap_drive d[SNAP_MAX_DRIVES];
     int n = op_drives(pc, d, NULL, devices, ndevices, false, err, errlen);
     if (n < 0)
         return -1;
@@ -562,15 +569,15 @@ static void info_snapshots(struct monitor *mon, const char *args, void *opaque)
 {
     (void)args;
     struct pc *pc = opaque;
-    struct snap_drive d[4];
+    struct snap_drive d[SNAP_MAX_DRIVES];
     char err[256];
     int n = op_drives(pc, d, NULL, NULL, 0, true, err, sizeof(err));
     if (n < 0) {
         monitor_printf(mon, "%s\n", err);
         return;
     }
-    struct qcow2_snapshot_info *sn[4];
-    int cnt[4];
+    struct qcow2_snapshot_info *sn[SNAP_MAX_DRIVES];
+    int cnt[SNAP_MAX_DRIVES];
     for (int i = 0; i < n; i++)
         sn[i] = list_snaps(d[i].bs, &cnt[i]);
     bool *on_all = calloc((size_t)cnt[0] + 1, sizeof(bool));

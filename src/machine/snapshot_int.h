@@ -19,6 +19,7 @@ struct snap_drive {
 };
 
 #define SNAP_MAX_JOBS 16
+#define SNAP_MAX_DRIVES 20          /* 4 IDE + PC_MAX_VIRTIO virtio-blk */
 
 /* A QMP job (snapshot-save/-load/-delete), run from the main loop after its command returned. */
 struct snap_job {
