@@ -442,12 +442,13 @@ void lapic_write(struct lapic *s, uint32_t offset, uint32_t value)
         /* Keep the current count continuous across a divider change. */
         uint32_t cur = lapic_timer_current(s);
         s->timer_dcr = value & 0xb;
-        if (s->timer_initial) {
+        /* A one-shot that ran out (cur 0) keeps its timer: if the run loop has not served
+         * it yet, its interrupt is still due; dropping it left a guest idling forever. */
+        if (s->timer_initial && cur) {
             uint32_t done = s->timer_initial - cur;
             s->timer_start = vclock_now(s->clock) - (int64_t)done * timer_divisor(s);
             vtimer_del(&s->timer);
-            if (cur)
-                timer_arm_count(s, true);
+            timer_arm_count(s, true);
         }
         break;
     }

@@ -120,6 +120,17 @@ static void timer_one_shot(void **state)
     assert_int_equal(lapic_read(a, 0x100 + 0x20), 0);
     assert_int_equal(vclock_next_deadline(&f->clock), INT64_MAX);  /* one-shot: done */
 
+    /* A divider write after the count ran out but before the timer was served (the vCPU's
+     * slice went on past the deadline) keeps the interrupt: Linux rewrites TDCR whenever it
+     * puts the timer in one-shot mode. */
+    lapic_write(a, 0x380, 100);                               /* at 6000: due at 6100 */
+    f->insns = 6200;
+    lapic_write(a, 0x3e0, 0x0b);
+    vclock_run_timers(&f->clock);
+    assert_true(intr(f, 0));
+    assert_int_equal(lapic_intr_ack(a), 0x40);
+    lapic_write(a, 0xb0, 0);
+
     /* Divide by 16: the count drops once every 16 ns. */
     lapic_write(a, 0x3e0, 0x03);
     f->insns = 10000;
