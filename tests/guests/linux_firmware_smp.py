@@ -1,10 +1,9 @@
 #!/usr/bin/env python3
-"""linux_firmware.py at -smp 2 (SeaBIOS + GRUB from an MBR disk, two CPUs).  Neither is in the
-default list: after a firmware boot the guest sometimes stops waking up (an RCU stall "timer
-wakeup didn't happen" on CPU 1; once at -smp 1 a guest sleeping with pcvm at 0 % CPU right after
-the ACPI button driver loaded) and once Linux panicked with "IO-APIC + timer doesn't work", in
-about 4 of 8 boots on a 2-core host at load 12-14; -kernel boots and the GRUB CD boot of
-tests/block/guest_ide.sh (no button driver, scripted init) did not show it.  Open bug."""
+"""linux_firmware.py at -smp 2 (SeaBIOS + GRUB from an MBR disk, two CPUs).  Both are in the
+default list.  They used to hang or panic in about half the boots on a loaded host (an RCU
+stall "timer wakeup didn't happen", "IO-APIC + timer doesn't work"): host stalls made guest
+time jump over PIT and APIC ticks, so Linux's calibrations and timer checks went wrong; the run
+loop now limits the virtual clock per slice (issue 13, docs/ARCHITECTURE.md "Host stalls")."""
 import os
 
 os.environ['PCVM_FIRMWARE_SMP'] = '2'
