@@ -3,7 +3,8 @@
  * is written by a fresh client connection, which then hangs up. Checked on every input: the
  * server thread takes the connection, lets it go (no client left behind), and the display's
  * event queue (keys, pointer, refresh requests the bytes produced) drains on the main thread.
- * Sources: src/ui/vnc.c src/ui/display.c src/ui/vga_render.c src/ui/keymap.c src/hw/i8042.c
+ * Sources: src/ui/vnc.c src/ui/display.c src/ui/display_console.c src/ui/vga_render.c
+ *          src/ui/keymap.c src/chardev/chardev_vc.c src/hw/i8042.c
  *          src/hw/ps2.c src/hw/vga.c src/hw/pci.c src/mem/memory.c src/util/mainloop.c
  *          src/util/vclock.c src/util/log.c -lvncserver -lpthread */
 #include <errno.h>
