@@ -161,6 +161,7 @@ void vtimer_init(struct vtimer *t, struct vclock *c, vtimer_fn cb, void *opaque)
     t->clock = c;
     t->next = 0;
     t->armed = false;
+    t->deferrable = false;
 }
 
 void vtimer_del(struct vtimer *t)
