@@ -49,9 +49,13 @@ static const struct vmstate_field sys_fields[] = {
       .count = 1, .since = 2 },
     { .name = "efer", .type = VMF_U64, .offset = offsetof(struct cpu_sys_state, efer),
       .count = 1, .since = 2 },
+    { .name = "kvm_system_time", .type = VMF_U64, .offset = offsetof(struct cpu_sys_state, kvm_system_time),
+      .count = 1, .since = 3 },
+    { .name = "kvm_wall_clock", .type = VMF_U64, .offset = offsetof(struct cpu_sys_state, kvm_wall_clock),
+      .count = 1, .since = 3 },
     VMF_END_OF_LIST,
 };
-static const struct vmstate_desc sys_vmstate = { .name = "cpu-sys", .version = 2, .min_version = 1,
+static const struct vmstate_desc sys_vmstate = { .name = "cpu-sys", .version = 3, .min_version = 1,
                                                  .fields = sys_fields };
 
 /* Lazy flags become plain EFLAGS bits; only the architectural value is saved. */

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cpu/sysint.h"
+#include "cpu/kvm_para.h"
 
 static uint32_t str4(const char *s)
 {
@@ -208,6 +209,8 @@ void cpu_cpuid(struct cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4]
         }
         return;
     }
+    if (kvm_para_cpuid(cpu, leaf, out))
+        return;
     uint32_t max = cpuid_max_leaf(cpu);
     basic_leaf(cpu, leaf > max ? max : leaf, subleaf, out);
 }

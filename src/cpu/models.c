@@ -471,8 +471,16 @@ int cpu_model_set_feature(struct cpu_model *model, const char *spec, char *err, 
         model->enforce = on;
         return 0;
     }
-    if (!strcasecmp(name, "check") || !strcasecmp(name, "kvm") || !strcasecmp(name, "migratable"))
-        return 0;   /* warnings are always printed; pcvm has no KVM interface to hide */
+    if (!strcasecmp(name, "kvm")) {
+        model->kvm_off = !on;       /* the KVM CPUID leaves and MSRs (cpu/kvm_para.h) */
+        return 0;
+    }
+    if (!strcasecmp(name, "kvmclock") || !strcasecmp(name, "kvm-clock")) {
+        model->kvmclock_off = !on;
+        return 0;
+    }
+    if (!strcasecmp(name, "check") || !strcasecmp(name, "migratable"))
+        return 0;   /* warnings are always printed */
     if (!strcasecmp(name, "host-phys-bits")) {
         if (on) {
             unsigned a = 0, b, c, d;

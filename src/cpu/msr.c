@@ -2,6 +2,7 @@
  * counters are left out (#GP): pcvm does not count events, and guests then fall back to
  * software events, as they do under QEMU's TCG. */
 #include "cpu/sysint.h"
+#include "cpu/kvm_para.h"
 
 enum {
     MSR_TSC = 0x10, MSR_PLATFORM_ID = 0x17, MSR_APIC_BASE = 0x1b, MSR_EBL_CR_POWERON = 0x2a,
@@ -83,6 +84,9 @@ static bool has(const struct cpu *cpu, uint32_t f)
 uint64_t cpu_rdmsr(struct cpu *cpu, uint32_t index)
 {
     check_msr_access(cpu);
+    uint64_t kvm_value;
+    if (kvm_para_rdmsr(cpu, index, &kvm_value))
+        return kvm_value;
     struct cpu_sys_state *s = &cpu->sys;
     bool p6 = cpu->model->family >= 6;
     switch (index) {
@@ -178,6 +182,8 @@ uint64_t cpu_rdmsr(struct cpu *cpu, uint32_t index)
 void cpu_wrmsr(struct cpu *cpu, uint32_t index, uint64_t value)
 {
     check_msr_access(cpu);
+    if (kvm_para_wrmsr(cpu, index, value))
+        return;
     struct cpu_sys_state *s = &cpu->sys;
     bool p6 = cpu->model->family >= 6;
     switch (index) {
@@ -185,6 +191,7 @@ void cpu_wrmsr(struct cpu *cpu, uint32_t index, uint64_t value)
         /* Writes set the counter; P6 writes only the low 32 bits, zero-extended. */
         s->tsc_offset = 0;
         s->tsc_offset = (p6 ? (value & 0xffffffffu) : value) - cpu_read_tsc(cpu);
+        kvm_para_tsc_changed(cpu);
         return;
     case MSR_APIC_BASE:
         if (has(cpu, CPUID_APIC)) {

@@ -95,6 +95,8 @@ struct cpu_model {
     uint32_t leaf6_eax;                    /* leaf 6 (thermal and power) */
     uint32_t phys_bits;                    /* leaf 0x80000008 EAX[7:0]; 0 means 32 */
     bool enforce;                          /* -cpu ...,enforce: unimplemented features are fatal */
+    bool kvm_off;                          /* -cpu ...,kvm=off: no KVM CPUID leaves or MSRs */
+    bool kvmclock_off;                     /* -cpu ...,-kvmclock: no kvmclock */
     uint32_t cache_leaf2[4];               /* leaf 2 descriptors (Intel) */
     uint32_t amd_l1[4], amd_l2[4];         /* leaves 0x80000005/6 */
     char brand[49];                        /* leaves 0x80000002..4 */
@@ -143,6 +145,7 @@ struct cpu_sys_state {
     uint64_t tsc_aux;        /* IA32_TSC_AUX (RDTSCP, RDPID): Linux stores the CPU number */
     uint64_t efer;           /* IA32_EFER: SCE and NXE (no long mode) */
     bool fetching;           /* a code fetch is being translated: #PF gets the I/D bit */
+    uint64_t kvm_system_time, kvm_wall_clock;   /* kvmclock MSRs (cpu/kvm_para.h) */
 };
 
 /* Free what cpu_init allocated (the TLB). */

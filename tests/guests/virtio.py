@@ -28,6 +28,8 @@ initramfs, then:
     chown in the mapped share shows in the guest and lands in user.virtfs.* on the host;
   - every device uses MSI-X: /proc/interrupts lists PCI-MSI vectors for the config changes and
     each queue (virtioN-config, -req.0, -input.0, -output.0, -input, -requests), and they fired;
+  - the paravirtual clock (on by default): dmesg says "kvm-clock: Using msrs 4b564d01 and
+    4b564d00" and the current clocksource is kvm-clock;
   - -d guest_errors logged nothing about virtio.
 Ports: PCVM_VIRTIO_PORT_BASE (default 46400) + 1, 2, 80.
 """
@@ -321,7 +323,12 @@ def test(log_path, consoles):
                 problems.append('no MSI-X vector virtioN-%s in /proc/interrupts: %r' % (name, out.strip()[-600:]))
             elif name in ('req.0', 'input.0') and int(m.group(1)) == 0:
                 problems.append('the MSI-X vector virtioN-%s never fired' % name)
+        out = c.run('cat /sys/devices/system/clocksource/clocksource0/current_clocksource', 60, 'clocksource')
+        if not re.search(r'^kvm-clock\s*$', out, re.M):
+            problems.append('the clocksource is %r, not kvm-clock' % out.strip())
         full = c.run('dmesg', 120, 'dmesg')
+        if 'kvm-clock: Using msrs 4b564d01 and 4b564d00' not in full:
+            problems.append('dmesg lacks "kvm-clock: Using msrs 4b564d01 and 4b564d00"')
         for rx, what in ((r'virtio_blk virtio\d+: \[vda\] 2048 512-byte logical blocks', 'vda with 2048 sectors'),
                          (r'virtio_blk virtio\d+: \[vdb\] 16384 512-byte logical blocks', 'vdb with 16384 sectors')):
             if not re.search(rx, full):

@@ -1,6 +1,7 @@
 /* CPU models, CPUID, MSRs, control registers and the reset state (Intel SDM vol. 2 CPUID,
  * vol. 3 table 9-1 and ch. 2 / MSR chapter; AP-485 for leaf 2 descriptors). */
 #include "../cpu/sys/harness.h"
+#include "cpu/kvm_para.h"
 
 static void test_reset_state(void **state)
 {
@@ -361,6 +362,81 @@ static void test_io_permission(void **state)
     fx_free(f);
 }
 
+/* KVM's paravirtual leaves and kvmclock (KVM's Documentation/virt/kvm/x86/cpuid.rst and msr.rst). */
+static void test_kvm_para(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new("pentium3");
+    struct cpu *cpu = &f->cpu;
+    uint32_t r[4];
+    cpu_cpuid(cpu, 1, 0, r);
+    assert_true(r[2] & CPUID_ECX_HYPERVISOR);
+    cpu_cpuid(cpu, 0x40000000u, 0, r);
+    assert_int_equal(r[0], 0x40000001u);
+    assert_memory_equal(&r[1], "KVMKVMKVM\0\0\0", 12);
+    cpu_cpuid(cpu, 0x40000001u, 0, r);
+    assert_int_equal(r[0], (1u << 0) | (1u << 1) | (1u << 3) | (1u << 24));
+    assert_int_equal(r[1] | r[2] | r[3], 0);
+    /* The system-time structure: even version, scale, stable flag, the TSC of now. */
+    cpu_wrmsr(cpu, 0x10, 123456789);
+    cpu_wrmsr(cpu, MSR_KVM_SYSTEM_TIME_NEW, 0x3000 | 1);
+    assert_int_equal(cpu_rdmsr(cpu, MSR_KVM_SYSTEM_TIME_NEW), 0x3001);
+    uint32_t version = phys_read(&f->mem, 0x3000, 4);
+    assert_int_equal(version & 1, 0);
+    assert_true(version >= 2);
+    uint64_t tsc = phys_read(&f->mem, 0x3008, 4) | (uint64_t)phys_read(&f->mem, 0x300c, 4) << 32;
+    assert_int_equal(tsc, cpu_read_tsc(cpu));
+    uint32_t mul = phys_read(&f->mem, 0x3018, 4);
+    int8_t shift = (int8_t)phys_read(&f->mem, 0x301c, 1);
+    assert_int_equal(phys_read(&f->mem, 0x301d, 1), PVCLOCK_TSC_STABLE_BIT);
+    uint32_t m2;
+    int8_t s2;
+    kvm_para_time_scale(cpu->model->mhz, &m2, &s2);
+    assert_int_equal(mul, m2);
+    assert_int_equal(shift, s2);
+    /* The scale turns one second of TSC ticks into 10^9 ns (within 1 ns) for any rate. */
+    static const uint32_t rates[] = { 100, 233, 1000, 1400, 2000, 3333, 4000 };
+    for (unsigned i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
+        kvm_para_time_scale(rates[i], &m2, &s2);
+        uint64_t delta = (uint64_t)rates[i] * 1000000;
+        delta = s2 >= 0 ? delta << s2 : delta >> -s2;
+        uint64_t ns = (uint64_t)(((unsigned __int128)delta * m2) >> 32);
+        assert_true(ns >= 999999999 && ns <= 1000000001);
+    }
+    /* A TSC write refreshes the structure (a new version, the new TSC). */
+    cpu_wrmsr(cpu, 0x10, 5);
+    assert_int_equal(phys_read(&f->mem, 0x3000, 4), version + 2);
+    assert_int_equal(phys_read(&f->mem, 0x3008, 4), 5);
+    /* Wall clock: the host's time of day (the virtual clock is at 0 here). */
+    cpu_wrmsr(cpu, MSR_KVM_WALL_CLOCK_NEW, 0x4000);
+    int64_t now = host_realtime_ns() / 1000000000;
+    int64_t sec = phys_read(&f->mem, 0x4004, 4);
+    assert_true(sec >= now - 5 && sec <= now + 5);
+    assert_int_equal(phys_read(&f->mem, 0x4000, 4) & 1, 0);
+    /* An address outside RAM is kept but never written. */
+    cpu_wrmsr(cpu, MSR_KVM_SYSTEM_TIME, 0xfffff000u | 1);
+    assert_int_equal(cpu_rdmsr(cpu, MSR_KVM_SYSTEM_TIME), 0xfffff001u);
+    /* Power-on reset disables the clock. */
+    cpu_reset(cpu);
+    assert_int_equal(cpu_rdmsr(cpu, MSR_KVM_SYSTEM_TIME_NEW), 0);
+    /* -cpu ...,-kvmclock: the leaves stay, the clock goes; kvm=off: the leaves go too. */
+    struct cpu_model m = *cpu->model;
+    char err[128];
+    assert_int_equal(cpu_model_set_feature(&m, "-kvmclock", err, sizeof(err)), 0);
+    cpu->model = &m;
+    cpu_cpuid(cpu, 0x40000001u, 0, r);
+    assert_int_equal(r[0], 1u << 1);
+    uint64_t v;
+    assert_false(kvm_para_rdmsr(cpu, MSR_KVM_SYSTEM_TIME_NEW, &v));
+    assert_int_equal(cpu_model_set_feature(&m, "kvm=off", err, sizeof(err)), 0);
+    cpu_cpuid(cpu, 0x40000000u, 0, r);
+    assert_int_not_equal(r[1], 0x4b4d564bu);
+    uint32_t top[4];
+    cpu_cpuid(cpu, 2, 0, top);
+    assert_memory_equal(r, top, sizeof(top));     /* as any leaf beyond the maximum */
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_control_registers),
         cmocka_unit_test(test_sysenter_sysexit),
         cmocka_unit_test(test_io_permission),
+        cmocka_unit_test(test_kvm_para),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
