@@ -59,6 +59,8 @@ enum insn_form_kind {
     FORM_POP,       /* pop dst32 (32-bit stack) */
     FORM_CALL,      /* call rel32 (32-bit code and stack) */
     FORM_RET,       /* ret (32-bit code and stack) */
+    FORM_CMOV,      /* dst32 <- src32 when cc holds (registers) */
+    FORM_SETCC,     /* byte register dst <- cc holds */
 };
 struct insn_form {
     enum insn_form_kind kind;

@@ -2476,6 +2476,16 @@ void exec_insn_form(const struct insn *i, struct insn_form *f)
         f->dst = f->src = i->reg;
         return;
     }
+    if ((fn == h_cmovcc && op32) || fn == h_setcc) {
+        if (i->pfx & P_MEM)
+            return;
+        f->kind = fn == h_cmovcc ? FORM_CMOV : FORM_SETCC;
+        f->sz = fn == h_cmovcc ? SZ32 : SZ8;
+        f->dst = fn == h_cmovcc ? i->reg : i->rm;
+        f->src = i->rm;
+        f->cc = i->op & 15;
+        return;
+    }
     if (fn == h_call_rel32 || fn == h_ret32) {
         f->kind = fn == h_call_rel32 ? FORM_CALL : FORM_RET;
         f->sz = SZ32;

@@ -42,6 +42,8 @@
 #include "cpu/mmu.h"
 
 #define JIT_CACHE_SIZE (16u << 20)
+/* Bytes of a compiled trace's pushes: a chained jump from another trace enters after them. */
+#define JIT_CHAIN_ENTRY 4
 /* Room a trace may need at most (48 instructions with slow paths, generously). */
 #define JIT_TRACE_MAX_BYTES (64u << 10)
 
@@ -193,7 +195,12 @@ static struct codegen *codegen_alloc(void)
 /* Taken direct branch, compiled: exec_chain with the branch's instruction. */
 static struct insn *jit_chain(struct cpu *cpu, struct insn *i, uint32_t target)
 {
-    return exec_chain(cpu, i, target);
+    struct insn *n = exec_chain(cpu, i, target);
+    if (n || i->nochain)
+        return n;
+    /* Another page (a call into another function, mostly): the jump cache, which checks the
+     * linear address, CR3 and mode as it does for RET, instead of a trip through the run loop. */
+    return exec_chain_indirect(cpu);
 }
 
 /* RET, compiled: continue at cpu->eip through the jump cache. */
@@ -257,12 +264,23 @@ static void jcc_to_epilogue(struct codegen *g, unsigned cc)
  * (next < 0: NULL, back to the run loop). */
 static void exit_trace(struct codegen *g, unsigned m, uint32_t eip, int next)
 {
+    struct jit_buf *b = &g->b;
+    unsigned n = g->t->ninsn;
     count_to(g, (int)m - 1);
-    e_store_imm(&g->b, 4, cpu_field(O_CPU(eip)), eip);
-    if (next >= 0)
-        e_lea(&g->b, 8, HR_RAX, jm(HR_RBP, O_INSN(next)));
-    else
-        e_mov_imm32(&g->b, HR_RAX, 0);
+    e_store_imm(b, 4, cpu_field(O_CPU(eip)), eip);
+    if (next == (int)n && !g->t->insns[n].nochain) {
+        /* Falling through to the next trace: what the end marker (h_end) would do. */
+        e_store_imm(b, 4, cpu_field(O_CPU(eip_start)), eip);
+        e_rr(b, 8, 0x89, HR_RBX, HR_RDI);
+        e_lea(b, 8, HR_RSI, jm(HR_RBP, O_INSN(n)));
+        e_mov_imm32(b, HR_RDX, eip);
+        e_mov_imm64(b, HR_RAX, (uint64_t)(uintptr_t)jit_chain);
+        e_call_reg(b, HR_RAX);
+    } else if (next >= 0) {
+        e_lea(b, 8, HR_RAX, jm(HR_RBP, O_INSN(next)));
+    } else {
+        e_mov_imm32(b, HR_RAX, 0);
+    }
     jump_to_epilogue(g);
 }
 
@@ -684,6 +702,77 @@ static void emit_branch_taken(struct codegen *g, unsigned k, uint32_t target, bo
     jump_to_epilogue(g);
 }
 
+/* Make the host flags hold the guest's (CF included); false when that cannot be done here. */
+static bool need_host_flags(struct codegen *g, bool cf)
+{
+    if (g->host_flags && !(cf && g->host_cf_bad))
+        return true;
+    return reload_host_flags(g);
+}
+
+/* CMOVcc / SETcc on registers, testing the host flags. */
+static bool emit_cond_move(struct codegen *g, unsigned k)
+{
+    struct jit_buf *b = &g->b;
+    const struct insn_form *f = &g->form[k];
+    if (!need_host_flags(g, cc_reads_cf(f->cc)))
+        return false;
+    if (f->kind == FORM_CMOV) {
+        e_load(b, 4, HR_RAX, greg(f->dst, SZ32));
+        e_rm(b, 4, 0x0f40 | f->cc, HR_RAX, greg(f->src, SZ32));    /* cmovcc eax, [src] */
+        e_store(b, 4, greg(f->dst, SZ32), HR_RAX);
+    } else {
+        e_setcc(b, f->cc, HR_RAX);
+        e_store(b, 1, greg(f->dst, SZ8), HR_RAX);
+    }
+    return true;
+}
+
+/* ADC/SBB between registers or with an immediate: the host's ADC/SBB on the guest's CF. */
+static bool emit_adc(struct codegen *g, unsigned k)
+{
+    struct jit_buf *b = &g->b;
+    const struct insn *i = &g->t->insns[k];
+    const struct insn_form *f = &g->form[k];
+    unsigned size = bytes_of(f->sz);
+    bool imm = f->kind == FORM_ALU_RI, live = g->flags_live_after[k];
+    if (!need_host_flags(g, true))
+        return false;
+    e_load(b, size, HR_RAX, greg(f->dst, f->sz));   /* loads and moves keep the flags */
+    if (imm)
+        e_mov_imm32(b, HR_RCX, i->imm & lf_mask_tab[f->sz]);
+    else
+        e_load(b, size, HR_RCX, greg(f->src, f->sz));
+    if (live) {
+        e_rr(b, 4, 0x89, HR_RAX, HR_RDX);             /* mov edx, eax: op1 */
+        e_setcc(b, CC_B, HR_R8);                      /* r8b = carry in */
+    }
+    e_alu_rr(b, size, f->alu, HR_RAX, HR_RCX);
+    e_store(b, size, greg(f->dst, f->sz), HR_RAX);
+    if (live) {
+        /* Lazy kind: ADD/SUB without a carry in, ADC/SBB (4 more) with one. */
+        uint32_t base = (f->alu == JA_ADC ? LF_ADD : LF_SUB) + f->sz;
+        e_rr(b, 4, 0x0fb6, HR_R8, HR_R8);             /* movzx r8d, r8b */
+        e_lea(b, 4, HR_R8, (struct jit_mem){ HR_R8, HR_R8, 0, 0 });
+        e_lea(b, 4, HR_R8, (struct jit_mem){ HR_R8, HR_R8, 0, (int32_t)base });
+        if (f->sz == SZ8)
+            e_rr(b, 4, 0x0fb6, HR_RAX, HR_RAX);
+        else if (f->sz == SZ16)
+            e_rr(b, 4, 0x0fb7, HR_RAX, HR_RAX);
+        e_store(b, 4, cpu_field(O_CPU(exec.lf_op1)), HR_RDX);
+        e_store(b, 4, cpu_field(O_CPU(exec.lf_op2)), HR_RCX);
+        e_store(b, 4, cpu_field(O_CPU(exec.lf_result)), HR_RAX);
+        e_store(b, 4, cpu_field(O_CPU(exec.lf_kind)), HR_R8);
+        e_store_imm(b, 4, cpu_field(O_CPU(exec.lf_mask)), FLAGS_ARITH);
+    }
+    g->host_flags = true;
+    g->host_cf_bad = false;
+    g->lf_known = live;
+    g->lf_partial = true;    /* the kind is known only at run time: not reloadable */
+    g->lf_kind = 0;
+    return true;
+}
+
 /* Stack push of eax's 4 bytes at SS:ESP-4 for instruction k (32-bit stack); a miss runs the
  * handler (which does the whole instruction) and the code resumes at the returned slow path's
  * resume point, which the caller sets. */
@@ -725,9 +814,16 @@ static bool emit_insn(struct codegen *g, unsigned k)
         e_store(b, 4, greg(f->dst, SZ32), HR_RAX);
         break;
     case FORM_ALU_RR: case FORM_ALU_RI: case FORM_TEST_RR: case FORM_TEST_RI:
-        if (!alu_inlinable(f) && f->kind != FORM_TEST_RR && f->kind != FORM_TEST_RI)
+        if (!alu_inlinable(f) && f->kind != FORM_TEST_RR && f->kind != FORM_TEST_RI) {
+            if (emit_adc(g, k))
+                break;
             goto handler;
+        }
         emit_alu(g, k);
+        break;
+    case FORM_CMOV: case FORM_SETCC:
+        if (!emit_cond_move(g, k))
+            goto handler;
         break;
     case FORM_ALU_RM: case FORM_ALU_MR: case FORM_ALU_MI:
         if (!alu_mem_inlinable(f))
@@ -934,6 +1030,8 @@ static insn_fn compile(struct cpu *cpu, struct jit_cache *c, struct trace *t, st
     e_push(b, HR_RBX);
     e_push(b, HR_RBP);
     e_push(b, HR_R12);
+    if (jb_here(b) != JIT_CHAIN_ENTRY)
+        return NULL;
     e_rr(b, 8, 0x89, HR_RDI, HR_RBX);                 /* mov rbx, rdi */
     e_lea(b, 8, HR_RBP, jm(HR_RSI, -O_INSN(0)));
     /* Entered at another EIP, or the budget ends inside the trace: the interpreter. */
@@ -958,9 +1056,36 @@ static insn_fn compile(struct cpu *cpu, struct jit_cache *c, struct trace *t, st
     e_pop(b, HR_RBX);
     e_mov_imm64(b, HR_RAX, (uint64_t)(uintptr_t)t->entry_fn);
     e_jmp_reg(b, HR_RAX);
-    g->epilogue = jb_here(b);
+    /* Every exit comes here with rax = the next instruction to run (as a handler returns it)
+     * and insn_count one short, as run_threaded expects.  When that instruction starts a
+     * compiled trace and the budget allows, jump straight into it past its pushes (the saved
+     * registers on the stack are the same), counting the instruction run_threaded would. */
+    long dispatch = jb_here(b);
     for (unsigned j = 0; j < g->nexit; j++)
-        jb_patch(b, g->exit_jumps[j], g->epilogue);
+        jb_patch(b, g->exit_jumps[j], dispatch);
+    e_test_rr(b, 8, HR_RAX, HR_RAX);
+    long no_next = e_jcc32(b, CC_E);
+    e_load(b, 8, HR_RCX, jm(HR_RAX, 0));               /* its handler */
+    e_mov_imm64(b, HR_RDX, (uint64_t)(uintptr_t)c->rx);
+    e_alu_rr(b, 8, JA_CMP, HR_RCX, HR_RDX);
+    long below = e_jcc32(b, CC_B);
+    e_alu_ri(b, 8, JA_ADD, HR_RDX, (uint32_t)c->size);
+    e_alu_rr(b, 8, JA_CMP, HR_RCX, HR_RDX);
+    long above = e_jcc32(b, CC_AE);
+    e_load(b, 8, HR_RDX, cpu_field(O_CPU(insn_count)));
+    e_alu_ri(b, 8, JA_ADD, HR_RDX, 1);
+    e_alu_rm(b, 8, JA_CMP, HR_RDX, cpu_field(O_CPU(exec.insn_target)));
+    long budget = e_jcc32(b, CC_AE);
+    e_store(b, 8, cpu_field(O_CPU(insn_count)), HR_RDX);
+    e_rr(b, 8, 0x89, HR_RBX, HR_RDI);
+    e_rr(b, 8, 0x89, HR_RAX, HR_RSI);
+    e_alu_ri(b, 8, JA_ADD, HR_RCX, JIT_CHAIN_ENTRY);
+    e_jmp_reg(b, HR_RCX);
+    g->epilogue = jb_here(b);
+    jb_patch(b, no_next, g->epilogue);
+    jb_patch(b, below, g->epilogue);
+    jb_patch(b, above, g->epilogue);
+    jb_patch(b, budget, g->epilogue);
     e_pop(b, HR_R12);
     e_pop(b, HR_RBP);
     e_pop(b, HR_RBX);

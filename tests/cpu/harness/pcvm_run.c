@@ -504,7 +504,7 @@ static unsigned fuzz_insn(uint32_t *st, uint8_t *p, uint32_t at, bool allow_jcc)
     unsigned d = fuzz_dst(st), s = fuzz_rand(st) & 7, n = 0;
     uint8_t disp = (uint8_t)(fuzz_rand(st) % 124);   /* disp8 is signed: stay below 128 */
     static const uint8_t alu_ops[8] = { 0x01, 0x09, 0x11, 0x19, 0x21, 0x29, 0x31, 0x39 };
-    switch (fuzz_rand(st) % 34) {
+    switch (fuzz_rand(st) % 35) {
     case 0: p[n++] = 0x89; p[n++] = (uint8_t)(0xc0 | s << 3 | d); break;            /* mov r32,r32 */
     case 1: p[n++] = 0x88; p[n++] = (uint8_t)(0xc0 | s << 3 | (d & 3)); break;     /* mov r8,r8 */
     case 2: p[n++] = 0x66; p[n++] = 0x89; p[n++] = (uint8_t)(0xc0 | s << 3 | d); break;
@@ -579,6 +579,9 @@ static unsigned fuzz_insn(uint32_t *st, uint8_t *p, uint32_t at, bool allow_jcc)
              p[n++] = (uint8_t)(0xb8 | d); memcpy(p + n, &imm, 4); n += 4;    /* mov d, imm32 */
              break;
     }
+    case 33: { static const uint8_t r8[6] = { 0, 1, 2, 4, 5, 6 };                   /* setcc (not BL/BH) */
+             p[n++] = 0x0f; p[n++] = (uint8_t)(0x90 | (fuzz_rand(st) & 15));
+             p[n++] = (uint8_t)(0xc0 | r8[fuzz_rand(st) % 6]); break; }
     default:
         if (!allow_jcc)
             return fuzz_insn(st, p, at, false);
@@ -685,7 +688,8 @@ static int jit_fuzz(struct harness *h, uint32_t seed, unsigned n)
             if ((p[0] & 0xf0) == 0x70 && p[1] == 0 && starts[k] + 2 == (k + 1 < ninsn ? starts[k + 1] : len)) {
                 unsigned to = k + 1 + fuzz_rand(&st) % (ninsn - k);
                 unsigned target = to < ninsn ? starts[to] : len;
-                p[1] = (uint8_t)(target - (starts[k] + 2));
+                if (target - (starts[k] + 2) <= 127)   /* rel8 is signed: stay forward */
+                    p[1] = (uint8_t)(target - (starts[k] + 2));
             }
         }
         code[len++] = 0xff; code[len++] = 0x4b; code[len++] = 124;       /* dec dword [ebx+124] */
