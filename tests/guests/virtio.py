@@ -12,7 +12,8 @@ initramfs, then:
   - the guest reads the first 256 KiB of vdb and its sha256 matches the host's data;
   - the guest writes a random token at sector 1000 of vdb (dd, sync) and one at sector 10 of
     vda; after poweroff, qemu-img convert of the qcow2 image and the raw file show them;
-  - /dev/hwrng gives 64 bytes, from virtio_rng.0, and they are not all the same;
+  - /dev/hwrng gives 64 bytes, from virtio_rng.0, and they are not all the same; a second,
+    legacy-only rng (`disable-modern=on`, Linux's legacy driver) gives 64 more;
   - eth0 is driven by virtio_net with QEMU's first MAC; the driver negotiated checksum offload,
     TSO4, mergeable receive buffers and link status; udhcpc gets 10.0.2.15 from libslirp;
     wget fetches 1 MiB from a host web server (sha256 checked); the guest sends 1 MiB to a host
@@ -281,6 +282,7 @@ def test(log_path, consoles):
                            '-device', 'virtio-net-pci,netdev=net0',
                            '-monitor', 'unix:%s,server,nowait' % os.path.join(tmp, 'mon.sock'),
                            '-device', 'virtio-rng-pci',
+                           '-device', 'virtio-rng-pci,disable-modern=on',
                            '-virtfs', 'local,path=%s,mount_tag=share0,security_model=none' % share,
                            '-virtfs', 'local,path=%s,mount_tag=share0ro,security_model=passthrough,readonly=on,id=ro0'
                            % share,
@@ -326,6 +328,13 @@ def test(log_path, consoles):
         out = c.run('cat /sys/devices/system/clocksource/clocksource0/current_clocksource', 60, 'clocksource')
         if not re.search(r'^kvm-clock\s*$', out, re.M):
             problems.append('the clocksource is %r, not kvm-clock' % out.strip())
+        # The legacy-only rng (Linux's legacy virtio-pci driver) gives bytes too.
+        out = c.run('echo virtio_rng.1 > /sys/class/misc/hw_random/rng_current; '
+                    'head -c 64 /dev/hwrng | od -An -tx1; cat /sys/class/misc/hw_random/rng_current; '
+                    'echo virtio_rng.0 > /sys/class/misc/hw_random/rng_current', 120, 'hwrng-legacy')
+        rnd = [b for line in re.findall(r'^(?: [0-9a-f]{2})+\s*$', out, re.M) for b in line.split()]
+        if 'virtio_rng.1' not in out or len(rnd) != 64 or len(set(rnd)) < 16:
+            problems.append('the legacy-only virtio-rng-pci (disable-modern=on): %r' % out.strip()[-300:])
         full = c.run('dmesg', 120, 'dmesg')
         if 'kvm-clock: Using msrs 4b564d01 and 4b564d00' not in full:
             problems.append('dmesg lacks "kvm-clock: Using msrs 4b564d01 and 4b564d00"')
