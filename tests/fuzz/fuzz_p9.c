@@ -7,6 +7,7 @@
  * Sources: src/fs/p9.c */
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char top[64], share[96], secret_path[128];
 static uint8_t reply[64 << 10];
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* The scratch tree goes when the fuzzer exits. */
+static void cleanup(void)
+{
+    nftw(top, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void setup(void)
 {
     snprintf(top, sizeof(top), "/tmp/pcvm-fuzz-p9-XXXXXX");
@@ -31,6 +46,7 @@ static void setup(void)
     snprintf(share, sizeof(share), "%s/share", top);
     snprintf(secret_path, sizeof(secret_path), "%s/secret", top);
     mkdir(share, 0755);
+    atexit(cleanup);
     FILE *f = fopen(secret_path, "w");
     fputs(SECRET, f);
     fclose(f);
