@@ -64,7 +64,7 @@ enum {
     CR4_VME = 1u << 0, CR4_PVI = 1u << 1, CR4_TSD = 1u << 2, CR4_DE = 1u << 3, CR4_PSE = 1u << 4,
     CR4_PAE = 1u << 5, CR4_MCE = 1u << 6, CR4_PGE = 1u << 7, CR4_PCE = 1u << 8,
     CR4_OSFXSR = 1u << 9, CR4_OSXMMEXCPT = 1u << 10, CR4_UMIP = 1u << 11,
-    CR4_SMEP = 1u << 20,
+    CR4_SMEP = 1u << 20, CR4_SMAP = 1u << 21,
 };
 
 /* Exception vectors. */

@@ -1935,6 +1935,19 @@ static struct insn *h_grp6(struct cpu *cpu, struct insn *i)
     }
 }
 
+/* 0F 01 CA CLAC, 0F 01 CB STAC (models with SMAP): #UD outside ring 0. SMAP reads EFLAGS.AC
+ * at each slow-path access (mmu.c), so nothing is flushed. */
+static struct insn *h_clac_stac(struct cpu *cpu, struct insn *i)
+{
+    if (cpu->pe && (cpu->cpl != 0 || cpu->vm86))
+        raise_ud(cpu);
+    if (i->modrm == 0xcb)
+        cpu->eflags |= FLAG_AC;
+    else
+        cpu->eflags &= ~FLAG_AC;
+    return next(cpu, i);
+}
+
 /* 0F 01: SGDT SIDT LGDT LIDT SMSW LMSW INVLPG. */
 static struct insn *h_grp7(struct cpu *cpu, struct insn *i)
 {
@@ -2364,6 +2377,11 @@ void decode_select_handler(struct cpu *cpu, struct insn *i)
     if (i->map >= 2 || (i->map == 1 && (opcode_lookup(1, i->op, -1)->attr & OA_INVALID) &&
                         simd_opcode_claimed(1, i->op))) {
         i->fn = (i->pfx & P_LOCK) ? h_ud : h_simd;
+        return;
+    }
+    if (i->map == 1 && i->op == 0x01 && (i->modrm == 0xca || i->modrm == 0xcb)) {
+        bool smap = (cpu->model->leaf7_ebx & CPUID_7EBX_SMAP) && !(i->pfx & P_LOCK);
+        i->fn = smap ? h_clac_stac : h_ud;
         return;
     }
     if (i->map == 1 && (i->op == 0xc7 || i->op == 0x01) && (i->pfx & P_MEM) == 0) {

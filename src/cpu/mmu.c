@@ -389,6 +389,10 @@ static struct tlb_entry *tlb_fill(struct cpu *cpu, uint32_t lin, bool write, boo
         e->flags |= TLB_WATCH;
         fast = 0;
     }
+    /* CR4.SMAP: supervisor data accesses to user pages take the slow path (smap_check), so
+     * EFLAGS.AC changes need no flush. */
+    if ((w.flags & TLB_USER) && (cpu->cr4 & CR4_SMAP))
+        fast &= (uint8_t)~(TLB_RS | TLB_WS);
     for (unsigned k = 0; k < 4; k++)
         e->tag[k] = (fast >> k) & 1 ? lpage | 1u : 0;
     e->tag[TLB_KIND_NONE] = 0;
@@ -403,9 +407,29 @@ static inline struct tlb_entry *tlb_get(struct cpu *cpu, uint32_t lin, bool writ
     return tlb_fill(cpu, lin, write, user);
 }
 
+/* CR4.SMAP: a supervisor data access to a user page is a #PF (P, W/R) unless it is explicit,
+ * at CPL < 3, with EFLAGS.AC set. Implicit accesses (descriptor tables, TSS) always fault. */
+static inline void smap_check(struct cpu *cpu, const struct tlb_entry *e, uint32_t lin,
+                              bool write, bool user, bool implicit)
+{
+    if (__builtin_expect(e->flags & TLB_USER, 0) && !user && (cpu->cr4 & CR4_SMAP) &&
+        (implicit || cpu->cpl == 3 || !(cpu->eflags & FLAG_AC)))
+        page_fault(cpu, lin, 1u | (write ? 2u : 0u));
+}
+
+/* tlb_get for a data access, with the SMAP check. */
+static inline struct tlb_entry *tlb_get_data(struct cpu *cpu, uint32_t lin, bool write,
+                                             bool user, bool implicit)
+{
+    struct tlb_entry *e = tlb_get(cpu, lin, write, user);
+    smap_check(cpu, e, lin, write, user, implicit);
+    return e;
+}
+
 uint32_t cpu_translate(struct cpu *cpu, uint32_t linear, int acc)
 {
-    struct tlb_entry *e = tlb_get(cpu, linear, acc & ACC_WRITE, acc_user(cpu, acc));
+    struct tlb_entry *e = tlb_get_data(cpu, linear, acc & ACC_WRITE, acc_user(cpu, acc),
+                                       (acc & ACC_SUPER) != 0);
     return e->phys | (linear & 0xfff);
 }
 
@@ -471,14 +495,14 @@ bool cpu_take_data_breakpoints(struct cpu *cpu)
 
 /* Read/write len bytes at lin: every page is translated (and may fault) before any byte is
  * written. Scalar accesses within one page reach MMIO as one access of their size. */
-static void lin_access(struct cpu *cpu, uint32_t lin, void *buf, unsigned len, bool write,
-                       bool user)
+static void lin_access_mode(struct cpu *cpu, uint32_t lin, void *buf, unsigned len, bool write,
+                            bool user, bool implicit)
 {
     uint32_t first = lin & 0xfff;
     if (__builtin_expect(cpu->sys.data_bp != 0, 0))
         check_data_breakpoints(cpu, lin, len, write);
     if (first + len <= 0x1000 && (len == 1 || len == 2 || len == 4)) {
-        struct tlb_entry *e = tlb_get(cpu, lin, write, user);
+        struct tlb_entry *e = tlb_get_data(cpu, lin, write, user, implicit);
         if (__builtin_expect(e->flags & TLB_WATCH, 0))
             cpu_debug_check_watch(cpu, lin, len, write);
         if (e->flags & TLB_VOID) {
@@ -502,7 +526,7 @@ static void lin_access(struct cpu *cpu, uint32_t lin, void *buf, unsigned len, b
     /* Pass 1: translate every page so a fault leaves memory untouched. */
     uint32_t end = lin + len - 1;
     for (uint32_t page = lin & ~0xfffu;; page += 0x1000) {
-        struct tlb_entry *e = tlb_get(cpu, page < lin ? lin : page, write, user);
+        struct tlb_entry *e = tlb_get_data(cpu, page < lin ? lin : page, write, user, implicit);
         if (__builtin_expect(e->flags & TLB_WATCH, 0))
             cpu_debug_check_watch(cpu, lin, len, write);
         if ((page >> 12) == (end >> 12))
@@ -515,7 +539,7 @@ static void lin_access(struct cpu *cpu, uint32_t lin, void *buf, unsigned len, b
         unsigned chunk = 0x1000 - off;
         if (chunk > len)
             chunk = len;
-        struct tlb_entry *e = tlb_get(cpu, lin, write, user);
+        struct tlb_entry *e = tlb_get_data(cpu, lin, write, user, implicit);
         uint32_t phys = e->phys | off;
         if (e->flags & TLB_VOID) {
             if (!write)
@@ -538,40 +562,47 @@ static void lin_access(struct cpu *cpu, uint32_t lin, void *buf, unsigned len, b
     }
 }
 
+/* An explicit data access (the instruction's own operands). */
+static void lin_access(struct cpu *cpu, uint32_t lin, void *buf, unsigned len, bool write,
+                       bool user)
+{
+    lin_access_mode(cpu, lin, buf, len, write, user, false);
+}
+
 uint8_t cpu_lin_read8(struct cpu *cpu, uint32_t linear, int acc)
 {
     uint8_t v;
-    lin_access(cpu, linear, &v, 1, false, acc_user(cpu, acc));
+    lin_access_mode(cpu, linear, &v, 1, false, acc_user(cpu, acc), (acc & ACC_SUPER) != 0);
     return v;
 }
 
 uint16_t cpu_lin_read16(struct cpu *cpu, uint32_t linear, int acc)
 {
     uint16_t v;
-    lin_access(cpu, linear, &v, 2, false, acc_user(cpu, acc));
+    lin_access_mode(cpu, linear, &v, 2, false, acc_user(cpu, acc), (acc & ACC_SUPER) != 0);
     return v;
 }
 
 uint32_t cpu_lin_read32(struct cpu *cpu, uint32_t linear, int acc)
 {
     uint32_t v;
-    lin_access(cpu, linear, &v, 4, false, acc_user(cpu, acc));
+    lin_access_mode(cpu, linear, &v, 4, false, acc_user(cpu, acc), (acc & ACC_SUPER) != 0);
     return v;
 }
 
 void cpu_lin_write8(struct cpu *cpu, uint32_t linear, uint8_t value, int acc)
 {
-    lin_access(cpu, linear, &value, 1, true, acc_user(cpu, acc));
+    lin_access_mode(cpu, linear, &value, 1, true, acc_user(cpu, acc), (acc & ACC_SUPER) != 0);
 }
 
 void cpu_lin_write16(struct cpu *cpu, uint32_t linear, uint16_t value, int acc)
 {
-    lin_access(cpu, linear, &value, 2, true, acc_user(cpu, acc));
+    lin_access_mode(cpu, linear, &value, 2, true, acc_user(cpu, acc), (acc & ACC_SUPER) != 0);
 }
 
 void cpu_lin_write32(struct cpu *cpu, uint32_t linear, uint32_t value, int acc)
 {
-    lin_access(cpu, linear, &value, 4, true, acc_user(cpu, acc));
+    lin_access_mode(cpu, linear, &value, 4, true, acc_user(cpu, acc), (acc & ACC_SUPER) != 0);
 }
 
 /* ---- Segmented accesses ---- */
@@ -643,7 +674,7 @@ void cpu_write64(struct cpu *cpu, int seg, uint32_t offset, uint64_t value)
     uint32_t lin = seg_check(cpu, seg, offset, 8, true);
     if ((lin & 0xfff) <= 0xff8) {
         uint32_t lo = (uint32_t)value, hi = (uint32_t)(value >> 32);
-        tlb_get(cpu, lin, true, cpu->cpl == 3);
+        tlb_get_data(cpu, lin, true, cpu->cpl == 3, false);
         lin_access(cpu, lin, &lo, 4, true, cpu->cpl == 3);
         lin_access(cpu, lin + 4, &hi, 4, true, cpu->cpl == 3);
         return;
@@ -677,7 +708,7 @@ void cpu_check_write(struct cpu *cpu, int seg, uint32_t offset, unsigned len)
     uint32_t end = lin + len - 1;
     bool user = cpu->cpl == 3;
     for (uint32_t page = lin & ~0xfffu;; page += 0x1000) {
-        tlb_get(cpu, page < lin ? lin : page, true, user);
+        tlb_get_data(cpu, page < lin ? lin : page, true, user, false);
         if ((page >> 12) == (end >> 12))
             break;
     }

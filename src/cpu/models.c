@@ -90,7 +90,7 @@ static const struct cpu_model models[] = {
         .vendor = "GenuineIntel", .family = 6, .model = 15, .stepping = 1,
         .max_leaf = 7, .max_ext_leaf = 0x80000004,
         .leaf7_ebx = CPUID_7EBX_BMI1 | CPUID_7EBX_SMEP | CPUID_7EBX_BMI2 | CPUID_7EBX_RDSEED |
-                     CPUID_7EBX_ADX,
+                     CPUID_7EBX_ADX | CPUID_7EBX_SMAP,
         .features_edx = P6_FEATURES | CPUID_PAT | CPUID_CLFSH | CPUID_MMX | CPUID_FXSR |
                         CPUID_SSE | CPUID_SSE2,
         .features_ecx = CPUID_ECX_SSE3 | CPUID_ECX_PCLMUL | CPUID_ECX_SSSE3 | CPUID_ECX_SSE41 |
@@ -165,7 +165,7 @@ static const uint32_t implemented[W_COUNT] = {
                CPUID_ECX_SSE42 | CPUID_ECX_MOVBE | CPUID_ECX_POPCNT | CPUID_ECX_AES |
                CPUID_ECX_RDRAND | CPUID_ECX_HYPERVISOR,
     [W_7EBX] = CPUID_7EBX_BMI1 | CPUID_7EBX_SMEP | CPUID_7EBX_BMI2 | CPUID_7EBX_RDSEED |
-               CPUID_7EBX_ADX,
+               CPUID_7EBX_ADX | CPUID_7EBX_SMAP,
     [W_7ECX] = CPUID_7ECX_UMIP | CPUID_7ECX_RDPID,
     [W_E1EDX] = CPUID_EXT_NX | CPUID_EXT_MMXEXT | CPUID_EXT_RDTSCP,
     [W_E1ECX] = CPUID_E1ECX_ABM,

@@ -26,7 +26,8 @@ enum {
     TLB_VOID = 1u << 2,  /* PAE page above 4 GiB: nothing there (reads all ones) */
     TLB_WATCH = 1u << 3, /* a gdb watchpoint covers the page: no fast path (cpu/debug.h) */
     TLB_NX = 1u << 4,    /* execute-disable (PAE with EFER.NXE): fetches #PF */
-    TLB_USER = 1u << 5,  /* a user page (U/S set at every level): SMEP refuses CPL<3 fetches */
+    TLB_USER = 1u << 5,  /* a user page (U/S set at every level): SMEP refuses CPL<3 fetches,
+                          SMAP CPL<3 data accesses (mmu.c) */
 };
 struct tlb_entry {
     uint32_t tag[5];   /* per access kind: linear page | 1 when the fast path applies, else 0 */
@@ -73,7 +74,7 @@ enum { CPUID_ECX_SSE3 = 1u << 0, CPUID_ECX_PCLMUL = 1u << 1, CPUID_ECX_SSSE3 = 1
 enum { EFER_SCE = 1u << 0, EFER_NXE = 1u << 11 };
 /* Leaf 7 subleaf 0 EBX / ECX. */
 enum { CPUID_7EBX_BMI1 = 1u << 3, CPUID_7EBX_SMEP = 1u << 7, CPUID_7EBX_BMI2 = 1u << 8,
-       CPUID_7EBX_RDSEED = 1u << 18, CPUID_7EBX_ADX = 1u << 19 };
+       CPUID_7EBX_RDSEED = 1u << 18, CPUID_7EBX_ADX = 1u << 19, CPUID_7EBX_SMAP = 1u << 20 };
 enum { CPUID_7ECX_UMIP = 1u << 2, CPUID_7ECX_RDPID = 1u << 22 };
 /* CPUID.80000001:ECX: LZCNT (AMD's ABM; Intel names the same bit LZCNT). */
 enum { CPUID_E1ECX_ABM = 1u << 5 };

@@ -34,6 +34,8 @@ static uint32_t cr4_valid(const struct cpu *cpu)
         v |= CR4_OSXMMEXCPT;
     if (m->leaf7_ebx & CPUID_7EBX_SMEP)
         v |= CR4_SMEP;
+    if (m->leaf7_ebx & CPUID_7EBX_SMAP)
+        v |= CR4_SMAP;
     if (m->leaf7_ecx & CPUID_7ECX_UMIP)
         v |= CR4_UMIP;
     return v;
@@ -93,7 +95,7 @@ void cpu_write_cr(struct cpu *cpu, int n, uint32_t value)
             mmu_load_pdptes(cpu, cpu->cr3);
         uint32_t changed = cpu->cr4 ^ value;
         cpu->cr4 = value;
-        if (changed & (CR4_PSE | CR4_PGE | CR4_PAE | CR4_SMEP))
+        if (changed & (CR4_PSE | CR4_PGE | CR4_PAE | CR4_SMEP | CR4_SMAP))
             cpu_tlb_flush(cpu);
         break;
     }

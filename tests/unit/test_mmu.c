@@ -137,6 +137,66 @@ static void test_page_fault_codes(void **state)
     fx_free(f);
 }
 
+/* CR4.SMAP (SDM vol. 3 4.6.1): supervisor data accesses to user pages fault unless explicit
+ * with EFLAGS.AC=1 at CPL < 3; implicit ones always fault; fetches and user accesses are not
+ * affected; the bit is reserved on models without SMAP. */
+static void test_smap(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct cpu *cpu = &f->cpu;
+    setup_paging(f, 0);
+    assert_int_equal(TRY(cpu, cpu_write_cr(cpu, 4, cpu->cr4 | CR4_SMAP)), EXC_GP);
+    fx_free(f);
+
+    f = fx_new("max");
+    cpu = &f->cpu;
+    setup_paging(f, 0);
+    put32(f, PT + 6 * 4, 0x300000 | PTE_P | PTE_W | PTE_U);   /* 0x406000: user */
+    put32(f, PT + 7 * 4, 0x301000 | PTE_P | PTE_W);           /* 0x407000: supervisor */
+    put32(f, 0x300ffc, 0x11223344);
+    put32(f, 0x301000, 0x55667788);
+    /* A TLB entry filled before SMAP is set must not keep its fast path. */
+    assert_int_equal(cpu_read32(cpu, SEG_DS, 0x406ffc), 0x11223344);
+    assert_int_equal(TRY(cpu, cpu_write_cr(cpu, 4, cpu->cr4 | CR4_SMAP)), -1);
+    assert_int_equal(TRY(cpu, cpu_read32(cpu, SEG_DS, 0x406ffc)), EXC_PF);
+    assert_int_equal(ERR(cpu), 1);
+    assert_int_equal(cpu->cr2, 0x406ffc);
+    assert_int_equal(TRY(cpu, cpu_write8(cpu, SEG_DS, 0x406000, 1)), EXC_PF);
+    assert_int_equal(ERR(cpu), 3);
+    /* A dword crossing from the user page into the supervisor page faults on the first. */
+    assert_int_equal(TRY(cpu, cpu_read32(cpu, SEG_DS, 0x406ffe)), EXC_PF);
+    assert_int_equal(cpu->cr2, 0x406ffe);
+    assert_int_equal(TRY(cpu, cpu_read32(cpu, SEG_DS, 0x407000)), -1);
+    /* EFLAGS.AC=1 at CPL 0: explicit accesses pass, without any flush. */
+    cpu->eflags |= FLAG_AC;
+    assert_int_equal(cpu_read32(cpu, SEG_DS, 0x406ffc), 0x11223344);
+    assert_int_equal(TRY(cpu, cpu_write8(cpu, SEG_DS, 0x406000, 1)), -1);
+    uint8_t buf[8];
+    assert_int_equal(TRY(cpu, cpu_read_bytes(cpu, SEG_DS, 0x406ffc, buf, 8)), -1);
+    assert_int_equal(TRY(cpu, cpu_read64(cpu, SEG_DS, 0x406ff8)), -1);
+    /* Implicit supervisor accesses fault whatever AC says (P, W/R). */
+    assert_int_equal(TRY(cpu, cpu_lin_read32(cpu, 0x406000, ACC_READ | ACC_SUPER)), EXC_PF);
+    assert_int_equal(ERR(cpu), 1);
+    assert_int_equal(TRY(cpu, cpu_lin_write8(cpu, 0x406000, 0, ACC_WRITE | ACC_SUPER)), EXC_PF);
+    assert_int_equal(ERR(cpu), 3);
+    cpu->eflags &= ~FLAG_AC;
+    /* The entry the AC=1 accesses filled has no supervisor fast path. */
+    assert_int_equal(TRY(cpu, cpu_read32(cpu, SEG_DS, 0x406ffc)), EXC_PF);
+    assert_int_equal(TRY(cpu, cpu_read_bytes(cpu, SEG_DS, 0x406ffc, buf, 8)), EXC_PF);
+    /* Fetches are SMEP's business; CPL 3 accesses are user accesses. */
+    uint32_t pa;
+    assert_int_equal(TRY(cpu, cpu_fetch_ptr(cpu, 0x406000, &pa)), -1);
+    cpu->cpl = 3;
+    cpu_update_mode(cpu);
+    cpu->seg[SEG_DS].flags |= 3u << SEG_FLAG_DPL_SHIFT;
+    assert_int_equal(TRY(cpu, cpu_read32(cpu, SEG_DS, 0x406ffc)), -1);
+    /* At CPL 3 even with AC=1 an implicit access faults. */
+    cpu->eflags |= FLAG_AC;
+    assert_int_equal(TRY(cpu, cpu_lin_read8(cpu, 0x406000, ACC_READ | ACC_SUPER)), EXC_PF);
+    fx_free(f);
+}
+
 static void test_tlb_flush_and_global(void **state)
 {
     (void)state;
@@ -527,6 +587,7 @@ int main(void)
         cmocka_unit_test(test_a20),
         cmocka_unit_test(test_walk_sets_accessed_dirty),
         cmocka_unit_test(test_page_fault_codes),
+        cmocka_unit_test(test_smap),
         cmocka_unit_test(test_tlb_flush_and_global),
         cmocka_unit_test(test_pse_large_page),
         cmocka_unit_test(test_pae),
