@@ -282,9 +282,14 @@ static int opt_accel(struct parser *p)
                 p->cfg->jit_threshold = (unsigned)n;
             }
         } else if (!strcmp(kv->key, "thread")) {
+            /* single: the vCPUs take turns on one thread; multi: one host thread each. */
             kv->used = true;
-            if (!kv->value || strcmp(kv->value, "single"))
-                r = punsup(p, "thread=multi");
+            if (kv->value && !strcmp(kv->value, "single"))
+                p->cfg->tcg_thread = VM_TCG_THREAD_SINGLE;
+            else if (kv->value && !strcmp(kv->value, "multi"))
+                p->cfg->tcg_thread = VM_TCG_THREAD_MULTI;
+            else
+                r = perr(p, "Invalid 'thread' setting %s", kv->value ? kv->value : "");
         }
     }
     if (!r) {

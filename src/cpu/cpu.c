@@ -1,4 +1,8 @@
 /* CPU set-up: init, RESET# and INIT# state, mode bookkeeping. */
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -156,6 +160,28 @@ void cpu_init(struct cpu *cpu, int index, const struct cpu_model *model, struct 
         abort();
     }
     cpu_reset(cpu);
+}
+
+void cpu_wake(struct cpu *cpu)
+{
+    __atomic_add_fetch(&cpu->wake_seq, 1, __ATOMIC_SEQ_CST);
+    syscall(SYS_futex, &cpu->wake_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+uint32_t cpu_sleep_begin(struct cpu *cpu)
+{
+    uint32_t seq = __atomic_load_n(&cpu->wake_seq, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&cpu->sleeping, 1, __ATOMIC_SEQ_CST);
+    return seq;
+}
+
+void cpu_sleep(struct cpu *cpu, uint32_t seq, int64_t timeout_ns)
+{
+    if (timeout_ns > 0) {
+        struct timespec ts = { .tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000 };
+        syscall(SYS_futex, &cpu->wake_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
+    }
+    __atomic_store_n(&cpu->sleeping, 0, __ATOMIC_SEQ_CST);
 }
 
 void cpu_destroy(struct cpu *cpu)

@@ -105,6 +105,8 @@ enum {
     CPU_REQ_SIPI = 1u << 3,  /* vector in cpu->sipi_vector */
     CPU_REQ_SMI  = 1u << 4,
     CPU_REQ_EXIT = 1u << 5,  /* return from cpu_run() to the main loop soon */
+    CPU_REQ_INVAL = 1u << 6, /* thread=multi: pages wait in this vCPU's invalidation queue (the
+                                board sets EXIT with it and drains the queue between runs) */
 };
 
 /* Reasons cpu_run() returns. */
@@ -170,6 +172,13 @@ struct cpu {
     /* Identity and links to the machine. */
     int index;             /* 0 = bootstrap processor */
     struct cpu_topo topo;  /* cpu_init: a lone CPU, APIC ID = index; the board sets -smp's */
+    /* -accel tcg,thread=multi: other vCPUs run on other host threads at the same time, so
+     * LOCKed read-modify-writes use host atomics (lk: the operand being updated). */
+    bool parallel;
+    struct { uint8_t *host; uint32_t old; } lk;
+    /* Armed by cpu_sleep_begin() until cpu_sleep() returns: cpu_request() bumps wake_seq and
+     * wakes the vCPU's thread. */
+    uint32_t sleeping, wake_seq;
     const struct cpu_model *model;
     struct phys_mem *mem;
     struct io_bus *io;
@@ -251,6 +260,8 @@ void cpu_sysenter(struct cpu *cpu);
 void cpu_sysexit(struct cpu *cpu);
 /* #GP unless port..port+size-1 is allowed at the current IOPL/CPL/TSS bitmap. */
 void cpu_check_io(struct cpu *cpu, uint16_t port, unsigned size);
+/* Make writes to physical page paddr take the slow path (it holds code now). */
+void cpu_tlb_protect_code(struct cpu *cpu, uint32_t paddr);
 /* INVLPG / full TLB flush. */
 void cpu_invlpg(struct cpu *cpu, uint32_t linear);
 void cpu_tlb_flush(struct cpu *cpu);
@@ -303,12 +314,23 @@ void cpu_simd_op(struct cpu *cpu, const struct simd_args *a);
 
 /* ---- Used by all parts ---- */
 
-/* Set (level=1) or clear bits of interrupt_request (safe from device callbacks). */
+/* Wake a vCPU thread sleeping in cpu_sleep() (any thread). */
+void cpu_wake(struct cpu *cpu);
+/* Sleep (a halted vCPU's own thread) until cpu_wake() or timeout_ns; returns at once when a
+ * wake-up came after seq was read with cpu_sleep_begin(); timeout_ns <= 0 only ends the
+ * sleeping state begun there. */
+uint32_t cpu_sleep_begin(struct cpu *cpu);
+void cpu_sleep(struct cpu *cpu, uint32_t seq, int64_t timeout_ns);
+
+/* Set (level=1) or clear bits of interrupt_request (safe from device callbacks and from
+ * other threads: a sleeping vCPU thread is woken). */
 static inline void cpu_request(struct cpu *cpu, uint32_t bits, int level)
 {
-    if (level)
+    if (level) {
         __atomic_or_fetch(&cpu->interrupt_request, bits, __ATOMIC_SEQ_CST);
-    else
+        if (__atomic_load_n(&cpu->sleeping, __ATOMIC_SEQ_CST))
+            cpu_wake(cpu);
+    } else
         __atomic_and_fetch(&cpu->interrupt_request, ~bits, __ATOMIC_SEQ_CST);
 }
 

@@ -229,6 +229,8 @@ static void mark_code_page(struct cpu *cpu, uint32_t pg)
     if (pg < mem->code_pages_count && !mem->code_pages[pg]) {
         mem->code_pages[pg] = 1;
         cpu_tlb_protect_code(cpu, pg << 12);
+        if (mem->code_marked)
+            mem->code_marked(mem->code_write_opaque, pg << 12);   /* the other vCPUs' TLBs */
     }
 }
 

@@ -60,6 +60,69 @@ static inline __attribute__((always_inline)) void mem_set(struct cpu *cpu, int s
         cpu_write32(cpu, seg, off, v);
 }
 
+/* LOCKed read-modify-write with other vCPUs on other threads (cpu->parallel): the load
+ * remembers the operand's host address and value, the store is a host compare-and-swap that,
+ * when another vCPU changed the operand in between, restarts the instruction (no fault is
+ * pending, so cpu_run just runs it again).  An operand that is not plain writable RAM inside
+ * one page (MMIO, a page holding code, a page split) is updated without the guarantee. */
+static __attribute__((noinline)) uint32_t locked_load(struct cpu *cpu, int sz, int seg, uint32_t off)
+{
+    unsigned size = 1u << sz;
+    cpu_check_write(cpu, seg, off, size);
+    uint8_t *p = mmu_fast(cpu, cpu->seg[seg].base + off, size, cpu->sys.wr_kind);
+    cpu->lk.host = p;
+    if (!p)
+        return mem_get(cpu, sz, seg, off);
+    uint32_t v = sz == SZ8 ? __atomic_load_n(p, __ATOMIC_SEQ_CST)
+               : sz == SZ16 ? __atomic_load_n((uint16_t *)p, __ATOMIC_SEQ_CST)
+                            : __atomic_load_n((uint32_t *)p, __ATOMIC_SEQ_CST);
+    cpu->lk.old = v;
+    return v;
+}
+
+static __attribute__((noinline)) void locked_store(struct cpu *cpu, int sz, int seg, uint32_t off, uint32_t v)
+{
+    uint8_t *p = cpu->lk.host;
+    cpu->lk.host = NULL;
+    if (!p) {
+        mem_set(cpu, sz, seg, off, v);
+        return;
+    }
+    bool ok;
+    if (sz == SZ8) {
+        uint8_t old = (uint8_t)cpu->lk.old;
+        ok = __atomic_compare_exchange_n(p, &old, (uint8_t)v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    } else if (sz == SZ16) {
+        uint16_t old = (uint16_t)cpu->lk.old;
+        ok = __atomic_compare_exchange_n((uint16_t *)p, &old, (uint16_t)v, false, __ATOMIC_SEQ_CST,
+                                         __ATOMIC_SEQ_CST);
+    } else {
+        uint32_t old = cpu->lk.old;
+        ok = __atomic_compare_exchange_n((uint32_t *)p, &old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    }
+    if (!ok) {
+        cpu->sys.pending_vector = -1;
+        longjmp(cpu->fault_env, 1);
+    }
+}
+
+static inline __attribute__((always_inline)) uint32_t lk_get(struct cpu *cpu, const struct insn *i, int sz, int seg,
+                                                             uint32_t off)
+{
+    if (__builtin_expect((i->pfx & P_LOCK) && cpu->parallel, 0))
+        return locked_load(cpu, sz, seg, off);
+    return mem_get(cpu, sz, seg, off);
+}
+
+static inline __attribute__((always_inline)) void lk_set(struct cpu *cpu, const struct insn *i, int sz, int seg,
+                                                         uint32_t off, uint32_t v)
+{
+    if (__builtin_expect((i->pfx & P_LOCK) && cpu->parallel, 0))
+        locked_store(cpu, sz, seg, off, v);
+    else
+        mem_set(cpu, sz, seg, off, v);
+}
+
 /* Effective address (offset within i->seg) of a memory operand. */
 static inline __attribute__((always_inline)) uint32_t ea(struct cpu *cpu, const struct insn *i)
 {
@@ -235,10 +298,10 @@ static inline uint32_t alu_compute(struct cpu *cpu, int op, int sz, uint32_t a, 
     static struct insn *alu_##OP##_##SZ##_egm(struct cpu *cpu, struct insn *i)                 \
     {                                                                                          \
         uint32_t k, off = ea(cpu, i);                                                          \
-        uint32_t a = mem_get(cpu, SZ, i->seg, off), b = reg_get(cpu, SZ, i->reg);              \
+        uint32_t a = lk_get(cpu, i, SZ, i->seg, off), b = reg_get(cpu, SZ, i->reg);            \
         uint32_t r = alu_compute(cpu, OP, SZ, a, b, &k);                                       \
         if (OP != OP_CMP)                                                                      \
-            mem_set(cpu, SZ, i->seg, off, r);                                                  \
+            lk_set(cpu, i, SZ, i->seg, off, r);                                                \
         lf_set(cpu, k, a, b, r, FLAGS_ARITH);                                                  \
         return next(cpu, i);                                                                   \
     }                                                                                          \
@@ -272,10 +335,10 @@ static inline uint32_t alu_compute(struct cpu *cpu, int op, int sz, uint32_t a, 
     static struct insn *alu_##OP##_##SZ##_eim(struct cpu *cpu, struct insn *i)                 \
     {                                                                                          \
         uint32_t k, off = ea(cpu, i);                                                          \
-        uint32_t a = mem_get(cpu, SZ, i->seg, off), b = i->imm;                                \
+        uint32_t a = lk_get(cpu, i, SZ, i->seg, off), b = i->imm;                              \
         uint32_t r = alu_compute(cpu, OP, SZ, a, b, &k);                                       \
         if (OP != OP_CMP)                                                                      \
-            mem_set(cpu, SZ, i->seg, off, r);                                                  \
+            lk_set(cpu, i, SZ, i->seg, off, r);                                                \
         lf_set(cpu, k, a, b, r, FLAGS_ARITH);                                                  \
         return next(cpu, i);                                                                   \
     }
@@ -340,13 +403,13 @@ static struct insn *h_incdec_rm(struct cpu *cpu, struct insn *i)
     uint32_t off = 0, a;
     if (i->pfx & P_MEM) {
         off = ea(cpu, i);
-        a = mem_get(cpu, sz, i->seg, off);
+        a = lk_get(cpu, i, sz, i->seg, off);
     } else {
         a = reg_get(cpu, sz, i->rm);
     }
     uint32_t r = (a + (dec ? -1u : 1u)) & lf_mask_tab[sz];
     if (i->pfx & P_MEM)
-        mem_set(cpu, sz, i->seg, off, r);
+        lk_set(cpu, i, sz, i->seg, off, r);
     else
         reg_set(cpu, sz, i->rm, r);
     flags_keep_cf(cpu);
@@ -360,14 +423,14 @@ static inline uint32_t rmw_get(struct cpu *cpu, const struct insn *i, int sz, st
 {
     if (i->pfx & P_MEM) {
         w->off = ea(cpu, i);
-        return mem_get(cpu, sz, i->seg, w->off);
+        return lk_get(cpu, i, sz, i->seg, w->off);
     }
     return reg_get(cpu, sz, i->rm);
 }
 static inline void rmw_set(struct cpu *cpu, const struct insn *i, int sz, const struct rmw *w, uint32_t v)
 {
     if (i->pfx & P_MEM)
-        mem_set(cpu, sz, i->seg, w->off, v);
+        lk_set(cpu, i, sz, i->seg, w->off, v);
     else
         reg_set(cpu, sz, i->rm, v);
 }
@@ -1289,7 +1352,7 @@ static struct insn *bitop(struct cpu *cpu, struct insn *i, unsigned kind, uint32
             if (!(i->pfx & P_A32))
                 off &= 0xffff;
         }
-        v = mem_get(cpu, sz, i->seg, off);
+        v = kind ? lk_get(cpu, i, sz, i->seg, off) : mem_get(cpu, sz, i->seg, off);
     } else {
         v = reg_get(cpu, sz, i->rm);
     }
@@ -1298,7 +1361,7 @@ static struct insn *bitop(struct cpu *cpu, struct insn *i, unsigned kind, uint32
     if (kind) {
         uint32_t nv = kind == 1 ? (v | bit) : kind == 2 ? (v & ~bit) : (v ^ bit);
         if (i->pfx & P_MEM)
-            mem_set(cpu, sz, i->seg, off, nv);
+            lk_set(cpu, i, sz, i->seg, off, nv);
         else
             reg_set(cpu, sz, i->rm, nv);
     }
@@ -1365,7 +1428,7 @@ static struct insn *h_xadd(struct cpu *cpu, struct insn *i)
     uint32_t d = rmw_get(cpu, i, sz, &w), s = reg_get(cpu, sz, i->reg);
     uint32_t r = (d + s) & lf_mask_tab[sz];
     if (i->pfx & P_MEM) {
-        mem_set(cpu, sz, i->seg, w.off, r);
+        lk_set(cpu, i, sz, i->seg, w.off, r);
         reg_set(cpu, sz, i->reg, d);
     } else {
         reg_set(cpu, sz, i->reg, d);
@@ -1385,7 +1448,7 @@ static struct insn *h_cmpxchg(struct cpu *cpu, struct insn *i)
         rmw_set(cpu, i, sz, &w, reg_get(cpu, sz, i->reg));
     } else {
         if (i->pfx & P_MEM)
-            mem_set(cpu, sz, i->seg, w.off, d);   /* the destination is always written */
+            lk_set(cpu, i, sz, i->seg, w.off, d);   /* the destination is always written */
         reg_set(cpu, sz, R_EAX, d);
     }
     lf_set(cpu, LF_SUB + sz, acc, d, r, FLAGS_ARITH);
@@ -1395,6 +1458,22 @@ static struct insn *h_cmpxchg(struct cpu *cpu, struct insn *i)
 static struct insn *h_cmpxchg8b(struct cpu *cpu, struct insn *i)
 {
     uint32_t off = ea(cpu, i);
+    if ((i->pfx & P_LOCK) && cpu->parallel) {
+        cpu_check_write(cpu, i->seg, off, 8);
+        uint64_t *p = (uint64_t *)mmu_fast(cpu, cpu->seg[i->seg].base + off, 8, cpu->sys.wr_kind);
+        if (p) {
+            uint64_t m = ((uint64_t)cpu->regs[R_EDX] << 32) | cpu->regs[R_EAX];
+            uint64_t nv = ((uint64_t)cpu->regs[R_ECX] << 32) | cpu->regs[R_EBX];
+            if (__atomic_compare_exchange_n(p, &m, nv, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+                flags_set_arith(cpu, FLAG_ZF, FLAG_ZF);
+            } else {
+                cpu->regs[R_EAX] = (uint32_t)m;
+                cpu->regs[R_EDX] = (uint32_t)(m >> 32);
+                flags_set_arith(cpu, 0, FLAG_ZF);
+            }
+            return next(cpu, i);
+        }
+    }
     uint64_t m = cpu_read64(cpu, i->seg, off);
     uint64_t cmp = ((uint64_t)cpu->regs[R_EDX] << 32) | cpu->regs[R_EAX];
     if (m == cmp) {
@@ -2414,6 +2493,8 @@ void decode_select_handler(struct cpu *cpu, struct insn *i)
         return;
     }
     i->fn = i->map == 0 ? select_map0(cpu, i) : select_map1(cpu, i);
+    if (cpu->parallel && i->map == 0 && (i->op == 0x86 || i->op == 0x87) && mem)
+        i->pfx |= P_LOCK;   /* XCHG with memory always locks the bus */
     if (f3)
         i->fn = i->op == 0xb8 ? h_popcnt : h_tzcnt_lzcnt;
     /* Same result as the general form of ea(), in fewer steps. */

@@ -130,20 +130,27 @@ static int pc_pic_ack(void *opaque)
 static int pc_intr_ack(void *opaque, struct cpu *cpu)
 {
     struct pc *pc = opaque;
-    return lapic_intr_ack(&pc->lapic[cpu->index]);
+    runloop_board_lock(&pc->rl, true);
+    int v = lapic_intr_ack(&pc->lapic[cpu->index]);
+    runloop_board_lock(&pc->rl, false);
+    return v;
 }
 
 static void pc_apic_base_changed(void *opaque, struct cpu *cpu, uint64_t value)
 {
     struct pc *pc = opaque;
+    runloop_board_lock(&pc->rl, true);
     lapic_set_base(&pc->lapic[cpu->index], value);
+    runloop_board_lock(&pc->rl, false);
 }
 
 static void pc_ferr(void *opaque, struct cpu *cpu, int level)
 {
     struct pc *pc = opaque;
     (void)cpu;
+    runloop_board_lock(&pc->rl, true);
     irq_set(&pc->ferr_irq, level);
+    runloop_board_lock(&pc->rl, false);
 }
 
 /* ---- Reset, A20, power ---- */
@@ -206,22 +213,61 @@ void pc_debug_exit(void *opaque, int status)
         cpu_request(pc->cpus[i], CPU_REQ_EXIT, 1);
 }
 
-/* Writes into pages holding translated code reach every vCPU's trace cache. */
+/* Writes into pages holding translated code reach every vCPU's trace cache: the writing
+ * vCPU's at once, with one thread per vCPU the others' through their invalidation queues. */
 static void pc_code_written(void *opaque, uint32_t paddr, unsigned len)
 {
     struct pc *pc = opaque;
-    for (unsigned i = 0; i < pc->ncpus; i++)
-        cpu_code_written(pc->cpus[i], paddr, len);
+    struct cpu *self = runloop_current_cpu();
+    for (unsigned i = 0; i < pc->ncpus; i++) {
+        if (!pc->rl.mt || pc->cpus[i] == self) {
+            cpu_code_written(pc->cpus[i], paddr, len);
+            continue;
+        }
+        for (uint32_t pg = paddr >> 12; pg <= (paddr + len - 1) >> 12; pg++)
+            runloop_queue_invalidate(&pc->rl, pc->cpus[i], pg << 12, false);
+    }
+}
+
+/* A page became code on one vCPU: the others must stop writing it directly too. */
+static void pc_code_marked(void *opaque, uint32_t paddr)
+{
+    struct pc *pc = opaque;
+    struct cpu *self = runloop_current_cpu();
+    for (unsigned i = 0; i < pc->ncpus; i++) {
+        if (pc->cpus[i] == self)
+            continue;
+        if (pc->rl.mt)
+            runloop_queue_invalidate(&pc->rl, pc->cpus[i], paddr, false);
+        else
+            cpu_tlb_protect_code(pc->cpus[i], paddr);
+    }
 }
 
 /* PAM changes remap 0xC0000-0xFFFFF: translated code and TLB entries there are stale. */
 static void pc_mem_changed(void *opaque)
 {
     struct pc *pc = opaque;
+    struct cpu *self = runloop_current_cpu();
     for (unsigned i = 0; i < pc->ncpus; i++) {
+        if (pc->rl.mt && pc->cpus[i] != self) {
+            runloop_queue_invalidate(&pc->rl, pc->cpus[i], 0, true);
+            continue;
+        }
         cpu_tlb_flush(pc->cpus[i]);
         cpu_flush_traces(pc->cpus[i]);
     }
+}
+
+/* The board lock around port I/O and MMIO of one thread per vCPU; the local APIC page then
+ * serves the vCPU that took it. */
+static void pc_board_lock(void *opaque, bool held)
+{
+    struct pc *pc = opaque;
+    runloop_board_lock(&pc->rl, held);
+    struct cpu *self = runloop_current_cpu();
+    if (held && self)
+        apic_bus_set_current(&pc->apic_bus, (unsigned)self->index);
 }
 
 static void pc_unassigned_mem(void *opaque, uint32_t paddr, bool is_write, unsigned size)
@@ -743,13 +789,15 @@ static void pc_cpu_event(void *opaque, struct cpu *cpu, enum cpu_exit_reason why
         gdbstub_cpu_stopped(pc->gdb, cpu);
 }
 
+static void pc_do_reset_stopped(void *opaque) { pc_do_reset(opaque); }
+
 static void pc_after_slice(void *opaque)
 {
     struct pc *pc = opaque;
     if (pc->stamps)
         stamps_flush_due(pc->stamps);
     if (pc->reset_pending)
-        pc_do_reset(pc);
+        runloop_run_stopped(&pc->rl, pc_do_reset_stopped, pc);   /* every vCPU stopped first */
 }
 
 /* The boot order as fw_cfg's "bootorder" device paths and the CMOS boot byte. */
@@ -792,6 +840,7 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
         return fail(err, errlen, "pcvm: -m: cannot allocate %llu MiB of guest RAM", (unsigned long long)(ram >> 20));
     pc->mem.code_write = pc_code_written;
     pc->mem.code_write_opaque = pc;
+    pc->mem.code_marked = pc_code_marked;
     pc->mem.unassigned = pc_unassigned_mem;
     pc->mem.unassigned_opaque = pc;
     io_bus_init(&pc->io);
@@ -1070,6 +1119,16 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
     pc->rl.after_slice = pc_after_slice;
     pc->rl.opaque = pc;
     pc->rl.icount_sleep = cfg->icount.sleep;
+    if (cfg->tcg_thread == VM_TCG_THREAD_MULTI) {
+        if (cfg->icount.enabled)
+            return fail(err, errlen, "pcvm: -accel tcg,thread=multi: No MTTCG when icount is enabled");
+        if (pc->ncpus > 1) {
+            if (runloop_threads_init(&pc->rl) < 0)
+                return fail(err, errlen, "pcvm: out of memory");
+            pc->io.lock = pc->mem.lock = pc_board_lock;
+            pc->io.lock_opaque = pc->mem.lock_opaque = pc;
+        }
+    }
     for (unsigned i = 0; i < cfg->n_machine_props; i++)
         if (!strcmp(cfg->machine_props[i].key, "idle-coalesce"))
             pc->rl.idle_coalesce_ns = (int64_t)strtoull(cfg->machine_props[i].value, NULL, 10) * 1000000;

@@ -53,8 +53,17 @@ void runloop_init(struct runloop *rl, struct cpu **cpus, unsigned ncpus, struct 
 
 void runloop_set_paused(struct runloop *rl, bool paused)
 {
-    rl->paused = paused;
-    vclock_set_running(rl->clock, !paused);
+    runloop_board_lock(rl, true);
+    if (paused) {
+        rl->paused = true;
+        runloop_threads_pause(rl, true);   /* vCPU threads stop at an instruction boundary */
+        vclock_set_running(rl->clock, false);
+    } else {
+        vclock_set_running(rl->clock, true);
+        rl->paused = false;
+        runloop_threads_pause(rl, false);
+    }
+    runloop_board_lock(rl, false);
     mainloop_wake(rl->ml);
 }
 
@@ -97,6 +106,8 @@ static int64_t idle_sleep_deadline(struct runloop *rl, int64_t now, int64_t dead
 
 int runloop_run(struct runloop *rl)
 {
+    if (rl->mt)
+        return runloop_run_threads(rl);
     struct mainloop *ml = rl->ml;
     while (!ml->quit) {
         vclock_catch_up(rl->clock, CATCH_UP_BUSY_NS);

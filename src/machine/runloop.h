@@ -39,6 +39,8 @@ struct runloop {
     /* Called after each round of slices (the board handles reset requests here). */
     void (*after_slice)(void *opaque);
     void *opaque;
+    /* -accel tcg,thread=multi: one host thread per vCPU (runloop_mt.c), NULL otherwise. */
+    struct runloop_mt *mt;
 };
 
 /* Prepare the loop over the given vCPUs. */
@@ -48,5 +50,23 @@ void runloop_init(struct runloop *rl, struct cpu **cpus, unsigned ncpus, struct 
 int runloop_run(struct runloop *rl);
 /* Stop (paused=true) or resume the vCPUs and the virtual clock. */
 void runloop_set_paused(struct runloop *rl, bool paused);
+
+/* ---- One host thread per vCPU (runloop_mt.c) ---- */
+
+/* Switch the loop to one thread per vCPU (before runloop_run); returns 0 or -1. */
+int runloop_threads_init(struct runloop *rl);
+/* The main thread's loop in that mode (runloop_run calls it). */
+int runloop_run_threads(struct runloop *rl);
+/* Take (held=true) or release the board lock; re-entrant; no-op in the one-thread mode. */
+void runloop_board_lock(struct runloop *rl, bool held);
+/* Run fn with every vCPU stopped at an instruction boundary, then let them go on (reset,
+ * snapshots, the debugger); calls fn directly in the one-thread mode. Not from a vCPU. */
+void runloop_run_stopped(struct runloop *rl, void (*fn)(void *opaque), void *opaque);
+/* Park every vCPU thread (paused) or let them run again (runloop_set_paused calls it). */
+void runloop_threads_pause(struct runloop *rl, bool paused);
+/* The vCPU the calling thread runs; NULL on the main thread or in the one-thread mode. */
+struct cpu *runloop_current_cpu(void);
+/* Queue page paddr (or everything: flush_all) for cpu to invalidate before its next run. */
+void runloop_queue_invalidate(struct runloop *rl, struct cpu *cpu, uint32_t paddr, bool flush_all);
 
 #endif

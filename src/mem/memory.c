@@ -142,11 +142,16 @@ uint32_t phys_read(struct phys_mem *pm, uint32_t paddr, unsigned size)
     if (p)
         return load_le(p, size);
     struct mmio_region *r = mmio_at(pm, paddr);
+    uint32_t v = size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
+    if (pm->lock)
+        pm->lock(pm->lock_opaque, true);
     if (r && r->read)
-        return r->read(r->opaque, paddr - r->base, size);
-    if (!r && pm->unassigned)
+        v = r->read(r->opaque, paddr - r->base, size);
+    else if (!r && pm->unassigned)
         pm->unassigned(pm->unassigned_opaque, paddr, false, size);
-    return size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
+    if (pm->lock)
+        pm->lock(pm->lock_opaque, false);
+    return v;
 }
 
 void phys_write(struct phys_mem *pm, uint32_t paddr, uint32_t value, unsigned size)
@@ -166,12 +171,14 @@ void phys_write(struct phys_mem *pm, uint32_t paddr, uint32_t value, unsigned si
     if (phys_direct(pm, paddr, false))
         return; /* ROM: writes are dropped */
     struct mmio_region *r = mmio_at(pm, paddr);
-    if (r && r->write) {
+    if (pm->lock)
+        pm->lock(pm->lock_opaque, true);
+    if (r && r->write)
         r->write(r->opaque, paddr - r->base, value, size);
-        return;
-    }
-    if (!r && pm->unassigned)
+    else if (!r && pm->unassigned)
         pm->unassigned(pm->unassigned_opaque, paddr, true, size);
+    if (pm->lock)
+        pm->lock(pm->lock_opaque, false);
 }
 
 void phys_read_block(struct phys_mem *pm, uint32_t paddr, void *buf, size_t len)
@@ -252,7 +259,19 @@ void io_remap(struct io_bus *bus, int handle, uint16_t base, uint32_t len)
     io_fill(bus, handle, base, len, (uint8_t)(handle + 1));
 }
 
+static uint32_t io_read_locked(struct io_bus *bus, uint16_t port, unsigned size);
+
 uint32_t io_read(struct io_bus *bus, uint16_t port, unsigned size)
+{
+    if (!bus->lock)
+        return io_read_locked(bus, port, size);
+    bus->lock(bus->lock_opaque, true);
+    uint32_t v = io_read_locked(bus, port, size);
+    bus->lock(bus->lock_opaque, false);
+    return v;
+}
+
+static uint32_t io_read_locked(struct io_bus *bus, uint16_t port, unsigned size)
 {
     uint8_t idx = bus->index[port];
     if (idx) {
@@ -263,8 +282,8 @@ uint32_t io_read(struct io_bus *bus, uint16_t port, unsigned size)
     }
     if (size > 1) {
         unsigned half = size / 2;
-        uint32_t lo = io_read(bus, port, half);
-        uint32_t hi = io_read(bus, (uint16_t)(port + half), half);
+        uint32_t lo = io_read_locked(bus, port, half);
+        uint32_t hi = io_read_locked(bus, (uint16_t)(port + half), half);
         return lo | (hi << (8 * half));
     }
     if (idx) {
@@ -276,7 +295,20 @@ uint32_t io_read(struct io_bus *bus, uint16_t port, unsigned size)
     return 0xff;
 }
 
+static void io_write_locked(struct io_bus *bus, uint16_t port, uint32_t value, unsigned size);
+
 void io_write(struct io_bus *bus, uint16_t port, uint32_t value, unsigned size)
+{
+    if (!bus->lock) {
+        io_write_locked(bus, port, value, size);
+        return;
+    }
+    bus->lock(bus->lock_opaque, true);
+    io_write_locked(bus, port, value, size);
+    bus->lock(bus->lock_opaque, false);
+}
+
+static void io_write_locked(struct io_bus *bus, uint16_t port, uint32_t value, unsigned size)
 {
     uint8_t idx = bus->index[port];
     if (idx) {
@@ -289,8 +321,8 @@ void io_write(struct io_bus *bus, uint16_t port, uint32_t value, unsigned size)
     }
     if (size > 1) {
         unsigned half = size / 2;
-        io_write(bus, port, value & ((1u << (8 * half)) - 1), half);
-        io_write(bus, (uint16_t)(port + half), value >> (8 * half), half);
+        io_write_locked(bus, port, value & ((1u << (8 * half)) - 1), half);
+        io_write_locked(bus, (uint16_t)(port + half), value >> (8 * half), half);
         return;
     }
     if (idx) {

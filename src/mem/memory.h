@@ -59,6 +59,11 @@ struct phys_mem {
     /* Called on reads/writes that hit nothing (logged as guest_errors). */
     void (*unassigned)(void *opaque, uint32_t paddr, bool is_write, unsigned size);
     void *unassigned_opaque;
+    /* A page became code (exec marks it): the board has every vCPU stop writing it directly. */
+    void (*code_marked)(void *opaque, uint32_t paddr);
+    /* thread=multi: taken (held=true) around MMIO and unassigned accesses, the board lock. */
+    void (*lock)(void *opaque, bool held);
+    void *lock_opaque;
 };
 
 /* Allocate RAM of ram_size bytes and an empty map; maps RAM at 0..ram_below_4g. Returns 0 or -1. */
@@ -127,6 +132,9 @@ struct io_bus {
     /* Called for accesses to unclaimed ports (logged as guest_errors/unimp). */
     void (*unassigned)(void *opaque, uint16_t port, bool is_write, unsigned size);
     void *unassigned_opaque;
+    /* thread=multi: taken (held=true) around every access, the board lock. */
+    void (*lock)(void *opaque, bool held);
+    void *lock_opaque;
 };
 
 /* Empty the bus. */

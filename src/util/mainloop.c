@@ -99,7 +99,11 @@ int mainloop_poll(struct mainloop *ml, int64_t timeout_ns)
         nfd += src_count[i];
     }
     struct timespec ts = { .tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000 };
+    if (ml->lock)
+        ml->lock(ml->lock_opaque, false);
     int r = timeout_ns < 0 ? ppoll(pfd, (nfds_t)nfd, NULL, NULL) : ppoll(pfd, (nfds_t)nfd, &ts, NULL);
+    if (ml->lock)
+        ml->lock(ml->lock_opaque, true);
     int ran = 0;
     if (r <= 0)
         for (int i = 0; i < nfd; i++)

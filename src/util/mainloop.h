@@ -40,6 +40,10 @@ struct mainloop {
     int count;
     struct mainloop_source sources[MAINLOOP_MAX_SOURCES];
     int wake_pipe[2];        /* written by mainloop_wake() from other threads */
+    /* thread=multi: called with false before blocking in poll and true after (the board
+     * lock is not held while the loop waits). */
+    void (*lock)(void *opaque, bool held);
+    void *lock_opaque;
     bool quit;
     int exit_status;
 };

@@ -1,0 +1,303 @@
+/* The run loop with one host thread per vCPU (-accel tcg,thread=multi).
+ *
+ * The main thread runs the timers and the host event loop; each vCPU thread runs cpu_run()
+ * without any lock and takes the board lock only for port I/O, MMIO and the board's callbacks
+ * (QEMU's big lock).  Anything one thread must change in another vCPU is a request the vCPU
+ * acts on between two runs: a stop (pause, reset, the debugger), or pages in its invalidation
+ * queue (code written by another vCPU or by DMA; a page that became code).  A halted vCPU
+ * sleeps on a futex until cpu_request() wakes it. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "machine/runloop.h"
+
+/* Instructions per cpu_run() call: requests end a run early anyway. */
+#define MT_BUDGET 1000000
+/* Pages one vCPU's queue holds before it turns into "flush everything". */
+#define MT_QUEUE_PAGES 64
+/* A sleeping vCPU looks again after this long even without a wake-up (a safety net). */
+#define MT_SLEEP_NS (100 * 1000 * 1000LL)
+
+struct mt_queue {
+    pthread_mutex_t lock;
+    uint32_t pages[MT_QUEUE_PAGES];
+    unsigned count;
+    bool flush_all;
+};
+
+struct mt_thread_arg {
+    struct runloop *rl;
+    struct cpu *cpu;
+};
+
+struct runloop_mt {
+    pthread_mutex_t bql;          /* the board lock */
+    pthread_cond_t changed;       /* parked count, stop and pause changes */
+    pthread_t threads[RUNLOOP_MAX_CPUS];
+    struct mt_thread_arg args[RUNLOOP_MAX_CPUS];
+    unsigned started;             /* threads created */
+    unsigned parked;              /* vCPU threads waiting in mt_park */
+    unsigned stops;               /* stop-the-world sections in progress */
+    bool quit;
+    enum cpu_exit_reason event[RUNLOOP_MAX_CPUS]; /* CPU_EXIT_RESET/DEBUG for the main thread */
+    bool event_pending[RUNLOOP_MAX_CPUS];
+    struct mt_queue queue[RUNLOOP_MAX_CPUS];
+    struct runloop *rl;
+};
+
+/* Per thread: the vCPU this thread runs (NULL on the main thread), and how deep it holds the
+ * board lock (device code may re-enter it). */
+static _Thread_local struct cpu *mt_self;
+static _Thread_local int mt_depth;
+
+struct cpu *runloop_current_cpu(void) { return mt_self; }
+
+void runloop_board_lock(struct runloop *rl, bool held)
+{
+    if (!rl->mt)
+        return;
+    if (held) {
+        if (mt_depth++ == 0)
+            pthread_mutex_lock(&rl->mt->bql);
+    } else if (mt_depth > 0 && --mt_depth == 0) {
+        pthread_mutex_unlock(&rl->mt->bql);
+    }
+}
+
+/* Wait on the condition with the board lock held exactly once by this thread. */
+static void mt_wait(struct runloop_mt *mt)
+{
+    int depth = mt_depth;
+    mt_depth = 0;
+    pthread_cond_wait(&mt->changed, &mt->bql);
+    mt_depth = depth;
+}
+
+static void mt_kick_all(struct runloop *rl)
+{
+    for (unsigned i = 0; i < rl->ncpus; i++)
+        cpu_request(rl->cpus[i], CPU_REQ_EXIT, 1);
+}
+
+/* Every vCPU thread but the caller's is parked (or gone). */
+static bool mt_all_parked(const struct runloop *rl)
+{
+    unsigned others = rl->mt->started - (mt_self ? 1 : 0);
+    return rl->mt->parked >= others;
+}
+
+void runloop_run_stopped(struct runloop *rl, void (*fn)(void *opaque), void *opaque)
+{
+    struct runloop_mt *mt = rl->mt;
+    if (!mt || !mt->started) {
+        fn(opaque);
+        return;
+    }
+    runloop_board_lock(rl, true);
+    mt->stops++;
+    mt_kick_all(rl);
+    while (!mt_all_parked(rl))
+        mt_wait(mt);
+    fn(opaque);
+    mt->stops--;
+    pthread_cond_broadcast(&mt->changed);
+    runloop_board_lock(rl, false);
+}
+
+/* Stop every vCPU at an instruction boundary and keep them parked while paused. */
+void runloop_threads_pause(struct runloop *rl, bool paused)
+{
+    struct runloop_mt *mt = rl->mt;
+    if (!mt || !mt->started)
+        return;
+    runloop_board_lock(rl, true);
+    if (paused) {
+        mt_kick_all(rl);
+        /* A vCPU pausing the machine (a guest power-off with -no-shutdown) cannot wait for
+         * itself; the others park on their own. */
+        if (!mt_self)
+            while (!mt_all_parked(rl))
+                mt_wait(mt);
+    } else {
+        pthread_cond_broadcast(&mt->changed);
+    }
+    runloop_board_lock(rl, false);
+}
+
+void runloop_queue_invalidate(struct runloop *rl, struct cpu *cpu, uint32_t paddr, bool flush_all)
+{
+    struct runloop_mt *mt = rl->mt;
+    struct mt_queue *q = &mt->queue[cpu->index];
+    pthread_mutex_lock(&q->lock);
+    if (flush_all || q->count == MT_QUEUE_PAGES)
+        q->flush_all = true;
+    else
+        q->pages[q->count++] = paddr >> 12;
+    pthread_mutex_unlock(&q->lock);
+    cpu_request(cpu, CPU_REQ_INVAL | CPU_REQ_EXIT, 1);
+}
+
+/* The owner drops what its queue names: traces on those pages and direct-write TLB entries
+ * (a page that became code must be written through the slow path from now on). */
+static void mt_drain(struct runloop *rl, struct cpu *cpu)
+{
+    struct mt_queue *q = &rl->mt->queue[cpu->index];
+    uint32_t pages[MT_QUEUE_PAGES];
+    pthread_mutex_lock(&q->lock);
+    cpu_request(cpu, CPU_REQ_INVAL, 0);
+    bool flush = q->flush_all;
+    unsigned n = q->count;
+    memcpy(pages, q->pages, n * sizeof(pages[0]));
+    q->count = 0;
+    q->flush_all = false;
+    pthread_mutex_unlock(&q->lock);
+    if (flush) {
+        cpu_tlb_flush(cpu);
+        cpu_flush_traces(cpu);
+        return;
+    }
+    for (unsigned k = 0; k < n; k++) {
+        cpu_tlb_protect_code(cpu, pages[k] << 12);
+        cpu_code_written(cpu, pages[k] << 12, 4096);
+    }
+}
+
+static bool mt_must_park(const struct runloop *rl, unsigned index)
+{
+    const struct runloop_mt *mt = rl->mt;
+    return mt->quit || mt->stops || rl->paused || mt->event_pending[index];
+}
+
+static void *mt_vcpu_thread(void *arg)
+{
+    struct mt_thread_arg *a = arg;
+    struct cpu *cpu = a->cpu;
+    struct runloop *rl = a->rl;
+    struct runloop_mt *mt = rl->mt;
+    unsigned me = (unsigned)cpu->index;
+    mt_self = cpu;
+    runloop_board_lock(rl, true);
+    for (;;) {
+        while (mt_must_park(rl, me) && !mt->quit) {
+            mt->parked++;
+            pthread_cond_broadcast(&mt->changed);
+            mt_wait(mt);
+            mt->parked--;
+        }
+        if (mt->quit)
+            break;
+        /* Cleared under the lock: a stop asked from now on sets it again. */
+        cpu_request(cpu, CPU_REQ_EXIT, 0);
+        runloop_board_lock(rl, false);
+        if (cpu->interrupt_request & CPU_REQ_INVAL)
+            mt_drain(rl, cpu);
+        /* Armed before the run: any request from now on ends the sleep below at once. */
+        uint32_t seq = cpu_sleep_begin(cpu);
+        enum cpu_exit_reason why = cpu_run(cpu, MT_BUDGET);
+        bool sleep = why == CPU_EXIT_HALT && !(cpu->interrupt_request & (CPU_REQ_EXIT | CPU_REQ_INVAL));
+        cpu_sleep(cpu, seq, sleep ? MT_SLEEP_NS : 0);
+        runloop_board_lock(rl, true);
+        if (why == CPU_EXIT_RESET || why == CPU_EXIT_DEBUG) {
+            mt->event[me] = why;
+            mt->event_pending[me] = true;
+            mainloop_wake(rl->ml);
+        }
+    }
+    mt->parked++;   /* gone: counts as parked for any stop still waiting */
+    pthread_cond_broadcast(&mt->changed);
+    runloop_board_lock(rl, false);
+    return NULL;
+}
+
+/* A timer was armed before the main thread's next wake-up: wake it to re-plan. */
+static void mt_timer_armed(void *opaque)
+{
+    struct runloop *rl = opaque;
+    mainloop_wake(rl->ml);
+}
+
+static void mt_mainloop_lock(void *opaque, bool held)
+{
+    runloop_board_lock(opaque, held);
+}
+
+int runloop_threads_init(struct runloop *rl)
+{
+    struct runloop_mt *mt = calloc(1, sizeof(*mt));
+    if (!mt)
+        return -1;
+    pthread_mutex_init(&mt->bql, NULL);
+    pthread_cond_init(&mt->changed, NULL);
+    for (unsigned i = 0; i < RUNLOOP_MAX_CPUS; i++)
+        pthread_mutex_init(&mt->queue[i].lock, NULL);
+    mt->rl = rl;
+    rl->mt = mt;
+    for (unsigned i = 0; i < rl->ncpus; i++) {
+        rl->cpus[i]->parallel = rl->ncpus > 1;
+        mt->args[i] = (struct mt_thread_arg){ .rl = rl, .cpu = rl->cpus[i] };
+    }
+    rl->clock->slice_cut = mt_timer_armed;
+    rl->clock->slice_cut_opaque = rl;
+    rl->ml->lock = mt_mainloop_lock;
+    rl->ml->lock_opaque = rl;
+    return 0;
+}
+
+/* The main thread's part: timers, host events, the vCPUs' reset and debug events. */
+int runloop_run_threads(struct runloop *rl)
+{
+    struct runloop_mt *mt = rl->mt;
+    struct mainloop *ml = rl->ml;
+    runloop_board_lock(rl, true);
+    for (unsigned i = 0; i < rl->ncpus; i++) {
+        if (pthread_create(&mt->threads[i], NULL, mt_vcpu_thread, &mt->args[i]) != 0) {
+            fprintf(stderr, "pcvm: cannot start the thread of vCPU %u\n", i);
+            mainloop_request_exit(ml, 1);
+            break;
+        }
+        mt->started++;
+    }
+    while (!ml->quit) {
+        vclock_run_timers(rl->clock);
+        bool events = false;
+        for (unsigned i = 0; i < rl->ncpus; i++)
+            events |= mt->event_pending[i];
+        if (events) {
+            mt->stops++;
+            mt_kick_all(rl);
+            while (!mt_all_parked(rl))
+                mt_wait(mt);
+            for (unsigned i = 0; i < rl->ncpus; i++) {
+                if (!mt->event_pending[i])
+                    continue;
+                mt->event_pending[i] = false;
+                if (rl->cpu_event)
+                    rl->cpu_event(rl->opaque, rl->cpus[i], mt->event[i]);
+            }
+            mt->stops--;
+            pthread_cond_broadcast(&mt->changed);
+        }
+        if (rl->after_slice)
+            rl->after_slice(rl->opaque);
+        if (ml->quit)
+            break;
+        int64_t now = vclock_now(rl->clock);
+        int64_t deadline = rl->paused ? INT64_MAX : vclock_next_deadline(rl->clock);
+        /* Host events (serial input) and stamps are served at least every 10 ms. */
+        int64_t wake = now + 10 * 1000000LL;
+        if (deadline < wake)
+            wake = deadline;
+        rl->clock->slice_end = wake;
+        mainloop_poll(ml, wake > now ? wake - now : 0);
+        rl->clock->slice_end = INT64_MAX;
+    }
+    mt->quit = true;
+    mt_kick_all(rl);
+    pthread_cond_broadcast(&mt->changed);
+    runloop_board_lock(rl, false);
+    for (unsigned i = 0; i < mt->started; i++)
+        pthread_join(mt->threads[i], NULL);
+    return ml->exit_status;
+}
