@@ -83,6 +83,7 @@ check-cpu: all
 	@if [ -x tests/cpu/run.sh ]; then bash tests/cpu/run.sh; fi
 	@bash tests/cpu/models/run.sh
 	@bash tests/cpu/models/topo.sh
+	@bash tests/cpu/smp/run.sh
 	@bash tests/cpu/jit.sh
 
 check-block: all

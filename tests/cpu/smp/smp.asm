@@ -1,0 +1,271 @@
+; SMP bare-metal test: the bootstrap CPU starts every other CPU with INIT-SIPI-SIPI (the
+; count comes from CMOS byte 0x5F, as SeaBIOS reads it); each CPU records its initial APIC ID
+; (CPUID leaf 1) and its local APIC's ID register, then all of them add to shared counters
+; LOOPS times with LOCK XADD, LOCK INC, a LOCK CMPXCHG retry loop, LOCK CMPXCHG8B and XCHG
+; spinlock-protected plain increments.  The totals must be exact.  Meanwhile the bootstrap
+; CPU passes messages to the first AP with plain stores (data, then flag) and the AP checks
+; that it never sees a flag newer than the data (x86 TSO).  Prints "apic N" per CPU for
+; tests/cpu/smp/run.sh to compare with qemu-system-i386, then PASS or FAIL.
+%include "sys.inc"
+
+LOOPS       equ 200000
+MSGS        equ 20000
+TRAMP       equ 0x8000                  ; SIPI vector 0x08
+LAPIC       equ 0xfee00000
+AP_STACKS   equ 0x300000                ; 4 KiB each
+
+; Shared variables (zeroed by the framework's DATA_BASE clear? no: they live here, cleared below)
+shared      equ 0x280000
+ap_next     equ shared + 0x00           ; AP slot allocator
+ap_ready    equ shared + 0x04
+ap_done     equ shared + 0x08
+go          equ shared + 0x0c
+cnt_xadd    equ shared + 0x40           ; each on its own cache line
+cnt_inc     equ shared + 0x80
+cnt_cas     equ shared + 0xc0
+cnt_lock    equ shared + 0x100          ; guarded by spin
+spin        equ shared + 0x140
+cnt8b       equ shared + 0x180          ; 64-bit
+mp_data     equ shared + 0x1c0
+mp_flag     equ shared + 0x200
+mp_bad      equ shared + 0x240
+apic_bad    equ shared + 0x280
+apic_ids    equ shared + 0x400          ; one dword per slot (0 = BSP)
+
+test_main:
+    mov edi, shared
+    mov ecx, 0x200
+    xor eax, eax
+    rep stosd
+    ; CPU count from CMOS 0x5F (count - 1).
+    mov al, 0x5f
+    out 0x70, al
+    in al, 0x71
+    movzx eax, al
+    inc eax
+    mov [ncpus], eax
+    ; Enable the local APIC (SVR), then the trampoline in low memory.
+    mov dword [LAPIC + 0xf0], 0x1ff
+    mov esi, tramp_start
+    mov edi, TRAMP
+    mov ecx, tramp_end - tramp_start
+    rep movsb
+    mov eax, [gdt_desc]
+    mov [TRAMP + (tramp_gdtd - tramp_start)], eax
+    mov ax, [gdt_desc + 4]
+    mov [TRAMP + (tramp_gdtd - tramp_start) + 4], ax
+    call record_apic                    ; slot 0
+    cmp dword [ncpus], 1
+    je .started
+    ; INIT to all but self, then SIPI twice.
+    mov dword [LAPIC + 0x310], 0
+    mov dword [LAPIC + 0x300], 0x000c4500
+    call delay
+    mov dword [LAPIC + 0x300], 0x000c4600 | (TRAMP >> 12)
+    call delay
+    mov dword [LAPIC + 0x300], 0x000c4600 | (TRAMP >> 12)
+    ; Wait for every AP.
+    mov ecx, 0x7fffffff
+.wait_ready:
+    mov eax, [ap_ready]
+    inc eax
+    cmp eax, [ncpus]
+    je .started
+    pause
+    loop .wait_ready
+    mov esi, msg_noap
+    jmp fail_with
+.started:
+    mov dword [go], 1
+    call work
+    ; Message passing: BSP writes, the first AP reads.
+    cmp dword [ncpus], 1
+    je .no_msgs
+    mov ecx, 1
+.msg:
+    mov [mp_data], ecx
+    mov [mp_flag], ecx
+    inc ecx
+    cmp ecx, MSGS
+    jbe .msg
+.no_msgs:
+    ; Wait for the APs to finish.
+    mov ecx, 0x7fffffff
+.wait_done:
+    mov eax, [ap_done]
+    inc eax
+    cmp eax, [ncpus]
+    je .check
+    pause
+    loop .wait_done
+    mov esi, msg_nodone
+    jmp fail_with
+.check:
+    ; Print the APIC IDs.
+    xor ebx, ebx
+.print:
+    mov esi, msg_apic
+    call puts
+    mov eax, [apic_ids + ebx * 4]
+    call puthex
+    mov esi, msg_nl
+    call puts
+    inc ebx
+    cmp ebx, [ncpus]
+    jb .print
+    mov esi, msg_apicbad
+    cmp dword [apic_bad], 0
+    jne fail_with
+    mov esi, msg_tso
+    cmp dword [mp_bad], 0
+    jne fail_with
+    mov eax, [ncpus]
+    imul eax, LOOPS
+    mov esi, msg_xadd
+    cmp [cnt_xadd], eax
+    jne fail_with
+    mov esi, msg_inc
+    cmp [cnt_inc], eax
+    jne fail_with
+    mov esi, msg_cas
+    cmp [cnt_cas], eax
+    jne fail_with
+    mov esi, msg_spin
+    cmp [cnt_lock], eax
+    jne fail_with
+    mov esi, msg_8b
+    cmp [cnt8b], eax
+    jne fail_with
+    cmp dword [cnt8b + 4], 0
+    jne fail_with
+    ret
+
+; Every CPU: the counters.
+work:
+    mov ecx, LOOPS
+.loop:
+    mov eax, 1
+    lock xadd [cnt_xadd], eax
+    lock inc dword [cnt_inc]
+    mov eax, [cnt_cas]
+.cas:
+    lea edx, [eax + 1]
+    lock cmpxchg [cnt_cas], edx
+    jnz .cas
+    ; spinlock with XCHG (no PAUSE), a plain increment inside
+.spin:
+    mov eax, 1
+    xchg [spin], eax
+    test eax, eax
+    jnz .spin
+    inc dword [cnt_lock]
+    mov dword [spin], 0
+    ; 64-bit counter with CMPXCHG8B
+    push ecx
+    push ebx
+    mov eax, [cnt8b]
+    mov edx, [cnt8b + 4]
+.c8:
+    mov ebx, eax
+    mov ecx, edx
+    add ebx, 1
+    adc ecx, 0
+    lock cmpxchg8b [cnt8b]
+    jnz .c8
+    pop ebx
+    pop ecx
+    dec ecx
+    jnz .loop
+    ret
+
+; Slot in edi... record this CPU's APIC ID in apic_ids[slot]; slot in ebx.
+record_apic:
+    push ebx
+    mov eax, 1
+    cpuid
+    shr ebx, 24
+    mov eax, [LAPIC + 0x20]
+    shr eax, 24
+    cmp eax, ebx
+    je .same
+    lock inc dword [apic_bad]
+.same:
+    mov eax, ebx
+    pop ebx
+    mov [apic_ids + ebx * 4], eax
+    ret
+
+delay:
+    mov ecx, 200000
+.d: loop .d
+    ret
+
+; The APs arrive here in protected mode (flat segments from the framework's GDT).
+ap_entry32:
+    mov ax, SEL_DATA0
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov ebx, 1
+    lock xadd [ap_next], ebx
+    mov esp, ebx
+    add esp, 2
+    shl esp, 12
+    add esp, AP_STACKS
+    inc ebx                             ; slot: 1.. (0 is the BSP)
+    call record_apic
+    lock inc dword [ap_ready]
+.wait_go:
+    cmp dword [go], 0
+    je .wait_go
+    push ebx
+    call work
+    pop ebx
+    cmp ebx, 1
+    jne .done
+    ; The first AP reads the messages: flag first, then data; data must never be older.
+.read:
+    mov eax, [mp_flag]
+    mov edx, [mp_data]
+    cmp edx, eax
+    jae .ok
+    lock inc dword [mp_bad]
+.ok:
+    cmp eax, MSGS
+    jb .read
+.done:
+    lock inc dword [ap_done]
+.idle:
+    cli
+    hlt
+    jmp .idle
+
+ncpus: dd 0
+msg_noap: db "the APs did not start", 0
+msg_nodone: db "the APs did not finish", 0
+msg_apic: db "apic ", 0
+msg_apicbad: db "CPUID's initial APIC ID differs from the local APIC's ID register", 0
+msg_tso: db "a message's flag was seen before its data (store or load order broken)", 0
+msg_xadd: db "LOCK XADD lost updates", 0
+msg_inc: db "LOCK INC lost updates", 0
+msg_cas: db "LOCK CMPXCHG lost updates", 0
+msg_spin: db "the XCHG spinlock let two CPUs in", 0
+msg_8b: db "LOCK CMPXCHG8B lost updates", 0
+
+bits 16
+tramp_start:
+    cli
+    xor ax, ax
+    mov ds, ax
+    o32 lgdt [TRAMP + (tramp_gdtd - tramp_start)]
+    mov eax, cr0
+    or al, 1
+    mov cr0, eax
+    jmp dword SEL_CODE0:ap_entry32
+tramp_gdtd:
+    dw 0
+    dd 0
+tramp_end:
+bits 32
+
+%include "sys_end.inc"
