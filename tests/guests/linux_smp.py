@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Linux with -smp 2: the kernel brings up the second CPU through INIT/SIPI ("smp: Brought up
-1 node, 2 CPUs"), /proc/cpuinfo lists processors 0 and 1, a shell loop pinned to CPU 1 with
-taskset runs there (/proc/self/stat field 39), the log is clean and poweroff -f exits 0.
+"""Linux with -smp cores=2,threads=2 and one host thread per vCPU (-accel tcg,thread=multi):
+the kernel brings up the other CPUs through INIT/SIPI ("smp: Brought up 1 node, 4 CPUs"),
+/proc/cpuinfo shows one package of two cores with two threads each (siblings 4, cpu cores 2,
+core ids 0 and 1, APIC IDs 0-3), four shells pinned to the four CPUs add to one counter file
+under a mkdir lock at the same time (the total must be exact) and a shell loop pinned to CPU 1 runs
+there (/proc/self/stat field 39); the log is clean and poweroff -f exits 0.
 On the same boot, the gdb stub: the monitor's `gdbserver` starts it, Debian's gdb attaches,
 stops the kernel at vfs_write (its address from /proc/kallsyms) when the shell writes, reads
 the registers there (EIP at the breakpoint, the kernel's CS, paging on) and detaches; the
@@ -16,17 +19,41 @@ import time
 from console import GuestFailure, main, time_scale
 from linux import boot_to_shell, check_clean, power_off
 
+SMP = ['-smp', 'cores=2,threads=2', '-accel', 'tcg,thread=multi']
+ADDS = 50   # per shell
+
+
+def check_topology(c, problems):
+    out = c.run("grep -E '^(processor|physical id|siblings|core id|cpu cores|apicid)' /proc/cpuinfo",
+                60, 'cpuinfo')
+    fields = re.findall(r'^(processor|physical id|siblings|core id|cpu cores|apicid)\s*:\s*(\d+)', out, re.M)
+    cpus = [tuple(v for _, v in fields[k:k + 6]) for k in range(0, len(fields), 6)]
+    want = [(str(n), '0', '4', str(n // 2), '2', str(n)) for n in range(4)]
+    if cpus != want:
+        problems.append('/proc/cpuinfo topology (processor, physical id, siblings, core id, cpu cores, '
+                        'apicid) %r, expected %r' % (cpus, want))
+
+
+def check_concurrent_counter(c, problems):
+    """Four shells on four CPUs increment one file at the same time, under a lock made of
+    mkdir (atomic in the kernel): no update may be lost."""
+    out = c.run("echo 0 > /tmp/n; for cpu in 0 1 2 3; do taskset -c $cpu sh -c "
+                "'i=0; while [ $i -lt %d ]; do until mkdir /tmp/L 2>/dev/null; do :; done; "
+                "echo $(($(cat /tmp/n) + 1)) > /tmp/n; rmdir /tmp/L; i=$((i+1)); done' & done; "
+                "wait; echo total=$(cat /tmp/n)" % ADDS, 600, 'counter')
+    m = re.search(r'total=(\d+)', out)
+    if not m or int(m.group(1)) != 4 * ADDS:
+        problems.append('four shells adding %d each under a lock got %s' % (ADDS, m.group(1) if m else out[-200:]))
+
 
 def test(log_path, consoles):
-    c = boot_to_shell(log_path, consoles, ['-smp', '2'], append='console=ttyS0 loglevel=7')
+    c = boot_to_shell(log_path, consoles, SMP, append='console=ttyS0 loglevel=7')
     problems = []
-    if not re.search(r'smp: Brought up 1 node, 2 CPUs', c.text()):
+    if not re.search(r'smp: Brought up 1 node, 4 CPUs', c.text()):
         m = re.search(r'smp: Brought up .*', c.text())
-        problems.append('the kernel did not bring up 2 CPUs (%s)' % (m.group(0) if m else 'no "smp: Brought up" line'))
-    out = c.run('grep -c ^processor /proc/cpuinfo', 60, 'cpuinfo')
-    m = re.search(r'^(\d+)$', out, re.M)
-    if not m or m.group(1) != '2':
-        problems.append('/proc/cpuinfo lists %s processors, expected 2' % (m.group(1) if m else '?'))
+        problems.append('the kernel did not bring up 4 CPUs (%s)' % (m.group(0) if m else 'no "smp: Brought up" line'))
+    check_topology(c, problems)
+    check_concurrent_counter(c, problems)
     out = c.run("taskset -c 1 sh -c 'i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done; "
                 "echo loop=$i cpu=$(cut -d\" \" -f39 /proc/self/stat)'", 300, 'taskset')
     if not re.search(r'loop=2000 cpu=1\b', out):
@@ -46,7 +73,7 @@ def test(log_path, consoles):
         raise GuestFailure('; '.join(problems))
 
 
-GDB_PORT = 43010
+GDB_PORT = 46110
 
 
 def gdb_kernel_break(c):
@@ -93,7 +120,7 @@ def gdb_kernel_break(c):
             raise GuestFailure('gdb did not finish: %s' % open(log.name).read()[-400:])
         text = open(log.name).read()
         want = [(r'Thread 1 \(CPU#0 \[(running|halted)\]\)', 'thread 1 = CPU#0'),
-                (r'Thread 2 \(CPU#1 \[(running|halted)\]\)', 'thread 2 = CPU#1'),
+                (r'Thread 4 \(CPU#3 \[(running|halted)\]\)', 'thread 4 = CPU#3'),
                 (r'hit Breakpoint 1, 0x%08x in' % addr, 'the stop at vfs_write'),
                 (r'^eip +0x%x ' % addr, 'EIP at vfs_write'),
                 (r'^cs +0x60 ', 'the kernel code segment 0x60'),
