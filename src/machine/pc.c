@@ -166,11 +166,18 @@ static void pc_kbc_reset(void *opaque) { pc_request_reset(opaque); }
 static void pc_port92_reset(void *opaque) { pc_request_reset(opaque); }
 static void pc_piix3_reset(void *opaque, bool hard) { (void)hard; pc_request_reset(opaque); }
 
-static void pc_update_a20(struct pc *pc)
+static void pc_apply_a20(void *opaque)
 {
+    struct pc *pc = opaque;
     bool on = pc->a20_kbc || pc->a20_port92;
     for (unsigned i = 0; i < pc->ncpus; i++)
         cpu_set_a20(pc->cpus[i], on);
+}
+
+/* Every vCPU's TLB changes: with one thread per vCPU, with all of them stopped. */
+static void pc_update_a20(struct pc *pc)
+{
+    runloop_run_stopped(&pc->rl, pc_apply_a20, pc);
 }
 
 static void pc_kbc_a20(void *opaque, bool enabled)
@@ -244,19 +251,21 @@ static void pc_code_marked(void *opaque, uint32_t paddr)
     }
 }
 
-/* PAM changes remap 0xC0000-0xFFFFF: translated code and TLB entries there are stale. */
-static void pc_mem_changed(void *opaque)
+static void pc_flush_all_cpus(void *opaque)
 {
     struct pc *pc = opaque;
-    struct cpu *self = runloop_current_cpu();
     for (unsigned i = 0; i < pc->ncpus; i++) {
-        if (pc->rl.mt && pc->cpus[i] != self) {
-            runloop_queue_invalidate(&pc->rl, pc->cpus[i], 0, true);
-            continue;
-        }
         cpu_tlb_flush(pc->cpus[i]);
         cpu_flush_traces(pc->cpus[i]);
     }
+}
+
+/* PAM changes remap 0xC0000-0xFFFFF: translated code and TLB entries there are stale (with
+ * one thread per vCPU, dropped with every vCPU stopped). */
+static void pc_mem_changed(void *opaque)
+{
+    struct pc *pc = opaque;
+    runloop_run_stopped(&pc->rl, pc_flush_all_cpus, pc);
 }
 
 /* The board lock around port I/O and MMIO of one thread per vCPU; the local APIC page then

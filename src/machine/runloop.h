@@ -60,7 +60,7 @@ int runloop_run_threads(struct runloop *rl);
 /* Take (held=true) or release the board lock; re-entrant; no-op in the one-thread mode. */
 void runloop_board_lock(struct runloop *rl, bool held);
 /* Run fn with every vCPU stopped at an instruction boundary, then let them go on (reset,
- * snapshots, the debugger); calls fn directly in the one-thread mode. Not from a vCPU. */
+ * snapshots, the debugger, A20); calls fn directly in the one-thread mode. */
 void runloop_run_stopped(struct runloop *rl, void (*fn)(void *opaque), void *opaque);
 /* Park every vCPU thread (paused) or let them run again (runloop_set_paused calls it). */
 void runloop_threads_pause(struct runloop *rl, bool paused);

@@ -98,8 +98,17 @@ void runloop_run_stopped(struct runloop *rl, void (*fn)(void *opaque), void *opa
     runloop_board_lock(rl, true);
     mt->stops++;
     mt_kick_all(rl);
-    while (!mt_all_parked(rl))
+    while (!mt_all_parked(rl)) {
+        /* A vCPU waiting here runs no guest code: it counts as parked for another vCPU's
+         * stop (whichever gets the lock first runs its fn, then the other). */
+        if (mt_self) {
+            mt->parked++;
+            pthread_cond_broadcast(&mt->changed);
+        }
         mt_wait(mt);
+        if (mt_self)
+            mt->parked--;
+    }
     fn(opaque);
     mt->stops--;
     pthread_cond_broadcast(&mt->changed);

@@ -20,7 +20,7 @@ from console import GuestFailure, main, time_scale
 from linux import boot_to_shell, check_clean, power_off
 
 SMP = ['-smp', 'cores=2,threads=2', '-accel', 'tcg,thread=multi']
-ADDS = 50   # per shell
+ADDS = 30   # per shell
 
 
 def check_topology(c, problems):
