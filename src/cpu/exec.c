@@ -226,8 +226,8 @@ void cpu_code_written(struct cpu *cpu, uint32_t paddr, unsigned len)
 static void mark_code_page(struct cpu *cpu, uint32_t pg)
 {
     struct phys_mem *mem = cpu->mem;
-    if (pg < mem->code_pages_count && !mem->code_pages[pg]) {
-        mem->code_pages[pg] = 1;
+    if (pg < mem->code_pages_count && !__atomic_load_n(&mem->code_pages[pg], __ATOMIC_RELAXED)) {
+        __atomic_store_n(&mem->code_pages[pg], 1, __ATOMIC_RELAXED);   /* other vCPUs read it */
         cpu_tlb_protect_code(cpu, pg << 12);
         if (mem->code_marked)
             mem->code_marked(mem->code_write_opaque, pg << 12);   /* the other vCPUs' TLBs */

@@ -93,7 +93,7 @@ static inline uint8_t *phys_direct(const struct phys_mem *pm, uint32_t paddr, bo
 static inline bool phys_is_code_page(const struct phys_mem *pm, uint32_t paddr)
 {
     uint32_t pn = paddr >> PHYS_PAGE_SHIFT;
-    return pn < pm->code_pages_count && pm->code_pages[pn];
+    return pn < pm->code_pages_count && __atomic_load_n(&pm->code_pages[pn], __ATOMIC_RELAXED);
 }
 
 /* Read size (1, 2, 4) bytes at paddr through RAM/ROM/MMIO; unassigned reads return all ones. */
