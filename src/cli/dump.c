@@ -254,7 +254,7 @@ void vm_config_print_action(const struct vm_config *cfg)
         break;
     case VM_ACTION_DEVICE_HELP:
         printf("Storage devices:\nname \"virtio-blk-pci\", bus PCI, alias \"virtio-blk\"\n\n"
-               "Network devices:\nname \"e1000\", bus PCI, desc \"Intel Gigabit Ethernet\"\n"
+               "Network devices:\nname \"e1000\", bus PCI, desc \"Intel Gigabit Ethernet\"\nname \"rtl8139\", bus PCI\n"
                "name \"virtio-net-pci\", bus PCI, alias \"virtio-net\"\n\n"
                "Misc devices:\nname \"isa-debug-exit\", bus ISA\n"
                "name \"pvpanic\", bus ISA, desc \"pvpanic device\"\n"
@@ -267,7 +267,7 @@ void vm_config_print_action(const struct vm_config *cfg)
                "pc-i440fx-7.2        Standard PC (i440FX + PIIX, 1996) (default)\n");
         break;
     case VM_ACTION_NIC_HELP:
-        printf("Available NIC models:\ne1000\nvirtio-net-pci\n");
+        printf("Available NIC models:\ne1000\nrtl8139\nvirtio-net-pci\n");
         break;
     case VM_ACTION_DUMP_CONFIG:
         vm_config_dump(cfg, stdout);

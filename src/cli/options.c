@@ -1004,15 +1004,19 @@ static bool is_virtio_net(const char *model)
     return !strcmp(model, "virtio-net-pci") || !strcmp(model, "virtio") || !strcmp(model, "virtio-net");
 }
 
-/* The card model a supported NIC name stands for. */
+/* The card model a NIC name stands for (no name: e1000), or NULL when pcvm has none. */
 static const char *nic_model(const char *model)
 {
-    return model && is_virtio_net(model) ? "virtio-net-pci" : "e1000";
+    if (!model || is_e1000(model))
+        return "e1000";
+    if (is_virtio_net(model))
+        return "virtio-net-pci";
+    return !strcmp(model, "rtl8139") ? "rtl8139" : NULL;
 }
 
 static bool refused_nic_model(const char *model)
 {
-    static const char *const models[] = { "rtl8139", "ne2k_pci", "ne2k_isa", "pcnet", "i82551",
+    static const char *const models[] = { "ne2k_pci", "ne2k_isa", "pcnet", "i82551",
                                           "i82557b", "i82559er", "e1000e", "e1000-82544gc",
                                           "e1000-82545em", "vmxnet3", "igb", "tulip", NULL };
     return in_list(model, models) || (has_prefix(model, "virtio") && !is_virtio_net(model));
@@ -1065,7 +1069,7 @@ static int opt_net(struct parser *p)
             cfg->action = VM_ACTION_NIC_HELP;
         else if (model && refused_nic_model(model))
             r = punsup(p, model);
-        else if (model && !is_e1000(model) && !is_virtio_net(model))
+        else if (model && !nic_model(model))
             r = perr(p, "invalid NIC model '%s' (see -net nic,model=help)", model);
         else if (!(r = check_unused(p, &kl)) && !(r = add_nic(p, nic_model(model), netdev, id, mac)))
             cfg->nics[cfg->n_nics - 1].legacy = true;
@@ -1115,7 +1119,7 @@ static int opt_nic(struct parser *p)
         cfg->action = VM_ACTION_NIC_HELP;
     } else if (model && refused_nic_model(model)) {
         r = punsup(p, model);
-    } else if (model && !is_e1000(model) && !is_virtio_net(model)) {
+    } else if (model && !nic_model(model)) {
         r = perr(p, "invalid NIC model '%s'", model);
     } else if (!(r = user_net(p, &kl, id ? id : gen, NULL))) {
         r = add_nic(p, nic_model(model), id ? id : gen, NULL, mac);
@@ -1246,7 +1250,7 @@ static bool refused_device(const char *d)
 {
     static const char *const devs[] = {
         "ahci", "ich9-ahci", "qemu-xhci", "nec-usb-xhci", "piix3-usb-uhci", "piix4-usb-uhci",
-        "usb-ehci", "ich9-usb-ehci1", "rtl8139", "ne2k_pci", "ne2k_isa", "pcnet", "e1000e",
+        "usb-ehci", "ich9-usb-ehci1", "ne2k_pci", "ne2k_isa", "pcnet", "e1000e",
         "vmxnet3", "igb", "i82559er", "VGA", "cirrus-vga", "isa-cirrus-vga", "qxl", "qxl-vga",
         "vmware-svga", "bochs-display", "ramfb", "secondary-vga", "intel-hda", "ich9-intel-hda",
         "hda-duplex", "hda-output", "hda-micro", "AC97", "sb16", "adlib", "gus", "cs4231a",
@@ -1340,7 +1344,7 @@ static int opt_device(struct parser *p)
         r = perr(p, "needs a device model name (see -device help)");
     } else if (!strcmp(driver, "help") || !strcmp(driver, "?")) {
         cfg->action = VM_ACTION_DEVICE_HELP;
-    } else if (is_e1000(driver) || (is_virtio_net(driver) && strcmp(driver, "virtio"))) {
+    } else if (is_e1000(driver) || !strcmp(driver, "rtl8139") || (is_virtio_net(driver) && strcmp(driver, "virtio"))) {
         const char *netdev = kvlist_get(&kl, "netdev");
         const char *mac = kvlist_get(&kl, "mac");
         const char *bus = kvlist_get(&kl, "bus");

@@ -30,6 +30,19 @@ static int free_slot(struct pci_bus *pci)
     return -1;
 }
 
+static void reset_e1000(void *opaque) { e1000_reset(opaque); }
+static void reset_rtl8139(void *opaque) { rtl8139_reset(opaque); }
+
+static void card_reset(struct pc_nic *n)
+{
+    if (n->rtl8139)
+        rtl8139_reset(n->rtl8139);
+    else if (n->e1000)
+        e1000_reset(n->e1000);
+    else if (n->virtio)
+        virtio_pci_reset(&n->virtio->vp);
+}
+
 int pc_net_create(struct pc_net *net, const struct vm_config *cfg, struct pci_bus *pci,
                   struct phys_mem *mem, struct vclock *clock, struct mainloop *ml,
                   struct pcvm_log *log, char *err, size_t errlen)
@@ -104,24 +117,32 @@ int pc_net_create(struct pc_net *net, const struct vm_config *cfg, struct pci_bu
             snprintf(id, sizeof(id), "%s", nc->id);
         else
             snprintf(id, sizeof(id), "%s.%u", nc->model, i);
+        int rc;
         if (!strcmp(nc->model, "virtio-net-pci")) {
             n->virtio = calloc(1, sizeof(*n->virtio));
             if (!n->virtio)
                 return fail(err, errlen, "pcvm: -device %s: out of memory%s", nc->model, "");
-            if (virtio_net_init(n->virtio, pci, (uint8_t)(slot << 3), mem, log, mac, id, !nc->no_legacy,
-                                !nc->no_modern) < 0)
-                return fail(err, errlen, "pcvm: -device %s: cannot register the card%s", nc->model, "");
+            rc = virtio_net_init(n->virtio, pci, (uint8_t)(slot << 3), mem, log, mac, id, !nc->no_legacy,
+                                 !nc->no_modern);
             n->port = &n->virtio->port;
             n->pci = &n->virtio->vp.pci;
+        } else if (!strcmp(nc->model, "rtl8139")) {
+            n->rtl8139 = calloc(1, sizeof(*n->rtl8139));
+            if (!n->rtl8139)
+                return fail(err, errlen, "pcvm: -device %s: out of memory%s", nc->model, "");
+            rc = rtl8139_init(n->rtl8139, pci, (uint8_t)(slot << 3), mem, clock, log, mac, id);
+            n->pci = &n->rtl8139->pci;
+            n->port = &n->rtl8139->port;
         } else {
             n->e1000 = calloc(1, sizeof(*n->e1000));
             if (!n->e1000)
                 return fail(err, errlen, "pcvm: -device %s: out of memory%s", nc->model, "");
-            if (e1000_init(n->e1000, pci, (uint8_t)(slot << 3), mem, clock, log, mac, id) < 0)
-                return fail(err, errlen, "pcvm: -device %s: cannot register the card%s", nc->model, "");
-            n->port = &n->e1000->port;
+            rc = e1000_init(n->e1000, pci, (uint8_t)(slot << 3), mem, clock, log, mac, id);
             n->pci = &n->e1000->pci;
+            n->port = &n->e1000->port;
         }
+        if (rc < 0)
+            return fail(err, errlen, "pcvm: -device %s: cannot register the card%s", nc->model, "");
         if (!nc->netdev) {
             /* as QEMU: a card without a back end is created, with a warning */
             fprintf(stderr, "pcvm: warning: %s %s has no back end (no netdev=): its frames go nowhere\n",
@@ -138,10 +159,10 @@ int pc_net_create(struct pc_net *net, const struct vm_config *cfg, struct pci_bu
             return fail(err, errlen, "pcvm: %s: already used by another card (one card per back end)%s",
                         d->label, "");
         net_port_link(n->port, d->port);
-        if (n->e1000)
-            e1000_reset(n->e1000);      /* link state now known */
-        else
+        if (n->virtio)
             virtio_net_update_link(n->virtio);
+        else
+            card_reset(n);          /* link state now known */
     }
     return 0;
 }
@@ -234,52 +255,44 @@ void pc_net_boot_paths(const struct pc_net *net, char *buf, size_t len)
 {
     for (unsigned i = 0; i < net->n_nics; i++) {
         size_t used = strlen(buf);
-        if (net->nics[i].e1000)
-            snprintf(buf + used, len - used, "/pci@i0cf8/ethernet@%x/ethernet-phy@0\n",
-                     net->nics[i].e1000->pci.devfn >> 3);
-        else if (net->nics[i].virtio)
+        if (net->nics[i].virtio)
             snprintf(buf + used, len - used, "/pci@i0cf8/ethernet@%x\n", net->nics[i].virtio->vp.pci.devfn >> 3);
+        else if (net->nics[i].pci)
+            snprintf(buf + used, len - used, "/pci@i0cf8/ethernet@%x/ethernet-phy@0\n",
+                     net->nics[i].pci->devfn >> 3);
     }
-}
-
-static void card_reset(void *opaque)
-{
-    e1000_reset(opaque);
 }
 
 void pc_net_card_device(struct pc_net *net, unsigned i, struct device *d)
 {
-    struct e1000 *card = net->nics[i].e1000;
+    struct pc_nic *n = &net->nics[i];
     memset(d, 0, sizeof(*d));
-    if (net->nics[i].virtio) {
+    if (n->virtio) {
         d->type = "virtio-net-pci";
         d->bus = "pci.0";
-        d->opaque = net->nics[i].virtio;
+        d->opaque = n->virtio;
         d->vmsd = &virtio_net_vmstate;
         d->reset = virtio_net_reset;
-        d->bus_data = &net->nics[i].virtio->vp.pci;
+        d->bus_data = &n->virtio->vp.pci;
         return;
     }
-    d->type = "e1000";
+    d->type = n->rtl8139 ? "rtl8139" : "e1000";
     d->bus = "pci.0";
-    d->opaque = card;
-    d->vmsd = &e1000_vmstate;
-    d->reset = card_reset;
-    d->bus_data = &card->pci;
+    d->opaque = n->rtl8139 ? (void *)n->rtl8139 : (void *)n->e1000;
+    d->vmsd = n->rtl8139 ? &rtl8139_vmstate : &e1000_vmstate;
+    d->reset = n->rtl8139 ? reset_rtl8139 : reset_e1000;
+    d->bus_data = n->pci;
 }
 
 void pc_net_reset(struct pc_net *net)
 {
     for (unsigned i = 0; i < net->n_nics; i++)
-        if (net->nics[i].e1000)
-            e1000_reset(net->nics[i].e1000);
-        else if (net->nics[i].virtio)
-            virtio_pci_reset(&net->nics[i].virtio->vp);
+        card_reset(&net->nics[i]);
 }
 
 void pc_net_destroy(struct pc_net *net)
 {
-    for (unsigned i = 0; i < net->n_nics; i++)
+    for (unsigned i = 0; i < net->n_nics; i++) {
         if (net->nics[i].e1000) {
             e1000_destroy(net->nics[i].e1000);
             free(net->nics[i].e1000);
@@ -287,6 +300,11 @@ void pc_net_destroy(struct pc_net *net)
             virtio_net_destroy(net->nics[i].virtio);
             free(net->nics[i].virtio);
         }
+        if (net->nics[i].rtl8139) {
+            rtl8139_destroy(net->nics[i].rtl8139);
+            free(net->nics[i].rtl8139);
+        }
+    }
     for (unsigned i = 0; i < net->n_netdevs; i++) {
         net_user_destroy(net->netdevs[i].user);
         net_socket_destroy(net->netdevs[i].socket);

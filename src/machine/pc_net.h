@@ -7,6 +7,7 @@
 #include "cli/config.h"
 #include "hw/devmodel.h"
 #include "hw/e1000.h"
+#include "hw/rtl8139.h"
 #include "hw/fw_cfg.h"
 #include "hw/pci.h"
 #include "hw/virtio_net.h"
@@ -31,7 +32,8 @@ struct pc_netdev {
 
 struct pc_nic {
     const struct vm_nic *cfg;
-    struct e1000 *e1000;           /* one of these two */
+    struct e1000 *e1000;           /* one of these three, by model */
+    struct rtl8139 *rtl8139;
     struct virtio_net *virtio;
     struct pci_device *pci;        /* the card's PCI function */
     struct net_port *port;

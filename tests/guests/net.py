@@ -15,6 +15,11 @@ hostfwd=tcp::P2-:80 -device e1000,netdev=net0`, with ports from PCVM_NET_PORT_BA
     both forwarded ports; `hostfwd_add` opens a third port that curl reaches the guest page
     through, `hostfwd_remove` closes it again; `set_link e1000.0 off`/`on` makes the guest's
     driver report the link down and up;
+  - a second card, an RTL8139C+ in the legacy form `-net nic,model=rtl8139 -net user,hostfwd=...`
+    (the next MAC, 52:54:00:12:34:57): Debian's 8139too declines it as QEMU's ("enhanced
+    8139C+ chip, use 8139cp"), 8139cp binds it (C+ descriptor rings); with the e1000 down it
+    gets its own lease, fetches the file again (sha256 checked) and serves the guest page to
+    curl through its own hostfwd port;
   - poweroff -f ends the emulator with status 0;
   - the pcap from `-object filter-dump,id=f0,netdev=net0,file=...` is read back by tcpdump and
     holds the DHCP exchange (request from 52:54:00:12:34:56, reply from 10.0.2.2).
@@ -35,6 +40,7 @@ from linux import boot_to_shell, check_clean, initramfs, power_off
 
 BASE = int(os.environ.get('PCVM_NET_PORT_BASE', '44000'))
 HTTP_PORT, FWD_SSH, FWD_WEB, FWD_ADDED = BASE + 1, BASE + 22, BASE + 80, BASE + 81
+FWD_RTL = BASE + 90
 
 DHCP_SCRIPT = ('#!/bin/sh\\n[ "$1" = bound ] || exit 0\\n'
                'ifconfig $interface $ip netmask $subnet up\\n'
@@ -89,6 +95,32 @@ def curl(port):
                           stdout=subprocess.PIPE, text=True)
 
 
+def rtl8139_checks(c, problems, want_sum, token):
+    """The RTL8139C+ (eth1) on its own user network, with the e1000 (eth0) down."""
+    dmesg = c.run('dmesg | grep -i 8139', 60, 'dmesg-8139')
+    if not re.search(r'8139too 0000:00:0\d\.0: This \(id 10ec:8139 rev 20\) is an enhanced 8139C\+ chip, use 8139cp',
+                     dmesg):
+        problems.append('8139too did not decline the C+ chip: %r' % dmesg.strip()[-300:])
+    if not re.search(r'8139cp 0000:00:0\d\.0 eth1: RTL-8139C\+ at \S+, 52:54:00:12:34:57, IRQ \d+', dmesg):
+        problems.append('8139cp did not report eth1 with MAC 52:54:00:12:34:57: %r' % dmesg.strip()[-300:])
+    c.run('ifconfig eth0 down; ifconfig eth1 up', 60, 'eth1 up')
+    out = c.run('udhcpc -i eth1 -n -q -t 10 -s /tmp/dhcp.sh', 180, 'dhcp eth1')
+    if not re.search(r'lease 10\.0\.2\.15 router 10\.0\.2\.2', out):
+        problems.append('no DHCP lease on the rtl8139: %r' % out.strip()[-400:])
+        return
+    if not re.search(r'eth1: link up, 100Mbps, full-duplex', c.run('dmesg | grep "link up"', 60, 'link eth1')):
+        problems.append('no "eth1: link up, 100Mbps, full-duplex" from 8139cp')
+    out = c.run('rm -f /tmp/blob.bin; wget -q -O /tmp/blob.bin http://10.0.2.2:%d/blob.bin && sha256sum /tmp/blob.bin'
+                % HTTP_PORT, 600, 'wget eth1')
+    m = re.search(r'^([0-9a-f]{64})\s+/tmp/blob\.bin', out, re.M)
+    if not m or m.group(1) != want_sum:
+        problems.append('wget over the rtl8139: %r (want %s)' % (out.strip()[-300:], want_sum))
+    page = curl(FWD_RTL)
+    if ('pcvm guest page %s' % token) not in page.stdout:
+        problems.append('curl through the rtl8139 hostfwd port %d got %r (exit %d)' %
+                        (FWD_RTL, page.stdout[:200], page.returncode))
+
+
 def test(log_path, consoles):
     tmp = tempfile.mkdtemp(prefix='pcvm-net-')
     server = None
@@ -102,8 +134,9 @@ def test(log_path, consoles):
         c = boot_to_shell(log_path, consoles,
                           ['-netdev', 'user,id=net0,hostfwd=tcp::%d-:22,hostfwd=tcp::%d-:80' % (FWD_SSH, FWD_WEB),
                            '-device', 'e1000,netdev=net0', '-monitor', 'unix:%s,server,nowait' % mon_path,
-                           '-object', 'filter-dump,id=f0,netdev=net0,file=%s' % pcap],
-                          append='console=ttyS0 loglevel=7', initrd=initramfs('e1000'))
+                           '-object', 'filter-dump,id=f0,netdev=net0,file=%s' % pcap,
+                           '-net', 'nic,model=rtl8139', '-net', 'user,hostfwd=tcp::%d-:80' % FWD_RTL],
+                          append='console=ttyS0 loglevel=7', initrd=initramfs('e1000 mii 8139too 8139cp'))
         problems = []
         dmesg = c.run('dmesg | grep -i e1000', 60, 'dmesg-e1000')
         if not re.search(r'e1000 0000:00:0\d\.0 eth0: \(PCI:33MHz:32-bit\) 52:54:00:12:34:56', dmesg):
@@ -133,7 +166,9 @@ def test(log_path, consoles):
         info = mon.cmd('info network')
         for want in ('e1000.0: index=0,type=nic,model=e1000,macaddr=52:54:00:12:34:56',
                      'net0: index=0,type=user,net=10.0.2.0,restrict=off',
-                     'hostfwd=tcp::%d-:22' % FWD_SSH, 'hostfwd=tcp::%d-:80' % FWD_WEB):
+                     'hostfwd=tcp::%d-:22' % FWD_SSH, 'hostfwd=tcp::%d-:80' % FWD_WEB,
+                     'rtl8139.1: index=0,type=nic,model=rtl8139,macaddr=52:54:00:12:34:57',
+                     'hostfwd=tcp::%d-:80' % FWD_RTL):
             if want not in info:
                 problems.append('info network lacks %r: %r' % (want, info))
         out = mon.cmd('hostfwd_add net0 tcp::%d-:80' % FWD_ADDED)
@@ -147,6 +182,7 @@ def test(log_path, consoles):
         c.expect(r'e1000: eth0 NIC Link is Down', 60, 'the guest seeing set_link off')
         mon.cmd('set_link e1000.0 on')
         c.expect(r'e1000: eth0 NIC Link is Up', 60, 'the guest seeing set_link on')
+        rtl8139_checks(c, problems, want_sum, token)
         full = c.run('dmesg', 120, 'dmesg')
         for check in (lambda: check_clean(full, 'the kernel log (dmesg)'), lambda: power_off(c)):
             try:
