@@ -829,8 +829,8 @@ static int user_net(struct parser *p, struct kvlist *kl, const char *id, const c
     struct vm_config *cfg = p->cfg;
     static const char *const opts[] = { "net", "host", "dns", "dhcpstart", "hostname", "restrict",
                                         "domainname", "tftp", "bootfile", "ipv4", "ipv6",
-                                        "dnssearch", "tftp-server-name", NULL };
-    static const char *const refused[] = { "smb", "smbserver", "guestfwd", "ipv6-net",
+                                        "dnssearch", "tftp-server-name", "guestfwd", NULL };
+    static const char *const refused[] = { "smb", "smbserver", "ipv6-net",
                                            "ipv6-host", "ipv6-dns", "ipv6-prefix",
                                            "ipv6-prefixlen", NULL };
     if (cfg->n_netdevs >= VM_MAX_NETDEVS)
@@ -854,6 +854,9 @@ static int user_net(struct parser *p, struct kvlist *kl, const char *id, const c
                          kv->value ? kv->value : "");
             else
                 nd->n_hostfwd++;
+        } else if (!strcmp(kv->key, "smb")) {
+            kv->used = true;
+            r = perr(p, "smb= is not supported (pcvm runs no Samba server; forward a port or use a disk image)");
         } else if (in_list(kv->key, refused)) {
             kv->used = true;
             r = punsup(p, kv->key);

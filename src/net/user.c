@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chardev/chardev.h"
+
 #define USER_MAX_FWD 64
+#define USER_MAX_GUESTFWD 8
 #define USER_MAX_DNSSEARCH 8
 
 struct user_fwd {
@@ -19,6 +22,15 @@ struct user_fwd {
     struct in_addr host_addr;
     int host_port;
     char text[96];
+};
+
+/* guestfwd=[tcp]:server:port-dev: guest connections to server:port go to a chardev (dev is
+ * its spec) or, with dev "cmd:COMMAND", to a command libslirp starts for each connection. */
+struct user_guestfwd {
+    struct net_user *u;
+    struct in_addr addr;
+    int port;
+    struct chardev *chr;           /* NULL for cmd: */
 };
 
 struct user_timer {
@@ -38,6 +50,8 @@ struct net_user {
     struct user_fwd fwd[USER_MAX_FWD];
     unsigned nfwd;
     bool restricted;
+    struct user_guestfwd gfwd[USER_MAX_GUESTFWD];
+    unsigned ngfwd;
     char *strings[8 + USER_MAX_DNSSEARCH];   /* option values slirp keeps pointers to */
     const char *dnssearch[USER_MAX_DNSSEARCH + 1];
     /* between fill and dispatch */
@@ -313,6 +327,88 @@ static void update_info(struct net_user *u)
         n += snprintf(u->port.info + n, sizeof(u->port.info) - (size_t)n, ",hostfwd=%s", u->fwd[i].text);
 }
 
+static ssize_t guestfwd_write(const void *buf, size_t len, void *opaque)
+{
+    struct user_guestfwd *g = opaque;
+    chardev_write(g->chr, buf, len);
+    return (ssize_t)len;
+}
+
+static size_t guestfwd_can_read(void *opaque)
+{
+    struct user_guestfwd *g = opaque;
+    return slirp_socket_can_recv(g->u->slirp, g->addr, g->port);
+}
+
+static void guestfwd_read(void *opaque, const uint8_t *buf, size_t len)
+{
+    struct user_guestfwd *g = opaque;
+    slirp_socket_recv(g->u->slirp, g->addr, g->port, buf, (int)len);
+}
+
+/* One guestfwd= rule; 0 or -1 with the reason in e. */
+static int add_guestfwd(struct net_user *u, const char *rule, char *e, size_t elen)
+{
+    const char *p = rule;
+    if (!strncmp(p, "tcp:", 4))
+        p += 4;
+    else if (*p == ':')
+        p++;
+    const char *colon = strchr(p, ':'), *dash = colon ? strchr(colon, '-') : NULL;
+    char addr[INET_ADDRSTRLEN], *end = NULL;
+    long port = dash ? strtol(colon + 1, &end, 10) : 0;
+    if (!strncmp(rule, "udp:", 4)) {
+        snprintf(e, elen, "guestfwd= '%s': only tcp guest forwarding is supported", rule);
+        return -1;
+    }
+    if (!dash || (size_t)(colon - p) >= sizeof(addr) || end != dash || port < 1 || port > 65535 || !dash[1]) {
+        snprintf(e, elen, "invalid guest forwarding rule '%s' (expected [tcp]:server:port-dev or "
+                 "[tcp]:server:port-cmd:command)", rule);
+        return -1;
+    }
+    memcpy(addr, p, (size_t)(colon - p));
+    addr[colon - p] = '\0';
+    struct in_addr server;
+    if (inet_pton(AF_INET, addr, &server) != 1 || !in_net(u, server)) {
+        snprintf(e, elen, "guestfwd= '%s': the server address must be inside net=", rule);
+        return -1;
+    }
+    if (u->ngfwd >= USER_MAX_GUESTFWD) {
+        snprintf(e, elen, "too many guestfwd= rules (at most %d)", USER_MAX_GUESTFWD);
+        return -1;
+    }
+    struct user_guestfwd *g = &u->gfwd[u->ngfwd];
+    g->u = u;
+    g->addr = server;
+    g->port = (int)port;
+    const char *dev = dash + 1;
+    if (!strncmp(dev, "cmd:", 4)) {
+        if (slirp_add_exec(u->slirp, dev + 4, &server, (int)port) < 0) {
+            snprintf(e, elen, "guestfwd= '%s': conflicting guest forwarding rule", rule);
+            return -1;
+        }
+        u->ngfwd++;
+        return 0;
+    }
+    char label[32], why[160] = "";
+    snprintf(label, sizeof(label), "guestfwd.tcp.%ld", port);
+    g->chr = chardev_open(dev, label, u->ml, why, sizeof(why));
+    if (!g->chr) {
+        snprintf(e, elen, "guestfwd= '%s': could not open guest forwarding device '%s': %s", rule, dev,
+                 why[0] ? why : "no such device");
+        return -1;
+    }
+    if (slirp_add_guestfwd(u->slirp, guestfwd_write, g, &server, (int)port) < 0) {
+        chardev_close(g->chr);
+        g->chr = NULL;
+        snprintf(e, elen, "guestfwd= '%s': conflicting guest forwarding rule", rule);
+        return -1;
+    }
+    chardev_attach(g->chr, guestfwd_can_read, guestfwd_read, g);
+    u->ngfwd++;
+    return 0;
+}
+
 struct net_user *net_user_create(const struct vm_netdev *nd, const char *label, struct vclock *clock,
                                  struct mainloop *ml, struct pcvm_log *log, char *err, size_t errlen)
 {
@@ -334,7 +430,7 @@ struct net_user *net_user_create(const struct vm_netdev *nd, const char *label, 
     sc.in_enabled = true;
     sc.in6_enabled = true;
     const char *v;
-    char e[160] = "";
+    char e[320] = "";
 #define BAD(...) do { snprintf(e, sizeof(e), __VA_ARGS__); goto fail; } while (0)
     if ((v = opt(nd, "net")) && !parse_net(v, &u->net, &u->mask))
         BAD("invalid net= '%s' (expected addr[/bits] or addr/mask)", v);
@@ -405,6 +501,9 @@ struct net_user *net_user_create(const struct vm_netdev *nd, const char *label, 
             goto fail;
         }
     }
+    for (unsigned i = 0; i < nd->n_opts; i++)
+        if (!strcmp(nd->opts[i].key, "guestfwd") && add_guestfwd(u, nd->opts[i].value, e, sizeof(e)) < 0)
+            goto fail;
 #undef BAD
     update_info(u);
     struct mainloop_source src = { .fill = user_fill, .dispatch = user_dispatch, .opaque = u };
@@ -508,6 +607,8 @@ void net_user_destroy(struct net_user *u)
     mainloop_remove_source(u->ml, u);
     if (u->slirp)
         slirp_cleanup(u->slirp);
+    for (unsigned i = 0; i < u->ngfwd; i++)
+        chardev_close(u->gfwd[i].chr);
     net_port_cleanup(&u->port);
     for (unsigned i = 0; i < sizeof(u->strings) / sizeof(u->strings[0]); i++)
         free(u->strings[i]);

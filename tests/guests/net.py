@@ -20,6 +20,11 @@ hostfwd=tcp::P2-:80 -device e1000,netdev=net0`, with ports from PCVM_NET_PORT_BA
     8139C+ chip, use 8139cp"), 8139cp binds it (C+ descriptor rings); with the e1000 down it
     gets its own lease, fetches the file again (sha256 checked) and serves the guest page to
     curl through its own hostfwd port;
+  - a third card from `-nic user,model=e1000,restrict=on,hostfwd=...,guestfwd=...`: with only it
+    up, the guest gets a lease but cannot reach the host's web server (restrict=on), while the
+    hostfwd page still answers curl, `guestfwd=tcp:10.0.2.100:1234-cmd:cat FILE` hands nc the
+    file (sha256 checked) and `guestfwd=tcp:10.0.2.101:1235-tcp:127.0.0.1:P` joins nc to a
+    socket on the host (a line each way);
   - poweroff -f ends the emulator with status 0;
   - the pcap from `-object filter-dump,id=f0,netdev=net0,file=...` is read back by tcpdump and
     holds the DHCP exchange (request from 52:54:00:12:34:56, reply from 10.0.2.2).
@@ -33,6 +38,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from console import GuestFailure, main
@@ -40,7 +46,7 @@ from linux import boot_to_shell, check_clean, initramfs, power_off
 
 BASE = int(os.environ.get('PCVM_NET_PORT_BASE', '44000'))
 HTTP_PORT, FWD_SSH, FWD_WEB, FWD_ADDED = BASE + 1, BASE + 22, BASE + 80, BASE + 81
-FWD_RTL = BASE + 90
+FWD_RTL, FWD_RESTRICT, CHR_PORT = BASE + 90, BASE + 91, BASE + 40
 
 DHCP_SCRIPT = ('#!/bin/sh\\n[ "$1" = bound ] || exit 0\\n'
                'ifconfig $interface $ip netmask $subnet up\\n'
@@ -53,6 +59,8 @@ def host_server(root):
                           '--directory', root], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(50):
         r = subprocess.run(['curl', '-s', '-o', '/dev/null', 'http://127.0.0.1:%d/' % HTTP_PORT])
+        if p.poll() is not None:
+            raise GuestFailure('the host web server could not listen on port %d (in use?)' % HTTP_PORT)
         if r.returncode == 0:
             return p
         time.sleep(0.1)
@@ -95,23 +103,33 @@ def curl(port):
                           stdout=subprocess.PIPE, text=True)
 
 
+def iface_of(c, mac):
+    """The guest's name for the card with this MAC (drivers load in their own order)."""
+    out = c.run('grep -l %s /sys/class/net/*/address' % mac, 60, 'iface ' + mac)
+    m = re.search(r'/sys/class/net/(\w+)/address', out)
+    if not m:
+        raise GuestFailure('no interface with MAC %s: %r' % (mac, out.strip()[-200:]))
+    return m.group(1)
+
+
 def rtl8139_checks(c, problems, want_sum, token):
-    """The RTL8139C+ (eth1) on its own user network, with the e1000 (eth0) down."""
+    """The RTL8139C+ on its own user network, with the e1000 (eth0) down."""
     dmesg = c.run('dmesg | grep -i 8139', 60, 'dmesg-8139')
     if not re.search(r'8139too 0000:00:0\d\.0: This \(id 10ec:8139 rev 20\) is an enhanced 8139C\+ chip, use 8139cp',
                      dmesg):
         problems.append('8139too did not decline the C+ chip: %r' % dmesg.strip()[-300:])
-    if not re.search(r'8139cp 0000:00:0\d\.0 eth1: RTL-8139C\+ at \S+, 52:54:00:12:34:57, IRQ \d+', dmesg):
-        problems.append('8139cp did not report eth1 with MAC 52:54:00:12:34:57: %r' % dmesg.strip()[-300:])
-    c.run('ifconfig eth0 down; ifconfig eth1 up', 60, 'eth1 up')
-    out = c.run('udhcpc -i eth1 -n -q -t 10 -s /tmp/dhcp.sh', 180, 'dhcp eth1')
+    if not re.search(r'8139cp 0000:00:0\d\.0 eth\d: RTL-8139C\+ at \S+, 52:54:00:12:34:57, IRQ \d+', dmesg):
+        problems.append('8139cp did not report a card with MAC 52:54:00:12:34:57: %r' % dmesg.strip()[-300:])
+    eth = iface_of(c, '52:54:00:12:34:57')
+    c.run('ifconfig eth0 down; ifconfig %s up' % eth, 60, 'rtl8139 up')
+    out = c.run('udhcpc -i %s -n -q -t 10 -s /tmp/dhcp.sh' % eth, 180, 'dhcp rtl8139')
     if not re.search(r'lease 10\.0\.2\.15 router 10\.0\.2\.2', out):
         problems.append('no DHCP lease on the rtl8139: %r' % out.strip()[-400:])
         return
-    if not re.search(r'eth1: link up, 100Mbps, full-duplex', c.run('dmesg | grep "link up"', 60, 'link eth1')):
-        problems.append('no "eth1: link up, 100Mbps, full-duplex" from 8139cp')
+    if not re.search(r'%s: link up, 100Mbps, full-duplex' % eth, c.run('dmesg | grep "link up"', 60, 'link rtl8139')):
+        problems.append('no "%s: link up, 100Mbps, full-duplex" from 8139cp' % eth)
     out = c.run('rm -f /tmp/blob.bin; wget -q -O /tmp/blob.bin http://10.0.2.2:%d/blob.bin && sha256sum /tmp/blob.bin'
-                % HTTP_PORT, 600, 'wget eth1')
+                % HTTP_PORT, 600, 'wget rtl8139')
     m = re.search(r'^([0-9a-f]{64})\s+/tmp/blob\.bin', out, re.M)
     if not m or m.group(1) != want_sum:
         problems.append('wget over the rtl8139: %r (want %s)' % (out.strip()[-300:], want_sum))
@@ -119,6 +137,64 @@ def rtl8139_checks(c, problems, want_sum, token):
     if ('pcvm guest page %s' % token) not in page.stdout:
         problems.append('curl through the rtl8139 hostfwd port %d got %r (exit %d)' %
                         (FWD_RTL, page.stdout[:200], page.returncode))
+
+
+class ChardevPeer:
+    """The host end of the guestfwd chardev: answers the guest's "ping" with a token line."""
+    def __init__(self):
+        self.token = secrets.token_hex(8)
+        self.got = b''
+        self.ls = socket.socket()
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind(('127.0.0.1', CHR_PORT))
+        self.ls.listen(1)
+        self.t = threading.Thread(target=self.serve, daemon=True)
+        self.t.start()
+
+    def serve(self):
+        self.ls.settimeout(900)
+        try:
+            conn, _ = self.ls.accept()
+            conn.settimeout(900)
+            while b'ping' not in self.got:
+                d = conn.recv(100)
+                if not d:
+                    return
+                self.got += d
+            conn.sendall(b'chardev-reply %s\n' % self.token.encode())
+            time.sleep(30)
+            conn.close()
+        except OSError:
+            pass
+        finally:
+            self.ls.close()
+
+
+def restrict_checks(c, problems, want_sum, token, chr_server):
+    """The third card on a restrict=on user network with hostfwd and guestfwd rules."""
+    rtl, eth = iface_of(c, '52:54:00:12:34:57'), iface_of(c, '52:54:00:12:34:58')
+    c.run('ifconfig %s down; ifconfig %s up' % (rtl, eth), 60, 'third card up')
+    out = c.run('udhcpc -i %s -n -q -t 10 -s /tmp/dhcp.sh' % eth, 180, 'dhcp third card')
+    if not re.search(r'lease 10\.0\.2\.15 router\s', out):      # restrict=on offers no router
+        problems.append('no DHCP lease on the restrict=on network: %r' % out.strip()[-400:])
+        return
+    out = c.run('nc -w 5 10.0.2.2 %d </dev/null; echo "nc-rc=$?"' % HTTP_PORT, 120, 'nc restricted')
+    if 'nc-rc=1' not in out or not re.search(r"can't connect to remote host \(10\.0\.2\.2\): Connection (refused|timed out)", out):
+        problems.append('restrict=on: the guest reached the host web server (or nc failed otherwise): %r'
+                        % out.strip()[-200:])
+    page = curl(FWD_RESTRICT)
+    if ('pcvm guest page %s' % token) not in page.stdout:
+        problems.append('restrict=on: curl through hostfwd port %d got %r' % (FWD_RESTRICT, page.stdout[:200]))
+    out = c.run('nc 10.0.2.100 1234 </dev/null >/tmp/blob3; sha256sum /tmp/blob3', 300, 'guestfwd cmd')
+    m = re.search(r'^([0-9a-f]{64})\s+/tmp/blob3', out, re.M)
+    if not m or m.group(1) != want_sum:
+        problems.append('guestfwd cmd:cat: %r (want %s)' % (out.strip()[-300:], want_sum))
+    # the host end stays connected (one chardev connection for every guest connection, as
+    # QEMU's), so nc does not end by itself
+    out = c.run('((echo ping; sleep 4) | nc 10.0.2.101 1235 >/tmp/chr.txt &); sleep 8; '
+                'killall nc; cat /tmp/chr.txt', 120, 'guestfwd chardev')
+    if ('chardev-reply %s' % chr_server.token) not in out or b'ping' not in chr_server.got:
+        problems.append('guestfwd to a tcp chardev: guest got %r, host got %r' % (out.strip()[-200:], chr_server.got))
 
 
 def test(log_path, consoles):
@@ -130,12 +206,17 @@ def test(log_path, consoles):
             f.write(blob)
         want_sum = hashlib.sha256(blob).hexdigest()
         server = host_server(tmp)
+        blob_path = os.path.join(tmp, 'blob.bin')
+        chr_server = ChardevPeer()
         mon_path, pcap = os.path.join(tmp, 'mon.sock'), os.path.join(tmp, 'net0.pcap')
         c = boot_to_shell(log_path, consoles,
                           ['-netdev', 'user,id=net0,hostfwd=tcp::%d-:22,hostfwd=tcp::%d-:80' % (FWD_SSH, FWD_WEB),
                            '-device', 'e1000,netdev=net0', '-monitor', 'unix:%s,server,nowait' % mon_path,
                            '-object', 'filter-dump,id=f0,netdev=net0,file=%s' % pcap,
-                           '-net', 'nic,model=rtl8139', '-net', 'user,hostfwd=tcp::%d-:80' % FWD_RTL],
+                           '-net', 'nic,model=rtl8139', '-net', 'user,hostfwd=tcp::%d-:80' % FWD_RTL,
+                           '-nic', 'user,model=e1000,restrict=on,hostfwd=tcp::%d-:80,'
+                           'guestfwd=tcp:10.0.2.100:1234-cmd:cat %s,'
+                           'guestfwd=tcp:10.0.2.101:1235-tcp:127.0.0.1:%d' % (FWD_RESTRICT, blob_path, CHR_PORT)],
                           append='console=ttyS0 loglevel=7', initrd=initramfs('e1000 mii 8139too 8139cp'))
         problems = []
         dmesg = c.run('dmesg | grep -i e1000', 60, 'dmesg-e1000')
@@ -183,6 +264,7 @@ def test(log_path, consoles):
         mon.cmd('set_link e1000.0 on')
         c.expect(r'e1000: eth0 NIC Link is Up', 60, 'the guest seeing set_link on')
         rtl8139_checks(c, problems, want_sum, token)
+        restrict_checks(c, problems, want_sum, token, chr_server)
         full = c.run('dmesg', 120, 'dmesg')
         for check in (lambda: check_clean(full, 'the kernel log (dmesg)'), lambda: power_off(c)):
             try:
