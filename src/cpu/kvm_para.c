@@ -9,7 +9,7 @@
 
 static bool kvm_on(const struct cpu *cpu)
 {
-    return !cpu->model->kvm_off;
+    return cpu->model->kvm_pv;
 }
 
 static bool clock_on(const struct cpu *cpu)

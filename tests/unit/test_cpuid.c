@@ -369,6 +369,13 @@ static void test_kvm_para(void **state)
     struct fx *f = fx_new("pentium3");
     struct cpu *cpu = &f->cpu;
     uint32_t r[4];
+    /* Off by default, as under QEMU's TCG; -cpu ...,kvm=on offers it. */
+    cpu_cpuid(cpu, 0x40000000u, 0, r);
+    assert_int_not_equal(r[1], 0x4b4d564bu);
+    struct cpu_model on = *cpu->model;
+    char on_err[128];
+    assert_int_equal(cpu_model_set_feature(&on, "kvm=on", on_err, sizeof(on_err)), 0);
+    cpu->model = &on;
     cpu_cpuid(cpu, 1, 0, r);
     assert_true(r[2] & CPUID_ECX_HYPERVISOR);
     cpu_cpuid(cpu, 0x40000000u, 0, r);
