@@ -774,6 +774,26 @@ static int do_readdir(struct p9_server *s, struct rd *r, struct wr *w)
     return 0;
 }
 
+/* The end of mkdir, symlink and mknod: err is the create's errno (0: made). Gives the new
+ * entry its owner (undoing the create if that fails), answers its qid, closes dfd. */
+static int finish_create(struct p9_server *s, struct wr *w, int dfd, const char *name, int err,
+                         uint32_t uid, uint32_t gid, uint32_t owner_mode, int unlink_flag)
+{
+    int e;
+    if (!err && (e = set_owner(s, dfd, name, uid, gid, owner_mode)) < 0) {
+        err = -e;
+        unlinkat(dfd, name, unlink_flag);
+    }
+    struct stat st;
+    if (!err && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        err = errno;
+    close(dfd);
+    if (err)
+        return err;
+    wqid(w, &st);
+    return 0;
+}
+
 static int do_mkdir(struct p9_server *s, struct rd *r, struct wr *w)
 {
     uint32_t fid = r32(r);
@@ -791,19 +811,7 @@ static int do_mkdir(struct p9_server *s, struct rd *r, struct wr *w)
     if (dfd < 0)
         return -dfd;
     int err = mkdirat(dfd, name, host_mode(s, mode, true)) < 0 ? errno : 0;
-    int e;
-    if (!err && (e = set_owner(s, dfd, name, f->uid, gid, S_IFDIR | (mode & 07777))) < 0) {
-        err = -e;
-        unlinkat(dfd, name, AT_REMOVEDIR);
-    }
-    struct stat st;
-    if (!err && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        err = errno;
-    close(dfd);
-    if (err)
-        return err;
-    wqid(w, &st);
-    return 0;
+    return finish_create(s, w, dfd, name, err, f->uid, gid, S_IFDIR | (mode & 07777), AT_REMOVEDIR);
 }
 
 static int do_symlink(struct p9_server *s, struct rd *r, struct wr *w)
@@ -825,19 +833,7 @@ static int do_symlink(struct p9_server *s, struct rd *r, struct wr *w)
         return -dfd;
     /* The target is stored as given: the host never follows it (every access uses O_NOFOLLOW). */
     int err = symlinkat(target, dfd, name) < 0 ? errno : 0;
-    int e;
-    if (!err && (e = set_owner(s, dfd, name, f->uid, gid, S_IFLNK | 0777)) < 0) {
-        err = -e;
-        unlinkat(dfd, name, 0);
-    }
-    struct stat st;
-    if (!err && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        err = errno;
-    close(dfd);
-    if (err)
-        return err;
-    wqid(w, &st);
-    return 0;
+    return finish_create(s, w, dfd, name, err, f->uid, gid, S_IFLNK | 0777, 0);
 }
 
 static int do_mknod(struct p9_server *s, struct rd *r, struct wr *w)
@@ -862,19 +858,7 @@ static int do_mknod(struct p9_server *s, struct rd *r, struct wr *w)
     if (dfd < 0)
         return -dfd;
     int err = mknodat(dfd, name, (mode & S_IFMT) | host_mode(s, mode, false), 0) < 0 ? errno : 0;
-    int e;
-    if (!err && (e = set_owner(s, dfd, name, f->uid, gid, mode)) < 0) {
-        err = -e;
-        unlinkat(dfd, name, 0);
-    }
-    struct stat st;
-    if (!err && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        err = errno;
-    close(dfd);
-    if (err)
-        return err;
-    wqid(w, &st);
-    return 0;
+    return finish_create(s, w, dfd, name, err, f->uid, gid, mode, 0);
 }
 
 static int do_readlink(struct p9_server *s, struct rd *r, struct wr *w)
