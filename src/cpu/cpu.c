@@ -107,6 +107,8 @@ static void reset_common(struct cpu *cpu, bool power_on)
         memset(s->mc_regs, 0, sizeof(s->mc_regs));
         s->amd_hwcr = s->amd_syscfg = 0;
         s->tsc_aux = 0;
+        s->star = 0;
+        s->xcr0 = XCR0_X87;   /* unchanged by INIT */
         s->kvm_system_time = s->kvm_wall_clock = 0;
         s->amd_top_mem = cpu->mem ? (uint64_t)cpu->mem->ram_below_4g : 0;
     }

@@ -64,7 +64,7 @@ enum {
     CR4_VME = 1u << 0, CR4_PVI = 1u << 1, CR4_TSD = 1u << 2, CR4_DE = 1u << 3, CR4_PSE = 1u << 4,
     CR4_PAE = 1u << 5, CR4_MCE = 1u << 6, CR4_PGE = 1u << 7, CR4_PCE = 1u << 8,
     CR4_OSFXSR = 1u << 9, CR4_OSXMMEXCPT = 1u << 10, CR4_UMIP = 1u << 11,
-    CR4_SMEP = 1u << 20, CR4_SMAP = 1u << 21,
+    CR4_OSXSAVE = 1u << 18, CR4_SMEP = 1u << 20, CR4_SMAP = 1u << 21,
 };
 
 /* Exception vectors. */
@@ -258,6 +258,9 @@ uint64_t cpu_read_tsc(struct cpu *cpu);
 /* SYSENTER / SYSEXIT. */
 void cpu_sysenter(struct cpu *cpu);
 void cpu_sysexit(struct cpu *cpu);
+/* SYSCALL / SYSRET outside long mode (EFER.SCE, STAR); next_eip is SYSCALL's return EIP. */
+void cpu_syscall(struct cpu *cpu, uint32_t next_eip);
+void cpu_sysret(struct cpu *cpu);
 /* #GP unless port..port+size-1 is allowed at the current IOPL/CPL/TSS bitmap. */
 void cpu_check_io(struct cpu *cpu, uint16_t port, unsigned size);
 /* Make writes to physical page paddr take the slow path (it holds code now). */

@@ -53,9 +53,13 @@ static const struct vmstate_field sys_fields[] = {
       .count = 1, .since = 3 },
     { .name = "kvm_wall_clock", .type = VMF_U64, .offset = offsetof(struct cpu_sys_state, kvm_wall_clock),
       .count = 1, .since = 3 },
+    { .name = "star", .type = VMF_U64, .offset = offsetof(struct cpu_sys_state, star),
+      .count = 1, .since = 4 },
+    { .name = "xcr0", .type = VMF_U64, .offset = offsetof(struct cpu_sys_state, xcr0),
+      .count = 1, .since = 4 },
     VMF_END_OF_LIST,
 };
-static const struct vmstate_desc sys_vmstate = { .name = "cpu-sys", .version = 3, .min_version = 1,
+static const struct vmstate_desc sys_vmstate = { .name = "cpu-sys", .version = 4, .min_version = 1,
                                                  .fields = sys_fields };
 
 /* Lazy flags become plain EFLAGS bits; only the architectural value is saved. */
@@ -73,6 +77,13 @@ static int cpu_post_load(void *opaque, char *err, size_t errlen)
     cpu->interrupt_request &= ~(uint32_t)CPU_REQ_EXIT;
     if (cpu->a20_mask != 0xffffffffu && cpu->a20_mask != 0xffefffffu) {
         snprintf(err, errlen, "cpu%d: A20 mask 0x%08x is corrupt", cpu->index, cpu->a20_mask);
+        return -1;
+    }
+    if (cpu->sys.xcr0 == 0)
+        cpu->sys.xcr0 = XCR0_X87;   /* a state saved before XCR0 was */
+    if (!(cpu->sys.xcr0 & XCR0_X87) || (cpu->sys.xcr0 & ~(uint64_t)XCR0_SUPPORTED)) {
+        snprintf(err, errlen, "cpu%d: XCR0 0x%llx is corrupt", cpu->index,
+                 (unsigned long long)cpu->sys.xcr0);
         return -1;
     }
     cpu->sys.pending_vector = -1;

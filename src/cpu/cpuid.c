@@ -108,6 +108,8 @@ static void basic_leaf(struct cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_
         /* EBX: initial APIC ID, CLFLUSH line 8 qwords when supported. */
         out[1] = (cpu->topo.apic_id << 24) | ((m->features_edx & CPUID_CLFSH) ? (8u << 8) : 0);
         out[2] = m->features_ecx;
+        if (cpu->cr4 & CR4_OSXSAVE)
+            out[2] |= CPUID_ECX_OSXSAVE;   /* follows CR4 */
         out[3] = m->features_edx;
         if (cpu->topo.cores * cpu->topo.threads > 1) {
             /* Several logical processors per package: their count and HTT, as QEMU. */
@@ -138,8 +140,17 @@ static void basic_leaf(struct cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_
         topology_leaf(&cpu->topo, false, subleaf, out);
         break;
     case 0xd:
-        if (subleaf == 1)
+        /* XSAVE components: x87 and SSE, both in the 512-byte legacy area; with the header
+         * the area is 576 bytes whatever XCR0 enables. */
+        if (!(m->features_ecx & CPUID_ECX_XSAVE))
+            break;
+        if (subleaf == 0) {
+            out[0] = XCR0_SUPPORTED;
+            out[1] = 576;
+            out[2] = 576;
+        } else if (subleaf == 1) {
             out[0] = m->xsave1_eax;
+        }
         break;
     case 0x1f:
         if (cpu->topo.dies > 1)

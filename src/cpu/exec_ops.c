@@ -2414,6 +2414,10 @@ static insn_fn select_map1(struct cpu *cpu, struct insn *i)
     case 0x31: return h_rdtsc;
     case 0x33: return h_rdpmc;
     case 0x34: case 0x35: return h_sysenter;
+    case 0x05: case 0x07: {
+        insn_fn fn = syscall_select_handler(cpu, i);
+        return fn ? fn : h_ud;
+    }
     case 0x40 ... 0x4f: return h_cmovcc;
     case 0x80 ... 0x8f: return jcc_table[op & 15];
     case 0x90 ... 0x9f: return h_setcc;
@@ -2452,6 +2456,14 @@ void decode_select_handler(struct cpu *cpu, struct insn *i)
         i->fn = fn ? fn : h_ud;
         i->ea_base = (i->pfx & P_A32) && i->base != NOREG && i->index == NOREG;
         return;
+    }
+    if (i->map == 1 && (i->op == 0xae || i->op == 0x01)) {   /* XSAVE family (xsave.c) */
+        bool claimed;
+        insn_fn fn = xsave_select_handler(cpu, i, &claimed);
+        if (claimed) {
+            i->fn = fn ? fn : h_ud;
+            return;
+        }
     }
     if (i->map >= 2 || (i->map == 1 && (opcode_lookup(1, i->op, -1)->attr & OA_INVALID) &&
                         simd_opcode_claimed(1, i->op))) {

@@ -345,14 +345,10 @@ uint32_t fpu_mxcsr_mask(struct cpu *cpu)
     return fpu_has(cpu, FEAT_SSE2) ? 0xffff : 0xffbf;
 }
 
-void fpu_fxsave(struct cpu *cpu, int seg, uint32_t ea)
+void fpu_legacy_image(struct cpu *cpu, uint8_t b[288])
 {
     struct fpu_state *f = &cpu->fpu;
-    uint8_t b[288];
-    if ((cpu->seg[seg].base + ea) & 15)
-        cpu_exception(cpu, EXC_GP, 0);
-    cpu_check_write(cpu, seg, ea, 512);
-    memset(b, 0, sizeof(b));
+    memset(b, 0, 288);
     put16(b + 0, f->control);
     put16(b + 2, fpu_status_word(f));
     b[4] = f->valid;
@@ -361,10 +357,9 @@ void fpu_fxsave(struct cpu *cpu, int seg, uint32_t ea)
     put16(b + 12, f->fcs);
     put32(b + 16, f->fdp);
     put16(b + 20, f->fds);
-    bool sse = fpu_has(cpu, FEAT_SSE);
-    if (sse) {
+    if (fpu_has(cpu, FEAT_SSE)) {
         put32(b + 24, f->mxcsr);
-        put32(b + 28, fpu_has(cpu, FEAT_SSE2) ? 0xffff : 0);
+        put32(b + 28, fpu_has(cpu, FEAT_SSE2) ? 0xffff : 0);   /* 0: the default mask */
     }
     for (unsigned i = 0; i < 8; i++) {
         f80 *r = st(f, i);
@@ -372,8 +367,44 @@ void fpu_fxsave(struct cpu *cpu, int seg, uint32_t ea)
         put16(b + 40 + 16 * i, r->se);
     }
     memcpy(b + 160, f->xmm, 128);
+}
+
+void fpu_load_x87_image(struct cpu *cpu, const uint8_t *b)
+{
+    struct fpu_state *f = &cpu->fpu;
+    f->control = (uint16_t)((get16(b) & 0x1f3f) | 0x0040);
+    uint16_t sw = get16(b + 2);
+    f->status = sw & ~0x3800;
+    f->top = sw >> 11 & 7;
+    f->valid = b[4];
+    f->fop = get16(b + 6) & 0x7ff;
+    f->fip = get32(b + 8);
+    f->fcs = get16(b + 12);
+    f->fdp = get32(b + 16);
+    f->fds = get16(b + 20);
+    for (unsigned i = 0; i < 8; i++) {
+        f80 *r = st(f, i);
+        memcpy(&r->mant, b + 32 + 16 * i, 8);
+        r->se = get16(b + 40 + 16 * i);
+    }
+    update_es(cpu);
+}
+
+void fpu_init_x87_state(struct cpu *cpu)
+{
+    memset(cpu->fpu.st, 0, sizeof(cpu->fpu.st));
+    fninit(cpu);
+}
+
+void fpu_fxsave(struct cpu *cpu, int seg, uint32_t ea)
+{
+    uint8_t b[288];
+    if ((cpu->seg[seg].base + ea) & 15)
+        cpu_exception(cpu, EXC_GP, 0);
+    cpu_check_write(cpu, seg, ea, 512);
+    fpu_legacy_image(cpu, b);
     /* Without SSE (Pentium II) MXCSR reads as zero and the XMM area is left alone. */
-    cpu_write_bytes(cpu, seg, ea, b, sse ? 288 : 160);
+    cpu_write_bytes(cpu, seg, ea, b, fpu_has(cpu, FEAT_SSE) ? 288 : 160);
 }
 
 void fpu_fxrstor(struct cpu *cpu, int seg, uint32_t ea)
@@ -387,25 +418,10 @@ void fpu_fxrstor(struct cpu *cpu, int seg, uint32_t ea)
     uint32_t mxcsr = sse ? get32(b + 24) : f->mxcsr;
     if (mxcsr & ~fpu_mxcsr_mask(cpu))
         cpu_exception(cpu, EXC_GP, 0);
-    f->control = (uint16_t)((get16(b) & 0x1f3f) | 0x0040);
-    uint16_t sw = get16(b + 2);
-    f->status = sw & ~0x3800;
-    f->top = sw >> 11 & 7;
-    f->valid = b[4];
-    f->fop = get16(b + 6) & 0x7ff;
-    f->fip = get32(b + 8);
-    f->fcs = get16(b + 12);
-    f->fdp = get32(b + 16);
-    f->fds = get16(b + 20);
     f->mxcsr = mxcsr;
-    for (unsigned i = 0; i < 8; i++) {
-        f80 *r = st(f, i);
-        memcpy(&r->mant, b + 32 + 16 * i, 8);
-        r->se = get16(b + 40 + 16 * i);
-    }
     if (sse)
         memcpy(f->xmm, b + 160, 128);
-    update_es(cpu);
+    fpu_load_x87_image(cpu, b);
 }
 
 /* ---- Instruction groups ---- */

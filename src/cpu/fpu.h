@@ -48,6 +48,12 @@ bool fpu_has(struct cpu *cpu, enum fpu_feature feat);
 /* FXSAVE / FXRSTOR of the 512-byte image at seg:ea (alignment and MXCSR checks inside). */
 void fpu_fxsave(struct cpu *cpu, int seg, uint32_t ea);
 void fpu_fxrstor(struct cpu *cpu, int seg, uint32_t ea);
+/* The FXSAVE image's first 288 bytes (x87, MXCSR and its mask, XMM0-7), as XSAVE stores them. */
+void fpu_legacy_image(struct cpu *cpu, uint8_t b[288]);
+/* Load the x87 part (bytes 0-23 and 32-159) of an FXSAVE/XSAVE image. */
+void fpu_load_x87_image(struct cpu *cpu, const uint8_t *b);
+/* XRSTOR's initial x87 state: FNINIT's, with ST0-7 zeroed. */
+void fpu_init_x87_state(struct cpu *cpu);
 /* MXCSR bits that LDMXCSR/FXRSTOR accept. */
 uint32_t fpu_mxcsr_mask(struct cpu *cpu);
 /* An MMX instruction executes: TOP = 0, every tag valid. */

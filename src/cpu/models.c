@@ -88,14 +88,15 @@ static const struct cpu_model models[] = {
     {
         .name = "max", .desc = "Everything pcvm implements",
         .vendor = "GenuineIntel", .family = 6, .model = 15, .stepping = 1,
-        .max_leaf = 7, .max_ext_leaf = 0x80000004,
+        .max_leaf = 0xd, .max_ext_leaf = 0x80000004,
         .leaf7_ebx = CPUID_7EBX_BMI1 | CPUID_7EBX_SMEP | CPUID_7EBX_BMI2 | CPUID_7EBX_RDSEED |
                      CPUID_7EBX_ADX | CPUID_7EBX_SMAP,
         .features_edx = P6_FEATURES | CPUID_PAT | CPUID_CLFSH | CPUID_MMX | CPUID_FXSR |
                         CPUID_SSE | CPUID_SSE2,
         .features_ecx = CPUID_ECX_SSE3 | CPUID_ECX_PCLMUL | CPUID_ECX_SSSE3 | CPUID_ECX_SSE41 |
                         CPUID_ECX_SSE42 | CPUID_ECX_MOVBE | CPUID_ECX_POPCNT | CPUID_ECX_AES |
-                        CPUID_ECX_RDRAND | CPUID_ECX_HYPERVISOR,
+                        CPUID_ECX_XSAVE | CPUID_ECX_RDRAND | CPUID_ECX_HYPERVISOR,
+        .xsave1_eax = CPUID_D1EAX_XSAVEOPT | CPUID_D1EAX_XGETBV1,
         .ext_ecx = CPUID_E1ECX_ABM, .ext_edx = CPUID_EXT_NX | CPUID_EXT_RDTSCP,
         .leaf7_ecx = CPUID_7ECX_UMIP | CPUID_7ECX_RDPID,
         .cache_leaf2 = { 0x02b3b001, 0x000000f0, 0, 0x2c04307d },
@@ -163,12 +164,13 @@ static const uint32_t implemented[W_COUNT] = {
                CPUID_SSE2,
     [W_1ECX] = CPUID_ECX_SSE3 | CPUID_ECX_PCLMUL | CPUID_ECX_SSSE3 | CPUID_ECX_SSE41 |
                CPUID_ECX_SSE42 | CPUID_ECX_MOVBE | CPUID_ECX_POPCNT | CPUID_ECX_AES |
-               CPUID_ECX_RDRAND | CPUID_ECX_HYPERVISOR,
+               CPUID_ECX_XSAVE | CPUID_ECX_RDRAND | CPUID_ECX_HYPERVISOR,
     [W_7EBX] = CPUID_7EBX_BMI1 | CPUID_7EBX_SMEP | CPUID_7EBX_BMI2 | CPUID_7EBX_RDSEED |
                CPUID_7EBX_ADX | CPUID_7EBX_SMAP,
     [W_7ECX] = CPUID_7ECX_UMIP | CPUID_7ECX_RDPID,
-    [W_E1EDX] = CPUID_EXT_NX | CPUID_EXT_MMXEXT | CPUID_EXT_RDTSCP,
+    [W_E1EDX] = CPUID_EXT_SYSCALL | CPUID_EXT_NX | CPUID_EXT_MMXEXT | CPUID_EXT_RDTSCP,
     [W_E1ECX] = CPUID_E1ECX_ABM,
+    [W_D1EAX] = CPUID_D1EAX_XSAVEOPT | CPUID_D1EAX_XGETBV1,
 };
 
 static uint32_t *model_word(struct cpu_model *m, enum feature_word w)
@@ -290,6 +292,8 @@ static void host_model(struct cpu_model *out)
     out->features_edx = d;
     if (out->max_leaf >= 7)
         __cpuid_count(7, 0, a, out->leaf7_ebx, out->leaf7_ecx, out->leaf7_edx);
+    if (out->max_leaf >= 0xd)
+        __cpuid_count(0xd, 1, out->xsave1_eax, b, c, d);
     __cpuid(0x80000000, a, b, c, d);
     out->max_ext_leaf = a >= 0x80000008 ? 0x80000008 : a;
     if (a >= 0x80000001)
@@ -339,6 +343,9 @@ int cpu_model_finalize(struct cpu_model *model, void (*warn)(void *opaque, const
         uint32_t ok = implemented[w];
         if (w == W_E1EDX && amd)
             ok |= implemented[W_1EDX] & AMD_ALIASES;
+        /* SYSCALL outside long mode exists on AMD's CPUs only (Intel: 64-bit mode only). */
+        if (w == W_E1EDX && !amd && strcmp(model->vendor, "HygonGenuine"))
+            ok &= ~(uint32_t)CPUID_EXT_SYSCALL;
         uint32_t drop = *word & ~ok;
         if (w == W_E1EDX && amd)   /* AMD's copies are reported once, under leaf 1 */
             drop &= ~AMD_ALIASES;
@@ -505,6 +512,8 @@ int cpu_model_set_feature(struct cpu_model *model, const char *spec, char *err, 
             model->max_ext_leaf = 0x80000001;
     } else if ((w == W_7EBX || w == W_7ECX || w == W_7EDX) && on && model->max_leaf < 7) {
         model->max_leaf = 7;
+    } else if (((w == W_1ECX && bit == 26) || w == W_D1EAX) && on && model->max_leaf < 0xd) {
+        model->max_leaf = 0xd;   /* XSAVE's leaf, as QEMU raises the level */
     }
     return 0;
 }

@@ -17,7 +17,7 @@ enum {
     MSR_K7_SYSCFG = 0xc0010010u,
     MSR_K7_HWCR = 0xc0010015u, MSR_K7_TOP_MEM = 0xc001001au, MSR_K7_CLK_CTL = 0xc001001bu,
     MSR_AMD_NB_CFG = 0xc001001fu,   /* northbridge configuration, family 10h on */
-    MSR_EFER = 0xc0000080u, MSR_TSC_AUX = 0xc0000103u,
+    MSR_EFER = 0xc0000080u, MSR_STAR = 0xc0000081u, MSR_TSC_AUX = 0xc0000103u,
 };
 
 /* IA32_TSC_AUX exists with RDTSCP or RDPID. */
@@ -164,6 +164,10 @@ uint64_t cpu_rdmsr(struct cpu *cpu, uint32_t index)
         if (efer_writable(cpu))
             return s->efer;
         break;
+    case MSR_STAR:
+        if (cpu->model->ext_edx & CPUID_EXT_SYSCALL)
+            return s->star;
+        break;
     default:
         if (amd_msr(cpu, index))
             return *amd_msr(cpu, index);
@@ -288,6 +292,12 @@ void cpu_wrmsr(struct cpu *cpu, uint32_t index, uint64_t value)
             if ((value ^ s->efer) & EFER_NXE)
                 cpu_tlb_flush(cpu);   /* the NX bit changes meaning */
             s->efer = value;
+            return;
+        }
+        break;
+    case MSR_STAR:
+        if (cpu->model->ext_edx & CPUID_EXT_SYSCALL) {
+            s->star = value;
             return;
         }
         break;

@@ -114,7 +114,7 @@ static const struct opcode_info map0[256] = {
 static const struct opcode_info map1[256] = {
     [0x00] = E(NULL, "Ew", M | OA_GROUP), [0x01] = E(NULL, "M", M | OA_GROUP),
     [0x02] = F("lar", "Gv,Ew", M | PRIV, FLAG_ZF, 0), [0x03] = F("lsl", "Gv,Ew", M | PRIV, FLAG_ZF, 0),
-    [0x06] = E("clts", "", PRIV), [0x08] = I486("invd", "", PRIV, 0, 0), [0x09] = I486("wbinvd", "", PRIV, 0, 0),
+    [0x05] = E("syscall", "", BR | PRIV), [0x06] = E("clts", "", PRIV), [0x07] = E("sysret", "", BR | PRIV), [0x08] = I486("invd", "", PRIV, 0, 0), [0x09] = I486("wbinvd", "", PRIV, 0, 0),
     [0x0b] = E("ud2", "", 0),
     [0x18 ... 0x1f] = L("nop", "Ev", M, 0, 0, LVL_P6, -1),
     [0x20] = F("mov", "Rd,Cd", M | PRIV, OSZAPC, OSZAPC), [0x21] = F("mov", "Rd,Dd", M | PRIV, OSZAPC, OSZAPC),

@@ -68,10 +68,14 @@ enum {
 /* Leaf 1 ECX. */
 enum { CPUID_ECX_SSE3 = 1u << 0, CPUID_ECX_PCLMUL = 1u << 1, CPUID_ECX_SSSE3 = 1u << 9,
        CPUID_ECX_SSE41 = 1u << 19, CPUID_ECX_SSE42 = 1u << 20, CPUID_ECX_MOVBE = 1u << 22,
-       CPUID_ECX_POPCNT = 1u << 23, CPUID_ECX_AES = 1u << 25, CPUID_ECX_RDRAND = 1u << 30,
+       CPUID_ECX_POPCNT = 1u << 23, CPUID_ECX_AES = 1u << 25, CPUID_ECX_XSAVE = 1u << 26,
+       CPUID_ECX_OSXSAVE = 1u << 27, CPUID_ECX_RDRAND = 1u << 30,
        CPUID_ECX_HYPERVISOR = 1u << 31 };
 /* IA32_EFER bits. */
 enum { EFER_SCE = 1u << 0, EFER_NXE = 1u << 11 };
+/* XCR0 state components pcvm implements (x87, SSE) and CPUID.(0DH,1):EAX bits. */
+enum { XCR0_X87 = 1u << 0, XCR0_SSE = 1u << 1, XCR0_SUPPORTED = XCR0_X87 | XCR0_SSE };
+enum { CPUID_D1EAX_XSAVEOPT = 1u << 0, CPUID_D1EAX_XGETBV1 = 1u << 2 };
 /* Leaf 7 subleaf 0 EBX / ECX. */
 enum { CPUID_7EBX_BMI1 = 1u << 3, CPUID_7EBX_SMEP = 1u << 7, CPUID_7EBX_BMI2 = 1u << 8,
        CPUID_7EBX_RDSEED = 1u << 18, CPUID_7EBX_ADX = 1u << 19, CPUID_7EBX_SMAP = 1u << 20 };
@@ -145,6 +149,8 @@ struct cpu_sys_state {
     uint64_t amd_nb_cfg;                         /* AMD family 10h and later */
     uint64_t tsc_aux;        /* IA32_TSC_AUX (RDTSCP, RDPID): Linux stores the CPU number */
     uint64_t efer;           /* IA32_EFER: SCE and NXE (no long mode) */
+    uint64_t star;           /* STAR: SYSCALL's EIP and CS, SYSRET's CS (AMD) */
+    uint64_t xcr0;           /* XCR0 (XSETBV): x87 always, SSE */
     bool fetching;           /* a code fetch is being translated: #PF gets the I/D bit */
     uint64_t kvm_system_time, kvm_wall_clock;   /* kvmclock MSRs (cpu/kvm_para.h) */
 };

@@ -1,4 +1,4 @@
-/* Control and debug registers, SYSENTER/SYSEXIT, the I/O permission check, A20, the TSC. */
+/* Control and debug registers, SYSENTER/SYSEXIT, SYSCALL/SYSRET, the I/O permission check, A20, the TSC. */
 #include "cpu/sysint.h"
 
 static void check_cpl0(struct cpu *cpu)
@@ -38,6 +38,8 @@ static uint32_t cr4_valid(const struct cpu *cpu)
         v |= CR4_SMAP;
     if (m->leaf7_ecx & CPUID_7ECX_UMIP)
         v |= CR4_UMIP;
+    if (m->features_ecx & CPUID_ECX_XSAVE)
+        v |= CR4_OSXSAVE;
     return v;
 }
 
@@ -209,5 +211,38 @@ void cpu_sysexit(struct cpu *cpu)
     cpu->cpl = 3;
     cpu->regs[R_ESP] = cpu->regs[R_ECX];
     cpu->eip = cpu->regs[R_EDX];
+    cpu_update_mode(cpu);
+}
+
+/* AMD64 APM vol. 3, SYSCALL in legacy mode: CS = STAR[47:32] (flat ring-0 code), SS = CS + 8;
+ * ECX = the return EIP; IF, RF and VM cleared; EIP = STAR[31:0]. */
+void cpu_syscall(struct cpu *cpu, uint32_t next_eip)
+{
+    if (!(cpu->sys.efer & EFER_SCE))
+        cpu_exception(cpu, EXC_UD, 0);
+    uint16_t sel = (uint16_t)(cpu->sys.star >> 32);
+    cpu->regs[R_ECX] = next_eip;
+    cpu_set_eflags(cpu, 0, FLAG_VM | FLAG_IF | FLAG_RF);
+    seg_set_flat(cpu, SEG_CS, sel & 0xfffc, 0xb, 0);
+    seg_set_flat(cpu, SEG_SS, (uint16_t)((sel + 8) & 0xfffc), 0x3, 0);
+    cpu->cpl = 0;
+    cpu->eip = (uint32_t)cpu->sys.star;
+    cpu_update_mode(cpu);
+}
+
+/* SYSRET in legacy mode (protected mode, CPL 0): CS = STAR[63:48] | 3, SS = CS + 8 (flat
+ * ring-3 segments), IF set, EIP = ECX. */
+void cpu_sysret(struct cpu *cpu)
+{
+    if (!(cpu->sys.efer & EFER_SCE))
+        cpu_exception(cpu, EXC_UD, 0);
+    if (!cpu->pe || cpu->vm86 || cpu->cpl != 0)
+        cpu_exception(cpu, EXC_GP, 0);
+    uint16_t sel = (uint16_t)(cpu->sys.star >> 48);
+    cpu_set_eflags(cpu, FLAG_IF, FLAG_IF);
+    seg_set_flat(cpu, SEG_CS, (uint16_t)(sel | 3), 0xb, 3);
+    seg_set_flat(cpu, SEG_SS, (uint16_t)((sel + 8) | 3), 0x3, 3);
+    cpu->cpl = 3;
+    cpu->eip = cpu->regs[R_ECX];
     cpu_update_mode(cpu);
 }

@@ -30,12 +30,24 @@ bash "$here/build-float-prog.sh" "$out" >/dev/null
 . "$root/tests/lib/host-ia32.sh"
 
 # /test.sh inside the guest.
+# Then both at once: the kernel switches x87/SSE state between them (with XSAVE,
+# the default max model has it, by XSAVEOPT/XRSTOR), and each output must be the one it gave
+# alone.
 cat > "$out/guest-float-test.sh" <<'EOF'
 #!/bin/sh
+dmesg | grep 'x86/fpu' | sed 's/^/FPU-INFO /'
 for v in x87 sse2; do
     echo "FLOAT-BEGIN $v"
-    /float-prog-$v
-    echo "FLOAT-END $v status $?"
+    /float-prog-$v > /tmp/$v.alone
+    s=$?
+    cat /tmp/$v.alone
+    echo "FLOAT-END $v status $s"
+done
+/float-prog-x87 > /tmp/x87.both &
+/float-prog-sse2 > /tmp/sse2.both &
+wait
+for v in x87 sse2; do
+    if cmp -s /tmp/$v.alone /tmp/$v.both; then echo "FLOAT-PARALLEL $v same"; else echo "FLOAT-PARALLEL $v differs"; fi
 done
 EOF
 base=$out/guest-float-base.cpio.gz
@@ -73,5 +85,17 @@ for v in x87 sse2; do
         echo "PASS float-prog-$v: $(wc -l < "$out/float-prog-$v.native.txt") lines identical, $(tail -1 "$out/float-prog-$v.native.txt" | tr -s ' ')"
     fi
 done
+same=$(grep -c '^FLOAT-PARALLEL .* same$' "$log.txt" || true)
+if [ "$same" -ne 2 ]; then
+    echo "FAIL float-prog run concurrently: $same of 2 outputs equal their lone runs: $(grep '^FLOAT-PARALLEL' "$log.txt" | tr '\n' ' ')"
+    fail=1
+else
+    echo "PASS float-prog x87 and sse2 at once: both outputs equal their lone runs ($(sed -n 's/^FPU-INFO //p' "$log.txt" | grep -o 'Enabled xstate.*\|using .* format.*' | tr '\n' ' '))"
+fi
+# The max model has XSAVE: Linux must have turned it on (x87 and SSE state, 576 bytes).
+if [ "$cpu" = max ] && ! grep -q "^FPU-INFO .*Enabled xstate features 0x3, context size is 576 bytes" "$log.txt"; then
+    echo "FAIL -cpu max: Linux did not enable XSAVE for x87 and SSE state: $(sed -n 's/^FPU-INFO //p' "$log.txt" | tr '\n' ' ')"
+    fail=1
+fi
 echo "guest-float: pcvm exit status $status, ${elapsed} s (-cpu $cpu)"
 exit $fail

@@ -1,4 +1,4 @@
-; Prints the CPUID leaves a guest reads to tell its CPU (0, 1, 7.0, 0x80000000..0x80000004,
+; Prints the CPUID leaves a guest reads to tell its CPU (0, 1, 7.0, 0xD.0-1, 0x80000000..0x80000004,
 ; 0x80000008) on port 0xE9 as "LEAF SUB EAX EBX ECX EDX" lines, then exits through
 ; isa-debug-exit.  tests/cpu/models/run.sh compares pcvm's lines with qemu-system-i386's.
 %include "sys.inc"
@@ -17,6 +17,12 @@ test_main:
     cmp eax, 7
     jb .ext
     LEAF 7, 0
+    xor eax, eax
+    cpuid
+    cmp eax, 0xd
+    jb .ext
+    LEAF 0xd, 0                 ; XSAVE components and sizes
+    LEAF 0xd, 1
 .ext:
     mov eax, 0x80000000
     cpuid

@@ -37,7 +37,7 @@ static void port_write(void *opaque, uint16_t port, uint32_t value, unsigned siz
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s KERNEL.bin [cpu-model]\n", argv[0]);
+        fprintf(stderr, "usage: %s KERNEL.bin [cpu-model[,+feat...]]\n", argv[0]);
         return 2;
     }
     FILE *f = fopen(argv[1], "rb");
@@ -87,7 +87,25 @@ int main(int argc, char **argv)
     io_register(io, 0xf4, 1, &b, port_read, port_write, IO_SIZE_ALL, "debug-exit");
     uint64_t zero = 0;
     vclock_init(&clk, false, 0, &zero);
-    cpu_init(cpu, 0, cpu_model_find(argc > 2 ? argv[2] : "pentium3"), &mem, io, &clk, &log, NULL);
+    /* The model as -cpu spells it: MODEL[,+feat,-feat,...]. */
+    static struct cpu_model model;
+    char spec[256], err[160];
+    snprintf(spec, sizeof(spec), "%s", argc > 2 ? argv[2] : "pentium3");
+    char *save = NULL, *name = strtok_r(spec, ",", &save);
+    if (!name || !cpu_model_resolve(name, &model)) {
+        fprintf(stderr, "unknown CPU model %s\n", argc > 2 ? argv[2] : "");
+        return 2;
+    }
+    for (char *feat; (feat = strtok_r(NULL, ",", &save));)
+        if (cpu_model_set_feature(&model, feat, err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s\n", err);
+            return 2;
+        }
+    if (cpu_model_finalize(&model, NULL, NULL, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    cpu_init(cpu, 0, &model, &mem, io, &clk, &log, NULL);
     /* Multiboot machine state: flat 32-bit protected mode, EAX = magic. */
     const uint32_t code = SEG_FLAG_P | SEG_FLAG_S | SEG_FLAG_DB | SEG_FLAG_G | (0xbu << SEG_FLAG_TYPE_SHIFT);
     const uint32_t data = SEG_FLAG_P | SEG_FLAG_S | SEG_FLAG_DB | SEG_FLAG_G | (0x3u << SEG_FLAG_TYPE_SHIFT);

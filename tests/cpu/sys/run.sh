@@ -30,10 +30,15 @@ for src in "$here"/*.asm; do
     if ! nasm "${defs[@]}" -I "$here/" -f bin -o "$out/$name.bin" "$src"; then
         echo "FAIL $name (nasm)"; failed=$((failed + 1)); continue
     fi
-    # A "; cpu: MODEL,+feat" line picks the -cpu argument (EMU=mini: pcvm's max model).
+    # A "; cpu: MODEL,+feat" line picks the -cpu argument (also on the mini board); a
+    # "; qemu: BINARY" line another QEMU binary (a feature qemu-system-i386 lacks).
     cpu=$(sed -n 's/^; cpu: *//p' "$src" | head -1)
+    qemu_bin=$(sed -n 's/^; qemu: *//p' "$src" | head -1)
     if [ "$emu" = mini ]; then
-        log=$(timeout 30 "${cmd[@]}" "$out/$name.bin" ${cpu:+max} 2>&1)
+        log=$(timeout 30 "${cmd[@]}" "$out/$name.bin" ${cpu:+"$cpu"} 2>&1)
+    elif [ "$emu" = qemu ] && [ -n "$qemu_bin" ]; then
+        log=$(timeout 30 "$qemu_bin" -display none -m 64 -no-reboot -kernel "$out/$name.bin" \
+              ${cpu:+-cpu "$cpu"} -debugcon stdio -device isa-debug-exit,iobase=0xf4,iosize=1 2>&1)
     else
         log=$(timeout 30 "${cmd[@]}" -display none -m 64 -no-reboot -kernel "$out/$name.bin" \
               ${cpu:+-cpu "$cpu"} -debugcon stdio -device isa-debug-exit,iobase=0xf4,iosize=1 2>&1)
