@@ -2,7 +2,8 @@
  *
  * Only the forms the code generator needs: integer moves and ALU operations between host
  * registers, immediates and [base + index*scale + disp32] memory operands, conditional and
- * unconditional rel32 jumps, calls through a register.  Registers are host numbers 0-15
+ * unconditional rel32 jumps, calls through a register (shortest displacement and immediate
+ * encodings, to keep the code small).  Registers are host numbers 0-15
  * (HR_*); byte operations only ever name host registers 0-3, so no REX-byte-register
  * subtleties arise.  Writing past the end of the buffer sets `overflow` and writes nothing. */
 #ifndef PCVM_CPU_JIT_EMIT_H
@@ -75,18 +76,22 @@ static inline void jb_opcode(struct jit_buf *b, unsigned op)
     jb_byte(b, (uint8_t)op);
 }
 
-/* ModRM (+SIB, disp32) for reg field `reg` and memory operand m (always a 32-bit
- * displacement, or none with RIP-free absolute forms never used). */
+/* ModRM (+SIB) and the shortest displacement for reg field `reg` and memory operand m:
+ * none for 0 (except with an RBP/R13 base), 8 bits when it fits, else 32 bits. */
 static inline void jb_modrm_mem(struct jit_buf *b, int reg, struct jit_mem m)
 {
+    unsigned mod = m.disp == 0 && (m.base & 7) != HR_RBP ? 0x00 : m.disp >= -128 && m.disp <= 127 ? 0x40 : 0x80;
     if (m.index < 0 && (m.base & 7) != HR_RSP) {
-        jb_byte(b, (uint8_t)(0x80 | ((reg & 7) << 3) | (m.base & 7)));
+        jb_byte(b, (uint8_t)(mod | ((reg & 7) << 3) | (m.base & 7)));
     } else {
-        jb_byte(b, (uint8_t)(0x80 | ((reg & 7) << 3) | 4));
+        jb_byte(b, (uint8_t)(mod | ((reg & 7) << 3) | 4));
         int idx = m.index < 0 ? 4 : m.index;
         jb_byte(b, (uint8_t)((m.scale << 6) | ((idx & 7) << 3) | (m.base & 7)));
     }
-    jb_u32(b, (uint32_t)m.disp);
+    if (mod == 0x40)
+        jb_byte(b, (uint8_t)m.disp);
+    else if (mod == 0x80)
+        jb_u32(b, (uint32_t)m.disp);
 }
 
 /* op reg, [m]  /  op [m], reg  (the opcode decides the direction). */
@@ -172,8 +177,20 @@ static inline void e_alu_rm(struct jit_buf *b, unsigned size, unsigned alu, int 
 }
 
 /* alu size rm_reg, imm. */
+static inline bool imm_fits8(unsigned size, uint32_t imm)
+{
+    /* The 83 form sign-extends its byte to the operand size. */
+    int32_t v = size == 2 ? (int16_t)imm : (int32_t)imm;
+    return size != 1 && v >= -128 && v <= 127;
+}
+
 static inline void e_alu_ri(struct jit_buf *b, unsigned size, unsigned alu, int rm, uint32_t imm)
 {
+    if (imm_fits8(size, imm)) {
+        e_rr(b, size, 0x83, (int)alu, rm);
+        jb_byte(b, (uint8_t)imm);
+        return;
+    }
     e_rr(b, size, size == 1 ? 0x80 : 0x81, (int)alu, rm);
     jb_imm(b, size == 8 ? 4 : size, imm);
 }
@@ -181,6 +198,11 @@ static inline void e_alu_ri(struct jit_buf *b, unsigned size, unsigned alu, int 
 /* alu size [m], imm. */
 static inline void e_alu_mi(struct jit_buf *b, unsigned size, unsigned alu, struct jit_mem m, uint32_t imm)
 {
+    if (imm_fits8(size, imm)) {
+        e_rm(b, size, 0x83, (int)alu, m);
+        jb_byte(b, (uint8_t)imm);
+        return;
+    }
     e_rm(b, size, size == 1 ? 0x80 : 0x81, (int)alu, m);
     jb_imm(b, size == 8 ? 4 : size, imm);
 }
