@@ -106,8 +106,15 @@ fail:
 void jit_flush(struct cpu *cpu)
 {
     struct jit_cache *c = cpu->exec.jit;
-    if (c)
-        c->used = 0;
+    if (!c)
+        return;
+    const char *map = getenv("PCVM_JIT_MAP");
+    FILE *f = map && c->used ? fopen(map, "a") : NULL;
+    if (f) {
+        fprintf(f, "FLUSH\n");   /* offsets are reused from here on */
+        fclose(f);
+    }
+    c->used = 0;
 }
 
 void jit_destroy(struct cpu *cpu)
@@ -117,10 +124,10 @@ void jit_destroy(struct cpu *cpu)
         return;
     if (getenv("PCVM_JIT_STATS"))
         fprintf(stderr, "pcvm: jit cpu%d: %llu traces compiled, %llu bytes of code, %.3f s compiling, "
-                "%llu code cache flushes (cache %llu KiB)\n", cpu->index,
+                "%llu code cache flushes (cache %llu KiB), %llu exits linked\n", cpu->index,
                 (unsigned long long)c->stats.traces, (unsigned long long)c->stats.code_bytes,
                 c->stats.compile_ns / 1e9, (unsigned long long)c->stats.flushes,
-                (unsigned long long)(c->size >> 10));
+                (unsigned long long)(c->size >> 10), (unsigned long long)c->stats.links);
     munmap(c->rw, c->size);
     munmap(c->rx, c->size);
     free(c->g);
@@ -166,6 +173,8 @@ struct codegen {
     bool flags_live_after[TRACE_MAX_INSNS];
     int v;                 /* insn_count - (its value at entry), as known here */
     long body;             /* offset of the first instruction's code */
+    long fn_at;            /* offset of the code's entry (after the struct jit_meta) */
+    uint32_t cs_base;      /* the CS base the code is specialised on */
     long epilogue;         /* offset of the common exit (return value in rax) */
     long exit_jumps[TRACE_MAX_INSNS * 8 + 8];
     unsigned nexit;
@@ -207,6 +216,44 @@ static struct insn *jit_chain(struct cpu *cpu, struct insn *i, uint32_t target)
 static struct insn *jit_chain_indirect(struct cpu *cpu)
 {
     return exec_chain_indirect(cpu);
+}
+
+/* Stored just before a compiled trace's code (read back through the executable view). */
+struct jit_meta {
+    uint32_t e0;        /* the EIP the code is specialised on */
+    uint32_t cs_base;   /* ... and the CS base */
+    uint32_t direct;    /* offset from the code's start of the entry that linked jumps take */
+    uint32_t magic;
+};
+#define JIT_META_MAGIC 0x4a495431u
+
+static bool in_cache(const struct jit_cache *c, const void *p)
+{
+    return (const uint8_t *)p >= c->rx && (const uint8_t *)p < c->rx + c->used;
+}
+
+/* A direct exit of trace t (a taken branch, or the fall-through) to target, not linked yet:
+ * chain as jit_chain does, and when the next trace is compiled for exactly this EIP and CS
+ * base, patch the exit's jump (rel32 at `site` bytes into t's code) to that trace's direct
+ * entry, so later runs go straight there (while no interrupt is pending; the direct entry
+ * checks the budget and that the trace is still valid). */
+static struct insn *jit_link(struct cpu *cpu, struct insn *i, uint32_t target, struct trace *t, uint32_t site)
+{
+    struct insn *n = exec_chain(cpu, i, target);
+    if (!n)
+        return i->nochain ? NULL : exec_chain_indirect(cpu);
+    struct jit_cache *c = cpu->exec.jit;
+    const uint8_t *src = (const uint8_t *)(void *)t->insns[0].fn, *dst = (const uint8_t *)(void *)n->fn;
+    if (c && t->valid && in_cache(c, src) && in_cache(c, dst)) {
+        const struct jit_meta *m = (const struct jit_meta *)(const void *)(dst - sizeof(struct jit_meta));
+        if (m->magic == JIT_META_MAGIC && m->e0 == target && m->cs_base == cpu->seg[SEG_CS].base) {
+            const uint8_t *rel_at = src + site;
+            int32_t rel = (int32_t)((dst + m->direct) - (rel_at + 4));
+            memcpy(c->rw + (rel_at - c->rx), &rel, 4);
+            c->stats.links++;
+        }
+    }
+    return n;
 }
 
 static uint32_t eip_of(const struct codegen *g, unsigned k)
@@ -260,6 +307,30 @@ static void jcc_to_epilogue(struct codegen *g, unsigned cc)
         g->b.overflow = true;
 }
 
+/* Leave through a direct exit to target, chaining as instruction ci's exec_chain would (with
+ * eip_start = start): a jump that jit_link patches to the next trace's direct entry once that
+ * trace is compiled; until then (and while an interrupt is pending) jit_link itself.
+ * insn_count must be one short (the run loop's count of the exit instruction). */
+static void emit_link_exit(struct codegen *g, unsigned ci, uint32_t target, uint32_t start)
+{
+    struct jit_buf *b = &g->b;
+    e_store_imm(b, 4, cpu_field(O_CPU(eip)), target);
+    e_alu_mi(b, 4, JA_CMP, cpu_field(O_CPU(interrupt_request)), 0);
+    long irq = e_jcc32(b, CC_NE);
+    long site = e_jmp32(b);
+    jb_patch(b, irq, jb_here(b));
+    jb_patch(b, site, jb_here(b));
+    e_store_imm(b, 4, cpu_field(O_CPU(eip_start)), start);
+    e_rr(b, 8, 0x89, HR_RBX, HR_RDI);
+    e_lea(b, 8, HR_RSI, jm(HR_RBP, O_INSN(ci)));
+    e_mov_imm32(b, HR_RDX, target);
+    e_rr(b, 8, 0x89, HR_RBP, HR_RCX);
+    e_mov_imm32(b, HR_R8, (uint32_t)(site - g->fn_at));
+    e_mov_imm64(b, HR_RAX, (uint64_t)(uintptr_t)jit_link);
+    e_call_reg(b, HR_RAX);
+    jump_to_epilogue(g);
+}
+
 /* Leave the trace after m completed instructions with EIP = eip and rax = &insns[next]
  * (next < 0: NULL, back to the run loop). */
 static void exit_trace(struct codegen *g, unsigned m, uint32_t eip, int next)
@@ -267,16 +338,13 @@ static void exit_trace(struct codegen *g, unsigned m, uint32_t eip, int next)
     struct jit_buf *b = &g->b;
     unsigned n = g->t->ninsn;
     count_to(g, (int)m - 1);
-    e_store_imm(b, 4, cpu_field(O_CPU(eip)), eip);
     if (next == (int)n && !g->t->insns[n].nochain) {
         /* Falling through to the next trace: what the end marker (h_end) would do. */
-        e_store_imm(b, 4, cpu_field(O_CPU(eip_start)), eip);
-        e_rr(b, 8, 0x89, HR_RBX, HR_RDI);
-        e_lea(b, 8, HR_RSI, jm(HR_RBP, O_INSN(n)));
-        e_mov_imm32(b, HR_RDX, eip);
-        e_mov_imm64(b, HR_RAX, (uint64_t)(uintptr_t)jit_chain);
-        e_call_reg(b, HR_RAX);
-    } else if (next >= 0) {
+        emit_link_exit(g, n, eip, eip);
+        return;
+    }
+    e_store_imm(b, 4, cpu_field(O_CPU(eip)), eip);
+    if (next >= 0) {
         e_lea(b, 8, HR_RAX, jm(HR_RBP, O_INSN(next)));
     } else {
         e_mov_imm32(b, HR_RAX, 0);
@@ -692,6 +760,11 @@ static void emit_branch_taken(struct codegen *g, unsigned k, uint32_t target, bo
         return;
     }
     count_to(g, (int)k);
+    if (!(((g->cs_base + target) ^ (g->cs_base + eip_of(g, k))) & ~4095u) && !g->t->insns[k].nochain) {
+        /* The same linear page: exec_chain's case, linkable. */
+        emit_link_exit(g, k, target, eip_of(g, k));
+        return;
+    }
     e_store_imm(b, 4, cpu_field(O_CPU(eip)), target);
     e_store_imm(b, 4, cpu_field(O_CPU(eip_start)), eip_of(g, k));
     e_rr(b, 8, 0x89, HR_RBX, HR_RDI);
@@ -1027,16 +1100,24 @@ static insn_fn compile(struct cpu *cpu, struct jit_cache *c, struct trace *t, st
     analyse_flags(g);
 
     struct jit_buf *b = &g->b;
+    /* The struct jit_meta, written at the end. */
+    for (unsigned k = 0; k < sizeof(struct jit_meta); k++)
+        jb_byte(b, 0);
+    g->fn_at = jb_here(b);
+    g->cs_base = cpu->seg[SEG_CS].base;
     e_push(b, HR_RBX);
     e_push(b, HR_RBP);
     e_push(b, HR_R12);
-    if (jb_here(b) != JIT_CHAIN_ENTRY)
+    if (jb_here(b) != g->fn_at + JIT_CHAIN_ENTRY)
         return NULL;
     e_rr(b, 8, 0x89, HR_RDI, HR_RBX);                 /* mov rbx, rdi */
     e_lea(b, 8, HR_RBP, jm(HR_RSI, -O_INSN(0)));
-    /* Entered at another EIP, or the budget ends inside the trace: the interpreter. */
+    /* Entered at another EIP or CS base, or the budget ends inside the trace: the
+     * interpreter. */
     e_alu_mi(b, 4, JA_CMP, cpu_field(O_CPU(eip)), g->e0);
     long other = e_jcc32(b, CC_NE);
+    e_alu_mi(b, 4, JA_CMP, cpu_field(O_CPU(seg) + (int32_t)(SEG_CS * sizeof(struct seg)) + (int32_t)offsetof(struct seg, base)), g->cs_base);
+    long other_base = e_jcc32(b, CC_NE);
     e_load(b, 8, HR_RAX, cpu_field(O_CPU(exec.insn_target)));
     e_alu_rm(b, 8, JA_SUB, HR_RAX, cpu_field(O_CPU(insn_count)));
     e_alu_ri(b, 8, JA_CMP, HR_RAX, n);
@@ -1048,6 +1129,7 @@ static insn_fn compile(struct cpu *cpu, struct jit_cache *c, struct trace *t, st
     emit_slow_paths(g);
     /* Fallback: the first instruction's handler, as if not compiled. */
     jb_patch(b, other, jb_here(b));
+    jb_patch(b, other_base, jb_here(b));
     jb_patch(b, short_budget, jb_here(b));
     e_rr(b, 8, 0x89, HR_RBX, HR_RDI);
     e_lea(b, 8, HR_RSI, jm(HR_RBP, O_INSN(0)));
@@ -1056,6 +1138,23 @@ static insn_fn compile(struct cpu *cpu, struct jit_cache *c, struct trace *t, st
     e_pop(b, HR_RBX);
     e_mov_imm64(b, HR_RAX, (uint64_t)(uintptr_t)t->entry_fn);
     e_jmp_reg(b, HR_RAX);
+    /* The direct entry, where linked exits of other compiled traces jump (same stack frame,
+     * rbx = the cpu, eip = e0 and the CS base checked by the linking trace, insn_count one
+     * short): count the linking exit as the dispatch below does, then run the body when
+     * this trace is still valid and fits in the budget, else back to the run loop. */
+    long direct = jb_here(b);
+    e_alu_mi(b, 8, JA_ADD, cpu_field(O_CPU(insn_count)), 1);
+    e_mov_imm64(b, HR_RBP, (uint64_t)(uintptr_t)t);
+    e_alu_mi(b, 1, JA_CMP, jm(HR_RBP, O_TRACE(valid)), 0);
+    long stale = e_jcc32(b, CC_E);
+    e_load(b, 8, HR_RAX, cpu_field(O_CPU(exec.insn_target)));
+    e_alu_rm(b, 8, JA_SUB, HR_RAX, cpu_field(O_CPU(insn_count)));
+    e_alu_ri(b, 8, JA_CMP, HR_RAX, n);
+    jb_patch(b, e_jcc32(b, CC_AE), g->body);
+    jb_patch(b, stale, jb_here(b));
+    e_alu_mi(b, 8, JA_SUB, cpu_field(O_CPU(insn_count)), 1);
+    e_mov_imm32(b, HR_RAX, 0);
+    jump_to_epilogue(g);
     /* Every exit comes here with rax = the next instruction to run (as a handler returns it)
      * and insn_count one short, as run_threaded expects.  When that instruction starts a
      * compiled trace and the budget allows, jump straight into it past its pushes (the saved
@@ -1092,6 +1191,8 @@ static insn_fn compile(struct cpu *cpu, struct jit_cache *c, struct trace *t, st
     e_ret(b);
     if (b->overflow)
         return NULL;
+    struct jit_meta meta = { g->e0, g->cs_base, (uint32_t)(direct - g->fn_at), JIT_META_MAGIC };
+    memcpy(b->start, &meta, sizeof(meta));
     size_t len = (size_t)(b->p - b->start);
     const char *dump = getenv("PCVM_JIT_DUMP");
     if (dump) {
@@ -1104,7 +1205,17 @@ static insn_fn compile(struct cpu *cpu, struct jit_cache *c, struct trace *t, st
             fclose(f);
         }
     }
-    insn_fn fn = (insn_fn)(void *)(c->rx + c->used);
+    insn_fn fn = (insn_fn)(void *)(c->rx + c->used + g->fn_at);
+    const char *map = getenv("PCVM_JIT_MAP");
+    if (map) {
+        /* Profiling aid: "offset-in-cache length eip instructions" per trace (perf reports
+         * samples in the code cache as offsets into memfd:pcvm-jit). */
+        FILE *f = fopen(map, "a");
+        if (f) {
+            fprintf(f, "%zx %zx %08x %u\n", c->used, len, g->e0, n);
+            fclose(f);
+        }
+    }
     c->used += (len + 15) & ~(size_t)15;
     c->stats.traces++;
     c->stats.code_bytes += len;

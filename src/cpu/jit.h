@@ -25,6 +25,7 @@ struct jit_stats {
     uint64_t compile_ns;   /* time spent compiling */
     uint64_t flushes;      /* times the code cache filled up and was emptied */
     uint64_t cache_size;   /* bytes of code cache */
+    uint64_t links;        /* exits patched to jump straight into another compiled trace */
 };
 
 /* A trace was stored in the trace cache: route its first instruction through the JIT. */
