@@ -71,28 +71,33 @@ static struct jit_cache *cache_get(struct cpu *cpu)
     c = calloc(1, sizeof(*c));
     if (!c)
         abort();
+    /* Debugging aid: PCVM_JIT_CACHE_MB=N (1-1024) sizes the cache (a profile without flushes). */
+    const char *mb = getenv("PCVM_JIT_CACHE_MB");
+    size_t size = JIT_CACHE_SIZE;
+    if (mb && atoi(mb) >= 1 && atoi(mb) <= 1024)
+        size = (size_t)atoi(mb) << 20;
     int fd = memfd_create("pcvm-jit", MFD_CLOEXEC);
-    if (fd < 0 || ftruncate(fd, JIT_CACHE_SIZE) < 0) {
+    if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
         log_printf(cpu->log, LOG_UNIMP, "JIT off: no code cache (%s)\n", strerror(errno));
         goto fail;
     }
-    c->rw = mmap(NULL, JIT_CACHE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    c->rx = mmap(NULL, JIT_CACHE_SIZE, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+    c->rw = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    c->rx = mmap(NULL, size, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
     close(fd);
     fd = -1;
     if (c->rw == MAP_FAILED || c->rx == MAP_FAILED) {
         log_printf(cpu->log, LOG_UNIMP, "JIT off: cannot map the code cache (%s)\n", strerror(errno));
         if (c->rw != MAP_FAILED)
-            munmap(c->rw, JIT_CACHE_SIZE);
+            munmap(c->rw, size);
         if (c->rx != MAP_FAILED)
-            munmap(c->rx, JIT_CACHE_SIZE);
+            munmap(c->rx, size);
         goto fail;
     }
     c->g = codegen_alloc();
     if (!c->g)
         abort();
-    c->size = JIT_CACHE_SIZE;
-    c->stats.cache_size = JIT_CACHE_SIZE;
+    c->size = size;
+    c->stats.cache_size = size;
     cpu->exec.jit = c;
     return c;
 fail:
