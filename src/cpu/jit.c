@@ -675,6 +675,44 @@ static void emit_dead_flags_op(struct codegen *g, unsigned k)
     flags_forget(g);
 }
 
+/* SHL/SHR/SAR r32 by a non-zero immediate whose flags may be seen, as the interpreter's
+ * shift_r32 leaves them: CF (the host's: the last bit shifted out), OF (SHL: the result's
+ * sign ^ CF; SHR: the operand's sign; SAR: 0) and AF = 0 in EFLAGS, SF/ZF/PF lazy from the
+ * result.  The host flags are the host's own afterwards (not the guest's). */
+static void emit_shift_live(struct codegen *g, unsigned k)
+{
+    struct jit_buf *b = &g->b;
+    const struct insn_form *f = &g->form[k];
+    unsigned ext = f->alu == 6 ? 4 : f->alu;
+    e_load(b, 4, HR_RAX, greg(f->dst, SZ32));
+    e_rr(b, 4, 0x89, HR_RAX, HR_RDX);                 /* mov edx, eax: the operand */
+    e_shift_ri(b, 4, ext, HR_RAX, (uint8_t)f->count);
+    e_setcc(b, CC_B, HR_RCX);
+    e_rr(b, 4, 0x0fb6, HR_RCX, HR_RCX);               /* ecx = CF */
+    e_store(b, 4, greg(f->dst, SZ32), HR_RAX);
+    if (ext == 4) {
+        e_rr(b, 4, 0x89, HR_RAX, HR_RDX);
+        e_shift_ri(b, 4, 5, HR_RDX, 31);
+        e_alu_rr(b, 4, JA_XOR, HR_RDX, HR_RCX);
+    } else if (ext == 5) {
+        e_shift_ri(b, 4, 5, HR_RDX, 31);
+    } else {
+        e_mov_imm32(b, HR_RDX, 0);
+    }
+    e_shift_ri(b, 4, 4, HR_RDX, 11);
+    e_alu_rr(b, 4, JA_OR, HR_RDX, HR_RCX);            /* edx = OF << 11 | CF */
+    e_load(b, 4, HR_RSI, cpu_field(O_CPU(eflags)));
+    e_alu_ri(b, 4, JA_AND, HR_RSI, ~(uint32_t)(FLAG_CF | FLAG_OF | FLAG_AF));
+    e_alu_rr(b, 4, JA_OR, HR_RSI, HR_RDX);
+    e_store(b, 4, cpu_field(O_CPU(eflags)), HR_RSI);
+    e_store_imm(b, 4, cpu_field(O_CPU(exec.lf_op1)), 0);
+    e_store_imm(b, 4, cpu_field(O_CPU(exec.lf_op2)), 0);
+    e_store(b, 4, cpu_field(O_CPU(exec.lf_result)), HR_RAX);
+    e_store_imm(b, 4, cpu_field(O_CPU(exec.lf_kind)), LF_LOGIC + SZ32);
+    e_store_imm(b, 4, cpu_field(O_CPU(exec.lf_mask)), FLAG_SF | FLAG_ZF | FLAG_PF);
+    flags_forget(g);
+}
+
 /* INC/DEC r32 whose flags may be seen: CF stays (folded into cpu->eflags from the host
  * flags), the others are the host's and go to the lazy fields.  False: not inlinable here. */
 static bool emit_incdec_live(struct codegen *g, unsigned k)
@@ -915,6 +953,11 @@ static bool emit_insn(struct codegen *g, unsigned k)
         }
         if (f->kind == FORM_INCDEC && emit_incdec_live(g, k))
             break;
+        if (f->kind == FORM_SHIFT && !f->cl) {
+            if (f->count)
+                emit_shift_live(g, k);
+            break;
+        }
         goto handler;
     case FORM_LOAD: case FORM_STORE: case FORM_STORE_IMM: case FORM_LOADX: {
         bool write = f->kind != FORM_LOAD && f->kind != FORM_LOADX;
@@ -1058,6 +1101,10 @@ static void analyse_flags(struct codegen *g)
             fx = FX_WRITE_ALL;
         else if (f->kind == FORM_MOV_RR || f->kind == FORM_MOV_RI || f->kind == FORM_LEA || f->kind == FORM_MOVX_RR)
             fx = FX_NONE;
+        else if (f->kind == FORM_SHIFT && !f->cl && f->count)
+            fx = FX_WRITE_ALL; /* inline either way, every arithmetic flag written */
+        else if (f->kind == FORM_SHIFT && !f->cl)
+            fx = FX_NONE;      /* a count of 0: no flag changes */
         else if ((f->kind == FORM_SHIFT || f->kind == FORM_IMUL || f->kind == FORM_INCDEC) && !live)
             fx = FX_NONE;      /* inline: nobody sees what it leaves (it cannot fault) */
         else
