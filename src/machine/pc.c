@@ -612,9 +612,9 @@ static int pc_create_cpus(struct pc *pc, char *err, size_t errlen)
         cpu_init(pc->cpus[i], (int)i, model, &pc->mem, &pc->io, &pc->clock, pc->log, &ops);
         pc->cpus[i]->topo = topo;
         pc->cpus[i]->topo.apic_id = pc->apic_ids[i];
-        /* The JIT is opt-in (-accel tcg,jit=on) until it passes every gate (docs/OPTIONS.md). */
+        /* The JIT is the default; -accel tcg,jit=off forces the interpreter (docs/OPTIONS.md). */
         pc->cpus[i]->exec.jit_threshold =
-            cfg->jit == 1 ? (int)(cfg->jit_threshold ? cfg->jit_threshold : JIT_DEFAULT_THRESHOLD) : 0;
+            cfg->jit != 0 ? (int)(cfg->jit_threshold ? cfg->jit_threshold : JIT_DEFAULT_THRESHOLD) : 0;
         if (pc_register_device(pc, &(struct device){ .type = model ? model->name : "cpu", .bus = "cpu",
                                                      .opaque = pc->cpus[i], .vmsd = &cpu_vmstate,
                                                      .reset = reset_cpu, .destroy = destroy_cpu },

@@ -6,8 +6,10 @@
 #     memory operands, shifts, IMUL, INC/DEC, PUSH/POP, CALL/RET, CMOV, forward Jcc, accesses
 #     across a page end, #GP through a null FS, #AC with EFLAGS.AC, self-modifying stores into
 #     the same trace, a loop back to the block start), interpreter against JIT (--jit-fuzz);
-#  3. the MIPS probe kernel (bench/kernels/loop.asm, checks its own result), the nasm
-#     Multiboot test kernels and Debian's Linux (the linux guest test) with -accel tcg,jit=on;
+#  3. the MIPS probe kernel (bench/kernels/loop.asm, checks its own result) both ways; the
+#     JIT is the default, so the bare-metal tests (tests/cpu/sys), the nasm Multiboot test
+#     kernels and Debian's Linux (the linux guest test) run here again with -accel tcg,jit=off
+#     (the interpreter), and the bare-metal tests with jit-threshold=1 (every trace compiled);
 #  4. -accel tcg,jit=... option errors.
 # On a host that runs 32-bit programs, `JIT=1 bash tests/cpu/conformance.sh` compares the
 # JIT with the host CPU itself.  Ends with "N passed, N failed".
@@ -57,12 +59,19 @@ else
     result "MIPS probe kernel build" 1
 fi
 
-# The Multiboot test kernels with the JIT on (the guest test, through a wrapper).
-printf '#!/bin/sh\nexec "%s" -accel tcg,jit=on "$@"\n' "$PCVM" >"$TMP/pcvm-jit"
-chmod +x "$TMP/pcvm-jit"
-out=$(PCVM="$TMP/pcvm-jit" PCVM_GUEST_TESTS="kernels linux" PCVM_GUEST_LOGS="$TMP/logs" bash tests/guests/run.sh 2>&1); st=$?
+# The bare-metal tests with the interpreter and with every trace compiled at its first run,
+# and the Multiboot test kernels and Linux with the interpreter (the guest tests, through
+# wrappers; the rest of make check runs with the JIT, the default).
+for opt in jit=off jit-threshold=1; do
+    printf '#!/bin/sh\nexec "%s" -accel tcg,%s "$@"\n' "$PCVM" "$opt" >"$TMP/pcvm-$opt"
+    chmod +x "$TMP/pcvm-$opt"
+    out=$(PCVM="$TMP/pcvm-$opt" OUT="$TMP/sys" bash tests/cpu/sys/run.sh 2>&1); st=$?
+    [ $st = 0 ] || echo "$out" | grep -v '^PASS'
+    result "bare-metal tests (tests/cpu/sys), $opt" $st
+done
+out=$(PCVM="$TMP/pcvm-jit=off" PCVM_GUEST_TESTS="kernels linux" PCVM_GUEST_LOGS="$TMP/logs" bash tests/guests/run.sh 2>&1); st=$?
 [ $st = 0 ] || echo "$out" | tail -20
-result "Multiboot test kernels and Linux, jit=on" $st
+result "Multiboot test kernels and Linux, jit=off" $st
 
 # Option errors: one clear line, exit status 1.
 for bad in jit=maybe jit-threshold=0 jit-threshold=x; do
