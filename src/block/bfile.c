@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "block/block.h"
+#include "util/fdio.h"
 
 #define DIRECT_ALIGN 4096u
 
@@ -70,41 +71,13 @@ void bfile_close(struct bfile *f)
     f->filename = NULL;
 }
 
+/* pread of all len bytes; past the end of the file reads as zeros. */
 static int full_pread(int fd, uint64_t off, uint8_t *buf, size_t len)
 {
-    while (len) {
-        ssize_t n = pread(fd, buf, len, (off_t)off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (n == 0) {
-            memset(buf, 0, len);   /* past EOF reads as zeros */
-            return 0;
-        }
-        buf += n;
-        off += (uint64_t)n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int full_pwrite(int fd, uint64_t off, const uint8_t *buf, size_t len)
-{
-    while (len) {
-        ssize_t n = pwrite(fd, buf, len, (off_t)off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (n == 0)
-            return -EIO;
-        buf += n;
-        off += (uint64_t)n;
-        len -= (size_t)n;
-    }
+    ssize_t n = fd_pread_full(fd, buf, len, off);
+    if (n < 0)
+        return (int)n;
+    memset(buf + n, 0, len - (size_t)n);
     return 0;
 }
 
@@ -148,7 +121,7 @@ int bfile_pwrite(struct bfile *f, uint64_t off, const void *buf, size_t len)
     if (crashed(f))
         return -EIO;
     if (!f->direct || is_aligned(f, off, buf, len))
-        return full_pwrite(f->fd, off, buf, len);
+        return fd_pwrite_all(f->fd, buf, len, off);
     /* O_DIRECT needs aligned offset, length and memory: read-modify-write a bounce buffer. */
     uint64_t start = off & ~(uint64_t)(f->align - 1);
     uint64_t end = (off + len + f->align - 1) & ~(uint64_t)(f->align - 1);
@@ -159,7 +132,7 @@ int bfile_pwrite(struct bfile *f, uint64_t off, const void *buf, size_t len)
     int ret = flen < 0 ? (int)flen : full_pread(f->fd, start, bounce, end - start);
     if (!ret) {
         memcpy((uint8_t *)bounce + (off - start), buf, len);
-        ret = full_pwrite(f->fd, start, bounce, end - start);
+        ret = fd_pwrite_all(f->fd, bounce, end - start, start);
     }
     /* Do not leave the file longer than the caller wrote. */
     if (!ret && end > (uint64_t)flen && off + len < end)

@@ -17,6 +17,7 @@
 #include "machine/pc.h"
 #include "machine/snapshot.h"
 #include "machine/snapshot_int.h"
+#include "util/fdio.h"
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -28,45 +29,14 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
-static int write_all(int fd, const void *p, size_t len)
-{
-    const uint8_t *b = p;
-    while (len) {
-        ssize_t n = write(fd, b, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EIO;
-        b += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int pwrite_all(int fd, const void *p, size_t len, uint64_t off)
-{
-    const uint8_t *b = p;
-    while (len) {
-        ssize_t n = pwrite(fd, b, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EIO;
-        b += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
-}
-
 /* The state as a stream (packed RAM) into fd. */
 static int write_stream(const struct pc_state *st, int fd)
 {
-    int r = write_all(fd, st->head.data, st->head.len);
+    int r = fd_write_all(fd, st->head.data, st->head.len);
     uint64_t pos = 0, packed = 0;
     struct mstate_run run;
     while (r == 0 && pc_state_next_run(st, &pos, &packed, &run))
-        r = write_all(fd, st->ram + run.first * MSTATE_PAGE, run.n * MSTATE_PAGE);
+        r = fd_write_all(fd, st->ram + run.first * MSTATE_PAGE, run.n * MSTATE_PAGE);
     return r;
 }
 
@@ -85,11 +55,11 @@ static int write_file(const struct pc_state *st, const char *path, char *err, si
         free(tmp);
         return -1;
     }
-    int r = pwrite_all(fd, st->head.data, st->head.len, 0);
+    int r = fd_pwrite_all(fd, st->head.data, st->head.len, 0);
     uint64_t pos = 0, packed = 0;
     struct mstate_run run;
     while (r == 0 && pc_state_next_run(st, &pos, &packed, &run))
-        r = pwrite_all(fd, st->ram + run.first * MSTATE_PAGE, run.n * MSTATE_PAGE, run.off);
+        r = fd_pwrite_all(fd, st->ram + run.first * MSTATE_PAGE, run.n * MSTATE_PAGE, run.off);
     if (r == 0 && ftruncate(fd, (off_t)pc_state_size(st)) < 0)
         r = -errno;
     if (r == 0)
@@ -193,17 +163,8 @@ static int src_read_at(void *opaque, uint64_t off, void *buf, size_t len)
     struct fd_source *s = opaque;
     uint8_t *b = buf;
     if (!s->stream) {
-        while (len) {
-            ssize_t n = pread(s->fd, b, len, (off_t)off);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                return n < 0 ? -errno : -ENODATA;
-            b += n;
-            len -= (size_t)n;
-            off += (uint64_t)n;
-        }
-        return 0;
+        ssize_t n = fd_pread_full(s->fd, b, len, off);
+        return n < 0 ? (int)n : (size_t)n < len ? -ENODATA : 0;
     }
     if (off < s->pos)
         return -EINVAL;

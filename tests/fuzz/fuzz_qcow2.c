@@ -1,7 +1,7 @@
 /* libFuzzer target: open a mutated qcow2 image, then read, write, check and snapshot through
  * the block layer. Build:
  *   clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
- *       tests/fuzz/fuzz_qcow2.c src/block/[a-z]*.c src/util/mainloop.c -lz -lzstd -lpthread -o fuzz_qcow2
+ *       tests/fuzz/fuzz_qcow2.c src/block/[a-z]*.c src/util/mainloop.c src/util/fdio.c -lz -lzstd -lpthread -o fuzz_qcow2
  *   ./fuzz_qcow2 -max_total_time=120 tests/fuzz/fuzz_qcow2_corpus */
 #include <stdint.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * and through virtio-blk (over a small raw image) and virtio-rng. Every access must stay inside
  * RAM; a bad chain may only mark the device NEEDS_RESET.
  * Sources: src/hw/virtqueue.c src/hw/virtio_pci.c src/hw/virtio_blk.c src/hw/virtio_rng.c
- *          src/hw/pci.c src/mem/memory.c src/util/log.c src/block/[a-z]*.c src/util/mainloop.c
+ *          src/hw/pci.c src/mem/memory.c src/util/log.c src/block/[a-z]*.c src/util/mainloop.c src/util/fdio.c
  *          -lz -lzstd -lpthread */
 #include <stdint.h>
 #include <stdio.h>
