@@ -121,6 +121,7 @@ struct vm_nic {
     bool legacy;            /* -net nic: without netdev= it joins the first -net user */
     char *romfile;          /* romfile= ("" = no option ROM), NULL: the model's iPXE ROM */
     bool no_legacy, no_modern;  /* virtio-net-pci: disable-legacy=on / disable-modern=on */
+    bool no_cplus;          /* rtl8139: cplus=off, an RTL8139C without C+ mode (pcvm's own) */
 };
 
 /* -object filter-dump,id=ID,netdev=NETDEV,file=PCAP[,maxlen=N] */

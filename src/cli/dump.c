@@ -165,6 +165,8 @@ void vm_config_dump(const struct vm_config *cfg, FILE *out)
         if (n->has_mac)
             fprintf(out, " mac=%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0], n->mac[1], n->mac[2],
                     n->mac[3], n->mac[4], n->mac[5]);
+        if (n->no_cplus)
+            fputs(" cplus=off", out);
         fputc('\n', out);
     }
     for (unsigned i = 0; i < cfg->n_fsdevs; i++)

@@ -1354,7 +1354,8 @@ static int opt_device(struct parser *p)
         const char *romfile = kvlist_get(&kl, "romfile");
         const char *dl = is_virtio_net(driver) ? kvlist_get(&kl, "disable-legacy") : NULL;
         const char *dm = is_virtio_net(driver) ? kvlist_get(&kl, "disable-modern") : NULL;
-        bool no_legacy = false, no_modern = false;
+        const char *cplus = !strcmp(driver, "rtl8139") ? kvlist_get(&kl, "cplus") : NULL;
+        bool no_legacy = false, no_modern = false, cplus_on = true;
         if (bus && strcmp(bus, "pci.0"))
             r = perr(p, "invalid bus '%s' (pci.0)", bus);
         else if (kvlist_get(&kl, "addr") || kvlist_get(&kl, "multifunction"))
@@ -1365,11 +1366,14 @@ static int opt_device(struct parser *p)
             r = perr(p, "invalid disable-modern '%s' (on or off)", dm);
         else if (no_legacy && no_modern)
             r = perr(p, "disable-legacy=on and disable-modern=on leave no interface");
+        else if (cplus && parse_bool(cplus, &cplus_on) < 0)
+            r = perr(p, "invalid cplus '%s' (on or off)", cplus);
         else if (!(r = check_unused(p, &kl)) && !(r = add_nic(p, nic_model(driver), netdev, id, mac))) {
             struct vm_nic *nic = &cfg->nics[cfg->n_nics - 1];
             nic->romfile = romfile ? xstrdup(romfile) : NULL;
             nic->no_legacy = no_legacy;
             nic->no_modern = no_modern;
+            nic->no_cplus = !cplus_on;
         }
     } else if (!strcmp(driver, "isa-debug-exit")) {
         if (cfg->n_devices >= VM_MAX_DEVICES) {

@@ -78,6 +78,13 @@ enum {
 #define RXD_EOP  0x02
 #define RXD_IXSM 0x04
 #define RXD_VP   0x08
+#define RXD_TCPCS 0x20       /* TCP/UDP checksum checked (the 82540 has no separate UDPCS) */
+#define RXD_IPCS  0x40
+#define RXE_TCPE  0x20       /* in the errors byte */
+#define RXE_IPE   0x40
+/* RXCSUM */
+#define RXCSUM_IPOFL 0x100
+#define RXCSUM_TUOFL 0x200
 #define TXD_EOP  0x01
 #define TXD_IC   0x04
 #define TXD_RS   0x08
@@ -454,6 +461,42 @@ static void stat_inc(struct e1000 *s, uint32_t reg)
         R(s, reg)++;
 }
 
+/* Receive checksum offload (RXCSUM): check the IPv4 header and TCP/UDP checksums of an
+ * untagged frame of size bytes (no FCS) and report them in the descriptor's status and errors,
+ * so the guest skips checksumming every byte itself.  Anything else stays "not checked"
+ * (IXSM). */
+static void rx_checksum(const struct e1000 *s, const uint8_t *frame, size_t size, uint8_t *status,
+                        uint8_t *errors)
+{
+    uint32_t rxcsum = R(s, RXCSUM);
+    if (!(rxcsum & (RXCSUM_IPOFL | RXCSUM_TUOFL)) || size < 34 || be16(frame + 12) != 0x0800)
+        goto not_checked;
+    const uint8_t *ip = frame + 14;
+    unsigned ihl = (ip[0] & 0x0f) * 4u, total = be16(ip + 2);
+    if ((ip[0] >> 4) != 4 || ihl < 20 || total < ihl || 14 + (size_t)total > size)
+        goto not_checked;
+    if (rxcsum & RXCSUM_IPOFL) {
+        *status |= RXD_IPCS;
+        if (net_csum_finish(net_csum_add(0, ip, ihl)))
+            *errors |= RXE_IPE;
+    }
+    uint8_t proto = ip[9];
+    const uint8_t *l4 = ip + ihl;
+    unsigned l4len = total - ihl;
+    bool fragment = (be16(ip + 6) & 0x3fff) != 0;
+    if ((rxcsum & RXCSUM_TUOFL) && !fragment &&
+        ((proto == 6 && l4len >= 20) || (proto == 17 && l4len >= 8 && be16(l4 + 6) != 0))) {
+        uint32_t sum = net_csum_add(0, ip + 12, 8) + proto + l4len;   /* pseudo header */
+        *status |= RXD_TCPCS;
+        if (net_csum_finish(net_csum_add(sum, l4, l4len)))
+            *errors |= RXE_TCPE;
+    }
+    if (*status & (RXD_IPCS | RXD_TCPCS))
+        return;
+not_checked:
+    *status |= RXD_IXSM;
+}
+
 static bool e1000_receive(void *opaque, const uint8_t *buf, size_t len)
 {
     struct e1000 *s = opaque;
@@ -487,6 +530,8 @@ static bool e1000_receive(void *opaque, const uint8_t *buf, size_t len)
         memset(frame + size, 0, ETH_MIN_FRAME - size);
         size = ETH_MIN_FRAME;
     }
+    uint8_t errors = 0;
+    rx_checksum(s, frame, size, &status, &errors);
     if (!(rctl & RCTL_SECRC)) {            /* the frame check sequence, as the wire had it */
         uint32_t crc = (uint32_t)crc32(0L, frame, (uInt)size);
         frame[size] = (uint8_t)crc;
@@ -532,8 +577,8 @@ static bool e1000_receive(void *opaque, const uint8_t *buf, size_t len)
         done += chunk;
         st16(desc + 8, (uint16_t)chunk);
         st16(desc + 10, 0);                /* packet checksum: not computed */
-        desc[12] = status | RXD_IXSM | (done == size ? RXD_EOP : 0);
-        desc[13] = 0;                      /* errors */
+        desc[12] = status | (done == size ? RXD_EOP : 0);
+        desc[13] = done == size ? errors : 0;
         st16(desc + 14, special);
         phys_write_block(s->mem, (uint32_t)daddr + 8, desc + 8, 8);
         R(s, RDH) = (h + 1) % n;

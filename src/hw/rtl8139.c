@@ -45,8 +45,9 @@ enum {
 #define TSD_TUN    (1u << 14)
 #define TSD_TOK    (1u << 15)
 #define TSD_TABT   (1u << 30)
-/* TCR: the chip version bits read as an RTL8139C+ */
-#define TCR_HWVER  0x74800000u
+/* TCR: the chip version bits of an RTL8139C+ and of an RTL8139C (cplus=off) */
+#define TCR_HWVER_CPLUS   0x74800000u
+#define TCR_HWVER_CLASSIC 0x74000000u
 #define TCR_WMASK  0x030707f0u
 #define TCR_LOOPBACK (3u << 17)
 /* RCR */
@@ -137,6 +138,7 @@ static bool link_up(const struct rtl8139 *s)
     return !s->port.link_down && !(s->port.peer && s->port.peer->link_down);
 }
 
+static uint32_t tcr_hwver(const struct rtl8139 *s) { return s->cplus ? TCR_HWVER_CPLUS : TCR_HWVER_CLASSIC; }
 static bool cplus_tx(const struct rtl8139 *s) { return r16(s, CPCR) & CPCR_TXON; }
 static bool cplus_rx(const struct rtl8139 *s) { return r16(s, CPCR) & CPCR_RXON; }
 
@@ -427,8 +429,15 @@ static bool rx_classic(struct rtl8139 *s, const uint8_t *frame, uint32_t size, i
         missed(s, INT_RXOVW);
         return true;                    /* the ring could never hold it */
     }
-    if (need >= len - used)
-        return false;                   /* wait for the driver to read (CAPR) */
+    if (need >= len - used) {
+        /* No room: the chip reports a ring overflow.  It would drop the frame; it stays queued
+         * here instead (no TCP retransmit), to arrive once the driver reads (CAPR).  The
+         * interrupt matters: 8139too acks RxOK per packet and, after a full NAPI budget,
+         * polls again only if RxOK or RxOverflow is set, so a full ring with no overflow
+         * report would never be read again. */
+        raise(s, INT_RXOVW);
+        return false;
+    }
     uint8_t hdr[4];
     uint16_t status = RXH_ROK | (kind == 0 ? RXH_BAR : kind == 1 ? RXH_PAM : kind == 2 ? RXH_MAR : 0);
     st16(hdr, status);
@@ -579,8 +588,7 @@ static bool rtl8139_can_receive(void *opaque)
         fetch_desc(s, r64(s, RDSAR), s->cp_rx_idx, "receive", d, &daddr);
         return ld32(d) & DESC_OWN;
     }
-    uint32_t len = rx_buf_len(s), used = (r16(s, CBR) % len + len - s->rx_rdptr % len) % len;
-    return len - used > 64;
+    return true;                        /* rx_classic() keeps what does not fit, reporting it */
 }
 
 static void do_receive(struct rtl8139 *s, const uint8_t *buf, size_t len, bool *taken)
@@ -963,7 +971,7 @@ static void write_reg(struct rtl8139 *s, unsigned start, unsigned width, uint32_
         net_port_flush(&s->port);
         return;
     case TCR:
-        w32(s, TCR, (v & TCR_WMASK) | TCR_HWVER);
+        w32(s, TCR, (v & TCR_WMASK) | tcr_hwver(s));
         return;
     case RCR:
         w32(s, RCR, v & ~0x40u);                /* 9356SEL: this is a 93C46 */
@@ -1009,6 +1017,8 @@ static void write_reg(struct rtl8139 *s, unsigned start, unsigned width, uint32_
         w16(s, CSCR, (uint16_t)((v & ~(uint32_t)CSCR_LINKOK) | (r16(s, CSCR) & CSCR_LINKOK)));
         return;
     case TPPOLL:
+        if (!s->cplus)
+            return;                             /* an RTL8139C has no TPPOLL */
         if (v & TPPOLL_FSW)
             raise(s, INT_SW);
         if (v & TPPOLL_HPQ)
@@ -1017,6 +1027,8 @@ static void write_reg(struct rtl8139 *s, unsigned start, unsigned width, uint32_
             tx_cplus(s, false);
         return;
     case CPCR:
+        if (!s->cplus)
+            return;                             /* nor C+ command register: it reads 0 */
         w16(s, CPCR, (uint16_t)v);
         net_port_flush(&s->port);
         return;
@@ -1094,7 +1106,7 @@ static void soft_reset(struct rtl8139 *s)
     w16(s, IMR, 0);
     w16(s, ISR, 0);
     w16(s, CPCR, 0);
-    w32(s, TCR, TCR_HWVER);
+    w32(s, TCR, tcr_hwver(s));
     w32(s, RCR, 0);
     update_irq(s);
 }
@@ -1188,9 +1200,11 @@ static void rtl8139_free_buffers(struct rtl8139 *s)
 }
 
 int rtl8139_init(struct rtl8139 *s, struct pci_bus *bus, uint8_t devfn, struct phys_mem *mem,
-                 struct vclock *clock, struct pcvm_log *log, const uint8_t mac[6], const char *id)
+                 struct vclock *clock, struct pcvm_log *log, const uint8_t mac[6], const char *id,
+                 bool cplus)
 {
     memset(s, 0, sizeof(*s));
+    s->cplus = cplus;
     s->mem = mem;
     s->clock = clock;
     s->log = log;
@@ -1208,7 +1222,7 @@ int rtl8139_init(struct rtl8139 *s, struct pci_bus *bus, uint8_t devfn, struct p
     vtimer_init(&s->timer, clock, timer_fire, s);
     eeprom_build(s);
     s->pci.opaque = s;
-    if (pci_register_device(bus, &s->pci, devfn, "rtl8139", 0x10ec, 0x8139, 0x20, 0x020000, 0x00, 1) < 0) {
+    if (pci_register_device(bus, &s->pci, devfn, "rtl8139", 0x10ec, 0x8139, cplus ? 0x20 : 0x10, 0x020000, 0x00, 1) < 0) {
         rtl8139_free_buffers(s);
         return -1;
     }

@@ -4,7 +4,8 @@
  * (TSO) and VLAN tags, the 93C46 EEPROM behind 9346CR holding the MAC, the internal PHY's MII
  * registers (BMCR/BMSR/ANAR...), interrupts (ISR/IMR), the timer (TCTR/TimerInt), multicast
  * filtering (MAR) and the tally counter dump.  Registers are in I/O BAR 0 and memory BAR 1.
- * All state is in struct rtl8139; the network side is its net_port. */
+ * All state is in struct rtl8139; the network side is its net_port.  With cplus=off (pcvm's
+ * own property) it is a plain RTL8139C: revision 0x10 and no C+ registers. */
 #ifndef PCVM_HW_RTL8139_H
 #define PCVM_HW_RTL8139_H
 
@@ -53,6 +54,7 @@ struct rtl8139 {
     struct pcvm_log *log;
     struct net_port port;
     uint8_t mac[6];
+    bool cplus;                        /* an RTL8139C+ (rev 0x20, QEMU's); false: an RTL8139C */
 
     uint8_t regs[RTL8139_REGS_SIZE];   /* the register file, little endian */
     struct rtl8139_eeprom eeprom;
@@ -71,9 +73,11 @@ struct rtl8139 {
 };
 
 /* Register the card at devfn with this MAC (EEPROM words 7-9); the back end is linked to
- * s->port afterwards.  0 or -1. */
+ * s->port afterwards.  cplus false makes it an RTL8139C (revision 0x10, no C+ registers), the
+ * chip Linux's 8139too and iPXE drive through the classic path.  0 or -1. */
 int rtl8139_init(struct rtl8139 *s, struct pci_bus *bus, uint8_t devfn, struct phys_mem *mem,
-                 struct vclock *clock, struct pcvm_log *log, const uint8_t mac[6], const char *id);
+                 struct vclock *clock, struct pcvm_log *log, const uint8_t mac[6], const char *id,
+                 bool cplus);
 /* Power-on / PCI reset state (the MAC reloaded from the EEPROM). */
 void rtl8139_reset(struct rtl8139 *s);
 /* Stop the timer, free the scratch buffer and drop queued frames. */

@@ -130,7 +130,7 @@ int pc_net_create(struct pc_net *net, const struct vm_config *cfg, struct pci_bu
             n->rtl8139 = calloc(1, sizeof(*n->rtl8139));
             if (!n->rtl8139)
                 return fail(err, errlen, "pcvm: -device %s: out of memory%s", nc->model, "");
-            rc = rtl8139_init(n->rtl8139, pci, (uint8_t)(slot << 3), mem, clock, log, mac, id);
+            rc = rtl8139_init(n->rtl8139, pci, (uint8_t)(slot << 3), mem, clock, log, mac, id, !nc->no_cplus);
             n->pci = &n->rtl8139->pci;
             n->port = &n->rtl8139->port;
         } else {

@@ -12,98 +12,45 @@
 
 #include "hw/e1000.h"
 #include "net/net.h"
+#include "nic_fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static size_t frames_out;
-
-static bool wire_receive(void *opaque, const uint8_t *buf, size_t len)
-{
-    (void)opaque;
-    (void)buf;
-    if (len > NET_MAX_FRAME)
-        abort();
-    frames_out++;
-    return true;
-}
-
-static const struct net_port_ops wire_ops = { .receive = wire_receive };
-
-static void no_irq(void *opaque, struct pci_device *dev, int pin, int level)
-{
-    (void)opaque; (void)dev; (void)pin; (void)level;
-}
-
-static uint32_t take(const uint8_t **p, const uint8_t *end, unsigned n)
-{
-    uint32_t v = 0;
-    for (unsigned i = 0; i < n && *p < end; i++)
-        v |= (uint32_t)*(*p)++ << (8 * i);
-    return v;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct phys_mem mem;
-    static struct io_bus io;
-    static struct pci_bus bus;
-    static struct vclock clock;
+    static struct nic_fuzz z;
     static struct e1000 nic;
-    static struct net_port wire;
-    static bool ready;
-    if (!ready) {
-        if (phys_mem_init(&mem, 1 << 20, 1 << 20) < 0)
-            abort();
-        ready = true;
-    }
-    memset(mem.ram, 0, 1 << 16);
-    io_bus_init(&io);
-    pci_bus_init(&bus, &mem, &io, no_irq, NULL);
-    vclock_init(&clock, false, 0, NULL);
     static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
-    if (e1000_init(&nic, &bus, 3 << 3, &mem, &clock, NULL, mac, "e1000.0") < 0)
+    nic_fuzz_begin(&z, false);
+    if (e1000_init(&nic, &z.bus, 3 << 3, &z.mem, &z.clock, NULL, mac, "e1000.0") < 0)
         abort();
-    nic.pci.config[4] |= 4;
-    net_port_init(&wire, "wire", "fuzz", &wire_ops, NULL);
-    net_port_link(&nic.port, &wire);
+    nic_fuzz_attach(&z, &nic.pci, &nic.port);
 
     const uint8_t *p = data, *end = data + size;
-    static uint8_t frame[4096];
     while (p < end) {
         uint8_t op = *p++;
         switch (op % 5) {
         case 0: {
-            uint32_t off = take(&p, end, 3) & (E1000_MMIO_SIZE - 1);
-            uint32_t val = take(&p, end, 4);
+            uint32_t off = nic_fuzz_take(&p, end, 3) & (E1000_MMIO_SIZE - 1);
+            uint32_t val = nic_fuzz_take(&p, end, 4);
             e1000_mmio_write(&nic, off & ~3u, val, 4);
             break;
         }
         case 1:
-            e1000_mmio_read(&nic, take(&p, end, 3) & (E1000_MMIO_SIZE - 1), 1u << (op >> 6 & 2));
+            e1000_mmio_read(&nic, nic_fuzz_take(&p, end, 3) & (E1000_MMIO_SIZE - 1), 1u << (op >> 6 & 2));
             break;
-        case 2: {
-            uint32_t addr = take(&p, end, 2) & ~3u;
-            uint32_t val = take(&p, end, 4);
-            memcpy(mem.ram + addr, &val, 4);
+        case 2:
+            nic_fuzz_store(&z, &p, end);
             break;
-        }
-        case 3: {
-            size_t len = take(&p, end, 2) % sizeof(frame);
-            size_t have = (size_t)(end - p) < len ? (size_t)(end - p) : len;
-            memset(frame, 0, len);
-            memcpy(frame, p, have);
-            p += have;
-            if (op & 0x80)
-                memcpy(frame, mac, 6);
-            net_port_send(&wire, frame, len);
+        case 3:
+            nic_fuzz_frame_in(&z, op, &p, end, mac);
             break;
-        }
         case 4:
-            vclock_run_timers(&clock);
+            vclock_run_timers(&z.clock);
             break;
         }
     }
     e1000_destroy(&nic);
-    net_port_cleanup(&wire);
+    nic_fuzz_end(&z);
     return 0;
 }

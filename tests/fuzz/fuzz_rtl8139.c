@@ -1,5 +1,6 @@
-/* libFuzzer target: the RTL8139C+ driven by a hostile guest and a hostile network.  The input
- * is a list of operations: register writes and reads (any offset, size 1, 2 or 4, any value),
+/* libFuzzer target: the RTL8139C+ (or, when the first input byte is odd, the RTL8139C of
+ * cplus=off) driven by a hostile guest and a hostile network.  The rest of the input is a list
+ * of operations: register writes and reads (any offset, size 1, 2 or 4, any value),
  * 32-bit stores into the first 64 KiB of guest RAM (where the classic ring buffer, the C+
  * descriptor rings and their buffers can be built), frames arriving from the back end, time
  * moving with timer runs, and a save + load of the card's state.  Guest RAM is only 1 MiB,
@@ -14,95 +15,45 @@
 
 #include "hw/rtl8139.h"
 #include "net/net.h"
+#include "nic_fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static bool wire_receive(void *opaque, const uint8_t *buf, size_t len)
-{
-    (void)opaque;
-    (void)buf;
-    if (len > NET_MAX_FRAME)
-        abort();
-    return true;
-}
-
-static const struct net_port_ops wire_ops = { .receive = wire_receive };
-
-static void no_irq(void *opaque, struct pci_device *dev, int pin, int level)
-{
-    (void)opaque; (void)dev; (void)pin; (void)level;
-}
-
-static uint32_t take(const uint8_t **p, const uint8_t *end, unsigned n)
-{
-    uint32_t v = 0;
-    for (unsigned i = 0; i < n && *p < end; i++)
-        v |= (uint32_t)*(*p)++ << (8 * i);
-    return v;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct phys_mem mem;
-    static struct io_bus io;
-    static struct pci_bus bus;
-    static struct vclock clock;
-    static uint64_t insns;
+    static struct nic_fuzz z;
     static struct rtl8139 nic;
-    static struct net_port wire;
-    static bool ready;
-    if (!ready) {
-        if (phys_mem_init(&mem, 1 << 20, 1 << 20) < 0)
-            abort();
-        ready = true;
-    }
-    memset(mem.ram, 0, 1 << 16);
-    io_bus_init(&io);
-    pci_bus_init(&bus, &mem, &io, no_irq, NULL);
-    insns = 0;
-    vclock_init(&clock, true, 0, &insns);
     static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x57 };
-    if (rtl8139_init(&nic, &bus, 4 << 3, &mem, &clock, NULL, mac, "rtl8139.0") < 0)
+    /* the first byte picks the chip: odd, the RTL8139C (cplus=off); even, the C+ */
+    bool cplus = !(size && (data[0] & 1));
+    nic_fuzz_begin(&z, true);
+    if (rtl8139_init(&nic, &z.bus, 4 << 3, &z.mem, &z.clock, NULL, mac, "rtl8139.0", cplus) < 0)
         abort();
-    nic.pci.config[4] |= 4;
-    net_port_init(&wire, "wire", "fuzz", &wire_ops, NULL);
-    net_port_link(&nic.port, &wire);
+    nic_fuzz_attach(&z, &nic.pci, &nic.port);
 
-    const uint8_t *p = data, *end = data + size;
-    static uint8_t frame[4096];
+    const uint8_t *p = data + (size ? 1 : 0), *end = data + size;
     while (p < end) {
         uint8_t op = *p++;
         unsigned sz = 1u << (op >> 6 & 3);
         switch (op % 6) {
         case 0: {
-            uint32_t off = take(&p, end, 1);
-            uint32_t val = take(&p, end, 4);
+            uint32_t off = nic_fuzz_take(&p, end, 1);
+            uint32_t val = nic_fuzz_take(&p, end, 4);
             rtl8139_reg_write(&nic, off, val, sz > 4 ? 4 : sz);
             break;
         }
         case 1:
-            rtl8139_reg_read(&nic, take(&p, end, 1), sz > 4 ? 4 : sz);
+            rtl8139_reg_read(&nic, nic_fuzz_take(&p, end, 1), sz > 4 ? 4 : sz);
             break;
-        case 2: {
-            uint32_t addr = take(&p, end, 2) & ~3u;
-            uint32_t val = take(&p, end, 4);
-            memcpy(mem.ram + addr, &val, 4);
+        case 2:
+            nic_fuzz_store(&z, &p, end);
             break;
-        }
-        case 3: {
-            size_t len = take(&p, end, 2) % sizeof(frame);
-            size_t have = (size_t)(end - p) < len ? (size_t)(end - p) : len;
-            memset(frame, 0, len);
-            memcpy(frame, p, have);
-            p += have;
-            if (op & 0x80)
-                memcpy(frame, mac, 6);
-            net_port_send(&wire, frame, len);
+        case 3:
+            nic_fuzz_frame_in(&z, op, &p, end, mac);
             break;
-        }
         case 4:
-            insns += take(&p, end, 3) * 64ull;
-            vclock_run_timers(&clock);
+            z.insns += nic_fuzz_take(&p, end, 3) * 64ull;
+            vclock_run_timers(&z.clock);
             break;
         case 5: {
             struct vmbuf b = { 0 };
@@ -117,6 +68,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     rtl8139_destroy(&nic);
-    net_port_cleanup(&wire);
+    nic_fuzz_end(&z);
     return 0;
 }

@@ -25,6 +25,10 @@ hostfwd=tcp::P2-:80 -device e1000,netdev=net0`, with ports from PCVM_NET_PORT_BA
     hostfwd page still answers curl, `guestfwd=tcp:10.0.2.100:1234-cmd:cat FILE` hands nc the
     file (sha256 checked) and `guestfwd=tcp:10.0.2.101:1235-tcp:127.0.0.1:P` joins nc to a
     socket on the host (a line each way);
+  - a fourth card, `-device rtl8139,cplus=off` (pcvm's RTL8139C, revision 0x10, no C+
+    registers, MAC 52:54:00:12:34:59): 8139too binds it and, the chip having no C+ mode, drives the classic four transmit
+    descriptors and the receive ring buffer: a lease, the file again (sha256) and the guest
+    page through its hostfwd port;
   - poweroff -f ends the emulator with status 0;
   - the pcap from `-object filter-dump,id=f0,netdev=net0,file=...` is read back by tcpdump and
     holds the DHCP exchange (request from 52:54:00:12:34:56, reply from 10.0.2.2).
@@ -46,7 +50,7 @@ from linux import boot_to_shell, check_clean, initramfs, power_off
 
 BASE = int(os.environ.get('PCVM_NET_PORT_BASE', '44000'))
 HTTP_PORT, FWD_SSH, FWD_WEB, FWD_ADDED = BASE + 1, BASE + 22, BASE + 80, BASE + 81
-FWD_RTL, FWD_RESTRICT, CHR_PORT = BASE + 90, BASE + 91, BASE + 40
+FWD_RTL, FWD_RESTRICT, CHR_PORT, FWD_CLASSIC = BASE + 90, BASE + 91, BASE + 40, BASE + 92
 
 DHCP_SCRIPT = ('#!/bin/sh\\n[ "$1" = bound ] || exit 0\\n'
                'ifconfig $interface $ip netmask $subnet up\\n'
@@ -112,31 +116,38 @@ def iface_of(c, mac):
     return m.group(1)
 
 
-def rtl8139_checks(c, problems, want_sum, token):
-    """The RTL8139C+ on its own user network, with the e1000 (eth0) down."""
+def rtl8139_checks(c, problems, want_sum, token, mac, port, before, classic=False):
+    """An RTL8139 on its own user network, with the card `before` down: the C+ chip under
+    8139cp, or (classic) the RTL8139C under 8139too."""
     dmesg = c.run('dmesg | grep -i 8139', 60, 'dmesg-8139')
-    if not re.search(r'8139too 0000:00:0\d\.0: This \(id 10ec:8139 rev 20\) is an enhanced 8139C\+ chip, use 8139cp',
-                     dmesg):
-        problems.append('8139too did not decline the C+ chip: %r' % dmesg.strip()[-300:])
-    if not re.search(r'8139cp 0000:00:0\d\.0 eth\d: RTL-8139C\+ at \S+, 52:54:00:12:34:57, IRQ \d+', dmesg):
-        problems.append('8139cp did not report a card with MAC 52:54:00:12:34:57: %r' % dmesg.strip()[-300:])
-    eth = iface_of(c, '52:54:00:12:34:57')
-    c.run('ifconfig eth0 down; ifconfig %s up' % eth, 60, 'rtl8139 up')
+    if classic:
+        declined = None       # 8139too, loaded first, takes it before 8139cp could decline it
+        bound = r'8139too 0000:00:0\d\.0 eth\d: RealTek RTL8139 at \S+, %s, IRQ \d+' % mac
+    else:
+        declined = r'8139too 0000:00:0\d\.0: This \(id 10ec:8139 rev 20\) is an enhanced 8139C\+ chip, use 8139cp'
+        bound = r'8139cp 0000:00:0\d\.0 eth\d: RTL-8139C\+ at \S+, %s, IRQ \d+' % mac
+    what = 'the RTL8139C (8139too)' if classic else 'the RTL8139C+ (8139cp)'
+    if declined and not re.search(declined, dmesg):
+        problems.append('%s: the other driver did not decline it: %r' % (what, dmesg.strip()[-300:]))
+    if not re.search(bound, dmesg):
+        problems.append('%s: no card with MAC %s reported: %r' % (what, mac, dmesg.strip()[-300:]))
+    eth = iface_of(c, mac)
+    c.run('ifconfig %s down; ifconfig %s up' % (before, eth), 60, 'rtl8139 up')
     out = c.run('udhcpc -i %s -n -q -t 10 -s /tmp/dhcp.sh' % eth, 180, 'dhcp rtl8139')
     if not re.search(r'lease 10\.0\.2\.15 router 10\.0\.2\.2', out):
-        problems.append('no DHCP lease on the rtl8139: %r' % out.strip()[-400:])
+        problems.append('%s: no DHCP lease: %r' % (what, out.strip()[-400:]))
         return
     if not re.search(r'%s: link up, 100Mbps, full-duplex' % eth, c.run('dmesg | grep "link up"', 60, 'link rtl8139')):
-        problems.append('no "%s: link up, 100Mbps, full-duplex" from 8139cp' % eth)
+        problems.append('%s: no "%s: link up, 100Mbps, full-duplex" in dmesg' % (what, eth))
     out = c.run('rm -f /tmp/blob.bin; wget -q -O /tmp/blob.bin http://10.0.2.2:%d/blob.bin && sha256sum /tmp/blob.bin'
                 % HTTP_PORT, 600, 'wget rtl8139')
     m = re.search(r'^([0-9a-f]{64})\s+/tmp/blob\.bin', out, re.M)
     if not m or m.group(1) != want_sum:
-        problems.append('wget over the rtl8139: %r (want %s)' % (out.strip()[-300:], want_sum))
-    page = curl(FWD_RTL)
+        problems.append('wget over %s: %r (want %s)' % (what, out.strip()[-300:], want_sum))
+    page = curl(port)
     if ('pcvm guest page %s' % token) not in page.stdout:
-        problems.append('curl through the rtl8139 hostfwd port %d got %r (exit %d)' %
-                        (FWD_RTL, page.stdout[:200], page.returncode))
+        problems.append('curl through the hostfwd port %d of %s got %r (exit %d)' %
+                        (port, what, page.stdout[:200], page.returncode))
 
 
 class ChardevPeer:
@@ -216,7 +227,9 @@ def test(log_path, consoles):
                            '-net', 'nic,model=rtl8139', '-net', 'user,hostfwd=tcp::%d-:80' % FWD_RTL,
                            '-nic', 'user,model=e1000,restrict=on,hostfwd=tcp::%d-:80,'
                            'guestfwd=tcp:10.0.2.100:1234-cmd:cat %s,'
-                           'guestfwd=tcp:10.0.2.101:1235-tcp:127.0.0.1:%d' % (FWD_RESTRICT, blob_path, CHR_PORT)],
+                           'guestfwd=tcp:10.0.2.101:1235-tcp:127.0.0.1:%d' % (FWD_RESTRICT, blob_path, CHR_PORT),
+                           '-netdev', 'user,id=net3,hostfwd=tcp::%d-:80' % FWD_CLASSIC,
+                           '-device', 'rtl8139,netdev=net3,cplus=off'],
                           append='console=ttyS0 loglevel=7', initrd=initramfs('e1000 mii 8139too 8139cp'))
         problems = []
         dmesg = c.run('dmesg | grep -i e1000', 60, 'dmesg-e1000')
@@ -263,8 +276,10 @@ def test(log_path, consoles):
         c.expect(r'e1000: eth0 NIC Link is Down', 60, 'the guest seeing set_link off')
         mon.cmd('set_link e1000.0 on')
         c.expect(r'e1000: eth0 NIC Link is Up', 60, 'the guest seeing set_link on')
-        rtl8139_checks(c, problems, want_sum, token)
+        rtl8139_checks(c, problems, want_sum, token, '52:54:00:12:34:57', FWD_RTL, 'eth0')
         restrict_checks(c, problems, want_sum, token, chr_server)
+        rtl8139_checks(c, problems, want_sum, token, '52:54:00:12:34:59', FWD_CLASSIC,
+                       iface_of(c, '52:54:00:12:34:58'), classic=True)
         full = c.run('dmesg', 120, 'dmesg')
         for check in (lambda: check_clean(full, 'the kernel log (dmesg)'), lambda: power_off(c)):
             try:

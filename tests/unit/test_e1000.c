@@ -11,62 +11,27 @@
 
 #include "hw/e1000.h"
 #include "net/net.h"
+#include "nic_fixture.h"
 
 #define TX_RING 0x10000
 #define TX_BUF  0x20000
 #define RX_RING 0x30000
 #define RX_BUF  0x40000
 
-struct frame { uint8_t data[2048]; size_t len; };
-
 struct fixture {
-    struct phys_mem mem;
-    struct io_bus io;
-    struct pci_bus bus;
-    struct vclock clock;
+    struct nic_bench b;        /* first: the bench's callbacks get the fixture */
     struct e1000 nic;
-    struct net_port wire;       /* the back end's side: records what the card sends */
-    struct frame sent[16];
-    unsigned nsent;
-    int irq;
-    uint64_t insns;             /* with setup_icount: virtual ns */
 };
-
-static bool wire_receive(void *opaque, const uint8_t *buf, size_t len)
-{
-    struct fixture *f = opaque;
-    if (f->nsent < 16 && len <= sizeof(f->sent[0].data)) {
-        memcpy(f->sent[f->nsent].data, buf, len);
-        f->sent[f->nsent++].len = len;
-    }
-    return true;
-}
-
-static const struct net_port_ops wire_ops = { .receive = wire_receive };
-
-static void record_irq(void *opaque, struct pci_device *dev, int pin, int level)
-{
-    (void)dev;
-    (void)pin;
-    ((struct fixture *)opaque)->irq = level;
-}
 
 static const uint8_t MAC[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
 static int setup_clock(void **state, bool icount)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    assert_int_equal(phys_mem_init(&f->mem, 16 << 20, 16 << 20), 0);
-    io_bus_init(&f->io);
-    pci_bus_init(&f->bus, &f->mem, &f->io, record_irq, f);
-    if (icount)
-        vclock_init(&f->clock, true, 0, &f->insns);
-    else
-        vclock_init(&f->clock, false, 0, NULL);
-    assert_int_equal(e1000_init(&f->nic, &f->bus, 3 << 3, &f->mem, &f->clock, NULL, MAC, "nic0"), 0);
-    f->nic.pci.config[4] |= 4;     /* bus master */
-    net_port_init(&f->wire, "wire", "test", &wire_ops, f);
-    net_port_link(&f->nic.port, &f->wire);
+    assert_non_null(f);
+    nic_bench_init(&f->b, icount);
+    assert_int_equal(e1000_init(&f->nic, &f->b.bus, 3 << 3, &f->b.mem, &f->b.clock, NULL, MAC, "nic0"), 0);
+    nic_bench_attach(&f->b, &f->nic.pci, &f->nic.port);
     *state = f;
     return 0;
 }
@@ -79,8 +44,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     e1000_destroy(&f->nic);
-    net_port_cleanup(&f->wire);
-    phys_mem_destroy(&f->mem);
+    nic_bench_destroy(&f->b);
     free(f);
     return 0;
 }
@@ -162,7 +126,7 @@ static void test_phy(void **state)
 static void put_desc(struct fixture *f, uint32_t ring, unsigned i, uint64_t addr, uint32_t lower, uint32_t upper)
 {
     uint32_t d[4] = { (uint32_t)addr, (uint32_t)(addr >> 32), lower, upper };
-    phys_write_block(&f->mem, ring + 16 * i, d, 16);
+    phys_write_block(&f->b.mem, ring + 16 * i, d, 16);
 }
 
 static void tx_setup(struct fixture *f, unsigned n)
@@ -183,22 +147,22 @@ static void test_tx_legacy(void **state)
     uint8_t pkt[100];
     for (unsigned i = 0; i < sizeof(pkt); i++)
         pkt[i] = (uint8_t)i;
-    phys_write_block(&f->mem, TX_BUF, pkt, sizeof(pkt));
+    phys_write_block(&f->b.mem, TX_BUF, pkt, sizeof(pkt));
     put_desc(f, TX_RING, 0, TX_BUF, 60 | (0x01 | 0x08) << 24, 0);           /* EOP|RS */
     put_desc(f, TX_RING, 1, TX_BUF + 60, 40 | (0x01 | 0x08) << 24, 0);
     wr(f, 0x3818, 2);
-    assert_int_equal(f->nsent, 2);
-    assert_int_equal(f->sent[0].len, 60);
-    assert_memory_equal(f->sent[0].data, pkt, 60);
-    assert_int_equal(f->sent[1].len, 40);
+    assert_int_equal(f->b.nsent, 2);
+    assert_int_equal(f->b.sent[0].len, 60);
+    assert_memory_equal(f->b.sent[0].data, pkt, 60);
+    assert_int_equal(f->b.sent[1].len, 40);
     assert_int_equal(rd(f, 0x3810), 2);        /* TDH caught up */
     uint8_t st;
-    phys_read_block(&f->mem, TX_RING + 12, &st, 1);
+    phys_read_block(&f->b.mem, TX_RING + 12, &st, 1);
     assert_true(st & 1);                       /* DD */
-    assert_int_equal(f->irq, 1);
+    assert_int_equal(f->b.irq, 1);
     uint32_t icr = rd(f, 0xC0);
     assert_true(icr & 1);
-    assert_int_equal(f->irq, 0);               /* reading ICR clears it */
+    assert_int_equal(f->b.irq, 0);               /* reading ICR clears it */
 }
 
 static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
@@ -240,20 +204,20 @@ static void test_tso(void **state)
     tcp[17] = (uint8_t)ph;
     for (unsigned i = 54; i < sizeof(pkt); i++)
         pkt[i] = (uint8_t)(i * 7);
-    phys_write_block(&f->mem, TX_BUF, pkt, sizeof(pkt));
+    phys_write_block(&f->b.mem, TX_BUF, pkt, sizeof(pkt));
     /* context: IPCSS 14, IPCSO 24, IPCSE 33; TUCSS 34, TUCSO 50; TSE|IP|TCP|DEXT; HDRLEN 54, MSS 1000 */
     uint32_t d[4] = { 14 | 24 << 8 | 33u << 16, 34 | 50 << 8, 2500 | (0x20u | 0x04 | 0x02 | 0x01) << 24,
                       54 << 8 | 1000u << 16 };
-    phys_write_block(&f->mem, TX_RING, d, 16);
+    phys_write_block(&f->b.mem, TX_RING, d, 16);
     /* data in two pieces: TSE|DEXT|EOP|RS, DTYP 1, POPTS IXSM|TXSM */
     put_desc(f, TX_RING, 1, TX_BUF, 1000 | 1u << 20 | (0x20u | 0x04) << 24, 0x3 << 8);
     put_desc(f, TX_RING, 2, TX_BUF + 1000, (sizeof(pkt) - 1000) | 1u << 20 | (0x20u | 0x04 | 0x01 | 0x08) << 24, 0);
     wr(f, 0x3818, 3);
-    assert_int_equal(f->nsent, 3);
+    assert_int_equal(f->b.nsent, 3);
     for (unsigned s = 0; s < 3; s++) {
-        const uint8_t *fr = f->sent[s].data;
+        const uint8_t *fr = f->b.sent[s].data;
         size_t pay = s < 2 ? 1000 : 500;
-        assert_int_equal(f->sent[s].len, 54 + pay);
+        assert_int_equal(f->b.sent[s].len, 54 + pay);
         assert_int_equal(be16(fr + 16), 40 + pay);                 /* IP total length */
         assert_int_equal(be16(fr + 18), 0x1234 + s);               /* IP id counts up */
         assert_int_equal(csum(0, fr + 14, 20), 0xffff);            /* IP checksum valid */
@@ -272,18 +236,18 @@ static void test_tx_bad_rings(void **state)
     tx_setup(f, 8);
     wr(f, 0x3800, 0xfff00000u);                /* ring outside RAM */
     wr(f, 0x3818, 3);
-    assert_int_equal(f->nsent, 0);
+    assert_int_equal(f->b.nsent, 0);
     wr(f, 0x3804, 1);                          /* above 4 GiB */
     wr(f, 0x3818, 5);
-    assert_int_equal(f->nsent, 0);
+    assert_int_equal(f->b.nsent, 0);
     tx_setup(f, 8);
     wr(f, 0x3818, 100);                        /* tail beyond the ring */
-    assert_int_equal(f->nsent, 0);
+    assert_int_equal(f->b.nsent, 0);
     /* a buffer outside RAM and a zero-length frame are dropped, the ring still advances */
     put_desc(f, TX_RING, 0, 0xffff0000u, 1500 | (0x01 | 0x08) << 24, 0);
     put_desc(f, TX_RING, 1, TX_BUF, 0 | (0x01 | 0x08) << 24, 0);
     wr(f, 0x3818, 2);
-    assert_int_equal(f->nsent, 0);
+    assert_int_equal(f->b.nsent, 0);
     assert_int_equal(rd(f, 0x3810), 2);
 }
 
@@ -308,35 +272,88 @@ static void test_rx(void **state)
     uint8_t fr[100];
     memset(fr, 0xab, sizeof(fr));
     memcpy(fr, MAC, 6);
-    net_port_send(&f->wire, fr, sizeof(fr));
+    net_port_send(&f->b.wire, fr, sizeof(fr));
     uint8_t buf[100], d[16];
-    phys_read_block(&f->mem, RX_BUF, buf, sizeof(buf));
+    phys_read_block(&f->b.mem, RX_BUF, buf, sizeof(buf));
     assert_memory_equal(buf, fr, sizeof(fr));
-    phys_read_block(&f->mem, RX_RING, d, 16);
+    phys_read_block(&f->b.mem, RX_RING, d, 16);
     assert_int_equal(d[8] | d[9] << 8, 100);
     assert_int_equal(d[12] & 3, 3);            /* DD, EOP */
     assert_int_equal(rd(f, 0x2810), 1);
     /* another unicast address: filtered; with UPE: taken */
     fr[5] = 0x57;
-    net_port_send(&f->wire, fr, sizeof(fr));
+    net_port_send(&f->b.wire, fr, sizeof(fr));
     assert_int_equal(rd(f, 0x2810), 1);
     wr(f, 0x0100, 0x2 | 0x8000 | 0x04000000 | 0x8);
-    net_port_send(&f->wire, fr, sizeof(fr));
+    net_port_send(&f->b.wire, fr, sizeof(fr));
     assert_int_equal(rd(f, 0x2810), 2);
     /* multicast through the MTA hash (MO = 0: bits 47:36 of the address) */
     wr(f, 0x0100, 0x2 | 0x04000000);
     uint8_t mc[64] = { 0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb };
-    net_port_send(&f->wire, mc, sizeof(mc));
+    net_port_send(&f->b.wire, mc, sizeof(mc));
     assert_int_equal(rd(f, 0x2810), 2);
     unsigned hash = (0x00 >> 4 | 0xfb << 4) & 0xfff;
     wr(f, 0x5200 + 4 * (hash >> 5), 1u << (hash & 31));
-    net_port_send(&f->wire, mc, sizeof(mc));
+    net_port_send(&f->b.wire, mc, sizeof(mc));
     assert_int_equal(rd(f, 0x2810), 3);
     /* a short frame is padded to 60 bytes; without SECRC the FCS follows */
     wr(f, 0x0100, 0x2 | 0x8);
-    net_port_send(&f->wire, fr, 20);
-    phys_read_block(&f->mem, RX_RING + 3 * 16, d, 16);
+    net_port_send(&f->b.wire, fr, 20);
+    phys_read_block(&f->b.mem, RX_RING + 3 * 16, d, 16);
     assert_int_equal(d[8] | d[9] << 8, 64);
+}
+
+/* RXCSUM: with TUOFL/IPOFL the card checks a TCP frame's checksums and says so (TCPCS, IPCS;
+ * TCPE for a bad one), as Linux's e1000_rx_checksum reads them; without, "not checked" (IXSM). */
+static void test_rx_checksum_offload(void **state)
+{
+    struct fixture *f = *state;
+    rx_setup(f, 7, 0x2 | 0x04000000);          /* EN, SECRC */
+    uint8_t fr[54 + 300];
+    memset(fr, 0, sizeof(fr));
+    memcpy(fr, MAC, 6);
+    memcpy(fr + 6, "\x52\x55\x0a\x00\x02\x02\x08\x00", 8);
+    uint8_t *ip = fr + 14, *tcp = fr + 34;
+    ip[0] = 0x45;
+    ip[2] = (uint8_t)((sizeof(fr) - 14) >> 8);
+    ip[3] = (uint8_t)(sizeof(fr) - 14);
+    ip[8] = 64;
+    ip[9] = 6;
+    memcpy(ip + 12, "\x0a\x00\x02\x02\x0a\x00\x02\x0f", 8);
+    uint16_t ipsum = (uint16_t)~csum(0, ip, 20);
+    ip[10] = (uint8_t)(ipsum >> 8);
+    ip[11] = (uint8_t)ipsum;
+    tcp[12] = 0x50;
+    for (unsigned i = 54; i < sizeof(fr); i++)
+        fr[i] = (uint8_t)(i * 13);
+    uint32_t pseudo = be16(ip + 12) + be16(ip + 14) + be16(ip + 16) + be16(ip + 18) + 6 + 20 + 300;
+    uint16_t tcpsum = (uint16_t)~csum(pseudo, tcp, 20 + 300);
+    tcp[16] = (uint8_t)(tcpsum >> 8);
+    tcp[17] = (uint8_t)tcpsum;
+    uint8_t d[16];
+    net_port_send(&f->b.wire, fr, sizeof(fr));          /* RXCSUM 0: not checked */
+    phys_read_block(&f->b.mem, RX_RING, d, 16);
+    assert_int_equal(d[12], 0x01 | 0x02 | 0x04);        /* DD EOP IXSM */
+    assert_int_equal(d[13], 0);
+    wr(f, 0x5000, 0x300);                               /* IPOFL, TUOFL */
+    net_port_send(&f->b.wire, fr, sizeof(fr));
+    phys_read_block(&f->b.mem, RX_RING + 16, d, 16);
+    assert_int_equal(d[12], 0x01 | 0x02 | 0x20 | 0x40); /* DD EOP TCPCS IPCS */
+    assert_int_equal(d[13], 0);
+    fr[100] ^= 1;                                       /* a damaged payload */
+    net_port_send(&f->b.wire, fr, sizeof(fr));
+    phys_read_block(&f->b.mem, RX_RING + 32, d, 16);
+    assert_int_equal(d[12], 0x01 | 0x02 | 0x20 | 0x40);
+    assert_int_equal(d[13], 0x20);                      /* TCPE */
+    ip[10] ^= 1;                                        /* and a damaged IP header */
+    net_port_send(&f->b.wire, fr, sizeof(fr));
+    phys_read_block(&f->b.mem, RX_RING + 48, d, 16);
+    assert_int_equal(d[13], 0x20 | 0x40);               /* TCPE IPE */
+    memcpy(fr + 12, "\x86\xdd", 2);                     /* not IPv4: not checked */
+    net_port_send(&f->b.wire, fr, sizeof(fr));
+    phys_read_block(&f->b.mem, RX_RING + 64, d, 16);
+    assert_int_equal(d[12], 0x01 | 0x02 | 0x04);
+    assert_int_equal(d[13], 0);
 }
 
 static void test_rx_ring_full_queues(void **state)
@@ -346,19 +363,19 @@ static void test_rx_ring_full_queues(void **state)
     uint8_t fr[80] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
     for (int i = 0; i < 5; i++) {
         fr[20] = (uint8_t)i;
-        net_port_send(&f->wire, fr, sizeof(fr));
+        net_port_send(&f->b.wire, fr, sizeof(fr));
     }
     assert_int_equal(rd(f, 0x2810), 3);        /* ring full */
     assert_int_equal(f->nic.port.queue_len, 2);
     wr(f, 0x2818, 5);                          /* the driver hands over two more buffers */
     assert_int_equal(f->nic.port.queue_len, 0);
     uint8_t b;
-    phys_read_block(&f->mem, RX_BUF + 4 * 2048 + 20, &b, 1);
+    phys_read_block(&f->b.mem, RX_BUF + 4 * 2048 + 20, &b, 1);
     assert_int_equal(b, 4);                    /* frame 4 went into descriptor 4, in order */
     /* a ring outside RAM: frames are dropped, nothing crashes */
     wr(f, 0x2800, 0xfffff000u);
     wr(f, 0x2818, 0);
-    net_port_send(&f->wire, fr, sizeof(fr));
+    net_port_send(&f->b.wire, fr, sizeof(fr));
 }
 
 /* ---- saved state ---- */
@@ -379,16 +396,16 @@ static void continuation(struct fixture *f, uint32_t *t, unsigned *n)
     *n = 0;
     for (int i = 0; i < 11; i++)
         t[(*n)++] = (uint32_t)ee_bit(f, 0x42);
-    unsigned before = f->nsent;
+    unsigned before = f->b.nsent;
     wr(f, 0x3818, 2);                               /* TDT: the packet's last descriptor */
-    t[(*n)++] = f->nsent - before;
-    t[(*n)++] = f->nsent ? (uint32_t)f->sent[f->nsent - 1].len : 0;
-    t[(*n)++] = f->nsent ? (uint32_t)(f->sent[f->nsent - 1].data[70] | f->sent[f->nsent - 1].data[99] << 8) : 0;
+    t[(*n)++] = f->b.nsent - before;
+    t[(*n)++] = f->b.nsent ? (uint32_t)f->b.sent[f->b.nsent - 1].len : 0;
+    t[(*n)++] = f->b.nsent ? (uint32_t)(f->b.sent[f->b.nsent - 1].data[70] | f->b.sent[f->b.nsent - 1].data[99] << 8) : 0;
     static const uint64_t steps[] = { 10000, 60000, 150000, 300000, 600000000 };
     for (unsigned i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-        f->insns += steps[i];
-        vclock_run_timers(&f->clock);
-        t[(*n)++] = (uint32_t)f->irq;
+        f->b.insns += steps[i];
+        vclock_run_timers(&f->b.clock);
+        t[(*n)++] = (uint32_t)f->b.irq;
         t[(*n)++] = rd(f, 0xC0);                    /* ICR (read clears) */
         t[(*n)++] = rd(f, 0x08);                    /* STATUS */
     }
@@ -411,16 +428,16 @@ static void test_save_reset_load(void **state)
     uint8_t pkt[100];
     for (unsigned i = 0; i < sizeof(pkt); i++)
         pkt[i] = (uint8_t)(i * 3);
-    phys_write_block(&f->mem, TX_BUF, pkt, sizeof(pkt));
+    phys_write_block(&f->b.mem, TX_BUF, pkt, sizeof(pkt));
     put_desc(f, TX_RING, 0, TX_BUF, 60, 0);
     put_desc(f, TX_RING, 1, TX_BUF + 60, 40 | (0x01u | 0x08 | 0x80) << 24, 0);   /* EOP RS IDE */
     wr(f, 0x3818, 1);
-    assert_int_equal(f->nsent, 0);
+    assert_int_equal(f->b.nsent, 0);
     /* a received frame starts the receive delay timers */
     uint8_t fr[80];
     memset(fr, 0x5a, sizeof(fr));
     memcpy(fr, MAC, 6);
-    net_port_send(&f->wire, fr, sizeof(fr));
+    net_port_send(&f->b.wire, fr, sizeof(fr));
     assert_true(f->nic.rdtr_timer.armed && f->nic.radv_timer.armed);
     /* autonegotiation restarted: the link is down for a while */
     wr(f, 0x20, 1u << 26 | 1u << 21 | 0u << 16 | 0x1340);
@@ -437,16 +454,16 @@ static void test_save_reset_load(void **state)
     uint32_t first5 = 0;
     for (int i = 0; i < 5; i++)
         first5 = first5 << 1 | (uint32_t)ee_bit(f, eecd);
-    f->insns += 5000;
-    vclock_run_timers(&f->clock);
+    f->b.insns += 5000;
+    vclock_run_timers(&f->b.clock);
 
     struct vmbuf saved = { 0 }, again = { 0 };
     vmstate_save(&e1000_vmstate, &f->nic, &saved);
     assert_false(saved.failed);
-    uint64_t t0 = f->insns;
-    int irq0 = f->irq;
+    uint64_t t0 = f->b.insns;
+    int irq0 = f->b.irq;
     static uint8_t ram[0x50000];
-    phys_read_block(&f->mem, 0, ram, sizeof(ram));
+    phys_read_block(&f->b.mem, 0, ram, sizeof(ram));
 
     uint32_t t1[64], t2[64];
     unsigned n1, n2;
@@ -459,12 +476,12 @@ static void test_save_reset_load(void **state)
     for (int i = 0; i < 11; i++)
         word = word << 1 | t1[i];
     assert_int_equal(word, MAC[2] | MAC[3] << 8);
-    unsigned nsent1 = f->nsent;
+    unsigned nsent1 = f->b.nsent;
 
     e1000_reset(&f->nic);
-    f->insns = t0;
-    f->irq = irq0;
-    phys_write_block(&f->mem, 0, ram, sizeof(ram));
+    f->b.insns = t0;
+    f->b.irq = irq0;
+    phys_write_block(&f->b.mem, 0, ram, sizeof(ram));
     struct vmreader r = { saved.data, saved.len };
     char err[256] = "";
     if (vmstate_load(&e1000_vmstate, &f->nic, e1000_vmstate.version, &r, err, sizeof(err)) < 0)
@@ -478,8 +495,8 @@ static void test_save_reset_load(void **state)
     for (unsigned i = 0; i < n1; i++)
         if (t1[i] != t2[i])
             fail_msg("step %u: 0x%x after loading, 0x%x before", i, t2[i], t1[i]);
-    assert_int_equal(f->nsent, nsent1 + 1);
-    assert_memory_equal(f->sent[f->nsent - 1].data, pkt, sizeof(pkt));
+    assert_int_equal(f->b.nsent, nsent1 + 1);
+    assert_memory_equal(f->b.sent[f->b.nsent - 1].data, pkt, sizeof(pkt));
     vmbuf_free(&again);
 
     /* state a guest could not have produced is refused */
@@ -501,6 +518,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tso, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tx_bad_rings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rx, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rx_checksum_offload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rx_ring_full_queues, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_reset_load, setup_icount, teardown),
     };
