@@ -171,23 +171,15 @@ static int src_read_at(void *opaque, uint64_t off, void *buf, size_t len)
     static uint8_t skip[65536];
     while (s->pos < off) {   /* a stream moves forward only */
         size_t want = off - s->pos > sizeof(skip) ? sizeof(skip) : (size_t)(off - s->pos);
-        ssize_t n = read(s->fd, skip, want);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -ENODATA;
+        ssize_t n = fd_read_full(s->fd, skip, want);
+        if (n < 0 || (size_t)n < want)
+            return n < 0 ? (int)n : -ENODATA;
         s->pos += (uint64_t)n;
     }
-    while (len) {
-        ssize_t n = read(s->fd, b, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -ENODATA;
-        b += n;
-        len -= (size_t)n;
-        s->pos += (uint64_t)n;
-    }
+    ssize_t n = fd_read_full(s->fd, b, len);
+    if (n < 0 || (size_t)n < len)
+        return n < 0 ? (int)n : -ENODATA;
+    s->pos += (uint64_t)n;
     return 0;
 }
 
