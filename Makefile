@@ -6,7 +6,7 @@
 #   make fuzz       run the libFuzzer targets for a bounded time
 CC      ?= gcc
 BUILD   ?= build
-PKGS    := zlib libzstd jansson slirp libvncserver sdl2 libpng
+PKGS    := zlib libzstd jansson slirp libvncserver sdl2 libpng xkbcommon
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo PKG_CONFIG_FAILED)
 ifeq ($(PKG_LIBS),PKG_CONFIG_FAILED)

@@ -213,6 +213,15 @@ bool chardev_is_mux_frontend(const struct chardev *chr)
     return chr && chr->ops == &fe_ops;
 }
 
+struct chardev *chardev_underlying(struct chardev *chr)
+{
+    if (chardev_is_mux_frontend(chr))
+        return ((struct mux_frontend *)chr)->mux->backend;
+    if (chardev_is_mux(chr))
+        return ((struct mux *)chr->priv)->backend;
+    return chr;
+}
+
 unsigned chardev_mux_focus(const struct chardev *chr)
 {
     const struct mux *m = chr->priv;

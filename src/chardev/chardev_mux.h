@@ -21,6 +21,8 @@ void chardev_mux_set_focus_handler(struct chardev *frontend, mux_focus_fn fn, vo
 void chardev_mux_input(struct chardev *mux, const uint8_t *buf, size_t len);
 /* True when chr is a front end made by chardev_mux_frontend(). */
 bool chardev_is_mux_frontend(const struct chardev *chr);
+/* The back end behind a mux or one of its front ends (the vc of mon:vc); else chr itself. */
+struct chardev *chardev_underlying(struct chardev *chr);
 /* Index of the front end that has the focus. */
 unsigned chardev_mux_focus(const struct chardev *mux);
 

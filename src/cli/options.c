@@ -1606,7 +1606,7 @@ static int opt_vnc(struct parser *p)
 
 static int opt_k(struct parser *p)
 {
-    if (!keymap_find(p->arg))
+    if (!keymap_known(p->arg))
         return perr(p, "unknown keyboard layout '%s' (%s)", p->arg, keymap_names());
     set_str(&p->cfg->keyboard_layout, p->arg);
     return VM_PARSE_OK;

@@ -19,6 +19,7 @@
 #include "ui/display_monitor.h"
 #include "ui/display_setup.h"
 #include "chardev/chardev_vc.h"
+#include "chardev/chardev_mux.h"
 
 #define DEFAULT_BIOS "/usr/share/seabios/bios-256k.bin"
 #define DEFAULT_VGABIOS "/usr/share/seabios/vgabios-stdvga.bin"
@@ -1108,12 +1109,12 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
     if (display_start_frontends(&pc->display, cfg, err, errlen) < 0)
         return -1;
     /* Text consoles in QEMU's order: the monitors (Ctrl-Alt-2), then the serial ports. */
-    for (unsigned i = 0; i < chardevs->n_monitors; i++)
-        if (chardev_is_vc(chardevs->monitor[i]))
-            display_add_console(&pc->display, chardevs->monitor[i]);
+    for (unsigned i = 0; i < chardevs->n_monitors; i++)   /* mon:vc: the vc behind the mux */
+        if (chardev_is_vc(chardev_underlying(chardevs->monitor[i])))
+            display_add_console(&pc->display, chardev_underlying(chardevs->monitor[i]));
     for (unsigned i = 0; i < chardevs->n_serial; i++)
-        if (chardev_is_vc(chardevs->serial[i]))
-            display_add_console(&pc->display, chardevs->serial[i]);
+        if (chardev_is_vc(chardev_underlying(chardevs->serial[i])))
+            display_add_console(&pc->display, chardev_underlying(chardevs->serial[i]));
 
     pc_monitors_create(pc);
     if (display_monitor_register(&pc->display, &pc->monreg) < 0)

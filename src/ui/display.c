@@ -13,60 +13,77 @@
 #define BLANK_WIDTH 640
 #define BLANK_HEIGHT 480
 
-/* The picture the front ends show: the guest's or the active console's. */
-static struct vga_render *shown(struct display *d)
+/* The picture front end f shows: the guest's or its console's. */
+static struct vga_render *shown(struct display *d, struct display_frontend *f)
 {
-    return d->active ? &d->console_render : &d->render;
+    return f->active ? &f->console_render : &d->render;
 }
 
-/* Render what changed and add it to every front end's pending lines. */
-static void display_render(struct display *d, bool force)
+/* Add the changed lines of r (rc as vga_render_update returns) to f's pending lines. */
+static void add_pending(struct display_frontend *f, const struct vga_render *r, int rc)
 {
-    int rc;
-    if (d->active)
-        rc = console_render(&d->console_render, d->consoles[d->active - 1],
-                            d->console_font_loaded ? d->console_font : NULL, &d->console_drawn, force);
-    else
-        rc = d->vga ? vga_render_update(&d->render, d->vga, host_monotonic_ns(), force)
-                    : vga_render_blank(&d->render, BLANK_WIDTH, BLANK_HEIGHT);
     if (rc <= 0)
         return;
-    struct vga_render *r = shown(d);
-    int y0 = r->surf.height, y1 = 0;
-    if (rc == 1) {
-        for (int y = 0; y < r->surf.height; y++)
-            if (r->line_dirty[y]) {
-                if (y < y0)
-                    y0 = y;
-                y1 = y + 1;
-            }
+    if (rc == 2) {
+        f->resized_pending = true;
+        return;
     }
+    int y0 = r->surf.height, y1 = 0;
+    for (int y = 0; y < r->surf.height; y++)
+        if (r->line_dirty[y]) {
+            if (y < y0)
+                y0 = y;
+            y1 = y + 1;
+        }
+    if (f->pending_y0 >= f->pending_y1) {
+        f->pending_y0 = y0;
+        f->pending_y1 = y1;
+    } else {
+        if (y0 < f->pending_y0)
+            f->pending_y0 = y0;
+        if (y1 > f->pending_y1)
+            f->pending_y1 = y1;
+    }
+}
+
+/* Render the guest's screen and add what changed to the front ends that show it. */
+static void render_guest(struct display *d, bool force)
+{
+    int rc = d->vga ? vga_render_update(&d->render, d->vga, host_monotonic_ns(), force)
+                    : vga_render_blank(&d->render, BLANK_WIDTH, BLANK_HEIGHT);
+    for (unsigned i = 0; i < d->n_frontends; i++)
+        if (!d->frontends[i].active)
+            add_pending(&d->frontends[i], &d->render, rc);
+}
+
+/* Render what changed for every front end: the guest's screen once (when someone shows it),
+ * each console shown into its front end's own picture. */
+static void display_render(struct display *d, bool force)
+{
+    bool guest_shown = !d->n_frontends;
     for (unsigned i = 0; i < d->n_frontends; i++) {
         struct display_frontend *f = &d->frontends[i];
-        if (rc == 2) {
-            f->resized_pending = true;
+        if (!f->active) {
+            guest_shown = true;
             continue;
         }
-        if (f->pending_y0 >= f->pending_y1) {
-            f->pending_y0 = y0;
-            f->pending_y1 = y1;
-        } else {
-            if (y0 < f->pending_y0)
-                f->pending_y0 = y0;
-            if (y1 > f->pending_y1)
-                f->pending_y1 = y1;
-        }
+        int rc = console_render(&f->console_render, d->consoles[f->active - 1],
+                                d->console_font_loaded ? d->console_font : NULL, &f->console_drawn,
+                                force);
+        add_pending(f, &f->console_render, rc);
     }
+    if (guest_shown)
+        render_guest(d, force);
 }
 
 /* Offer every front end its pending lines. */
 static void display_push(struct display *d)
 {
-    const struct display_surface *s = &shown(d)->surf;
-    if (!s->pixels)
-        return;
     for (unsigned i = 0; i < d->n_frontends; i++) {
         struct display_frontend *f = &d->frontends[i];
+        const struct display_surface *s = &shown(d, f)->surf;
+        if (!s->pixels)
+            continue;
         if (!f->resized_pending && f->pending_y0 >= f->pending_y1)
             continue;
         int y0 = f->pending_y0 < 0 ? 0 : f->pending_y0;
@@ -80,6 +97,15 @@ static void display_push(struct display *d)
             f->pending_y0 = f->pending_y1 = 0;
         }
     }
+}
+
+/* The front end whose opaque is origin, or NULL. */
+static struct display_frontend *frontend_of(struct display *d, const void *origin)
+{
+    for (unsigned i = 0; origin && i < d->n_frontends; i++)
+        if (d->frontends[i].opaque == origin)
+            return &d->frontends[i];
+    return NULL;
 }
 
 static bool display_watched(struct display *d)
@@ -107,28 +133,40 @@ static void refresh_tick(void *opaque)
     refresh_arm(d);
 }
 
-void display_select_console(struct display *d, unsigned index)
+void display_select_console(struct display *d, const void *origin, unsigned index)
 {
-    if (index > d->n_consoles || index == d->active)
+    struct display_frontend *f = frontend_of(d, origin);
+    if (!f || index > d->n_consoles || index == f->active)
         return;
-    if (!d->active && d->kbc) {
+    if (!f->active && d->kbc) {
         /* The guest saw Ctrl and Alt go down: it must see them released, as on a real
          * switch of virtual terminals. */
-        if (d->ctrl_down)
+        if (f->ctrl_down)
             i8042_key_event(d->kbc, 0x1d, false);
-        if (d->alt_down)
+        if (f->alt_down)
             i8042_key_event(d->kbc, 0x38, false);
     }
-    d->active = index;
-    d->console_drawn--;    /* draw the console anew */
-    for (unsigned i = 0; i < d->n_frontends; i++)
-        d->frontends[i].resized_pending = true;
+    f->active = index;
+    f->console_drawn--;    /* draw the console anew */
+    f->resized_pending = true;
+    f->pending_y0 = f->pending_y1 = 0;
     display_render(d, true);
     display_push(d);
 }
 
+unsigned display_active_console(const struct display *d, const void *origin)
+{
+    for (unsigned i = 0; origin && i < d->n_frontends; i++)
+        if (d->frontends[i].opaque == origin)
+            return d->frontends[i].active;
+    return 0;
+}
+
 int display_add_console(struct display *d, struct chardev *vc)
 {
+    for (unsigned i = 0; i < d->n_consoles; i++)
+        if (d->consoles[i] == vc)
+            return 0;   /* one vc shared by the monitor and a serial port (mon:vc) */
     if (d->n_consoles >= DISPLAY_MAX_CONSOLES || !chardev_is_vc(vc))
         return -1;
     if (!d->n_consoles)
@@ -137,35 +175,41 @@ int display_add_console(struct display *d, struct chardev *vc)
     return 0;
 }
 
-void display_key(struct display *d, uint16_t code, bool down)
+void display_key(struct display *d, const void *origin, uint16_t code, bool down)
 {
+    struct display_frontend *f = frontend_of(d, origin);
+    if (!f) {
+        if (d->kbc)
+            i8042_key_event(d->kbc, code, down);
+        return;
+    }
     if (code == 0x1d || code == 0xe01d)
-        d->ctrl_down = down;
+        f->ctrl_down = down;
     else if (code == 0x38 || code == 0xe038)
-        d->alt_down = down;
+        f->alt_down = down;
     else if (code == 0x2a || code == 0x36)
-        d->shift_down = down;
+        f->shift_down = down;
     /* Ctrl-Alt-1..9: the guest's screen, then the consoles (QEMU's keys). */
-    if (down && d->ctrl_down && d->alt_down && code >= 0x02 && code <= 0x0a) {
-        display_select_console(d, code - 0x02u);
-        d->swallow_code = code;
+    if (down && f->ctrl_down && f->alt_down && code >= 0x02 && code <= 0x0a) {
+        display_select_console(d, origin, code - 0x02u);
+        f->swallow_code = code;
         return;
     }
-    if (!down && code == d->swallow_code) {
-        d->swallow_code = 0;
+    if (!down && code == f->swallow_code) {
+        f->swallow_code = 0;
         return;
     }
-    if (d->active) {
-        struct chardev *vc = d->consoles[d->active - 1];
+    if (f->active) {
+        struct chardev *vc = d->consoles[f->active - 1];
         /* Ctrl-Up/Down one line, Ctrl-PgUp/PgDn half a screen through the history (QEMU's). */
-        if (down && d->ctrl_down && (code == 0xe048 || code == 0xe050 || code == 0xe049 || code == 0xe051)) {
+        if (down && f->ctrl_down && (code == 0xe048 || code == 0xe050 || code == 0xe049 || code == 0xe051)) {
             struct vc_view view;
             int step = (code == 0xe049 || code == 0xe051) && chardev_vc_peek(vc, &view) ? view.rows / 2 : 1;
             chardev_vc_scroll(vc, code == 0xe048 || code == 0xe049 ? step : -step);
             return;
         }
         uint8_t bytes[4];
-        size_t n = down ? console_key_bytes(code, d->shift_down, d->ctrl_down, bytes) : 0;
+        size_t n = down ? console_key_bytes(code, f->shift_down, f->ctrl_down, bytes) : 0;
         if (n) {
             chardev_vc_scroll(vc, -VC_HISTORY);   /* typing shows the live screen again */
             chardev_vc_input(vc, bytes, n);
@@ -187,7 +231,7 @@ static void handle_event(struct display *d, const struct display_event *ev)
 {
     switch (ev->kind) {
     case DISPLAY_EV_KEY:
-        display_key(d, ev->code, ev->down);
+        display_key(d, ev->origin, ev->code, ev->down);
         break;
     case DISPLAY_EV_MOUSE:
         display_mouse(d, ev->dx, ev->dy, ev->dz, ev->buttons);
@@ -255,7 +299,6 @@ int display_init(struct display *d, struct vga *vga, struct i8042 *kbc, struct v
     d->clock = clock;
     d->ml = ml;
     vga_render_init(&d->render);
-    vga_render_init(&d->console_render);
     vtimer_init(&d->refresh, clock, refresh_tick, d);
     d->refresh.deferrable = true; /* an idle guest's screen may wait for its next wake-up */
     if (pthread_mutex_init(&d->queue_lock, NULL))
@@ -273,8 +316,10 @@ int display_init(struct display *d, struct vga *vga, struct i8042 *kbc, struct v
 
 void display_destroy(struct display *d)
 {
-    for (unsigned i = 0; i < d->n_frontends; i++)
+    for (unsigned i = 0; i < d->n_frontends; i++) {
         d->frontends[i].ops->destroy(d->frontends[i].opaque);
+        vga_render_destroy(&d->frontends[i].console_render);
+    }
     d->n_frontends = 0;
     vtimer_del(&d->refresh);
     if (d->wake_fd >= 0) {
@@ -284,7 +329,6 @@ void display_destroy(struct display *d)
         pthread_mutex_destroy(&d->queue_lock);
     }
     vga_render_destroy(&d->render);
-    vga_render_destroy(&d->console_render);
 }
 
 int display_add_frontend(struct display *d, const struct display_frontend_ops *ops, void *opaque)
@@ -296,19 +340,13 @@ int display_add_frontend(struct display *d, const struct display_frontend_ops *o
     f->ops = ops;
     f->opaque = opaque;
     f->resized_pending = true;
+    vga_render_init(&f->console_render);
     return 0;
 }
 
 const struct display_surface *display_snapshot(struct display *d)
 {
     /* The guest's screen, whatever console is shown (QEMU's screendump: console 0). */
-    if (d->active) {
-        if (d->vga)
-            vga_render_update(&d->render, d->vga, host_monotonic_ns(), false);
-        else
-            vga_render_blank(&d->render, BLANK_WIDTH, BLANK_HEIGHT);
-        return &d->render.surf;
-    }
-    display_render(d, false);
+    render_guest(d, false);
     return &d->render.surf;
 }

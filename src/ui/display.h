@@ -46,17 +46,25 @@ enum display_event_kind {
 
 struct display_event {
     uint8_t kind;
+    const void *origin;   /* the front end's opaque (its Ctrl-Alt-n console); NULL: the guest */
     bool down;
     uint8_t buttons;
     uint16_t code;
     int16_t dx, dy, dz;
 };
 
+/* Each front end shows its own console, as in QEMU: Ctrl-Alt-2 in the SDL window does not
+ * change what VNC clients see. */
 struct display_frontend {
     const struct display_frontend_ops *ops;
     void *opaque;
     bool resized_pending;
     int pending_y0, pending_y1;   /* lines not yet taken; y0 >= y1 when none */
+    unsigned active;              /* 0: the guest's screen; n: the display's consoles[n - 1] */
+    struct vga_render console_render;   /* the console shown, when active */
+    unsigned console_drawn;       /* generation of the console picture drawn */
+    bool ctrl_down, alt_down, shift_down;
+    uint16_t swallow_code;        /* a console-switch key whose release the guest must not see */
 };
 
 struct display {
@@ -77,17 +85,12 @@ struct display {
     struct vnc_server *vnc;       /* the -vnc front end, for set_password; NULL without */
 
     /* Text consoles (vc chardevs), as QEMU's virtual consoles: Ctrl-Alt-1 shows the guest,
-     * Ctrl-Alt-2 the first console (the monitor), and so on; keys typed while a console is
-     * shown go to it, not to the guest. */
+     * Ctrl-Alt-2 the first console (the monitor), and so on, in each front end on its own;
+     * keys typed while a console is shown go to it, not to the guest. */
     struct chardev *consoles[DISPLAY_MAX_CONSOLES];
     unsigned n_consoles;
-    unsigned active;              /* 0: the guest's screen; n: consoles[n - 1] */
-    struct vga_render console_render;
-    unsigned console_drawn;       /* generation of the console picture drawn */
     uint8_t console_font[256 * 16];
     bool console_font_loaded;
-    bool ctrl_down, alt_down, shift_down;
-    uint16_t swallow_code;        /* a console-switch key whose release the guest must not see */
 };
 
 /* Set up the display for a VGA (or NULL) and a keyboard controller; 0 or -1. */
@@ -101,13 +104,18 @@ int display_add_frontend(struct display *d, const struct display_frontend_ops *o
 void display_post_event(struct display *d, const struct display_event *ev);
 /* Main thread: render what changed now and return the current picture (screendump). */
 const struct display_surface *display_snapshot(struct display *d);
-/* Add a vc chardev as the next console (Ctrl-Alt-2, -3...); 0, or -1 when full or not a vc. */
+/* Add a vc chardev as the next console (Ctrl-Alt-2, -3...); 0 (also when it is one already),
+ * or -1 when full or not a vc. */
 int display_add_console(struct display *d, struct chardev *vc);
-/* Main thread: show console index (0: the guest's screen); ignored when there is none. */
-void display_select_console(struct display *d, unsigned index);
-/* Main thread: a key press or release (set-1 make code): Ctrl-Alt-1..9 switch consoles, other
- * keys go to the console shown, or to the guest's keyboard. */
-void display_key(struct display *d, uint16_t code, bool down);
+/* Main thread: the front end with this opaque shows console index (0: the guest's screen);
+ * ignored when there is no such console or front end. */
+void display_select_console(struct display *d, const void *origin, unsigned index);
+/* Main thread: the console index the front end with this opaque shows (0 also when unknown). */
+unsigned display_active_console(const struct display *d, const void *origin);
+/* Main thread: a key press or release (set-1 make code) from the front end with this opaque:
+ * Ctrl-Alt-1..9 switch its consoles, other keys go to the console it shows, or to the guest's
+ * keyboard (always so for origin NULL). */
+void display_key(struct display *d, const void *origin, uint16_t code, bool down);
 /* Main thread: relative mouse movement (dy down, as on screen) and buttons. */
 void display_mouse(struct display *d, int dx, int dy, int dz, uint8_t buttons);
 

@@ -3,58 +3,50 @@
  * IBM PC set 1. */
 #include "ui/keymap.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* One row of symbols per printable key: plain, shifted, AltGr (0 = none). */
-struct key_syms {
-    uint8_t code;
-    uint32_t plain, shifted, altgr;
-};
-
-struct keymap {
-    const char *name;
-    const struct key_syms *keys;
-    unsigned n;
-};
+#include "ui/keymap_impl.h"
 
 static const struct key_syms us_keys[] = {
-    { 0x02, '1', '!', 0 }, { 0x03, '2', '@', 0 }, { 0x04, '3', '#', 0 }, { 0x05, '4', '$', 0 },
-    { 0x06, '5', '%', 0 }, { 0x07, '6', '^', 0 }, { 0x08, '7', '&', 0 }, { 0x09, '8', '*', 0 },
-    { 0x0a, '9', '(', 0 }, { 0x0b, '0', ')', 0 }, { 0x0c, '-', '_', 0 }, { 0x0d, '=', '+', 0 },
-    { 0x10, 'q', 'Q', 0 }, { 0x11, 'w', 'W', 0 }, { 0x12, 'e', 'E', 0 }, { 0x13, 'r', 'R', 0 },
-    { 0x14, 't', 'T', 0 }, { 0x15, 'y', 'Y', 0 }, { 0x16, 'u', 'U', 0 }, { 0x17, 'i', 'I', 0 },
-    { 0x18, 'o', 'O', 0 }, { 0x19, 'p', 'P', 0 }, { 0x1a, '[', '{', 0 }, { 0x1b, ']', '}', 0 },
-    { 0x1e, 'a', 'A', 0 }, { 0x1f, 's', 'S', 0 }, { 0x20, 'd', 'D', 0 }, { 0x21, 'f', 'F', 0 },
-    { 0x22, 'g', 'G', 0 }, { 0x23, 'h', 'H', 0 }, { 0x24, 'j', 'J', 0 }, { 0x25, 'k', 'K', 0 },
-    { 0x26, 'l', 'L', 0 }, { 0x27, ';', ':', 0 }, { 0x28, '\'', '"', 0 }, { 0x29, '`', '~', 0 },
-    { 0x2b, '\\', '|', 0 }, { 0x2c, 'z', 'Z', 0 }, { 0x2d, 'x', 'X', 0 }, { 0x2e, 'c', 'C', 0 },
-    { 0x2f, 'v', 'V', 0 }, { 0x30, 'b', 'B', 0 }, { 0x31, 'n', 'N', 0 }, { 0x32, 'm', 'M', 0 },
-    { 0x33, ',', '<', 0 }, { 0x34, '.', '>', 0 }, { 0x35, '/', '?', 0 }, { 0x39, ' ', 0, 0 },
+    { 0x02, '1', '!', 0, 0 }, { 0x03, '2', '@', 0, 0 }, { 0x04, '3', '#', 0, 0 }, { 0x05, '4', '$', 0, 0 },
+    { 0x06, '5', '%', 0, 0 }, { 0x07, '6', '^', 0, 0 }, { 0x08, '7', '&', 0, 0 }, { 0x09, '8', '*', 0, 0 },
+    { 0x0a, '9', '(', 0, 0 }, { 0x0b, '0', ')', 0, 0 }, { 0x0c, '-', '_', 0, 0 }, { 0x0d, '=', '+', 0, 0 },
+    { 0x10, 'q', 'Q', 0, 0 }, { 0x11, 'w', 'W', 0, 0 }, { 0x12, 'e', 'E', 0, 0 }, { 0x13, 'r', 'R', 0, 0 },
+    { 0x14, 't', 'T', 0, 0 }, { 0x15, 'y', 'Y', 0, 0 }, { 0x16, 'u', 'U', 0, 0 }, { 0x17, 'i', 'I', 0, 0 },
+    { 0x18, 'o', 'O', 0, 0 }, { 0x19, 'p', 'P', 0, 0 }, { 0x1a, '[', '{', 0, 0 }, { 0x1b, ']', '}', 0, 0 },
+    { 0x1e, 'a', 'A', 0, 0 }, { 0x1f, 's', 'S', 0, 0 }, { 0x20, 'd', 'D', 0, 0 }, { 0x21, 'f', 'F', 0, 0 },
+    { 0x22, 'g', 'G', 0, 0 }, { 0x23, 'h', 'H', 0, 0 }, { 0x24, 'j', 'J', 0, 0 }, { 0x25, 'k', 'K', 0, 0 },
+    { 0x26, 'l', 'L', 0, 0 }, { 0x27, ';', ':', 0, 0 }, { 0x28, '\'', '"', 0, 0 }, { 0x29, '`', '~', 0, 0 },
+    { 0x2b, '\\', '|', 0, 0 }, { 0x2c, 'z', 'Z', 0, 0 }, { 0x2d, 'x', 'X', 0, 0 }, { 0x2e, 'c', 'C', 0, 0 },
+    { 0x2f, 'v', 'V', 0, 0 }, { 0x30, 'b', 'B', 0, 0 }, { 0x31, 'n', 'N', 0, 0 }, { 0x32, 'm', 'M', 0, 0 },
+    { 0x33, ',', '<', 0, 0 }, { 0x34, '.', '>', 0, 0 }, { 0x35, '/', '?', 0, 0 }, { 0x39, ' ', 0, 0, 0 },
 };
 
 /* German (de) T1 layout. 0xfe5x are the dead accent keysyms. */
 static const struct key_syms de_keys[] = {
-    { 0x02, '1', '!', 0 }, { 0x03, '2', '"', 0xb2 }, { 0x04, '3', 0xa7, 0xb3 },
-    { 0x05, '4', '$', 0 }, { 0x06, '5', '%', 0 }, { 0x07, '6', '&', 0 }, { 0x08, '7', '/', '{' },
-    { 0x09, '8', '(', '[' }, { 0x0a, '9', ')', ']' }, { 0x0b, '0', '=', '}' },
-    { 0x0c, 0xdf, '?', '\\' }, { 0x0d, 0xfe51, 0xfe50, 0 },
-    { 0x10, 'q', 'Q', '@' }, { 0x11, 'w', 'W', 0 }, { 0x12, 'e', 'E', 0x20ac },
-    { 0x13, 'r', 'R', 0 }, { 0x14, 't', 'T', 0 }, { 0x15, 'z', 'Z', 0 }, { 0x16, 'u', 'U', 0 },
-    { 0x17, 'i', 'I', 0 }, { 0x18, 'o', 'O', 0 }, { 0x19, 'p', 'P', 0 }, { 0x1a, 0xfc, 0xdc, 0 },
-    { 0x1b, '+', '*', '~' },
-    { 0x1e, 'a', 'A', 0 }, { 0x1f, 's', 'S', 0 }, { 0x20, 'd', 'D', 0 }, { 0x21, 'f', 'F', 0 },
-    { 0x22, 'g', 'G', 0 }, { 0x23, 'h', 'H', 0 }, { 0x24, 'j', 'J', 0 }, { 0x25, 'k', 'K', 0 },
-    { 0x26, 'l', 'L', 0 }, { 0x27, 0xf6, 0xd6, 0 }, { 0x28, 0xe4, 0xc4, 0 },
-    { 0x29, 0xfe52, 0xb0, 0 }, { 0x2b, '#', '\'', 0 },
-    { 0x2c, 'y', 'Y', 0 }, { 0x2d, 'x', 'X', 0 }, { 0x2e, 'c', 'C', 0 }, { 0x2f, 'v', 'V', 0 },
-    { 0x30, 'b', 'B', 0 }, { 0x31, 'n', 'N', 0 }, { 0x32, 'm', 'M', 0xb5 },
-    { 0x33, ',', ';', 0 }, { 0x34, '.', ':', 0 }, { 0x35, '-', '_', 0 },
-    { 0x56, '<', '>', '|' }, { 0x39, ' ', 0, 0 },
+    { 0x02, '1', '!', 0, 0 }, { 0x03, '2', '"', 0xb2, 0 }, { 0x04, '3', 0xa7, 0xb3, 0 },
+    { 0x05, '4', '$', 0, 0 }, { 0x06, '5', '%', 0, 0 }, { 0x07, '6', '&', 0, 0 }, { 0x08, '7', '/', '{', 0 },
+    { 0x09, '8', '(', '[', 0 }, { 0x0a, '9', ')', ']', 0 }, { 0x0b, '0', '=', '}', 0 },
+    { 0x0c, 0xdf, '?', '\\', 0 }, { 0x0d, 0xfe51, 0xfe50, 0, 0 },
+    { 0x10, 'q', 'Q', '@', 0 }, { 0x11, 'w', 'W', 0, 0 }, { 0x12, 'e', 'E', 0x20ac, 0 },
+    { 0x13, 'r', 'R', 0, 0 }, { 0x14, 't', 'T', 0, 0 }, { 0x15, 'z', 'Z', 0, 0 }, { 0x16, 'u', 'U', 0, 0 },
+    { 0x17, 'i', 'I', 0, 0 }, { 0x18, 'o', 'O', 0, 0 }, { 0x19, 'p', 'P', 0, 0 }, { 0x1a, 0xfc, 0xdc, 0, 0 },
+    { 0x1b, '+', '*', '~', 0 },
+    { 0x1e, 'a', 'A', 0, 0 }, { 0x1f, 's', 'S', 0, 0 }, { 0x20, 'd', 'D', 0, 0 }, { 0x21, 'f', 'F', 0, 0 },
+    { 0x22, 'g', 'G', 0, 0 }, { 0x23, 'h', 'H', 0, 0 }, { 0x24, 'j', 'J', 0, 0 }, { 0x25, 'k', 'K', 0, 0 },
+    { 0x26, 'l', 'L', 0, 0 }, { 0x27, 0xf6, 0xd6, 0, 0 }, { 0x28, 0xe4, 0xc4, 0, 0 },
+    { 0x29, 0xfe52, 0xb0, 0, 0 }, { 0x2b, '#', '\'', 0, 0 },
+    { 0x2c, 'y', 'Y', 0, 0 }, { 0x2d, 'x', 'X', 0, 0 }, { 0x2e, 'c', 'C', 0, 0 }, { 0x2f, 'v', 'V', 0, 0 },
+    { 0x30, 'b', 'B', 0, 0 }, { 0x31, 'n', 'N', 0, 0 }, { 0x32, 'm', 'M', 0xb5, 0 },
+    { 0x33, ',', ';', 0, 0 }, { 0x34, '.', ':', 0, 0 }, { 0x35, '-', '_', 0, 0 },
+    { 0x56, '<', '>', '|', 0 }, { 0x39, ' ', 0, 0, 0 },
 };
 
 static const struct keymap layouts[] = {
-    { "en-us", us_keys, sizeof(us_keys) / sizeof(us_keys[0]) },
-    { "de", de_keys, sizeof(de_keys) / sizeof(de_keys[0]) },
+    { "en-us", us_keys, sizeof(us_keys) / sizeof(us_keys[0]), false },
+    { "de", de_keys, sizeof(de_keys) / sizeof(de_keys[0]), false },
 };
 
 const struct keymap *keymap_find(const char *name)
@@ -65,9 +57,34 @@ const struct keymap *keymap_find(const char *name)
     return NULL;
 }
 
+bool keymap_known(const char *name)
+{
+    return keymap_find(name) || keymap_xkb_known(name);
+}
+
 const char *keymap_names(void)
 {
-    return "en-us, de";
+    return "en-us, de, " KEYMAP_XKB_NAMES;
+}
+
+const struct keymap *keymap_load(const char *name, char *err, size_t errlen)
+{
+    const struct keymap *km = keymap_find(name);
+    if (km)
+        return km;
+    if (!keymap_xkb_known(name)) {
+        snprintf(err, errlen, "unknown keyboard layout '%s' (%s)", name, keymap_names());
+        return NULL;
+    }
+    return keymap_xkb_load(name, err, errlen);
+}
+
+void keymap_free(const struct keymap *km)
+{
+    if (km && km->owned) {
+        free((void *)km->keys);
+        free((void *)km);
+    }
 }
 
 /* Keys whose meaning does not depend on the layout or on modifiers. */
@@ -103,12 +120,15 @@ uint16_t keymap_keysym(const struct keymap *km, uint32_t keysym, int *mods)
     if (keysym == 0x20ac || keysym == 0x010020ac)
         keysym = 0x20ac;
     /* Plain symbols first, so a key with a symbol on two levels prefers the plain one. */
-    for (int level = 0; level < 3; level++) {
+    for (int level = 0; level < 4; level++) {
         for (unsigned i = 0; i < km->n; i++) {
             const struct key_syms *k = &km->keys[i];
-            uint32_t sym = level == 0 ? k->plain : level == 1 ? k->shifted : k->altgr;
+            uint32_t sym = level == 0 ? k->plain : level == 1 ? k->shifted
+                         : level == 2 ? k->altgr : k->shift_altgr;
             if (sym && sym == keysym) {
-                *mods = level == 0 ? 0 : level == 1 ? KEYMAP_SHIFT : KEYMAP_ALTGR;
+                static const int level_mods[4] = { 0, KEYMAP_SHIFT, KEYMAP_ALTGR,
+                                                   KEYMAP_SHIFT | KEYMAP_ALTGR };
+                *mods = level_mods[level];
                 return k->code;
             }
         }

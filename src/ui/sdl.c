@@ -88,6 +88,7 @@ static uint16_t hid_to_set1(SDL_Scancode sc)
 
 static void post(struct sdl_window *w, struct display_event ev)
 {
+    ev.origin = w;   /* Ctrl-Alt-n switch this window's console only */
     display_post_event(w->display, &ev);
 }
 

@@ -155,8 +155,9 @@ static void font_fetch(const struct vga *v, unsigned map, uint8_t out[256 * 32])
         out[i] = vga_plane_byte(v, base + i, 2);
 }
 
-static void draw_cell(struct vga_render *r, const struct vga *v, int col, int row, int cw, int ch,
-                      uint8_t c, uint8_t attr, bool cursor_here, int cur_start, int cur_end)
+/* One scan line (gy) of a character cell: cw pixels into out. */
+static void glyph_row(const struct vga_render *r, const struct vga *v, int cw, uint8_t c, uint8_t attr,
+                      int gy, bool cursor_here, int cur_start, int cur_end, uint32_t *out)
 {
     bool blink_enabled = v->ar[0x10] & 0x08;
     unsigned bg_index = blink_enabled ? (attr >> 4) & 7 : attr >> 4;
@@ -166,18 +167,62 @@ static void draw_cell(struct vga_render *r, const struct vga *v, int col, int ro
     /* Attribute bit 3 picks map A when set, map B when clear. */
     const uint8_t *glyph = r->font[(attr & 0x08) ? 0 : 1] + (unsigned)c * 32;
     bool line_graphics = (v->ar[0x10] & 0x04) && c >= 0xc0 && c <= 0xdf;
+    bool cursor_line = cursor_here && gy >= cur_start && gy <= cur_end;
+    uint8_t bits = gy < 32 ? glyph[gy] : 0;
+    if (cursor_line)
+        bits = 0xff;
+    for (int x = 0; x < 8; x++)
+        out[x] = (bits & (0x80 >> x)) ? fg : bg;
+    if (cw == 9)
+        out[8] = (line_graphics || cursor_line) && (bits & 1) ? fg : bg;
+}
+
+static void draw_cell(struct vga_render *r, const struct vga *v, int col, int row, int cw, int ch,
+                      uint8_t c, uint8_t attr, bool cursor_here, int cur_start, int cur_end)
+{
     int x0 = col * cw, y0 = row * ch;
+    uint32_t line[9];
     for (int y = 0; y < ch && y0 + y < r->surf.height; y++) {
-        uint8_t bits = y < 32 ? glyph[y] : 0;
-        if (cursor_here && y >= cur_start && y <= cur_end)
-            bits = 0xff;
+        glyph_row(r, v, cw, c, attr, y, cursor_here, cur_start, cur_end, line);
         uint32_t *px = r->surf.pixels + (size_t)(y0 + y) * (size_t)r->surf.width + x0;
-        for (int x = 0; x < 8 && x0 + x < r->surf.width; x++)
-            px[x] = (bits & (0x80 >> x)) ? fg : bg;
-        if (cw == 9 && x0 + 8 < r->surf.width)
-            px[8] = (line_graphics || (cursor_here && y >= cur_start && y <= cur_end)) && (bits & 1) ? fg : bg;
+        for (int x = 0; x < cw && x0 + x < r->surf.width; x++)
+            px[x] = line[x];
         r->line_dirty[y0 + y] = 1;
     }
+}
+
+/* Text with smooth scrolling: the preset row scan (CR08 bits 0-4) moves the picture up by
+ * scan lines, byte panning (CR08 bits 5-6) and pixel panning (AR13) move it left by characters
+ * and pixels; the rows after the line compare scan line show memory from address 0, without
+ * the preset and, when AR10 bit 5 says so, without the pixel panning. Drawn whole, line by
+ * line (guests pan rarely; the unpanned screen keeps its per-cell redraw). */
+static void draw_text_panned(struct vga_render *r, const struct vga *v, int cw, int ch, unsigned start,
+                             unsigned stride, unsigned line_compare, unsigned preset, int pan,
+                             int cx, int cy, int cur_start, int cur_end)
+{
+    int w = r->surf.width;
+    int cells = w / cw + 2;
+    uint32_t *buf = malloc((size_t)cells * (size_t)cw * sizeof(uint32_t));
+    if (!buf)
+        return;
+    for (int y = 0; y < r->surf.height; y++) {
+        bool lower = (unsigned)y > line_compare;
+        unsigned vy = lower ? (unsigned)y - line_compare - 1 : (unsigned)y + preset;
+        int line_pan = lower && (v->ar[0x10] & 0x20) ? 0 : pan;
+        unsigned row = vy / (unsigned)ch, gy = vy % (unsigned)ch;
+        unsigned base = (lower ? 0 : start) + row * stride;
+        int first = line_pan / cw;
+        for (int i = 0; i < cells; i++) {
+            int col = first + i;
+            uint32_t off = ((base + (unsigned)col) * 2) & 0xffff;
+            uint8_t c = vga_plane_byte(v, off, 0), attr = vga_plane_byte(v, off, 1);
+            bool cursor_here = !lower && col == cx && (int)row == cy;
+            glyph_row(r, v, cw, c, attr, (int)gy, cursor_here, cur_start, cur_end, buf + i * cw);
+        }
+        memcpy(r->surf.pixels + (size_t)y * (size_t)w, buf + line_pan % cw, (size_t)w * sizeof(uint32_t));
+        r->line_dirty[y] = 1;
+    }
+    free(buf);
 }
 
 static int render_text(struct vga_render *r, struct vga *v, int64_t now_ns, bool full, bool vram_written)
@@ -232,6 +277,21 @@ static int render_text(struct vga_render *r, struct vga *v, int64_t now_ns, bool
     unsigned line_compare = v->cr[0x18] | ((v->cr[7] & 0x10) << 4) | ((v->cr[9] & 0x40) << 3);
     unsigned split_row = (line_compare + 1 + (unsigned)ch - 1) / (unsigned)ch;
     memset(r->line_dirty, 0, (size_t)r->surf.height);
+    /* Panning: AR13 counts pixels 0-7 in 8-dot text; in 9-dot text 8 means none and 0-7
+     * one to eight. */
+    unsigned preset = v->cr[8] & 0x1f, ar_pan = v->ar[0x13] & 0x0f;
+    int pan = cw == 9 ? (ar_pan < 8 ? (int)ar_pan + 1 : 0) : (ar_pan < 8 ? (int)ar_pan : 0);
+    pan += ((v->cr[8] >> 5) & 3) * cw;
+    if (preset || pan) {
+        if (full || vram_written || cursor_moved || blink_changed)
+            draw_text_panned(r, v, cw, ch, start, stride, line_compare, preset, pan, new_cx, new_cy,
+                             cur_start, cur_end);
+        r->cursor_x = new_cx;
+        r->cursor_y = new_cy;
+        r->valid = true;    /* the cell cache is stale, but leaving panning is a register change:
+                             * that redraws everything */
+        return rc ? 2 : (full || vram_written || cursor_moved || blink_changed);
+    }
     int changed = 0;
     for (int row = 0; row < rows; row++) {
         bool lower = (unsigned)row >= split_row;

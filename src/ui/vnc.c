@@ -79,7 +79,7 @@ static void post_key(struct vnc_server *s, struct vnc_client *c, uint16_t code, 
         else
             c->held[slot / 8] &= (uint8_t)~(1 << (slot % 8));
     }
-    struct display_event ev = { .kind = DISPLAY_EV_KEY, .code = code, .down = down };
+    struct display_event ev = { .kind = DISPLAY_EV_KEY, .origin = s, .code = code, .down = down };
     display_post_event(s->display, &ev);
 }
 
@@ -144,7 +144,7 @@ static void on_pointer(int mask, int x, int y, rfbClientPtr cl)
     /* RFB: bit 0 left, 1 middle, 2 right, 3/4 wheel up/down. PS/2: 0 left, 1 right, 2 middle. */
     uint8_t buttons = (uint8_t)((mask & 1) | (mask & 2) << 1 | (mask & 4) >> 1);
     int dz = (mask & 8) ? -1 : (mask & 16) ? 1 : 0;
-    struct display_event ev = { .kind = DISPLAY_EV_MOUSE, .buttons = buttons,
+    struct display_event ev = { .kind = DISPLAY_EV_MOUSE, .origin = s, .buttons = buttons,
                                 .dx = (int16_t)(dx < -32768 ? -32768 : dx > 32767 ? 32767 : dx),
                                 .dy = (int16_t)(dy < -32768 ? -32768 : dy > 32767 ? 32767 : dy),
                                 .dz = (int16_t)dz };
@@ -352,6 +352,7 @@ static void vnc_destroy(void *opaque)
         close(s->wake[1]);
     }
     pthread_mutex_destroy(&s->lock);
+    keymap_free(s->keymap);
     free(s->fb);
     free(s);
 }
@@ -430,10 +431,11 @@ struct vnc_server *vnc_start(const struct vnc_spec *spec, const char *layout, st
     }
     s->display = d;
     s->wake[0] = s->wake[1] = -1;
-    s->keymap = keymap_find(layout ? layout : "en-us");
     pthread_mutex_init(&s->lock, NULL);
+    char why_k[512];
+    s->keymap = keymap_load(layout ? layout : "en-us", why_k, sizeof(why_k));
     if (!s->keymap) {
-        snprintf(err, errlen, "pcvm: -k %s: unknown layout (%s)", layout, keymap_names());
+        snprintf(err, errlen, "pcvm: -k %s: %s", layout, why_k);
         goto fail;
     }
     char why[512];

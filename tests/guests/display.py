@@ -8,7 +8,10 @@
    - two clients at once; clients that vanish mid-handshake and mid-update; 120 connections
      sending seeded random or truncated client messages: the server keeps serving afterwards;
    - the SDL window, grabbed from the X server with ImageMagick's `import`, shows SeaBIOS;
-   - with password=on, Net::VNC gets in only after `set_password vnc` and with that password.
+   - virtual consoles per front end: Ctrl-Alt-2 over VNC shows the monitor there while the
+     window keeps SeaBIOS; Ctrl-Alt-2/1 typed into the window with xdotool switch it alone;
+   - with password=on, Net::VNC gets in only after `set_password vnc` and with that password;
+     there `-serial mon:vc` is a console on which Net::VNC's keys reach the mux's monitor.
 2. Debian's 686 kernel with the bochs DRM driver (fbcon on the Bochs VBE framebuffer):
    - text written to /dev/tty1 is read back over VNC (1024x768) and by screendump with OCR;
    - keys typed by a VNC client (including shifted symbols, which pcvm adds Shift for) reach a
@@ -101,11 +104,12 @@ class Monitor:
 
 
 def start(argv, log_path, consoles, tmp, vnc_opts=''):
-    """Start pcvm with -vnc on a free display of this test's range (100-199); returns
-    (console, port)."""
-    base = 100 + os.getpid() % 50
+    """Start pcvm with -vnc on a free display of this test's range (100 displays from
+    PCVM_VNC_DISPLAY_BASE, default 100: ports 6000-6099); returns (console, port)."""
+    first = int(os.environ.get('PCVM_VNC_DISPLAY_BASE', '100'))
+    base = os.getpid() % 50
     for attempt in range(10):
-        disp = 100 + (base - 100 + attempt * 7) % 100
+        disp = first + (base + attempt * 7) % 100
         full = argv + ['-vnc', '127.0.0.1:%d%s' % (disp, vnc_opts), '-monitor', 'unix:%s/mon,server=on,wait=off' % tmp]
         c = Console(full, log_path)
         time.sleep(1)
@@ -117,7 +121,7 @@ def start(argv, log_path, consoles, tmp, vnc_opts=''):
             raise GuestFailure('pcvm exited at start: %s' % c.text()[-300:])
         consoles.append(c)
         return c, 5900 + disp
-    raise GuestFailure('no free VNC display in 100-199')
+    raise GuestFailure('no free VNC display in %d-%d' % (first, first + 99))
 
 
 def wait_screen(mon, tmp, words, timeout, what):
@@ -172,9 +176,18 @@ def net_vnc_capture(port, out, password=None, may_fail=False):
     return r.stdout.strip()
 
 
+def net_vnc_keys(port, password, *actions):
+    env = dict(os.environ, VNC_PASSWORD=password)
+    r = subprocess.run(['perl', os.path.join(HERE, 'vnc_keys.pl'), '127.0.0.1', str(port)] + list(actions),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                       timeout=60 * time_scale())
+    if r.returncode != 0:
+        raise GuestFailure('Net::VNC could not type: %s' % r.stdout.strip()[-300:])
+
+
 def password_part(log_path, consoles, tmp):
     """password=on: no login before set_password, then only with the right password."""
-    c, port = start([emulator(), '-m', '64', '-serial', 'none', '-display', 'none', '-net', 'none'],
+    c, port = start([emulator(), '-m', '64', '-serial', 'mon:vc', '-display', 'none', '-net', 'none'],
                     log_path.replace('.log', '-password.log'), consoles, tmp, ',password=on')
     mon = Monitor(os.path.join(tmp, 'mon'))
     out = os.path.join(tmp, 'pw.png')
@@ -184,6 +197,19 @@ def password_part(log_path, consoles, tmp):
     if net_vnc_capture(port, out, 'wrong', may_fail=True) is not None:
         raise GuestFailure('password=on let a client in with a wrong password')
     net_vnc_capture(port, out, 'secret')
+    # -serial mon:vc: one console (Ctrl-Alt-2) for COM1 and, behind Ctrl-A c, a monitor;
+    # typed with Net::VNC.
+    net_vnc_keys(port, 'secret', 'down:ffe3', 'down:ffe9', 'key:32', 'up:ffe9', 'up:ffe3')
+    size = net_vnc_capture(port, out, 'secret')
+    if size != '640x384':
+        raise GuestFailure('-serial mon:vc: Ctrl-Alt-2 shows %s, not its 80x24 console' % size)
+    net_vnc_keys(port, 'secret', 'down:ffe3', 'key:61', 'up:ffe3', 'text:cinfo status', 'key:ff0d')
+    deadline = time.monotonic() + 30 * time_scale()
+    while 'status: running' not in ocr(out).lower():
+        if time.monotonic() > deadline:
+            raise GuestFailure("-serial mon:vc: 'info status' after Ctrl-A c; OCR reads %r" % ocr(out))
+        time.sleep(1)
+        net_vnc_capture(port, out, 'secret')
     mon.cmd('quit')
     c.wait_exit(30)
     mon.close()
@@ -259,10 +285,37 @@ def wait_vnc_text(port, tmp, words, what):
         time.sleep(1)
 
 
+def wait_window_text(tmp, words, what):
+    """Grab the X screen (the SDL window) until OCR finds every word; returns the text."""
+    shot = os.path.join(tmp, 'sdl-shot.png')
+    deadline = time.monotonic() + 30 * time_scale()
+    while True:
+        subprocess.run(['import', '-window', 'root', shot], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60)
+        text = ocr(shot) if os.path.exists(shot) else ''
+        if all(w.lower() in text.lower() for w in words):
+            return text
+        if time.monotonic() > deadline:
+            raise GuestFailure('%s: OCR of the SDL window reads %r' % (what, text[:300]))
+        time.sleep(1)
+
+
+def window_keys(*keys):
+    """Type into the SDL window through the X server (XTEST), as a user would."""
+    wid = subprocess.run(['xdotool', 'search', '--name', '^pcvm'], stdout=subprocess.PIPE,
+                         text=True, timeout=30).stdout.split()
+    if not wid:
+        raise GuestFailure('xdotool finds no pcvm window')
+    subprocess.run(['xdotool', 'windowfocus', '--sync', wid[0]], check=True, timeout=30)
+    for k in keys:
+        subprocess.run(['xdotool', 'key', '--delay', '50', k], check=True, timeout=30)
+
+
 def virtual_consoles(port, mon, tmp):
-    """QEMU's virtual consoles: Ctrl-Alt-2 shows the monitor (-monitor vc) with its own input
-    line in the VNC picture and the SDL window, Ctrl-Alt-3 COM1 (-serial vc), Ctrl-Alt-1 the
-    guest again; screendump keeps writing the guest's screen."""
+    """QEMU's virtual consoles, one choice per front end: Ctrl-Alt-2 over VNC shows the monitor
+    (-monitor vc) with its own input line while the SDL window keeps the guest's screen;
+    Ctrl-Alt-2 typed into the window shows the monitor there; Ctrl-Alt-3 COM1 (-serial vc),
+    Ctrl-Alt-1 the guest again; screendump keeps writing the guest's screen."""
     w, h, _ = switch_console(port, 2)
     if (w, h) != (640, 384):
         raise GuestFailure('Ctrl-Alt-2 shows a %dx%d picture, expected the 80x24 monitor console' % (w, h))
@@ -272,18 +325,16 @@ def virtual_consoles(port, mon, tmp):
     r.type_text('info status\n')
     r.close()
     wait_vnc_text(port, tmp, ['status: running'], "'info status' typed on the monitor console")
-    shot = os.path.join(tmp, 'sdl-monitor.png')
-    deadline = time.monotonic() + 30 * time_scale()
-    while True:
-        subprocess.run(['import', '-window', 'root', shot], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=60)
-        text = ocr(shot) if os.path.exists(shot) else ''
-        if 'status: running' in text.lower():
-            break
-        if time.monotonic() > deadline:
-            raise GuestFailure('the SDL window does not show the monitor console; OCR reads %r'
-                               % text[:300])
-        time.sleep(1)
+    # The window did not follow the VNC client's switch.
+    time.sleep(1)
+    wait_window_text(tmp, ['SeaBIOS', 'bootable device'],
+                     'the window after Ctrl-Alt-2 over VNC (it must keep the guest screen)')
+    window_keys('ctrl+alt+2')
+    wait_window_text(tmp, ['status: running'], 'the monitor console after Ctrl-Alt-2 in the window')
+    window_keys('ctrl+alt+1')
+    wait_window_text(tmp, ['SeaBIOS', 'bootable device'], 'the guest screen after Ctrl-Alt-1 in the window')
+    # ... and VNC still shows the monitor.
+    wait_vnc_text(port, tmp, ['status: running'], 'VNC after Ctrl-Alt-1 in the window')
     dump = os.path.join(tmp, 'while-console.ppm')
     mon.cmd('screendump %s' % dump)
     if read_ppm(dump)[:2] != (720, 400):

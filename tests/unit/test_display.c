@@ -1,5 +1,5 @@
 /* The display pieces without a guest: the renderer (text cells with the plane-2 font, mode 13h,
- * CGA modes 4 and 6, the mode 12h split screen and pixel panning, the VBE framebuffer) and its
+ * text smooth scrolling, CGA modes 4 and 6, the mode 12h split screen and pixel panning, the VBE framebuffer) and its
  * dirty tracking, screendump files, the -vnc parser, keysym and
  * key-name tables. */
 #include <setjmp.h>
@@ -80,6 +80,64 @@ static void test_text_split_screen(void **state)
     assert_int_equal(pixel(f, 9, 10 * 16 + 3), 0xaaaaaa);  /* row 10: memory row 0's column 1 */
     assert_int_equal(pixel(f, 0, 10 * 16 + 3), 0);
     assert_int_equal(pixel(f, 0, 5 * 16 + 3), 0);      /* memory row 10 is blank */
+}
+
+static void set_ar(struct fixture *f, uint8_t index, uint8_t value)
+{
+    in8(f, 0x3da);
+    out8(f, 0x3c0, index);
+    out8(f, 0x3c0, value);
+    out8(f, 0x3c0, 0x20);
+}
+
+/* Text smooth scrolling: the preset row scan moves the picture up by scan lines, AR13 left
+ * by pixels (9-dot text: 8 none, 0-7 one to eight), CR08's byte panning by characters. */
+static void test_text_panning(void **state)
+{
+    struct fixture *f = *state;
+    set_mode3(f, false);
+    for (int g = 0; g < 16; g++)                        /* 'A': a different pattern per line */
+        f->vga.vram[('A' * 32 + g) * 4 + 2] = (uint8_t)(0x80 >> (g % 8) | g);
+    for (int cell = 0; cell < 80 * 25; cell += 7) {
+        f->vga.vram[cell * 2 * 4 + 0] = 'A';
+        f->vga.vram[cell * 2 * 4 + 1] = (uint8_t)(0x01 + cell % 0x0e);
+    }
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 2);
+    size_t n = 720 * 400;
+    uint32_t *plain = malloc(n * 4);
+    assert_non_null(plain);
+    memcpy(plain, f->r.surf.pixels, n * 4);
+
+    out8(f, 0x3d4, 0x08);
+    out8(f, 0x3d5, 5);                                  /* preset row scan 5 */
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 1);
+    for (int y = 0; y < 395; y++)
+        assert_memory_equal(&f->r.surf.pixels[y * 720], &plain[(y + 5) * 720], 720 * 4);
+
+    out8(f, 0x3d4, 0x08);
+    out8(f, 0x3d5, 0x00);
+    set_ar(f, 0x13, 2);                                 /* 9-dot text: three pixels */
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 1);
+    for (int y = 0; y < 400; y++)
+        assert_memory_equal(&f->r.surf.pixels[y * 720], &plain[y * 720 + 3], 717 * 4);
+
+    set_ar(f, 0x13, 8);                                 /* none */
+    out8(f, 0x3d4, 0x08);
+    out8(f, 0x3d5, 0x20 | 3);                           /* one character and 3 scan lines */
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 1);
+    for (int y = 0; y < 397; y++)
+        assert_memory_equal(&f->r.surf.pixels[y * 720], &plain[(y + 3) * 720 + 9], 711 * 4);
+
+    /* Back to no panning: the unpanned picture, redrawn cell by cell again. */
+    out8(f, 0x3d4, 0x08);
+    out8(f, 0x3d5, 0x00);
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 1);
+    assert_memory_equal(f->r.surf.pixels, plain, n * 4);
+    phys_write(&f->mem, 0xb8000, 0x1741, 2);
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 1);
+    for (int y = 0; y < 400; y++)
+        assert_int_equal(f->r.line_dirty[y], y < 16);
+    free(plain);
 }
 
 static void test_mode13h(void **state)
@@ -373,11 +431,79 @@ static void test_keymaps(void **state)
     assert_int_equal(keymap_keysym(us, 0x123456, &mods), 0);
 }
 
+/* Layouts compiled from Debian's XKB data (xkb-data) with libxkbcommon. */
+static void test_xkb_keymaps(void **state)
+{
+    (void)state;
+    char err[256];
+    assert_true(keymap_known("fr"));
+    assert_true(keymap_known("en-us"));
+    assert_false(keymap_known("xx"));
+    assert_null(keymap_load("xx", err, sizeof(err)));
+    assert_non_null(strstr(err, "unknown keyboard layout 'xx'"));
+    assert_ptr_equal(keymap_load("de", err, sizeof(err)), keymap_find("de"));
+
+    const struct keymap *fr = keymap_load("fr", err, sizeof(err));
+    assert_non_null(fr);
+    int mods;
+    assert_int_equal(keymap_keysym(fr, 'a', &mods), 0x10);       /* AZERTY */
+    assert_int_equal(mods, 0);
+    assert_int_equal(keymap_keysym(fr, 'q', &mods), 0x1e);
+    assert_int_equal(keymap_keysym(fr, 'm', &mods), 0x27);
+    assert_int_equal(keymap_keysym(fr, '1', &mods), 0x02);
+    assert_int_equal(mods, KEYMAP_SHIFT);
+    assert_int_equal(keymap_keysym(fr, 0xe9, &mods), 0x03);      /* eacute */
+    assert_int_equal(mods, 0);
+    assert_int_equal(keymap_keysym(fr, '@', &mods), 0x0b);
+    assert_int_equal(mods, KEYMAP_ALTGR);
+    assert_int_equal(keymap_keysym(fr, '^', &mods), 0x1a);       /* nodeadkeys: a plain ^ */
+    assert_int_equal(mods, 0);
+    assert_int_equal(keymap_keysym(fr, 0xff0d, &mods), 0x1c);    /* Return, as everywhere */
+    keymap_free(fr);
+
+    const struct keymap *gb = keymap_load("en-gb", err, sizeof(err));
+    assert_non_null(gb);
+    assert_int_equal(keymap_keysym(gb, 0xa3, &mods), 0x04);      /* sterling */
+    assert_int_equal(mods, KEYMAP_SHIFT);
+    assert_int_equal(keymap_keysym(gb, '"', &mods), 0x03);
+    assert_int_equal(keymap_keysym(gb, '@', &mods), 0x28);
+    assert_int_equal(mods, KEYMAP_SHIFT);
+    assert_int_equal(keymap_keysym(gb, '#', &mods), 0x2b);
+    assert_int_equal(mods, 0);
+    assert_int_equal(keymap_keysym(gb, '\\', &mods), 0x56);      /* the key left of Z */
+    assert_int_equal(keymap_keysym(gb, 0xc6, &mods), 0x1e);      /* AE: Shift+AltGr+A */
+    assert_int_equal(mods, KEYMAP_SHIFT | KEYMAP_ALTGR);
+    keymap_free(gb);
+
+    const struct keymap *ch = keymap_load("de-ch", err, sizeof(err));
+    assert_non_null(ch);
+    assert_int_equal(keymap_keysym(ch, 'z', &mods), 0x15);
+    assert_int_equal(keymap_keysym(ch, '@', &mods), 0x03);
+    assert_int_equal(mods, KEYMAP_ALTGR);
+    keymap_free(ch);
+
+    /* Every name -k offers loads, with a key for each digit. */
+    char names[512];
+    snprintf(names, sizeof(names), "%s", keymap_names());
+    for (char *save = NULL, *name = strtok_r(names, ", ", &save); name; name = strtok_r(NULL, ", ", &save)) {
+        const struct keymap *km = keymap_load(name, err, sizeof(err));
+        if (!km)
+            fail_msg("-k %s: %s", name, err);
+        unsigned found = 0;
+        for (uint32_t digit = '0'; digit <= '9'; digit++)
+            found += keymap_keysym(km, digit, &mods) != 0;
+        if (found != 10 && strcmp(name, "ar") && strcmp(name, "th"))
+            fail_msg("-k %s: only %u of the 10 digits", name, found);
+        keymap_free(km);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_text_cells, setup, teardown),
         cmocka_unit_test_setup_teardown(test_text_split_screen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_text_panning, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mode13h, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cga_mode4, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cga_mode6, setup, teardown),
@@ -386,6 +512,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_screendump, setup, teardown),
         cmocka_unit_test(test_vnc_spec),
         cmocka_unit_test(test_keymaps),
+        cmocka_unit_test(test_xkb_keymaps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
