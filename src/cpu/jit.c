@@ -477,7 +477,12 @@ static struct slow_path *emit_tlb(struct codegen *g, unsigned k, unsigned seg, u
     e_rr(b, 4, 0x89, HR_RCX, HR_RSI);                 /* mov esi, ecx */
     e_shift_ri(b, 4, 5, HR_RSI, 12);                  /* shr esi, 12 */
     e_alu_ri(b, 4, JA_AND, HR_RSI, TLB_ENTRIES - 1);
-    e_imul_rri(b, HR_RSI, HR_RSI, (uint32_t)sizeof(struct tlb_entry));
+    if (sizeof(struct tlb_entry) == 48) {
+        e_lea(b, 4, HR_RSI, (struct jit_mem){ HR_RSI, HR_RSI, 1, 0 });   /* esi * 3 */
+        e_shift_ri(b, 4, 4, HR_RSI, 4);                                  /* * 16 */
+    } else {
+        e_imul_rri(b, HR_RSI, HR_RSI, (uint32_t)sizeof(struct tlb_entry));
+    }
     e_alu_rm(b, 8, JA_ADD, HR_RSI, cpu_field(O_CPU(sys.tlb)));
     e_load(b, 1, HR_RDI, cpu_field(write ? O_CPU(sys.wr_kind) : O_CPU(sys.rd_kind)));
     struct jit_mem tag = { HR_RSI, HR_RDI, 2, (int32_t)offsetof(struct tlb_entry, tag) };
