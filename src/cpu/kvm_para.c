@@ -9,12 +9,16 @@
 
 static bool kvm_on(const struct cpu *cpu)
 {
-    return cpu->model->kvm_pv;
+    return !cpu->model->kvm_off;
 }
 
+/* kvmclock needs RDMSR/WRMSR to register its structures and RDTSC to read it: a model
+ * without them (the 486, even with +tsc) gets no clock, as its WRMSR raises #UD and Linux
+ * would then divide by the zero scale of a structure never written. */
 static bool clock_on(const struct cpu *cpu)
 {
-    return kvm_on(cpu) && !cpu->model->kvmclock_off;
+    uint32_t needs = CPUID_MSR | CPUID_TSC;
+    return kvm_on(cpu) && !cpu->model->kvmclock_off && (cpu->model->features_edx & needs) == needs;
 }
 
 static uint32_t tsc_mhz(const struct cpu *cpu)

@@ -479,7 +479,7 @@ int cpu_model_set_feature(struct cpu_model *model, const char *spec, char *err, 
         return 0;
     }
     if (!strcasecmp(name, "kvm")) {
-        model->kvm_pv = on;         /* the KVM CPUID leaves and MSRs (cpu/kvm_para.h) */
+        model->kvm_off = !on;       /* the KVM CPUID leaves and MSRs (cpu/kvm_para.h) */
         return 0;
     }
     if (!strcasecmp(name, "kvmclock") || !strcasecmp(name, "kvm-clock")) {

@@ -100,7 +100,7 @@ struct cpu_model {
     uint32_t leaf6_eax;                    /* leaf 6 (thermal and power) */
     uint32_t phys_bits;                    /* leaf 0x80000008 EAX[7:0]; 0 means 32 */
     bool enforce;                          /* -cpu ...,enforce: unimplemented features are fatal */
-    bool kvm_pv;                           /* -cpu ...,kvm=on: KVM CPUID leaves and MSRs (off by default, as QEMU TCG) */
+    bool kvm_off;                          /* -cpu ...,kvm=off: no KVM CPUID leaves or MSRs */
     bool kvmclock_off;                     /* -cpu ...,-kvmclock: no kvmclock */
     uint32_t cache_leaf2[4];               /* leaf 2 descriptors (Intel) */
     uint32_t amd_l1[4], amd_l2[4];         /* leaves 0x80000005/6 */

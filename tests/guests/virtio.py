@@ -29,7 +29,7 @@ initramfs, then:
     chown in the mapped share shows in the guest and lands in user.virtfs.* on the host;
   - every device uses MSI-X: /proc/interrupts lists PCI-MSI vectors for the config changes and
     each queue (virtioN-config, -req.0, -input.0, -output.0, -input, -requests), and they fired;
-  - the paravirtual clock (-cpu qemu32,kvm=on): dmesg says "kvm-clock: Using msrs 4b564d01 and
+  - the paravirtual clock (on by default): dmesg says "kvm-clock: Using msrs 4b564d01 and
     4b564d00" and the current clocksource is kvm-clock;
   - -d guest_errors logged nothing about virtio.
 Ports: PCVM_VIRTIO_PORT_BASE (default 46400) + 1, 2, 80.
@@ -275,8 +275,7 @@ def test(log_path, consoles):
         errlog = os.path.join(tmp, 'errors.log')
         share, mapped, share_token, big_sum, secret = share_tree(tmp)
         c = boot_to_shell(log_path, consoles,
-                          ['-cpu', 'qemu32,kvm=on',
-                           '-drive', 'file=%s,if=none,id=hd0,format=qcow2' % qcow,
+                          ['-drive', 'file=%s,if=none,id=hd0,format=qcow2' % qcow,
                            '-device', 'virtio-blk-pci,drive=hd0',
                            '-drive', 'file=%s,if=virtio,format=raw' % raw2,
                            '-netdev', 'user,id=net0,hostfwd=tcp::%d-:22,hostfwd=tcp::%d-:80' % (BASE + 22, FWD_WEB),

@@ -369,13 +369,11 @@ static void test_kvm_para(void **state)
     struct fx *f = fx_new("pentium3");
     struct cpu *cpu = &f->cpu;
     uint32_t r[4];
-    /* Off by default, as under QEMU's TCG; -cpu ...,kvm=on offers it. */
-    cpu_cpuid(cpu, 0x40000000u, 0, r);
-    assert_int_not_equal(r[1], 0x4b4d564bu);
+    /* On by default (-cpu ...,kvm=on says the same). */
     struct cpu_model on = *cpu->model;
     char on_err[128];
     assert_int_equal(cpu_model_set_feature(&on, "kvm=on", on_err, sizeof(on_err)), 0);
-    cpu->model = &on;
+    assert_memory_equal(&on, cpu->model, sizeof(on));
     cpu_cpuid(cpu, 1, 0, r);
     assert_true(r[2] & CPUID_ECX_HYPERVISOR);
     cpu_cpuid(cpu, 0x40000000u, 0, r);
@@ -441,6 +439,24 @@ static void test_kvm_para(void **state)
     uint32_t top[4];
     cpu_cpuid(cpu, 2, 0, top);
     assert_memory_equal(r, top, sizeof(top));     /* as any leaf beyond the maximum */
+    fx_free(f);
+    /* A model whose WRMSR is #UD (the 486, even with +tsc) gets the leaves without the clock. */
+    f = fx_new("486");
+    cpu = &f->cpu;
+    m = *cpu->model;
+    assert_int_equal(cpu_model_set_feature(&m, "+tsc", err, sizeof(err)), 0);
+    cpu->model = &m;
+    cpu_cpuid(cpu, 0x40000000u, 0, r);
+    assert_memory_equal(&r[1], "KVMKVMKVM\0\0\0", 12);
+    cpu_cpuid(cpu, 0x40000001u, 0, r);
+    assert_int_equal(r[0], 1u << 1);
+    assert_false(kvm_para_rdmsr(cpu, MSR_KVM_SYSTEM_TIME_NEW, &v));
+    fx_free(f);
+    /* The Pentium has both (MSR, TSC): the clock is offered. */
+    f = fx_new("pentium");
+    cpu = &f->cpu;
+    cpu_cpuid(cpu, 0x40000001u, 0, r);
+    assert_true(r[0] & (1u << 3));
     fx_free(f);
 }
 
