@@ -261,7 +261,10 @@ void vm_config_print_action(const struct vm_config *cfg)
                "Misc devices:\nname \"isa-debug-exit\", bus ISA\n"
                "name \"pvpanic\", bus ISA, desc \"pvpanic device\"\n"
                "name \"virtio-9p-pci\", bus PCI, alias \"virtio-9p\"\n"
-               "name \"virtio-rng-pci\", bus PCI, alias \"virtio-rng\"\n");
+               "name \"virtio-rng-pci\", bus PCI, alias \"virtio-rng\"\n\n"
+               "Input devices:\nname \"virtconsole\", bus virtio-serial-bus\n"
+               "name \"virtio-serial-pci\", bus PCI, alias \"virtio-serial\"\n"
+               "name \"virtserialport\", bus virtio-serial-bus\n");
         break;
     case VM_ACTION_MACHINE_HELP:
         printf("Supported machines are:\n"

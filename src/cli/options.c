@@ -1269,7 +1269,8 @@ static bool refused_device(const char *d)
            has_prefix(d, "vfio-") || has_prefix(d, "pcie-") || has_prefix(d, "x-");
 }
 
-/* 1: virtio-blk-pci, 2: virtio-rng-pci, 3: virtio-9p-pci (QEMU's short aliases too), 0: none. */
+/* 1: virtio-blk-pci, 2: virtio-rng-pci, 3: virtio-9p-pci, 4: virtio-serial-pci (QEMU's short
+ * aliases too), 5: virtconsole, 6: virtserialport, 0: none. */
 static int virtio_device_kind(const char *d)
 {
     if (!strcmp(d, "virtio-blk-pci") || !strcmp(d, "virtio-blk"))
@@ -1278,6 +1279,12 @@ static int virtio_device_kind(const char *d)
         return 2;
     if (!strcmp(d, "virtio-9p-pci") || !strcmp(d, "virtio-9p"))
         return 3;
+    if (!strcmp(d, "virtio-serial-pci") || !strcmp(d, "virtio-serial"))
+        return 4;
+    if (!strcmp(d, "virtconsole"))
+        return 5;
+    if (!strcmp(d, "virtserialport"))
+        return 6;
     return 0;
 }
 
@@ -1292,8 +1299,21 @@ static int parse_virtio_device(struct parser *p, struct kvlist *kl, const char *
     bool b;
     if (cfg->n_devices >= VM_MAX_DEVICES)
         return perr(p, "too many devices");
-    if (bus && strcmp(bus, "pci.0"))
+    bool port = kind == 5 || kind == 6;
+    if (bus && !port && strcmp(bus, "pci.0"))
         return perr(p, "invalid bus '%s' (pci.0)", bus);
+    if (bus && port && (strlen(bus) < 3 || strcmp(bus + strlen(bus) - 2, ".0")))
+        return perr(p, "invalid bus '%s' (a virtio-serial device's bus: ID.0)", bus);
+    const char *chr = kvlist_get(kl, "chardev"), *name = kvlist_get(kl, "name"), *nr = kvlist_get(kl, "nr");
+    uint64_t nr_value;
+    if (port && (!chr || !*chr))
+        return perr(p, "needs chardev= (the id of a -chardev)");
+    if (port && name && (!*name || strlen(name) > 63))
+        return perr(p, "name= is 1 to 63 characters");
+    if (port && nr && parse_uint(nr, 30, &nr_value) < 0)
+        return perr(p, "invalid nr '%s' (0..30)", nr);
+    if (kind == 4 && kvlist_get(kl, "max_ports"))
+        return punsup(p, "max_ports=");
     if (kvlist_get(kl, "addr") || kvlist_get(kl, "multifunction"))
         return punsup(p, "addr=/multifunction=");
     if (kvlist_get(kl, "vectors") || kvlist_get(kl, "ioeventfd") || kvlist_get(kl, "num-queues") ||
@@ -1323,7 +1343,9 @@ static int parse_virtio_device(struct parser *p, struct kvlist *kl, const char *
         return r;
     struct vm_device *dev = &cfg->devices[cfg->n_devices++];
     memset(dev, 0, sizeof(*dev));
-    dev->driver = xstrdup(kind == 1 ? "virtio-blk-pci" : kind == 2 ? "virtio-rng-pci" : "virtio-9p-pci");
+    static const char *const names[] = { NULL, "virtio-blk-pci", "virtio-rng-pci", "virtio-9p-pci",
+                                         "virtio-serial-pci", "virtconsole", "virtserialport" };
+    dev->driver = xstrdup(names[kind]);
     dev->id = id ? xstrdup(id) : NULL;
     for (unsigned i = 0; i < kl->n && dev->n_props < VM_MAX_PROPS; i++) {
         if (!strcmp(kl->items[i].key, "driver") || !strcmp(kl->items[i].key, "id"))

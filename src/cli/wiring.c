@@ -137,6 +137,20 @@ int vm_chardevs_open(struct vm_chardevs *cd, const struct vm_config *cfg, struct
         goto fail;
     if (cfg->gdb && open_gdb(cd, cfg, ml, err, errlen) < 0)
         goto fail;
+    for (unsigned i = 0; i < cfg->n_devices; i++) {
+        const struct vm_device *d = &cfg->devices[i];
+        if (strcmp(d->driver, "virtconsole") && strcmp(d->driver, "virtserialport"))
+            continue;
+        for (unsigned k = 0; k < d->n_props; k++) {
+            if (strcmp(d->props[k].key, "chardev"))
+                continue;
+            char opt[48], ref[80];
+            snprintf(opt, sizeof(opt), "-device %s", d->driver);
+            snprintf(ref, sizeof(ref), "chardev:%s", d->props[k].value);
+            if (get_frontend(cd, cfg, opt, ref, d->props[k].value, ml, &cd->device[i], NULL, err, errlen) < 0)
+                goto fail;
+        }
+    }
     return 0;
 fail:
     vm_chardevs_close(cd);

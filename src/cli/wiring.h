@@ -15,6 +15,8 @@ struct vm_chardevs {
     bool monitor_pretty[VM_MAX_MONITORS + VM_MAX_SERIALS];    /* QMP: indented replies */
     struct chardev *debugcon;                 /* port 0xe9 (NULL: none) */
     struct chardev *gdb;                      /* the gdb stub's connection (NULL: none) */
+    struct chardev *device[VM_MAX_DEVICES];   /* chardev= of -device virtconsole/virtserialport,
+                                                 parallel to cfg->devices (NULL: none) */
 
     /* Owned back ends, closed by vm_chardevs_close(). */
     struct chardev *owned[VM_MAX_SERIALS + VM_MAX_MONITORS + VM_MAX_CHARDEVS + 3];

@@ -690,6 +690,9 @@ static const struct {
     { "virtio-blk-pci", add_later_virtio },
     { "virtio-rng-pci", add_later_virtio },
     { "virtio-9p-pci", add_later_virtio },
+    { "virtio-serial-pci", add_later_virtio },
+    { "virtconsole", add_later_virtio },
+    { "virtserialport", add_later_virtio },
 };
 
 static int pc_add_device(struct pc *pc, const struct vm_device *d, char *err, size_t errlen)
@@ -1045,7 +1048,7 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
                                                  .destroy = destroy_virtio },
                            err, errlen, "virtio") < 0)
         return -1;
-    if (pc_virtio_create(&pc->virtio, cfg, &pc->pci, &pc->mem, log, &pc->aio, err, errlen) < 0)
+    if (pc_virtio_create(&pc->virtio, cfg, chardevs, &pc->pci, &pc->mem, log, &pc->aio, err, errlen) < 0)
         return -1;
     struct device vdev;
     for (unsigned i = 0; pc_virtio_device(&pc->virtio, i, &vdev); i++) {

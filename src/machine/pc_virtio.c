@@ -117,9 +117,38 @@ static int add_9p(struct pc_virtio *v, const struct vm_config *cfg, const struct
     return 0;
 }
 
-int pc_virtio_create(struct pc_virtio *v, const struct vm_config *cfg, struct pci_bus *pci,
-                     struct phys_mem *mem, struct pcvm_log *log, struct block_aio_pool *aio,
-                     char *err, size_t errlen)
+/* A virtconsole or virtserialport: a port of the virtio-serial device its bus= names (ID.0, or
+ * virtio-serialN.0 as QEMU names a device without id), else of the first one. */
+static int add_serial_port(struct pc_virtio *v, const struct vm_device *d, struct chardev *chr, char *err,
+                           size_t errlen)
+{
+    const char *bus = prop(d, "bus"), *nr = prop(d, "nr");
+    struct virtio_serial *s = v->n_serial ? v->serial[0] : NULL;
+    if (bus) {
+        s = NULL;
+        for (unsigned i = 0; i < v->n_serial && !s; i++) {
+            char auto_name[48];
+            snprintf(auto_name, sizeof(auto_name), "virtio-serial%u.0", i);
+            size_t n = strlen(v->serial_id[i]);
+            if ((n && !strncmp(bus, v->serial_id[i], n) && !strcmp(bus + n, ".0")) ||
+                (!n && !strcmp(bus, auto_name)))
+                s = v->serial[i];
+        }
+        if (!s)
+            return fail(err, errlen, "pcvm: -device %s: no virtio-serial bus '%s'", d->driver, bus);
+    }
+    if (!s)
+        return fail(err, errlen, "pcvm: -device %s: needs a -device virtio-serial-pci before it", d->driver);
+    char why[128];
+    if (virtio_serial_add_port(s, nr ? atoi(nr) : -1, !strcmp(d->driver, "virtconsole"), prop(d, "name"), chr,
+                               why, sizeof(why)) < 0)
+        return fail(err, errlen, "pcvm: -device %s: %s", d->driver, why);
+    return 0;
+}
+
+int pc_virtio_create(struct pc_virtio *v, const struct vm_config *cfg, const struct vm_chardevs *chardevs,
+                     struct pci_bus *pci, struct phys_mem *mem, struct pcvm_log *log,
+                     struct block_aio_pool *aio, char *err, size_t errlen)
 {
     for (unsigned i = 0; i < cfg->n_drives; i++)
         if (cfg->drives[i].interface == VM_IF_VIRTIO &&
@@ -129,8 +158,13 @@ int pc_virtio_create(struct pc_virtio *v, const struct vm_config *cfg, struct pc
     for (unsigned i = 0; i < cfg->n_devices; i++) {
         const struct vm_device *d = &cfg->devices[i];
         bool blk = !strcmp(d->driver, "virtio-blk-pci"), rng = !strcmp(d->driver, "virtio-rng-pci");
-        bool p9 = !strcmp(d->driver, "virtio-9p-pci");
-        if (!blk && !rng && !p9)
+        bool p9 = !strcmp(d->driver, "virtio-9p-pci"), serial = !strcmp(d->driver, "virtio-serial-pci");
+        if (!strcmp(d->driver, "virtconsole") || !strcmp(d->driver, "virtserialport")) {
+            if (add_serial_port(v, d, chardevs ? chardevs->device[i] : NULL, err, errlen) < 0)
+                return -1;
+            continue;
+        }
+        if (!blk && !rng && !p9 && !serial)
             continue;
         /* QEMU on a PCI bus: disable-legacy=auto keeps the legacy interface. */
         bool modern = !is_on(prop(d, "disable-modern"));
@@ -138,6 +172,19 @@ int pc_virtio_create(struct pc_virtio *v, const struct vm_config *cfg, struct pc
         if (p9) {
             if (add_9p(v, cfg, d, legacy, modern, pci, mem, log, err, errlen) < 0)
                 return -1;
+            continue;
+        }
+        if (serial) {
+            int slot = free_slot(pci);
+            if (v->n_serial >= PC_MAX_VIRTIO || slot < 0)
+                return fail(err, errlen, "pcvm: -device virtio-serial-pci: no free PCI slot");
+            struct virtio_serial *s = calloc(1, sizeof(*s));
+            if (!s || virtio_serial_init(s, pci, (uint8_t)(slot << 3), mem, log, legacy, modern) < 0) {
+                free(s);
+                return fail(err, errlen, "pcvm: -device virtio-serial-pci: cannot create the device");
+            }
+            snprintf(v->serial_id[v->n_serial], sizeof(v->serial_id[0]), "%s", d->id ? d->id : "");
+            v->serial[v->n_serial++] = s;
             continue;
         }
         if (rng) {
@@ -204,6 +251,16 @@ bool pc_virtio_device(struct pc_virtio *v, unsigned i, struct device *d)
         d->no_snapshot = "a virtio-9p share (open host files) cannot be saved";
         return true;
     }
+    i -= v->n_9p;
+    if (i < v->n_serial) {
+        d->type = "virtio-serial-pci";
+        snprintf(d->id, sizeof(d->id), "virtio-serial-pci.%u", i);
+        d->opaque = v->serial[i];
+        d->vmsd = &virtio_serial_vmstate;
+        d->reset = virtio_serial_reset;
+        d->bus_data = &v->serial[i]->vp.pci;
+        return true;
+    }
     return false;
 }
 
@@ -215,6 +272,8 @@ void pc_virtio_reset(struct pc_virtio *v)
         virtio_pci_reset(&v->rng[i]->vp);
     for (unsigned i = 0; i < v->n_9p; i++)
         virtio_pci_reset(&v->p9[i]->vp);
+    for (unsigned i = 0; i < v->n_serial; i++)
+        virtio_pci_reset(&v->serial[i]->vp);
 }
 
 void pc_virtio_destroy(struct pc_virtio *v)
@@ -228,6 +287,11 @@ void pc_virtio_destroy(struct pc_virtio *v)
     for (unsigned i = 0; i < v->n_9p; i++) {
         virtio_9p_destroy(v->p9[i]);
         free(v->p9[i]);
+    }
+    for (unsigned i = 0; i < v->n_serial; i++) {
+        for (unsigned p = 0; p < VIRTIO_SERIAL_MAX_PORTS; p++)
+            chardev_attach(v->serial[i]->port[p].chr, NULL, NULL, NULL);
+        free(v->serial[i]);
     }
     memset(v, 0, sizeof(*v));
 }

@@ -29,6 +29,10 @@ initramfs, then:
     chown in the mapped share shows in the guest and lands in user.virtfs.* on the host;
   - every device uses MSI-X: /proc/interrupts lists PCI-MSI vectors for the config changes and
     each queue (virtioN-config, -req.0, -input.0, -output.0, -input, -requests), and they fired;
+  - virtio-serial-pci: a virtconsole on a file chardev is hvc0, a Linux console (console=hvc0
+    before console=ttyS0): a message written to /dev/kmsg and a line written to /dev/hvc0 land in
+    the file; a virtserialport named org.pcvm.test on a unix socket chardev shows its name in
+    sysfs and carries a line each way (host to guest's /dev/vport0p1 and back);
   - the paravirtual clock (on by default): dmesg says "kvm-clock: Using msrs 4b564d01 and
     4b564d00" and the current clocksource is kvm-clock;
   - -d guest_errors logged nothing about virtio.
@@ -50,7 +54,7 @@ from console import GuestFailure, main
 from linux import boot_to_shell, check_clean, initramfs, power_off
 
 MODULES = ('virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk '
-           'failover net_failover virtio_net netfs fscache 9pnet 9pnet_virtio 9p virtio-rng')
+           'failover net_failover virtio_net netfs fscache 9pnet 9pnet_virtio 9p virtio-rng virtio_console')
 BASE = int(os.environ.get('PCVM_VIRTIO_PORT_BASE', '46400'))
 HTTP_PORT, SINK_PORT, FWD_WEB = BASE + 1, BASE + 2, BASE + 80
 DHCP_SCRIPT = ('#!/bin/sh\\n[ "$1" = bound ] || exit 0\\n'
@@ -258,6 +262,42 @@ def check_net(c, tmp, problems):
         problems.append('after set_link net0 on the guest carrier is %r' % out.strip())
 
 
+def check_serial(c, tmp, problems):
+    """virtio-serial: hvc0 (a virtconsole on a file chardev) carries kernel messages and what the
+    guest writes; the named virtserialport on a unix socket carries bytes both ways."""
+    tok, ktok, up, down = (secrets.token_hex(8) for _ in range(4))
+    out = c.run('cat /sys/class/virtio-ports/vport0p1/name; ls /dev/hvc0 /dev/vport0p1; '
+                'echo hvc-%s > /dev/hvc0; echo "<3>kmsg-%s" > /dev/kmsg; sleep 1' % (tok, ktok), 60, 'hvc0')
+    if 'org.pcvm.test' not in out or 'No such file' in out:
+        problems.append('virtio-serial ports: %r' % out.strip()[-300:])
+    text = open(os.path.join(tmp, 'hvc0.out'), errors='replace').read()
+    for what, want in (('the write to /dev/hvc0', 'hvc-' + tok), ('the kernel message (hvc0 as console)', 'kmsg-' + ktok)):
+        if want not in text:
+            problems.append('%s did not reach the virtconsole chardev file: %r' % (what, text[-300:]))
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(60)
+    try:
+        s.connect(os.path.join(tmp, 'port.sock'))
+        c.send('head -n 1 /dev/vport0p1 > /tmp/vport.in &\n')
+        time.sleep(2)
+        s.sendall(('down-%s\n' % down).encode())
+        out = c.run('wait; cat /tmp/vport.in; echo up-%s > /dev/vport0p1' % up, 120, 'vport')
+        if 'down-' + down not in out:
+            problems.append('the guest read %r from /dev/vport0p1, the host sent down-%s' % (out.strip()[-200:], down))
+        got = b''
+        while b'\n' not in got:
+            chunk = s.recv(256)
+            if not chunk:
+                break
+            got += chunk
+        if ('up-' + up).encode() not in got:
+            problems.append('the host read %r from the virtserialport socket, the guest wrote up-%s' % (got, up))
+    except OSError as e:
+        problems.append('virtserialport socket: %s' % e)
+    finally:
+        s.close()
+
+
 def test(log_path, consoles):
     tmp = tempfile.mkdtemp(prefix='pcvm-virtio-')
     try:
@@ -288,8 +328,13 @@ def test(log_path, consoles):
                            % share,
                            '-fsdev', 'local,id=fs1,path=%s,security_model=mapped-xattr' % mapped,
                            '-device', 'virtio-9p-pci,fsdev=fs1,mount_tag=mapped',
+                           '-device', 'virtio-serial-pci',
+                           '-chardev', 'file,id=vcon,path=%s' % os.path.join(tmp, 'hvc0.out'),
+                           '-device', 'virtconsole,chardev=vcon',
+                           '-chardev', 'socket,id=vport,path=%s,server=on,wait=off' % os.path.join(tmp, 'port.sock'),
+                           '-device', 'virtserialport,chardev=vport,name=org.pcvm.test',
                            '-d', 'guest_errors', '-D', errlog],
-                          append='console=ttyS0 loglevel=7', initrd=initramfs(MODULES))
+                          append='console=hvc0 console=ttyS0 loglevel=7', initrd=initramfs(MODULES))
         problems = []
         if re.search(r'insmod \S+: failed', c.text()):
             raise GuestFailure('loading the virtio modules failed: %s' %
@@ -317,6 +362,7 @@ def test(log_path, consoles):
             problems.append('/dev/hwrng gave %r' % out.strip())
         check_net(c, tmp, problems)
         check_9p(c, tmp, share, mapped, share_token, big_sum, secret, problems)
+        check_serial(c, tmp, problems)
         out = c.run('grep virtio /proc/interrupts', 60, 'interrupts')
         for name in ('config', 'req.0', 'input.0', 'output.0', 'input', 'requests'):
             m = re.search(r'^\s*\d+:\s+(\d+)\s+PCI-MSI\S*\s+\S+\s+(?:\S+\s+)?virtio\d+-%s\s*$' % re.escape(name),

@@ -285,6 +285,20 @@ static void test_drives(void **state)
     expect_error(VM_PARSE_ERROR, NULL, "-fsdev", "local,id=x,security_model=none", NULL);        /* no path */
     expect_error(VM_PARSE_ERROR, NULL, "-device", "virtio-9p-pci,mount_tag=t", NULL);             /* no fsdev */
     expect_error(VM_PARSE_ERROR, NULL, "-device", "virtio-9p-pci,fsdev=f", NULL);                 /* no tag */
+    /* virtio-serial with its two kinds of port. */
+    assert_int_equal(parse(&c, err, "-device", "virtio-serial", "-chardev", "null,id=c0", "-device",
+                           "virtconsole,chardev=c0", "-chardev", "null,id=c1", "-device",
+                           "virtserialport,chardev=c1,name=org.x,bus=virtio-serial0.0,nr=2", NULL), VM_PARSE_OK);
+    assert_int_equal(c.n_devices, 3);
+    assert_string_equal(c.devices[0].driver, "virtio-serial-pci");
+    assert_string_equal(c.devices[1].driver, "virtconsole");
+    assert_string_equal(c.devices[2].driver, "virtserialport");
+    vm_config_free(&c);
+    expect_error(VM_PARSE_ERROR, NULL, "-device", "virtconsole", NULL);                           /* no chardev */
+    expect_error(VM_PARSE_ERROR, NULL, "-device", "virtserialport,chardev=c,bus=pci.1", NULL);
+    expect_error(VM_PARSE_ERROR, NULL, "-device", "virtserialport,chardev=c,nr=99", NULL);
+    expect_error(VM_PARSE_ERROR, NULL, "-device", "virtserialport,chardev=c,colour=red", NULL);
+    expect_error(VM_PARSE_UNSUPPORTED, NULL, "-device", "virtio-serial-pci,max_ports=4", NULL);
     snprintf(spec, sizeof(spec), "file=%s,cache=sometimes", existing_file);
     expect_error(VM_PARSE_ERROR, NULL, "-drive", spec, NULL);
     snprintf(spec, sizeof(spec), "file=%s,index=4", existing_file);
