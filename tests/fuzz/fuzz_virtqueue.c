@@ -1,8 +1,10 @@
 /* libFuzzer target: the input becomes guest RAM holding a split virtqueue (its first bytes pick
  * the queue size, ring addresses and which device consumes it), then the chains are popped raw
- * and through virtio-blk (over a small raw image) and virtio-rng. Every access must stay inside
- * RAM; a bad chain may only mark the device NEEDS_RESET.
+ * and through virtio-blk (over a small raw image), virtio-rng and virtio-serial (any of its
+ * queues: control messages or port data). Every access must stay inside RAM; a bad chain may
+ * only mark the device NEEDS_RESET.
  * Sources: src/hw/virtqueue.c src/hw/virtio_pci.c src/hw/virtio_blk.c src/hw/virtio_rng.c
+ *          src/hw/virtio_serial.c
  *          src/hw/pci.c src/mem/memory.c src/util/log.c src/block/[a-z]*.c src/util/mainloop.c src/util/fdio.c
  *          -lz -lzstd -lpthread */
 #include <stdint.h>
@@ -14,6 +16,7 @@
 
 #include "hw/virtio_blk.h"
 #include "hw/virtio_rng.h"
+#include "hw/virtio_serial.h"
 
 #define FUZZ_RAM (1u << 20)
 
@@ -89,10 +92,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(mem.ram, data, size);
     static struct virtio_blk blk;
     static struct virtio_rng rng;
+    static struct virtio_serial ser;
     struct virtio_pci *vp;
+    unsigned queue = 0;
     memset(&blk, 0, sizeof(blk));
     memset(&rng, 0, sizeof(rng));
-    if (mode & 1) {
+    if ((mode & 3) == 2) {
+        char err[128];
+        if (virtio_serial_init(&ser, &bus, 3 << 3, &mem, NULL, true, true) < 0 ||
+            virtio_serial_add_port(&ser, -1, true, NULL, NULL, err, sizeof(err)) < 0 ||
+            virtio_serial_add_port(&ser, -1, false, "fuzz", NULL, err, sizeof(err)) < 0)
+            abort();
+        vp = &ser.vp;
+        queue = data[3] % (2 * VIRTIO_SERIAL_MAX_PORTS + 2);
+        virtio_pci_modern_write(vp, 0x08, 0, 4);
+        virtio_pci_modern_write(vp, 0x0c, 6, 4);                /* multiport, emergency write */
+        virtio_pci_modern_write(vp, 0x16, queue, 2);
+    } else if (mode & 1) {
         if (virtio_rng_init(&rng, &bus, 3 << 3, &mem, NULL, true, true) < 0)
             abort();
         vp = &rng.vp;
@@ -109,7 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     virtio_pci_modern_write(vp, 0x30, (uint32_t)used, 4);
     virtio_pci_modern_write(vp, 0x1c, 1, 2);
     virtio_pci_modern_write(vp, 0x14, 0x0f, 1);                  /* DRIVER_OK: processes the queue */
-    virtio_pci_modern_write(vp, VIRTIO_PCI_NOTIFY_OFF, 0, 2);
+    virtio_pci_modern_write(vp, VIRTIO_PCI_NOTIFY_OFF + VIRTIO_PCI_NOTIFY_MULT * queue, queue, 2);
     virtio_pci_modern_write(vp, 0x14, 0, 1);
     return 0;
 }
