@@ -1316,10 +1316,17 @@ static int parse_virtio_device(struct parser *p, struct kvlist *kl, const char *
         return punsup(p, "max_ports=");
     if (kvlist_get(kl, "addr") || kvlist_get(kl, "multifunction"))
         return punsup(p, "addr=/multifunction=");
-    if (kvlist_get(kl, "vectors") || kvlist_get(kl, "ioeventfd") || kvlist_get(kl, "num-queues") ||
+    const char *vectors = kvlist_get(kl, "vectors");
+    uint64_t nvec;
+    /* The transport offers at most one vector per queue plus config (VIRTIO_MSIX_MAX, 9). */
+    if (vectors && port)
+        return perr(p, "invalid parameter 'vectors'");
+    if (vectors && parse_uint(vectors, 9, &nvec) < 0)
+        return perr(p, "invalid vectors '%s' (0 to 9 in pcvm; 0: no MSI-X)", vectors);
+    if (kvlist_get(kl, "ioeventfd") || kvlist_get(kl, "num-queues") ||
         kvlist_get(kl, "rng") || kvlist_get(kl, "max-bytes") || kvlist_get(kl, "period") ||
         kvlist_get(kl, "iothread") || kvlist_get(kl, "event_idx") || kvlist_get(kl, "packed"))
-        return punsup(p, "vectors=/ioeventfd=/num-queues=/rng=/max-bytes=/period=/iothread=/event_idx=/packed=");
+        return punsup(p, "ioeventfd=/num-queues=/rng=/max-bytes=/period=/iothread=/event_idx=/packed=");
     if (dl && strcmp(dl, "auto") && parse_bool(dl, &b) < 0)
         return perr(p, "invalid disable-legacy '%s' (on, off or auto)", dl);
     if (dm && parse_bool(dm, &b) < 0)

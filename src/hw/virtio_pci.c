@@ -572,3 +572,34 @@ int virtio_pci_init(struct virtio_pci *vp, struct pci_bus *bus, uint8_t devfn, s
     virtio_pci_reset(vp);
     return 0;
 }
+
+int virtio_pci_set_msix_vectors(struct virtio_pci *vp, unsigned n)
+{
+    if (n > VIRTIO_MSIX_MAX)
+        return -1;
+    if (!vp->msix_vectors)
+        return 0;                            /* the bus delivers no messages: INTx anyway */
+    if (n) {
+        vp->msix_vectors = (uint16_t)n;
+        pci_set_word(&vp->pci.config[VIRTIO_MSIX_CAP + 2], (uint16_t)(n - 1));
+        return 0;
+    }
+    /* No MSI-X at all: drop the capability from the list and BAR 1 (never mapped yet). */
+    vp->msix_vectors = 0;
+    memset(&vp->pci.config[VIRTIO_MSIX_CAP], 0, 12);
+    vp->pci.wmask[MSIX_CTRL_HI] = 0;
+    memset(&vp->pci.bars[1], 0, sizeof(vp->pci.bars[1]));
+    vp->pci.bars[1].handle = -1;
+    pci_set_long(&vp->pci.config[0x14], 0);                 /* BAR 1 */
+    pci_set_long(&vp->pci.wmask[0x14], 0);
+    if (vp->modern) {
+        vp->pci.config[vp->config_len ? 0x79 : 0x61] = 0;
+    } else {
+        vp->pci.config[PCI_CAP_PTR] = 0;
+        pci_set_word(&vp->pci.config[PCI_STATUS], pci_get_word(&vp->pci.config[PCI_STATUS]) & ~0x10);
+    }
+    vp->config_vector = VIRTIO_MSIX_NO_VECTOR;
+    for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+        vp->queue_vector[i] = VIRTIO_MSIX_NO_VECTOR;
+    return 0;
+}

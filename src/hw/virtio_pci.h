@@ -98,6 +98,9 @@ int virtio_pci_init(struct virtio_pci *vp, struct pci_bus *bus, uint8_t devfn, s
                     uint64_t features, unsigned nqueues, uint16_t queue_size, uint8_t *config,
                     unsigned config_len, bool legacy, bool modern, const struct virtio_device_ops *ops,
                     void *opaque);
+/* QEMU's vectors=: offer n MSI-X vectors (at most VIRTIO_MSIX_MAX; 0: no MSI-X capability,
+ * INTx only) instead of one per queue plus config. Call before the machine starts; 0 or -1. */
+int virtio_pci_set_msix_vectors(struct virtio_pci *vp, unsigned n);
 /* Device reset: status, features, queues, ISR; calls ops->reset. */
 void virtio_pci_reset(struct virtio_pci *vp);
 /* True when the driver negotiated feature bit f (a VIRTIO_F_* or device mask). */

@@ -146,6 +146,15 @@ static int add_serial_port(struct pc_virtio *v, const struct vm_device *d, struc
     return 0;
 }
 
+/* vectors=N of -device (validated by the parser): the MSI-X vectors the device offers. */
+static int set_vectors(struct virtio_pci *vp, const struct vm_device *d, char *err, size_t errlen)
+{
+    const char *vec = prop(d, "vectors");
+    if (vec && virtio_pci_set_msix_vectors(vp, (unsigned)atoi(vec)) < 0)
+        return fail(err, errlen, "pcvm: -device %s: vectors=%s is more than the device can offer", d->driver, vec);
+    return 0;
+}
+
 int pc_virtio_create(struct pc_virtio *v, const struct vm_config *cfg, const struct vm_chardevs *chardevs,
                      struct pci_bus *pci, struct phys_mem *mem, struct pcvm_log *log,
                      struct block_aio_pool *aio, char *err, size_t errlen)
@@ -170,7 +179,8 @@ int pc_virtio_create(struct pc_virtio *v, const struct vm_config *cfg, const str
         bool modern = !is_on(prop(d, "disable-modern"));
         bool legacy = !is_on(prop(d, "disable-legacy"));
         if (p9) {
-            if (add_9p(v, cfg, d, legacy, modern, pci, mem, log, err, errlen) < 0)
+            if (add_9p(v, cfg, d, legacy, modern, pci, mem, log, err, errlen) < 0 ||
+                set_vectors(&v->p9[v->n_9p - 1]->vp, d, err, errlen) < 0)
                 return -1;
             continue;
         }
@@ -185,6 +195,8 @@ int pc_virtio_create(struct pc_virtio *v, const struct vm_config *cfg, const str
             }
             snprintf(v->serial_id[v->n_serial], sizeof(v->serial_id[0]), "%s", d->id ? d->id : "");
             v->serial[v->n_serial++] = s;
+            if (set_vectors(&s->vp, d, err, errlen) < 0)
+                return -1;
             continue;
         }
         if (rng) {
@@ -197,6 +209,8 @@ int pc_virtio_create(struct pc_virtio *v, const struct vm_config *cfg, const str
                 return fail(err, errlen, "pcvm: -device virtio-rng-pci: cannot create the device");
             }
             v->rng[v->n_rng++] = s;
+            if (set_vectors(&s->vp, d, err, errlen) < 0)
+                return -1;
             continue;
         }
         const char *id = prop(d, "drive");
@@ -211,7 +225,8 @@ int pc_virtio_create(struct pc_virtio *v, const struct vm_config *cfg, const str
             return fail(err, errlen, "pcvm: -device virtio-blk-pci: drive '%s' is used twice", id);
         used[k] = true;
         if (add_blk(v, &cfg->drives[k], prop(d, "serial"), legacy, modern, pci, mem, log, aio,
-                    "-device virtio-blk-pci", err, errlen) < 0)
+                    "-device virtio-blk-pci", err, errlen) < 0 ||
+            set_vectors(&v->blk[v->n_blk - 1]->vp, d, err, errlen) < 0)
             return -1;
     }
     return 0;

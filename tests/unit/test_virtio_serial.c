@@ -37,6 +37,11 @@ static void no_irq(void *opaque, struct pci_device *dev, int pin, int level)
     (void)opaque, (void)dev, (void)pin, (void)level;
 }
 
+static void no_msi(void *opaque, uint32_t address, uint32_t data)
+{
+    (void)opaque, (void)address, (void)data;
+}
+
 static void mw(struct fx *f, uint32_t off, uint32_t v, unsigned size) { virtio_pci_modern_write(&f->s.vp, off, v, size); }
 
 static int setup(void **state)
@@ -216,11 +221,40 @@ static void test_hostile_control(void **state)
     assert_int_equal(f->port_out.len, 0);
 }
 
+/* vectors=: fewer MSI-X vectors, or none at all (the capability leaves the list, BAR 1 goes). */
+static void test_vectors(void **state)
+{
+    struct fx *f = *state;
+    struct virtio_pci *vp = &f->s.vp;
+    assert_int_equal(vp->msix_vectors, 0);      /* this bus delivers no messages: INTx only */
+    assert_int_equal(virtio_pci_set_msix_vectors(vp, 2), 0);
+    struct pci_bus bus;
+    struct virtio_serial s2;
+    memset(&bus, 0, sizeof(bus));
+    pci_bus_init(&bus, &f->mem, &f->io, no_irq, f);
+    bus.msi_send = no_msi;
+    assert_int_equal(virtio_serial_init(&s2, &bus, 5 << 3, &f->mem, &f->log, true, true), 0);
+    vp = &s2.vp;
+    assert_int_equal(vp->msix_vectors, 2 * VIRTIO_SERIAL_MAX_PORTS + 3);
+    assert_int_equal(vp->pci.config[0x79], VIRTIO_MSIX_CAP);         /* after the device cap */
+    assert_int_equal(virtio_pci_set_msix_vectors(vp, VIRTIO_MSIX_MAX + 1), -1);
+    assert_int_equal(virtio_pci_set_msix_vectors(vp, 2), 0);
+    assert_int_equal(pci_get_word(&vp->pci.config[VIRTIO_MSIX_CAP + 2]), 1);   /* table size - 1 */
+    assert_int_equal(virtio_pci_set_msix_vectors(vp, 0), 0);
+    assert_int_equal(vp->msix_vectors, 0);
+    assert_int_equal(vp->pci.config[0x79], 0);                        /* end of the list */
+    assert_int_equal(vp->pci.config[VIRTIO_MSIX_CAP], 0);
+    assert_int_equal(vp->pci.bars[1].size, 0);
+    virtio_pci_modern_write(vp, 0x10, 0, 2);                          /* config vector 0 */
+    assert_int_equal(virtio_pci_modern_read(vp, 0x10, 2), VIRTIO_MSIX_NO_VECTOR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_handshake_and_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_control, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vectors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
