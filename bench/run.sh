@@ -8,6 +8,8 @@
 #   BENCH_ONLY=disk   only the disk rows (BENCH_ONLY=nodisk: all but them)
 #   BENCH_DISK_CACHE  cache= of the disk rows' -drive (default writeback; e.g. none)
 #   BENCH_NET=0       skip the network rows (bench/net.py; BENCH_NET_RUNS, default 3)
+#   BENCH_VBLK=0      skip the virtio-blk against IDE rows (bench/virtio_blk.py; BENCH_VBLK_RUNS,
+#                     default 3 dd runs of each in one boot per emulator)
 #   BENCH_SNAPSHOT=0  skip the snapshot rows (bench/snapshot.py: -loadvm against QEMU's;
 #                     BENCH_SNAP_RUNS, default 5)
 #   BENCH_PROFILE=0   skip the profile; BENCH_PROFILE_SECS=S its limit (default 400;
@@ -98,6 +100,12 @@ python3 bench/bench.py
 if [ "${BENCH_NET:-1}" != 0 ] && [ -z "${BENCH_ONLY:-}" ]; then
   BENCH_NET_RUNS=${BENCH_NET_RUNS:-$([ "${BENCH_QUICK:-0}" = 1 ] && echo 1 || echo 3)} \
     python3 bench/net.py || say "the network benchmark failed"
+fi
+
+# virtio-blk rows (bench/virtio_blk.py): dd on an IDE and a virtio disk in one boot, pcvm and QEMU.
+if [ "${BENCH_VBLK:-1}" != 0 ] && [ -z "${BENCH_ONLY:-}" ]; then
+  BENCH_VBLK_RUNS=${BENCH_VBLK_RUNS:-$([ "${BENCH_QUICK:-0}" = 1 ] && echo 1 || echo 3)} \
+    python3 bench/virtio_blk.py || say "the virtio-blk benchmark failed"
 fi
 
 # Snapshot rows (bench/snapshot.py): -loadvm restore time against QEMU's on the same guest.
