@@ -1,5 +1,5 @@
 #!/bin/bash
-# JIT checks (make check-cpu), about 20 s:
+# JIT checks (make check-cpu), about 2 minutes (1 min 51 s at load 7, most of it the jit=off Linux boot):
 #  1. every form of the conformance harness, PER cases each, run by the interpreter and by
 #     the JIT (every trace compiled at its first run), compared (pcvm_run --jit-vs-interp);
 #  2. random instruction streams (moves, ALU, TEST, LEA, loads/stores, MOVZX/MOVSX, ALU with
