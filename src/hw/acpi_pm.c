@@ -105,7 +105,9 @@ static void pm1_cnt_write(struct acpi_pm *s, uint16_t v)
         unsigned typ = (v >> ACPI_PM1_CNT_SLP_TYP_SHIFT) & 7;
         if (typ == 0 && s->power_off)
             s->power_off(s->opaque);
-        /* Other sleep states are not supported: the write only stores SLP_TYP. */
+        else if (typ == ACPI_PM_SLP_TYP_S3 && s->suspend)
+            s->suspend(s->opaque);
+        /* Other sleep states (S4 ...) are not supported: the write only stores SLP_TYP. */
     }
     s->pm1_cnt = v & (uint16_t)~ACPI_PM1_CNT_SLP_EN;
 }
@@ -264,6 +266,22 @@ void acpi_pm_power_button(struct acpi_pm *s)
 {
     s->pm1_sts |= ACPI_PM1_PWRBTN;
     sci_update(s);
+}
+
+void acpi_pm_set_suspend(struct acpi_pm *s, void (*suspend)(void *opaque))
+{
+    s->suspend = suspend;
+}
+
+void acpi_pm_woken(struct acpi_pm *s, uint16_t why)
+{
+    s->pm1_sts |= (uint16_t)(ACPI_PM1_WAK | (why & (ACPI_PM1_RTC | ACPI_PM1_PWRBTN)));
+    sci_update(s);
+}
+
+bool acpi_pm_rtc_wake_enabled(const struct acpi_pm *s)
+{
+    return (s->pm1_en & ACPI_PM1_RTC) != 0;
 }
 
 void acpi_pm_raise_gpe(struct acpi_pm *s, unsigned n)

@@ -4,7 +4,8 @@
  * (PMREGMISC) bit 0 is set:
  *   +0x00 PM1a_STS  +0x02 PM1a_EN  +0x04 PM1a_CNT  +0x08 PM_TMR (24-bit, 3.579545 MHz)
  *   +0x0C GPE0_STS  +0x0E GPE0_EN  (the FADT's GPE0 block, 4 bytes)  +0x28 GLBCTL (storage)
- * SLP_EN with SLP_TYP 0 (the DSDT's \_S5) powers off through the board's callback.  The SCI
+ * SLP_EN with SLP_TYP 0 (the DSDT's \_S5) powers off through the board's callback, SLP_TYP 1
+ * (\_S3, QEMU's value) suspends to RAM through another (acpi_pm_set_suspend).  The SCI
  * is a level on the line the board gives (IRQ 9).  The APM ports 0xB2/0xB3 accept the FADT's
  * ACPI_ENABLE (0xF1) / ACPI_DISABLE (0xF0) commands, which set or clear SCI_EN; SMIs are not
  * generated (config 0x5B bit 1 reads as set, so SeaBIOS skips its SMM setup as on QEMU with
@@ -32,6 +33,7 @@
 #define ACPI_PM_SMI_CMD 0xb2
 #define ACPI_PM_ACPI_ENABLE 0xf1
 #define ACPI_PM_ACPI_DISABLE 0xf0
+#define ACPI_PM_SLP_TYP_S3 1         /* the DSDT's \_S3 */
 
 /* PM1 status/enable bits. */
 enum {
@@ -57,6 +59,7 @@ struct acpi_pm {
     struct vclock *clock;
     const struct irq_line *sci;
     void (*power_off)(void *opaque);
+    void (*suspend)(void *opaque);   /* S3 entry; NULL: SLP_TYP 1 does nothing */
     void *opaque;
 };
 
@@ -68,6 +71,12 @@ int acpi_pm_init(struct acpi_pm *s, struct pci_bus *bus, struct io_bus *io, stru
 void acpi_pm_reset(struct acpi_pm *s);
 /* The power button was pressed (system_powerdown): PWRBTN_STS and an SCI if enabled. */
 void acpi_pm_power_button(struct acpi_pm *s);
+/* suspend(opaque) runs on S3 entry (SLP_EN with SLP_TYP 1); same opaque as power_off. */
+void acpi_pm_set_suspend(struct acpi_pm *s, void (*suspend)(void *opaque));
+/* After the wake-up reset: WAK_STS, and why (ACPI_PM1_RTC or ACPI_PM1_PWRBTN) as QEMU sets it. */
+void acpi_pm_woken(struct acpi_pm *s, uint16_t why);
+/* PM1_EN.RTC_EN: the RTC alarm may wake the machine from S3. */
+bool acpi_pm_rtc_wake_enabled(const struct acpi_pm *s);
 /* Raise GPE0 status bit n (0-15), e.g. for hotplug later. */
 void acpi_pm_raise_gpe(struct acpi_pm *s, unsigned n);
 /* Current 24-bit PM timer value. */

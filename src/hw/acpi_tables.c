@@ -500,16 +500,20 @@ static void build_dsdt_aml(struct buf *aml, const struct acpi_config *cfg)
     aml_device(&sb, "PWRB", &pwrb);
     aml_scope(aml, "\\_SB", &sb);
 
-    /* \_S5: SLP_TYPa, SLP_TYPb, reserved, reserved. */
-    struct buf s5 = {0};
-    put8(&s5, 4);
-    for (int i = 0; i < 4; i++)
-        aml_int(&s5, 0);
-    put8(aml, AML_NAME);
-    aml_name(aml, "\\_S5");
-    aml_pkg(aml, pkg_op, 1, &s5);
-    aml->oom |= s5.oom;
-    buf_free(&s5);
+    /* \_S3 (suspend to RAM, SLP_TYP 1 as on QEMU's PIIX4) and \_S5 (soft off, 0): SLP_TYPa,
+     * SLP_TYPb, reserved, reserved. */
+    static const struct { const char *name; int typ; } states[] = { { "\\_S3", 1 }, { "\\_S5", 0 } };
+    for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++) {
+        struct buf sx = {0};
+        put8(&sx, 4);
+        for (int i = 0; i < 4; i++)
+            aml_int(&sx, i < 2 ? states[k].typ : 0);
+        put8(aml, AML_NAME);
+        aml_name(aml, states[k].name);
+        aml_pkg(aml, pkg_op, 1, &sx);
+        aml->oom |= sx.oom;
+        buf_free(&sx);
+    }
 }
 
 /* ---- Tables ---- */

@@ -153,6 +153,17 @@ int i440fx_init(struct i440fx *s, struct pci_bus *bus, struct phys_mem *mem, uin
     return 0;
 }
 
+void i440fx_get_pam(const struct i440fx *s, uint8_t pam[I440FX_PAM_BYTES])
+{
+    memcpy(pam, &s->dev.config[I440FX_PAM0], I440FX_PAM_BYTES);
+}
+
+void i440fx_set_pam(struct i440fx *s, const uint8_t pam[I440FX_PAM_BYTES])
+{
+    memcpy(&s->dev.config[I440FX_PAM0], pam, I440FX_PAM_BYTES);
+    pam_update(s, false);
+}
+
 void i440fx_shadow_ram(struct i440fx *s, bool writable)
 {
     uint8_t v = writable ? 0x33 : 0x11;

@@ -55,6 +55,11 @@ void i440fx_reset(struct i440fx *s);
 /* Shadow the whole window as RAM (writable or read-only), as firmware does; for direct boot
  * so that tables written to 0xE0000-0xFFFFF land in RAM. */
 void i440fx_shadow_ram(struct i440fx *s, bool writable);
+/* The seven PAM registers (0x59-0x5F): read them, or set them and remap (the S3 wake-up keeps
+ * the shadowed BIOS across its reset, as QEMU's reset does, so SeaBIOS takes its resume path). */
+#define I440FX_PAM_BYTES 7
+void i440fx_get_pam(const struct i440fx *s, uint8_t pam[I440FX_PAM_BYTES]);
+void i440fx_set_pam(struct i440fx *s, const uint8_t pam[I440FX_PAM_BYTES]);
 /* Physical base and size of PAM region r. */
 void i440fx_pam_region(int r, uint32_t *base, uint32_t *size);
 

@@ -252,8 +252,11 @@ static void update_cb(void *opaque)
         s->cmos[REG_C] |= C_UF;
         if (alarm_field_matches(s->cmos[REG_SEC_ALARM], fmt(s, c.sec)) &&
             alarm_field_matches(s->cmos[REG_MIN_ALARM], fmt(s, c.min)) &&
-            alarm_field_matches(s->cmos[REG_HOUR_ALARM], fmt_hour(s, c.hour)))
+            alarm_field_matches(s->cmos[REG_HOUR_ALARM], fmt_hour(s, c.hour))) {
             s->cmos[REG_C] |= C_AF;
+            if ((s->cmos[REG_B] & B_AIE) && s->alarm_hook)
+                s->alarm_hook(s->alarm_opaque);   /* may wake the machine from S3 */
+        }
         irq_update(s);
     }
     update_arm(s);
@@ -421,6 +424,12 @@ void rtc_init(struct rtc *s, struct io_bus *io, struct vclock *clock, struct irq
 }
 
 /* ---- board helpers ---- */
+
+void rtc_set_alarm_hook(struct rtc *s, void (*hook)(void *opaque), void *opaque)
+{
+    s->alarm_hook = hook;
+    s->alarm_opaque = opaque;
+}
 
 void rtc_cmos_set(struct rtc *s, unsigned idx, uint8_t val)
 {

@@ -35,6 +35,8 @@ struct rtc {
     struct vtimer update_timer;
     struct irq_line irq;
     struct pcvm_log *log;        /* may be NULL */
+    void (*alarm_hook)(void *opaque);   /* an alarm interrupt (AF with AIE) happened */
+    void *alarm_opaque;
 };
 
 /* Claim ports 0x70-0x71; the clock shows start_sec (see above); irq is IRQ8. */
@@ -45,6 +47,8 @@ void rtc_reset(struct rtc *s);
 /* Parse an -rtc base= value ("utc", "localtime", "2006-06-17T16:01:21", "2006-06-17") into guest
  * seconds, given the host's realtime clock in ns. Returns 0, or -1 for a malformed value. */
 int rtc_parse_base(const char *spec, int64_t host_realtime_ns, int64_t *start_sec);
+/* hook(opaque) runs whenever the alarm sets AF while AIE is on (S3 wake-up). */
+void rtc_set_alarm_hook(struct rtc *s, void (*hook)(void *opaque), void *opaque);
 /* Set a CMOS byte (idx 0-127) for the firmware, e.g. the memory size and boot order. */
 void rtc_cmos_set(struct rtc *s, unsigned idx, uint8_t val);
 /* Read a CMOS byte as stored (no clock side effects). */

@@ -15,6 +15,7 @@
 #include "hw/acpi_tables.h"
 #include "hw/mptable.h"
 #include "machine/pc_gdb.h"
+#include "machine/pc_sleep.h"
 #include "machine/snapshot.h"
 #include "ui/display_monitor.h"
 #include "ui/display_setup.h"
@@ -768,6 +769,8 @@ static const struct vmstate_desc pc_clock_vmstate = { .name = "vclock", .version
 static int pc_do_reset(struct pc *pc)
 {
     pc->reset_pending = false;
+    if (pc->waking && pc_sleep_resume(pc))   /* S3 wake-up: RAM and the shadowed BIOS stay */
+        return 0;
     bool by_host = pc->reset_by_host;
     pc->reset_by_host = false;
     if (pc->cfg->no_reboot && !by_host) {
@@ -1120,6 +1123,7 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
             display_add_console(&pc->display, chardev_underlying(chardevs->serial[i]));
 
     pc_monitors_create(pc);
+    pc_sleep_init(pc);
     if (display_monitor_register(&pc->display, &pc->monreg) < 0)
         return fail(err, errlen, "pcvm: too many monitor command tables");
 

@@ -124,6 +124,8 @@ struct pc {
 
     bool reset_pending;
     bool powered_off;
+    bool suspended, waking;        /* S3 (pc_sleep.c): CPUs stopped; the wake-up reset pending */
+    uint16_t wake_why;             /* ACPI_PM1_RTC, ACPI_PM1_PWRBTN or 0 (system_wakeup) */
 
     struct gdbstub *gdb;           /* -gdb / -s / monitor gdbserver (NULL: none) */
     struct chardev *gdb_chr;       /* its connection when opened by gdbserver (owned) */

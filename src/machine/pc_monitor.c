@@ -9,6 +9,7 @@
 
 #include "machine/pc.h"
 #include "machine/pc_monitor.h"
+#include "machine/pc_sleep.h"
 #include "machine/snapshot.h"
 #include "monitor/qmp.h"
 
@@ -70,6 +71,8 @@ void pc_guest_panicked(void *opaque, unsigned events)
 static const char *mon_status(void *opaque)
 {
     struct pc *pc = opaque;
+    if (pc->suspended)
+        return "paused (suspended)";
     if (!pc->rl.paused)
         return "running";
     if (!pc->run_state || !strcmp(pc->run_state, "paused"))
@@ -101,6 +104,8 @@ static void mon_powerdown(void *opaque)
 {
     struct pc *pc = opaque;
     pc_event(pc, "POWERDOWN", NULL);
+    if (pc_sleep_power_button(pc))   /* suspended: the button wakes the machine */
+        return;
     acpi_pm_power_button(&pc->pm);
 }
 

@@ -26,6 +26,7 @@ struct pmfix {
     struct irq_line sci;
     int sci_level;
     int power_offs;
+    int suspends;
 };
 
 static void on_sci(void *opaque, int n, int level)
@@ -39,6 +40,12 @@ static void on_power_off(void *opaque)
 {
     struct pmfix *f = opaque;
     f->power_offs++;
+}
+
+static void on_suspend(void *opaque)
+{
+    struct pmfix *f = opaque;
+    f->suspends++;
 }
 
 static int pm_setup(void **state)
@@ -165,6 +172,22 @@ static void pm_s5_power_off_and_power_button(void **state)
     /* Byte writes, as some guests do: high byte 0x20 = SLP_EN, SLP_TYP 0. */
     io_write(&f->io, 0xb005, 0x20, 1);
     assert_int_equal(f->power_offs, 2);
+    /* With the board's S3 callback, SLP_TYP 1 (\_S3) suspends; SLP_TYP 5 still does nothing. */
+    acpi_pm_set_suspend(&f->pm, on_suspend);
+    io_write(&f->io, 0xb004, 5u << 10 | ACPI_PM1_CNT_SLP_EN | 1, 2);
+    assert_int_equal(f->suspends, 0);
+    io_write(&f->io, 0xb004, 1u << 10 | ACPI_PM1_CNT_SLP_EN | 1, 2);
+    assert_int_equal(f->suspends, 1);
+    assert_int_equal(f->power_offs, 2);
+    /* The wake-up: RTC_EN tells whether the alarm may wake; WAK_STS and RTC_STS are set. */
+    assert_false(acpi_pm_rtc_wake_enabled(&f->pm));
+    io_write(&f->io, 0xb002, ACPI_PM1_RTC, 2);
+    assert_true(acpi_pm_rtc_wake_enabled(&f->pm));
+    io_write(&f->io, 0xb000, 0xffff, 2);
+    acpi_pm_woken(&f->pm, ACPI_PM1_RTC);
+    assert_int_equal(io_read(&f->io, 0xb000, 2) & (ACPI_PM1_WAK | ACPI_PM1_RTC | ACPI_PM1_PWRBTN),
+                     ACPI_PM1_WAK | ACPI_PM1_RTC);
+    assert_int_equal(f->sci_level, 1);   /* RTC_STS with RTC_EN */
 }
 
 /* ---- Tables, read back independently ---- */
@@ -351,6 +374,12 @@ static void verify_tables_in_memory(struct phys_mem *m, uint32_t rsdp_addr, unsi
     bool found = false;
     for (uint32_t i = 36; i + sizeof(s5) <= dlen; i++)
         found |= memcmp(d + i, s5, sizeof(s5)) == 0;
+    assert_true(found);
+    /* ...and \_S3 = Package(4){1,1,0,0}: suspend to RAM with QEMU's SLP_TYP 1. */
+    static const uint8_t s3[] = { 0x08, 0x5c, '_', 'S', '3', '_', 0x12, 0x06, 0x04, 1, 1, 0, 0 };
+    found = false;
+    for (uint32_t i = 36; i + sizeof(s3) <= dlen; i++)
+        found |= memcmp(d + i, s3, sizeof(s3)) == 0;
     assert_true(found);
     char *text = iasl_decompile(d, dlen);
     if (text) {

@@ -30,7 +30,7 @@ bash "$here/build-float-prog.sh" "$out" >/dev/null
 . "$root/tests/lib/host-ia32.sh"
 
 # /test.sh inside the guest.
-# Then both at once: the kernel switches x87/SSE state between them (with XSAVE,
+# Then both at once (and after a suspend to RAM, below): the kernel switches x87/SSE state between them (with XSAVE,
 # the default max model has it, by XSAVEOPT/XRSTOR), and each output must be the one it gave
 # alone.
 cat > "$out/guest-float-test.sh" <<'EOF'
@@ -49,6 +49,12 @@ wait
 for v in x87 sse2; do
     if cmp -s /tmp/$v.alone /tmp/$v.both; then echo "FLOAT-PARALLEL $v same"; else echo "FLOAT-PARALLEL $v differs"; fi
 done
+# Suspend to RAM and back by the RTC alarm (pcvm resumes at the FACS waking vector), then the
+# x87 program once more: its output must not change.
+echo +15 > /sys/class/rtc/rtc0/wakealarm && echo mem > /sys/power/state
+echo "S3-STATUS $?"
+/float-prog-x87 > /tmp/x87.after
+if cmp -s /tmp/x87.alone /tmp/x87.after; then echo "FLOAT-AFTER-S3 same"; else echo "FLOAT-AFTER-S3 differs"; fi
 EOF
 base=$out/guest-float-base.cpio.gz
 initrd=$out/guest-float.cpio.gz
@@ -64,7 +70,7 @@ log=$out/guest-float.log
 start=$(date +%s)
 status=0
 timeout "${TIMEOUT:-900}" "$pcvm" -cpu "$cpu" -m 256 -kernel "$kernel" -initrd "$initrd" \
-    -append console=ttyS0 -nographic < /dev/null > "$log" 2>&1 || status=$?
+    -append "console=ttyS0 no_console_suspend" -nographic < /dev/null > "$log" 2>&1 || status=$?
 elapsed=$(( $(date +%s) - start ))
 tr -d '\r' < "$log" > "$log.txt"
 
@@ -91,6 +97,18 @@ if [ "$same" -ne 2 ]; then
     fail=1
 else
     echo "PASS float-prog x87 and sse2 at once: both outputs equal their lone runs ($(sed -n 's/^FPU-INFO //p' "$log.txt" | grep -o 'Enabled xstate.*\|using .* format.*' | tr '\n' ' '))"
+fi
+# Suspend to RAM: entered, resumed, and the program still right afterwards.
+s3_missing=""
+for line in "ACPI: PM: Preparing to enter system sleep state S3" "ACPI: PM: Low-level resume complete" \
+            "PM: suspend exit" "S3-STATUS 0" "FLOAT-AFTER-S3 same"; do
+    grep -qF "$line" "$log.txt" || s3_missing="$s3_missing \"$line\""
+done
+if [ -n "$s3_missing" ]; then
+    echo "FAIL suspend to RAM (S3) and back: the console lacks$s3_missing"
+    fail=1
+else
+    echo "PASS suspend to RAM (S3) and back by the RTC alarm; float-prog-x87 unchanged afterwards"
 fi
 # The max model has XSAVE: Linux must have turned it on (x87 and SSE state, 576 bytes).
 if [ "$cpu" = max ] && ! grep -q "^FPU-INFO .*Enabled xstate features 0x3, context size is 576 bytes" "$log.txt"; then
