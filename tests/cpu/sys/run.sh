@@ -55,9 +55,29 @@ for src in "$here"/*.asm; do
         failed=$((failed + 1))
     fi
 done
-# The S3 image again, driven over QMP (system_wakeup, SUSPEND/WAKEUP, "suspended").
+# The S3 image again, driven over QMP (system_wakeup, SUSPEND/WAKEUP, "suspended"), and booted
+# through SeaBIOS and GRUB from a CD, so the wake-up goes through SeaBIOS's resume path.
 if [ "$emu" = pcvm ]; then
     if python3 "$here/s3_qmp.py" "${cmd[0]}"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+    if command -v grub-mkrescue >/dev/null && command -v xorriso >/dev/null; then
+        iso=$out/s3-cd
+        rm -rf "$iso" && mkdir -p "$iso/boot/grub" && cp "$out/s3.bin" "$iso/boot/s3.bin"
+        printf '%s\n' 'set timeout=0' 'multiboot /boot/s3.bin' 'boot' > "$iso/boot/grub/grub.cfg"
+        log=$(grub-mkrescue -o "$out/s3.iso" "$iso" 2>&1 && timeout 120 "${cmd[@]}" -display none -m 64 \
+              -no-reboot -cdrom "$out/s3.iso" -boot d -debugcon stdio \
+              -device isa-debug-exit,iobase=0xf4,iosize=1 2>&1)
+        rc=$?
+        if [ $rc -eq 1 ] && printf '%s\n' "$log" | grep -q '^PASS$'; then
+            echo "PASS s3 through SeaBIOS (GRUB CD): resumed by SeaBIOS at the waking vector"
+            passed=$((passed + 1))
+        else
+            echo "FAIL s3 through SeaBIOS (exit $rc): $(printf '%s\n' "$log" | tail -3 | tr '\n' ' ')"
+            failed=$((failed + 1))
+        fi
+    else
+        echo "FAIL s3 through SeaBIOS: grub-mkrescue and xorriso (grub-pc-bin, xorriso, mtools) are needed"
+        failed=$((failed + 1))
+    fi
 fi
 echo "sys bare-metal tests ($emu): $passed passed, $failed failed"
 [ $failed -eq 0 ]
