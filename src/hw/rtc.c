@@ -248,14 +248,25 @@ static void update_cb(void *opaque)
 {
     struct rtc *s = opaque;
     if (clock_running(s)) {
-        struct civil c = civil_from_seconds(rtc_get_seconds(s));
+        int64_t now_sec = rtc_get_seconds(s);
+        /* Every second since the last update counts for the alarm: after a host stall the
+         * virtual clock catches up by up to a few seconds at once, and the second the alarm
+         * names must not be skipped (a skipped wake-up alarm leaves an S3 guest asleep). */
+        int64_t from = s->alarm_seen_sec + 1;
+        if (!s->alarm_seen_sec || from > now_sec || now_sec - from > 4)
+            from = now_sec;
+        s->alarm_seen_sec = now_sec;
         s->cmos[REG_C] |= C_UF;
-        if (alarm_field_matches(s->cmos[REG_SEC_ALARM], fmt(s, c.sec)) &&
-            alarm_field_matches(s->cmos[REG_MIN_ALARM], fmt(s, c.min)) &&
-            alarm_field_matches(s->cmos[REG_HOUR_ALARM], fmt_hour(s, c.hour))) {
-            s->cmos[REG_C] |= C_AF;
-            if ((s->cmos[REG_B] & B_AIE) && s->alarm_hook)
-                s->alarm_hook(s->alarm_opaque);   /* may wake the machine from S3 */
+        for (int64_t t = from; t <= now_sec; t++) {
+            struct civil c = civil_from_seconds(t);
+            if (alarm_field_matches(s->cmos[REG_SEC_ALARM], fmt(s, c.sec)) &&
+                alarm_field_matches(s->cmos[REG_MIN_ALARM], fmt(s, c.min)) &&
+                alarm_field_matches(s->cmos[REG_HOUR_ALARM], fmt_hour(s, c.hour))) {
+                s->cmos[REG_C] |= C_AF;
+                if ((s->cmos[REG_B] & B_AIE) && s->alarm_hook)
+                    s->alarm_hook(s->alarm_opaque);   /* may wake the machine from S3 */
+                break;
+            }
         }
         irq_update(s);
     }

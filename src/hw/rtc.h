@@ -35,6 +35,7 @@ struct rtc {
     struct vtimer update_timer;
     struct irq_line irq;
     struct pcvm_log *log;        /* may be NULL */
+    int64_t alarm_seen_sec;      /* last second the update cycle checked for the alarm */
     void (*alarm_hook)(void *opaque);   /* an alarm interrupt (AF with AIE) happened */
     void *alarm_opaque;
 };
