@@ -125,7 +125,7 @@ static inline void stbe32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 24); p
 
 static bool link_up(const struct e1000 *s)
 {
-    return !s->port.link_down && !(s->port.peer && s->port.peer->link_down);
+    return net_port_link_up(&s->port);
 }
 
 /* ---- interrupts ---- */

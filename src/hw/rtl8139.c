@@ -135,7 +135,7 @@ static uint64_t r64(const struct rtl8139 *s, unsigned off) { return (uint64_t)r3
 
 static bool link_up(const struct rtl8139 *s)
 {
-    return !s->port.link_down && !(s->port.peer && s->port.peer->link_down);
+    return net_port_link_up(&s->port);
 }
 
 static uint32_t tcr_hwver(const struct rtl8139 *s) { return s->cplus ? TCR_HWVER_CPLUS : TCR_HWVER_CLASSIC; }

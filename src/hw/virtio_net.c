@@ -198,7 +198,7 @@ static void flush_tx(struct virtio_net *s)
 
 static bool link_is_up(const struct virtio_net *s)
 {
-    return !s->port.link_down && !(s->port.peer && s->port.peer->link_down);
+    return net_port_link_up(&s->port);
 }
 
 static bool net_can_receive(void *opaque)

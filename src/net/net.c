@@ -101,6 +101,11 @@ void net_port_cleanup(struct net_port *p)
     p->peer = NULL;
 }
 
+bool net_port_link_up(const struct net_port *p)
+{
+    return !p->link_down && !(p->peer && p->peer->link_down);
+}
+
 void net_port_set_link(struct net_port *p, bool up)
 {
     p->link_down = !up;

@@ -58,6 +58,8 @@ void net_port_send(struct net_port *p, const uint8_t *buf, size_t len);
 void net_port_flush(struct net_port *p);
 /* Free the frames queued for p and unlink it. */
 void net_port_cleanup(struct net_port *p);
+/* True when the wire p is on is up: neither p nor its peer has its link set down. */
+bool net_port_link_up(const struct net_port *p);
 /* set_link: change p's link state (and its peer's view of it); tells both ports. */
 void net_port_set_link(struct net_port *p, bool up);
 
