@@ -175,7 +175,10 @@ struct cpu {
     /* -accel tcg,thread=multi: other vCPUs run on other host threads at the same time, so
      * LOCKed read-modify-writes use host atomics (lk: the operand being updated). */
     bool parallel;
-    struct { uint8_t *host; uint32_t old; } lk;
+    /* exclusive: every other vCPU is stopped (LOCKed accesses are plain ones); want_exclusive:
+     * a LOCKed operand was not plain RAM in one page, cpu_run returned CPU_EXIT_REQUEST
+     * without running the instruction, which must run again with the others stopped. */
+    struct { uint8_t *host; uint32_t old; bool exclusive, want_exclusive; } lk;
     /* Armed by cpu_sleep_begin() until cpu_sleep() returns: cpu_request() bumps wake_seq and
      * wakes the vCPU's thread. */
     uint32_t sleeping, wake_seq;

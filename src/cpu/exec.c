@@ -270,6 +270,7 @@ static void trace_decode(struct cpu *cpu, struct trace *t, const uint8_t *host, 
     t->paddr = paddr;
     t->mode = mode;
     t->page[0] = t->page[1] = paddr >> 12;
+    phys_code_cpu_set(cpu->mem, paddr >> 12, (unsigned)cpu->index, true);   /* before reading it */
     for (;;) {
         struct insn *i = &t->insns[n];
         uint32_t lin = cs_base + eip + off;
@@ -281,6 +282,10 @@ static void trace_decode(struct cpu *cpu, struct trace *t, const uint8_t *host, 
             if (n > 0)
                 break;
             avail = fetch_bytes(cpu, host, paddr, lin, buf, true, &p2);
+            if (!(phys_code_cpus(cpu->mem, p2 >> 12) & (1u << (cpu->index & 31)))) {
+                phys_code_cpu_set(cpu->mem, p2 >> 12, (unsigned)cpu->index, true);
+                avail = fetch_bytes(cpu, host, paddr, lin, buf, true, &p2);   /* now seen by writers */
+            }
             len = decode_insn(cpu, buf, avail, code32, i);
             t->page[1] = p2 >> 12;
         }

@@ -60,19 +60,34 @@ static inline __attribute__((always_inline)) void mem_set(struct cpu *cpu, int s
         cpu_write32(cpu, seg, off, v);
 }
 
+/* A LOCKed operand no host atomic covers (MMIO, a page holding code, a page split, a watched
+ * or misaligned-with-AC access): leave cpu_run without running the instruction (no fault is
+ * pending, EIP stays on it); the vCPU's thread runs it again with every other vCPU stopped
+ * (cpu->lk.exclusive), as plain accesses.  Called after the operand's write checks. */
+static __attribute__((noreturn, noinline)) void locked_need_exclusive(struct cpu *cpu)
+{
+    cpu->lk.want_exclusive = true;
+    cpu_request(cpu, CPU_REQ_EXIT, 1);
+    cpu->sys.pending_vector = -1;
+    longjmp(cpu->fault_env, 1);
+}
+
 /* LOCKed read-modify-write with other vCPUs on other threads (cpu->parallel): the load
  * remembers the operand's host address and value, the store is a host compare-and-swap that,
  * when another vCPU changed the operand in between, restarts the instruction (no fault is
  * pending, so cpu_run just runs it again).  An operand that is not plain writable RAM inside
- * one page (MMIO, a page holding code, a page split) is updated without the guarantee. */
+ * one page takes locked_need_exclusive. */
 static __attribute__((noinline)) uint32_t locked_load(struct cpu *cpu, int sz, int seg, uint32_t off)
 {
     unsigned size = 1u << sz;
+    cpu->lk.host = NULL;
+    if (cpu->lk.exclusive)
+        return mem_get(cpu, sz, seg, off);
     cpu_check_write(cpu, seg, off, size);
     uint8_t *p = mmu_fast(cpu, cpu->seg[seg].base + off, size, cpu->sys.wr_kind);
-    cpu->lk.host = p;
     if (!p)
-        return mem_get(cpu, sz, seg, off);
+        locked_need_exclusive(cpu);
+    cpu->lk.host = p;
     uint32_t v = sz == SZ8 ? __atomic_load_n(p, __ATOMIC_SEQ_CST)
                : sz == SZ16 ? __atomic_load_n((uint16_t *)p, __ATOMIC_SEQ_CST)
                             : __atomic_load_n((uint32_t *)p, __ATOMIC_SEQ_CST);
@@ -1458,21 +1473,21 @@ static struct insn *h_cmpxchg(struct cpu *cpu, struct insn *i)
 static struct insn *h_cmpxchg8b(struct cpu *cpu, struct insn *i)
 {
     uint32_t off = ea(cpu, i);
-    if ((i->pfx & P_LOCK) && cpu->parallel) {
+    if ((i->pfx & P_LOCK) && cpu->parallel && !cpu->lk.exclusive) {
         cpu_check_write(cpu, i->seg, off, 8);
         uint64_t *p = (uint64_t *)mmu_fast(cpu, cpu->seg[i->seg].base + off, 8, cpu->sys.wr_kind);
-        if (p) {
-            uint64_t m = ((uint64_t)cpu->regs[R_EDX] << 32) | cpu->regs[R_EAX];
-            uint64_t nv = ((uint64_t)cpu->regs[R_ECX] << 32) | cpu->regs[R_EBX];
-            if (__atomic_compare_exchange_n(p, &m, nv, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
-                flags_set_arith(cpu, FLAG_ZF, FLAG_ZF);
-            } else {
-                cpu->regs[R_EAX] = (uint32_t)m;
-                cpu->regs[R_EDX] = (uint32_t)(m >> 32);
-                flags_set_arith(cpu, 0, FLAG_ZF);
-            }
-            return next(cpu, i);
+        if (!p)
+            locked_need_exclusive(cpu);
+        uint64_t m = ((uint64_t)cpu->regs[R_EDX] << 32) | cpu->regs[R_EAX];
+        uint64_t nv = ((uint64_t)cpu->regs[R_ECX] << 32) | cpu->regs[R_EBX];
+        if (__atomic_compare_exchange_n(p, &m, nv, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+            flags_set_arith(cpu, FLAG_ZF, FLAG_ZF);
+        } else {
+            cpu->regs[R_EAX] = (uint32_t)m;
+            cpu->regs[R_EDX] = (uint32_t)(m >> 32);
+            flags_set_arith(cpu, 0, FLAG_ZF);
         }
+        return next(cpu, i);
     }
     uint64_t m = cpu_read64(cpu, i->seg, off);
     uint64_t cmp = ((uint64_t)cpu->regs[R_EDX] << 32) | cpu->regs[R_EAX];
@@ -2538,6 +2553,9 @@ bool exec_insn_ends_trace(const struct insn *i)
 void exec_insn_form(const struct insn *i, struct insn_form *f)
 {
     memset(f, 0, sizeof(*f));
+    /* LOCKed forms stay in their handlers (host atomics with other vCPU threads). */
+    if (i->pfx & P_LOCK)
+        return;
     insn_fn fn = i->fn;
     bool op32 = i->pfx & P_OP32, a32 = i->pfx & P_A32;
     static const insn_fn loadx[4] = { h_movzx_r32_m8, h_movzx_r32_m16, h_movsx_r32_m8, h_movsx_r32_m16 };

@@ -233,8 +233,11 @@ static void pc_code_written(void *opaque, uint32_t paddr, unsigned len)
             cpu_code_written(pc->cpus[i], paddr, len);
             continue;
         }
+        /* Only vCPUs that may hold traces of the page: a page that once held code and now
+         * holds data (freed init memory) would otherwise wake every vCPU on each write. */
         for (uint32_t pg = paddr >> 12; pg <= (paddr + len - 1) >> 12; pg++)
-            runloop_queue_invalidate(&pc->rl, pc->cpus[i], pg << 12, false);
+            if (phys_code_cpus(&pc->mem, pg) & (1u << (i & 31)))
+                runloop_queue_invalidate(&pc->rl, pc->cpus[i], pg << 12, false);
     }
 }
 
@@ -1136,7 +1139,10 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
     pc->rl.after_slice = pc_after_slice;
     pc->rl.opaque = pc;
     pc->rl.icount_sleep = cfg->icount.sleep;
-    if (cfg->tcg_thread == VM_TCG_THREAD_MULTI) {
+    /* One host thread per vCPU by default, as QEMU's TCG on an x86 host; -icount implies single. */
+    bool threads = cfg->tcg_thread == VM_TCG_THREAD_MULTI ||
+                   (cfg->tcg_thread == VM_TCG_THREAD_DEFAULT && !cfg->icount.enabled);
+    if (threads) {
         if (cfg->icount.enabled)
             return fail(err, errlen, "pcvm: -accel tcg,thread=multi: No MTTCG when icount is enabled");
         if (pc->ncpus > 1) {

@@ -330,11 +330,19 @@ static json_t *q_query_cpus_fast(json_t *args, void *opaque, struct qmp_error *e
     for (unsigned i = 0; i < pc->ncpus; i++) {
         char path[64];
         snprintf(path, sizeof(path), "/machine/unattached/device[%u]", i);
-        /* One host thread runs every vCPU: each reports pcvm's own id. */
-        json_array_append_new(list, json_pack("{s:i,s:s,s:i,s:{s:i,s:i,s:i},s:s}", "cpu-index",
-                                              (int)i, "qom-path", path, "thread-id",
-                                              (int)getpid(), "props", "core-id", 0, "thread-id",
-                                              0, "socket-id", (int)i, "target", "i386"));
+        /* The vCPU's host thread (pcvm's pid when one thread runs them all); its place in
+         * the -smp topology as QEMU 7.2 reports it (die-id only with dies > 1). */
+        const struct vm_smp *t = &pc->cfg->smp;
+        unsigned threads = t->threads ? t->threads : 1, cores = t->cores ? t->cores : 1;
+        unsigned dies = t->dies ? t->dies : 1;
+        json_t *props = json_pack("{s:i,s:i}", "core-id", (int)(i / threads % cores), "thread-id",
+                                  (int)(i % threads));
+        if (dies > 1)
+            json_object_set_new(props, "die-id", json_integer(i / (threads * cores) % dies));
+        json_object_set_new(props, "socket-id", json_integer(i / (threads * cores * dies)));
+        json_array_append_new(list, json_pack("{s:i,s:s,s:i,s:o,s:s}", "cpu-index", (int)i, "qom-path",
+                                              path, "thread-id", runloop_cpu_thread_id(&pc->rl, i),
+                                              "props", props, "target", "i386"));
     }
     return list;
 }

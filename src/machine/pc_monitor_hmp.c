@@ -451,7 +451,7 @@ static void info_cpus(struct monitor *mon, const char *args, void *opaque)
     for (unsigned i = 0; i < pc->ncpus; i++) {
         struct cpu *c = pc->cpus[i];
         monitor_printf(mon, "%c CPU #%u: thread_id=%d\n", mon_cpu(pc, mon) == c ? '*' : ' ', i,
-                       (int)getpid());
+                       runloop_cpu_thread_id(&pc->rl, i));
     }
 }
 

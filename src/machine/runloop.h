@@ -64,6 +64,9 @@ void runloop_board_lock(struct runloop *rl, bool held);
 void runloop_run_stopped(struct runloop *rl, void (*fn)(void *opaque), void *opaque);
 /* Park every vCPU thread (paused) or let them run again (runloop_set_paused calls it). */
 void runloop_threads_pause(struct runloop *rl, bool paused);
+/* Host thread id (gettid) of vCPU index: its own thread's, or pcvm's pid in the one-thread
+ * mode and before the thread started (monitor's info cpus, QMP query-cpus-fast). */
+int runloop_cpu_thread_id(const struct runloop *rl, unsigned index);
 /* The vCPU the calling thread runs; NULL on the main thread or in the one-thread mode. */
 struct cpu *runloop_current_cpu(void);
 /* Queue page paddr (or everything: flush_all) for cpu to invalidate before its next run. */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "machine/runloop.h"
 
@@ -44,6 +45,7 @@ struct runloop_mt {
     enum cpu_exit_reason event[RUNLOOP_MAX_CPUS]; /* CPU_EXIT_RESET/DEBUG for the main thread */
     bool event_pending[RUNLOOP_MAX_CPUS];
     struct mt_queue queue[RUNLOOP_MAX_CPUS];
+    int tid[RUNLOOP_MAX_CPUS];    /* host thread ids, set by each thread (atomic) */
     struct runloop *rl;
 };
 
@@ -53,6 +55,12 @@ static _Thread_local struct cpu *mt_self;
 static _Thread_local int mt_depth;
 
 struct cpu *runloop_current_cpu(void) { return mt_self; }
+
+int runloop_cpu_thread_id(const struct runloop *rl, unsigned index)
+{
+    int tid = rl->mt && index < RUNLOOP_MAX_CPUS ? __atomic_load_n(&rl->mt->tid[index], __ATOMIC_RELAXED) : 0;
+    return tid ? tid : (int)getpid();
+}
 
 void runloop_board_lock(struct runloop *rl, bool held)
 {
@@ -170,7 +178,30 @@ static void mt_drain(struct runloop *rl, struct cpu *cpu)
     for (unsigned k = 0; k < n; k++) {
         cpu_tlb_protect_code(cpu, pages[k] << 12);
         cpu_code_written(cpu, pages[k] << 12, 4096);
+        /* No trace of this vCPU is left on the page: writers need not queue it again. */
+        phys_code_cpu_set(cpu->mem, pages[k], (unsigned)cpu->index, false);
     }
+}
+
+struct mt_exclusive {
+    struct runloop *rl;
+    struct cpu *cpu;
+    enum cpu_exit_reason why;
+};
+
+/* With every other vCPU stopped: run the instruction whose LOCKed operand no host atomic
+ * covers (cpu->lk.want_exclusive) as plain accesses, like QEMU's start_exclusive.  Not while
+ * the machine is paused, resetting or quitting: the vCPU then meets the instruction again. */
+static void mt_exclusive_step(void *opaque)
+{
+    struct mt_exclusive *ex = opaque;
+    struct runloop_mt *mt = ex->rl->mt;
+    if (mt->quit || ex->rl->paused || mt->event_pending[ex->cpu->index])
+        return;
+    cpu_request(ex->cpu, CPU_REQ_EXIT, 0);   /* the stop's own kick */
+    ex->cpu->lk.exclusive = true;
+    ex->why = cpu_run(ex->cpu, 1);
+    ex->cpu->lk.exclusive = false;
 }
 
 static bool mt_must_park(const struct runloop *rl, unsigned index)
@@ -187,6 +218,7 @@ static void *mt_vcpu_thread(void *arg)
     struct runloop_mt *mt = rl->mt;
     unsigned me = (unsigned)cpu->index;
     mt_self = cpu;
+    __atomic_store_n(&mt->tid[me], (int)gettid(), __ATOMIC_RELAXED);
     runloop_board_lock(rl, true);
     for (;;) {
         while (mt_must_park(rl, me) && !mt->quit) {
@@ -208,6 +240,12 @@ static void *mt_vcpu_thread(void *arg)
         bool sleep = why == CPU_EXIT_HALT && !(cpu->interrupt_request & (CPU_REQ_EXIT | CPU_REQ_INVAL));
         cpu_sleep(cpu, seq, sleep ? MT_SLEEP_NS : 0);
         runloop_board_lock(rl, true);
+        if (cpu->lk.want_exclusive) {
+            cpu->lk.want_exclusive = false;
+            struct mt_exclusive ex = { rl, cpu, CPU_EXIT_REQUEST };
+            runloop_run_stopped(rl, mt_exclusive_step, &ex);
+            why = ex.why;
+        }
         if (why == CPU_EXIT_RESET || why == CPU_EXIT_DEBUG) {
             mt->event[me] = why;
             mt->event_pending[me] = true;

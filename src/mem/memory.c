@@ -27,7 +27,8 @@ int phys_mem_init(struct phys_mem *pm, uint64_t ram_size, uint32_t ram_below_4g)
     }
     pm->code_pages_count = (ram_below_4g + PHYS_PAGE_SIZE - 1) >> PHYS_PAGE_SHIFT;
     pm->code_pages = calloc(pm->code_pages_count ? pm->code_pages_count : 1, 1);
-    if (!pm->code_pages) {
+    pm->code_cpus = calloc(pm->code_pages_count ? pm->code_pages_count : 1, sizeof(uint32_t));
+    if (!pm->code_pages || !pm->code_cpus) {
         phys_mem_destroy(pm);
         return -1;
     }
@@ -42,6 +43,7 @@ void phys_mem_destroy(struct phys_mem *pm)
     if (pm->pages)
         munmap(pm->pages, sizeof(uintptr_t) * PHYS_PAGE_COUNT);
     free(pm->code_pages);
+    free(pm->code_cpus);
     memset(pm, 0, sizeof(*pm));
 }
 

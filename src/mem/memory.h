@@ -51,6 +51,7 @@ struct phys_mem {
     uint32_t ram_below_4g;   /* RAM mapped at [0, ram_below_4g) */
     uintptr_t *pages;        /* PHYS_PAGE_COUNT entries: host page | flags */
     uint8_t *code_pages;     /* per RAM page below 4G: nonzero = holds code */
+    uint32_t *code_cpus;     /* per RAM page below 4G: vCPUs (bit = index) that may hold its traces */
     uint32_t code_pages_count;
     code_write_fn code_write;
     void *code_write_opaque;
@@ -94,6 +95,27 @@ static inline bool phys_is_code_page(const struct phys_mem *pm, uint32_t paddr)
 {
     uint32_t pn = paddr >> PHYS_PAGE_SHIFT;
     return pn < pm->code_pages_count && __atomic_load_n(&pm->code_pages[pn], __ATOMIC_RELAXED);
+}
+
+/* vCPU index may (on) or no longer (off) hold traces of RAM page pn.  A vCPU sets its bit
+ * before it reads the page's code, sequentially consistent: a writer that stores into the
+ * page, fences and reads phys_code_cpus either sees the bit or the vCPU sees the store. */
+static inline void phys_code_cpu_set(struct phys_mem *pm, uint32_t pn, unsigned index, bool on)
+{
+    uint32_t bit = 1u << (index & 31);
+    if (pn >= pm->code_pages_count)
+        return;
+    if (on && !(__atomic_load_n(&pm->code_cpus[pn], __ATOMIC_RELAXED) & bit))
+        __atomic_fetch_or(&pm->code_cpus[pn], bit, __ATOMIC_SEQ_CST);
+    else if (!on)
+        __atomic_fetch_and(&pm->code_cpus[pn], ~bit, __ATOMIC_SEQ_CST);
+}
+
+/* The vCPUs that may hold traces of RAM page pn (after a full fence, for a writer). */
+static inline uint32_t phys_code_cpus(const struct phys_mem *pm, uint32_t pn)
+{
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return pn < pm->code_pages_count ? __atomic_load_n(&pm->code_cpus[pn], __ATOMIC_RELAXED) : ~0u;
 }
 
 /* Read size (1, 2, 4) bytes at paddr through RAM/ROM/MMIO; unassigned reads return all ones. */

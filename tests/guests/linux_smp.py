@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Linux with -smp cores=2,threads=2 and one host thread per vCPU (-accel tcg,thread=multi):
-the kernel brings up the other CPUs through INIT/SIPI ("smp: Brought up 1 node, 4 CPUs"),
-/proc/cpuinfo shows one package of two cores with two threads each (siblings 4, cpu cores 2,
-core ids 0 and 1, APIC IDs 0-3), four shells pinned to the four CPUs add to one counter file
-under a mkdir lock at the same time (the total must be exact) and a shell loop pinned to CPU 1 runs
-there (/proc/self/stat field 39); the log is clean and poweroff -f exits 0.
+"""Linux with -smp 8,sockets=1,cores=4,threads=2 and the default accelerator, which runs one
+host thread per vCPU: the monitor's `info cpus` shows eight distinct thread ids, none pcvm's
+own; the kernel brings up the other CPUs through INIT/SIPI ("smp: Brought up 1 node, 8 CPUs"),
+/proc/cpuinfo shows one package of four cores with two threads each (siblings 8, cpu cores 4,
+core ids 0-3, APIC IDs 0-7); lockcount (tests/guests/lockcount.asm, typed in with base64) runs
+one thread pinned to each CPU adding to shared counters with LOCK XADD, LOCK INC and LOCK
+CMPXCHG8B, and no update may be lost; eight shells pinned to the eight CPUs add to one counter
+file under a mkdir lock at the same time (the total must be exact) and a shell loop pinned to
+CPU 1 runs there (/proc/self/stat field 39); the log is clean and poweroff -f exits 0.
 On the same boot, the gdb stub: the monitor's `gdbserver` starts it, Debian's gdb attaches,
 stops the kernel at vfs_write (its address from /proc/kallsyms) when the shell writes, reads
 the registers there (EIP at the breakpoint, the kernel's CS, paging on) and detaches; the
 shell then goes on."""
+import base64
 import os
 import re
 import shutil
@@ -19,40 +23,90 @@ import time
 from console import GuestFailure, main, time_scale
 from linux import boot_to_shell, check_clean, power_off
 
-SMP = ['-smp', 'cores=2,threads=2', '-accel', 'tcg,thread=multi']
-ADDS = 30   # per shell
+NCPUS, CORES, THREADS = 8, 4, 2
+SMP = ['-smp', '%d,sockets=1,cores=%d,threads=%d' % (NCPUS, CORES, THREADS)]
+ADDS = 15   # per shell
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def check_topology(c, problems):
+def check_topology(c, problems, ncpus, cores, threads):
+    """/proc/cpuinfo of one socket with cores x threads CPUs, APIC IDs packed as QEMU does
+    (threads and cores take the bits their counts need)."""
     out = c.run("grep -E '^(processor|physical id|siblings|core id|cpu cores|apicid)' /proc/cpuinfo",
                 60, 'cpuinfo')
     fields = re.findall(r'^(processor|physical id|siblings|core id|cpu cores|apicid)\s*:\s*(\d+)', out, re.M)
     cpus = [tuple(v for _, v in fields[k:k + 6]) for k in range(0, len(fields), 6)]
-    want = [(str(n), '0', '4', str(n // 2), '2', str(n)) for n in range(4)]
+    tbits = (threads - 1).bit_length()
+    want = [(str(n), '0', str(ncpus), str(n // threads), str(cores),
+             str((n // threads) << tbits | n % threads)) for n in range(ncpus)]
     if cpus != want:
         problems.append('/proc/cpuinfo topology (processor, physical id, siblings, core id, cpu cores, '
                         'apicid) %r, expected %r' % (cpus, want))
 
 
+def check_thread_ids(c, problems):
+    """The monitor's info cpus: one host thread per vCPU."""
+    c.send('\x01c')
+    c.send('info cpus\n')
+    c.expect(r'CPU #%d: thread_id=\d+' % (NCPUS - 1), 30, 'the info cpus reply')
+    c.send('\x01c')
+    ids = re.findall(r'CPU #(\d+): thread_id=(\d+)', c.text())[-NCPUS:]
+    tids = [int(t) for _, t in ids]
+    if len(set(tids)) != NCPUS or c.proc.pid in tids:
+        problems.append('info cpus: %r for pcvm pid %d, expected %d distinct vCPU thread ids' %
+                        (ids, c.proc.pid, NCPUS))
+
+
+def check_lockcount(c, problems):
+    """lockcount: one thread per CPU, LOCK XADD / INC / CMPXCHG8B, exact totals."""
+    work = tempfile.mkdtemp()
+    try:
+        obj, exe = os.path.join(work, 'lc.o'), os.path.join(work, 'lockcount')
+        for cmd in (['nasm', '-f', 'elf32', '-o', obj, os.path.join(HERE, 'lockcount.asm')],
+                    ['ld', '-m', 'elf_i386', '-N', '-s', '--no-warn-rwx-segments', '-o', exe, obj]):
+            r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if r.returncode != 0:
+                problems.append('%s failed: %s' % (cmd[0], r.stdout.strip()[-300:]))
+                return
+        data = base64.b64encode(open(exe, 'rb').read()).decode()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    c.run('rm -f /tmp/lc.b64', 30, 'rm')
+    for k in range(0, len(data), 256):
+        c.run('echo %s >> /tmp/lc.b64' % data[k:k + 256], 30, 'the lockcount upload')
+    out = c.run('base64 -d /tmp/lc.b64 > /tmp/lockcount && chmod +x /tmp/lockcount && /tmp/lockcount',
+                600, 'lockcount')
+    m = re.search(r'lockcount cpus=(\d+) xadd=(\d+) inc=(\d+) cmpxchg8b=(\d+):(\d+) expect=(\d+)', out)
+    if not m:
+        problems.append('lockcount printed %r' % out.strip()[-300:])
+        return
+    cpus, xadd, inc, hi, lo, expect = (int(v) for v in m.groups())
+    if cpus != NCPUS or xadd != expect or inc != expect or hi != 0 or lo != expect:
+        problems.append('lockcount lost updates: %s' % m.group(0))
+
+
 def check_concurrent_counter(c, problems):
-    """Four shells on four CPUs increment one file at the same time, under a lock made of
+    """A shell on each CPU increments one file at the same time, under a lock made of
     mkdir (atomic in the kernel): no update may be lost."""
-    out = c.run("echo 0 > /tmp/n; for cpu in 0 1 2 3; do taskset -c $cpu sh -c "
+    out = c.run("echo 0 > /tmp/n; for cpu in %s; do taskset -c $cpu sh -c "
                 "'i=0; while [ $i -lt %d ]; do until mkdir /tmp/L 2>/dev/null; do :; done; "
                 "echo $(($(cat /tmp/n) + 1)) > /tmp/n; rmdir /tmp/L; i=$((i+1)); done' & done; "
-                "wait; echo total=$(cat /tmp/n)" % ADDS, 600, 'counter')
+                "wait; echo total=$(cat /tmp/n)" % (' '.join(str(n) for n in range(NCPUS)), ADDS), 600, 'counter')
     m = re.search(r'total=(\d+)', out)
-    if not m or int(m.group(1)) != 4 * ADDS:
-        problems.append('four shells adding %d each under a lock got %s' % (ADDS, m.group(1) if m else out[-200:]))
+    if not m or int(m.group(1)) != NCPUS * ADDS:
+        problems.append('%d shells adding %d each under a lock got %s' % (NCPUS, ADDS, m.group(1) if m else out[-200:]))
 
 
 def test(log_path, consoles):
     c = boot_to_shell(log_path, consoles, SMP, append='console=ttyS0 loglevel=7')
     problems = []
-    if not re.search(r'smp: Brought up 1 node, 4 CPUs', c.text()):
+    if not re.search(r'smp: Brought up 1 node, %d CPUs' % NCPUS, c.text()):
         m = re.search(r'smp: Brought up .*', c.text())
-        problems.append('the kernel did not bring up 4 CPUs (%s)' % (m.group(0) if m else 'no "smp: Brought up" line'))
-    check_topology(c, problems)
+        problems.append('the kernel did not bring up %d CPUs (%s)' %
+                        (NCPUS, m.group(0) if m else 'no "smp: Brought up" line'))
+    check_thread_ids(c, problems)
+    check_topology(c, problems, NCPUS, CORES, THREADS)
+    check_lockcount(c, problems)
     check_concurrent_counter(c, problems)
     out = c.run("taskset -c 1 sh -c 'i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done; "
                 "echo loop=$i cpu=$(cut -d\" \" -f39 /proc/self/stat)'", 300, 'taskset')

@@ -9,7 +9,7 @@
 #   PCVM_CPU_MODELS="486 athlon"      cpumodels: models to boot ("all": six)
 # Tests: kernels (nasm Multiboot test kernels), badkernels (error messages), seabios (SeaBIOS
 # banner, no-disk message, MBR boot from IDE), linux (Debian 686 + busybox, devices in the
-# kernel log, ACPI power-off), linux_smp (-smp 2), monitor (QMP and HMP on sockets with -smp 2,
+# kernel log, ACPI power-off), linux_smp (-smp 8: 4 cores x 2 threads, one host thread per vCPU, LOCKed counters), monitor (QMP and HMP on sockets with -smp 2,
 # a qcow2 disk and a CD; a pvpanic boot), linux_firmware (SeaBIOS + GRUB from an MBR disk: ACPI
 # after the firmware moved the PM block; linux_firmware_smp: the same at -smp 2), cpumodels (/proc/cpuinfo per -cpu model),
 # gnumach (GNU Mach 1.8), memtest (memtest86+), installer (Debian installer), net (e1000 +

@@ -2,13 +2,20 @@
 ; count comes from CMOS byte 0x5F, as SeaBIOS reads it); each CPU records its initial APIC ID
 ; (CPUID leaf 1) and its local APIC's ID register, then all of them add to shared counters
 ; LOOPS times with LOCK XADD, LOCK INC, a LOCK CMPXCHG retry loop, LOCK CMPXCHG8B and XCHG
-; spinlock-protected plain increments.  The totals must be exact.  Meanwhile the bootstrap
+;
+; spinlock-protected plain increments, LOCK ADD/SUB (which the JIT must not inline as plain
+; host arithmetic).  Then LOOPS_SLOW times, operands a LOCKed instruction cannot update with
+; one host atomic (pcvm stops every other vCPU for them): a dword and a qword split across a
+; page boundary (LOCK XADD, LOCK CMPXCHG8B), a dword in VGA memory (MMIO, chain-4: LOCK INC)
+; and a dword on the page of the code the CPUs run (LOCK ADD).  The totals must be exact.
+; Meanwhile the bootstrap
 ; CPU passes messages to the first AP with plain stores (data, then flag) and the AP checks
 ; that it never sees a flag newer than the data (x86 TSO).  Prints "apic N" per CPU for
 ; tests/cpu/smp/run.sh to compare with qemu-system-i386, then PASS or FAIL.
 %include "sys.inc"
 
 LOOPS       equ 200000
+LOOPS_SLOW  equ 10000
 MSGS        equ 20000
 TRAMP       equ 0x8000                  ; SIPI vector 0x08
 LAPIC       equ 0xfee00000
@@ -30,13 +37,39 @@ mp_data     equ shared + 0x1c0
 mp_flag     equ shared + 0x200
 mp_bad      equ shared + 0x240
 apic_bad    equ shared + 0x280
+cnt_add     equ shared + 0x2c0
+cnt_sub     equ shared + 0x300
 apic_ids    equ shared + 0x400          ; one dword per slot (0 = BSP)
+cnt_split   equ 0x282ffe                ; straddles the page boundary at 0x283000
+cnt8b_split equ 0x283ffc                ; straddles 0x284000
+cnt_mmio    equ 0xa0000                 ; VGA window, chain-4
 
 test_main:
     mov edi, shared
     mov ecx, 0x200
     xor eax, eax
     rep stosd
+    mov dword [cnt_split], 0
+    mov dword [cnt8b_split], 0
+    mov dword [cnt8b_split + 4], 0
+    ; VGA memory as plain bytes: chain-4 (SR4 bit 3), all planes written (SR2), graphics
+    ; mode with the 64 KiB window at 0xA0000 (GR6).
+    mov dx, 0x3c4
+    mov ax, 0x0f02
+    out dx, ax
+    mov ax, 0x0804
+    out dx, ax
+    mov dx, 0x3ce
+    mov ax, 0x0506
+    out dx, ax
+    mov dword [cnt_mmio], 0
+    mov esi, msg_vga
+    cmp dword [cnt_mmio], 0
+    jne fail_with
+    mov dword [cnt_mmio], 0x12345678
+    cmp dword [cnt_mmio], 0x12345678
+    jne fail_with
+    mov dword [cnt_mmio], 0
     ; CPU count from CMOS 0x5F (count - 1).
     mov al, 0x5f
     out 0x70, al
@@ -138,6 +171,29 @@ test_main:
     jne fail_with
     cmp dword [cnt8b + 4], 0
     jne fail_with
+    mov esi, msg_add
+    cmp [cnt_add], eax
+    jne fail_with
+    neg eax
+    mov esi, msg_sub
+    cmp [cnt_sub], eax
+    jne fail_with
+    mov eax, [ncpus]
+    imul eax, LOOPS_SLOW
+    mov esi, msg_split
+    cmp [cnt_split], eax
+    jne fail_with
+    mov esi, msg_8bsplit
+    cmp [cnt8b_split], eax
+    jne fail_with
+    cmp dword [cnt8b_split + 4], 0
+    jne fail_with
+    mov esi, msg_mmio
+    cmp [cnt_mmio], eax
+    jne fail_with
+    mov esi, msg_code
+    cmp [cnt_code], eax
+    jne fail_with
     ret
 
 ; Every CPU: the counters.
@@ -147,6 +203,9 @@ work:
     mov eax, 1
     lock xadd [cnt_xadd], eax
     lock inc dword [cnt_inc]
+    lock add dword [cnt_add], 1
+    mov eax, 1
+    lock sub [cnt_sub], eax
     mov eax, [cnt_cas]
 .cas:
     lea edx, [eax + 1]
@@ -176,7 +235,31 @@ work:
     pop ecx
     dec ecx
     jnz .loop
+    ; The operands no single host atomic covers.
+    mov ecx, LOOPS_SLOW
+.slow:
+    mov eax, 1
+    lock xadd [cnt_split], eax
+    lock inc dword [cnt_mmio]
+    lock add dword [cnt_code], 1
+    push ecx
+    push ebx
+    mov eax, [cnt8b_split]
+    mov edx, [cnt8b_split + 4]
+.s8:
+    mov ebx, eax
+    mov ecx, edx
+    add ebx, 1
+    adc ecx, 0
+    lock cmpxchg8b [cnt8b_split]
+    jnz .s8
+    pop ebx
+    pop ecx
+    dec ecx
+    jnz .slow
     ret
+    align 4, db 0
+cnt_code: dd 0                          ; on the page of the loop above: written through the slow path
 
 ; Slot in edi... record this CPU's APIC ID in apic_ids[slot]; slot in ebx.
 record_apic:
@@ -251,6 +334,13 @@ msg_inc: db "LOCK INC lost updates", 0
 msg_cas: db "LOCK CMPXCHG lost updates", 0
 msg_spin: db "the XCHG spinlock let two CPUs in", 0
 msg_8b: db "LOCK CMPXCHG8B lost updates", 0
+msg_add: db "LOCK ADD lost updates", 0
+msg_sub: db "LOCK SUB lost updates", 0
+msg_split: db "LOCK XADD split across pages lost updates", 0
+msg_8bsplit: db "LOCK CMPXCHG8B split across pages lost updates", 0
+msg_mmio: db "LOCK INC on VGA memory (MMIO) lost updates", 0
+msg_code: db "LOCK ADD on a code page lost updates", 0
+msg_vga: db "VGA memory in chain-4 mode does not read back what was written", 0
 
 bits 16
 tramp_start:
