@@ -1,13 +1,21 @@
 #!/usr/bin/env python3
-"""SMP benchmark: Debian's Linux (the guest tests' kernel and busybox initramfs) booted to the
-initramfs marker at -smp 1, 2 and 4 with -accel tcg,thread=single and thread=multi, and at
--smp 2 one and then two CPU-bound shell loops (pinned to CPU 0 and 1) timed from the host:
-with one thread per vCPU two loops should take about as long as one on a 2-core host.
-Medians of BENCH_RUNS runs (default 3).  Prints a table; exit status 0.
+"""SMP benchmark (issue 20): Debian's Linux (the guest tests' kernel and busybox initramfs)
+booted to the initramfs marker at -smp 1, 2, 4 and 8 with pcvm's default (one thread per vCPU)
+and with qemu-system-i386; at -smp 2 one and then two CPU-bound shell loops (pinned to CPU 0
+and 1) timed from the host, in both thread modes: with one thread per vCPU two loops should
+take about as long as one on a 2-core host (ratio <= 1.2); bench/kernels/spinlock.asm (CPUs
+sharing a fixed amount of work under an XCHG spinlock without PAUSE) at -smp 1 and -smp 2 in
+both modes (-smp 2 must take no longer); and the one-vCPU speed of bench/kernels/loop.asm
+against BENCH_SMP_BASELINE (a pcvm built before the threading, when given).
+Medians of BENCH_RUNS runs (default 3; BENCH_BOOT_RUNS for the Linux boots, default 1).
+Prints a table; exit status 0.
     python3 bench/smp.py [path/to/pcvm]"""
 import os
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests', 'guests'))
@@ -16,20 +24,44 @@ from linux import cache_dir, initramfs  # noqa: E402
 
 PCVM = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.environ.get('PCVM', './pcvm'))
 RUNS = int(os.environ.get('BENCH_RUNS', '3'))
+BOOT_RUNS = int(os.environ.get('BENCH_BOOT_RUNS', '1'))
+BASELINE = os.environ.get('BENCH_SMP_BASELINE')
+QEMU = shutil.which('qemu-system-i386')
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 LOG = os.environ.get('BENCH_SMP_LOG', '/tmp/pcvm-bench-smp.log')
 LOOP = "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"
 
 
-def start(smp, mode):
-    argv = [PCVM, '-m', '256', '-kernel', os.path.join(cache_dir(), 'guests', 'vmlinuz-686'),
-            '-initrd', initramfs(), '-append', 'console=ttyS0', '-nographic',
-            '-smp', str(smp), '-accel', 'tcg,thread=' + mode]
+def start(smp, mode, emu=None):
+    argv = [emu or PCVM, '-m', '256', '-kernel', os.path.join(cache_dir(), 'guests', 'vmlinuz-686'),
+            '-initrd', initramfs(), '-append', 'console=ttyS0', '-nographic', '-smp', str(smp)]
+    if mode:
+        argv += ['-accel', 'tcg,thread=' + mode]
     return Console(argv, LOG)
 
 
-def boot(smp, mode):
+def timed_kernel(binary, args):
+    """Wall time of a bare-metal kernel that exits through isa-debug-exit with status 1."""
     t0 = time.monotonic()
-    c = start(smp, mode)
+    r = subprocess.run([binary, '-display', 'none', '-m', '64', '-no-reboot', '-debugcon', 'stdio',
+                        '-device', 'isa-debug-exit,iobase=0xf4,iosize=1'] + args,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1800)
+    took = time.monotonic() - t0
+    if r.returncode != 1:
+        raise RuntimeError('%s %s: exit %d: %s' % (binary, ' '.join(args), r.returncode, r.stdout[-300:]))
+    return took
+
+
+def build(work, src, out, defines=()):
+    subprocess.run(['nasm', '-I', os.path.join(ROOT, 'tests', 'cpu', 'sys') + '/', '-I',
+                    os.path.join(ROOT, 'bench', 'kernels') + '/', '-f', 'bin'] + list(defines) +
+                   ['-o', os.path.join(work, out), os.path.join(ROOT, src)], check=True)
+    return os.path.join(work, out)
+
+
+def boot(smp, mode, emu=None):
+    t0 = time.monotonic()
+    c = start(smp, mode, emu)
     try:
         c.expect(r'BOOT-OK', 900, 'BOOT-OK')
         return time.monotonic() - t0
@@ -54,10 +86,26 @@ def loops(mode):
 
 def main():
     rows = []
-    for smp in (1, 2, 4):
-        for mode in ('single', 'multi'):
-            t = [boot(smp, mode) for _ in range(RUNS)]
-            rows.append(('Linux boot to BOOT-OK, -smp %d, thread=%s' % (smp, mode), statistics.median(t), t))
+    work = tempfile.mkdtemp()
+    spin = build(work, 'bench/kernels/spinlock.asm', 'spinlock.bin')
+    for smp, mode in ((1, 'single'), (2, 'single'), (2, 'multi')):
+        t = [timed_kernel(PCVM, ['-kernel', spin, '-smp', str(smp), '-accel', 'tcg,thread=' + mode])
+             for _ in range(RUNS)]
+        rows.append(('spinlock kernel, -smp %d, thread=%s' % (smp, mode), statistics.median(t), t))
+    if QEMU:
+        t = [timed_kernel(QEMU, ['-kernel', spin, '-smp', '2']) for _ in range(RUNS)]
+        rows.append(('spinlock kernel, -smp 2, QEMU', statistics.median(t), t))
+    loop = build(work, 'bench/kernels/loop.asm', 'loop.bin')
+    for name, emu in (('this pcvm', PCVM), ('baseline', BASELINE)):
+        if emu:
+            t = [timed_kernel(emu, ['-kernel', loop]) for _ in range(RUNS)]
+            rows.append(('one vCPU, loop.asm, %s' % name, statistics.median(t), t))
+    shutil.rmtree(work, ignore_errors=True)
+    for smp in (1, 2, 4, 8):
+        for name, emu in (('pcvm', PCVM), ('QEMU', QEMU)):
+            if emu:
+                t = [boot(smp, None, emu) for _ in range(BOOT_RUNS)]
+                rows.append(('Linux boot to BOOT-OK, -smp %d, %s' % (smp, name), statistics.median(t), t))
     for mode in ('single', 'multi'):
         r = [loops(mode) for _ in range(RUNS)]
         one = statistics.median(x[0] for x in r)
