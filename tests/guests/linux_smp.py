@@ -48,8 +48,9 @@ def check_thread_ids(c, problems):
     """The monitor's info cpus: one host thread per vCPU."""
     c.send('\x01c')
     c.send('info cpus\n')
-    c.expect(r'CPU #%d: thread_id=\d+' % (NCPUS - 1), 30, 'the info cpus reply')
+    c.expect(r'CPU #%d: thread_id=\d+\r?\n' % (NCPUS - 1), 30, 'the info cpus reply')
     c.send('\x01c')
+    time.sleep(1)   # typed right behind the switch, the next command reached the monitor once
     ids = re.findall(r'CPU #(\d+): thread_id=(\d+)', c.text())[-NCPUS:]
     tids = [int(t) for _, t in ids]
     if len(set(tids)) != NCPUS or c.proc.pid in tids:
