@@ -7,7 +7,8 @@ take about as long as one on a 2-core host (ratio <= 1.2); bench/kernels/spinloc
 sharing a fixed amount of work under an XCHG spinlock without PAUSE) at -smp 1 and -smp 2 in
 both modes (-smp 2 must take no longer); and the one-vCPU speed of bench/kernels/loop.asm
 against BENCH_SMP_BASELINE (a pcvm built before the threading, when given).
-Medians of BENCH_RUNS runs (default 3; BENCH_BOOT_RUNS for the Linux boots, default 1).
+Medians of BENCH_RUNS runs (default 3; BENCH_BOOT_RUNS for the Linux boots, default 1, at the
+CPU counts in BENCH_SMP_BOOT_CPUS, default "1 2 4 8").
 Prints a table; exit status 0.
     python3 bench/smp.py [path/to/pcvm]"""
 import os
@@ -60,11 +61,16 @@ def build(work, src, out, defines=()):
 
 
 def boot(smp, mode, emu=None):
+    """Seconds to BOOT-OK, or None when the boot failed (the reason is printed)."""
     t0 = time.monotonic()
     c = start(smp, mode, emu)
     try:
         c.expect(r'BOOT-OK', 900, 'BOOT-OK')
         return time.monotonic() - t0
+    except Exception as e:   # noqa: BLE001 - a failed boot is a result, not the end of the bench
+        panic = [l for l in c.text().split('\n') if 'Kernel panic' in l]
+        print('boot failed: %s -smp %d: %s %s' % (emu or PCVM, smp, e, panic[:1]), flush=True)
+        return None
     finally:
         c.close()
 
@@ -98,14 +104,16 @@ def main():
     loop = build(work, 'bench/kernels/loop.asm', 'loop.bin')
     for name, emu in (('this pcvm', PCVM), ('baseline', BASELINE)):
         if emu:
-            t = [timed_kernel(emu, ['-kernel', loop]) for _ in range(RUNS)]
-            rows.append(('one vCPU, loop.asm, %s' % name, statistics.median(t), t))
+            t = [timed_kernel(emu, ['-kernel', loop, '-accel', 'tcg,jit=off']) for _ in range(RUNS)]
+            rows.append(('one vCPU, loop.asm, jit=off, %s' % name, statistics.median(t), t))
     shutil.rmtree(work, ignore_errors=True)
-    for smp in (1, 2, 4, 8):
+    for smp in [int(n) for n in os.environ.get('BENCH_SMP_BOOT_CPUS', '1 2 4 8').split()]:
         for name, emu in (('pcvm', PCVM), ('QEMU', QEMU)):
             if emu:
-                t = [boot(smp, None, emu) for _ in range(BOOT_RUNS)]
-                rows.append(('Linux boot to BOOT-OK, -smp %d, %s' % (smp, name), statistics.median(t), t))
+                t = [v for v in (boot(smp, None, emu) for _ in range(BOOT_RUNS)) if v is not None]
+                if t:
+                    rows.append(('Linux boot to BOOT-OK, -smp %d, %s' % (smp, name), statistics.median(t), t))
+                print('| %s |' % ' | '.join(str(x) for x in rows[-1][:2]), flush=True)
     for mode in ('single', 'multi'):
         r = [loops(mode) for _ in range(RUNS)]
         one = statistics.median(x[0] for x in r)
