@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Linux with -smp 8,sockets=1,cores=4,threads=2 and the default accelerator, which runs one
-host thread per vCPU: the monitor's `info cpus` shows eight distinct thread ids, none pcvm's
+"""Linux with -smp 8,sockets=1,cores=4,threads=2 and one host thread per vCPU
+(-accel tcg,thread=multi): the monitor's `info cpus` shows eight distinct thread ids, none pcvm's
 own; the kernel brings up the other CPUs through INIT/SIPI ("smp: Brought up 1 node, 8 CPUs"),
 /proc/cpuinfo shows one package of four cores with two threads each (siblings 8, cpu cores 4,
 core ids 0-3, APIC IDs 0-7); lockcount (tests/guests/lockcount.asm, typed in with base64) runs
@@ -24,7 +24,7 @@ from console import GuestFailure, main, time_scale
 from linux import boot_to_shell, check_clean, power_off
 
 NCPUS, CORES, THREADS = 8, 4, 2
-SMP = ['-smp', '%d,sockets=1,cores=%d,threads=%d' % (NCPUS, CORES, THREADS)]
+SMP = ['-smp', '%d,sockets=1,cores=%d,threads=%d' % (NCPUS, CORES, THREADS), '-accel', 'tcg,thread=multi']
 ADDS = 15   # per shell
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -3,8 +3,8 @@
 # shared counters with LOCKed instructions and an XCHG spinlock (exact totals), also on operands
 # that need every other vCPU stopped (split across pages, VGA MMIO, a code page), pass messages
 # with plain stores (TSO order) and report their APIC IDs, which must be QEMU's for the same
-# -smp.  Runs with the default accelerator (one thread per vCPU), thread=multi (also with the
-# JIT compiling every trace at once) and round-robin (thread=single).  A run that hangs (a lost update in a spinlock) fails by its time limit.
+# -smp.  Runs with one thread per vCPU (thread=multi, also with the JIT compiling every trace
+# at once) and round-robin (thread=single).  A run that hangs (a lost update in a spinlock) fails by its time limit.
 # Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../../.." || exit 2
@@ -33,7 +33,7 @@ run() {   # name, then pcvm arguments
     fi
     echo "PASS smp $name: counters exact, TSO kept, APIC IDs ${ours% }"; passed=$((passed + 1))
 }
-run "-smp 4 (default: thread=multi)" -smp 4
+run "-smp 4 thread=multi" -smp 4 -accel tcg,thread=multi
 run "-smp 6,cores=3,sockets=2 thread=multi" -smp 6,cores=3,sockets=2 -accel tcg,thread=multi
 run "-smp cores=2,threads=2 thread=multi,jit=on" -smp cores=2,threads=2 -accel tcg,thread=multi,jit=on,jit-threshold=1
 run "-smp 4 thread=single" -smp 4 -accel tcg,thread=single
