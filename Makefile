@@ -90,6 +90,7 @@ check-block: all
 	@bash tests/block/interop.sh ./pcvm-img
 	@bash tests/block/crash.sh ./pcvm-img
 	@python3 tests/block/check_compare.py ./pcvm-img
+	@python3 tests/block/savevm_crash.py ./pcvm
 
 # A few seconds of every libFuzzer target (make fuzz runs them longer).
 check-fuzz:

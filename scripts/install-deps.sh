@@ -8,7 +8,7 @@ PKGS=(build-essential gcc clang pkg-config nasm gcc-multilib cpio python3
       grub-pc-bin grub-common xorriso mtools gdb socat
       librsvg2-bin parallel ipxe-qemu curl tcpdump iproute2 qemu-system-x86
       libvncserver-dev libsdl2-dev libpng-dev libnet-vnc-perl libimage-imlib2-perl tesseract-ocr
-      tesseract-ocr-eng xvfb imagemagick libxkbcommon-dev xkb-data xdotool)
+      tesseract-ocr-eng xvfb imagemagick libxkbcommon-dev xkb-data xdotool strace)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -248,6 +248,11 @@ struct qcow2_vmstate_seg {
  * so a process killed half-way leaves the image as it was. 0 or -errno. */
 int qcow2_snapshot_create_vm(struct block_dev *bs, const char *name, const struct qcow2_vmstate_seg *segs,
                              unsigned nsegs, uint64_t vm_state_size, uint64_t vm_clock_nsec);
+/* The same, replacing the snapshots called name (if replace) in that one switch: a process
+ * killed half-way leaves the old snapshot there. 0 or -errno. */
+int qcow2_snapshot_replace_vm(struct block_dev *bs, const char *name, bool replace,
+                              const struct qcow2_vmstate_seg *segs, unsigned nsegs, uint64_t vm_state_size,
+                              uint64_t vm_clock_nsec);
 /* Read [off, off+len) of snapshot name's VM state; 0 or -errno (-ENOENT: no such snapshot). */
 int qcow2_snapshot_vmstate_read(struct block_dev *bs, const char *name, uint64_t off, void *buf, size_t len);
 /* Why the last failed qcow2 operation failed, in words ("" if it set no message). */

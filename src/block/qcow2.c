@@ -2467,15 +2467,29 @@ int qcow2_snapshot_create(struct block_dev *bs, const char *name)
 int qcow2_snapshot_create_vm(struct block_dev *bs, const char *name, const struct qcow2_vmstate_seg *segs,
                              unsigned nsegs, uint64_t vm_state_size, uint64_t vm_clock_nsec)
 {
+    return qcow2_snapshot_replace_vm(bs, name, false, segs, nsegs, vm_state_size, vm_clock_nsec);
+}
+
+int qcow2_snapshot_replace_vm(struct block_dev *bs, const char *name, bool replace,
+                              const struct qcow2_vmstate_seg *segs, unsigned nsegs, uint64_t vm_state_size,
+                              uint64_t vm_clock_nsec)
+{
     struct qcow2_state *q = Q(bs);
     q->errmsg[0] = 0;
     if (bs->readonly)
         return -EROFS;
-    if (strlen(name) > 1000 || q->nb_snapshots >= QCOW2_MAX_SNAPSHOTS)
+    if (strlen(name) > 1000)
         return -EINVAL;
     pthread_mutex_lock(&bs->lock);
     int r = -ENOMEM;
-    uint32_t n = q->nb_snapshots;
+    /* The snapshots kept: all, or all but those of the same name when replacing them. */
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < q->nb_snapshots; i++)
+        n += !(replace && !strcmp(q->snaps[i].name, name));
+    if (n >= QCOW2_MAX_SNAPSHOTS) {
+        pthread_mutex_unlock(&bs->lock);
+        return -EINVAL;
+    }
     struct new_state ns = { .l1 = copy_active_l1(q, q->l1_size), .l1_size = q->l1_size,
                             .snaps = calloc(n + 1, sizeof(struct qcow2_snap)), .nsnaps = n + 1,
                             .new_snap = (int)n, .disk_size = q->size, .vm_segs = segs, .vm_nsegs = nsegs,
@@ -2485,14 +2499,15 @@ int qcow2_snapshot_create_vm(struct block_dev *bs, const char *name, const struc
     if (!ns.l1 || !ns.snaps || !extra)
         goto out;
     unsigned long maxid = 0;
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < q->nb_snapshots; i++) {
         unsigned long v = strtoul(q->snaps[i].id, NULL, 10);
         if (v > maxid)
             maxid = v;
     }
     snprintf(id, sizeof(id), "%lu", maxid + 1);
-    if (n)
-        memcpy(ns.snaps, q->snaps, n * sizeof(*ns.snaps));
+    for (uint32_t i = 0, k = 0; i < q->nb_snapshots; i++)
+        if (!(replace && !strcmp(q->snaps[i].name, name)))
+            ns.snaps[k++] = q->snaps[i];
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct qcow2_snap *s = &ns.snaps[n];
@@ -2513,8 +2528,15 @@ int qcow2_snapshot_create_vm(struct block_dev *bs, const char *name, const struc
         goto out;
     }
     struct qcow2_snap *old = q->snaps;
+    uint32_t old_n = q->nb_snapshots;
     r = switch_state(q, &ns);
     if (q->snaps == ns.snaps) {
+        for (uint32_t i = 0; i < old_n; i++)
+            if (replace && !strcmp(old[i].name, name)) {
+                free(old[i].id);
+                free(old[i].name);
+                free(old[i].extra);
+            }
         free(old);
         ns.snaps = NULL;
     } else {

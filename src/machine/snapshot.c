@@ -356,15 +356,11 @@ int pc_snapshot_save(struct pc *pc, const char *name, bool overwrite, const char
     int n = op_drives(pc, d, vmstate, devices, ndevices, true, err, errlen);
     if (n < 0)
         return -1;
+    /* A snapshot of the same name is replaced in the same switch as the new one is written, so
+     * a savevm killed half-way leaves the old one there. */
     for (int i = 0; i < n; i++)
-        if (drive_has(d[i].bs, name, NULL)) {
-            if (!overwrite)
-                return fail(err, errlen, "Snapshot '%s' already exists in one or more devices", name);
-            int r = qcow2_snapshot_delete(d[i].bs, name);
-            if (r < 0)
-                return fail(err, errlen, "Error while deleting snapshot on device '%s': %s", d[i].name,
-                            qerr(d[i].bs, r));
-        }
+        if (!overwrite && drive_has(d[i].bs, name, NULL))
+            return fail(err, errlen, "Snapshot '%s' already exists in one or more devices", name);
     const char *why = devlist_snapshot_blocker(&pc->devices);
     if (why)
         return fail(err, errlen, "State blocked by non-migratable device: %s", why);
@@ -401,9 +397,9 @@ int pc_snapshot_save(struct pc *pc, const char *name, bool overwrite, const char
     for (int i = 0; i < n; i++) {
         int r = block_flush(d[i].bs);
         if (r >= 0)
-            r = i == 0 ? qcow2_snapshot_create_vm(d[i].bs, name, segs, nsegs, pc_state_size(&st),
-                                                  (uint64_t)vclock_now(&pc->clock))
-                       : qcow2_snapshot_create(d[i].bs, name);
+            r = i == 0 ? qcow2_snapshot_replace_vm(d[i].bs, name, overwrite, segs, nsegs, pc_state_size(&st),
+                                                   (uint64_t)vclock_now(&pc->clock))
+                       : qcow2_snapshot_replace_vm(d[i].bs, name, overwrite, NULL, 0, 0, 0);
         if (r < 0) {
             fail(err, errlen, "Error while creating snapshot on '%s': %s", d[i].name, qerr(d[i].bs, r));
             for (int k = 0; k < i; k++)   /* all or nothing, as QEMU */

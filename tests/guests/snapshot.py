@@ -11,6 +11,9 @@ of its disk; then, over the HMP socket:
     console answers;
   - QMP `snapshot-save` (job: created .. concluded, query-jobs, job-dismiss), `snapshot-load`
     and `snapshot-delete` of a second snapshot;
+  - savevm and loadvm again and again (11 operations over 4 snapshots, back to older ones too)
+    while the guest rewrites, syncs and reads back 16 sectors of its disk and compares them with
+    its copy in RAM: no sector may differ;
   - `migrate "exec:cat > FILE"` and `migrate file:FILE` (the source then stays stopped in
     postmigrate, `info migrate` says completed, `cont` resumes it);
 after quitting, `qemu-img snapshot -l` lists snap1 with a VM size and `qemu-img check` is
@@ -27,9 +30,12 @@ import tempfile
 import time
 
 from console import Console, GuestFailure, cache_dir, emulator, main, time_scale
-from linux import ATA_MODULES, initramfs
+from linux import initramfs
 from monitor import Hmp, Qmp
 
+# ata_piix and the SCSI disk driver (with its CRC helpers): the guest's /dev/sda is the qcow2 disk.
+DISK_MODULES = ('scsi_common scsi_mod libata ata_piix crct10dif_common crct10dif_generic crc-t10dif crc64 '
+                'crc64-rocksoft t10-pi sd_mod')
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -86,6 +92,42 @@ def check_resumed(problems, c, what, saved_count):
         check(problems, saved_count <= n1 <= saved_count + 30,
               '%s: the counter restarted at %d, it was %d when saved' % (what, n1, saved_count))
     return n1
+
+
+# The guest's disk writer: 16 sectors from 300 on, one rewritten per round with its round
+# number (by turns O_DIRECT, and through the page cache then fsync), the same bytes kept in RAM
+# (/tmp/img); every round it reads the 16 sectors back from the disk (O_DIRECT) and compares.
+STRESS = ("rm -f /tmp/stop /tmp/stopped /tmp/bad /tmp/iter; dd if=/dev/sda of=/tmp/img bs=512 skip=300 count=16 iflag=direct 2>/dev/null; "
+          "(i=0; while [ ! -e /tmp/stop ]; do i=$((i+1)); s=$((i%16)); "
+          "printf 'STRESS-%08d-%02d' $i $s > /tmp/blk; "
+          "if [ $((i%2)) = 0 ]; then dd if=/tmp/blk of=/dev/sda bs=512 seek=$((300+s)) conv=sync oflag=direct 2>/dev/null; "
+          "else dd if=/tmp/blk of=/dev/sda bs=512 seek=$((300+s)) conv=sync,fsync 2>/dev/null; fi; "
+          "dd if=/tmp/blk of=/tmp/img bs=512 seek=$s conv=sync,notrunc 2>/dev/null; "
+          "dd if=/dev/sda bs=512 skip=300 count=16 iflag=direct 2>/dev/null | cmp -s - /tmp/img || echo BAD-$i >> /tmp/bad; "
+          "echo $i > /tmp/iter; done; echo done > /tmp/stopped) >/dev/null 2>&1 &")
+
+
+def disk_stress(problems, c, h):
+    """savevm and loadvm, to the latest and to older snapshots, while the guest writes, syncs and
+    reads back its disk: after each loadvm the disk and the guest's RAM copy of it must agree
+    (a block lost, written twice or from the wrong moment shows as a mismatch)."""
+    c.run(STRESS + ' sleep 1', 60, 'stress-start')
+    plan = ['savevm st-a', 'savevm st-b', 'loadvm st-a', 'savevm st-c', 'loadvm st-b', 'loadvm st-c',
+            'savevm st-a', 'loadvm st-a', 'savevm st-d', 'loadvm st-b', 'loadvm st-d']
+    for op in plan:
+        time.sleep(0.6)
+        out = h.cmd(op)
+        check(problems, out.strip() == '', 'disk stress: %s said %r' % (op, out))
+    time.sleep(0.6)
+    out = c.run('touch /tmp/stop; while [ ! -e /tmp/stopped ]; do sleep 0.2; done; '
+                'dd if=/dev/sda bs=512 skip=300 count=16 iflag=direct 2>/dev/null | cmp -s - /tmp/img && echo SAME-DISK; '
+                'echo iter=$(cat /tmp/iter) bad=$(cat /tmp/bad 2>/dev/null | head -3)', 120, 'stress-end')
+    m = re.search(r'iter=(\d+) bad=(.*)', out)
+    check(problems, m and 'SAME-DISK' in out and m.group(2).strip() == '',
+          'disk stress: the guest found its disk differing from what it wrote: %r' % out.strip()[-300:])
+    check(problems, m and int(m.group(1)) >= 2, 'disk stress: the guest writer made too few rounds: %r' % out.strip()[-300:])
+    for name in ('st-a', 'st-b', 'st-c', 'st-d'):
+        h.cmd('delvm ' + name)
 
 
 def refusals(problems, work):
@@ -146,7 +188,7 @@ def test(log_path, consoles):
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if r.returncode != 0:
             raise GuestFailure('qemu-img create failed: %s' % r.stdout)
-        initrd = initramfs(ATA_MODULES)
+        initrd = initramfs(DISK_MODULES)
         hmp_path, qmp_path = os.path.join(work, 'hmp.sock'), os.path.join(work, 'qmp.sock')
         c = Console(machine_argv(disk, initrd, hmp_path, qmp_path), log_path)
         consoles.append(c)
@@ -155,6 +197,10 @@ def test(log_path, consoles):
         q.ok('qmp_capabilities')
         c.expect(r'BOOT-OK', 600, 'the initramfs marker BOOT-OK')
         c.expect(r'pcvm:[^\n]*# ', 120, 'the shell prompt')
+        out = c.run('n=0; while [ ! -b /dev/sda ] && [ $n -lt 300 ]; do sleep 0.2; n=$((n+1)); done; ls -l /dev/sda',
+                    120, 'sda')
+        if not re.search(r'^b', out, re.M):
+            raise GuestFailure('the guest has no /dev/sda block device: %r' % out.strip())
         c.run('echo MARK-A > /tmp/m; echo DISK-A | dd of=/dev/sda bs=512 seek=100 conv=fsync 2>/dev/null; sync; '
               '(i=0; while true; do i=$((i+1)); echo $i > /tmp/cnt; sleep 1; done) & sleep 2', 120, 'setup')
         h = connect_hmp(hmp_path)
@@ -215,6 +261,8 @@ def test(log_path, consoles):
         check_resumed(problems, c, 'snapshot-load', None)
         out = h.cmd('info snapshots')
         check(problems, 'snap1' in out and 'snap2' not in out, 'info snapshots after snapshot-delete: %r' % out)
+
+        disk_stress(problems, c, h)
 
         # migration to a stream and to a file
         stream, image = os.path.join(work, 'm.stream'), os.path.join(work, 'm.state')

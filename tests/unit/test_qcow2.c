@@ -278,6 +278,21 @@ static void test_snapshot_vmstate(void **state)
     bs = open_rw(p);
     assert_int_equal(qcow2_snapshot_vmstate_read(bs, "vm1", ram_off, back, sizeof(ram)), 0);
     assert_memory_equal(back, ram, sizeof(ram));
+    /* Replacing vm1 in one switch: one vm1 left, with the new state and a new id; the old
+     * state's clusters are freed (the image stays clean, no leak). */
+    struct qcow2_vmstate_seg seg2 = { 0, ram, 8192 };
+    assert_int_equal(qcow2_snapshot_replace_vm(bs, "vm1", true, &seg2, 1, 8192, 42), 0);
+    assert_clean(bs);
+    assert_int_equal(qcow2_snapshot_list(bs, sn, 2), 1);
+    assert_string_equal(sn[0].name, "vm1");
+    assert_string_equal(sn[0].id, "2");
+    assert_int_equal(sn[0].vm_state_size, 8192);
+    assert_int_equal(sn[0].vm_clock_nsec, 42);
+    assert_int_equal(qcow2_snapshot_vmstate_read(bs, "vm1", 0, back, 8192), 0);
+    assert_memory_equal(back, ram, 8192);
+    assert_int_equal(qcow2_snapshot_replace_vm(bs, "vm2", true, &seg2, 1, 8192, 43), 0);
+    assert_int_equal(qcow2_snapshot_list(bs, sn, 2), 2);
+    assert_int_equal(qcow2_snapshot_delete(bs, "vm2"), 0);
     assert_int_equal(qcow2_snapshot_delete(bs, "vm1"), 0);
     assert_clean(bs);
     block_close(bs);
