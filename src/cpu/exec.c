@@ -162,10 +162,15 @@ void cpu_flush_traces(struct cpu *cpu)
         t->valid = false;
         p += trace_size(t->ninsn);
     }
-    memset(tc->hash, 0, sizeof(tc->hash));
-    memset(tc->jc, 0, sizeof(tc->jc));
-    if (tc->page_head)
-        memset(tc->page_head, 0, tc->page_count * sizeof(*tc->page_head));
+    /* Only trace_store fills the tables, and it also fills the arena: with the arena empty they
+     * are clear already (not touching them keeps a fresh process's restore from faulting in
+     * ~1 MiB of zero pages). */
+    if (tc->arena_used) {
+        memset(tc->hash, 0, sizeof(tc->hash));
+        memset(tc->jc, 0, sizeof(tc->jc));
+        if (tc->page_head)
+            memset(tc->page_head, 0, tc->page_count * sizeof(*tc->page_head));
+    }
     tc->arena_used = 0;
     jit_flush(cpu);
     for (unsigned k = 0; k <= tc->scratch.ninsn && k <= TRACE_MAX_INSNS; k++)
