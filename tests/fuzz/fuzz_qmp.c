@@ -10,7 +10,7 @@
  * Sources: src/block/[a-z]*.c src/boot/[a-z]*.c src/chardev/[a-z]*.c src/cli/[a-z]*.c
  *          src/cpu/[a-z]*.c src/hw/[a-z]*.c src/machine/[a-z]*.c src/mem/[a-z]*.c
  *          src/monitor/[a-z]*.c src/util/[a-z]*.c src/net/[a-z]*.c src/gdbstub/[a-z]*.c
- *          src/ui/[a-z]*.c src/migration/[a-z]*.c src/fs/[a-z]*.c -lvncserver -lSDL2 -lpng
+ *          src/ui/[a-z]*.c src/migration/[a-z]*.c src/fs/[a-z]*.c -lvncserver -lSDL2 -lpng -lxkbcommon
  *          -lz -lzstd -ljansson -lslirp -lpthread -lm -lutil */
 #include <jansson.h>
 #include <stdint.h>
