@@ -153,6 +153,7 @@ void cpu_init(struct cpu *cpu, int index, const struct cpu_model *model, struct 
     cpu->mem = mem;
     cpu->io = io;
     cpu->clock = clock;
+    cpu->wall_clock_base_ns = INT64_MIN;
     cpu->log = log;
     if (board)
         cpu->board = *board;

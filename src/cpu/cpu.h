@@ -186,6 +186,9 @@ struct cpu {
     struct phys_mem *mem;
     struct io_bus *io;
     struct vclock *clock;
+    /* kvmclock's wall clock at virtual time 0 in ns since 1970 (the board's -rtc base=DATE),
+     * so -icount runs read the same date every time; INT64_MIN: follow the host's clock. */
+    int64_t wall_clock_base_ns;
     struct pcvm_log *log;
     struct cpu_board_ops board;
 

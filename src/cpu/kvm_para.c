@@ -94,13 +94,15 @@ static void update_system_time(struct cpu *cpu)
     phys_write(cpu->mem, (uint32_t)gpa, version + 1, 4);
 }
 
-/* The wall clock (host UTC, as KVM) at system time 0: host time now minus the virtual time
- * elapsed and the host time the clock still owes the guest (it hands that back later). */
+/* The wall clock at system time 0: a fixed -rtc base= date, else (as KVM) host UTC now minus
+ * the virtual time elapsed and the host time the clock still owes the guest (paid back later). */
 static void write_wall_clock(struct cpu *cpu, uint64_t gpa)
 {
     if (!cpu->mem || !dma_in_ram(cpu->mem, gpa, 12))
         return;
-    int64_t boot = host_realtime_ns() - (cpu->clock ? vclock_now(cpu->clock) + cpu->clock->behind_ns : 0);
+    int64_t boot = cpu->wall_clock_base_ns;
+    if (boot == INT64_MIN)
+        boot = host_realtime_ns() - (cpu->clock ? vclock_now(cpu->clock) + cpu->clock->behind_ns : 0);
     if (boot < 0)
         boot = 0;
     uint32_t version = (phys_read(cpu->mem, (uint32_t)gpa, 4) + 1) | 1;

@@ -617,6 +617,8 @@ static int pc_create_cpus(struct pc *pc, char *err, size_t errlen)
         cpu_init(pc->cpus[i], (int)i, model, &pc->mem, &pc->io, &pc->clock, pc->log, &ops);
         pc->cpus[i]->topo = topo;
         pc->cpus[i]->topo.apic_id = pc->apic_ids[i];
+        if (cfg->rtc.base == VM_RTC_BASE_DATE)   /* kvmclock's date agrees with the RTC's */
+            pc->cpus[i]->wall_clock_base_ns = cfg->rtc.base_time * NS_PER_SEC;
         /* The JIT is the default; -accel tcg,jit=off forces the interpreter (docs/OPTIONS.md). */
         pc->cpus[i]->exec.jit_threshold =
             cfg->jit != 0 ? (int)(cfg->jit_threshold ? cfg->jit_threshold : JIT_DEFAULT_THRESHOLD) : 0;
