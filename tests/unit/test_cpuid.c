@@ -418,6 +418,11 @@ static void test_kvm_para(void **state)
     int64_t sec = phys_read(&f->mem, 0x4004, 4);
     assert_true(sec >= now - 5 && sec <= now + 5);
     assert_int_equal(phys_read(&f->mem, 0x4000, 4) & 1, 0);
+    /* With -rtc base=DATE the board fixes it: the same date every run (for -icount). */
+    cpu->wall_clock_base_ns = 946684800LL * 1000000000 + 250000000;   /* 2000-01-01 00:00:00.25 */
+    cpu_wrmsr(cpu, MSR_KVM_WALL_CLOCK_NEW, 0x4000);
+    assert_int_equal(phys_read(&f->mem, 0x4004, 4), 946684800u);
+    assert_int_equal(phys_read(&f->mem, 0x4008, 4), 250000000u);
     /* An address outside RAM is kept but never written. */
     cpu_wrmsr(cpu, MSR_KVM_SYSTEM_TIME, 0xfffff000u | 1);
     assert_int_equal(cpu_rdmsr(cpu, MSR_KVM_SYSTEM_TIME), 0xfffff001u);
