@@ -259,6 +259,8 @@ void vm_config_print_action(const struct vm_config *cfg)
                "Network devices:\nname \"e1000\", bus PCI, desc \"Intel Gigabit Ethernet\"\nname \"rtl8139\", bus PCI\n"
                "name \"virtio-net-pci\", bus PCI, alias \"virtio-net\"\n\n"
                "Misc devices:\nname \"isa-debug-exit\", bus ISA\n"
+               "name \"pc-testdev\", bus ISA\n"
+               "name \"pci-testdev\", bus PCI, desc \"PCI Test Device\"\n"
                "name \"pvpanic\", bus ISA, desc \"pvpanic device\"\n"
                "name \"virtio-9p-pci\", bus PCI, alias \"virtio-9p\"\n"
                "name \"virtio-rng-pci\", bus PCI, alias \"virtio-rng\"\n\n"

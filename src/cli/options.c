@@ -1452,6 +1452,23 @@ static int opt_device(struct parser *p)
             dev->iobase = (uint32_t)port;
             dev->iosize = 1;
         }
+    } else if (!strcmp(driver, "pc-testdev") || !strcmp(driver, "pci-testdev")) {
+        /* QEMU's test devices (src/hw/pc_testdev.c, src/hw/pci_testdev.c). */
+        const char *bus = kvlist_get(&kl, "bus");
+        bool is_pci = driver[2] == 'i';
+        if (cfg->n_devices >= VM_MAX_DEVICES) {
+            r = perr(p, "too many devices");
+        } else if (bus && strcmp(bus, is_pci ? "pci.0" : "isa.0")) {
+            r = perr(p, "invalid bus '%s' (%s)", bus, is_pci ? "pci.0" : "isa.0");
+        } else if (is_pci && (kvlist_get(&kl, "addr") || kvlist_get(&kl, "multifunction") ||
+                              kvlist_get(&kl, "membar"))) {
+            r = punsup(p, "pci-testdev addr=/multifunction=/membar=");
+        } else if (!(r = check_unused(p, &kl))) {
+            struct vm_device *dev = &cfg->devices[cfg->n_devices++];
+            memset(dev, 0, sizeof(*dev));
+            dev->driver = xstrdup(driver);
+            dev->id = xstrdup(id);
+        }
     } else if (virtio_device_kind(driver)) {
         r = parse_virtio_device(p, &kl, driver, id);
     } else if (refused_device(driver)) {

@@ -676,6 +676,58 @@ static int add_pvpanic(struct pc *pc, const struct vm_device *d, char *err, size
     return pc_register_device(pc, &dev, err, errlen, "%s", d->id ? d->id : "pvpanic");
 }
 
+static void destroy_testdev(void *opaque)
+{
+    free(opaque);
+}
+
+/* pc-testdev's lines join the ISA IRQ fan-out (PIC and I/O APIC) as their own source. */
+static int add_pc_testdev(struct pc *pc, const struct vm_device *d, char *err, size_t errlen)
+{
+    if (pc->testdev)
+        return fail(err, errlen, "pcvm: -device pc-testdev: only one");
+    pc->testdev = calloc(1, sizeof(*pc->testdev));
+    if (!pc->testdev)
+        return fail(err, errlen, "pcvm: out of memory");
+    struct irq_line lines[PC_TESTDEV_IRQS];
+    for (int n = 0; n < PC_TESTDEV_IRQS; n++)
+        lines[n] = pc_isa_line(pc, n, PC_IRQ_SRC_TESTDEV);
+    if (pc_testdev_init(pc->testdev, &pc->io, &pc->mem, lines) < 0) {
+        free(pc->testdev);
+        pc->testdev = NULL;
+        return fail(err, errlen, "pcvm: -device pc-testdev: no room for its ports or memory");
+    }
+    struct device dev = { .type = "pc-testdev", .bus = "isa.0", .opaque = pc->testdev, .vmsd = &pc_testdev_vmstate,
+                          .reset = pc_testdev_reset, .destroy = destroy_testdev };
+    return pc_register_device(pc, &dev, err, errlen, "%s", d->id ? d->id : "pc-testdev");
+}
+
+/* pci-testdev functions take the first free slot after the virtio devices. */
+static int pc_create_pci_testdevs(struct pc *pc, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < pc->cfg->n_devices; i++) {
+        const struct vm_device *d = &pc->cfg->devices[i];
+        if (strcmp(d->driver, "pci-testdev"))
+            continue;
+        int slot = 2;
+        while (slot < 32 && pc->pci.devices[slot << 3])
+            slot++;
+        if (pc->n_pci_testdev >= PC_MAX_PCI_TESTDEV || slot >= 32)
+            return fail(err, errlen, "pcvm: -device pci-testdev: no free PCI slot (at most %d)", PC_MAX_PCI_TESTDEV);
+        struct pci_testdev *t = &pc->pci_testdev[pc->n_pci_testdev];
+        if (pci_testdev_init(t, &pc->pci, (uint8_t)(slot << 3)) < 0)
+            return fail(err, errlen, "pcvm: -device pci-testdev: cannot register it");
+        struct device dev = { .type = "pci-testdev", .bus = "pci.0", .opaque = t, .vmsd = &pci_testdev_vmstate,
+                              .reset = pci_testdev_reset, .bus_data = &t->pci, .info = pc_pci_info };
+        int rc = d->id ? pc_register_device(pc, &dev, err, errlen, "%s", d->id)
+                       : pc_register_device(pc, &dev, err, errlen, "pci-testdev%u", pc->n_pci_testdev);
+        if (rc < 0)
+            return -1;
+        pc->n_pci_testdev++;
+    }
+    return 0;
+}
+
 /* Virtio devices are made after the NICs, by pc_virtio_create. */
 static int add_later_virtio(struct pc *pc, const struct vm_device *d, char *err, size_t errlen)
 {
@@ -693,6 +745,8 @@ static const struct {
 } pc_device_types[] = {
     { "isa-debug-exit", add_isa_debug_exit },
     { "pvpanic", add_pvpanic },
+    { "pc-testdev", add_pc_testdev },
+    { "pci-testdev", add_later_virtio },   /* after the virtio devices: pc_create_pci_testdevs */
     { "virtio-blk-pci", add_later_virtio },
     { "virtio-rng-pci", add_later_virtio },
     { "virtio-9p-pci", add_later_virtio },
@@ -1064,6 +1118,8 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
         if (pc_register_device(pc, &vdev, err, errlen, "%s", vdev.id) < 0)
             return -1;
     }
+    if (pc_create_pci_testdevs(pc, err, errlen) < 0)
+        return -1;
 
     /* fw_cfg for SeaBIOS. */
     fw_cfg_init(&pc->fw_cfg, &pc->io, &pc->mem, true);

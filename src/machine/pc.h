@@ -27,6 +27,8 @@
 #include "hw/pit.h"
 #include "hw/port92.h"
 #include "hw/pvpanic.h"
+#include "hw/pc_testdev.h"
+#include "hw/pci_testdev.h"
 #include "hw/rtc.h"
 #include "hw/uart.h"
 #include "hw/vga.h"
@@ -46,7 +48,10 @@
 #define PC_MAX_DEBUGEXIT 4
 
 /* Who drives an ISA IRQ line; the line's level is the OR over sources. */
-enum pc_irq_source { PC_IRQ_SRC_DEVICE, PC_IRQ_SRC_PCI, PC_IRQ_SRC_SCI, PC_IRQ_SRC_SHARED, PC_IRQ_SRC_FERR };
+#define PC_MAX_PCI_TESTDEV 4
+
+enum pc_irq_source { PC_IRQ_SRC_DEVICE, PC_IRQ_SRC_PCI, PC_IRQ_SRC_SCI, PC_IRQ_SRC_SHARED, PC_IRQ_SRC_FERR,
+                     PC_IRQ_SRC_TESTDEV };
 
 struct snapshot_ctx;
 
@@ -121,6 +126,9 @@ struct pc {
     uint64_t irq_count[16];        /* rising edges per ISA IRQ (info irq) */
     struct pvpanic pvpanic;
     bool has_pvpanic;
+    struct pc_testdev *testdev;    /* -device pc-testdev (64 KiB of scratch memory), or NULL */
+    struct pci_testdev pci_testdev[PC_MAX_PCI_TESTDEV];   /* -device pci-testdev */
+    unsigned n_pci_testdev;
 
     bool reset_pending;
     bool powered_off;

@@ -37,15 +37,17 @@ for src in "$here"/*.asm; do
     # A "; cpu: MODEL,+feat" line picks the -cpu argument (also on the mini board); a
     # "; qemu: BINARY" line another QEMU binary (a feature qemu-system-i386 lacks).
     cpu=$(sed -n 's/^; cpu: *//p' "$src" | head -1)
+    # "; args: ..." adds options (devices) to the command line of pcvm and QEMU.
+    read -r -a args <<< "$(sed -n 's/^; args: *//p' "$src" | head -1)"
     qemu_bin=$(sed -n 's/^; qemu: *//p' "$src" | head -1)
     if [ "$emu" = mini ]; then
         log=$(timeout 30 "${cmd[@]}" "$out/$name.bin" ${cpu:+"$cpu"} 2>&1)
     elif [ "$emu" = qemu ] && [ -n "$qemu_bin" ]; then
         log=$(timeout 30 "$qemu_bin" -display none -m 64 -no-reboot -kernel "$out/$name.bin" \
-              ${cpu:+-cpu "$cpu"} -debugcon stdio -device isa-debug-exit,iobase=0xf4,iosize=1 2>&1)
+              ${cpu:+-cpu "$cpu"} "${args[@]}" -debugcon stdio -device isa-debug-exit,iobase=0xf4,iosize=1 2>&1)
     else
         log=$(timeout 30 "${cmd[@]}" -display none -m 64 -no-reboot -kernel "$out/$name.bin" \
-              ${cpu:+-cpu "$cpu"} -debugcon stdio -device isa-debug-exit,iobase=0xf4,iosize=1 2>&1)
+              ${cpu:+-cpu "$cpu"} "${args[@]}" -debugcon stdio -device isa-debug-exit,iobase=0xf4,iosize=1 2>&1)
     fi
     rc=$?
     if [ $rc -eq 1 ] && printf '%s\n' "$log" | grep -q '^PASS$'; then
