@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Fetch the Debian guests pcvm is tested with into a cache outside git and give each a stable
 # name under $CACHE/guests/.  Idempotent and quiet when everything is cached.
-#   scripts/fetch-guests.sh [linux|busybox|gnumach|memtest|installer|all]...
+#   scripts/fetch-guests.sh [linux|busybox|gnumach|memtest|installer|attr|all]...
 # Files produced (CACHE=${PCVM_CACHE:-$HOME/.cache/pcvm}):
 #   guests/vmlinuz-686        Linux 686 bzImage         guests/busybox       static i386 busybox
 #   guests/gnumach            GNU Mach 1.8 (Multiboot)  guests/memtest.bin   memtest86+ ia32 (bzImage)
 #   guests/di-linux, guests/di-initrd.gz               Debian installer netboot (i386)
+#   guests/attr/              Debian's i386 getfattr/setfattr with their loader and libraries
 set -euo pipefail
 CACHE=${PCVM_CACHE:-$HOME/.cache/pcvm}
 G=$CACHE/guests
@@ -91,6 +92,18 @@ get_installer() {
   cp "$k" "$G/di-linux"
   cp "$(dirname "$k")/initrd.gz" "$G/di-initrd.gz"
 }
+# getfattr and setfattr (package attr) for the virtio-9p xattr checks; the guest runs them
+# through the dynamic loader from a 9p share: guests/attr/{getfattr,setfattr,ld-linux.so.2,...}.
+get_attr() {
+  [ -f "$G/attr/.done" ] && return 0
+  local a l c; a=$(fetch_pkg attr:i386 attr); l=$(fetch_pkg libattr1:i386 libattr1); c=$(fetch_pkg libc6:i386 libc6)
+  rm -rf "$G/attr"; mkdir -p "$G/attr"
+  cp "$a/usr/bin/getfattr" "$a/usr/bin/setfattr" "$G/attr/"
+  cp -L "$(find "$l" -name 'libattr.so.1*' | head -1)" "$G/attr/libattr.so.1"
+  cp -L "$(find "$c" -name 'ld-linux.so.2' | head -1)" "$G/attr/ld-linux.so.2"
+  cp -L "$(find "$c" -name 'libc.so.6' | head -1)" "$G/attr/libc.so.6"
+  touch "$G/attr/.done"
+}
 
 [ $# -gt 0 ] || set -- all
 for what in "$@"; do
@@ -100,7 +113,8 @@ for what in "$@"; do
     gnumach) get_gnumach ;;
     memtest) get_memtest ;;
     installer) get_installer ;;
-    all) get_linux; get_busybox; get_gnumach; get_memtest; get_installer ;;
-    *) say "unknown guest '$what' (linux busybox gnumach memtest installer all)"; exit 2 ;;
+    attr) get_attr ;;
+    all) get_linux; get_busybox; get_gnumach; get_memtest; get_installer; get_attr ;;
+    *) say "unknown guest '$what' (linux busybox gnumach memtest installer attr all)"; exit 2 ;;
   esac
 done

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -41,7 +42,11 @@ struct p9_fid {
     char *path;                    /* beneath the share: "" or "a/b" */
     int fd;                        /* after lopen/lcreate, else -1 */
     DIR *dir;                      /* readdir stream over a dup of fd */
-    bool xattr;                    /* an (empty) xattrwalk result */
+    enum { FID_FILE, FID_XATTR_READ, FID_XATTR_WRITE } kind;
+    uint8_t *xval;                 /* xattr value or name list read (READ), value written (WRITE) */
+    size_t xlen, xcopied;          /* its length; bytes the guest wrote so far (WRITE) */
+    char *xname;                   /* host attribute name (WRITE) */
+    int xflags;                    /* XATTR_CREATE / XATTR_REPLACE (WRITE) */
 };
 
 /* ---- message reading and writing ---- */
@@ -150,6 +155,11 @@ static void fid_close(struct p9_fid *f)
         close(f->fd);
     f->dir = NULL;
     f->fd = -1;
+    free(f->xval);
+    free(f->xname);
+    f->xval = NULL;
+    f->xname = NULL;
+    f->kind = FID_FILE;
 }
 
 /* A new fid with path (copied); NULL when the id is taken or out of memory/fids. */
@@ -291,14 +301,47 @@ static const char *const XA_UID = "user.virtfs.uid", *const XA_GID = "user.virtf
                   *const XA_MODE = "user.virtfs.mode", *const XA_RDEV = "user.virtfs.rdev";
 
 /* Store the guest's view on the inode behind an O_PATH fd (not a symlink); 0 or -errno. */
-static int set_mapped(int pathfd, const uint32_t *uid, const uint32_t *gid, const uint32_t *mode)
+static int set_mapped(int pathfd, const uint32_t *uid, const uint32_t *gid, const uint32_t *mode,
+                      const uint64_t *rdev)
 {
     char pp[40];
     proc_path(pp, sizeof(pp), pathfd);
     if ((uid && setxattr(pp, XA_UID, uid, 4, 0) < 0) || (gid && setxattr(pp, XA_GID, gid, 4, 0) < 0) ||
-        (mode && setxattr(pp, XA_MODE, mode, 4, 0) < 0))
+        (mode && setxattr(pp, XA_MODE, mode, 4, 0) < 0) || (rdev && setxattr(pp, XA_RDEV, rdev, 8, 0) < 0))
         return -errno;
     return 0;
+}
+
+/* The file type the guest sees for a host file whose stored mode is stored: device nodes,
+ * FIFOs, sockets and symlinks made by the guest are regular files on the host (as QEMU's
+ * mapped models keep them); a stored type never turns a host directory or symlink into
+ * something else, nor a host file into a directory. */
+static mode_t mapped_type(mode_t host, uint32_t stored)
+{
+    mode_t t = stored & S_IFMT;
+    if (S_ISREG(host) && (S_ISCHR(t) || S_ISBLK(t) || S_ISFIFO(t) || S_ISSOCK(t) || S_ISLNK(t)))
+        return t;
+    return host & S_IFMT;
+}
+
+/* Replace owner, mode and device number in st (lstat of the O_PATH fd pathfd) with the stored
+ * ones. */
+static void apply_mapped_fd(int pathfd, struct stat *st)
+{
+    if (S_ISLNK(st->st_mode))
+        return;
+    char pp[40];
+    proc_path(pp, sizeof(pp), pathfd);
+    uint32_t v;
+    if (getxattr(pp, XA_UID, &v, 4) == 4)
+        st->st_uid = v;
+    if (getxattr(pp, XA_GID, &v, 4) == 4)
+        st->st_gid = v;
+    if (getxattr(pp, XA_MODE, &v, 4) == 4)
+        st->st_mode = mapped_type(st->st_mode, v) | (v & 07777);
+    uint64_t d;
+    if (getxattr(pp, XA_RDEV, &d, 8) == 8 && (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)))
+        st->st_rdev = d;
 }
 
 /* Replace owner and mode in st with the stored ones (mapped-xattr). */
@@ -309,31 +352,33 @@ static void apply_mapped(struct p9_server *s, const char *rel, struct stat *st)
     int fd = open_path(s, rel);
     if (fd < 0)
         return;
-    char pp[40];
-    proc_path(pp, sizeof(pp), fd);
-    uint32_t v;
-    if (getxattr(pp, XA_UID, &v, 4) == 4)
-        st->st_uid = v;
-    if (getxattr(pp, XA_GID, &v, 4) == 4)
-        st->st_gid = v;
-    if (getxattr(pp, XA_MODE, &v, 4) == 4)
-        st->st_mode = (st->st_mode & S_IFMT) | (v & 07777);
-    uint64_t d;
-    if (getxattr(pp, XA_RDEV, &d, 8) == 8)
-        st->st_rdev = d;
+    apply_mapped_fd(fd, st);
     close(fd);
 }
 
-/* After creating name in dfd: the guest's owner (passthrough/none) or the stored view. */
-static int set_owner(struct p9_server *s, int dfd, const char *name, uint32_t uid, uint32_t gid, uint32_t mode)
+/* The same for name in the directory dfd (readdir entries). */
+static void apply_mapped_at(struct p9_server *s, int dfd, const char *name, struct stat *st)
+{
+    if (s->security != P9_SEC_MAPPED_XATTR || S_ISLNK(st->st_mode))
+        return;
+    int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    apply_mapped_fd(fd, st);
+    close(fd);
+}
+
+/* After creating name in dfd: the guest's owner (passthrough/none) or the stored view (with
+ * the device number rdev of a mapped device node, else NULL). */
+static int set_owner(struct p9_server *s, int dfd, const char *name, uint32_t uid, uint32_t gid, uint32_t mode,
+                     const uint64_t *rdev)
 {
     if (s->security == P9_SEC_MAPPED_XATTR) {
-        if (S_ISLNK(mode))
-            return 0;
         int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
             return -errno;
-        int r = set_mapped(fd, &uid, &gid, &mode);
+        struct stat st;
+        int r = fstat(fd, &st) < 0 ? -errno : S_ISLNK(st.st_mode) ? 0 : set_mapped(fd, &uid, &gid, &mode, rdev);
         close(fd);
         return r;
     }
@@ -516,8 +561,10 @@ static int do_setattr(struct p9_server *s, struct rd *r, struct wr *w)
         err = errno;
     if (!err && (valid & SA_MODE) && !S_ISLNK(st.st_mode)) {
         if (s->security == P9_SEC_MAPPED_XATTR) {
-            uint32_t m = (st.st_mode & S_IFMT) | (mode & 07777);
-            err = -set_mapped(pfd, NULL, NULL, &m);
+            struct stat seen = st;
+            apply_mapped_fd(pfd, &seen);  /* keeps a mapped device node's type */
+            uint32_t m = (seen.st_mode & S_IFMT) | (mode & 07777);
+            err = -set_mapped(pfd, NULL, NULL, &m, NULL);
         } else if (fchmodat(AT_FDCWD, pp, mode & 07777, 0) < 0) {
             err = errno;
         }
@@ -525,7 +572,7 @@ static int do_setattr(struct p9_server *s, struct rd *r, struct wr *w)
     if (!err && (valid & (SA_UID | SA_GID))) {
         if (s->security == P9_SEC_MAPPED_XATTR) {
             if (!S_ISLNK(st.st_mode))
-                err = -set_mapped(pfd, (valid & SA_UID) ? &uid : NULL, (valid & SA_GID) ? &gid : NULL, NULL);
+                err = -set_mapped(pfd, (valid & SA_UID) ? &uid : NULL, (valid & SA_GID) ? &gid : NULL, NULL, NULL);
         } else if (fchownat(pfd, "", (valid & SA_UID) ? uid : (uid_t)-1, (valid & SA_GID) ? gid : (gid_t)-1,
                             AT_EMPTY_PATH) < 0 && s->security == P9_SEC_PASSTHROUGH) {
             err = errno;
@@ -580,7 +627,7 @@ static int do_lopen(struct p9_server *s, struct rd *r, struct wr *w)
     uint32_t fid = r32(r), flags = r32(r);
     NEED(!r->bad);
     struct p9_fid *f = fid_get(s, fid);
-    if (!f || f->fd >= 0 || f->xattr)
+    if (!f || f->fd >= 0 || f->kind != FID_FILE)
         return EBADF;
     int fl = open_flags(flags);
     if (s->readonly && ((fl & O_ACCMODE) != O_RDONLY || (fl & O_TRUNC)))
@@ -621,7 +668,7 @@ static int do_lcreate(struct p9_server *s, struct rd *r, struct wr *w)
     uint32_t flags = r32(r), mode = r32(r), gid = r32(r);
     NEED(!r->bad);
     struct p9_fid *f = fid_get(s, fid);
-    if (!f || f->fd >= 0 || f->xattr)
+    if (!f || f->fd >= 0 || f->kind != FID_FILE)
         return EBADF;
     RO(s);
     if (!valid_name(name))
@@ -635,7 +682,7 @@ static int do_lcreate(struct p9_server *s, struct rd *r, struct wr *w)
         return -dfd;
     int fd = openat(dfd, name, (open_flags(flags) & ~O_DIRECTORY) | O_CREAT | O_EXCL, host_mode(s, mode, false));
     int err = fd < 0 ? errno : 0;
-    if (!err && (e = set_owner(s, dfd, name, f->uid, gid, S_IFREG | (mode & 07777))) < 0) {
+    if (!err && (e = set_owner(s, dfd, name, f->uid, gid, S_IFREG | (mode & 07777), NULL)) < 0) {
         err = -e;
         close(fd);
         unlinkat(dfd, name, 0);
@@ -672,8 +719,12 @@ static int do_read(struct p9_server *s, struct rd *r, struct wr *w)
     size_t room = w->cap - w->len - 4;
     if (count > room)
         count = (uint32_t)room;
-    if (f->xattr) {
-        w32(w, 0);                 /* no attributes */
+    if (f->kind == FID_XATTR_READ) {
+        size_t n = off < f->xlen ? f->xlen - (size_t)off : 0;
+        if (n > count)
+            n = count;
+        w32(w, (uint32_t)n);
+        wbytes(w, f->xval + (n ? off : 0), n);
         return 0;
     }
     if (f->fd < 0)
@@ -699,6 +750,18 @@ static int do_write(struct p9_server *s, struct rd *r, struct wr *w)
     const uint8_t *data = take(r, count);
     NEED(!r->bad);
     struct p9_fid *f = fid_get(s, fid);
+    if (f && f->kind == FID_XATTR_WRITE) {
+        /* The value of an xattrcreate, in order; it is set when the fid is clunked. */
+        if (off != f->xcopied)
+            return EINVAL;
+        size_t n = f->xlen - f->xcopied < count ? f->xlen - f->xcopied : count;
+        if (n < count && !n)
+            return ENOSPC;
+        memcpy(f->xval + f->xcopied, data, n);
+        f->xcopied += n;
+        w32(w, (uint32_t)n);
+        return 0;
+    }
     if (!f || f->fd < 0)
         return EBADF;
     RO(s);
@@ -757,12 +820,18 @@ static int do_readdir(struct p9_server *s, struct rd *r, struct wr *w)
             break;
         }
         struct stat st = self;
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-            fstatat(dirfd(f->dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            continue;              /* gone meanwhile */
+        uint8_t type = de->d_type;
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+            if (fstatat(dirfd(f->dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                continue;          /* gone meanwhile */
+            if (s->security == P9_SEC_MAPPED_XATTR && S_ISREG(st.st_mode)) {
+                apply_mapped_at(s, dirfd(f->dir), de->d_name, &st);
+                type = (uint8_t)IFTODT(st.st_mode);   /* a mapped device node or symlink */
+            }
+        }
         wqid(w, &st);
         w64(w, (uint64_t)telldir(f->dir));
-        w8(w, de->d_type);
+        w8(w, type);
         wstr(w, de->d_name);
         used += need;
     }
@@ -777,16 +846,18 @@ static int do_readdir(struct p9_server *s, struct rd *r, struct wr *w)
 /* The end of mkdir, symlink and mknod: err is the create's errno (0: made). Gives the new
  * entry its owner (undoing the create if that fails), answers its qid, closes dfd. */
 static int finish_create(struct p9_server *s, struct wr *w, int dfd, const char *name, int err,
-                         uint32_t uid, uint32_t gid, uint32_t owner_mode, int unlink_flag)
+                         uint32_t uid, uint32_t gid, uint32_t owner_mode, const uint64_t *rdev, int unlink_flag)
 {
     int e;
-    if (!err && (e = set_owner(s, dfd, name, uid, gid, owner_mode)) < 0) {
+    if (!err && (e = set_owner(s, dfd, name, uid, gid, owner_mode, rdev)) < 0) {
         err = -e;
         unlinkat(dfd, name, unlink_flag);
     }
     struct stat st;
     if (!err && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         err = errno;
+    if (!err)
+        apply_mapped_at(s, dfd, name, &st);
     close(dfd);
     if (err)
         return err;
@@ -811,7 +882,7 @@ static int do_mkdir(struct p9_server *s, struct rd *r, struct wr *w)
     if (dfd < 0)
         return -dfd;
     int err = mkdirat(dfd, name, host_mode(s, mode, true)) < 0 ? errno : 0;
-    return finish_create(s, w, dfd, name, err, f->uid, gid, S_IFDIR | (mode & 07777), AT_REMOVEDIR);
+    return finish_create(s, w, dfd, name, err, f->uid, gid, S_IFDIR | (mode & 07777), NULL, AT_REMOVEDIR);
 }
 
 static int do_symlink(struct p9_server *s, struct rd *r, struct wr *w)
@@ -831,9 +902,25 @@ static int do_symlink(struct p9_server *s, struct rd *r, struct wr *w)
     int dfd = open_dir(s, f->path);
     if (dfd < 0)
         return -dfd;
-    /* The target is stored as given: the host never follows it (every access uses O_NOFOLLOW). */
-    int err = symlinkat(target, dfd, name) < 0 ? errno : 0;
-    return finish_create(s, w, dfd, name, err, f->uid, gid, S_IFLNK | 0777, 0);
+    /* The target is stored as given: the host never follows it (every access uses O_NOFOLLOW).
+     * mapped-xattr keeps it as the content of a regular file, as QEMU does. */
+    int err = 0;
+    if (s->security == P9_SEC_MAPPED_XATTR) {
+        int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        size_t tl = strlen(target);
+        if (fd < 0) {
+            err = errno;
+        } else {
+            if (write(fd, target, tl) != (ssize_t)tl) {
+                err = errno ? errno : EIO;
+                unlinkat(dfd, name, 0);
+            }
+            close(fd);
+        }
+    } else if (symlinkat(target, dfd, name) < 0) {
+        err = errno;
+    }
+    return finish_create(s, w, dfd, name, err, f->uid, gid, S_IFLNK | 0777, NULL, 0);
 }
 
 static int do_mknod(struct p9_server *s, struct rd *r, struct wr *w)
@@ -841,10 +928,7 @@ static int do_mknod(struct p9_server *s, struct rd *r, struct wr *w)
     uint32_t fid = r32(r);
     char name[NAME_MAX + 1];
     rstr(r, name, sizeof(name));
-    uint32_t mode = r32(r);
-    r32(r);
-    r32(r);                        /* major, minor: no device nodes */
-    uint32_t gid = r32(r);
+    uint32_t mode = r32(r), major = r32(r), minor = r32(r), gid = r32(r);
     NEED(!r->bad);
     struct p9_fid *f = fid_get(s, fid);
     if (!f)
@@ -852,13 +936,18 @@ static int do_mknod(struct p9_server *s, struct rd *r, struct wr *w)
     RO(s);
     if (!valid_name(name))
         return EINVAL;
-    if (!S_ISFIFO(mode) && !S_ISSOCK(mode) && !S_ISREG(mode))
-        return EPERM;
+    bool mapped = s->security == P9_SEC_MAPPED_XATTR;
+    bool dev = S_ISCHR(mode) || S_ISBLK(mode);
+    if (!S_ISFIFO(mode) && !S_ISSOCK(mode) && !S_ISREG(mode) && !(mapped && dev))
+        return mapped ? EINVAL : EPERM;   /* device nodes only as mapped regular files */
     int dfd = open_dir(s, f->path);
     if (dfd < 0)
         return -dfd;
-    int err = mknodat(dfd, name, (mode & S_IFMT) | host_mode(s, mode, false), 0) < 0 ? errno : 0;
-    return finish_create(s, w, dfd, name, err, f->uid, gid, mode, 0);
+    /* mapped-xattr: every node is a regular file; its type and device number are stored. */
+    mode_t host = mapped ? S_IFREG | 0600 : (mode & S_IFMT) | host_mode(s, mode, false);
+    uint64_t rdev = makedev(major, minor);
+    int err = mknodat(dfd, name, host, 0) < 0 ? errno : 0;
+    return finish_create(s, w, dfd, name, err, f->uid, gid, mode & (S_IFMT | 07777), dev ? &rdev : NULL, 0);
 }
 
 static int do_readlink(struct p9_server *s, struct rd *r, struct wr *w)
@@ -872,7 +961,22 @@ static int do_readlink(struct p9_server *s, struct rd *r, struct wr *w)
     int dfd = open_parent(s, f->path, name, sizeof(name));
     if (dfd < 0)
         return -dfd;
-    ssize_t n = readlinkat(dfd, name, target, sizeof(target) - 1);
+    ssize_t n;
+    struct stat st;
+    if (s->security == P9_SEC_MAPPED_XATTR && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISREG(st.st_mode)) {
+        /* A symlink the guest made: its target is the file's content. */
+        apply_mapped_at(s, dfd, name, &st);
+        int fd = -1;
+        errno = EINVAL;            /* not a symlink */
+        if (S_ISLNK(st.st_mode))
+            fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        n = fd < 0 ? -1 : read(fd, target, sizeof(target) - 1);
+        if (fd >= 0)
+            close(fd);
+    } else {
+        n = readlinkat(dfd, name, target, sizeof(target) - 1);
+    }
     int e = errno;
     close(dfd);
     if (n < 0)
@@ -1092,23 +1196,175 @@ static int do_lock(struct p9_server *s, struct rd *r, struct wr *w, bool get)
     return 0;
 }
 
+/* ---- extended attributes ---- */
+
+#define XATTR_MAX_VALUE 65536      /* Linux's XATTR_SIZE_MAX and XATTR_LIST_MAX */
+static const char XA_PREFIX[] = "user.virtfs.";
+
+/* The host name of the guest's attribute name into buf, or -errno. mapped-xattr hides its own
+ * user.virtfs.* attributes (-hidden_err) and keeps every namespace but user. beneath them, so an
+ * unprivileged pcvm can store trusted., security. and system. attributes for the guest. */
+static int xattr_host_name(const struct p9_server *s, const char *guest, char *buf, size_t cap, int hidden_err)
+{
+    int n;
+    if (!*guest)
+        return -EINVAL;
+    if (s->security != P9_SEC_MAPPED_XATTR)
+        n = snprintf(buf, cap, "%s", guest);
+    else if (!strncmp(guest, XA_PREFIX, sizeof(XA_PREFIX) - 1))
+        return -hidden_err;
+    else if (!strncmp(guest, "user.", 5))
+        n = snprintf(buf, cap, "%s", guest);
+    else if (!strchr(guest, '.'))
+        return -EOPNOTSUPP;        /* no namespace: never one of pcvm's own names */
+    else
+        n = snprintf(buf, cap, "%s%s", XA_PREFIX, guest);
+    return n < 0 || (size_t)n >= cap ? -ERANGE : 0;
+}
+
+/* The guest's name for a listed host name (NULL: not shown to the guest). */
+static const char *xattr_guest_name(const struct p9_server *s, const char *host)
+{
+    if (s->security != P9_SEC_MAPPED_XATTR)
+        return host;
+    if (!strncmp(host, XA_PREFIX, sizeof(XA_PREFIX) - 1)) {
+        const char *rest = host + sizeof(XA_PREFIX) - 1;
+        return strchr(rest, '.') ? rest : NULL;     /* uid, gid, mode, rdev stay hidden */
+    }
+    return strncmp(host, "user.", 5) ? NULL : host;
+}
+
+/* An O_PATH descriptor of rel for the xattr calls through its /proc path, or -errno. A host
+ * symlink gives -ELOOP: it has no user attributes, and its /proc path must not be used. */
+static int xattr_open(struct p9_server *s, const char *rel, char *pp, size_t cap)
+{
+    int fd = open_path(s, rel);
+    if (fd < 0)
+        return fd;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || S_ISLNK(st.st_mode)) {
+        close(fd);
+        return -ELOOP;
+    }
+    proc_path(pp, cap, fd);
+    return fd;
+}
+
+/* Read the attribute name (or, for "", the list of names) of the fid's file into x. */
+static int xattr_fetch(struct p9_server *s, struct p9_fid *x, const char *name)
+{
+    char host[XATTR_NAME_MAX + 1], pp[40];
+    int e;
+    if (*name && (e = xattr_host_name(s, name, host, sizeof(host), ENODATA)) < 0)
+        return -e;
+    int fd = xattr_open(s, x->path, pp, sizeof(pp));
+    if (fd == -ELOOP)
+        return *name ? ENODATA : 0;   /* a host symlink: no attributes */
+    if (fd < 0)
+        return -fd;
+    uint8_t *buf = malloc(XATTR_MAX_VALUE);
+    ssize_t n = !buf ? -1 : *name ? getxattr(pp, host, buf, XATTR_MAX_VALUE) : listxattr(pp, (char *)buf, XATTR_MAX_VALUE);
+    int err = n < 0 ? (errno == ERANGE ? E2BIG : errno) : 0;
+    close(fd);
+    if (!buf)
+        return ENOMEM;
+    if (err) {
+        free(buf);
+        return err;
+    }
+    if (!*name) {
+        /* Keep, renamed, the names the guest may see ("a\0b\0" lists). */
+        size_t out = 0;
+        for (size_t i = 0; i < (size_t)n;) {
+            const char *h = (const char *)buf + i;
+            size_t hl = strnlen(h, (size_t)n - i);
+            const char *g = hl < (size_t)n - i ? xattr_guest_name(s, h) : NULL;
+            if (g) {
+                size_t gl = strlen(g) + 1;
+                memmove(buf + out, g, gl);
+                out += gl;
+            }
+            i += hl + 1;
+        }
+        n = (ssize_t)out;
+    }
+    x->xval = buf;
+    x->xlen = (size_t)n;
+    return 0;
+}
+
 static int do_xattrwalk(struct p9_server *s, struct rd *r, struct wr *w)
 {
     uint32_t fid = r32(r), newfid = r32(r);
-    char name[256];
+    char name[XATTR_NAME_MAX + 1];
     rstr(r, name, sizeof(name));
     NEED(!r->bad);
     struct p9_fid *f = fid_get(s, fid);
-    if (!f)
+    if (!f || f->kind != FID_FILE)
         return EBADF;
-    if (*name)
-        return ENODATA;            /* no attribute is exported */
     struct p9_fid *x = fid_new(s, newfid, f->path, f->uid);
     if (!x)
         return EBADF;
-    x->xattr = true;
-    w64(w, 0);                     /* an empty list */
+    int err = xattr_fetch(s, x, name);
+    if (err) {
+        fid_free(s, newfid);
+        return err;
+    }
+    x->kind = FID_XATTR_READ;
+    w64(w, x->xlen);
     return 0;
+}
+
+static int do_xattrcreate(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    (void)w;
+    uint32_t fid = r32(r);
+    char name[XATTR_NAME_MAX + 1], host[XATTR_NAME_MAX + 1];
+    rstr(r, name, sizeof(name));
+    uint64_t size = r64(r);
+    uint32_t flags = r32(r);
+    NEED(!r->bad);
+    struct p9_fid *f = fid_get(s, fid);
+    if (!f || f->kind != FID_FILE || f->fd >= 0)
+        return EBADF;
+    RO(s);
+    if (flags & ~(uint32_t)(XATTR_CREATE | XATTR_REPLACE))
+        return EINVAL;
+    if (size > XATTR_MAX_VALUE)
+        return E2BIG;
+    int e = xattr_host_name(s, name, host, sizeof(host), EACCES);
+    if (e < 0)
+        return -e;
+    char *hn = strdup(host);
+    uint8_t *val = malloc(size ? (size_t)size : 1);
+    if (!hn || !val) {
+        free(hn);
+        free(val);
+        return ENOMEM;
+    }
+    /* The fid now collects the value; the clunk sets it (or, when empty, removes the name). */
+    f->kind = FID_XATTR_WRITE;
+    f->xname = hn;
+    f->xval = val;
+    f->xlen = (size_t)size;
+    f->xcopied = 0;
+    f->xflags = (int)flags;
+    return 0;
+}
+
+/* Set (or with an empty value remove) the attribute an xattrcreate fid collected. */
+static int xattr_commit(struct p9_server *s, struct p9_fid *f)
+{
+    if (f->xcopied != f->xlen)
+        return EINVAL;             /* clunked before the whole value came */
+    char pp[40];
+    int fd = xattr_open(s, f->path, pp, sizeof(pp));
+    if (fd < 0)
+        return fd == -ELOOP ? EPERM : -fd;
+    int r = f->xlen ? setxattr(pp, f->xname, f->xval, f->xlen, f->xflags) : removexattr(pp, f->xname);
+    int err = r < 0 ? errno : 0;
+    close(fd);
+    return err;
 }
 
 static int do_clunk(struct p9_server *s, struct rd *r, bool remove)
@@ -1119,7 +1375,11 @@ static int do_clunk(struct p9_server *s, struct rd *r, bool remove)
     if (!f)
         return EBADF;
     int err = 0;
-    if (remove) {
+    if (f->kind == FID_XATTR_WRITE)
+        err = xattr_commit(s, f);
+    else if (remove && f->kind != FID_FILE)
+        err = EBADF;
+    else if (remove) {
         if (s->readonly) {
             err = EROFS;
         } else if (!*f->path) {
@@ -1182,7 +1442,7 @@ size_t p9_handle(struct p9_server *s, const uint8_t *req, size_t len, uint8_t *r
         case TLOCK: err = do_lock(s, &r, &w, false); break;
         case TGETLOCK: err = do_lock(s, &r, &w, true); break;
         case TXATTRWALK: err = do_xattrwalk(s, &r, &w); break;
-        case TXATTRCREATE: err = EOPNOTSUPP; break;
+        case TXATTRCREATE: err = do_xattrcreate(s, &r, &w); break;
         case TCLUNK: err = do_clunk(s, &r, false); break;
         case TREMOVE: err = do_clunk(s, &r, true); break;
         case TFLUSH: err = 0; break;          /* requests complete in order: nothing to cancel */

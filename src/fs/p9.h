@@ -1,7 +1,9 @@
 /* A 9P2000.L file server over one host directory (the "share"), as Linux's v9fs uses it:
  * version, attach, walk, getattr/setattr, lopen/lcreate, read/write, readdir, mkdir, mknod
- * (FIFOs and sockets), symlink, readlink, link, rename/renameat, unlinkat, remove, statfs,
- * lock/getlock, fsync, flush, clunk and a minimal xattrwalk (no attributes).
+ * (FIFOs and sockets; device nodes too under mapped-xattr), symlink, readlink, link,
+ * rename/renameat, unlinkat, remove, statfs, lock/getlock, fsync, flush, clunk, and extended
+ * attributes (xattrwalk to read a value or the list of names, xattrcreate + write + clunk to
+ * set or remove one).
  *
  * The guest never reaches outside the share: fids hold paths relative to the share, made of
  * validated names ("..", "/" and empty names never stored), and every access opens the path
@@ -13,7 +15,10 @@
  * Security models as QEMU's local back end: passthrough (files get the guest's owner and
  * mode), none (the same, failures to change ownership ignored) and mapped-xattr (host files
  * keep the server's owner; the guest's uid, gid, mode and device numbers live in
- * user.virtfs.* extended attributes). readonly refuses every change with EROFS. */
+ * user.virtfs.* extended attributes; device nodes, FIFOs, sockets and symlinks the guest makes
+ * are regular files, a symlink's target being its content; the guest's own attributes other
+ * than user.* are stored as user.virtfs.NAME, and pcvm's are hidden from it). readonly refuses
+ * every change with EROFS. */
 #ifndef PCVM_FS_P9_H
 #define PCVM_FS_P9_H
 

@@ -75,7 +75,8 @@ prepare() {
     kernels|seabios) bash tests/kernels/build.sh build/tests/kernels ;;
     badkernels) bash scripts/fetch-guests.sh linux busybox ;;
     linux|linux_smp|linux_firmware|linux_firmware_smp|cpumodels) bash scripts/fetch-guests.sh linux busybox && bash tests/kernels/build.sh build/tests/kernels ;;
-    net|netboot|net_socket|net_tap|virtio|snapshot) bash scripts/fetch-guests.sh linux busybox ;;
+    net|netboot|net_socket|net_tap|snapshot) bash scripts/fetch-guests.sh linux busybox ;;
+    virtio) bash scripts/fetch-guests.sh linux busybox attr ;;
     monitor) bash scripts/fetch-guests.sh linux busybox ;;
     gnumach) bash scripts/fetch-guests.sh gnumach && bash tests/kernels/build.sh build/tests/kernels ;;
     memtest) bash scripts/fetch-guests.sh memtest ;;

@@ -28,6 +28,13 @@ initramfs, then:
     each change; host symlinks pointing out of the share (`..`, an absolute path) and `..` lead
     nowhere near the secret file next to the share; the read-only share refuses a write;
     chown in the mapped share shows in the guest and lands in user.virtfs.* on the host;
+    in the mapped share the guest (pcvm is not root) makes a character device (1,3: writes to it
+    reach the guest's null driver), a FIFO and a symlink, which are plain files on the host with
+    their type, device number and owner in user.virtfs.* (the symlink's target as content);
+    Debian's getfattr/setfattr (run from the share through their loader) set, list, read and
+    remove attributes: user.* lands as is on the host, trusted.* beneath user.virtfs., pcvm's
+    own user.virtfs.uid can neither be seen nor set; on the plain share a host attribute reads
+    in the guest and the guest's lands on the host;
   - every device uses MSI-X: /proc/interrupts lists PCI-MSI vectors for the config changes and
     each queue (virtioN-config, -req.0, -input.0, -output.0, -input, -requests), and they fired;
   - virtio-serial-pci: a virtconsole on a file chardev is hvc0, a Linux console (console=hvc0
@@ -148,6 +155,15 @@ def share_tree(tmp):
         f.write('secret %s\n' % secret)
     os.symlink('../..', os.path.join(share, 'up'))
     os.symlink(tmp, os.path.join(share, 'abs'))
+    os.setxattr(os.path.join(share, 'hello.txt'), 'user.host', b'from-host')
+    # Debian's getfattr and setfattr with their loader and libraries (scripts/fetch-guests.sh attr).
+    tools = os.path.join(share, 'tools')
+    shutil.copytree(os.path.join(os.environ.get('PCVM_CACHE', os.path.expanduser('~/.cache/pcvm')), 'guests', 'attr'),
+                    tools)
+    os.makedirs(os.path.join(tools, 'bin'))
+    for name in ('getfattr', 'setfattr'):   # run once copied to the guest's /tmp/attr
+        with open(os.path.join(tools, 'bin', name), 'w') as f:
+            f.write('#!/bin/sh\nexec /tmp/attr/ld-linux.so.2 --library-path /tmp/attr /tmp/attr/%s "$@"\n' % name)
     return share, mapped, token, hashlib.sha256(big).hexdigest(), secret
 
 
@@ -207,7 +223,62 @@ def check_9p(c, tmp, share, mapped, token, big_sum, secret, problems):
             problems.append('mapped-xattr: the host file is not ours with user.virtfs.uid=1234')
     except OSError as e:
         problems.append('mapped-xattr: %s' % e)
+    check_9p_nodes_xattrs(c, share, mapped, problems)
     c.run('umount /mnt/h /mnt/ro /mnt/m', 60, 'umount9p')
+
+
+def xattr_int(path, name):
+    try:
+        return int.from_bytes(os.getxattr(path, name, follow_symlinks=False), 'little')
+    except OSError:
+        return None
+
+
+def check_9p_nodes_xattrs(c, share, mapped, problems):
+    """Device nodes, FIFOs and symlinks in the mapped share; getfattr/setfattr on both shares."""
+    out = c.run('mknod /mnt/m/cdev c 1 3 && mknod /mnt/m/fifo p && chown 7:8 /mnt/m/cdev && ln -s some/target /mnt/m/sl && '
+                'stat -c "%n %F %t:%T %u:%g" /mnt/m/cdev /mnt/m/fifo && echo gone > /mnt/m/cdev && echo NULL-OK; '
+                'echo "link=$(readlink /mnt/m/sl)"; ls -l /mnt/m', 120, 'nodes9p')
+    for want in ('/mnt/m/cdev character special file 1:3 7:8', '/mnt/m/fifo fifo', 'NULL-OK', 'link=some/target'):
+        if want not in out:
+            problems.append('mapped-xattr device node/FIFO/symlink: %r lacks %r' % (out.strip()[-500:], want))
+    cdev, fifo, sl = (os.path.join(mapped, n) for n in ('cdev', 'fifo', 'sl'))
+    try:
+        if not all(os.path.isfile(p) and not os.path.islink(p) for p in (cdev, fifo, sl)):
+            problems.append('mapped-xattr: the guest\'s device node, FIFO and symlink are not plain files on the host')
+        mode, rdev = xattr_int(cdev, 'user.virtfs.mode'), xattr_int(cdev, 'user.virtfs.rdev')
+        if mode is None or (mode & 0o170000) != 0o020000 or rdev != os.makedev(1, 3) or xattr_int(cdev, 'user.virtfs.uid') != 7:
+            problems.append('mapped-xattr: the host\'s cdev has mode %r rdev %r' % (mode, rdev))
+        if ((xattr_int(fifo, 'user.virtfs.mode') or 0) & 0o170000) != 0o010000:
+            problems.append('mapped-xattr: the host\'s fifo does not store a FIFO mode')
+        if open(sl).read() != 'some/target':
+            problems.append('mapped-xattr: the host file for the guest\'s symlink holds %r' % open(sl).read())
+    except OSError as e:
+        problems.append('mapped-xattr nodes on the host: %s' % e)
+    c.run('cp -r /mnt/h/tools /tmp/attr && chmod +x /tmp/attr/* /tmp/attr/bin/*; export PATH=/tmp/attr/bin:$PATH',
+          120, 'attrtools')
+    out = c.run('setfattr -n user.color -v blue /mnt/m/f && setfattr -n user.gone -v x /mnt/m/f && '
+                'setfattr -n trusted.note -v guestroot /mnt/m/f && setfattr -x user.gone /mnt/m/f && '
+                'getfattr -d -m - /mnt/m/f; getfattr -n user.virtfs.uid /mnt/m/f; '
+                'setfattr -n user.virtfs.uid -v 0x00000000 /mnt/m/f || echo REFUSED; stat -c "uid=%u" /mnt/m/f; '
+                'getfattr -n user.host /mnt/h/hello.txt; setfattr -n user.guest -v g1 /mnt/h/hello.txt && echo SET-OK',
+                300, 'xattr9p')
+    for want in ('user.color="blue"', 'trusted.note="guestroot"', 'REFUSED', 'uid=1234', 'user.host="from-host"', 'SET-OK'):
+        if want not in out:
+            problems.append('getfattr/setfattr over 9p: %r lacks %r' % (out.strip()[-600:], want))
+    for bad in (r'^user\.gone=', r'^user\.virtfs\.'):
+        if re.search(bad, out, re.M):
+            problems.append('getfattr over 9p shows %r: %r' % (bad, out.strip()[-600:]))
+    f = os.path.join(mapped, 'f')
+    try:
+        if os.getxattr(f, 'user.color') != b'blue' or os.getxattr(f, 'user.virtfs.trusted.note') != b'guestroot':
+            problems.append('mapped-xattr: the host lacks user.color=blue and user.virtfs.trusted.note=guestroot')
+        if 'user.gone' in os.listxattr(f):
+            problems.append('setfattr -x in the guest left user.gone on the host')
+        if os.getxattr(os.path.join(share, 'hello.txt'), 'user.guest') != b'g1':
+            problems.append('the guest\'s user.guest attribute did not reach the host file')
+    except OSError as e:
+        problems.append('xattrs on the host: %s' % e)
 
 
 def check_net(c, tmp, problems):

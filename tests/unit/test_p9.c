@@ -2,8 +2,8 @@
  * create/write/read, readdir, getattr/setattr, mkdir, symlink/readlink, rename/renameat,
  * unlinkat, statfs, lock; then every way out of the share a guest can try (walking "..",
  * names with "/", walking through a symlink to a directory outside, renaming or linking
- * through one, opening a symlink), read-only shares, mapped-xattr ownership, and malformed
- * messages. */
+ * through one, opening a symlink), read-only shares, mapped-xattr ownership, device nodes and
+ * symlinks, extended attributes in both models, and malformed messages. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -470,6 +470,222 @@ static void test_mapped(void **state)
     assert_int_equal(st.st_mode & 0777, 0600);            /* the host keeps its own mode */
 }
 
+/* Txattrcreate fid name + Twrite value + Tclunk: set (or, with "", remove) an attribute. */
+static void set_xattr(struct fx *f, uint32_t fid, uint32_t tmp, const char *name, const char *value, uint32_t want_err)
+{
+    walk(f, fid, tmp, 0);
+    ok(f);
+    begin(f, 32);
+    p32(f, tmp);
+    pstr(f, name);
+    p64(f, strlen(value));
+    p32(f, 0);
+    if (want_err == 13) {                                 /* refused at once (EACCES) */
+        fails(f, 13);
+        clunk(f, tmp);
+        return;
+    }
+    ok(f);
+    if (*value) {
+        begin(f, 118);
+        p32(f, tmp);
+        p64(f, 0);
+        p32(f, (uint32_t)strlen(value));
+        memcpy(f->msg + f->len, value, strlen(value));
+        f->len += strlen(value);
+        ok(f);
+    }
+    begin(f, 120);
+    p32(f, tmp);
+    if (want_err)
+        fails(f, want_err);
+    else
+        ok(f);
+}
+
+/* Txattrwalk fid name + Tread: the value (or name list) into buf; returns its length or -errno. */
+static int get_xattr(struct fx *f, uint32_t fid, uint32_t tmp, const char *name, char *buf, size_t cap)
+{
+    begin(f, 30);
+    p32(f, fid);
+    p32(f, tmp);
+    pstr(f, name);
+    uint32_t e;
+    if (send(f, &e) == 7)
+        return -(int)e;
+    uint32_t size = rd32(f->reply + 7);
+    begin(f, 116);
+    p32(f, tmp);
+    p64(f, 0);
+    p32(f, (uint32_t)cap);
+    ok(f);
+    uint32_t n = rd32(f->reply + 7);
+    assert_int_equal(n, size);
+    memcpy(buf, f->reply + 11, n);
+    clunk(f, tmp);
+    return (int)n;
+}
+
+static void test_xattrs(void **state)
+{
+    struct fx *f = *state;
+    char p[256], buf[512];
+    walk(f, 1, 2, 1, "hello.txt");
+    ok(f);
+    host_path(f, p, sizeof(p), "hello.txt");
+    assert_int_equal(setxattr(p, "user.from_host", "hv", 2, 0), 0);
+    assert_int_equal(get_xattr(f, 2, 3, "user.from_host", buf, sizeof(buf)), 2);
+    assert_memory_equal(buf, "hv", 2);
+    set_xattr(f, 2, 4, "user.color", "blue", 0);
+    assert_int_equal(getxattr(p, "user.color", buf, sizeof(buf)), 4);
+    assert_memory_equal(buf, "blue", 4);
+    int n = get_xattr(f, 2, 3, "", buf, sizeof(buf));    /* the list */
+    assert_true(n > 0 && memmem(buf, (size_t)n, "user.color\0", 11) && memmem(buf, (size_t)n, "user.from_host\0", 15));
+    set_xattr(f, 2, 4, "user.color", "", 0);             /* removal */
+    assert_int_equal(getxattr(p, "user.color", buf, sizeof(buf)), -1);
+    assert_int_equal(get_xattr(f, 2, 3, "user.color", buf, sizeof(buf)), -61);   /* ENODATA */
+    set_xattr(f, 2, 4, "user.color", "", 61);            /* removing a missing one */
+    /* A value clunked before it was all written is not set. */
+    walk(f, 2, 4, 0);
+    ok(f);
+    begin(f, 32);
+    p32(f, 4);
+    pstr(f, "user.part");
+    p64(f, 10);
+    p32(f, 0);
+    ok(f);
+    begin(f, 120);
+    p32(f, 4);
+    fails(f, 22);
+    assert_int_equal(getxattr(p, "user.part", buf, sizeof(buf)), -1);
+    begin(f, 32);                                         /* over Linux's size limit */
+    p32(f, 2);
+    pstr(f, "user.big");
+    p64(f, 65537);
+    p32(f, 0);
+    fails(f, 7);
+    /* A host symlink (pointing out of the share) has no attributes and takes none. */
+    walk(f, 1, 5, 1, "abs");
+    ok(f);
+    assert_int_equal(get_xattr(f, 5, 3, "user.color", buf, sizeof(buf)), -61);
+    set_xattr(f, 5, 4, "user.x", "1", 1);                /* EPERM */
+    char top[256];
+    snprintf(top, sizeof(top), "%s", f->top);
+    assert_int_equal(getxattr(top, "user.x", buf, sizeof(buf)), -1);
+}
+
+static void test_readonly_xattr(void **state)
+{
+    struct fx *f = *state;
+    walk(f, 1, 2, 1, "hello.txt");
+    ok(f);
+    begin(f, 32);
+    p32(f, 2);
+    pstr(f, "user.color");
+    p64(f, 1);
+    p32(f, 0);
+    fails(f, 30);                                         /* EROFS */
+}
+
+static void test_mapped_nodes(void **state)
+{
+    struct fx *f = *state;
+    char p[256], buf[512];
+    walk(f, 1, 2, 0);
+    ok(f);
+    begin(f, 18);                                         /* mknod c 1 3 */
+    p32(f, 2);
+    pstr(f, "null");
+    p32(f, 020644);
+    p32(f, 1);
+    p32(f, 3);
+    p32(f, 0);
+    ok(f);
+    walk(f, 1, 3, 1, "null");
+    ok(f);
+    begin(f, 24);
+    p32(f, 3);
+    p64(f, 0x7ff);
+    ok(f);
+    const uint8_t *a = f->reply + 7 + 8 + 13;
+    assert_int_equal(rd32(a), 020644);
+    assert_int_equal(rd32(a + 20), 0x103);                /* rdev: 1, 3 */
+    begin(f, 26);                                         /* chmod keeps the type */
+    p32(f, 3);
+    p32(f, 1);
+    p32(f, 0600);
+    for (int i = 0; i < 2; i++)
+        p32(f, 0);
+    for (int i = 0; i < 5; i++)
+        p64(f, 0);
+    ok(f);
+    begin(f, 24);
+    p32(f, 3);
+    p64(f, 0x7ff);
+    ok(f);
+    assert_int_equal(rd32(f->reply + 7 + 8 + 13), 020600);
+    host_path(f, p, sizeof(p), "null");
+    struct stat st;
+    assert_int_equal(lstat(p, &st), 0);
+    assert_true(S_ISREG(st.st_mode));                     /* a plain file on the host */
+    begin(f, 16);                                         /* a symlink is a file with the target */
+    p32(f, 2);
+    pstr(f, "ln");
+    pstr(f, "../../secret");
+    p32(f, 0);
+    ok(f);
+    assert_int_equal(f->reply[7], 0x02);                  /* a symlink qid */
+    host_path(f, p, sizeof(p), "ln");
+    assert_int_equal(lstat(p, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    walk(f, 1, 4, 1, "ln");
+    ok(f);
+    begin(f, 22);
+    p32(f, 4);
+    ok(f);
+    assert_int_equal(f->reply[7], 12);
+    assert_memory_equal(f->reply + 9, "../../secret", 12);
+    /* readdir gives the guest's types. */
+    walk(f, 1, 5, 0);
+    ok(f);
+    begin(f, 12);
+    p32(f, 5);
+    p32(f, 0);
+    ok(f);
+    begin(f, 40);
+    p32(f, 5);
+    p64(f, 0);
+    p32(f, 4096);
+    ok(f);
+    int seen = 0;
+    for (size_t i = 11; i + 24 <= f->rlen;) {
+        uint16_t nl = (uint16_t)(f->reply[i + 22] | f->reply[i + 23] << 8);
+        if (nl == 4 && !memcmp(f->reply + i + 24, "null", 4) && f->reply[i + 21] == 2)   /* DT_CHR */
+            seen |= 1;
+        if (nl == 2 && !memcmp(f->reply + i + 24, "ln", 2) && f->reply[i + 21] == 10)    /* DT_LNK */
+            seen |= 2;
+        i += 24 + nl;
+    }
+    assert_int_equal(seen, 3);
+    /* Attributes: user.* as is, others beneath user.virtfs., pcvm's own hidden. */
+    walk(f, 1, 6, 1, "hello.txt");
+    ok(f);
+    set_xattr(f, 6, 7, "user.k", "v", 0);
+    set_xattr(f, 6, 7, "trusted.t", "tv", 0);
+    host_path(f, p, sizeof(p), "hello.txt");
+    assert_int_equal(getxattr(p, "user.virtfs.trusted.t", buf, sizeof(buf)), 2);
+    set_xattr(f, 6, 7, "user.virtfs.uid", "0000", 13);   /* EACCES */
+    uint32_t uid = 4321;
+    assert_int_equal(setxattr(p, "user.virtfs.uid", &uid, 4, 0), 0);
+    assert_int_equal(get_xattr(f, 6, 7, "user.virtfs.uid", buf, sizeof(buf)), -61);
+    assert_int_equal(get_xattr(f, 6, 7, "trusted.t", buf, sizeof(buf)), 2);
+    int n = get_xattr(f, 6, 7, "", buf, sizeof(buf));
+    assert_true(n > 0);
+    assert_non_null(memmem(buf, (size_t)n, "user.k\0", 7));
+    assert_non_null(memmem(buf, (size_t)n, "trusted.t\0", 10));
+    assert_null(memmem(buf, (size_t)n, "virtfs", 6));
+}
+
 static void test_malformed(void **state)
 {
     struct fx *f = *state;
@@ -519,6 +735,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_escapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readonly, setup_ro, teardown),
         cmocka_unit_test_setup_teardown(test_mapped, setup_mapped, teardown),
+        cmocka_unit_test_setup_teardown(test_xattrs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readonly_xattr, setup_ro, teardown),
+        cmocka_unit_test_setup_teardown(test_mapped_nodes, setup_mapped, teardown),
         cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
