@@ -400,17 +400,17 @@ static mode_t host_mode(const struct p9_server *s, uint32_t mode, bool dir)
 #define NEED(cond) do { if (!(cond)) return EPROTO; } while (0)
 #define RO(s) do { if ((s)->readonly) return EROFS; } while (0)
 
-static int do_version(struct p9_server *s, struct rd *r, struct wr *w, size_t cap)
+static int do_version(struct p9_server *s, struct rd *r, struct wr *w)
 {
     uint32_t msize = r32(r);
     char ver[32];
     rstr(r, ver, sizeof(ver));
     NEED(!r->bad);
     p9_server_reset(s);
+    /* Not capped by this request's reply buffer: Linux (since 6.0) sends Tversion with a small
+     * one, and each later reply is cut to its own request's buffer anyway. */
     if (msize > P9_MAX_MSIZE)
         msize = P9_MAX_MSIZE;
-    if (msize > cap)
-        msize = (uint32_t)cap;
     if (msize < 512)
         return EINVAL;
     bool ok = !strncmp(ver, "9P2000.L", 8);
@@ -1419,7 +1419,7 @@ size_t p9_handle(struct p9_server *s, const uint8_t *req, size_t len, uint8_t *r
         err = EPROTO;              /* nothing before Tversion */
     } else {
         switch (type) {
-        case TVERSION: err = do_version(s, &r, &w, cap); break;
+        case TVERSION: err = do_version(s, &r, &w); break;
         case TATTACH: err = do_attach(s, &r, &w); break;
         case TWALK: err = do_walk(s, &r, &w); break;
         case TGETATTR: err = do_getattr(s, &r, &w); break;

@@ -138,7 +138,7 @@ static int setup_mode(void **state, enum p9_security sec, bool ro)
     p32(f, 65536);
     pstr(f, "9P2000.L");
     ok(f);
-    assert_int_equal(rd32(f->reply + 7), 8192);            /* capped at the reply buffer */
+    assert_int_equal(rd32(f->reply + 7), 65536);           /* as asked: later replies are cut to their own buffers */
     begin(f, 104);
     p32(f, 1);
     p32(f, 0xffffffffu);
@@ -184,6 +184,28 @@ static void test_files(void **state)
     ok(f);
     assert_int_equal(rd32(f->reply + 7), 14);
     assert_memory_equal(f->reply + 11, "from the host\n", 14);
+    clunk(f, 2);
+    /* A read larger than this request's reply buffer (8192) is cut to fit it, msize being 64 KiB. */
+    char hp[256];
+    host_path(f, hp, sizeof(hp), "big.bin");
+    FILE *big = fopen(hp, "w");
+    assert_non_null(big);
+    for (int i = 0; i < 20000; i++)
+        fputc('a' + i % 26, big);
+    fclose(big);
+    walk(f, 1, 2, 1, "big.bin");
+    ok(f);
+    begin(f, 12);
+    p32(f, 2);
+    p32(f, 0);
+    ok(f);
+    begin(f, 116);
+    p32(f, 2);
+    p64(f, 0);
+    p32(f, 60000);
+    ok(f);
+    assert_int_equal(rd32(f->reply + 7), 8192 - 11);
+    assert_int_equal(f->rlen, 8192);
     clunk(f, 2);
     /* mkdir d, create d/new.txt, write, getattr. */
     begin(f, 72);
