@@ -387,11 +387,14 @@ void devlist_destroy(struct device_list *l)
 const char *devlist_snapshot_blocker(const struct device_list *l)
 {
     static __thread char why[160];
-    for (unsigned i = 0; i < l->n; i++)
-        if (l->v[i].no_snapshot) {
-            snprintf(why, sizeof(why), "device '%s' (%s): %s", l->v[i].id, l->v[i].type, l->v[i].no_snapshot);
+    for (unsigned i = 0; i < l->n; i++) {
+        const char *now = l->v[i].snapshot_blocker ? l->v[i].snapshot_blocker(l->v[i].opaque) : NULL;
+        if (l->v[i].no_snapshot || now) {
+            snprintf(why, sizeof(why), "device '%s' (%s): %s", l->v[i].id, l->v[i].type,
+                     l->v[i].no_snapshot ? l->v[i].no_snapshot : now);
             return why;
         }
+    }
     return NULL;
 }
 

@@ -150,6 +150,9 @@ struct device {
     /* Why the machine cannot be saved while this device exists (state not described yet),
      * or NULL. */
     const char *no_snapshot;
+    /* Why the machine cannot be saved right now (e.g. a share the guest has mounted), or NULL;
+     * the hook may be NULL. */
+    const char *(*snapshot_blocker)(void *opaque);
 };
 
 /* The board's list, in registration order (reset and load walk it in this order, destroy

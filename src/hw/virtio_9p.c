@@ -77,6 +77,30 @@ void virtio_9p_reset(void *opaque)
     virtio_pci_reset(&s->vp);
 }
 
+const char *virtio_9p_snapshot_blocker(void *opaque)
+{
+    struct virtio_9p *s = opaque;
+    if (!s->server.fid_count)
+        return NULL;
+    snprintf(s->blocker, sizeof(s->blocker), "the guest has mounted the 9p export with mount_tag '%.*s' "
+             "(unmount it first)", (int)s->config[0], (const char *)s->config + 2);
+    return s->blocker;
+}
+
+/* The server starts afresh: the saved guest had no fids (see the blocker above). */
+static int p9_post_load(void *opaque, char *err, size_t errlen)
+{
+    struct virtio_9p *s = opaque;
+    p9_server_reset(&s->server);
+    return virtio_pci_post_load(&s->vp, err, errlen);
+}
+
+static const struct vmstate_field virtio_9p_fields[] = {
+    VMF_STRUCT(struct virtio_9p, vp, virtio_pci_vmstate), VMF_END_OF_LIST,
+};
+const struct vmstate_desc virtio_9p_vmstate = { .name = "virtio-9p", .version = 1, .fields = virtio_9p_fields,
+                                                .post_load = p9_post_load };
+
 void virtio_9p_destroy(struct virtio_9p *s)
 {
     p9_server_destroy(&s->server);

@@ -17,6 +17,7 @@ struct virtio_9p {
     uint8_t config[2 + VIRTIO_9P_TAG_MAX];   /* tag length, tag */
     struct virtq_elem *elem;
     uint8_t *req, *reply;                   /* P9_MAX_MSIZE each */
+    char blocker[VIRTIO_9P_TAG_MAX + 80];   /* virtio_9p_snapshot_blocker's answer */
 };
 
 /* Register the device at devfn sharing path under mount_tag; 0 or -1 with one line in err. */
@@ -25,6 +26,11 @@ int virtio_9p_init(struct virtio_9p *s, struct pci_bus *bus, uint8_t devfn, stru
                    bool readonly, bool legacy, bool modern, char *err, size_t errlen);
 /* The device model's reset hook (opaque is the struct virtio_9p). */
 void virtio_9p_reset(void *opaque);
+/* While the guest has the share mounted (holds fids), why the machine cannot be saved (as
+ * QEMU, which blocks migration then); NULL once it has unmounted. opaque: the struct virtio_9p. */
+const char *virtio_9p_snapshot_blocker(void *opaque);
+/* The transport's state (queues, MSI-X); saved only while no fid exists. */
+extern const struct vmstate_desc virtio_9p_vmstate;
 /* Close the share and free the buffers. */
 void virtio_9p_destroy(struct virtio_9p *s);
 

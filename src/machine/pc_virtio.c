@@ -262,8 +262,10 @@ bool pc_virtio_device(struct pc_virtio *v, unsigned i, struct device *d)
         d->opaque = v->p9[i];
         d->reset = virtio_9p_reset;
         d->bus_data = &v->p9[i]->vp.pci;
-        /* As QEMU: the guest's open files on the host cannot be part of a snapshot. */
-        d->no_snapshot = "a virtio-9p share (open host files) cannot be saved";
+        /* As QEMU: the guest's open files on the host cannot be part of a snapshot, so the
+         * machine is saved only while the share is not mounted. */
+        d->vmsd = &virtio_9p_vmstate;
+        d->snapshot_blocker = virtio_9p_snapshot_blocker;
         return true;
     }
     i -= v->n_9p;

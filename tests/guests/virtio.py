@@ -34,7 +34,11 @@ initramfs, then:
     Debian's getfattr/setfattr (run from the share through their loader) set, list, read and
     remove attributes: user.* lands as is on the host, trusted.* beneath user.virtfs., pcvm's
     own user.virtfs.uid can neither be seen nor set; on the plain share a host attribute reads
-    in the guest and the guest's lands on the host;
+    in the guest and the guest's lands on the host; `migrate file:` is refused while a share is
+    mounted and works once they are unmounted (the guest goes on after `cont`); after the
+    power-off that state is loaded into a new pcvm (-incoming file:), where the virtio disk
+    reads the same data, the rng gives bytes, virtio-net pings the gateway, hvc0 output
+    reaches the chardev file and the 9p share mounts again;
   - every device uses MSI-X: /proc/interrupts lists PCI-MSI vectors for the config changes and
     each queue (virtioN-config, -req.0, -input.0, -output.0, -input, -requests), and they fired;
   - virtio-serial-pci: a virtconsole on a file chardev is hvc0, a Linux console (console=hvc0
@@ -58,7 +62,7 @@ import tempfile
 import threading
 import time
 
-from console import GuestFailure, main
+from console import Console, GuestFailure, main
 from linux import boot_to_shell, check_clean, initramfs, power_off
 
 MODULES = ('virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk '
@@ -176,6 +180,11 @@ def check_9p(c, tmp, share, mapped, token, big_sum, secret, problems):
     if 'MOUNTED' not in out:
         problems.append('mounting the 9p shares failed: %r' % out.strip()[-300:])
         return
+    # As QEMU: no migration (nor savevm) while the guest has a share mounted.
+    mon = os.path.join(tmp, 'mon.sock')
+    out = monitor_cmd(mon, 'migrate file:%s' % os.path.join(tmp, 'refused.state'))
+    if 'unmount it first' not in out or os.path.exists(os.path.join(tmp, 'refused.state')):
+        problems.append('migrate with 9p shares mounted: %r' % out.strip()[-300:])
     out = c.run('cat /mnt/h/hello.txt; sha256sum /mnt/h/sub/big.bin; ls /mnt/h', 300, 'read9p')
     if ('hello %s' % token) not in out:
         problems.append('the guest read %r from hello.txt over 9p' % out.strip()[:200])
@@ -225,6 +234,11 @@ def check_9p(c, tmp, share, mapped, token, big_sum, secret, problems):
         problems.append('mapped-xattr: %s' % e)
     check_9p_nodes_xattrs(c, share, mapped, problems)
     c.run('umount /mnt/h /mnt/ro /mnt/m', 60, 'umount9p')
+    # Unmounted, the machine (every virtio device) can be saved; restored after the power-off.
+    out = monitor_cmd(mon, 'migrate file:%s' % os.path.join(tmp, 'vm.state'))
+    out += monitor_cmd(mon, 'cont')
+    if 'rror' in out or 'blocked' in out or not os.path.exists(os.path.join(tmp, 'vm.state')):
+        problems.append('migrate file: after unmounting the 9p shares: %r' % out.strip()[-300:])
 
 
 def xattr_int(path, name):
@@ -279,6 +293,32 @@ def check_9p_nodes_xattrs(c, share, mapped, problems):
             problems.append('the guest\'s user.guest attribute did not reach the host file')
     except OSError as e:
         problems.append('xattrs on the host: %s' % e)
+
+
+def check_restored(argv, log_path, consoles, tmp, head, problems):
+    """The machine saved after the 9p unmount, loaded into a new process (-incoming file:): its
+    virtio disk, rng, network card, console and 9p share all go on working."""
+    for sock in ('mon.sock', 'port.sock'):
+        if os.path.exists(os.path.join(tmp, sock)):
+            os.unlink(os.path.join(tmp, sock))
+    c = Console(list(argv) + ['-incoming', 'file:%s' % os.path.join(tmp, 'vm.state')], log_path + '.restored')
+    consoles.append(c)
+    tok = secrets.token_hex(8)
+    out = c.run('dd if=/dev/vdb bs=4096 count=64 2>/dev/null | sha256sum; head -c 32 /dev/hwrng | od -An -tx1 | wc -w; '
+                'echo restored-%s > /dev/hvc0; ping -c 1 -W 10 10.0.2.2 >/dev/null && echo PING-OK; '
+                'mount -t 9p -o trans=virtio,version=9p2000.L share0 /mnt/h && cat /mnt/h/hello.txt && umount /mnt/h'
+                % tok, 300, 'restored')
+    for want, what in ((hashlib.sha256(head).hexdigest(), 'the virtio disk read'), ('32', '32 bytes from /dev/hwrng'),
+                       ('PING-OK', 'a ping over virtio-net'), ('hello ', 'the 9p share mounted again')):
+        if want not in out:
+            problems.append('after -incoming of the saved machine: %s failed: %r' % (what, out.strip()[-400:]))
+    time.sleep(1)
+    if ('restored-' + tok) not in open(os.path.join(tmp, 'hvc0.out'), errors='replace').read():
+        problems.append('after -incoming of the saved machine: the write to hvc0 did not reach the chardev file')
+    try:
+        power_off(c)
+    except GuestFailure as e:
+        problems.append('the restored machine: %s' % e)
 
 
 def check_net(c, tmp, problems):
@@ -486,6 +526,8 @@ def test(log_path, consoles):
             got = f.read(32).decode('ascii', 'replace')
         if got != tok2:
             problems.append('the raw if=virtio disk has %r at sector 10, the guest wrote %s' % (got, tok2))
+        if os.path.exists(os.path.join(tmp, 'vm.state')):
+            check_restored(c.argv, log_path, consoles, tmp, head, problems)
         if problems:
             raise GuestFailure('; '.join(problems))
     finally:
