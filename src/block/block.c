@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "block/block.h"
@@ -187,6 +188,19 @@ int block_pread(struct block_dev *bs, uint64_t off, void *buf, size_t len)
     int r = bs->drv->pread(bs, off, buf, len);
     pthread_mutex_unlock(&bs->lock);
     return r;
+}
+
+int block_pread_nowait(struct block_dev *bs, uint64_t off, void *buf, size_t len)
+{
+    /* Only raw maps guest offsets straight to the file; O_DIRECT never reads the page cache. */
+    if (bs->drv != &block_driver_raw || bs->file.direct || !len || off > bs->size || len > bs->size - off)
+        return -EAGAIN;
+    if (pthread_mutex_trylock(&bs->lock))
+        return -EAGAIN;            /* a worker holds the device */
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    ssize_t n = preadv2(bs->file.fd, &iov, 1, (off_t)off, RWF_NOWAIT);
+    pthread_mutex_unlock(&bs->lock);
+    return n == (ssize_t)len ? 0 : -EAGAIN;   /* short: not cached, or past the file's end */
 }
 
 int block_pwrite(struct block_dev *bs, uint64_t off, const void *buf, size_t len)

@@ -104,6 +104,9 @@ struct block_dev *block_open_depth(const char *filename, const char *fmt, unsign
 void block_close(struct block_dev *bs);
 /* Read len bytes at off (past the end reads zeros). Returns 0 or -errno. */
 int block_pread(struct block_dev *bs, uint64_t off, void *buf, size_t len);
+/* Read len bytes at off only if that cannot block (a raw image whose data is in the host's page
+ * cache, the device idle): 0, or -EAGAIN when the caller should use block_pread on a thread. */
+int block_pread_nowait(struct block_dev *bs, uint64_t off, void *buf, size_t len);
 /* Write len bytes at off. Returns 0 or -errno (-EROFS when read-only, -ENOSPC past the end). */
 int block_pwrite(struct block_dev *bs, uint64_t off, const void *buf, size_t len);
 /* Guest flush: durable when it returns 0 (per the cache mode). */
