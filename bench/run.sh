@@ -7,9 +7,13 @@
 #   BENCH_LOOP_ITERS  passes of the MIPS loop kernel (default 20000000)
 #   BENCH_ONLY=disk   only the disk rows (BENCH_ONLY=nodisk: all but them)
 #   BENCH_DISK_CACHE  cache= of the disk rows' -drive (default writeback; e.g. none)
-#   BENCH_NET=0       skip the network rows (bench/net.py; BENCH_NET_RUNS, default 3)
+#   BENCH_NET=0       skip the network rows (bench/net.py, e1000 and virtio-net; BENCH_NET_RUNS, default 3)
 #   BENCH_VBLK=0      skip the virtio-blk against IDE rows (bench/virtio_blk.py; BENCH_VBLK_RUNS,
 #                     default 3 dd runs of each in one boot per emulator)
+#   BENCH_9P=0        skip the virtio-9p rows (bench/virtio_9p.py: 64 MiB read and written;
+#                     BENCH_9P_RUNS, default 3 boots per emulator)
+#   BENCH_KVMCLOCK=0  skip the boot with and without kvm-clock rows (bench/kvmclock.py;
+#                     BENCH_KVMCLOCK_RUNS, default 3 boots per variant)
 #   BENCH_SNAPSHOT=0  skip the snapshot rows (bench/snapshot.py: -loadvm against QEMU's;
 #                     BENCH_SNAP_RUNS, default 5)
 #   BENCH_PROFILE=0   skip the profile; BENCH_PROFILE_SECS=S its limit (default 400;
@@ -106,6 +110,16 @@ fi
 if [ "${BENCH_VBLK:-1}" != 0 ] && [ -z "${BENCH_ONLY:-}" ]; then
   BENCH_VBLK_RUNS=${BENCH_VBLK_RUNS:-$([ "${BENCH_QUICK:-0}" = 1 ] && echo 1 || echo 3)} \
     python3 bench/virtio_blk.py || say "the virtio-blk benchmark failed"
+fi
+
+# virtio-9p rows (bench/virtio_9p.py) and Linux boot with and without kvm-clock (bench/kvmclock.py).
+if [ "${BENCH_9P:-1}" != 0 ] && [ -z "${BENCH_ONLY:-}" ]; then
+  BENCH_9P_RUNS=${BENCH_9P_RUNS:-$([ "${BENCH_QUICK:-0}" = 1 ] && echo 1 || echo 3)} \
+    python3 bench/virtio_9p.py || say "the virtio-9p benchmark failed"
+fi
+if [ "${BENCH_KVMCLOCK:-1}" != 0 ] && [ -z "${BENCH_ONLY:-}" ]; then
+  BENCH_KVMCLOCK_RUNS=${BENCH_KVMCLOCK_RUNS:-$([ "${BENCH_QUICK:-0}" = 1 ] && echo 1 || echo 3)} \
+    python3 bench/kvmclock.py || say "the kvm-clock boot benchmark failed"
 fi
 
 # Snapshot rows (bench/snapshot.py): -loadvm restore time against QEMU's on the same guest.

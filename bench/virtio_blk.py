@@ -14,23 +14,17 @@ dd timed by the guest's /proc/uptime (10 ms resolution):
   - 2048 reads of 4 KiB (bs=4k iflag=direct: one request each, in one dd process), as IOPS.
 The table shows the medians; results also in bench/results/virtio-blk-latest.txt (+ .json).
 """
-import json
 import os
-import re
-import statistics
 import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, 'tests', 'guests'))
-from console import Console, GuestFailure, cache_dir  # noqa: E402
-from linux import initramfs  # noqa: E402
+from guestbench import MIB, alternate, boot, emulators, linux_argv, power_off, save, table, timed
+from console import GuestFailure
 
 MODULES = ('crct10dif_common crct10dif_generic crc-t10dif crc64 crc64_rocksoft_generic crc64-rocksoft t10-pi '
            'scsi_common scsi_mod libata ata_piix sd_mod virtio_ring virtio virtio_pci_modern_dev '
            'virtio_pci_legacy_dev virtio_pci virtio_blk')
-MIB = 1 << 20
 # (key, guest command with DEV, bytes moved, unit)
 WORK = [
     ('seq_write_MBps', 'dd if=/dev/zero of=DEV bs=1M count=32 conv=fsync 2>/dev/null', 32 * MIB, 'MB/s'),
@@ -40,31 +34,17 @@ WORK = [
 ]
 
 
-def timed(c, cmd, tag):
-    out = c.run('a=$(cut -d" " -f1 /proc/uptime); %s; b=$(cut -d" " -f1 /proc/uptime); echo "T=$a,$b"'
-                % cmd, 900, tag)
-    m = re.search(r'T=([0-9.]+),([0-9.]+)', out)
-    if not m:
-        raise GuestFailure('%s: no timing in %r' % (tag, out[-200:]))
-    return max(float(m.group(2)) - float(m.group(1)), 0.01)
-
-
-def run_one(emu, kind, tmp, logs, runs):
+def run_one(emu, kind, tmp, runs):
     disks = {}
     for bus in ('ide', 'virtio'):
         disks[bus] = os.path.join(tmp, '%s-%s.raw' % (kind, bus))
         with open(disks[bus], 'wb') as f:
             f.truncate(64 * MIB)
-    argv = [emu, '-accel', 'tcg', '-m', '256', '-cpu', 'pentium3', '-nodefaults', '-nic', 'none',
-            '-display', 'none', '-serial', 'stdio', '-monitor', 'none',
-            '-kernel', os.path.join(cache_dir(), 'guests', 'vmlinuz-686'),
-            '-initrd', initramfs(MODULES), '-append', 'console=ttyS0 quiet',
-            '-drive', 'file=%s,format=raw,if=ide,cache=writeback' % disks['ide'],
-            '-drive', 'file=%s,format=raw,if=virtio,cache=writeback' % disks['virtio']]
-    c = Console(argv, os.path.join(logs, 'virtio-blk-%s.log' % kind))
+    c, _ = boot(linux_argv(emu, MODULES, ['-drive', 'file=%s,format=raw,if=ide,cache=writeback' % disks['ide'],
+                                          '-drive', 'file=%s,format=raw,if=virtio,cache=writeback' % disks['virtio']]),
+                'virtio-blk-%s.log' % kind)
     res = {}
     try:
-        c.expect(r'pcvm:[^\n]*# ', 900, 'the shell prompt')
         out = c.run('for i in $(seq 60); do [ -b /dev/sda ] && [ -b /dev/vda ] && break; sleep 1; done; '
                     'ls /dev/sda /dev/vda', 120, 'disks')
         if 'No such file' in out:
@@ -73,50 +53,29 @@ def run_one(emu, kind, tmp, logs, runs):
             for key, cmd, amount, unit in WORK:
                 vals = []
                 for i in range(runs):
-                    secs = timed(c, cmd.replace('DEV', dev), '%s-%s-%d' % (bus, key, i))
+                    secs, _ = timed(c, cmd.replace('DEV', dev), '%s-%s-%d' % (bus, key, i))
                     vals.append(amount / secs / (1e6 if unit == 'MB/s' else 1))
                 res['%s_%s' % (bus, key)] = vals
-        c.send('poweroff -f\n')
-        c.wait_exit(120)
     finally:
-        c.close()
+        power_off(c)
     return res
 
 
 def main():
     runs = int(os.environ.get('BENCH_VBLK_RUNS', '3'))
-    emus = [('pcvm', os.environ.get('BENCH_PCVM', os.path.join(ROOT, 'pcvm'))),
-            ('qemu', os.environ.get('BENCH_QEMU', 'qemu-system-i386'))]
-    logs = os.path.join(ROOT, 'build', 'bench')
-    os.makedirs(logs, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix='pcvm-bench-vblk-')
-    results = {}
     try:
-        for kind, emu in emus:
-            print('bench virtio-blk: %s (%d runs of each)' % (kind, runs), file=sys.stderr)
-            try:
-                results[kind] = run_one(emu, kind, tmp, logs, runs)
-            except (GuestFailure, subprocess.TimeoutExpired) as e:
-                print('bench virtio-blk: %s failed: %s' % (kind, e), file=sys.stderr)
+        results = alternate(emulators(), 1, lambda kind, emu, i: run_one(emu, kind, tmp, runs), 'virtio-blk')
     finally:
         subprocess.run(['rm', '-rf', tmp])
-    lines = ['virtio-blk against IDE, raw 64 MiB disks, cache=writeback (median of %d, one boot each)' % runs,
-             '%-30s %10s %10s %10s %10s' % ('metric', 'pcvm IDE', 'pcvm virt', 'QEMU IDE', 'QEMU virt')]
-    for key, _, _, unit in WORK:
-        row = []
-        for kind in ('pcvm', 'qemu'):
-            for bus in ('ide', 'virtio'):
-                v = results.get(kind, {}).get('%s_%s' % (bus, key))
-                row.append('%.1f' % statistics.median(v) if v else 'failed')
-        lines.append('%-30s %10s %10s %10s %10s' % ('%s (%s)' % (key.rsplit('_', 1)[0], unit), *row))
-    text = '\n'.join(lines)
-    print(text)
-    out = os.path.join(ROOT, 'bench', 'results')
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, 'virtio-blk-latest.txt'), 'w') as f:
-        f.write(text + '\n')
-    with open(os.path.join(out, 'virtio-blk-latest.json'), 'w') as f:
-        json.dump(results, f, indent=1)
+    # One column per emulator and bus; the values of a boot's dd runs are lists under each key.
+    cols = [('pcvm_ide', 'pcvm IDE'), ('pcvm_virtio', 'pcvm virt'), ('qemu_ide', 'QEMU IDE'),
+            ('qemu_virtio', 'QEMU virt')]
+    per_col = {'%s_%s' % (kind, bus): [{key: r.get('%s_%s' % (bus, key)) for key, _, _, _ in WORK} for r in rs]
+               for kind, rs in results.items() for bus in ('ide', 'virtio')}
+    text = table('virtio-blk against IDE, raw 64 MiB disks, cache=writeback (median of %d, one boot each)' % runs,
+                 cols, [(key, '%s (%s)' % (key.rsplit('_', 1)[0], unit)) for key, _, _, unit in WORK], per_col)
+    save('virtio-blk', text, results)
     return 0 if results.get('pcvm') else 1
 
 
