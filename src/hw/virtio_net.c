@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { RXQ = 0, TXQ = 1 };
+enum { RXQ = 0, TXQ = 1, CTRLQ = 2 };
 
 /* virtio_net_hdr */
 enum { HDR_F_NEEDS_CSUM = 1 };
@@ -207,11 +207,41 @@ static bool net_can_receive(void *opaque)
     return virtio_pci_running(&s->vp) && link_is_up(s) && virtq_has_avail(&s->vp.vq[RXQ], s->vp.mem);
 }
 
+static bool in_table(const struct virtio_net *s, uint32_t from, uint32_t n, const uint8_t *mac)
+{
+    for (uint32_t i = from; i < from + n && i < VIRTIO_NET_MAC_TABLE; i++)
+        if (!memcmp(s->mac_table[i], mac, 6))
+            return true;
+    return false;
+}
+
+/* Does the receive filter let a frame to dst in? */
+static bool rx_accepts(const struct virtio_net *s, const uint8_t *dst)
+{
+    static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    if (s->promisc)
+        return true;
+    if (!memcmp(dst, bcast, 6))
+        return !s->nobcast;
+    if (dst[0] & 1) {
+        if (s->nomulti)
+            return false;
+        return s->allmulti || s->multi_overflow || in_table(s, s->uni_count, s->multi_count, dst);
+    }
+    if (s->nouni)
+        return false;
+    return s->alluni || s->uni_overflow || !memcmp(dst, s->mac, 6) || in_table(s, 0, s->uni_count, dst);
+}
+
 static bool net_receive(void *opaque, const uint8_t *buf, size_t len)
 {
     struct virtio_net *s = opaque;
     if (!virtio_pci_running(&s->vp) || !link_is_up(s) || len < ETH_HLEN || len > NET_MAX_FRAME)
         return true;                          /* dropped, as on the wire */
+    if (!rx_accepts(s, buf)) {
+        s->rx_filtered++;
+        return true;
+    }
     size_t hlen = hdr_size(s), total = hlen + len, room = 0;
     bool mergeable = virtio_has_feature(&s->vp, VIRTIO_NET_F_MRG_RXBUF);
     unsigned nbufs = 0;
@@ -278,6 +308,114 @@ void virtio_net_update_link(struct virtio_net *s)
     set_config_status(s);
 }
 
+/* Control commands (class, command; virtio 1.x 5.1.6.5). */
+enum { CTRL_RX = 0, CTRL_MAC = 1 };
+enum { CTRL_RX_PROMISC, CTRL_RX_ALLMULTI, CTRL_RX_ALLUNI, CTRL_RX_NOMULTI, CTRL_RX_NOUNI, CTRL_RX_NOBCAST };
+enum { CTRL_MAC_TABLE_SET = 0, CTRL_MAC_ADDR_SET = 1 };
+enum { CTRL_OK = 0, CTRL_ERR = 1 };
+
+static void set_info(struct virtio_net *s);
+
+/* One MAC table (le32 count, count entries) at *off of len bytes into the filter from entry
+ * *next; false when it is malformed. */
+static bool take_table(struct virtio_net *s, const uint8_t *d, size_t len, size_t *off, uint32_t *next,
+                       uint32_t *count, bool *overflow)
+{
+    if (len - *off < 4)
+        return false;
+    uint32_t n = (uint32_t)d[*off] | (uint32_t)d[*off + 1] << 8 | (uint32_t)d[*off + 2] << 16 |
+                 (uint32_t)d[*off + 3] << 24;
+    *off += 4;
+    if (n > (len - *off) / 6)
+        return false;
+    *count = 0;
+    *overflow = n > VIRTIO_NET_MAC_TABLE - *next;
+    if (!*overflow) {
+        memcpy(s->mac_table[*next], d + *off, (size_t)n * 6);
+        *count = n;
+        *next += n;
+    }
+    *off += (size_t)n * 6;
+    return true;
+}
+
+/* Run one command of len bytes (class, command, data); CTRL_OK or CTRL_ERR. */
+static uint8_t ctrl_command(struct virtio_net *s, const uint8_t *d, size_t len)
+{
+    if (len < 2)
+        return CTRL_ERR;
+    uint8_t cls = d[0], cmd = d[1];
+    if (cls == CTRL_RX && virtio_has_feature(&s->vp, VIRTIO_NET_F_CTRL_RX)) {
+        if (len != 3 || cmd > CTRL_RX_NOBCAST)
+            return CTRL_ERR;
+        bool on = d[2] != 0;
+        bool *flag[] = { &s->promisc, &s->allmulti, &s->alluni, &s->nomulti, &s->nouni, &s->nobcast };
+        *flag[cmd] = on;
+        return CTRL_OK;
+    }
+    if (cls == CTRL_MAC && cmd == CTRL_MAC_ADDR_SET && virtio_has_feature(&s->vp, VIRTIO_NET_F_CTRL_MAC_ADDR)) {
+        if (len != 8)
+            return CTRL_ERR;
+        memcpy(s->mac, d + 2, 6);
+        memcpy(s->config, d + 2, 6);
+        set_info(s);
+        return CTRL_OK;
+    }
+    if (cls == CTRL_MAC && cmd == CTRL_MAC_TABLE_SET && virtio_has_feature(&s->vp, VIRTIO_NET_F_CTRL_RX)) {
+        /* Parsed into a copy first: a malformed command leaves the filter as it was. */
+        struct virtio_net t = *s;
+        size_t off = 2;
+        uint32_t next = 0;
+        if (!take_table(&t, d, len, &off, &next, &t.uni_count, &t.uni_overflow) ||
+            !take_table(&t, d, len, &off, &next, &t.multi_count, &t.multi_overflow) || off != len)
+            return CTRL_ERR;
+        memcpy(s->mac_table, t.mac_table, sizeof(s->mac_table));
+        s->uni_count = t.uni_count;
+        s->multi_count = t.multi_count;
+        s->uni_overflow = t.uni_overflow;
+        s->multi_overflow = t.multi_overflow;
+        return CTRL_OK;
+    }
+    return CTRL_ERR;                          /* VLAN filtering, announce, multiqueue: not offered */
+}
+
+static void handle_ctrl(struct virtio_net *s)
+{
+    bool done_any = false;
+    while (virtio_pci_pop(&s->vp, CTRLQ, s->ctrl) > 0) {
+        struct virtq_elem *e = s->ctrl;
+        if (e->in_len < 1) {
+            virtio_pci_set_broken(&s->vp, "control command without room for its ack");
+            return;
+        }
+        uint8_t ack = CTRL_ERR;
+        if (e->out_len <= VIRTIO_NET_CTRL_MAX) {
+            size_t n = virtq_elem_read(s->vp.mem, e, 0, s->ctrlbuf, (size_t)e->out_len);
+            ack = ctrl_command(s, s->ctrlbuf, n);
+        }
+        if (ack != CTRL_OK)
+            log_printf(s->vp.log, LOG_GUEST_ERRORS, "virtio-net: control command refused\n");
+        virtq_elem_write(s->vp.mem, e, 0, &ack, 1);
+        virtio_pci_push(&s->vp, CTRLQ, e->head, 1);
+        done_any = true;
+    }
+    if (done_any)
+        virtio_pci_notify_queue(&s->vp, CTRLQ);
+}
+
+/* Device reset: the filter's defaults (every frame) and the card's own MAC. */
+static void net_reset(struct virtio_pci *vp)
+{
+    struct virtio_net *s = vp->opaque;
+    s->promisc = true;
+    s->allmulti = s->alluni = s->nomulti = s->nouni = s->nobcast = false;
+    s->uni_overflow = s->multi_overflow = false;
+    s->uni_count = s->multi_count = 0;
+    memcpy(s->mac, s->perm_mac, 6);
+    memcpy(s->config, s->perm_mac, 6);
+    set_info(s);
+}
+
 static void net_notify(struct virtio_pci *vp, unsigned n)
 {
     struct virtio_net *s = vp->opaque;
@@ -285,6 +423,8 @@ static void net_notify(struct virtio_pci *vp, unsigned n)
         net_port_flush(&s->port);             /* new receive buffers: frames waiting go in */
     else if (n == TXQ)
         flush_tx(s);
+    else if (n == CTRLQ)
+        handle_ctrl(s);
 }
 
 /* The info network line. */
@@ -311,6 +451,7 @@ static void net_config_written(struct virtio_pci *vp, unsigned off, unsigned siz
 
 static const struct virtio_device_ops net_ops = {
     .notify = net_notify,
+    .reset = net_reset,
     .config_written = net_config_written,
 };
 
@@ -325,22 +466,27 @@ int virtio_net_init(struct virtio_net *s, struct pci_bus *bus, uint8_t devfn, st
 {
     memset(s, 0, sizeof(*s));
     memcpy(s->mac, mac, 6);
+    memcpy(s->perm_mac, mac, 6);
     memcpy(s->config, mac, 6);
+    s->promisc = true;
     s->config[6] = CONFIG_STATUS_LINK_UP;
     s->config[8] = 1;                         /* max_virtqueue_pairs */
     s->rx = calloc(VIRTIO_NET_RX_MAX_BUFS, sizeof(*s->rx));
     s->tx = calloc(1, sizeof(*s->tx));
     s->txbuf = malloc(VIRTIO_NET_TX_MAX);
     s->segbuf = malloc(NET_MAX_FRAME);
-    if (!s->rx || !s->tx || !s->txbuf || !s->segbuf) {
+    s->ctrl = calloc(1, sizeof(*s->ctrl));
+    s->ctrlbuf = malloc(VIRTIO_NET_CTRL_MAX);
+    if (!s->rx || !s->tx || !s->txbuf || !s->segbuf || !s->ctrl || !s->ctrlbuf) {
         virtio_net_destroy(s);
         return -1;
     }
     net_port_init(&s->port, id, "virtio-net-pci", &net_port_ops, s);
     set_info(s);
     uint64_t features = VIRTIO_NET_F_CSUM | VIRTIO_NET_F_MAC | VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_HOST_TSO6 |
-                        VIRTIO_NET_F_HOST_ECN | VIRTIO_NET_F_MRG_RXBUF | VIRTIO_NET_F_STATUS;
-    if (virtio_pci_init(&s->vp, bus, devfn, mem, log, "virtio-net", VIRTIO_ID_NET, 0x020000, features, 2,
+                        VIRTIO_NET_F_HOST_ECN | VIRTIO_NET_F_MRG_RXBUF | VIRTIO_NET_F_STATUS |
+                        VIRTIO_NET_F_CTRL_VQ | VIRTIO_NET_F_CTRL_RX | VIRTIO_NET_F_CTRL_MAC_ADDR;
+    if (virtio_pci_init(&s->vp, bus, devfn, mem, log, "virtio-net", VIRTIO_ID_NET, 0x020000, features, 3,
                         VIRTIO_NET_QUEUE_SIZE, s->config, sizeof(s->config), legacy, modern, &net_ops, s) < 0) {
         virtio_net_destroy(s);
         return -1;
@@ -359,18 +505,30 @@ static int net_post_load(void *opaque, char *err, size_t errlen)
     struct virtio_net *s = opaque;
     if (virtio_pci_post_load(&s->vp, err, errlen) < 0)
         return -1;
+    if (s->uni_count + s->multi_count > VIRTIO_NET_MAC_TABLE) {
+        snprintf(err, errlen, "virtio-net: %u + %u MAC filter entries (at most %d)", s->uni_count,
+                 s->multi_count, VIRTIO_NET_MAC_TABLE);
+        return -1;
+    }
     set_info(s);
     set_config_status(s);             /* the link as it is now, not as it was */
     return 0;
 }
 
+/* Version 2 added the receive filter (a version 1 state loads with the reset defaults). */
+#define NET_V2(f) { .name = #f, .type = VMF__TYPE(VMF__MEMBER(struct virtio_net, f)), \
+                    .offset = offsetof(struct virtio_net, f), .count = 1, .since = 2 }
 static const struct vmstate_field virtio_net_fields[] = {
     VMF_STRUCT(struct virtio_net, vp, virtio_pci_vmstate),
     VMF_ARRAY(struct virtio_net, mac), VMF_ARRAY(struct virtio_net, config),
+    NET_V2(promisc), NET_V2(allmulti), NET_V2(alluni), NET_V2(nomulti), NET_V2(nouni), NET_V2(nobcast),
+    NET_V2(uni_overflow), NET_V2(multi_overflow), NET_V2(uni_count), NET_V2(multi_count),
+    { .name = "mac_table", .type = VMF_U8, .offset = offsetof(struct virtio_net, mac_table),
+      .count = sizeof(((struct virtio_net *)0)->mac_table), .since = 2 },
     VMF_END_OF_LIST,
 };
-const struct vmstate_desc virtio_net_vmstate = { .name = "virtio-net", .version = 1, .fields = virtio_net_fields,
-                                                 .post_load = net_post_load };
+const struct vmstate_desc virtio_net_vmstate = { .name = "virtio-net", .version = 2, .min_version = 1,
+                                                 .fields = virtio_net_fields, .post_load = net_post_load };
 
 void virtio_net_destroy(struct virtio_net *s)
 {
@@ -379,6 +537,10 @@ void virtio_net_destroy(struct virtio_net *s)
     free(s->tx);
     free(s->txbuf);
     free(s->segbuf);
+    free(s->ctrl);
+    free(s->ctrlbuf);
+    s->ctrl = NULL;
+    s->ctrlbuf = NULL;
     s->rx = s->tx = NULL;
     s->txbuf = s->segbuf = NULL;
 }

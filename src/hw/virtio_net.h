@@ -1,6 +1,8 @@
 /* virtio-net (virtio 1.x section 5.1) over the virtio-PCI transport: one receive and one
- * transmit queue, the MAC and link status in config space, mergeable receive buffers, and
- * checksum offload and TSO from the driver. The back ends get plain Ethernet frames: partial
+ * transmit queue, the MAC and link status in config space, mergeable receive buffers,
+ * checksum offload and TSO from the driver, and a control queue for the receive filter
+ * (promiscuous/all-multicast and the other rx modes, the unicast and multicast MAC table, the
+ * MAC address). The back ends get plain Ethernet frames: partial
  * checksums are completed and TCP/UDP super-frames cut into MTU-sized segments here. */
 #ifndef PCVM_HW_VIRTIO_NET_H
 #define PCVM_HW_VIRTIO_NET_H
@@ -26,6 +28,11 @@
 #define VIRTIO_NET_F_HOST_ECN   (1ull << 13)
 #define VIRTIO_NET_F_MRG_RXBUF  (1ull << 15)
 #define VIRTIO_NET_F_STATUS     (1ull << 16)
+#define VIRTIO_NET_F_CTRL_VQ    (1ull << 17)
+#define VIRTIO_NET_F_CTRL_RX    (1ull << 18)
+#define VIRTIO_NET_F_CTRL_MAC_ADDR (1ull << 23)
+#define VIRTIO_NET_MAC_TABLE 64        /* unicast + multicast filter entries, as QEMU */
+#define VIRTIO_NET_CTRL_MAX 1024       /* longest control command taken (a full MAC table is 398 bytes) */
 
 struct virtio_net {
     struct virtio_pci vp;
@@ -37,7 +44,16 @@ struct virtio_net {
     uint8_t *txbuf;                /* its bytes, header first */
     uint8_t *segbuf;               /* one segment of a TSO frame */
     bool in_tx;                    /* net_port_send may deliver back into us: no re-entry */
-    uint64_t tx_frames, rx_frames, tso_segments, rx_dropped;
+    uint64_t tx_frames, rx_frames, tso_segments, rx_dropped, rx_filtered;
+    /* The receive filter the driver sets through the control queue (after a reset: every
+     * frame, as QEMU's promiscuous default). */
+    struct virtq_elem *ctrl;
+    uint8_t *ctrlbuf;              /* VIRTIO_NET_CTRL_MAX bytes */
+    uint8_t perm_mac[6];           /* the MAC a reset restores */
+    bool promisc, allmulti, alluni, nomulti, nouni, nobcast;
+    bool uni_overflow, multi_overflow;     /* more entries than the table holds: take all */
+    uint32_t uni_count, multi_count;       /* unicast entries first, then multicast */
+    uint8_t mac_table[VIRTIO_NET_MAC_TABLE][6];
 };
 
 /* Register the card at devfn with this MAC; id names its port (info network, set_link).

@@ -2,7 +2,8 @@
  * lengths, sequence numbers, IPv4 ids, flags and checksums checked against RFC 791/793 sums),
  * malformed offload headers refused, and the device driven through its 1.0 interface: a frame
  * spread over mergeable receive buffers, frames waiting while the driver has no buffers, and a
- * transmitted frame reaching the back end; MSI-X of the transport. */
+ * transmitted frame reaching the back end; MSI-X of the transport; the control queue's receive
+ * filter (rx modes, MAC table, MAC address, malformed commands) and its saved state. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,10 @@
 #define TXD 0x13000u
 #define TXA 0x14000u
 #define TXU 0x15000u
+#define CTD 0x16000u    /* control queue */
+#define CTA 0x17000u
+#define CTU 0x18000u
+#define CMD 0x19000u    /* a control command and its ack */
 #define BUF 0x20000u
 
 /* ---- the transmit path as a pure function ---- */
@@ -362,7 +367,7 @@ static void test_msix(void **state)
         if (vp->pci.config[p] == 0x11)
             cap = p;
     assert_int_equal(cap, VIRTIO_MSIX_CAP);
-    assert_int_equal(pci_config_read(&f->bus, devfn, cap + 2, 2) & 0x7ff, 2);      /* 3 vectors */
+    assert_int_equal(pci_config_read(&f->bus, devfn, cap + 2, 2) & 0x7ff, 3);      /* 4 vectors */
     assert_int_equal(pci_config_read(&f->bus, devfn, cap + 4, 4), 1);              /* BAR 1, table at 0 */
     assert_int_equal(pci_config_read(&f->bus, devfn, cap + 8, 4), 0x801);
     /* Program vector 1 (receive queue) and vector 0 (config), enable MSI-X and bus mastering. */
@@ -430,7 +435,7 @@ static void test_saved_state(void **state)
     assert_int_equal(vp->status, 0);
     struct vmreader r = { .p = b.data, .left = b.len };
     char err[200];
-    assert_int_equal(vmstate_load(&virtio_net_vmstate, &f->net, 1, &r, err, sizeof(err)), 0);
+    assert_int_equal(vmstate_load(&virtio_net_vmstate, &f->net, virtio_net_vmstate.version, &r, err, sizeof(err)), 0);
     assert_int_equal(r.left, 0);
     assert_true(virtio_pci_running(vp));
     assert_true(virtio_has_feature(vp, VIRTIO_NET_F_MRG_RXBUF));
@@ -446,6 +451,124 @@ static void test_saved_state(void **state)
     vmbuf_free(&b);
 }
 
+/* Renegotiate with the control queue (after a device reset). */
+static void with_ctrl(struct dev_fixture *f)
+{
+    struct virtio_pci *vp = &f->net.vp;
+    mw(vp, 0x14, 0, 1);
+    mw(vp, 0x14, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
+    mw(vp, 0x08, 0, 4);
+    mw(vp, 0x0c, (uint32_t)(VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_CTRL_VQ | VIRTIO_NET_F_CTRL_RX |
+                            VIRTIO_NET_F_CTRL_MAC_ADDR), 4);
+    mw(vp, 0x08, 1, 4);
+    mw(vp, 0x0c, 1, 4);
+    mw(vp, 0x14, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK, 1);
+    setup_queue(vp, 0, RXD, RXA, RXU);
+    setup_queue(vp, 1, TXD, TXA, TXU);
+    setup_queue(vp, 2, CTD, CTA, CTU);
+    mw(vp, 0x14, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+                 VIRTIO_STATUS_DRIVER_OK, 1);
+    assert_true(virtio_pci_running(vp));
+}
+
+/* Send one control command (len bytes); returns its ack byte. */
+static uint8_t ctrl(struct dev_fixture *f, const uint8_t *cmd, uint32_t len)
+{
+    static uint16_t n;
+    phys_write_block(&f->mem, CMD, cmd, len);
+    phys_write(&f->mem, CMD + 0x800, 0xee, 1);
+    unsigned d = (unsigned)(n % 4) * 2;
+    put_desc(&f->mem, CTD, d, CMD, len, VIRTQ_DESC_F_NEXT);
+    phys_write(&f->mem, CTD + 16 * d + 14, d + 1, 2);
+    put_desc(&f->mem, CTD, d + 1, CMD + 0x800, 1, VIRTQ_DESC_F_WRITE);
+    offer(&f->mem, CTA, (uint16_t)d);
+    n++;
+    mw(&f->net.vp, VIRTIO_PCI_NOTIFY_OFF + 2 * VIRTIO_PCI_NOTIFY_MULT, 2, 2);
+    assert_int_equal(phys_read(&f->mem, CTU + 2, 2), n);
+    return (uint8_t)phys_read(&f->mem, CMD + 0x800, 1);
+}
+
+/* Deliver a frame to dst; true when the filter let it in. */
+static bool delivered(struct dev_fixture *f, const uint8_t dst[6])
+{
+    uint64_t before = f->net.rx_frames;
+    uint8_t frame[60] = { 0 };
+    memcpy(frame, dst, 6);
+    memcpy(frame + 6, "\x02\x00\x00\x00\x00\x09", 6);
+    uint16_t idx = (uint16_t)phys_read(&f->mem, RXA + 2, 2);
+    put_desc(&f->mem, RXD, idx % QSIZE, BUF + 0x800 * (idx % QSIZE), 2000, VIRTQ_DESC_F_WRITE);
+    offer(&f->mem, RXA, idx % QSIZE);
+    net_port_send(&f->peer, frame, sizeof(frame));
+    if (f->net.rx_frames == before)        /* not taken: the offered buffer stays unused */
+        phys_write(&f->mem, RXA + 2, idx, 2);
+    assert_int_equal(f->net.port.queue_len, 0);
+    return f->net.rx_frames != before;
+}
+
+static void test_ctrl_filter(void **state)
+{
+    struct dev_fixture *f = *state;
+    with_ctrl(f);
+    const uint8_t own[6] = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 }, other[6] = { 0x02, 0, 0, 0, 0, 0x77 },
+                  listed[6] = { 0x02, 0, 0, 0, 0, 0x01 }, bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
+                  mdns[6] = { 0x01, 0, 0x5e, 0, 0, 0xfb }, mother[6] = { 0x01, 0, 0x5e, 0, 0, 0x02 };
+    assert_true(delivered(f, other));                     /* promiscuous after reset, as QEMU */
+    assert_int_equal(ctrl(f, (const uint8_t[]){ 0, 0, 0 }, 3), 0);   /* PROMISC off */
+    assert_false(delivered(f, other));
+    assert_true(delivered(f, own));
+    assert_true(delivered(f, bcast));
+    assert_false(delivered(f, mdns));
+    /* MAC table: one unicast, one multicast entry. */
+    uint8_t table[2 + 4 + 6 + 4 + 6] = { 1, 0, 1, 0, 0, 0 };
+    memcpy(table + 6, listed, 6);
+    table[12] = 1;
+    memcpy(table + 16, mdns, 6);
+    assert_int_equal(ctrl(f, table, sizeof(table)), 0);
+    assert_true(delivered(f, listed));
+    assert_true(delivered(f, mdns));
+    assert_false(delivered(f, mother));
+    assert_int_equal(ctrl(f, (const uint8_t[]){ 0, 1, 1 }, 3), 0);   /* ALLMULTI on */
+    assert_true(delivered(f, mother));
+    assert_int_equal(ctrl(f, (const uint8_t[]){ 0, 5, 1 }, 3), 0);   /* NOBCAST on */
+    assert_false(delivered(f, bcast));
+    /* Malformed: a count beyond the data, a short RX command, unknown classes: refused, and
+     * the filter stays as it was. */
+    uint8_t bad[2 + 4 + 6] = { 1, 0, 200, 0, 0, 0 };
+    assert_int_equal(ctrl(f, bad, sizeof(bad)), 1);
+    assert_int_equal(ctrl(f, (const uint8_t[]){ 0, 0 }, 2), 1);
+    assert_int_equal(ctrl(f, (const uint8_t[]){ 0, 9, 1 }, 3), 1);
+    assert_int_equal(ctrl(f, (const uint8_t[]){ 2, 0, 1, 0 }, 4), 1);  /* VLAN: not offered */
+    assert_true(delivered(f, listed));
+    assert_int_equal(f->net.uni_count, 1);
+    /* A new MAC address through the control queue shows in config space. */
+    const uint8_t addr[8] = { 1, 1, 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
+    assert_int_equal(ctrl(f, addr, sizeof(addr)), 0);
+    assert_int_equal(virtio_pci_modern_read(&f->net.vp, VIRTIO_PCI_DEVICE_OFF, 4), 0x33221102u);
+    assert_true(delivered(f, addr + 2));
+    assert_false(delivered(f, own));
+    /* The filter is saved with the machine. */
+    struct vmbuf b = { 0 };
+    vmstate_save(&virtio_net_vmstate, &f->net, &b);
+    assert_false(b.failed);
+    virtio_net_reset(&f->net);
+    assert_true(f->net.promisc);
+    assert_int_equal(f->net.mac[5], 0x56);                /* a reset restores the card's MAC */
+    struct vmreader r = { .p = b.data, .left = b.len };
+    char err[200];
+    assert_int_equal(vmstate_load(&virtio_net_vmstate, &f->net, virtio_net_vmstate.version, &r, err, sizeof(err)), 0);
+    assert_false(f->net.promisc);
+    assert_true(f->net.nobcast && f->net.allmulti);
+    assert_int_equal(f->net.uni_count, 1);
+    assert_int_equal(f->net.mac[0], 0x02);
+    vmbuf_free(&b);
+    assert_int_equal(f->net.vp.broken_count, 0);
+    /* A command with no room for its ack breaks the device. */
+    put_desc(&f->mem, CTD, 0, CMD, 3, 0);
+    offer(&f->mem, CTA, 0);
+    mw(&f->net.vp, VIRTIO_PCI_NOTIFY_OFF + 2 * VIRTIO_PCI_NOTIFY_MULT, 2, 2);
+    assert_int_equal(f->net.vp.broken_count, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -456,6 +579,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tx_to_backend, dev_setup, dev_teardown),
         cmocka_unit_test_setup_teardown(test_msix, dev_setup_msix, dev_teardown),
         cmocka_unit_test_setup_teardown(test_saved_state, dev_setup_msix, dev_teardown),
+        cmocka_unit_test_setup_teardown(test_ctrl_filter, dev_setup, dev_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
