@@ -150,6 +150,10 @@ static void basic_leaf(struct cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_
             out[2] = 576;
         } else if (subleaf == 1) {
             out[0] = m->xsave1_eax;
+            /* EBX: the compacted area for XCR0 | IA32_XSS, the legacy region and the header
+             * whatever is enabled (x87 and SSE live there); ECX/EDX: no IA32_XSS components. */
+            if (m->xsave1_eax & (CPUID_D1EAX_XSAVEC | CPUID_D1EAX_XSAVES))
+                out[1] = 576;
         }
         break;
     case 0x1f:

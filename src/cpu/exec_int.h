@@ -32,8 +32,9 @@ insn_fn bmi_select_handler(struct cpu *cpu, const struct insn *i);
  * model lacks it (rdrand.c). RDTSCP on a model without it is left to grp7 (#UD). */
 insn_fn rdrand_select_handler(struct cpu *cpu, const struct insn *i, bool *claimed);
 
-/* XGETBV/XSETBV (0F 01 D0/D1), XSAVE/XRSTOR/XSAVEOPT (0F AE /4 /5 /6 memory): *claimed
- * tells whether the encoding is one of them; the handler, or NULL for #UD (xsave.c). */
+/* XGETBV/XSETBV (0F 01 D0/D1), XSAVE/XRSTOR/XSAVEOPT (0F AE /4 /5 /6 memory), XRSTORS/
+ * XSAVEC/XSAVES (0F C7 /3 /4 /5 memory, on models with them): *claimed tells whether the
+ * encoding is one of them; the handler, or NULL for #UD (xsave.c). */
 insn_fn xsave_select_handler(struct cpu *cpu, const struct insn *i, bool *claimed);
 /* SYSCALL (0F 05) / SYSRET (0F 07) of legacy mode, for models with CPUID.80000001H:EDX[11]
  * (syscall.c); NULL for #UD. */

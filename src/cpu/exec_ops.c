@@ -2472,7 +2472,7 @@ void decode_select_handler(struct cpu *cpu, struct insn *i)
         i->ea_base = (i->pfx & P_A32) && i->base != NOREG && i->index == NOREG;
         return;
     }
-    if (i->map == 1 && (i->op == 0xae || i->op == 0x01)) {   /* XSAVE family (xsave.c) */
+    if (i->map == 1 && (i->op == 0xae || i->op == 0x01 || i->op == 0xc7)) {   /* XSAVE family (xsave.c) */
         bool claimed;
         insn_fn fn = xsave_select_handler(cpu, i, &claimed);
         if (claimed) {

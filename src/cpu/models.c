@@ -96,7 +96,7 @@ static const struct cpu_model models[] = {
         .features_ecx = CPUID_ECX_SSE3 | CPUID_ECX_PCLMUL | CPUID_ECX_SSSE3 | CPUID_ECX_SSE41 |
                         CPUID_ECX_SSE42 | CPUID_ECX_MOVBE | CPUID_ECX_POPCNT | CPUID_ECX_AES |
                         CPUID_ECX_XSAVE | CPUID_ECX_RDRAND | CPUID_ECX_HYPERVISOR,
-        .xsave1_eax = CPUID_D1EAX_XSAVEOPT | CPUID_D1EAX_XGETBV1,
+        .xsave1_eax = CPUID_D1EAX_XSAVEOPT | CPUID_D1EAX_XSAVEC | CPUID_D1EAX_XGETBV1 | CPUID_D1EAX_XSAVES,
         .ext_ecx = CPUID_E1ECX_ABM, .ext_edx = CPUID_EXT_NX | CPUID_EXT_RDTSCP,
         .leaf7_ecx = CPUID_7ECX_UMIP | CPUID_7ECX_RDPID,
         .cache_leaf2 = { 0x02b3b001, 0x000000f0, 0, 0x2c04307d },
@@ -170,7 +170,7 @@ static const uint32_t implemented[W_COUNT] = {
     [W_7ECX] = CPUID_7ECX_UMIP | CPUID_7ECX_RDPID,
     [W_E1EDX] = CPUID_EXT_SYSCALL | CPUID_EXT_NX | CPUID_EXT_MMXEXT | CPUID_EXT_RDTSCP,
     [W_E1ECX] = CPUID_E1ECX_ABM,
-    [W_D1EAX] = CPUID_D1EAX_XSAVEOPT | CPUID_D1EAX_XGETBV1,
+    [W_D1EAX] = CPUID_D1EAX_XSAVEOPT | CPUID_D1EAX_XSAVEC | CPUID_D1EAX_XGETBV1 | CPUID_D1EAX_XSAVES,
 };
 
 static uint32_t *model_word(struct cpu_model *m, enum feature_word w)

@@ -17,6 +17,7 @@ enum {
     MSR_K7_SYSCFG = 0xc0010010u,
     MSR_K7_HWCR = 0xc0010015u, MSR_K7_TOP_MEM = 0xc001001au, MSR_K7_CLK_CTL = 0xc001001bu,
     MSR_AMD_NB_CFG = 0xc001001fu,   /* northbridge configuration, family 10h on */
+    MSR_XSS = 0xda0u,
     MSR_EFER = 0xc0000080u, MSR_STAR = 0xc0000081u, MSR_TSC_AUX = 0xc0000103u,
 };
 
@@ -35,6 +36,12 @@ static uint64_t efer_writable(const struct cpu *cpu)
     if (cpu->model->ext_edx & CPUID_EXT_NX)
         m |= EFER_NXE;
     return m;
+}
+
+/* IA32_XSS exists with XSAVES (CPUID.(EAX=0DH,ECX=1):EAX[3]). */
+static bool has_xsaves(const struct cpu *cpu)
+{
+    return (cpu->model->features_ecx & CPUID_ECX_XSAVE) && (cpu->model->xsave1_eax & CPUID_D1EAX_XSAVES);
 }
 
 static bool is_amd(const struct cpu *cpu)
@@ -168,6 +175,10 @@ uint64_t cpu_rdmsr(struct cpu *cpu, uint32_t index)
         if (cpu->model->ext_edx & CPUID_EXT_SYSCALL)
             return s->star;
         break;
+    case MSR_XSS:
+        if (has_xsaves(cpu))
+            return 0;   /* no supervisor state components exist */
+        break;
     default:
         if (amd_msr(cpu, index))
             return *amd_msr(cpu, index);
@@ -300,6 +311,10 @@ void cpu_wrmsr(struct cpu *cpu, uint32_t index, uint64_t value)
             s->star = value;
             return;
         }
+        break;
+    case MSR_XSS:
+        if (has_xsaves(cpu) && value == 0)
+            return;     /* any supervisor component bit: #GP (none is supported) */
         break;
     default:
         if (amd_msr(cpu, index)) {

@@ -75,7 +75,8 @@ enum { CPUID_ECX_SSE3 = 1u << 0, CPUID_ECX_PCLMUL = 1u << 1, CPUID_ECX_SSSE3 = 1
 enum { EFER_SCE = 1u << 0, EFER_NXE = 1u << 11 };
 /* XCR0 state components pcvm implements (x87, SSE) and CPUID.(0DH,1):EAX bits. */
 enum { XCR0_X87 = 1u << 0, XCR0_SSE = 1u << 1, XCR0_SUPPORTED = XCR0_X87 | XCR0_SSE };
-enum { CPUID_D1EAX_XSAVEOPT = 1u << 0, CPUID_D1EAX_XGETBV1 = 1u << 2 };
+enum { CPUID_D1EAX_XSAVEOPT = 1u << 0, CPUID_D1EAX_XSAVEC = 1u << 1, CPUID_D1EAX_XGETBV1 = 1u << 2,
+       CPUID_D1EAX_XSAVES = 1u << 3 };
 /* Leaf 7 subleaf 0 EBX / ECX. */
 enum { CPUID_7EBX_BMI1 = 1u << 3, CPUID_7EBX_SMEP = 1u << 7, CPUID_7EBX_BMI2 = 1u << 8,
        CPUID_7EBX_RDSEED = 1u << 18, CPUID_7EBX_ADX = 1u << 19, CPUID_7EBX_SMAP = 1u << 20 };

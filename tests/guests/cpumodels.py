@@ -9,7 +9,7 @@ setup refuses other CPUs, see arch/x86/boot/cpucheck.c).  The 486 and the Pentiu
 (-cpu 486,+tsc,+cx8,+cmov and -cpu pentium,+cmov): the identity and every other flag is still
 the model's own.
 
-  PCVM_CPU_MODELS="486 athlon"   models to boot (default: 486 athlon Haswell; "all": every model below)
+  PCVM_CPU_MODELS="486 athlon"   models to boot (default: 486 athlon Broadwell; "all": every model below)
 """
 import os
 import re
@@ -45,17 +45,24 @@ EXPECT = {
                 {'fpu', 'cmov', 'sse', 'sse2', 'pni', 'hypervisor', 'popcnt', 'abm', 'ssse3', 'sse4_1',
                  'sse4_2', 'aes', 'pclmulqdq', 'movbe', 'bmi1', 'bmi2', 'rdrand', 'rdtscp', 'nx', 'smep'},
                 {'avx', 'avx2', 'fma', 'f16c', 'adx'}),
+    # Broadwell adds SMAP: Linux turns CR4.SMAP on and brackets its user accesses with
+    # STAC/CLAC, so the boot to a shell and the power-off exercise it.
+    'Broadwell': ('Broadwell', 'GenuineIntel', 6, {61}, r'Intel Core Processor \(Broadwell\)',
+                  {'fpu', 'cmov', 'sse', 'sse2', 'pni', 'hypervisor', 'popcnt', 'abm', 'ssse3', 'sse4_1',
+                   'sse4_2', 'aes', 'pclmulqdq', 'movbe', 'bmi1', 'bmi2', 'adx', 'rdrand', 'rdseed', 'rdtscp',
+                   'nx', 'smep', 'smap'},
+                  {'avx', 'avx2', 'fma', 'f16c'}),
     'EPYC': ('EPYC', 'AuthenticAMD', 23, {1}, r'AMD EPYC Processor',
              {'fpu', 'cmov', 'sse', 'sse2', 'pni', 'hypervisor', 'ssse3', 'sse4_1', 'sse4_2', 'aes',
-              'pclmulqdq', 'movbe', 'adx', 'bmi1', 'bmi2', 'rdrand', 'rdseed', 'rdtscp', 'nx', 'smep'},
+              'pclmulqdq', 'movbe', 'adx', 'bmi1', 'bmi2', 'rdrand', 'rdseed', 'rdtscp', 'nx', 'smep', 'smap'},
              {'avx', 'sha_ni'}),
     'max': ('max', 'GenuineIntel', 6, {15}, r'pcvm max CPU',
             {'fpu', 'cmov', 'sse', 'sse2', 'pni', 'clflush', 'popcnt', 'abm', 'ssse3', 'sse4_1', 'sse4_2',
              'aes', 'pclmulqdq', 'movbe', 'adx', 'bmi1', 'bmi2', 'rdrand', 'rdseed', 'rdtscp', 'rdpid',
-             'nx', 'smep', 'umip'},
+             'nx', 'smep', 'smap', 'umip'},
             {'avx', 'lm'}),
 }
-DEFAULT = '486 athlon Haswell'
+DEFAULT = '486 athlon Broadwell'
 
 
 def parse_cpuinfo(text):

@@ -115,5 +115,10 @@ if [ "$cpu" = max ] && ! grep -q "^FPU-INFO .*Enabled xstate features 0x3, conte
     echo "FAIL -cpu max: Linux did not enable XSAVE for x87 and SSE state: $(sed -n 's/^FPU-INFO //p' "$log.txt" | tr '\n' ' ')"
     fail=1
 fi
+# max also has XSAVES (and XSAVEC): Linux then keeps task state in the compacted format.
+if [ "$cpu" = max ] && ! grep -q "^FPU-INFO .*using 'compacted' format" "$log.txt"; then
+    echo "FAIL -cpu max: Linux did not use XSAVES's compacted format: $(sed -n 's/^FPU-INFO //p' "$log.txt" | tr '\n' ' ')"
+    fail=1
+fi
 echo "guest-float: pcvm exit status $status, ${elapsed} s (-cpu $cpu)"
 exit $fail

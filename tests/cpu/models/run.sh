@@ -61,7 +61,8 @@ if p[1][2] >> 26 & 1:
     pd, qd = p.get(0xd, [0] * 4), q.get(0xd, [0] * 4)
     if pd[0] != 3 or qd[0] & 3 != 3 or pd[1] != qd[1] or pd[2] != 576 or pd[3] or qd[3]:
         bad.append("leaf d.0 %s vs QEMU %s" % (pd, qd))
-    if p.get((0xd, 1), [0])[0] & ~q.get((0xd, 1), [0])[0]: bad.append("leaf d.1 EAX not in QEMU's")
+    # XSAVEC and XSAVES (bits 1, 3): what the model defines, beyond 7.2's TCG (QEMU drops them).
+    if p.get((0xd, 1), [0])[0] & ~q.get((0xd, 1), [0])[0] & ~0xa: bad.append("leaf d.1 EAX not in QEMU's")
 # What pcvm implements of leaf 1 must be reported whenever QEMU reports it.
 impl_edx = sum(1 << b for b in (0, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 19, 23, 24, 25, 26))
 impl_ecx = (1 << 0) | (1 << 26) | (1 << 31)

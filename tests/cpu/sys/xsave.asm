@@ -50,6 +50,12 @@ test_main:
     and ecx, 1 << 27
     CHECK ecx, 1 << 27, "CPUID.1:ECX.OSXSAVE[27] follows CR4.OSXSAVE"
 
+    mov eax, 3
+    xor edx, edx
+    XSAVE_FAULT {xsavec [AREA]}, 6, "XSAVEC on a model without it: #UD"
+    XSAVE_FAULT {xsaves [AREA]}, 6, "XSAVES on a model without it: #UD"
+    XSAVE_FAULT {xrstors [AREA]}, 6, "XRSTORS on a model without it: #UD"
+
     mov eax, 0xd
     xor ecx, ecx
     cpuid
