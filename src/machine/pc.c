@@ -787,18 +787,29 @@ static void pc_reset_devices(struct pc *pc)
 
 static int pc_board_post_load(void *opaque, char *err, size_t errlen)
 {
-    (void)err;
-    (void)errlen;
-    pc_update_a20(opaque);
+    struct pc *pc = opaque;
+    if (pc->wake_why & ~(ACPI_PM1_RTC | ACPI_PM1_PWRBTN)) {
+        snprintf(err, errlen, "pc-board: wake-up cause %#x unknown", pc->wake_why);
+        return -1;
+    }
+    pc->waking = pc->waking && pc->suspended;
+    if (pc->waking)
+        pc_request_reset(pc);   /* the wake-up reset was pending when the state was saved */
+    pc_update_a20(pc);
     return 0;
 }
 
+/* Version 2: the S3 state (a snapshot of a suspended guest stays suspended and can be woken;
+ * the vCPUs' wait-for-SIPI halt is in their own state). */
 static const struct vmstate_field pc_board_fields[] = {
     VMF_ARRAY(struct pc, isa_irq_sources), VMF(struct pc, a20_kbc), VMF(struct pc, a20_port92),
+    { .name = "suspended", .type = VMF_BOOL, .offset = offsetof(struct pc, suspended), .count = 1, .since = 2 },
+    { .name = "waking", .type = VMF_BOOL, .offset = offsetof(struct pc, waking), .count = 1, .since = 2 },
+    { .name = "wake_why", .type = VMF_U16, .offset = offsetof(struct pc, wake_why), .count = 1, .since = 2 },
     VMF_END_OF_LIST,
 };
-static const struct vmstate_desc pc_board_vmstate = { .name = "pc-board", .version = 1, .fields = pc_board_fields,
-                                                      .post_load = pc_board_post_load };
+static const struct vmstate_desc pc_board_vmstate = { .name = "pc-board", .version = 2, .min_version = 1,
+                                                      .fields = pc_board_fields, .post_load = pc_board_post_load };
 
 static int pc_clock_pre_save(void *opaque)
 {

@@ -6,7 +6,9 @@ come up ("smp: Brought up 1 node, 2 CPUs", two processors in /proc/cpuinfo, a lo
 CPU 1 runs there).  ACPI after the firmware moved the PIIX4 PM block (issue 13):
 the FADT's PM timer lies in the block SeaBIOS programmed (the PIIX4 quirk's range + 8), the power
 button (monitor `system_powerdown`) raises an SCI the kernel counts on IRQ 9, the log has no
-"ACPI Error" or "PM-Timer failed" line, and poweroff -f (S5) exits with status 0.  The GRUB CD
+"ACPI Error" or "PM-Timer failed" line, and poweroff -f (S5) exits with status 0.  At -smp 2
+also S3: `echo mem > /sys/power/state`, `info status` "paused (suspended)", system_wakeup, and
+Linux back through SeaBIOS's resume path with CPU 1 up again.  The GRUB CD
 path at -smp 1 is tests/block/guest_ide.sh's Linux scenario."""
 import os
 import re
@@ -23,6 +25,34 @@ def sci_count(c, tag):
     if not m:
         raise GuestFailure('/proc/interrupts has no acpi line on IRQ 9: %r' % out.strip())
     return sum(int(n) for n in m.group(1).split())
+
+
+def suspend_and_wake(c):
+    """S3 at -smp 2 through SeaBIOS: `echo mem > /sys/power/state`, the monitor sees the
+    machine suspended, system_wakeup wakes it; SeaBIOS's resume path jumps to Linux's waking
+    vector and Linux brings CPU 1 back (its log says so; the console is suspended meanwhile)."""
+    c.send('echo mem > /sys/power/state; echo "S3-STATUS $?"\n')
+    c.expect(r'PM: suspend entry', 120, 'the kernel starting to suspend')
+    deadline = time.monotonic() + 300
+    c.send('\x01c')
+    c.expect(r'\(qemu\) ', 30, 'the monitor prompt')
+    while True:
+        c.send('info status\n')
+        m = c.expect(r'VM status: ([a-z() ]+)', 30, 'info status')
+        if m.group(1).strip() == 'paused (suspended)':
+            break
+        if time.monotonic() > deadline:
+            c.send('\x01c')
+            raise GuestFailure('the machine never suspended (info status: %s)' % m.group(1))
+        time.sleep(2)
+    c.send('system_wakeup\n')
+    c.expect(r'\(qemu\) ', 30, 'the monitor prompt after system_wakeup')
+    c.send('\x01c')
+    c.expect(r'S3-STATUS 0', 300, 'echo mem to return 0 after the wake-up')
+    log = c.run("dmesg | grep -E 'Low-level resume complete|CPU1 is up|PM: suspend exit'", 120, 's3-dmesg')
+    for line in ('ACPI: PM: Low-level resume complete', 'CPU1 is up', 'PM: suspend exit'):
+        if line not in log:
+            raise GuestFailure('the kernel log lacks "%s" after the wake-up' % line)
 
 
 def test(log_path, consoles):
@@ -52,6 +82,13 @@ def test(log_path, consoles):
                     "echo loop=$i cpu=$(cut -d\" \" -f39 /proc/self/stat)'", 300, 'taskset')
         if not re.search(r'loop=2000 cpu=1\b', out):
             problems.append('a loop pinned to CPU 1 printed %r' % out.strip())
+        try:
+            suspend_and_wake(c)
+            out = c.run("taskset -c 1 sh -c 'echo cpu=$(cut -d\" \" -f39 /proc/self/stat)'", 120, 'cpu1-after-s3')
+            if not re.search(r'cpu=1\b', out):
+                problems.append('after S3, a command pinned to CPU 1 printed %r' % out.strip())
+        except GuestFailure as e:
+            problems.append('S3: %s' % e)
     dmesg = c.run('dmesg', 120, 'dmesg')
     pmt = re.search(r'ACPI: PM-Timer IO Port: 0x([0-9a-f]+)', dmesg)
     quirk = re.search(r'\[io\s+0x([0-9a-f]+)-0x[0-9a-f]+\] claimed by PIIX4 ACPI', dmesg)
