@@ -7,8 +7,10 @@
 CC      ?= gcc
 BUILD   ?= build
 PKGS    := zlib libzstd jansson slirp libvncserver sdl2 libpng xkbcommon
+# Display libraries: their headers only; pcvm dlopens them when first needed (src/ui/dynlib.h).
+LAZY_PKGS := libvncserver sdl2 libpng xkbcommon
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo PKG_CONFIG_FAILED)
+PKG_LIBS   := $(shell pkg-config --exists $(PKGS) 2>/dev/null && pkg-config --libs $(filter-out $(LAZY_PKGS),$(PKGS)) 2>/dev/null || echo PKG_CONFIG_FAILED)
 ifeq ($(PKG_LIBS),PKG_CONFIG_FAILED)
 ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
 $(error pkg-config cannot find $(PKGS): run 'make deps' (scripts/install-deps.sh))
@@ -21,7 +23,7 @@ ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
-LDLIBS  += $(PKG_LIBS) -lpthread -lm -lutil
+LDLIBS  += $(PKG_LIBS) -ldl -lpthread -lm -lutil
 
 LIB_SRCS  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)

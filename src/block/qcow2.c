@@ -2593,7 +2593,12 @@ int qcow2_snapshot_apply(struct block_dev *bs, const char *name)
     ns.snaps = q->snaps;
     ns.nsnaps = q->nb_snapshots;
     ns.disk_size = s->disk_size;
-    r = switch_state(q, &ns);
+    /* The active tree is the snapshot's already (nothing written since it was taken or last
+     * applied): its L2 tables are shared, so unchanged, and there is nothing to write or sync. */
+    bool same = n == q->l1_size && s->disk_size == q->size;
+    for (uint32_t i = 0; same && i < n; i++)
+        same = (q->l1[i] & QCOW2_OFFSET_MASK) == ns.l1[i];
+    r = same ? 0 : switch_state(q, &ns);
 out:
     free(snap_l1);
     free(ns.l1);

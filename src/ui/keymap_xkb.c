@@ -11,6 +11,32 @@
 
 #include <xkbcommon/xkbcommon.h>
 
+#include "ui/dynlib.h"
+
+/* The libxkbcommon functions used here, resolved when first needed (dynlib.h). */
+#define XKB_FUNCS(X) \
+    X(xkb_context_new) X(xkb_context_set_log_level) X(xkb_context_unref) \
+    X(xkb_keymap_key_get_mods_for_level) X(xkb_keymap_key_get_syms_by_level) X(xkb_keymap_max_keycode) \
+    X(xkb_keymap_min_keycode) X(xkb_keymap_mod_get_index) X(xkb_keymap_new_from_names) \
+    X(xkb_keymap_num_levels_for_key) X(xkb_keymap_unref)
+static DYNLIB_TABLE(xkb_api, XKB_FUNCS) xkb_api;
+#define DYNLIB_XKB_API_SYM(f) DYNLIB_SYM_(xkb_api, f)
+static const struct dynlib_sym xkb_api_syms[] = { XKB_FUNCS(DYNLIB_XKB_API_SYM) };
+static const char *const xkb_api_sonames[] = { "libxkbcommon.so.0", "libxkbcommon.so", NULL };
+static struct dynlib xkb_api_lib = { "libxkbcommon", xkb_api_sonames, xkb_api_syms,
+                                  sizeof(xkb_api_syms) / sizeof(xkb_api_syms[0]), NULL };
+#define xkb_context_new (xkb_api.p_xkb_context_new)
+#define xkb_context_set_log_level (xkb_api.p_xkb_context_set_log_level)
+#define xkb_context_unref (xkb_api.p_xkb_context_unref)
+#define xkb_keymap_key_get_mods_for_level (xkb_api.p_xkb_keymap_key_get_mods_for_level)
+#define xkb_keymap_key_get_syms_by_level (xkb_api.p_xkb_keymap_key_get_syms_by_level)
+#define xkb_keymap_max_keycode (xkb_api.p_xkb_keymap_max_keycode)
+#define xkb_keymap_min_keycode (xkb_api.p_xkb_keymap_min_keycode)
+#define xkb_keymap_mod_get_index (xkb_api.p_xkb_keymap_mod_get_index)
+#define xkb_keymap_new_from_names (xkb_api.p_xkb_keymap_new_from_names)
+#define xkb_keymap_num_levels_for_key (xkb_api.p_xkb_keymap_num_levels_for_key)
+#define xkb_keymap_unref (xkb_api.p_xkb_keymap_unref)
+
 /* QEMU's name, the XKB layout and variant ("nodeadkeys" where the layout has it, as QEMU's
  * own tables are made, so ^ ~ ` are plain symbols). */
 static const struct { const char *name, *layout, *variant; } xkb_layouts[] = {
@@ -84,6 +110,11 @@ struct keymap *keymap_xkb_load(const char *name, char *err, size_t errlen)
     int li = layout_index(name);
     if (li < 0) {
         snprintf(err, errlen, "unknown keyboard layout '%s'", name);
+        return NULL;
+    }
+    char why[320];
+    if (dynlib_load(&xkb_api_lib, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "keyboard layout '%s' needs libxkbcommon: %s", name, why);
         return NULL;
     }
     struct xkb_context *ctx = xkb_context_new(XKB_CONTEXT_NO_ENVIRONMENT_NAMES);

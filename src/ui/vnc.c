@@ -21,6 +21,37 @@
 
 #include <rfb/rfb.h>
 
+#include "ui/dynlib.h"
+
+/* The libvncserver functions used here, resolved when first needed (dynlib.h). */
+#define VNC_FUNCS(X) \
+    X(rfbCheckPasswordByList) X(rfbClientIteratorNext) X(rfbCloseClient) \
+    X(rfbErr) X(rfbGetClientIterator) X(rfbGetScreen) \
+    X(rfbInitServerWithPthreadsAndZRLE) X(rfbLog) X(rfbMarkRectAsModified) \
+    X(rfbNewClient) X(rfbNewFramebuffer) X(rfbProcessEvents) \
+    X(rfbReleaseClientIterator) X(rfbScreenCleanup) X(rfbShutdownServer)
+static DYNLIB_TABLE(vnc_api, VNC_FUNCS) vnc_api;
+#define DYNLIB_VNC_API_SYM(f) DYNLIB_SYM_(vnc_api, f)
+static const struct dynlib_sym vnc_api_syms[] = { VNC_FUNCS(DYNLIB_VNC_API_SYM) };
+static const char *const vnc_api_sonames[] = { "libvncserver.so.1", "libvncserver.so", NULL };
+static struct dynlib vnc_api_lib = { "libvncserver", vnc_api_sonames, vnc_api_syms,
+                                  sizeof(vnc_api_syms) / sizeof(vnc_api_syms[0]), NULL };
+#define rfbCheckPasswordByList (vnc_api.p_rfbCheckPasswordByList)
+#define rfbClientIteratorNext (vnc_api.p_rfbClientIteratorNext)
+#define rfbCloseClient (vnc_api.p_rfbCloseClient)
+#define rfbErr (*vnc_api.p_rfbErr)
+#define rfbGetClientIterator (vnc_api.p_rfbGetClientIterator)
+#define rfbGetScreen (vnc_api.p_rfbGetScreen)
+#define rfbInitServerWithPthreadsAndZRLE (vnc_api.p_rfbInitServerWithPthreadsAndZRLE)
+#define rfbLog (*vnc_api.p_rfbLog)
+#define rfbMarkRectAsModified (vnc_api.p_rfbMarkRectAsModified)
+#define rfbNewClient (vnc_api.p_rfbNewClient)
+#define rfbNewFramebuffer (vnc_api.p_rfbNewFramebuffer)
+#define rfbProcessEvents (vnc_api.p_rfbProcessEvents)
+#define rfbReleaseClientIterator (vnc_api.p_rfbReleaseClientIterator)
+#define rfbScreenCleanup (vnc_api.p_rfbScreenCleanup)
+#define rfbShutdownServer (vnc_api.p_rfbShutdownServer)
+
 #include "ui/keymap.h"
 
 #define VNC_MAX_LISTEN 4
@@ -424,6 +455,11 @@ static void quiet_log(const char *fmt, ...)
 struct vnc_server *vnc_start(const struct vnc_spec *spec, const char *layout, struct display *d,
                              char *err, size_t errlen)
 {
+    char why_lib[320];
+    if (dynlib_load(&vnc_api_lib, why_lib, sizeof(why_lib)) < 0) {
+        snprintf(err, errlen, "pcvm: -vnc: %s", why_lib);
+        return NULL;
+    }
     struct vnc_server *s = calloc(1, sizeof(*s));
     if (!s) {
         snprintf(err, errlen, "pcvm: -vnc: out of memory");

@@ -4,7 +4,7 @@
  * (a newline only when an argument has one); a second parse of the same argv gives the same result and the same dump (no hidden
  * state); vm_config_free() leaves the config zeroed.
  * Sources: src/cli/options.c src/cli/kvlist.c src/cli/dump.c src/chardev/chardev_spec.c src/cpu/models.c
- *          src/ui/keymap.c src/ui/keymap_xkb.c src/ui/vnc_spec.c
+ *          src/ui/keymap.c src/ui/keymap_xkb.c src/ui/dynlib.c src/ui/vnc_spec.c
  *          src/boot/boot.c src/boot/elf.c src/boot/linux.c src/boot/multiboot.c
  *          src/mem/memory.c src/util/log.c -lxkbcommon */
 #include <stdint.h>

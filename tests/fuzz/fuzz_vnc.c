@@ -4,7 +4,7 @@
  * server thread takes the connection, lets it go (no client left behind), and the display's
  * event queue (keys, pointer, refresh requests the bytes produced) drains on the main thread.
  * Sources: src/ui/vnc.c src/ui/display.c src/ui/display_console.c src/ui/vga_render.c
- *          src/ui/keymap.c src/ui/keymap_xkb.c src/chardev/chardev_vc.c src/hw/i8042.c
+ *          src/ui/keymap.c src/ui/keymap_xkb.c src/ui/dynlib.c src/chardev/chardev_vc.c src/hw/i8042.c
  *          src/hw/ps2.c src/hw/vga.c src/hw/pci.c src/mem/memory.c src/util/mainloop.c
  *          src/util/vclock.c src/util/log.c -lvncserver -lxkbcommon -lpthread */
 #include <errno.h>

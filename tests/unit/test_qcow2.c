@@ -267,6 +267,13 @@ static void test_snapshot_vmstate(void **state)
     assert_int_equal(block_pread(bs, 0, rd, sizeof(rd)), 0);
     assert_memory_equal(rd, a, sizeof(a));
     assert_clean(bs);
+    /* Applying it again with nothing written since writes nothing (a -loadvm start syncs no disk). */
+    uint64_t writes = bs->file.writes;
+    assert_int_equal(qcow2_snapshot_apply(bs, "vm1"), 0);
+    assert_int_equal(bs->file.writes, writes);
+    assert_int_equal(block_pread(bs, 0, rd, sizeof(rd)), 0);
+    assert_memory_equal(rd, a, sizeof(a));
+    assert_clean(bs);
     block_close(bs);
     if (system("command -v qemu-img >/dev/null 2>&1") == 0) {
         char cmd[512];

@@ -1,0 +1,36 @@
+/* Shared libraries loaded on first use (dlopen), so a machine without a window, VNC server,
+ * PNG screendump or -k XKB layout starts without linking SDL2, libvncserver, libpng or
+ * libxkbcommon and the ~60 libraries they pull in. Each user lists the functions it calls in
+ * an X-macro, keeps them in a table of pointers (DYNLIB_TABLE) and redirects the names to the
+ * table with #define after it; the headers (and so the prototypes) stay the libraries' own. */
+#ifndef PCVM_UI_DYNLIB_H
+#define PCVM_UI_DYNLIB_H
+
+#include <stddef.h>
+
+/* One symbol to resolve: its name and where its address goes. */
+struct dynlib_sym {
+    const char *name;
+    void **slot;
+};
+
+/* A library: the names to try (sonames first), the symbols, and its handle once open. */
+struct dynlib {
+    const char *what;                /* for messages: "SDL2" */
+    const char *const *sonames;      /* NULL-terminated */
+    const struct dynlib_sym *syms;
+    size_t nsyms;
+    void *handle;
+};
+
+/* Open lib (once; later calls return at once) and fill every slot; 0, or -1 with one line in
+ * err naming the library and what is missing. Thread-safe. */
+int dynlib_load(struct dynlib *lib, char *err, size_t errlen);
+
+/* A table type NAME with a pointer member p_F for every F of LIST, of F's own type. */
+#define DYNLIB_SLOT_(f) __typeof__(f) *p_##f;
+#define DYNLIB_TABLE(name, list) struct name { list(DYNLIB_SLOT_) }
+/* The dynlib_sym entry of F in table variable T (a use inside a LIST expansion). */
+#define DYNLIB_SYM_(t, f) { #f, (void **)&(t).p_##f },
+
+#endif
