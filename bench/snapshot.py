@@ -7,8 +7,9 @@ BENCH_SNAP_RUNS times each, a fresh process starts with `-loadvm bench` and the 
 from its start until the guest answers a shell command on the serial console (so it counts the
 process start, reading the state and the guest running again).  pcvm also migrates to a file
 (`migrate file:`) and is timed starting from it with `-incoming file:` (RAM mapped
-copy-on-write).  Medians and the ratio QEMU / pcvm: a table on stdout and
-bench/results/snapshot-latest.txt (+ .json).
+copy-on-write; its own load time is read from `info migrate`).  The emulators take turns run by
+run.  Medians and the ratio QEMU / pcvm, every run's time and the host's load average: a table
+on stdout and bench/results/snapshot-latest.txt (+ .json).
   BENCH_SNAP_RUNS=N  runs per emulator and row (default 5)
 """
 import json
@@ -59,8 +60,9 @@ def argv_for(emu, disk, mon, extra=()):
             '-drive', 'file=%s,format=qcow2,if=ide' % disk, '-monitor', 'unix:%s,server,nowait' % mon] + list(extra)
 
 
-def answer_time(argv, log):
-    """Seconds from the start of argv until the guest's shell answers."""
+def answer_time(argv, log, after=None):
+    """Seconds from the start of argv until the guest's shell answers (then after() runs, if given,
+    while the machine is still up)."""
     t0 = time.monotonic()
     c = Console(argv, log)
     try:
@@ -74,7 +76,10 @@ def answer_time(argv, log):
                 if time.monotonic() > deadline or c.proc.poll() is not None:
                     raise
                 c.send('echo R-$((6*7))\n')   # typed before the restore began: type it again
-        return time.monotonic() - t0
+        t = time.monotonic() - t0
+        if after:
+            after()
+        return t
     finally:
         c.close()
 
@@ -114,31 +119,53 @@ def main():
             'qemu': os.environ.get('BENCH_QEMU', shutil.which('qemu-system-i386') or 'qemu-system-i386')}
     tmp = tempfile.mkdtemp(prefix='pcvm-bench-snap-')
     res = {}
+    load_before = os.getloadavg()[0]
     try:
+        prepared = {}
         for kind, emu in emus.items():
             disk, save, size, state = prepare(kind, emu, tmp)
-            mon = os.path.join(tmp, '%s-r.sock' % kind)
-            rows = {'savevm_s': round(save, 3), 'vm_size': size}
-            t = [answer_time(argv_for(emu, disk, mon, ['-loadvm', 'bench']), os.path.join(tmp, 'r.log'))
-                 for _ in range(runs)]
-            rows['loadvm_s'] = statistics.median(t)
-            rows['loadvm_runs'] = [round(x, 3) for x in t]
-            if state:
-                t = [answer_time(argv_for(emu, disk, mon, ['-incoming', 'file:%s' % state]),
-                                 os.path.join(tmp, 'r.log')) for _ in range(runs)]
-                rows['incoming_s'] = statistics.median(t)
-                rows['incoming_runs'] = [round(x, 3) for x in t]
-            res[kind] = rows
+            prepared[kind] = (disk, state)
+            res[kind] = {'savevm_s': round(save, 3), 'vm_size': size, 'loadvm_runs': [], 'incoming_runs': [],
+                         'incoming_load_ms': []}
+        # The emulators take turns run by run (and which one goes first alternates), so a change
+        # in the host's load hits both alike; each run is the same command line.
+        for i in range(runs):
+            for kind in (list(emus) if i % 2 == 0 else list(emus)[::-1]):
+                emu = emus[kind]
+                disk, state = prepared[kind]
+                mon = os.path.join(tmp, '%s-r.sock' % kind)
+                t = answer_time(argv_for(emu, disk, mon, ['-loadvm', 'bench']), os.path.join(tmp, 'r.log'))
+                res[kind]['loadvm_runs'].append(round(t, 3))
+                if state:
+                    def load_ms(rows=res[kind], mon=mon):
+                        m = re.search(r'total time: (\d+) ms', hmp(mon, 'info migrate', 60))
+                        if m:
+                            rows['incoming_load_ms'].append(int(m.group(1)))
+                    t = answer_time(argv_for(emu, disk, mon, ['-incoming', 'file:%s' % state]),
+                                    os.path.join(tmp, 'r.log'), load_ms)
+                    res[kind]['incoming_runs'].append(round(t, 3))
+        for rows in res.values():
+            rows['loadvm_s'] = statistics.median(rows['loadvm_runs'])
+            if rows['incoming_runs']:
+                rows['incoming_s'] = statistics.median(rows['incoming_runs'])
+            if rows['incoming_load_ms']:
+                rows['incoming_load_ms_median'] = statistics.median(rows['incoming_load_ms'])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     ratio = res['qemu']['loadvm_s'] / res['pcvm']['loadvm_s']
-    lines = ['snapshot restore, 256 MiB Linux at its shell, start to the shell answering (median of %d)' % runs,
+    load_after = os.getloadavg()[0]
+    p, q = res['pcvm'], res['qemu']
+    lines = ['snapshot restore, 256 MiB Linux at its shell, start to the shell answering (median of %d, '
+             'runs alternating; load average %.1f before, %.1f after)' % (runs, load_before, load_after),
              '%-34s %10s %10s' % ('', 'pcvm', 'qemu'),
              '%-34s %9.3fs %9.3fs' % ('-loadvm', res['pcvm']['loadvm_s'], res['qemu']['loadvm_s']),
              '%-34s %9.3fs %10s' % ('-incoming file: (pcvm)', res['pcvm']['incoming_s'], '-'),
              '%-34s %9.3fs %9.3fs' % ('savevm (monitor round trip)', res['pcvm']['savevm_s'], res['qemu']['savevm_s']),
              '%-34s %10s %10s' % ('VM size (info snapshots)', res['pcvm']['vm_size'], res['qemu']['vm_size']),
-             'qemu/pcvm -loadvm time ratio: %.2f' % ratio]
+             '%-34s %9.0fms %10s' % ('-incoming load (info migrate)', p.get('incoming_load_ms_median', -1), '-'),
+             'qemu/pcvm -loadvm time ratio: %.2f' % ratio,
+             'runs: pcvm -loadvm %s; qemu -loadvm %s; pcvm -incoming %s' % (
+                 p['loadvm_runs'], q['loadvm_runs'], p['incoming_runs'])]
     text = '\n'.join(lines) + '\n'
     print(text, end='')
     out = os.environ.get('BENCH_OUT', os.path.join(ROOT, 'bench', 'results'))
@@ -146,7 +173,8 @@ def main():
     with open(os.path.join(out, 'snapshot-latest.txt'), 'w') as f:
         f.write(text)
     with open(os.path.join(out, 'snapshot-latest.json'), 'w') as f:
-        json.dump({'runs': runs, 'results': res, 'ratio_loadvm': ratio}, f, indent=1)
+        json.dump({'runs': runs, 'results': res, 'ratio_loadvm': ratio, 'load_before': load_before,
+                   'load_after': load_after}, f, indent=1)
 
 
 if __name__ == '__main__':

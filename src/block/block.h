@@ -258,6 +258,12 @@ int qcow2_snapshot_replace_vm(struct block_dev *bs, const char *name, bool repla
                               uint64_t vm_clock_nsec);
 /* Read [off, off+len) of snapshot name's VM state; 0 or -errno (-ENOENT: no such snapshot). */
 int qcow2_snapshot_vmstate_read(struct block_dev *bs, const char *name, uint64_t off, void *buf, size_t len);
+/* The same into page-aligned memory, mapping every page-aligned piece that lies whole in the
+ * image file copy-on-write (MAP_PRIVATE | MAP_FIXED) instead of reading it; *mapped tells
+ * whether anything was mapped. While such pages are mapped, the snapshot's clusters must not
+ * be freed (delete or replace it only after touching them for writing). 0 or -errno. */
+int qcow2_snapshot_vmstate_map(struct block_dev *bs, const char *name, uint64_t off, void *buf, size_t len,
+                               bool *mapped);
 /* Why the last failed qcow2 operation failed, in words ("" if it set no message). */
 const char *qcow2_last_error(struct block_dev *bs);
 

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -2642,7 +2644,28 @@ out:
     return r;
 }
 
-int qcow2_snapshot_vmstate_read(struct block_dev *bs, const char *name, uint64_t off, void *buf, size_t len)
+/* Put a host-contiguous piece of a VM state at dst: mapped from the file when map allows and
+ * it is page-aligned and inside the file (a mapping past the end would fault), else read. */
+static int vmstate_piece(struct qcow2_state *q, uint64_t host, uint8_t *dst, uint64_t len, bool *map)
+{
+    if (map) {
+        const uint64_t ps = (uint64_t)sysconf(_SC_PAGESIZE);
+        struct stat st;
+        if (!(host % ps) && !((uintptr_t)dst % ps) && !(len % ps) && fstat(q->bs->file.fd, &st) == 0 &&
+            (uint64_t)st.st_size >= host && (uint64_t)st.st_size - host >= len) {
+            if (mmap(dst, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, q->bs->file.fd, (off_t)host) == dst) {
+                *map = true;
+                return 0;
+            }
+            /* A failed MAP_FIXED may have dropped what was there: put memory back, then read. */
+            if (mmap(dst, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != dst)
+                return -ENOMEM;
+        }
+    }
+    return bfile_pread(&q->bs->file, host, dst, len);
+}
+
+static int vmstate_io(struct block_dev *bs, const char *name, uint64_t off, void *buf, size_t len, bool *mapped)
 {
     struct qcow2_state *q = Q(bs);
     q->errmsg[0] = 0;
@@ -2691,7 +2714,7 @@ int qcow2_snapshot_vmstate_read(struct block_dev *bs, const char *name, uint64_t
                 host = e & QCOW2_OFFSET_MASK;
         }
         if (pend_len && (!host || host + within != pend_host + pend_len)) {
-            r = bfile_pread(&q->bs->file, pend_host, pend_dst, pend_len);
+            r = vmstate_piece(q, pend_host, pend_dst, pend_len, mapped);
             pend_len = 0;
         }
         if (!host) {
@@ -2706,11 +2729,23 @@ int qcow2_snapshot_vmstate_read(struct block_dev *bs, const char *name, uint64_t
         done += n;
     }
     if (!r && pend_len)
-        r = bfile_pread(&q->bs->file, pend_host, pend_dst, pend_len);
+        r = vmstate_piece(q, pend_host, pend_dst, pend_len, mapped);
 out:
     free(l1);
     pthread_mutex_unlock(&bs->lock);
     return r;
+}
+
+int qcow2_snapshot_vmstate_read(struct block_dev *bs, const char *name, uint64_t off, void *buf, size_t len)
+{
+    return vmstate_io(bs, name, off, buf, len, NULL);
+}
+
+int qcow2_snapshot_vmstate_map(struct block_dev *bs, const char *name, uint64_t off, void *buf, size_t len,
+                               bool *mapped)
+{
+    *mapped = false;
+    return vmstate_io(bs, name, off, buf, len, mapped);
 }
 
 /* ---------------- consistency check ---------------- */

@@ -203,7 +203,10 @@ int pc_state_load(struct pc *pc, const struct mstate_source *src, bool *changed,
     struct mstate_target t = { .devices = &pc->devices, .ram = pc->mem.ram, .ram_size = pc->mem.ram_size,
                                .ncpus = pc->ncpus, .slirp = load_slirp, .opaque = pc,
                                .ram_mapped = &pc->snap->ram_from_file };
-    return mstate_load(&t, src, changed, err, errlen);
+    int r = mstate_load(&t, src, changed, err, errlen);
+    if (*changed)
+        snap_spans_clear(&pc->snap->shared);   /* the RAM those ranges were is gone */
+    return r;
 }
 
 /* ---- the drives ---- */
@@ -354,7 +357,7 @@ int pc_snapshot_save(struct pc *pc, const char *name, bool overwrite, const char
 {
     struct snap_drive d[SNAP_MAX_DRIVES];
     int n = op_drives(pc, d, vmstate, devices, ndevices, true, err, errlen);
-    if (n < 0)
+    if (n < 0 || snap_unshare_ram(pc, err, errlen) < 0)
         return -1;
     /* A snapshot of the same name is replaced in the same switch as the new one is written, so
      * a savevm killed half-way leaves the old one there. */
@@ -424,12 +427,31 @@ out:
 struct qcow2_source {
     struct block_dev *bs;
     const char *name;
+    struct snap_spans mapped;       /* RAM mapped from the image's clusters */
 };
 
 static int qcow2_read_at(void *opaque, uint64_t off, void *buf, size_t len)
 {
     struct qcow2_source *s = opaque;
     return qcow2_snapshot_vmstate_read(s->bs, s->name, off, buf, len);
+}
+
+static int qcow2_map_at(void *opaque, uint64_t off, void *buf, size_t len)
+{
+    struct qcow2_source *s = opaque;
+    bool mapped;
+    int r = qcow2_snapshot_vmstate_map(s->bs, s->name, off, buf, len, &mapped);
+    if (r < 0 || !mapped)
+        return r;
+    if (snap_spans_add(&s->mapped, buf, len) < 0) {
+#ifdef MADV_POPULATE_WRITE
+        /* Cannot remember the range: copy it now. */
+        if (madvise(buf, len, MADV_POPULATE_WRITE) == 0)
+            return 1;
+#endif
+        return -ENOMEM;
+    }
+    return 1;
 }
 
 /* After a load that failed half-way: the machine is reset and stays stopped (as QEMU leaves
@@ -463,8 +485,8 @@ int pc_snapshot_load(struct pc *pc, const char *name, const char *vmstate, const
     int64_t t0 = host_monotonic_ns();
     /* Check the state first (a dry load reads only the header and meta), then switch the disks,
      * then load. */
-    struct qcow2_source qs = { d[0].bs, name };
-    struct mstate_source src = { qcow2_read_at, &qs, -1, info.vm_state_size };
+    struct qcow2_source qs = { d[0].bs, name, { 0 } };
+    struct mstate_source src = { qcow2_read_at, &qs, -1, info.vm_state_size, qcow2_map_at };
     uint8_t hdr[MSTATE_HEADER_SIZE];
     struct mstate_header h;
     int r = qcow2_read_at(&qs, 0, hdr, info.vm_state_size < sizeof(hdr) ? 0 : sizeof(hdr));
@@ -487,7 +509,13 @@ int pc_snapshot_load(struct pc *pc, const char *name, const char *vmstate, const
         }
     }
     bool changed;
-    if (pc_state_load(pc, &src, &changed, err, errlen) < 0) {
+    int lr = pc_state_load(pc, &src, &changed, err, errlen);
+    if (changed) {   /* the RAM was replaced: what is mapped now is this load's */
+        pc->snap->shared = qs.mapped;
+        qs.mapped = (struct snap_spans){ 0 };
+    }
+    snap_spans_clear(&qs.mapped);
+    if (lr < 0) {
         if (changed)
             snap_after_failed_load(pc);
         else
@@ -509,7 +537,7 @@ int pc_snapshot_delete(struct pc *pc, const char *name, const char *const *devic
 {
     struct snap_drive d[SNAP_MAX_DRIVES];
     int n = op_drives(pc, d, NULL, devices, ndevices, false, err, errlen);
-    if (n < 0)
+    if (n < 0 || snap_unshare_ram(pc, err, errlen) < 0)
         return -1;
     if (pc->aio_started)
         block_aio_drain(&pc->aio);
@@ -676,6 +704,7 @@ void pc_snapshot_destroy(struct pc *pc)
     if (!s)
         return;
     snap_jobs_free(pc);
+    snap_spans_clear(&s->shared);
     free(s);
     pc->snap = NULL;
 }

@@ -40,6 +40,16 @@ struct migrate_info {
     uint64_t bytes, total_ram, normal_pages, zero_pages;
 };
 
+/* RAM ranges mapped copy-on-write from a snapshot's clusters in an image (snapshot_map.c). */
+struct snap_span {
+    uint8_t *addr;
+    size_t len;
+};
+struct snap_spans {
+    struct snap_span *v;
+    unsigned n, cap;
+};
+
 /* The snapshot code's own state of a machine (struct pc holds a pointer to it). */
 struct snapshot_ctx {
     struct snap_job jobs[SNAP_MAX_JOBS];
@@ -51,7 +61,16 @@ struct snapshot_ctx {
     double last_save_ms, last_load_ms;
     bool ram_from_file;             /* RAM is a copy-on-write mapping of a state file */
     uint64_t last_size;
+    struct snap_spans shared;       /* RAM still mapped from the last loadvm's image clusters */
 };
+
+/* Remember [addr, addr+len) (merged with the last range when adjacent); 0 or -1 (memory). */
+int snap_spans_add(struct snap_spans *s, uint8_t *addr, size_t len);
+/* Forget every range. */
+void snap_spans_clear(struct snap_spans *s);
+/* Give every RAM page still mapped from an image's snapshot clusters its own copy (before
+ * a delvm or savevm may free those clusters); 0 or -1 with err. */
+int snap_unshare_ram(struct pc *pc, char *err, size_t errlen);
 
 /* The writable drives (a writable non-qcow2 one is refused with err); count or -1. */
 int snap_drives(struct pc *pc, struct snap_drive *out, char *err, size_t errlen);

@@ -199,7 +199,7 @@ static int incoming_from(struct pc *pc, const char *uri, char *err, size_t errle
         block_aio_drain(&pc->aio);
     struct fd_source fs = { .fd = -1 };
     FILE *pipe = NULL;
-    struct mstate_source src = { src_read_at, &fs, -1, UINT64_MAX };
+    struct mstate_source src = { src_read_at, &fs, -1, UINT64_MAX, NULL };
     if (is_file) {
         fs.fd = open(uri + 5, O_RDONLY | O_CLOEXEC);
         struct stat sb;

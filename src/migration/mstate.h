@@ -89,6 +89,9 @@ struct mstate_source {
     void *opaque;
     int map_fd;                     /* >= 0: a file whose raw RAM may be mapped copy-on-write */
     uint64_t size;                  /* bytes available, or UINT64_MAX when unknown */
+    /* If not NULL: like read_at into page-aligned fresh memory, but it may map the pages
+     * copy-on-write instead; 1 if it mapped any, 0 if it read all, or -errno. */
+    int (*map_at)(void *opaque, uint64_t off, void *buf, size_t len);
 };
 
 struct device_list;

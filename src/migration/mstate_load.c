@@ -120,7 +120,23 @@ int mstate_load(const struct mstate_target *t, const struct mstate_source *src, 
         }
         uint64_t pos = 0, packed = 0;
         struct mstate_run run;
+        bool can_map = false;
+#ifdef MADV_POPULATE_WRITE
+        /* Mapped pages are made private with MADV_POPULATE_WRITE before their source may change:
+         * map only where the kernel has it. */
+        can_map = src->map_at && madvise(t->ram, MSTATE_PAGE, MADV_POPULATE_WRITE) == 0;
+#endif
         while (mstate_next_run(&h, v.bitmap, h.ram_size / MSTATE_PAGE, &pos, &packed, &run)) {
+            if (can_map) {
+                r = src->map_at(src->opaque, run.off, t->ram + run.first * MSTATE_PAGE, run.n * MSTATE_PAGE);
+                if (r < 0) {
+                    read_fail(err, errlen, "the saved RAM", r);
+                    goto out;
+                }
+                if (r > 0 && t->ram_mapped)
+                    *t->ram_mapped = true;
+                continue;
+            }
 #ifdef MADV_POPULATE_WRITE
             /* One call allocates the run's pages instead of a fault per page during the read. */
             madvise(t->ram + run.first * MSTATE_PAGE, run.n * MSTATE_PAGE, MADV_POPULATE_WRITE);

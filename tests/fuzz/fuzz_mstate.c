@@ -190,7 +190,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     struct mem_source src = { state, len, mode == 1, 0 };
-    struct mstate_source s = { mem_read_at, &src, -1, mode == 1 ? UINT64_MAX : len };
+    struct mstate_source s = { mem_read_at, &src, -1, mode == 1 ? UINT64_MAX : len, NULL };
     struct mstate_target t = { .devices = &b->devices, .ram = b->mem.ram, .ram_size = FUZZ_RAM, .ncpus = 1,
                                .slirp = fake_slirp, .opaque = b };
     char err[512] = "";

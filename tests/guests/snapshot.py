@@ -14,6 +14,8 @@ of its disk; then, over the HMP socket:
   - savevm and loadvm again and again (11 operations over 4 snapshots, back to older ones too)
     while the guest rewrites, syncs and reads back 16 sectors of its disk and compares them with
     its copy in RAM: no sector may differ;
+  - a loadvm maps the saved RAM from the image: after `delvm` of that snapshot and a `savevm`
+    that reuses its clusters, 8 MiB in /tmp untouched since the loadvm keep their md5sum;
   - `migrate "exec:cat > FILE"` and `migrate file:FILE` (the source then stays stopped in
     postmigrate, `info migrate` says completed, `cont` resumes it);
 after quitting, `qemu-img snapshot -l` lists snap1 with a VM size and `qemu-img check` is
@@ -128,6 +130,23 @@ def disk_stress(problems, c, h):
     check(problems, m and int(m.group(1)) >= 2, 'disk stress: the guest writer made too few rounds: %r' % out.strip()[-300:])
     for name in ('st-a', 'st-b', 'st-c', 'st-d'):
         h.cmd('delvm ' + name)
+
+
+def mapped_ram_survives(problems, c, h):
+    """loadvm maps the saved RAM from the image's clusters copy-on-write: after `delvm` of that
+    snapshot and a `savevm` that reuses its clusters, pages the guest had not touched since the
+    loadvm must still hold what was saved (pcvm copies them before the clusters go)."""
+    out = c.run('dd if=/dev/urandom of=/tmp/big bs=1024 count=8192 2>/dev/null; md5sum /tmp/big', 120, 'big-sum')
+    m = re.search(r'^([0-9a-f]{32}) ', out, re.M)
+    if not m:
+        raise GuestFailure('md5sum /tmp/big: %r' % out.strip())
+    for op in ('savevm st-x', 'loadvm st-x', 'delvm st-x', 'savevm st-y'):
+        out = h.cmd(op)
+        check(problems, out.strip() == '', 'mapped RAM: %s said %r' % (op, out))
+    out = c.run('md5sum /tmp/big; rm /tmp/big', 120, 'big-sum-after')
+    check(problems, m.group(1) in out, 'mapped RAM: /tmp/big changed after loadvm, delvm, savevm: %s, was %s'
+          % (out.strip()[-60:], m.group(1)))
+    h.cmd('delvm st-y')
 
 
 def refusals(problems, work):
@@ -263,6 +282,7 @@ def test(log_path, consoles):
         check(problems, 'snap1' in out and 'snap2' not in out, 'info snapshots after snapshot-delete: %r' % out)
 
         disk_stress(problems, c, h)
+        mapped_ram_survives(problems, c, h)
 
         # migration to a stream and to a file
         stream, image = os.path.join(work, 'm.stream'), os.path.join(work, 'm.state')

@@ -113,7 +113,7 @@ static int mem_read_at(void *opaque, uint64_t off, void *buf, size_t len)
 static int load(struct rig *r, const uint8_t *p, size_t len, bool stream, bool *changed, char *err, size_t errlen)
 {
     struct mem_src ms = { p, len, stream, 0 };
-    struct mstate_source src = { mem_read_at, &ms, -1, stream ? UINT64_MAX : len };
+    struct mstate_source src = { mem_read_at, &ms, -1, stream ? UINT64_MAX : len, NULL };
     struct mstate_target t = { .devices = &r->devices, .ram = r->mem.ram, .ram_size = RAM, .ncpus = 1 };
     return mstate_load(&t, &src, changed, err, errlen);
 }
@@ -168,7 +168,7 @@ static void raw_file_mapped(void **s)
     assert_true(fd >= 0);
     unlink(path);
     assert_int_equal(write(fd, st.data, st.len), (ssize_t)st.len);
-    struct mstate_source src = { file_read_at, &fd, fd, st.len };
+    struct mstate_source src = { file_read_at, &fd, fd, st.len, NULL };
     bool mapped = false, changed;
     struct mstate_target t = { .devices = &b->devices, .ram = b->mem.ram, .ram_size = RAM, .ncpus = 1,
                                .ram_mapped = &mapped };
@@ -232,7 +232,7 @@ static void refusals(void **s)
     char err[256] = "";
     bool changed;
     struct mem_src ms = { st.data, st.len, false, 0 };
-    struct mstate_source src = { mem_read_at, &ms, -1, st.len };
+    struct mstate_source src = { mem_read_at, &ms, -1, st.len, NULL };
     struct mstate_target t = { .devices = &b->devices, .ram = big->mem.ram, .ram_size = 2 * RAM, .ncpus = 1 };
     assert_int_equal(mstate_load(&t, &src, &changed, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "-m"));
