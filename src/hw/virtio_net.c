@@ -9,7 +9,7 @@
 enum { RXQ = 0, TXQ = 1, CTRLQ = 2 };
 
 /* virtio_net_hdr */
-enum { HDR_F_NEEDS_CSUM = 1 };
+enum { HDR_F_NEEDS_CSUM = 1, HDR_F_DATA_VALID = 2 };
 enum { GSO_NONE = 0, GSO_TCPV4 = 1, GSO_UDP = 3, GSO_TCPV6 = 4, GSO_ECN = 0x80 };
 enum { CONFIG_STATUS_LINK_UP = 1 };
 
@@ -233,6 +233,42 @@ static bool rx_accepts(const struct virtio_net *s, const uint8_t *dst)
     return s->alluni || s->uni_overflow || !memcmp(dst, s->mac, 6) || in_table(s, 0, s->uni_count, dst);
 }
 
+/* Are the TCP or UDP checksum of an untagged IPv4/IPv6 frame (no IPv6 extension headers, not
+ * an IPv4 fragment) and the IPv4 header's correct? Then the driver is told (DATA_VALID) and the
+ * guest skips summing every byte itself, as with e1000's RXCSUM. */
+static bool rx_checksum_valid(const uint8_t *f, size_t len)
+{
+    if (len < ETH_HLEN + 20)
+        return false;
+    uint16_t type = be16(f + 12);
+    const uint8_t *ip = f + ETH_HLEN;
+    const uint8_t *l4;
+    unsigned proto, l4len;
+    uint32_t sum;
+    if (type == 0x0800) {
+        unsigned ihl = (ip[0] & 0x0f) * 4u, total = be16(ip + 2);
+        if ((ip[0] >> 4) != 4 || ihl < 20 || total < ihl || ETH_HLEN + (size_t)total > len ||
+            (be16(ip + 6) & 0x3fff) || net_csum_finish(net_csum_add(0, ip, ihl)))
+            return false;
+        proto = ip[9];
+        l4 = ip + ihl;
+        l4len = total - ihl;
+        sum = net_csum_add(0, ip + 12, 8) + proto + l4len;
+    } else if (type == 0x86dd && len >= ETH_HLEN + 40) {
+        l4len = be16(ip + 4);
+        proto = ip[6];
+        if ((ip[0] >> 4) != 6 || ETH_HLEN + 40 + (size_t)l4len > len)
+            return false;
+        l4 = ip + 40;
+        sum = net_csum_add(0, ip + 8, 32) + proto + l4len;
+    } else {
+        return false;
+    }
+    if (!((proto == 6 && l4len >= 20) || (proto == 17 && l4len >= 8 && be16(l4 + 6) != 0)))
+        return false;
+    return net_csum_finish(net_csum_add(sum, l4, l4len)) == 0;
+}
+
 static bool net_receive(void *opaque, const uint8_t *buf, size_t len)
 {
     struct virtio_net *s = opaque;
@@ -262,6 +298,8 @@ static bool net_receive(void *opaque, const uint8_t *buf, size_t len)
         nbufs++;
     }
     uint8_t hdr[VIRTIO_NET_HDR_MAX] = { 0 };
+    if (virtio_has_feature(&s->vp, VIRTIO_NET_F_GUEST_CSUM) && rx_checksum_valid(buf, len))
+        hdr[0] = HDR_F_DATA_VALID;
     hdr[10] = (uint8_t)nbufs;                  /* num_buffers (only in 12-byte headers) */
     hdr[11] = (uint8_t)(nbufs >> 8);
     size_t off = 0;                           /* of header + frame */
@@ -483,7 +521,7 @@ int virtio_net_init(struct virtio_net *s, struct pci_bus *bus, uint8_t devfn, st
     }
     net_port_init(&s->port, id, "virtio-net-pci", &net_port_ops, s);
     set_info(s);
-    uint64_t features = VIRTIO_NET_F_CSUM | VIRTIO_NET_F_MAC | VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_HOST_TSO6 |
+    uint64_t features = VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_MAC | VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_HOST_TSO6 |
                         VIRTIO_NET_F_HOST_ECN | VIRTIO_NET_F_MRG_RXBUF | VIRTIO_NET_F_STATUS |
                         VIRTIO_NET_F_CTRL_VQ | VIRTIO_NET_F_CTRL_RX | VIRTIO_NET_F_CTRL_MAC_ADDR;
     if (virtio_pci_init(&s->vp, bus, devfn, mem, log, "virtio-net", VIRTIO_ID_NET, 0x020000, features, 3,

@@ -22,6 +22,7 @@
 
 /* Device feature bits. */
 #define VIRTIO_NET_F_CSUM       (1ull << 0)
+#define VIRTIO_NET_F_GUEST_CSUM (1ull << 1)
 #define VIRTIO_NET_F_MAC        (1ull << 5)
 #define VIRTIO_NET_F_HOST_TSO4  (1ull << 11)
 #define VIRTIO_NET_F_HOST_TSO6  (1ull << 12)

@@ -332,7 +332,7 @@ def check_net(c, tmp, problems):
     if not m:
         problems.append('no feature bits for the virtio-net device: %r' % out.strip())
     else:
-        for bit, name in ((0, 'CSUM'), (5, 'MAC'), (11, 'HOST_TSO4'), (15, 'MRG_RXBUF'), (16, 'STATUS'),
+        for bit, name in ((0, 'CSUM'), (1, 'GUEST_CSUM'), (5, 'MAC'), (11, 'HOST_TSO4'), (15, 'MRG_RXBUF'), (16, 'STATUS'),
                           (17, 'CTRL_VQ'), (18, 'CTRL_RX'), (23, 'CTRL_MAC_ADDR'), (32, 'VERSION_1')):
             if m.group(1)[bit] != '1':
                 problems.append('the driver did not negotiate %s (features %s)' % (name, m.group(1)))

@@ -451,15 +451,15 @@ static void test_saved_state(void **state)
     vmbuf_free(&b);
 }
 
-/* Renegotiate with the control queue (after a device reset). */
-static void with_ctrl(struct dev_fixture *f)
+/* Renegotiate with the control queue (after a device reset), plus the extra feature bits. */
+static void with_ctrl_and(struct dev_fixture *f, uint32_t extra)
 {
     struct virtio_pci *vp = &f->net.vp;
     mw(vp, 0x14, 0, 1);
     mw(vp, 0x14, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
     mw(vp, 0x08, 0, 4);
     mw(vp, 0x0c, (uint32_t)(VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_CTRL_VQ | VIRTIO_NET_F_CTRL_RX |
-                            VIRTIO_NET_F_CTRL_MAC_ADDR), 4);
+                            VIRTIO_NET_F_CTRL_MAC_ADDR) | extra, 4);
     mw(vp, 0x08, 1, 4);
     mw(vp, 0x0c, 1, 4);
     mw(vp, 0x14, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK, 1);
@@ -470,6 +470,8 @@ static void with_ctrl(struct dev_fixture *f)
                  VIRTIO_STATUS_DRIVER_OK, 1);
     assert_true(virtio_pci_running(vp));
 }
+
+static void with_ctrl(struct dev_fixture *f) { with_ctrl_and(f, 0); }
 
 /* Send one control command (len bytes); returns its ack byte. */
 static uint8_t ctrl(struct dev_fixture *f, const uint8_t *cmd, uint32_t len)
@@ -569,6 +571,37 @@ static void test_ctrl_filter(void **state)
     assert_int_equal(f->net.vp.broken_count, 1);
 }
 
+/* A received TCP/IPv4 frame whose checksums pcvm verified is marked DATA_VALID when the driver
+ * took GUEST_CSUM; a corrupted one, or a driver without GUEST_CSUM, gets flags 0. */
+static void test_rx_checksum(void **state)
+{
+    struct dev_fixture *f = *state;
+    static uint8_t pkt[10 + 54 + 300];
+    size_t len = build_tcp4(pkt, 300, 0, 0, 0x18);
+    uint8_t *frame = pkt + 10, *ip = frame + 14, *tcp = ip + 20;
+    uint16_t ipsum = (uint16_t)~fold(net_csum_add(0, ip, 20));
+    ip[10] = (uint8_t)(ipsum >> 8);
+    ip[11] = (uint8_t)ipsum;
+    uint16_t sum = (uint16_t)~tcp4_sum(ip, tcp, 320, 6);
+    tcp[16] = (uint8_t)(sum >> 8);
+    tcp[17] = (uint8_t)sum;
+    uint8_t want[3] = { 2, 0, 0 };
+    for (int round = 0; round < 3; round++) {
+        with_ctrl_and(f, round == 2 ? 0 : (uint32_t)VIRTIO_NET_F_GUEST_CSUM);
+        if (round == 1)
+            tcp[30] ^= 0x40;                              /* a corrupted payload byte */
+        put_desc(&f->mem, RXD, 0, BUF, 2000, VIRTQ_DESC_F_WRITE);
+        offer(&f->mem, RXA, 0);
+        uint64_t before = f->net.rx_frames;
+        net_port_send(&f->peer, frame, len - 10);
+        assert_int_equal(f->net.rx_frames, before + 1);
+        assert_int_equal(phys_read(&f->mem, BUF, 1), want[round]);
+        assert_memory_equal(&f->mem.ram[BUF + 12], frame, len - 10);
+        if (round == 1)
+            tcp[30] ^= 0x40;
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -580,6 +613,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_msix, dev_setup_msix, dev_teardown),
         cmocka_unit_test_setup_teardown(test_saved_state, dev_setup_msix, dev_teardown),
         cmocka_unit_test_setup_teardown(test_ctrl_filter, dev_setup, dev_teardown),
+        cmocka_unit_test_setup_teardown(test_rx_checksum, dev_setup, dev_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
