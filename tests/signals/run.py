@@ -61,6 +61,21 @@ def finish(p, sig, timeout=30):
     return p.returncode, out.decode(errors='replace')
 
 
+def catches(p, sig, timeout=30):
+    """Wait until pcvm has installed its handler for sig (SigCgt in /proc/PID/status): a
+    signal sent earlier under a loaded host would meet the default action instead."""
+    def caught():
+        try:
+            with open('/proc/%d/status' % p.pid) as f:
+                for line in f:
+                    if line.startswith('SigCgt:'):
+                        return int(line.split()[1], 16) >> (sig - 1) & 1
+        except OSError:
+            pass
+        return False
+    return wait_for(caught, timeout)
+
+
 def terminated_ok(rc, out, sig):
     return rc == 0 and out.count('terminating on signal %d' % sig) == 1 and 'from pid %d' % os.getpid() in out
 
@@ -81,7 +96,8 @@ def waiting_for_client():
 
 def paused_and_running():
     p = start(['-display', 'none', '-S', '-monitor', 'none', '-serial', 'none'])
-    time.sleep(0.5)
+    catches(p, signal.SIGHUP)
+    time.sleep(0.2)
     rc, out = finish(p, signal.SIGHUP)
     check('SIGHUP while paused by -S: status 0, one "terminating on signal 1" line',
           terminated_ok(rc, out, signal.SIGHUP), 'status %s, output %r' % (rc, out))
@@ -108,6 +124,7 @@ def paused_and_running():
           stopped and terminated_ok(rc, out, signal.SIGTERM), 'stopped %s, status %s, output %r' % (stopped, rc, out))
 
     p = start(['-nographic', '-m', '32', '-monitor', 'none'])
+    catches(p, signal.SIGINT)
     time.sleep(1.5)   # SeaBIOS running (no disk: it retries booting)
     alive = p.poll() is None
     rc, out = finish(p, signal.SIGINT)
@@ -122,6 +139,7 @@ def on_a_terminal():
         p = subprocess.Popen([PCVM, '-nographic', '-m', '32'], stdin=slave, stdout=slave,
                              stderr=slave, start_new_session=True)
         raw = wait_for(lambda: termios.tcgetattr(slave)[3] & termios.ICANON == 0, 20)
+        catches(p, sig)
         out = b''
         p.send_signal(sig)
         try:
