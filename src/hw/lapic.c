@@ -238,6 +238,7 @@ static void timer_arm_count(struct lapic *s, bool pending_count)
     /* A one-shot deadline comes from a guest that keeps time with a clocksource and can take
      * it late; a periodic timer may be a guest's only clock, so its ticks are never late. */
     s->timer.deferrable = !(s->lvt[LVT_TIMER] & TIMER_PERIODIC);
+    s->timer.periodic = !s->timer.deferrable;
     vtimer_mod(&s->timer, deadline);
 }
 
@@ -258,6 +259,7 @@ static void timer_fire(void *opaque)
             next = now + period;
         s->timer_start = next - timer_period_ns(s);
         s->timer.deferrable = false;
+        s->timer.periodic = true;
         vtimer_mod(&s->timer, next);
     }
 }

@@ -144,6 +144,7 @@ static void pit_irq_update(struct pit *s, int64_t at)
     int64_t now = vclock_now(s->clock);
     if (next != INT64_MAX && (c->mode == 2 || c->mode == 3) && now - next > CATCH_UP_LIMIT_NS)
         next = chan_next_edge(c, now);
+    s->timer.periodic = c->mode == 2 || c->mode == 3;
     if (next == INT64_MAX)
         vtimer_del(&s->timer);
     else

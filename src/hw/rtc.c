@@ -422,6 +422,7 @@ void rtc_init(struct rtc *s, struct io_bus *io, struct vclock *clock, struct irq
     s->irq = irq;
     s->log = log;
     vtimer_init(&s->periodic_timer, clock, periodic_cb, s);
+    s->periodic_timer.periodic = true;   /* armed only while PIE asks for its interrupts */
     vtimer_init(&s->update_timer, clock, update_cb, s);
     s->cmos[REG_A] = 0x26; /* 32.768 kHz, 1024 Hz periodic rate */
     s->cmos[REG_B] = B_24H;

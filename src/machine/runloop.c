@@ -18,6 +18,11 @@
  * most this much more per slice (with the slice and the slack, a jump of at most 4 ms: one
  * period of a HZ=250 tick, so no tick is lost)... */
 #define CATCH_UP_BUSY_NS 2500000LL
+/* A guest with no periodic tick armed (Linux once its local APIC timer runs one-shot) loses
+ * nothing to a jump: after a slice that did not stall it gets up to this much, so its date
+ * (kvm-clock, TSC) is right again soon after a stall instead of lagging by every stall of a
+ * busy boot (the ACPI PM timer, a clocksource watchdog, wraps only every 4.7 s)... */
+#define CATCH_UP_TICKLESS_NS NS_PER_SEC
 /* ...and before each idle sleep at most this much at once (far below the jumps Linux calls an
  * RCU stall, 21 s). */
 #define CATCH_UP_IDLE_NS (2 * NS_PER_SEC)
@@ -110,7 +115,8 @@ int runloop_run(struct runloop *rl)
         return runloop_run_threads(rl);
     struct mainloop *ml = rl->ml;
     while (!ml->quit) {
-        vclock_catch_up(rl->clock, CATCH_UP_BUSY_NS);
+        vclock_catch_up(rl->clock, rl->slice_hit_limit || vclock_periodic_armed(rl->clock) ? CATCH_UP_BUSY_NS
+                                                                                         : CATCH_UP_TICKLESS_NS);
         vclock_run_timers(rl->clock);
         if (rl->paused) {
             mainloop_poll(ml, -1);
@@ -138,6 +144,10 @@ int runloop_run(struct runloop *rl)
                 rl->cpu_event(rl->opaque, cpu, why);
         }
         rl->clock->slice_end = INT64_MAX;
+        /* The slice ran into the limit (a host stall): a vCPU that read the clock there was
+         * stopped right after that read, maybe between two reads of one measurement (Linux's
+         * clocksource watchdog reads kvm-clock, TSC, kvm-clock), so no big jump next. */
+        rl->slice_hit_limit = !rl->clock->icount && vclock_now(rl->clock) >= rl->clock->limit;
         rl->insns_since_sleep += ran;
         for (unsigned i = 0; i < rl->ncpus; i++)
             cpu_request(rl->cpus[i], CPU_REQ_EXIT, 0);

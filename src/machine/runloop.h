@@ -32,6 +32,7 @@ struct runloop {
     int64_t last_activity;    /* virtual ns of the last real guest work or host event */
     int64_t last_idle_wake;   /* virtual ns the last idle sleep ended */
     uint64_t insns_since_sleep;
+    bool slice_hit_limit;          /* the last slice ran into the clock's limit (see runloop.c) */
     /* A vCPU stopped for a reason the board handles (CPU_EXIT_RESET, CPU_EXIT_DEBUG). */
     void (*cpu_event)(void *opaque, struct cpu *cpu, enum cpu_exit_reason why);
     /* Called before each vCPU's slice (the board points shared per-CPU MMIO at it). */

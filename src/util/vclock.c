@@ -138,6 +138,14 @@ int64_t vclock_next_strict_deadline(const struct vclock *c)
     return INT64_MAX;
 }
 
+bool vclock_periodic_armed(const struct vclock *c)
+{
+    for (const struct vtimer *t = c->timers; t; t = t->next)
+        if (t->periodic)
+            return true;
+    return false;
+}
+
 int vclock_run_timers(struct vclock *c)
 {
     int ran = 0;
@@ -162,6 +170,7 @@ void vtimer_init(struct vtimer *t, struct vclock *c, vtimer_fn cb, void *opaque)
     t->next = 0;
     t->armed = false;
     t->deferrable = false;
+    t->periodic = false;
 }
 
 void vtimer_del(struct vtimer *t)

@@ -26,6 +26,10 @@ struct vtimer {
     /* May fire late while every vCPU idles (the run loop's idle coalescing): set only for
      * one-shot deadlines a guest computes from a clocksource, never for periodic ticks. */
     bool deferrable;
+    /* A periodic tick the guest counts (PIT rate generator, periodic APIC timer or RTC
+     * interrupt): a clock jump over its period loses ticks, so catch-up stays slow while it is
+     * armed. */
+    bool periodic;
 };
 
 struct vclock {
@@ -80,6 +84,8 @@ void vclock_catch_up(struct vclock *c, int64_t max_ns);
 void vclock_warp(struct vclock *c, int64_t target_ns);
 /* Deadline of the earliest armed timer, or INT64_MAX. */
 int64_t vclock_next_deadline(const struct vclock *c);
+/* True when an armed timer is a periodic tick (vtimer.periodic). */
+bool vclock_periodic_armed(const struct vclock *c);
 /* Deadline of the earliest armed timer that is not deferrable, or INT64_MAX. */
 int64_t vclock_next_strict_deadline(const struct vclock *c);
 /* Run the callbacks of every timer whose deadline has passed; returns how many ran. */

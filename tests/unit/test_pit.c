@@ -318,6 +318,24 @@ static void mode0_first_byte_stops_count(void **state)
     assert_int_equal(f->irq, 1);
 }
 
+/* Channel 0 as a rate generator is a periodic tick the clock must not jump over (the run
+ * loop's catch-up reads vclock_periodic_armed); Linux's shutdown (mode 0, count 0) once the
+ * local APIC takes over the tick leaves a one-shot, and fast catch-up is allowed again. */
+static void rate_generator_marks_periodic_tick(void **state)
+{
+    (void)state;
+    struct fixture *f = setup();
+    assert_false(vclock_periodic_armed(&f->clock));
+    load(f, 0, 0x04, 1193);                 /* mode 2, ~1 kHz */
+    assert_true(vclock_periodic_armed(&f->clock));
+    advance_to(f, tick_ns(5000));
+    assert_true(vclock_periodic_armed(&f->clock));
+    load(f, 0, 0x00, 0);                    /* mode 0, count 0: Linux's pit_shutdown */
+    assert_false(vclock_periodic_armed(&f->clock));
+    load(f, 0, 0x06, 100);                  /* mode 3 */
+    assert_true(vclock_periodic_armed(&f->clock));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +351,7 @@ int main(void)
         cmocka_unit_test(bcd_counting),
         cmocka_unit_test(gate2_and_port61),
         cmocka_unit_test(mode0_first_byte_stops_count),
+        cmocka_unit_test(rate_generator_marks_periodic_tick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

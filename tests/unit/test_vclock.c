@@ -159,6 +159,28 @@ static void strict_deadline_skips_deferrable(void **state)
     assert_int_equal(f.order[0], 1);
 }
 
+/* vclock_periodic_armed sees only armed timers marked periodic. */
+static void periodic_armed_follows_armed_ticks(void **state)
+{
+    (void)state;
+    uint64_t insns = 0;
+    struct vclock c;
+    struct fired f = { 0 };
+    struct vtimer oneshot, tick;
+    struct tctx c1 = { &f, 1 }, c2 = { &f, 2 };
+    vclock_init(&c, true, 0, &insns);
+    vtimer_init(&oneshot, &c, on_timer, &c1);
+    vtimer_init(&tick, &c, on_timer, &c2);
+    tick.periodic = true;
+    vtimer_mod(&oneshot, 100);
+    assert_false(vclock_periodic_armed(&c));
+    vtimer_mod(&tick, 300);
+    assert_true(vclock_periodic_armed(&c));
+    insns = 400;
+    assert_int_equal(vclock_run_timers(&c), 2);   /* fired, so no longer armed */
+    assert_false(vclock_periodic_armed(&c));
+}
+
 static void host_clock_advances(void **state)
 {
     (void)state;
@@ -278,6 +300,7 @@ int main(void)
         cmocka_unit_test(limit_turns_host_stall_into_pause),
         cmocka_unit_test(limit_ignored_under_icount),
         cmocka_unit_test(strict_deadline_skips_deferrable),
+        cmocka_unit_test(periodic_armed_follows_armed_ticks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
