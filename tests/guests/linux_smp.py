@@ -63,7 +63,8 @@ def check_lockcount(c, problems):
     work = tempfile.mkdtemp()
     try:
         obj, exe = os.path.join(work, 'lc.o'), os.path.join(work, 'lockcount')
-        for cmd in (['nasm', '-f', 'elf32', '-o', obj, os.path.join(HERE, 'lockcount.asm')],
+        for cmd in (['nasm', '-I', os.path.join(HERE, '..', 'cpu', 'sys', ''), '-f', 'elf32', '-o', obj,
+                     os.path.join(HERE, 'lockcount.asm')],
                     ['ld', '-m', 'elf_i386', '-N', '-s', '--no-warn-rwx-segments', '-o', exe, obj]):
             r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             if r.returncode != 0:

@@ -4,9 +4,10 @@
 ; and with a LOCK CMPXCHG8B retry loop on a 64-bit counter.  When every thread is done it
 ; prints "lockcount cpus=N xadd=X inc=I cmpxchg8b=H:L expect=E" and exits 0; no update may be
 ; lost, so X, I and L must equal E = N * LOOPS (H = 0).
-; Build: nasm -f elf32 lockcount.asm && ld -m elf_i386 -N -s -o lockcount lockcount.o
+; Build: nasm -I tests/cpu/sys/ -f elf32 lockcount.asm && ld -m elf_i386 -N -s -o lockcount lockcount.o
 bits 32
 global _start
+%include "lock64.inc"                   ; LOCK_INC64 (tests/cpu/sys/)
 
 LOOPS       equ 50000
 STACK       equ 8192
@@ -108,15 +109,7 @@ work:
     mov eax, 1
     lock xadd [cnt_xadd], eax
     lock inc dword [cnt_inc]
-    mov eax, [cnt8b]
-    mov edx, [cnt8b + 4]
-.c8:
-    mov ebx, eax
-    mov ecx, edx
-    add ebx, 1
-    adc ecx, 0
-    lock cmpxchg8b [cnt8b]
-    jnz .c8
+    LOCK_INC64 cnt8b
     dec ebp
     jnz .loop
     lock inc dword [done]

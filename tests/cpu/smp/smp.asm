@@ -13,20 +13,13 @@
 ; that it never sees a flag newer than the data (x86 TSO).  Prints "apic N" per CPU for
 ; tests/cpu/smp/run.sh to compare with qemu-system-i386, then PASS or FAIL.
 %include "sys.inc"
+%include "smp.inc"
 
 LOOPS       equ 200000
 LOOPS_SLOW  equ 10000
 MSGS        equ 20000
-TRAMP       equ 0x8000                  ; SIPI vector 0x08
-LAPIC       equ 0xfee00000
-AP_STACKS   equ 0x300000                ; 4 KiB each
 
-; Shared variables (zeroed by the framework's DATA_BASE clear? no: they live here, cleared below)
-shared      equ 0x280000
-ap_next     equ shared + 0x00           ; AP slot allocator
-ap_ready    equ shared + 0x04
-ap_done     equ shared + 0x08
-go          equ shared + 0x0c
+; Shared variables after smp.inc's (they live at shared, cleared below)
 cnt_xadd    equ shared + 0x40           ; each on its own cache line
 cnt_inc     equ shared + 0x80
 cnt_cas     equ shared + 0xc0
@@ -70,33 +63,11 @@ test_main:
     cmp dword [cnt_mmio], 0x12345678
     jne fail_with
     mov dword [cnt_mmio], 0
-    ; CPU count from CMOS 0x5F (count - 1).
-    mov al, 0x5f
-    out 0x70, al
-    in al, 0x71
-    movzx eax, al
-    inc eax
-    mov [ncpus], eax
-    ; Enable the local APIC (SVR), then the trampoline in low memory.
-    mov dword [LAPIC + 0xf0], 0x1ff
-    mov esi, tramp_start
-    mov edi, TRAMP
-    mov ecx, tramp_end - tramp_start
-    rep movsb
-    mov eax, [gdt_desc]
-    mov [TRAMP + (tramp_gdtd - tramp_start)], eax
-    mov ax, [gdt_desc + 4]
-    mov [TRAMP + (tramp_gdtd - tramp_start) + 4], ax
+    SMP_INIT
     call record_apic                    ; slot 0
     cmp dword [ncpus], 1
     je .started
-    ; INIT to all but self, then SIPI twice.
-    mov dword [LAPIC + 0x310], 0
-    mov dword [LAPIC + 0x300], 0x000c4500
-    call delay
-    mov dword [LAPIC + 0x300], 0x000c4600 | (TRAMP >> 12)
-    call delay
-    mov dword [LAPIC + 0x300], 0x000c4600 | (TRAMP >> 12)
+    SMP_WAKE_APS
     ; Wait for every AP.
     mov ecx, 0x7fffffff
 .wait_ready:
@@ -222,15 +193,7 @@ work:
     ; 64-bit counter with CMPXCHG8B
     push ecx
     push ebx
-    mov eax, [cnt8b]
-    mov edx, [cnt8b + 4]
-.c8:
-    mov ebx, eax
-    mov ecx, edx
-    add ebx, 1
-    adc ecx, 0
-    lock cmpxchg8b [cnt8b]
-    jnz .c8
+    LOCK_INC64 cnt8b
     pop ebx
     pop ecx
     dec ecx
@@ -244,15 +207,7 @@ work:
     lock add dword [cnt_code], 1
     push ecx
     push ebx
-    mov eax, [cnt8b_split]
-    mov edx, [cnt8b_split + 4]
-.s8:
-    mov ebx, eax
-    mov ecx, edx
-    add ebx, 1
-    adc ecx, 0
-    lock cmpxchg8b [cnt8b_split]
-    jnz .s8
+    LOCK_INC64 cnt8b_split
     pop ebx
     pop ecx
     dec ecx
@@ -278,23 +233,9 @@ record_apic:
     mov [apic_ids + ebx * 4], eax
     ret
 
-delay:
-    mov ecx, 200000
-.d: loop .d
-    ret
-
 ; The APs arrive here in protected mode (flat segments from the framework's GDT).
 ap_entry32:
-    mov ax, SEL_DATA0
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov ebx, 1
-    lock xadd [ap_next], ebx
-    mov esp, ebx
-    add esp, 2
-    shl esp, 12
-    add esp, AP_STACKS
+    AP_ENTER
     inc ebx                             ; slot: 1.. (0 is the BSP)
     call record_apic
     lock inc dword [ap_ready]
@@ -323,7 +264,6 @@ ap_entry32:
     hlt
     jmp .idle
 
-ncpus: dd 0
 msg_noap: db "the APs did not start", 0
 msg_nodone: db "the APs did not finish", 0
 msg_apic: db "apic ", 0
@@ -342,20 +282,6 @@ msg_mmio: db "LOCK INC on VGA memory (MMIO) lost updates", 0
 msg_code: db "LOCK ADD on a code page lost updates", 0
 msg_vga: db "VGA memory in chain-4 mode does not read back what was written", 0
 
-bits 16
-tramp_start:
-    cli
-    xor ax, ax
-    mov ds, ax
-    o32 lgdt [TRAMP + (tramp_gdtd - tramp_start)]
-    mov eax, cr0
-    or al, 1
-    mov cr0, eax
-    jmp dword SEL_CODE0:ap_entry32
-tramp_gdtd:
-    dw 0
-    dd 0
-tramp_end:
-bits 32
+SMP_CODE
 
 %include "sys_end.inc"

@@ -21,21 +21,14 @@ test_main:
     mov ebx, unexpected_int
     mov ecx, 0x8e
     call set_gate
-    mov eax, 0x40
-    mov ebx, back_to_ring0
-    mov ecx, 0xee
-    call set_gate
-    mov eax, .ring3
-    call to_ring3
+    RING3 0x40, .ring3
     ret                             ; back from ring 3: PASS
 
 .ring3:
     mov ax, cs
     and eax, 3
     CHECK eax, 3, "running at CPL 3"
-    mov ax, SEL_DATA3
-    mov ds, ax
-    mov es, ax
+    DATA3
     ; INT 0x81 from CPL 3 through a DPL 0 gate: #GP(0x81 * 8 + 2).
     EXPECT_FAULT .after81
     int 0x81

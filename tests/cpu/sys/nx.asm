@@ -109,21 +109,14 @@ test_main:
     or eax, 1 << 11
     mov cr4, eax
     sgdt [scratch]
-    mov eax, 0x80
-    mov ebx, back_to_ring0
-    mov ecx, 0xee
-    call set_gate
-    mov eax, .ring3
-    call to_ring3
+    RING3 0x80, .ring3
     mov eax, cr4
     and eax, ~(1 << 11)
     mov cr4, eax
     ret
 
 .ring3:
-    mov ax, SEL_DATA3
-    mov ds, ax
-    mov es, ax
+    DATA3
     EXPECT_FAULT .sgdt
     sgdt [scratch]
 .sgdt:

@@ -80,17 +80,10 @@ test_main:
     mov dword [PT1 + 16], PAGE_A | 5       ; 0x404000: user read-only
     mov eax, cr3
     mov cr3, eax
-    mov eax, 0x40
-    mov ebx, back_to_ring0
-    mov ecx, 0xee
-    call set_gate
-    mov eax, .ring3
-    call to_ring3
+    RING3 0x40, .ring3
     jmp .after_ring3
 .ring3:
-    mov ax, SEL_DATA3
-    mov ds, ax
-    mov es, ax
+    DATA3
     EXPECT_FAULT .r3a
     mov eax, [0x403000]
 .r3a:

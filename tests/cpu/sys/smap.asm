@@ -133,18 +133,11 @@ test_main:
 
     ; Ring 3 (the framework's pages are supervisor pages, so without paging): STAC and CLAC
     ; are #UD.
-    mov eax, 0x80
-    mov ebx, back_to_ring0
-    mov ecx, 0xee
-    call set_gate
-    mov eax, .ring3
-    call to_ring3
+    RING3 0x80, .ring3
     ret
 
 .ring3:
-    mov ax, SEL_DATA3
-    mov ds, ax
-    mov es, ax
+    DATA3
     EXPECT_FAULT .stac3
     stac
 .stac3:

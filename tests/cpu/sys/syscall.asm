@@ -58,12 +58,7 @@ test_main:
     and eax, 1
     CHECK eax, 1, "EFER.SCE reads back"
 
-    mov eax, 0x80
-    mov ebx, back_to_ring0
-    mov ecx, 0xee
-    call set_gate
-    mov eax, .ring3
-    call to_ring3
+    RING3 0x80, .ring3
 
     CHECK dword [got_ecx], after_syscall, "SYSCALL: ECX = the EIP after it"
     CHECK dword [got_cs], SEL_CODE0, "SYSCALL: CS = STAR[47:32]"
@@ -76,9 +71,7 @@ test_main:
     ret
 
 .ring3:
-    mov ax, SEL_DATA3
-    mov ds, ax
-    mov es, ax
+    DATA3
     EXPECT_FAULT .gp3
     sysret
 .gp3:

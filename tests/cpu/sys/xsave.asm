@@ -243,18 +243,11 @@ test_main:
 .no_xsaveopt:
 
     ; Ring 3: XGETBV works, XSETBV is #GP(0).
-    mov eax, 0x80
-    mov ebx, back_to_ring0
-    mov ecx, 0xee
-    call set_gate
-    mov eax, .ring3
-    call to_ring3
+    RING3 0x80, .ring3
     ret
 
 .ring3:
-    mov ax, SEL_DATA3
-    mov ds, ax
-    mov es, ax
+    DATA3
     xor ecx, ecx
     xgetbv
     CHECK eax, 3, "XGETBV in ring 3"
