@@ -102,7 +102,7 @@ static void write_wall_clock(struct cpu *cpu, uint64_t gpa)
         return;
     int64_t boot = cpu->wall_clock_base_ns;
     if (boot == INT64_MIN)
-        boot = host_realtime_ns() - (cpu->clock ? vclock_now(cpu->clock) + cpu->clock->behind_ns : 0);
+        boot = host_realtime_ns() - (cpu->clock ? vclock_now(cpu->clock) + vclock_behind_ns(cpu->clock) : 0);
     if (boot < 0)
         boot = 0;
     uint32_t version = (phys_read(cpu->mem, (uint32_t)gpa, 4) + 1) | 1;

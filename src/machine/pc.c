@@ -1208,9 +1208,11 @@ int pc_create(struct pc *pc, const struct vm_config *cfg, struct pcvm_log *log, 
     pc->rl.after_slice = pc_after_slice;
     pc->rl.opaque = pc;
     pc->rl.icount_sleep = cfg->icount.sleep;
-    /* One host thread per vCPU only when asked: with it as the default, Linux boots at load
-     * ~25 panicked ("IO-APIC + timer doesn't work!", README "SMP"). */
-    if (cfg->tcg_thread == VM_TCG_THREAD_MULTI) {
+    /* One host thread per vCPU by default with several vCPUs, as QEMU's TCG on an x86 host;
+     * -icount implies the one-thread loop (its time follows the instruction count). */
+    bool threads = cfg->tcg_thread == VM_TCG_THREAD_MULTI ||
+                   (cfg->tcg_thread == VM_TCG_THREAD_DEFAULT && !cfg->icount.enabled);
+    if (threads) {
         if (cfg->icount.enabled)
             return fail(err, errlen, "pcvm: -accel tcg,thread=multi: No MTTCG when icount is enabled");
         if (pc->ncpus > 1) {

@@ -5,7 +5,7 @@
 
 /* Longest slice (both modes): host events (serial input, sockets) wait at most this much
  * virtual time, and so does a timer armed during a slice if the cut below is not taken. */
-#define SLICE_NS_MAX 1000000LL
+#define SLICE_NS_MAX RUNLOOP_SLICE_NS_MAX
 /* How far virtual time may run past the end of a slice (host-clock mode): beyond it a host
  * stall (pcvm descheduled on a loaded host) pauses the guest's time instead of jumping it over
  * timer periods, as QEMU's lost_tick_policy=delay does.  A jump over PIT or APIC periods loses
@@ -13,11 +13,11 @@
  * skips to the present): Linux's check_timer() then counted too few ticks and panicked
  * "IO-APIC + timer doesn't work", its TSC and APIC calibrations failed, and its clocksource
  * watchdog found the TSC "unstable" against jiffies.  Below the shortest common tick (1 ms). */
-#define STALL_SLACK_NS 500000LL
+#define STALL_SLACK_NS RUNLOOP_STALL_SLACK_NS
 /* The time held back is handed back so the guest's clock keeps the host's: while vCPUs run, at
  * most this much more per slice (with the slice and the slack, a jump of at most 4 ms: one
  * period of a HZ=250 tick, so no tick is lost)... */
-#define CATCH_UP_BUSY_NS 2500000LL
+#define CATCH_UP_BUSY_NS RUNLOOP_CATCH_UP_BUSY_NS
 /* A guest with no periodic tick armed (Linux once its local APIC timer runs one-shot) loses
  * nothing to a jump: after a slice that did not stall it gets up to this much, so its date
  * (kvm-clock, TSC) is right again soon after a stall instead of lagging by every stall of a
@@ -25,7 +25,7 @@
 #define CATCH_UP_TICKLESS_NS NS_PER_SEC
 /* ...and before each idle sleep at most this much at once (far below the jumps Linux calls an
  * RCU stall, 21 s). */
-#define CATCH_UP_IDLE_NS (2 * NS_PER_SEC)
+#define CATCH_UP_IDLE_NS RUNLOOP_CATCH_UP_IDLE_NS
 
 /* A timer was armed before the end of the running slice: stop the vCPUs early, so that a
  * deadline set by the guest (PIT count, APIC TMICT) is not served late.  Under -icount a slice

@@ -11,6 +11,12 @@
 #include "util/vclock.h"
 
 #define RUNLOOP_MAX_CPUS 32
+/* The virtual clock's slice, stall slack and catch-up steps (explained in runloop.c), shared
+ * by both thread modes. */
+#define RUNLOOP_SLICE_NS_MAX 1000000LL
+#define RUNLOOP_STALL_SLACK_NS 500000LL
+#define RUNLOOP_CATCH_UP_BUSY_NS 2500000LL
+#define RUNLOOP_CATCH_UP_IDLE_NS (2 * NS_PER_SEC)
 /* Default idle coalescing period (see struct runloop). */
 #define RUNLOOP_IDLE_COALESCE_DEFAULT_NS (50 * 1000 * 1000LL)
 

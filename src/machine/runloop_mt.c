@@ -5,8 +5,17 @@
  * (QEMU's big lock).  Anything one thread must change in another vCPU is a request the vCPU
  * acts on between two runs: a stop (pause, reset, the debugger), or pages in its invalidation
  * queue (code written by another vCPU or by DMA; a page that became code).  A halted vCPU
- * sleeps on a futex until cpu_request() wakes it. */
+ * sleeps on a futex until cpu_request() wakes it.
+ *
+ * The virtual clock is capped as in the one-thread loop, but the cap follows every thread: time
+ * passes neither the earliest timer the main thread has not served yet, nor the point where a
+ * running vCPU last came out of cpu_run (its check-in), by more than a slice and the slack.  So a
+ * descheduled main thread cannot let time run over timer ticks, and a descheduled vCPU thread
+ * cannot come back to find time jumped over ticks it never saw (Linux's check_timer() then
+ * counted too few and panicked "IO-APIC + timer doesn't work!").  A thread reading the clock at
+ * the cap kicks the others out of cpu_run so they check in and the cap moves on. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +29,10 @@
 #define MT_QUEUE_PAGES 64
 /* A sleeping vCPU looks again after this long even without a wake-up (a safety net). */
 #define MT_SLEEP_NS (100 * 1000 * 1000LL)
+/* A vCPU not halted holds the clock at most this far past its last check-in. */
+#define MT_AHEAD_NS (RUNLOOP_SLICE_NS_MAX + RUNLOOP_STALL_SLACK_NS)
+/* Not checked in: halted, parked or not started. */
+#define MT_IDLE INT64_MAX
 
 struct mt_queue {
     pthread_mutex_t lock;
@@ -46,6 +59,10 @@ struct runloop_mt {
     bool event_pending[RUNLOOP_MAX_CPUS];
     struct mt_queue queue[RUNLOOP_MAX_CPUS];
     int tid[RUNLOOP_MAX_CPUS];    /* host thread ids, set by each thread (atomic) */
+    /* Virtual ns each vCPU last entered cpu_run, MT_IDLE while it does not run (atomic). */
+    int64_t checkin[RUNLOOP_MAX_CPUS];
+    int64_t kicked_limit;         /* the cap the other threads were last kicked for (atomic) */
+    int64_t last_catch_up;        /* virtual ns of the last busy catch-up (board lock) */
     struct runloop *rl;
 };
 
@@ -94,6 +111,84 @@ static bool mt_all_parked(const struct runloop *rl)
 {
     unsigned others = rl->mt->started - (mt_self ? 1 : 0);
     return rl->mt->parked >= others;
+}
+
+/* Move the clock's cap (board lock held): the earliest unserved timer plus the slack, and
+ * every running vCPU's check-in plus a slice and the slack.  Returns the new cap. */
+static int64_t mt_update_limit(struct runloop *rl)
+{
+    struct runloop_mt *mt = rl->mt;
+    int64_t limit = vclock_next_deadline(rl->clock);
+    if (limit != INT64_MAX)
+        limit += RUNLOOP_STALL_SLACK_NS;
+    for (unsigned i = 0; i < rl->ncpus; i++) {
+        int64_t c = __atomic_load_n(&mt->checkin[i], __ATOMIC_RELAXED);
+        if (c != MT_IDLE && c + MT_AHEAD_NS < limit)
+            limit = c + MT_AHEAD_NS;
+    }
+    vclock_set_limit(rl->clock, limit);
+    return __atomic_load_n(&rl->clock->limit, __ATOMIC_RELAXED);
+}
+
+/* The clock was read at its cap (any thread, no lock needed): the reader's own vCPU leaves
+ * cpu_run to check in; the other vCPUs and the main thread are woken once per cap value. */
+static void mt_clock_at_limit(void *opaque, int64_t limit)
+{
+    struct runloop *rl = opaque;
+    struct runloop_mt *mt = rl->mt;
+    if (mt_self)
+        cpu_request(mt_self, CPU_REQ_EXIT, 1);
+    if (__atomic_exchange_n(&mt->kicked_limit, limit, __ATOMIC_RELAXED) == limit)
+        return;
+    for (unsigned i = 0; i < rl->ncpus; i++)
+        if (rl->cpus[i] != mt_self)
+            cpu_request(rl->cpus[i], CPU_REQ_EXIT, 1);
+    mainloop_wake(rl->ml);
+}
+
+/* A vCPU that never reads the clock or halts stays in cpu_run: kick those that checked in a
+ * slice ago or more, so the cap follows the running vCPUs (main thread).  Returns when to look
+ * again (virtual ns; INT64_MAX: no vCPU runs). */
+static int64_t mt_kick_laggards(struct runloop *rl, int64_t now)
+{
+    struct runloop_mt *mt = rl->mt;
+    int64_t oldest = MT_IDLE;
+    for (unsigned i = 0; i < rl->ncpus; i++) {
+        int64_t c = __atomic_load_n(&mt->checkin[i], __ATOMIC_RELAXED);
+        if (c == MT_IDLE)
+            continue;
+        if (c + RUNLOOP_SLICE_NS_MAX <= now)
+            cpu_request(rl->cpus[i], CPU_REQ_EXIT, 1);
+        if (c < oldest)
+            oldest = c;
+    }
+    if (oldest == MT_IDLE)
+        return INT64_MAX;
+    /* A kicked vCPU checks in when its thread runs: look again a little later, not at once. */
+    int64_t next = oldest + RUNLOOP_SLICE_NS_MAX;
+    return next < now + RUNLOOP_SLICE_NS_MAX / 4 ? now + RUNLOOP_SLICE_NS_MAX / 4 : next;
+}
+
+/* Hand back the host time the cap held back (main thread, board lock held): a big step while
+ * every vCPU idles, else one busy step once every running vCPU checked in after the last. */
+static void mt_catch_up(struct runloop *rl)
+{
+    struct runloop_mt *mt = rl->mt;
+    if (vclock_behind_ns(rl->clock) <= 0)
+        return;
+    int64_t oldest = MT_IDLE;
+    for (unsigned i = 0; i < rl->ncpus; i++) {
+        int64_t c = __atomic_load_n(&mt->checkin[i], __ATOMIC_RELAXED);
+        if (c < oldest)
+            oldest = c;
+    }
+    if (oldest == MT_IDLE) {
+        vclock_set_limit(rl->clock, INT64_MAX);
+        vclock_catch_up(rl->clock, RUNLOOP_CATCH_UP_IDLE_NS);
+    } else if (oldest >= mt->last_catch_up) {
+        vclock_catch_up(rl->clock, RUNLOOP_CATCH_UP_BUSY_NS);
+        mt->last_catch_up = vclock_now(rl->clock);
+    }
 }
 
 void runloop_run_stopped(struct runloop *rl, void (*fn)(void *opaque), void *opaque)
@@ -222,6 +317,7 @@ static void *mt_vcpu_thread(void *arg)
     runloop_board_lock(rl, true);
     for (;;) {
         while (mt_must_park(rl, me) && !mt->quit) {
+            __atomic_store_n(&mt->checkin[me], MT_IDLE, __ATOMIC_RELAXED);
             mt->parked++;
             pthread_cond_broadcast(&mt->changed);
             mt_wait(mt);
@@ -229,15 +325,25 @@ static void *mt_vcpu_thread(void *arg)
         }
         if (mt->quit)
             break;
+        /* Check in: the clock's cap may move on (this vCPU may have been the one holding it). */
+        int64_t now = vclock_now(rl->clock);
+        __atomic_store_n(&mt->checkin[me], now, __ATOMIC_RELAXED);
+        bool held = mt_update_limit(rl) <= now;
         /* Cleared under the lock: a stop asked from now on sets it again. */
         cpu_request(cpu, CPU_REQ_EXIT, 0);
         runloop_board_lock(rl, false);
+        /* Time stands at the cap for another thread (descheduled on a loaded host): let it run
+         * instead of spinning against it. */
+        if (held)
+            sched_yield();
         if (cpu->interrupt_request & CPU_REQ_INVAL)
             mt_drain(rl, cpu);
         /* Armed before the run: any request from now on ends the sleep below at once. */
         uint32_t seq = cpu_sleep_begin(cpu);
         enum cpu_exit_reason why = cpu_run(cpu, MT_BUDGET);
         bool sleep = why == CPU_EXIT_HALT && !(cpu->interrupt_request & (CPU_REQ_EXIT | CPU_REQ_INVAL));
+        if (sleep)
+            __atomic_store_n(&mt->checkin[me], MT_IDLE, __ATOMIC_RELAXED);
         cpu_sleep(cpu, seq, sleep ? MT_SLEEP_NS : 0);
         runloop_board_lock(rl, true);
         if (cpu->lk.want_exclusive) {
@@ -252,6 +358,7 @@ static void *mt_vcpu_thread(void *arg)
             mainloop_wake(rl->ml);
         }
     }
+    __atomic_store_n(&mt->checkin[me], MT_IDLE, __ATOMIC_RELAXED);
     mt->parked++;   /* gone: counts as parked for any stop still waiting */
     pthread_cond_broadcast(&mt->changed);
     runloop_board_lock(rl, false);
@@ -277,8 +384,11 @@ int runloop_threads_init(struct runloop *rl)
         return -1;
     pthread_mutex_init(&mt->bql, NULL);
     pthread_cond_init(&mt->changed, NULL);
-    for (unsigned i = 0; i < RUNLOOP_MAX_CPUS; i++)
+    for (unsigned i = 0; i < RUNLOOP_MAX_CPUS; i++) {
         pthread_mutex_init(&mt->queue[i].lock, NULL);
+        mt->checkin[i] = MT_IDLE;
+    }
+    mt->kicked_limit = INT64_MIN;
     mt->rl = rl;
     rl->mt = mt;
     for (unsigned i = 0; i < rl->ncpus; i++) {
@@ -287,6 +397,8 @@ int runloop_threads_init(struct runloop *rl)
     }
     rl->clock->slice_cut = mt_timer_armed;
     rl->clock->slice_cut_opaque = rl;
+    rl->clock->at_limit = mt_clock_at_limit;
+    rl->clock->at_limit_opaque = rl;
     rl->ml->lock = mt_mainloop_lock;
     rl->ml->lock_opaque = rl;
     return 0;
@@ -307,6 +419,7 @@ int runloop_run_threads(struct runloop *rl)
         mt->started++;
     }
     while (!ml->quit) {
+        mt_catch_up(rl);
         vclock_run_timers(rl->clock);
         bool events = false;
         for (unsigned i = 0; i < rl->ncpus; i++)
@@ -330,12 +443,16 @@ int runloop_run_threads(struct runloop *rl)
             rl->after_slice(rl->opaque);
         if (ml->quit)
             break;
+        mt_update_limit(rl);
         int64_t now = vclock_now(rl->clock);
         int64_t deadline = rl->paused ? INT64_MAX : vclock_next_deadline(rl->clock);
         /* Host events (serial input) and stamps are served at least every 10 ms. */
         int64_t wake = now + 10 * 1000000LL;
         if (deadline < wake)
             wake = deadline;
+        int64_t next_kick = mt_kick_laggards(rl, now);
+        if (next_kick < wake)
+            wake = next_kick;
         rl->clock->slice_end = wake;
         mainloop_poll(ml, wake > now ? wake - now : 0);
         rl->clock->slice_end = INT64_MAX;

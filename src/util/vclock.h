@@ -58,6 +58,14 @@ struct vclock {
      * bounded steps by vclock_catch_up, so over time the guest keeps the host's time. */
     int64_t limit;
     int64_t behind_ns;
+    /* With one thread per vCPU: called instead of slice_cut when a read finds the time at the
+     * limit (any thread, no lock held; limit_ns is the limit met). */
+    void (*at_limit)(void *opaque, int64_t limit_ns);
+    void *at_limit_opaque;
+    /* Readers on vCPU threads take no lock: writers (one at a time: the single run loop, or
+     * whoever holds the board lock) make seq odd while they change the anchor, limit, debt
+     * and running state, and readers retry when it moved (a seqlock). */
+    uint32_t seq;
 };
 
 /* Host monotonic time in ns. */
@@ -76,10 +84,13 @@ void vclock_set_running(struct vclock *c, bool running);
 /* Make the current virtual time now_ns (restoring saved state; timers keep their deadlines). */
 void vclock_restore(struct vclock *c, int64_t now_ns);
 /* Host-clock mode: from now on virtual time does not pass limit_ns (INT64_MAX: no limit).  Host
- * time spent beyond the previous limit is owed first (the clock continues from that limit). */
+ * time spent beyond the previous limit is owed first (the clock continues from that limit).
+ * A limit below the current time holds the clock where it is (time never runs backward). */
 void vclock_set_limit(struct vclock *c, int64_t limit_ns);
 /* Host-clock mode, running: move virtual time forward by what is owed, at most max_ns. */
 void vclock_catch_up(struct vclock *c, int64_t max_ns);
+/* Host time owed to the guest's clock (see behind_ns); safe from any thread. */
+int64_t vclock_behind_ns(const struct vclock *c);
 /* With icount and every CPU halted: jump virtual time forward to target (never backward). */
 void vclock_warp(struct vclock *c, int64_t target_ns);
 /* Deadline of the earliest armed timer, or INT64_MAX. */

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <time.h>
 #include <cmocka.h>
 
@@ -276,6 +277,81 @@ static void limit_turns_host_stall_into_pause(void **state)
     assert_true(vclock_now(&c) >= after + NS_PER_SEC);
 }
 
+static void note_limit(void *opaque, int64_t limit_ns)
+{
+    *(int64_t *)opaque = limit_ns;
+}
+
+/* One thread per vCPU: a cap below the present holds the clock where it is (it never runs
+ * backward), and a read at the cap calls at_limit with it instead of cutting a slice. */
+static void limit_below_now_holds_the_clock(void **state)
+{
+    (void)state;
+    struct vclock c;
+    int64_t met = 0;
+    int cuts = 0;
+    vclock_init(&c, false, 0, NULL);
+    c.at_limit = note_limit;
+    c.at_limit_opaque = &met;
+    c.slice_cut = count_cut;
+    c.slice_cut_opaque = &cuts;
+    c.slice_end = 0;
+    sleep_ms(2);
+    int64_t before = vclock_now(&c);
+    vclock_set_limit(&c, before - 1000000);
+    int64_t held = vclock_now(&c);
+    assert_true(held >= before);
+    sleep_ms(2);
+    assert_int_equal(vclock_now(&c), held);
+    assert_int_equal(met, held);
+    assert_int_equal(cuts, 0);
+    vclock_set_limit(&c, INT64_MAX);
+    assert_true(vclock_behind_ns(&c) >= 1500000);   /* the held host time is owed */
+}
+
+struct reader {
+    struct vclock *c;
+    volatile int *stop;
+    int backward;
+};
+
+static void *read_clock(void *arg)
+{
+    struct reader *r = arg;
+    int64_t last = vclock_now(r->c);
+    while (!__atomic_load_n(r->stop, __ATOMIC_RELAXED)) {
+        int64_t now = vclock_now(r->c);
+        if (now < last)
+            r->backward++;
+        last = now;
+    }
+    return NULL;
+}
+
+/* Readers on other threads (vCPUs reading the TSC) never see time run backward while one
+ * writer moves the cap and hands back owed time (the seqlock keeps each read consistent). */
+static void concurrent_readers_see_monotonic_time(void **state)
+{
+    (void)state;
+    struct vclock c;
+    volatile int stop = 0;
+    vclock_init(&c, false, 0, NULL);
+    struct reader r[2] = { { &c, &stop, 0 }, { &c, &stop, 0 } };
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, read_clock, &r[i]), 0);
+    int64_t end = host_monotonic_ns() + 150000000;
+    for (int k = 0; host_monotonic_ns() < end; k++) {
+        int64_t now = vclock_now(&c);
+        vclock_set_limit(&c, now + (k % 3) * 20000);
+        vclock_catch_up(&c, 10000);
+    }
+    __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(r[0].backward + r[1].backward, 0);
+}
+
 /* With -icount the instructions are the clock: the limit does not apply. */
 static void limit_ignored_under_icount(void **state)
 {
@@ -299,6 +375,8 @@ int main(void)
         cmocka_unit_test(host_clock_advances),
         cmocka_unit_test(limit_turns_host_stall_into_pause),
         cmocka_unit_test(limit_ignored_under_icount),
+        cmocka_unit_test(limit_below_now_holds_the_clock),
+        cmocka_unit_test(concurrent_readers_see_monotonic_time),
         cmocka_unit_test(strict_deadline_skips_deferrable),
         cmocka_unit_test(periodic_armed_follows_armed_ticks),
     };
