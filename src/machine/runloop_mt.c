@@ -393,6 +393,7 @@ int runloop_threads_init(struct runloop *rl)
     rl->mt = mt;
     for (unsigned i = 0; i < rl->ncpus; i++) {
         rl->cpus[i]->parallel = rl->ncpus > 1;
+        rl->cpus[i]->spin_handoff = false;   /* the lock's holder runs on its own thread */
         mt->args[i] = (struct mt_thread_arg){ .rl = rl, .cpu = rl->cpus[i] };
     }
     rl->clock->slice_cut = mt_timer_armed;

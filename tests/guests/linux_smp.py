@@ -11,7 +11,8 @@ CPU 1 runs there (/proc/self/stat field 39); the log is clean and poweroff -f ex
 On the same boot, the gdb stub: the monitor's `gdbserver` starts it, Debian's gdb attaches,
 stops the kernel at vfs_write (its address from /proc/kallsyms) when the shell writes, reads
 the registers there (EIP at the breakpoint, the kernel's CS, paging on) and detaches; the
-shell then goes on."""
+shell then goes on.  Then a second, short boot with a plain `-smp 4` (QEMU 7.2's defaults: one
+socket of four cores; one host thread per vCPU by default) checks /proc/cpuinfo."""
 import base64
 import os
 import re
@@ -44,18 +45,18 @@ def check_topology(c, problems, ncpus, cores, threads):
                         'apicid) %r, expected %r' % (cpus, want))
 
 
-def check_thread_ids(c, problems):
+def check_thread_ids(c, problems, ncpus=NCPUS):
     """The monitor's info cpus: one host thread per vCPU."""
     c.send('\x01c')
     c.send('info cpus\n')
-    c.expect(r'CPU #%d: thread_id=\d+\r?\n' % (NCPUS - 1), 30, 'the info cpus reply')
+    c.expect(r'CPU #%d: thread_id=\d+\r?\n' % (ncpus - 1), 30, 'the info cpus reply')
     c.send('\x01c')
     time.sleep(1)   # typed right behind the switch, the next command reached the monitor once
-    ids = re.findall(r'CPU #(\d+): thread_id=(\d+)', c.text())[-NCPUS:]
+    ids = re.findall(r'CPU #(\d+): thread_id=(\d+)', c.text())[-ncpus:]
     tids = [int(t) for _, t in ids]
-    if len(set(tids)) != NCPUS or c.proc.pid in tids:
+    if len(set(tids)) != ncpus or c.proc.pid in tids:
         problems.append('info cpus: %r for pcvm pid %d, expected %d distinct vCPU thread ids' %
-                        (ids, c.proc.pid, NCPUS))
+                        (ids, c.proc.pid, ncpus))
 
 
 def check_lockcount(c, problems):
@@ -125,8 +126,26 @@ def test(log_path, consoles):
             check()
         except GuestFailure as e:
             problems.append(str(e))
+    plain_smp4(log_path, consoles, problems)
     if problems:
         raise GuestFailure('; '.join(problems))
+
+
+def plain_smp4(log_path, consoles, problems):
+    """A second, short boot with a plain `-smp 4` and no -accel: QEMU 7.2's pc machine makes
+    that one socket of four cores (cores are preferred over sockets since 6.2), so /proc/cpuinfo
+    shows processors 0-3 with siblings 4 and cpu cores 4; the default runs one host thread
+    per vCPU."""
+    c = boot_to_shell(log_path.replace('.log', '-smp4.log'), consoles, ['-smp', '4'])
+    if not re.search(r'smp: Brought up 1 node, 4 CPUs', c.text()):
+        problems.append('-smp 4: the kernel did not bring up 4 CPUs')
+    check_thread_ids(c, problems, 4)
+    check_topology(c, problems, 4, 4, 1)
+    for check in (lambda: power_off(c), lambda: check_clean(c.text(), 'the -smp 4 console log')):
+        try:
+            check()
+        except GuestFailure as e:
+            problems.append('-smp 4: %s' % e)
 
 
 GDB_PORT = 46110
