@@ -204,7 +204,7 @@ struct vm_config {
     int jit;                /* -accel tcg,jit=on|off: 1 on, 0 off, -1 the default */
     unsigned jit_threshold; /* -accel tcg,jit-threshold=N (pcvm's own): 0 = the default */
     enum vm_tcg_thread { VM_TCG_THREAD_DEFAULT = 0, VM_TCG_THREAD_SINGLE, VM_TCG_THREAD_MULTI }
-        tcg_thread;         /* -accel tcg,thread=: default single (multi is opt-in for now) */
+        tcg_thread;         /* -accel tcg,thread=: default multi with -smp > 1, single with -icount */
 
     char *cpu_model;        /* NULL: the board's default model */
     struct vm_cpu_feature cpu_features[VM_MAX_CPU_FEATURES];
