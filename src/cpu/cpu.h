@@ -182,12 +182,6 @@ struct cpu {
     /* Armed by cpu_sleep_begin() until cpu_sleep() returns: cpu_request() bumps wake_seq and
      * wakes the vCPU's thread. */
     uint32_t sleeping, wake_seq;
-    /* thread=single with other vCPUs: a vCPU spinning on a lock that a vCPU waiting for its
-     * turn holds only burns its slice, so after SPIN_HANDOFF_AFTER failed XCHG/CMPXCHG lock
-     * attempts or PAUSEs in one run it ends the run and the next vCPU goes (the run loop
-     * sets spin_handoff and clears spin_count before each run). */
-    bool spin_handoff;
-    uint32_t spin_count;
     const struct cpu_model *model;
     struct phys_mem *mem;
     struct io_bus *io;

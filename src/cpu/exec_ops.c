@@ -584,25 +584,12 @@ static struct insn *h_movzx_r32_r16(struct cpu *cpu, struct insn *i)
     return next(cpu, i);
 }
 
-/* Failed lock attempts (and PAUSEs) before a vCPU hands its slice on (see cpu.h). */
-#define SPIN_HANDOFF_AFTER 8
-
-/* A failed lock attempt or a PAUSE: in the one-thread loop, give the turn to another vCPU
- * once it looks like spinning. */
-static inline void spin_note(struct cpu *cpu)
-{
-    if (cpu->spin_handoff && ++cpu->spin_count >= SPIN_HANDOFF_AFTER)
-        cpu_request(cpu, CPU_REQ_EXIT, 1);
-}
-
 static struct insn *h_xchg(struct cpu *cpu, struct insn *i)
 {
     int sz = bwsz(i);
     struct rmw w = { 0 };
     uint32_t a = rmw_get(cpu, i, sz, &w);
     uint32_t b = reg_get(cpu, sz, i->reg);
-    if (a == b && (i->pfx & P_MEM))
-        spin_note(cpu);     /* a test-and-set that found the lock taken */
     rmw_set(cpu, i, sz, &w, b);
     reg_set(cpu, sz, i->reg, a);
     return next(cpu, i);
@@ -619,13 +606,6 @@ static struct insn *h_xchg_ax(struct cpu *cpu, struct insn *i)
 
 static struct insn *h_nop(struct cpu *cpu, struct insn *i)
 {
-    return next(cpu, i);
-}
-
-/* PAUSE (F3 90): a spin-wait loop's hint. */
-static struct insn *h_pause(struct cpu *cpu, struct insn *i)
-{
-    spin_note(cpu);
     return next(cpu, i);
 }
 
@@ -1482,10 +1462,8 @@ static struct insn *h_cmpxchg(struct cpu *cpu, struct insn *i)
     if (acc == d) {
         rmw_set(cpu, i, sz, &w, reg_get(cpu, sz, i->reg));
     } else {
-        if (i->pfx & P_MEM) {
+        if (i->pfx & P_MEM)
             lk_set(cpu, i, sz, i->seg, w.off, d);   /* the destination is always written */
-            spin_note(cpu);
-        }
         reg_set(cpu, sz, R_EAX, d);
     }
     lf_set(cpu, LF_SUB + sz, acc, d, r, FLAGS_ARITH);
@@ -2354,7 +2332,7 @@ static insn_fn select_map0(struct cpu *cpu, struct insn *i)
     case 0x8d: return h_lea;
     case 0x8e: return h_mov_to_seg;
     case 0x8f: return i->reg == 0 ? h_pop_rm : h_ud;
-    case 0x90: return (i->pfx & P_REP) ? h_pause : h_nop;
+    case 0x90: return h_nop;                 /* also PAUSE (F3 90) */
     case 0x91 ... 0x97: return h_xchg_ax;
     case 0x98: return h_cbw;
     case 0x99: return h_cwd;

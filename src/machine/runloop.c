@@ -44,10 +44,8 @@ void runloop_init(struct runloop *rl, struct cpu **cpus, unsigned ncpus, struct 
     memset(rl, 0, sizeof(*rl));
     if (ncpus > RUNLOOP_MAX_CPUS)
         ncpus = RUNLOOP_MAX_CPUS;
-    for (unsigned i = 0; i < ncpus; i++) {
+    for (unsigned i = 0; i < ncpus; i++)
         rl->cpus[i] = cpus[i];
-        cpus[i]->spin_handoff = ncpus > 1;   /* turns are taken: a spinner hands its turn on */
-    }
     rl->ncpus = ncpus;
     rl->clock = clock;
     rl->ml = ml;
@@ -138,7 +136,6 @@ int runloop_run(struct runloop *rl)
             uint64_t before = cpu->insn_count;
             if (rl->before_run)
                 rl->before_run(rl->opaque, cpu);
-            cpu->spin_count = 0;
             enum cpu_exit_reason why = cpu_run(cpu, budget);
             ran += cpu->insn_count - before;
             if (why != CPU_EXIT_HALT)

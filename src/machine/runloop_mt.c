@@ -63,6 +63,8 @@ struct runloop_mt {
     int64_t checkin[RUNLOOP_MAX_CPUS];
     int64_t kicked_limit;         /* the cap the other threads were last kicked for (atomic) */
     int64_t last_catch_up;        /* virtual ns of the last busy catch-up (board lock) */
+    uint64_t checkins;            /* check-ins so far (atomic) */
+    uint64_t checkins_at_idle_catch_up; /* ...at the last idle catch-up (board lock) */
     struct runloop *rl;
 };
 
@@ -169,6 +171,22 @@ static int64_t mt_kick_laggards(struct runloop *rl, int64_t now)
     return next < now + RUNLOOP_SLICE_NS_MAX / 4 ? now + RUNLOOP_SLICE_NS_MAX / 4 : next;
 }
 
+/* A halted vCPU that an interrupt (or INIT/SIPI) has woken holds the clock from now on, as
+ * if it had checked in, until its thread runs (main thread, after the timers): a vCPU thread
+ * the host has not scheduled yet must not come back to find time gone over its ticks. */
+static void mt_note_woken(struct runloop *rl, int64_t now)
+{
+    struct runloop_mt *mt = rl->mt;
+    for (unsigned i = 0; i < rl->ncpus; i++) {
+        uint32_t req = __atomic_load_n(&rl->cpus[i]->interrupt_request, __ATOMIC_RELAXED);
+        if (!(req & (CPU_REQ_INTR | CPU_REQ_NMI | CPU_REQ_INIT | CPU_REQ_SIPI)))
+            continue;
+        int64_t idle = MT_IDLE;
+        __atomic_compare_exchange_n(&mt->checkin[i], &idle, now, false, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED);
+    }
+}
+
 /* Hand back the host time the cap held back (main thread, board lock held): a big step while
  * every vCPU idles, else one busy step once every running vCPU checked in after the last. */
 static void mt_catch_up(struct runloop *rl)
@@ -183,6 +201,12 @@ static void mt_catch_up(struct runloop *rl)
             oldest = c;
     }
     if (oldest == MT_IDLE) {
+        /* One big step per idle stretch: the next waits until some vCPU has run, so a woken
+         * vCPU whose thread the host has not scheduled yet does not see several at once. */
+        uint64_t n = __atomic_load_n(&mt->checkins, __ATOMIC_RELAXED);
+        if (n == mt->checkins_at_idle_catch_up)
+            return;
+        mt->checkins_at_idle_catch_up = n;
         vclock_set_limit(rl->clock, INT64_MAX);
         vclock_catch_up(rl->clock, RUNLOOP_CATCH_UP_IDLE_NS);
     } else if (oldest >= mt->last_catch_up) {
@@ -328,6 +352,7 @@ static void *mt_vcpu_thread(void *arg)
         /* Check in: the clock's cap may move on (this vCPU may have been the one holding it). */
         int64_t now = vclock_now(rl->clock);
         __atomic_store_n(&mt->checkin[me], now, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&mt->checkins, 1, __ATOMIC_RELAXED);
         bool held = mt_update_limit(rl) <= now;
         /* Cleared under the lock: a stop asked from now on sets it again. */
         cpu_request(cpu, CPU_REQ_EXIT, 0);
@@ -393,7 +418,6 @@ int runloop_threads_init(struct runloop *rl)
     rl->mt = mt;
     for (unsigned i = 0; i < rl->ncpus; i++) {
         rl->cpus[i]->parallel = rl->ncpus > 1;
-        rl->cpus[i]->spin_handoff = false;   /* the lock's holder runs on its own thread */
         mt->args[i] = (struct mt_thread_arg){ .rl = rl, .cpu = rl->cpus[i] };
     }
     rl->clock->slice_cut = mt_timer_armed;
@@ -422,6 +446,7 @@ int runloop_run_threads(struct runloop *rl)
     while (!ml->quit) {
         mt_catch_up(rl);
         vclock_run_timers(rl->clock);
+        mt_note_woken(rl, vclock_now(rl->clock));
         bool events = false;
         for (unsigned i = 0; i < rl->ncpus; i++)
             events |= mt->event_pending[i];

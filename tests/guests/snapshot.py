@@ -221,7 +221,7 @@ def test(log_path, consoles):
         if not re.search(r'^b', out, re.M):
             raise GuestFailure('the guest has no /dev/sda block device: %r' % out.strip())
         c.run('echo MARK-A > /tmp/m; echo DISK-A | dd of=/dev/sda bs=512 seek=100 conv=fsync 2>/dev/null; sync; '
-              '(i=0; while true; do i=$((i+1)); echo $i > /tmp/cnt; sleep 1; done) & sleep 2', 120, 'setup')
+              '(i=0; while true; do i=$((i+1)); echo $i > /tmp/cnt.new; mv /tmp/cnt.new /tmp/cnt; sleep 1; done) & sleep 2', 120, 'setup')
         h = connect_hmp(hmp_path)
         saved = counter(c, 'cnt-save')
         out = h.cmd('savevm snap1')
