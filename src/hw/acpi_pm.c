@@ -107,7 +107,9 @@ static void pm1_cnt_write(struct acpi_pm *s, uint16_t v)
             s->power_off(s->opaque);
         else if (typ == ACPI_PM_SLP_TYP_S3 && s->suspend)
             s->suspend(s->opaque);
-        /* Other sleep states (S4 ...) are not supported: the write only stores SLP_TYP. */
+        else if (typ == ACPI_PM_SLP_TYP_S4 && (s->suspend_disk || s->power_off))
+            (s->suspend_disk ? s->suspend_disk : s->power_off)(s->opaque);
+        /* Other values are no sleep state the DSDT offers: the write only stores SLP_TYP. */
     }
     s->pm1_cnt = v & (uint16_t)~ACPI_PM1_CNT_SLP_EN;
 }
@@ -271,6 +273,11 @@ void acpi_pm_power_button(struct acpi_pm *s)
 void acpi_pm_set_suspend(struct acpi_pm *s, void (*suspend)(void *opaque))
 {
     s->suspend = suspend;
+}
+
+void acpi_pm_set_suspend_disk(struct acpi_pm *s, void (*suspend_disk)(void *opaque))
+{
+    s->suspend_disk = suspend_disk;
 }
 
 void acpi_pm_woken(struct acpi_pm *s, uint16_t why)

@@ -5,7 +5,9 @@
  *   +0x00 PM1a_STS  +0x02 PM1a_EN  +0x04 PM1a_CNT  +0x08 PM_TMR (24-bit, 3.579545 MHz)
  *   +0x0C GPE0_STS  +0x0E GPE0_EN  (the FADT's GPE0 block, 4 bytes)  +0x28 GLBCTL (storage)
  * SLP_EN with SLP_TYP 0 (the DSDT's \_S5) powers off through the board's callback, SLP_TYP 1
- * (\_S3, QEMU's value) suspends to RAM through another (acpi_pm_set_suspend).  The SCI
+ * (\_S3, QEMU's value) suspends to RAM through another (acpi_pm_set_suspend), SLP_TYP 2 (\_S4,
+ * QEMU's s4_val) is hibernation: the guest saved itself to disk, the board reports it and
+ * powers off (acpi_pm_set_suspend_disk; without that hook it is a power-off).  The SCI
  * is a level on the line the board gives (IRQ 9).  The APM ports 0xB2/0xB3 accept the FADT's
  * ACPI_ENABLE (0xF1) / ACPI_DISABLE (0xF0) commands, which set or clear SCI_EN; SMIs are not
  * generated (config 0x5B bit 1 reads as set, so SeaBIOS skips its SMM setup as on QEMU with
@@ -34,6 +36,7 @@
 #define ACPI_PM_ACPI_ENABLE 0xf1
 #define ACPI_PM_ACPI_DISABLE 0xf0
 #define ACPI_PM_SLP_TYP_S3 1         /* the DSDT's \_S3 */
+#define ACPI_PM_SLP_TYP_S4 2         /* the DSDT's \_S4 */
 
 /* PM1 status/enable bits. */
 enum {
@@ -60,6 +63,7 @@ struct acpi_pm {
     const struct irq_line *sci;
     void (*power_off)(void *opaque);
     void (*suspend)(void *opaque);   /* S3 entry; NULL: SLP_TYP 1 does nothing */
+    void (*suspend_disk)(void *opaque);   /* S4 entry; NULL: SLP_TYP 2 powers off */
     void *opaque;
 };
 
@@ -73,6 +77,8 @@ void acpi_pm_reset(struct acpi_pm *s);
 void acpi_pm_power_button(struct acpi_pm *s);
 /* suspend(opaque) runs on S3 entry (SLP_EN with SLP_TYP 1); same opaque as power_off. */
 void acpi_pm_set_suspend(struct acpi_pm *s, void (*suspend)(void *opaque));
+/* suspend_disk(opaque) runs on S4 entry (SLP_EN with SLP_TYP 2); same opaque as power_off. */
+void acpi_pm_set_suspend_disk(struct acpi_pm *s, void (*suspend_disk)(void *opaque));
 /* After the wake-up reset: WAK_STS, and why (ACPI_PM1_RTC or ACPI_PM1_PWRBTN) as QEMU sets it. */
 void acpi_pm_woken(struct acpi_pm *s, uint16_t why);
 /* PM1_EN.RTC_EN: the RTC alarm may wake the machine from S3. */

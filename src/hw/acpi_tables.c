@@ -500,9 +500,9 @@ static void build_dsdt_aml(struct buf *aml, const struct acpi_config *cfg)
     aml_device(&sb, "PWRB", &pwrb);
     aml_scope(aml, "\\_SB", &sb);
 
-    /* \_S3 (suspend to RAM, SLP_TYP 1 as on QEMU's PIIX4) and \_S5 (soft off, 0): SLP_TYPa,
-     * SLP_TYPb, reserved, reserved. */
-    static const struct { const char *name; int typ; } states[] = { { "\\_S3", 1 }, { "\\_S5", 0 } };
+    /* \_S3 (suspend to RAM, SLP_TYP 1 as on QEMU's PIIX4), \_S4 (hibernation, 2: QEMU's s4_val)
+     * and \_S5 (soft off, 0): SLP_TYPa, SLP_TYPb, reserved, reserved. */
+    static const struct { const char *name; int typ; } states[] = { { "\\_S3", 1 }, { "\\_S4", 2 }, { "\\_S5", 0 } };
     for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++) {
         struct buf sx = {0};
         put8(&sx, 4);

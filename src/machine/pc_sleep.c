@@ -146,9 +146,19 @@ static const struct qmp_command sleep_qmp[] = {
     { "system_wakeup", qmp_system_wakeup },
 };
 
+/* S4: the guest has written its image to disk; as QEMU, QMP SUSPEND_DISK, then power off. */
+static void pc_suspend_disk(void *opaque)
+{
+    struct pc *pc = opaque;
+    log_printf(pc->log, LOG_CPU_RESET, "S4 (suspend to disk): powering off\n");
+    pc_event(pc, "SUSPEND_DISK", NULL);
+    pc->pm.power_off(pc->pm.opaque);
+}
+
 void pc_sleep_init(struct pc *pc)
 {
     acpi_pm_set_suspend(&pc->pm, pc_suspend);
+    acpi_pm_set_suspend_disk(&pc->pm, pc_suspend_disk);
     rtc_set_alarm_hook(&pc->rtc, rtc_alarm, pc);
     monitor_registry_add_hmp(&pc->monreg, sleep_hmp, 1, pc);
     monitor_registry_add_qmp(&pc->monreg, sleep_qmp, 1, pc);

@@ -27,6 +27,7 @@ struct pmfix {
     int sci_level;
     int power_offs;
     int suspends;
+    int suspend_disks;
 };
 
 static void on_sci(void *opaque, int n, int level)
@@ -46,6 +47,12 @@ static void on_suspend(void *opaque)
 {
     struct pmfix *f = opaque;
     f->suspends++;
+}
+
+static void on_suspend_disk(void *opaque)
+{
+    struct pmfix *f = opaque;
+    f->suspend_disks++;
 }
 
 static int pm_setup(void **state)
@@ -179,6 +186,14 @@ static void pm_s5_power_off_and_power_button(void **state)
     io_write(&f->io, 0xb004, 1u << 10 | ACPI_PM1_CNT_SLP_EN | 1, 2);
     assert_int_equal(f->suspends, 1);
     assert_int_equal(f->power_offs, 2);
+    /* SLP_TYP 2 (\_S4): a power-off without the board's S4 hook, the hook with it. */
+    io_write(&f->io, 0xb004, 2u << 10 | ACPI_PM1_CNT_SLP_EN | 1, 2);
+    assert_int_equal(f->power_offs, 3);
+    acpi_pm_set_suspend_disk(&f->pm, on_suspend_disk);
+    io_write(&f->io, 0xb004, 2u << 10 | ACPI_PM1_CNT_SLP_EN | 1, 2);
+    assert_int_equal(f->suspend_disks, 1);
+    assert_int_equal(f->power_offs, 3);
+    assert_int_equal(f->suspends, 1);
     /* The wake-up: RTC_EN tells whether the alarm may wake; WAK_STS and RTC_STS are set. */
     assert_false(acpi_pm_rtc_wake_enabled(&f->pm));
     io_write(&f->io, 0xb002, ACPI_PM1_RTC, 2);
@@ -380,6 +395,12 @@ static void verify_tables_in_memory(struct phys_mem *m, uint32_t rsdp_addr, unsi
     found = false;
     for (uint32_t i = 36; i + sizeof(s3) <= dlen; i++)
         found |= memcmp(d + i, s3, sizeof(s3)) == 0;
+    assert_true(found);
+    /* ...and \_S4 = Package(4){2,2,0,0}: hibernation with QEMU's s4_val 2. */
+    static const uint8_t s4[] = { 0x08, 0x5c, '_', 'S', '4', '_', 0x12, 0x08, 0x04, 0x0a, 2, 0x0a, 2, 0, 0 };
+    found = false;
+    for (uint32_t i = 36; i + sizeof(s4) <= dlen; i++)
+        found |= memcmp(d + i, s4, sizeof(s4)) == 0;
     assert_true(found);
     char *text = iasl_decompile(d, dlen);
     if (text) {
