@@ -26,7 +26,7 @@ cd "$(dirname "$0")/../.." || exit 1
 # Measured on the 2-core box while other jobs ran (load 2..5): about 5 minutes in all, the
 # installer (~1.5 min), the cpumodels boots (~1.5 min) and the Linux boots (~45 s each) being
 # the longest.
-DEFAULT="kernels badkernels seabios linux linux_smp linux_firmware linux_firmware_smp monitor cpumodels gnumach memtest installer net netboot net_socket net_tap display virtio snapshot"
+DEFAULT="kernels badkernels seabios linux linux_smp linux_firmware linux_firmware_smp monitor cpumodels gnumach memtest installer net netboot net_socket net_tap display virtio snapshot hibernate"
 # The firmware boots (SeaBIOS + GRUB from an MBR disk, -smp 1 and 2) joined the default list
 # once guest time stopped jumping under host load (issue 13): 27 of 27 boots passed at load
 # 9-12 (two or three at once), where about half had hung or panicked before.  "all" also boots all six CPU models.
@@ -75,7 +75,7 @@ prepare() {
     kernels|seabios) bash tests/kernels/build.sh build/tests/kernels ;;
     badkernels) bash scripts/fetch-guests.sh linux busybox ;;
     linux|linux_smp|linux_firmware|linux_firmware_smp|cpumodels) bash scripts/fetch-guests.sh linux busybox && bash tests/kernels/build.sh build/tests/kernels ;;
-    net|netboot|net_socket|net_tap|snapshot) bash scripts/fetch-guests.sh linux busybox ;;
+    net|netboot|net_socket|net_tap|snapshot|hibernate) bash scripts/fetch-guests.sh linux busybox ;;
     virtio) bash scripts/fetch-guests.sh linux busybox attr ;;
     monitor) bash scripts/fetch-guests.sh linux busybox ;;
     gnumach) bash scripts/fetch-guests.sh gnumach && bash tests/kernels/build.sh build/tests/kernels ;;
