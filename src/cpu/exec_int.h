@@ -69,6 +69,7 @@ enum insn_form_kind {
     FORM_RET,       /* ret (32-bit code and stack) */
     FORM_CMOV,      /* dst32 <- src32 when cc holds (registers) */
     FORM_SETCC,     /* byte register dst <- cc holds */
+    FORM_ROT,       /* ROL (alu 0) / ROR (alu 1) of dst32 by count, or by CL (cl) */
 };
 struct insn_form {
     enum insn_form_kind kind;

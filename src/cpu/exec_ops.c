@@ -2584,6 +2584,16 @@ void exec_insn_form(const struct insn *i, struct insn_form *f)
         f->count = i->op == 0xd1 ? 1 : (i->imm & 0x1f);
         return;
     }
+    if (fn == h_shift && op32 && !(i->pfx & P_MEM) && i->reg < 2 &&
+        (i->op == 0xc1 || i->op == 0xd1 || i->op == 0xd3)) {
+        f->kind = FORM_ROT;
+        f->sz = SZ32;
+        f->alu = i->reg;
+        f->dst = i->rm;
+        f->cl = i->op == 0xd3;
+        f->count = i->op == 0xd1 ? 1 : (i->imm & 0x1f);
+        return;
+    }
     if (fn == h_imul_g && op32 && !(i->pfx & P_MEM)) {
         f->kind = FORM_IMUL;
         f->sz = SZ32;

@@ -656,7 +656,7 @@ static void emit_dead_flags_op(struct codegen *g, unsigned k)
     const struct insn_form *f = &g->form[k];
     struct jit_mem dst = greg(f->dst, SZ32);
     switch (f->kind) {
-    case FORM_SHIFT:
+    case FORM_SHIFT: case FORM_ROT:
         if (f->cl) {
             e_load(b, 4, HR_RCX, greg(R_ECX, SZ32));
             e_shift_mcl(b, 4, f->alu == 6 ? 4 : f->alu, dst);
@@ -951,7 +951,7 @@ static bool emit_insn(struct codegen *g, unsigned k)
             goto handler;
         emit_alu_mem(g, k);
         break;
-    case FORM_SHIFT: case FORM_IMUL: case FORM_INCDEC:
+    case FORM_SHIFT: case FORM_IMUL: case FORM_INCDEC: case FORM_ROT:
         if (!g->flags_live_after[k]) {
             emit_dead_flags_op(g, k);
             break;
@@ -1110,7 +1110,10 @@ static void analyse_flags(struct codegen *g)
             fx = FX_WRITE_ALL; /* inline either way, every arithmetic flag written */
         else if (f->kind == FORM_SHIFT && !f->cl)
             fx = FX_NONE;      /* a count of 0: no flag changes */
-        else if ((f->kind == FORM_SHIFT || f->kind == FORM_IMUL || f->kind == FORM_INCDEC) && !live)
+        else if (f->kind == FORM_ROT && !f->cl && !f->count)
+            fx = FX_NONE;      /* a count of 0: no flag changes */
+        else if ((f->kind == FORM_SHIFT || f->kind == FORM_IMUL || f->kind == FORM_INCDEC ||
+                  f->kind == FORM_ROT) && !live)
             fx = FX_NONE;      /* inline: nobody sees what it leaves (it cannot fault) */
         else
             fx = FX_OBSERVE;   /* handlers, possible faults, Jcc */

@@ -504,7 +504,7 @@ static unsigned fuzz_insn(uint32_t *st, uint8_t *p, uint32_t at, bool allow_jcc)
     unsigned d = fuzz_dst(st), s = fuzz_rand(st) & 7, n = 0;
     uint8_t disp = (uint8_t)(fuzz_rand(st) % 124);   /* disp8 is signed: stay below 128 */
     static const uint8_t alu_ops[8] = { 0x01, 0x09, 0x11, 0x19, 0x21, 0x29, 0x31, 0x39 };
-    switch (fuzz_rand(st) % 35) {
+    switch (fuzz_rand(st) % 37) {
     case 0: p[n++] = 0x89; p[n++] = (uint8_t)(0xc0 | s << 3 | d); break;            /* mov r32,r32 */
     case 1: p[n++] = 0x88; p[n++] = (uint8_t)(0xc0 | s << 3 | (d & 3)); break;     /* mov r8,r8 */
     case 2: p[n++] = 0x66; p[n++] = 0x89; p[n++] = (uint8_t)(0xc0 | s << 3 | d); break;
@@ -582,6 +582,10 @@ static unsigned fuzz_insn(uint32_t *st, uint8_t *p, uint32_t at, bool allow_jcc)
     case 33: { static const uint8_t r8[6] = { 0, 1, 2, 4, 5, 6 };                   /* setcc (not BL/BH) */
              p[n++] = 0x0f; p[n++] = (uint8_t)(0x90 | (fuzz_rand(st) & 15));
              p[n++] = (uint8_t)(0xc0 | r8[fuzz_rand(st) % 6]); break; }
+    case 34: p[n++] = 0xc1; p[n++] = (uint8_t)(0xc0 | (fuzz_rand(st) & 1) << 3 | d);   /* rol/ror imm */
+             p[n++] = (uint8_t)(fuzz_rand(st) & 31); break;
+    case 35: p[n++] = fuzz_rand(st) & 1 ? 0xd3 : 0xd1;                                 /* rol/ror cl, 1 */
+             p[n++] = (uint8_t)(0xc0 | (fuzz_rand(st) & 1) << 3 | d); break;
     default:
         if (!allow_jcc)
             return fuzz_insn(st, p, at, false);
