@@ -1714,6 +1714,60 @@ static inline void areg_set(struct cpu *cpu, const struct insn *i, unsigned r, u
 
 enum { S_MOVS, S_CMPS, S_STOS, S_LODS, S_SCAS, S_INS, S_OUTS };
 
+/* REP MOVS / REP STOS with 32-bit addressing and DF clear, fast path: as many iterations as
+ * stay within the current source and destination pages, done at once on host memory when
+ * both pages are plain RAM in the TLB (no MMIO, no code page, no watchpoint, no #AC) and
+ * the segment windows take the whole run.  Returns the iterations done, 0 when the next one
+ * must take the element-by-element path (which faults, stops or yields at the exact
+ * iteration).  batch: iterations of this instruction so far, as rep_should_stop counts
+ * them: a run never passes the STRING_YIELD stop, and past STRING_BATCH a pending event
+ * leaves the stop to the slow path. */
+static uint32_t rep_chunk(struct cpu *cpu, const struct insn *i, int kind, int sz, unsigned batch)
+{
+    uint32_t size = 1u << sz, n = cpu->regs[R_ECX];
+    if (batch >= STRING_YIELD || (batch >= STRING_BATCH && cpu->interrupt_request))
+        return 0;
+    if (n > STRING_YIELD - batch)
+        n = STRING_YIELD - batch;
+    uint32_t di = cpu->regs[R_EDI], lin_d = cpu->seg[SEG_ES].base + di;
+    uint32_t room = (4096 - (lin_d & 4095)) / size;
+    if (n > room)
+        n = room;
+    uint32_t si = cpu->regs[R_ESI], lin_s = cpu->seg[i->seg].base + si;
+    if (kind == S_MOVS) {
+        room = (4096 - (lin_s & 4095)) / size;
+        if (n > room)
+            n = room;
+    }
+    if (n == 0)
+        return 0;
+    uint32_t bytes = n * size;
+    if (!mmu_seg_wr_ok(cpu, SEG_ES, di, bytes))
+        return 0;
+    uint8_t *d = mmu_fast(cpu, lin_d, size, cpu->sys.wr_kind);
+    if (!d)
+        return 0;
+    if (kind == S_MOVS) {
+        if (!mmu_seg_rd_ok(cpu, i->seg, si, bytes))
+            return 0;
+        const uint8_t *src = mmu_fast(cpu, lin_s, size, cpu->sys.rd_kind);
+        /* A destination just above the source repeats a pattern: element by element. */
+        if (!src || (d > src && d < src + bytes))
+            return 0;
+        memmove(d, src, bytes);
+        cpu->regs[R_ESI] = si + bytes;
+    } else if (sz == SZ8) {
+        memset(d, (int)(cpu->regs[R_EAX] & 0xff), bytes);
+    } else {
+        uint32_t v = cpu->regs[R_EAX];
+        for (uint32_t k = 0; k < bytes; k += size)
+            memcpy(d + k, &v, size);
+    }
+    cpu->regs[R_EDI] = di + bytes;
+    cpu->regs[R_ECX] -= n;
+    return n;
+}
+
 static inline struct insn *string_op(struct cpu *cpu, struct insn *i, int kind)
 {
     int sz = bwsz(i);
@@ -1726,10 +1780,18 @@ static inline struct insn *string_op(struct cpu *cpu, struct insn *i, int kind)
     if (kind == S_INS || kind == S_OUTS)
         cpu_check_io(cpu, port, 1u << sz);
     unsigned batch = 0;
+    bool fast = rep && (kind == S_MOVS || kind == S_STOS) && (i->pfx & P_A32) && !(cpu->eflags & FLAG_DF);
     for (;;) {
         if (rep) {
             if ((cpu->regs[R_ECX] & am) == 0)
                 break;
+            if (fast) {
+                uint32_t done = rep_chunk(cpu, i, kind, sz, batch);
+                if (done) {
+                    batch += done;
+                    continue;
+                }
+            }
             if (rep_should_stop(cpu, ++batch)) {
                 cpu->insn_count--;       /* not retired yet: resumes at the same EIP */
                 return NULL;
@@ -1798,42 +1860,16 @@ static struct insn *h_scas(struct cpu *cpu, struct insn *i) { return string_op(c
 static struct insn *h_ins(struct cpu *cpu, struct insn *i) { return string_op(cpu, i, S_INS); }
 static struct insn *h_outs(struct cpu *cpu, struct insn *i) { return string_op(cpu, i, S_OUTS); }
 
-/* REP STOSD / REP MOVSD with 32-bit addressing and DF clear: the common memset/memcpy. */
+/* REP STOSD / REP MOVSD with 32-bit addressing: the common memset/memcpy (string_op's
+ * page-at-a-time path). */
 static struct insn *h_rep_stosd32(struct cpu *cpu, struct insn *i)
 {
-    uint32_t v = cpu->regs[R_EAX];
-    unsigned batch = 0;
-    if (cpu->eflags & FLAG_DF)
-        return string_op(cpu, i, S_STOS);
-    while (cpu->regs[R_ECX]) {
-        if (rep_should_stop(cpu, ++batch)) {
-            cpu->insn_count--;
-            return NULL;
-        }
-        cpu_write32(cpu, SEG_ES, cpu->regs[R_EDI], v);
-        cpu->regs[R_EDI] += 4;
-        cpu->regs[R_ECX]--;
-    }
-    return next(cpu, i);
+    return string_op(cpu, i, S_STOS);
 }
 
 static struct insn *h_rep_movsd32(struct cpu *cpu, struct insn *i)
 {
-    unsigned batch = 0;
-    if (cpu->eflags & FLAG_DF)
-        return string_op(cpu, i, S_MOVS);
-    while (cpu->regs[R_ECX]) {
-        if (rep_should_stop(cpu, ++batch)) {
-            cpu->insn_count--;
-            return NULL;
-        }
-        uint32_t v = cpu_read32(cpu, i->seg, cpu->regs[R_ESI]);
-        cpu_write32(cpu, SEG_ES, cpu->regs[R_EDI], v);
-        cpu->regs[R_ESI] += 4;
-        cpu->regs[R_EDI] += 4;
-        cpu->regs[R_ECX]--;
-    }
-    return next(cpu, i);
+    return string_op(cpu, i, S_MOVS);
 }
 
 /* ---- Port I/O ---- */

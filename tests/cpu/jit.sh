@@ -6,6 +6,7 @@
 #     memory operands, shifts, IMUL, INC/DEC, PUSH/POP, CALL/RET, CMOV, forward Jcc, accesses
 #     across a page end, #GP through a null FS, #AC with EFLAGS.AC, self-modifying stores into
 #     the same trace, a loop back to the block start), interpreter against JIT (--jit-fuzz);
+#     REP MOVS/STOS against a C model (--rep-check: overlap, DF, #AC, an ES limit mid-run);
 #  3. the MIPS probe kernel (bench/kernels/loop.asm, checks its own result) both ways; the
 #     JIT is the default, so the bare-metal tests (tests/cpu/sys), the nasm Multiboot test
 #     kernels and Debian's Linux (the linux guest test) run here again with -accel tcg,jit=off
@@ -39,6 +40,10 @@ if bash tests/cpu/harness/build.sh >"$TMP/build.log" 2>&1; then
     echo "$out" | tail -1
     [ $st = 0 ] || echo "$out" | head -20
     result "random instruction streams, JIT against interpreter" $st
+    out=$("$B/pcvm_run" --rep-check "${REP_CASES:-3000}" --seed "${SEED:-1}" --print 2 2>&1); st=$?
+    echo "$out" | tail -1
+    [ $st = 0 ] || echo "$out" | head -20
+    result "REP MOVS/STOS (page-at-a-time path) against a C model" $st
 else
     cat "$TMP/build.log"
     result "harness build" 1

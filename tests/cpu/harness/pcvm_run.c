@@ -764,6 +764,107 @@ static int jit_fuzz(struct harness *h, uint32_t seed, unsigned n)
     return failed ? 1 : 0;
 }
 
+/* ---- REP MOVS / REP STOS against a C model (--rep-check N) ----
+ * The string instructions copy a page at a time on host memory when they can; this checks
+ * them, element by element, against a plain model: byte, word and dword forms, DF set and
+ * clear, overlapping source and destination (a pattern repeated when the destination is just
+ * above), page crossings, misaligned elements with EFLAGS.AC (#AC at the first one), and an
+ * ES limit inside the run (#GP with ECX/EDI at exactly the faulting element). */
+#define REP_AREA 0x3000u   /* bytes at TC_MEM_BASE the runs touch (three pages) */
+
+static int rep_check(struct harness *h, uint32_t seed, unsigned n)
+{
+    static const uint16_t sel[6] = { 0x2b, 0x23, 0x2b, 0x2b, 0, 0 };
+    static uint8_t model[REP_AREA];
+    static struct tc_case c;
+    struct cpu *cpu = &h->cpu;
+    uint32_t st = seed * 2654435761u + 7;
+    unsigned failed = 0, faults = 0;
+    h->cpu.exec.jit_threshold = 0;
+    for (unsigned b = 0; b < n; b++) {
+        bool movs = fuzz_rand(&st) & 1, df = fuzz_rand(&st) % 4 == 0, ac = fuzz_rand(&st) % 8 == 0;
+        unsigned sz = fuzz_rand(&st) % 3, size = 1u << sz;
+        uint32_t count = fuzz_rand(&st) % (fuzz_rand(&st) % 4 == 0 ? 8 : 2048 / size);
+        uint32_t span = count * size;
+        /* Start offsets that keep the whole run inside the area, in either direction. */
+        uint32_t lo = df ? span : 0, room = REP_AREA - span - size;
+        uint32_t di = lo + fuzz_rand(&st) % (room - lo + 1), si = lo + fuzz_rand(&st) % (room - lo + 1);
+        if (movs && fuzz_rand(&st) % 3 == 0) {   /* overlapping, the destination near the source */
+            int32_t delta = (int32_t)(fuzz_rand(&st) % 17) - 8;
+            if ((int64_t)si + delta >= lo && (int64_t)si + delta <= room)
+                di = (uint32_t)((int32_t)si + delta);
+        }
+        uint32_t es_limit = 0xffffffffu;
+        if (fuzz_rand(&st) % 6 == 0)   /* ES ends somewhere in the run */
+            es_limit = TC_MEM_BASE + di + (df ? -1u : 1u) * (fuzz_rand(&st) % (span + 1));
+        uint8_t *ram = h->mem.ram + TC_MEM_BASE;
+        for (unsigned k = 0; k < REP_AREA; k++)
+            ram[k] = (uint8_t)fuzz_rand(&st);
+        memcpy(model, ram, REP_AREA);
+        uint8_t *code = h->mem.ram + TC_CODE_BASE;
+        unsigned len = 0;
+        if (df)
+            code[len++] = 0xfd;                                  /* std */
+        if (sz == 1)
+            code[len++] = 0x66;
+        code[len++] = 0xf3;                                      /* rep */
+        code[len++] = (uint8_t)((movs ? 0xa4 : 0xaa) + (sz != 0));
+        code[len++] = 0xeb; code[len++] = 0xfe;                  /* jmp $ */
+        cpu_code_written(cpu, TC_CODE_BASE, 4096);
+        memset(&c, 0, sizeof(c));
+        memcpy(c.sel, sel, sizeof(sel));
+        c.in.regs[R_EAX] = fuzz_rand(&st);
+        c.in.regs[R_ECX] = count;
+        c.in.regs[R_ESI] = TC_MEM_BASE + si;
+        c.in.regs[R_EDI] = TC_MEM_BASE + di;
+        c.in.regs[R_ESP] = TC_MEM_BASE + REP_AREA + 2048;
+        c.in.eflags = ac ? 1u << 18 : 0;
+        setup_cpu(h, &c);
+        cpu->seg[SEG_ES].limit = es_limit;
+        cpu_update_mode(cpu);
+        h->exc_vector = -1;
+        for (int iter = 0; iter < 64 && cpu->eip != TC_CODE_BASE + len - 2 && h->exc_vector < 0; iter++)
+            cpu_run(cpu, 1);
+        /* The model. */
+        uint32_t m_ecx = count, m_esi = TC_MEM_BASE + si, m_edi = TC_MEM_BASE + di;
+        int m_fault = -1;
+        int32_t step = df ? -(int32_t)size : (int32_t)size;
+        while (m_ecx) {
+            /* The segment check comes before the alignment check; a MOVS reads first. */
+            if (movs && ac && (m_esi & (size - 1))) {
+                m_fault = EXC_AC;
+                break;
+            }
+            if ((uint64_t)m_edi + size - 1 > es_limit) {
+                m_fault = EXC_GP;
+                break;
+            }
+            if (ac && (m_edi & (size - 1))) {
+                m_fault = EXC_AC;
+                break;
+            }
+            uint8_t elem[4];
+            for (unsigned k = 0; k < size; k++)
+                elem[k] = movs ? model[m_esi - TC_MEM_BASE + k] : (uint8_t)(c.in.regs[R_EAX] >> (8 * k));
+            memcpy(model + m_edi - TC_MEM_BASE, elem, size);
+            if (movs)
+                m_esi += (uint32_t)step;
+            m_edi += (uint32_t)step;
+            m_ecx--;
+        }
+        faults += m_fault >= 0;
+        bool ok = cpu->regs[R_ECX] == m_ecx && cpu->regs[R_ESI] == m_esi && cpu->regs[R_EDI] == m_edi &&
+                  h->exc_vector == m_fault && !memcmp(ram, model, REP_AREA);
+        if (!ok && ++failed <= h->print_max)
+            printf("DIFF rep case %u: %s size %u df %d ac %d count %u si %x di %x es_limit %x: "
+                   "ecx %x/%x esi %x/%x edi %x/%x fault %d/%d memory %s\n", b, movs ? "movs" : "stos", size,
+                   df, ac, count, si, di, es_limit, cpu->regs[R_ECX], m_ecx, cpu->regs[R_ESI], m_esi,
+                   cpu->regs[R_EDI], m_edi, h->exc_vector, m_fault, memcmp(ram, model, REP_AREA) ? "differs" : "same");
+    }
+    printf("rep-check: %u cases (%u with a fault), %u passed, %u failed\n", n, faults, n - failed, failed);
+    return failed ? 1 : 0;
+}
+
 /* Where the cases come from: the native runner's stream, or generated here (--jit-vs-interp). */
 struct case_source {
     FILE *in;
@@ -814,7 +915,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: pcvm_run [--model NAME] [--print N] [--quiet] [--jit] [FILE]\n"
                     "       pcvm_run --jit-vs-interp [--seed N] [--per N] [--only NAME]...\n"
-                    "       pcvm_run --jit-fuzz BLOCKS [--seed N] [--print N]\n");
+                    "       pcvm_run --jit-fuzz BLOCKS [--seed N] [--print N]\n"
+                    "       pcvm_run --rep-check CASES [--seed N] [--print N]\n");
     exit(2);
 }
 
@@ -823,7 +925,7 @@ int main(int argc, char **argv)
     const char *model = "max", *file = NULL;
     static struct harness h;
     static struct case_source src = { .seed = 1, .per = 100 };
-    unsigned fuzz_blocks = 0;
+    unsigned fuzz_blocks = 0, rep_cases = 0;
     h.print_max = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc)
@@ -836,6 +938,8 @@ int main(int argc, char **argv)
             h.jit = true;
         else if (!strcmp(argv[i], "--jit-fuzz") && i + 1 < argc)
             fuzz_blocks = (unsigned)strtoul(argv[++i], NULL, 0);
+        else if (!strcmp(argv[i], "--rep-check") && i + 1 < argc)
+            rep_cases = (unsigned)strtoul(argv[++i], NULL, 0);
         else if (!strcmp(argv[i], "--jit-vs-interp"))
             src.generate = h.jit = true;
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
@@ -848,6 +952,12 @@ int main(int argc, char **argv)
             file = argv[i];
         else
             usage();
+    }
+    if (rep_cases) {
+        static struct gen_form none[1];
+        h.forms = none;
+        harness_init(&h, model);
+        return rep_check(&h, src.seed, rep_cases);
     }
     if (fuzz_blocks) {
         static struct gen_form none[1];
