@@ -23,7 +23,7 @@
 /* Jump cache: linear EIP -> trace, skipping translation and hashing for indirect branches
  * and returns.  An entry is valid only for the same mode, CPL, paging state, CR3 and A20;
  * INVLPG and MOV CR clear it (they are exec's instructions). */
-#define JC_SIZE 4096u
+#define JC_SIZE 16384u
 struct jc_entry {
     uint32_t lin;
     uint32_t key;

@@ -79,6 +79,7 @@ struct insn_form {
     unsigned cc;        /* FORM_JCC */
     unsigned count;     /* FORM_SHIFT: the immediate count (0-31) */
     bool sx, cl, imm;   /* FORM_LOADX: sign-extend; FORM_SHIFT: by CL; FORM_IMUL: imm form */
+    bool test;          /* FORM_ALU_MR/MI with alu 4 (AND): TEST, flags only */
 };
 /* Classify a decoded instruction (after decode_select_handler) for the JIT. */
 void exec_insn_form(const struct insn *i, struct insn_form *f);

@@ -2630,6 +2630,21 @@ void exec_insn_form(const struct insn *i, struct insn_form *f)
         f->count = i->op == 0xd1 ? 1 : (i->imm & 0x1f);
         return;
     }
+    if (fn == h_mov_moffs && a32) {
+        /* MOV AL/AX/EAX <-> [moffs]: a load or store at [disp] (no base, no index). */
+        f->kind = i->op < 0xa2 ? FORM_LOAD : FORM_STORE;
+        f->sz = (unsigned)bwsz(i);
+        f->dst = f->src = R_EAX;
+        return;
+    }
+    if (fn == h_test && (i->pfx & P_MEM) && a32) {
+        f->kind = (i->op == 0x84 || i->op == 0x85) ? FORM_ALU_MR : FORM_ALU_MI;
+        f->alu = 4;
+        f->test = true;
+        f->sz = (unsigned)bwsz(i);
+        f->dst = f->src = i->reg;
+        return;
+    }
     if (fn == h_imul_g && op32 && !(i->pfx & P_MEM)) {
         f->kind = FORM_IMUL;
         f->sz = SZ32;

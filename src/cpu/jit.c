@@ -613,7 +613,7 @@ static void emit_alu_mem(struct codegen *g, unsigned k)
     const struct insn *i = &g->t->insns[k];
     const struct insn_form *f = &g->form[k];
     unsigned size = bytes_of(f->sz);
-    bool to_mem = f->kind != FORM_ALU_RM && f->alu != JA_CMP;
+    bool to_mem = f->kind != FORM_ALU_RM && f->alu != JA_CMP && !f->test;
     emit_ea(g, i);
     struct slow_path *s = emit_tlb(g, k, i->seg, size, to_mem);
     struct jit_mem host = { HR_R8, HR_NONE, 0, 0 };
@@ -629,8 +629,8 @@ static void emit_alu_mem(struct codegen *g, unsigned k)
         else
             e_load(b, size, HR_RCX, greg(f->src, f->sz));
     }
-    emit_alu_op(g, k, f->alu, false, imm);
-    if (f->alu != JA_CMP)
+    emit_alu_op(g, k, f->alu, f->test, imm);
+    if (f->alu != JA_CMP && !f->test)
         e_store(b, size, f->kind == FORM_ALU_RM ? greg(f->dst, f->sz) : host, HR_RAX);
     bool live = g->flags_live_after[k];
     uint32_t kind = g->lf_kind;

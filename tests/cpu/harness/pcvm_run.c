@@ -504,7 +504,7 @@ static unsigned fuzz_insn(uint32_t *st, uint8_t *p, uint32_t at, bool allow_jcc)
     unsigned d = fuzz_dst(st), s = fuzz_rand(st) & 7, n = 0;
     uint8_t disp = (uint8_t)(fuzz_rand(st) % 124);   /* disp8 is signed: stay below 128 */
     static const uint8_t alu_ops[8] = { 0x01, 0x09, 0x11, 0x19, 0x21, 0x29, 0x31, 0x39 };
-    switch (fuzz_rand(st) % 37) {
+    switch (fuzz_rand(st) % 40) {
     case 0: p[n++] = 0x89; p[n++] = (uint8_t)(0xc0 | s << 3 | d); break;            /* mov r32,r32 */
     case 1: p[n++] = 0x88; p[n++] = (uint8_t)(0xc0 | s << 3 | (d & 3)); break;     /* mov r8,r8 */
     case 2: p[n++] = 0x66; p[n++] = 0x89; p[n++] = (uint8_t)(0xc0 | s << 3 | d); break;
@@ -586,6 +586,15 @@ static unsigned fuzz_insn(uint32_t *st, uint8_t *p, uint32_t at, bool allow_jcc)
              p[n++] = (uint8_t)(fuzz_rand(st) & 31); break;
     case 35: p[n++] = fuzz_rand(st) & 1 ? 0xd3 : 0xd1;                                 /* rol/ror cl, 1 */
              p[n++] = (uint8_t)(0xc0 | (fuzz_rand(st) & 1) << 3 | d); break;
+    case 36: { uint32_t a = TC_MEM_BASE + disp; unsigned v = fuzz_rand(st) & 3;   /* mov al/eax <-> [moffs] */
+             if (v == 3) p[n++] = 0x66;
+             p[n++] = (uint8_t)(0xa0 + (fuzz_rand(st) & 2) + (v != 0));
+             memcpy(p + n, &a, 4); n += 4; break; }
+    case 37: p[n++] = (uint8_t)(0x84 | (fuzz_rand(st) & 1));                         /* test [m], r */
+             p[n++] = (uint8_t)(0x43 | s << 3); p[n++] = disp; break;
+    case 38: { bool w = fuzz_rand(st) & 1; uint32_t imm = fuzz_rand(st);              /* test [m], imm */
+             p[n++] = w ? 0xf7 : 0xf6; p[n++] = 0x43; p[n++] = disp;
+             memcpy(p + n, &imm, w ? 4 : 1); n += w ? 4 : 1; break; }
     default:
         if (!allow_jcc)
             return fuzz_insn(st, p, at, false);
