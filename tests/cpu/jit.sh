@@ -67,6 +67,8 @@ fi
 # The bare-metal tests with the interpreter and with every trace compiled at its first run,
 # and the Multiboot test kernels and Linux with the interpreter (the guest tests, through
 # wrappers; the rest of make check runs with the JIT, the default).
+# (s3_qmp.py takes pcvm-img from beside the pcvm it runs: the wrappers' directory.)
+ln -sf "$ROOT/pcvm-img" "$TMP/pcvm-img"
 for opt in jit=off jit-threshold=1; do
     printf '#!/bin/sh\nexec "%s" -accel tcg,%s "$@"\n' "$PCVM" "$opt" >"$TMP/pcvm-$opt"
     chmod +x "$TMP/pcvm-$opt"
