@@ -11,7 +11,7 @@ def installer_syslog(c):
     """The installer's syslog lines about the failed step: on ttyS0 it runs in GNU screen,
     whose window 2 is a shell (Ctrl-A 2, then Enter to activate it)."""
     try:
-        c.send('\x012')
+        c.send('\x01\x012')   # -nographic's mux takes Ctrl-A: Ctrl-A Ctrl-A sends one
         time.sleep(3)
         c.send('\r')
         time.sleep(2)
