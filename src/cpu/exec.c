@@ -360,6 +360,19 @@ static struct trace *trace_store(struct cpu *cpu, struct trace *b)
     return t;
 }
 
+/* A trace whose one instruction crosses into the next page was decoded with the bytes of
+ * the frame that page mapped then (t->page[1]); under another mapping of that page (another
+ * process, a private copy of a page with text relocations) it must not run.  Looking the
+ * page up may fault, as executing the instruction would. */
+static bool second_page_matches(struct cpu *cpu, const struct trace *t, uint32_t lin)
+{
+    if (t->page[1] == t->page[0])
+        return true;
+    uint32_t p2;
+    cpu_fetch_ptr(cpu, (lin & ~4095u) + 4096u, &p2);
+    return (p2 >> 12) == t->page[1];
+}
+
 /* The trace to run at CS:EIP (building it when needed).  May fault for the first instruction. */
 static struct trace *trace_get(struct cpu *cpu)
 {
@@ -385,7 +398,7 @@ static struct trace *trace_get(struct cpu *cpu)
                 t = trace_store(cpu, &tc->build);
             else
                 t = NULL;
-        } else if (eip + t->bytes - 1 > cs->limit) {
+        } else if (eip + t->bytes - 1 > cs->limit || !second_page_matches(cpu, t, lin)) {
             t = NULL;
         }
         if (t) {
@@ -434,7 +447,9 @@ struct insn *exec_chain_slow(struct cpu *cpu, struct insn *i, uint32_t target)
     uint32_t lin = cpu->seg[SEG_CS].base + target;
     uint32_t paddr = (i->paddr & ~4095u) | (lin & 4095u);
     struct trace *t = exec_trace_find(cpu, paddr, trace_mode(cpu));
-    if (!t || target + t->bytes - 1 > cpu->seg[SEG_CS].limit)
+    /* Never to a trace that crosses into the next page: a stored chain would skip the check
+     * of that page's mapping (second_page_matches). */
+    if (!t || target + t->bytes - 1 > cpu->seg[SEG_CS].limit || t->page[1] != t->page[0])
         return NULL;
     i->chain = &t->insns[0];
     return i->chain;

@@ -501,6 +501,41 @@ static void test_rep_movs_page_fault_restart(void **state)
     vm_free(vm);
 }
 
+/* An instruction across a page boundary, run under two page tables that map its first page
+ * to the same frame and its second page to different frames (as two processes whose text
+ * relocations made private copies of one page): each run reads its own second page, not the
+ * bytes the cached trace was decoded from. */
+static void test_insn_across_page_remapped(void **state)
+{
+    (void)state;
+    struct vm *vm = vm_new();
+    struct cpu *cpu = &vm->cpu;
+    vm_paged(vm, NULL, 0);
+    /* Second page directory: the same, but linear 0x41000 maps to frame 0x42000. */
+    put32(vm, 0x12000, 0x13000 | 3);
+    for (uint32_t pg = 0; pg < 1024; pg++)
+        put32(vm, 0x13000 + pg * 4, ((pg == 0x41 ? 0x42 : pg) << 12) | 3);
+    /* mov eax, imm32 at 0x40ffe: one immediate byte in the first page, three in the second,
+     * then hlt. */
+    uint8_t *p = vm->mem.ram + 0x40ffe;
+    p[0] = 0xb8; p[1] = 0x44; p[2] = 0x33; p[3] = 0x22; p[4] = 0x11; p[5] = 0xf4;
+    vm->mem.ram[0x42000] = 0x66; vm->mem.ram[0x42001] = 0x55; vm->mem.ram[0x42002] = 0x77;
+    vm->mem.ram[0x42003] = 0xf4;
+    for (int round = 0; round < 3; round++) {
+        cpu_write_cr(cpu, 3, 0x10000);
+        cpu->eip = 0x40ffe;
+        cpu->halted = false;
+        assert_int_equal(run(vm), CPU_EXIT_HALT);
+        assert_int_equal(cpu->regs[R_EAX], 0x11223344);
+        cpu_write_cr(cpu, 3, 0x12000);
+        cpu->eip = 0x40ffe;
+        cpu->halted = false;
+        assert_int_equal(run(vm), CPU_EXIT_HALT);
+        assert_int_equal(cpu->regs[R_EAX], 0x77556644);
+    }
+    vm_free(vm);
+}
+
 /* TF: a #DB trap after each instruction that starts with TF set (not after the POPF that
  * sets it, but after the POPF that clears it). */
 static void test_single_step_trap(void **state)
@@ -1622,6 +1657,7 @@ int main(void)
         cmocka_unit_test(test_flat32_memory_and_sib),
         cmocka_unit_test(test_self_modifying_code),
         cmocka_unit_test(test_insn_across_page),
+        cmocka_unit_test(test_insn_across_page_remapped),
         cmocka_unit_test(test_divide_error_real_mode),
         cmocka_unit_test(test_port_io),
         cmocka_unit_test(test_enter_leave_nested),
