@@ -7,24 +7,7 @@
 ; XSTATE_BV bit is clear, its header and MXCSR #GPs, alignment #GP and #NM with CR0.TS.
 %include "sys.inc"
 
-AREA    equ pages                   ; 64-byte aligned XSAVE areas (4 KiB each)
-AREA2   equ pages + 0x1000
-OSXSAVE equ 1 << 18
-OSFXSR  equ 1 << 9
-
-%macro XSAVE_FAULT 3                ; instruction, vector, message: expect the fault
-    EXPECT_FAULT %%resume
-    %1
-%%resume:
-    CHECK dword [fault_vec], %2, %3
-%endmacro
-
-%macro FILL 2                       ; address, dword: 1024 bytes of the dword
-    mov edi, %1
-    mov eax, %2
-    mov ecx, 256
-    rep stosd
-%endmacro
+%include "xsave.inc"
 
 test_main:
     mov eax, 1

@@ -10,26 +10,10 @@
 ; QEMU 7.2's TCG has no XSAVEC/XSAVES (it drops them from every model), hence "qemu: skip".
 %include "sys.inc"
 
-AREA    equ pages                   ; 64-byte aligned XSAVE areas
-AREA2   equ pages + 0x1000
-OSXSAVE equ 1 << 18
-OSFXSR  equ 1 << 9
+%include "xsave.inc"
+
 HDR     equ 512
 MSR_XSS equ 0xda0
-
-%macro FAULTS 3                     ; instruction, vector, message
-    EXPECT_FAULT %%resume
-    %1
-%%resume:
-    CHECK dword [fault_vec], %2, %3
-%endmacro
-
-%macro FILL 2                       ; address, dword: 1024 bytes of the dword
-    mov edi, %1
-    mov eax, %2
-    mov ecx, 256
-    rep stosd
-%endmacro
 
 %macro RFBM 1
     mov eax, %1
@@ -47,8 +31,8 @@ test_main:
     CHECK edx, 0, "CPUID.0DH.1:EDX: no IA32_XSS components"
 
     RFBM 3
-    FAULTS {xsavec [AREA]}, 6, "XSAVEC without CR4.OSXSAVE: #UD"
-    FAULTS {xsaves [AREA]}, 6, "XSAVES without CR4.OSXSAVE: #UD"
+    XSAVE_FAULT {xsavec [AREA]}, 6, "XSAVEC without CR4.OSXSAVE: #UD"
+    XSAVE_FAULT {xsaves [AREA]}, 6, "XSAVES without CR4.OSXSAVE: #UD"
     mov eax, cr4
     or eax, OSXSAVE | OSFXSR
     mov cr4, eax
@@ -64,7 +48,7 @@ test_main:
     xor edx, edx
     wrmsr
     mov eax, 1 << 8                 ; PT: not a component this CPU has
-    FAULTS wrmsr, 13, "IA32_XSS bit 8: #GP"
+    XSAVE_FAULT wrmsr, 13, "IA32_XSS bit 8: #GP"
 
     ; Some state: x87 FCW 037FH with 1 and pi loaded, MXCSR 7F80H, XMM0 = 11223344H.
     fninit
@@ -156,18 +140,18 @@ test_main:
     ; 16-63 not zero, a reserved MXCSR bit when SSE is loaded. XRSTORS wants XCOMP_BV[63].
     mov dword [AREA + HDR + 8], 7
     RFBM 3
-    FAULTS {xrstor [AREA]}, 13, "compacted XRSTOR, XCOMP_BV bit 2 not in XCR0: #GP"
+    XSAVE_FAULT {xrstor [AREA]}, 13, "compacted XRSTOR, XCOMP_BV bit 2 not in XCR0: #GP"
     mov dword [AREA + HDR + 8], 1
     RFBM 3
-    FAULTS {xrstor [AREA]}, 13, "compacted XRSTOR, XSTATE_BV beyond XCOMP_BV: #GP"
+    XSAVE_FAULT {xrstor [AREA]}, 13, "compacted XRSTOR, XSTATE_BV beyond XCOMP_BV: #GP"
     mov dword [AREA + HDR + 8], 3
     mov dword [AREA + HDR + 40], 1
     RFBM 3
-    FAULTS {xrstor [AREA]}, 13, "compacted XRSTOR, header byte 40 set: #GP"
+    XSAVE_FAULT {xrstor [AREA]}, 13, "compacted XRSTOR, header byte 40 set: #GP"
     mov dword [AREA + HDR + 40], 0
     mov dword [AREA + 24], 0x80001f80
     RFBM 3
-    FAULTS {xrstor [AREA]}, 13, "compacted XRSTOR, reserved MXCSR bit: #GP"
+    XSAVE_FAULT {xrstor [AREA]}, 13, "compacted XRSTOR, reserved MXCSR bit: #GP"
     mov dword [AREA + HDR], 1       ; SSE not loaded: MXCSR not looked at
     RFBM 3
     xrstor [AREA]
@@ -175,7 +159,7 @@ test_main:
     mov dword [AREA + HDR], 3
     mov dword [AREA + HDR + 12], 0
     RFBM 3
-    FAULTS {xrstors [AREA]}, 13, "XRSTORS of the standard form: #GP"
+    XSAVE_FAULT {xrstors [AREA]}, 13, "XRSTORS of the standard form: #GP"
     mov dword [AREA + HDR + 12], 0x80000000
     RFBM 3
     xrstors [AREA]
@@ -198,10 +182,10 @@ test_main:
     RFBM 3
     xsavec [AREA2]
     CHECK dword [AREA2 + HDR], 3, "XSAVEC in ring 3"
-    FAULTS {xsaves [AREA2]}, 13, "XSAVES in ring 3: #GP"
+    XSAVE_FAULT {xsaves [AREA2]}, 13, "XSAVES in ring 3: #GP"
     CHECK dword [fault_err], 0, "XSAVES in ring 3: #GP(0)"
     RFBM 3
-    FAULTS {xrstors [AREA2]}, 13, "XRSTORS in ring 3: #GP"
+    XSAVE_FAULT {xrstors [AREA2]}, 13, "XRSTORS in ring 3: #GP"
     int 0x80
 
 %include "sys_end.inc"
