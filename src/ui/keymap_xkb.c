@@ -19,23 +19,18 @@
     X(xkb_keymap_key_get_mods_for_level) X(xkb_keymap_key_get_syms_by_level) X(xkb_keymap_max_keycode) \
     X(xkb_keymap_min_keycode) X(xkb_keymap_mod_get_index) X(xkb_keymap_new_from_names) \
     X(xkb_keymap_num_levels_for_key) X(xkb_keymap_unref)
-static DYNLIB_TABLE(xkb_api, XKB_FUNCS) xkb_api;
-#define DYNLIB_XKB_API_SYM(f) DYNLIB_SYM_(xkb_api, f)
-static const struct dynlib_sym xkb_api_syms[] = { XKB_FUNCS(DYNLIB_XKB_API_SYM) };
-static const char *const xkb_api_sonames[] = { "libxkbcommon.so.0", "libxkbcommon.so", NULL };
-static struct dynlib xkb_api_lib = { "libxkbcommon", xkb_api_sonames, xkb_api_syms,
-                                  sizeof(xkb_api_syms) / sizeof(xkb_api_syms[0]), NULL };
-#define xkb_context_new (xkb_api.p_xkb_context_new)
-#define xkb_context_set_log_level (xkb_api.p_xkb_context_set_log_level)
-#define xkb_context_unref (xkb_api.p_xkb_context_unref)
-#define xkb_keymap_key_get_mods_for_level (xkb_api.p_xkb_keymap_key_get_mods_for_level)
-#define xkb_keymap_key_get_syms_by_level (xkb_api.p_xkb_keymap_key_get_syms_by_level)
-#define xkb_keymap_max_keycode (xkb_api.p_xkb_keymap_max_keycode)
-#define xkb_keymap_min_keycode (xkb_api.p_xkb_keymap_min_keycode)
-#define xkb_keymap_mod_get_index (xkb_api.p_xkb_keymap_mod_get_index)
-#define xkb_keymap_new_from_names (xkb_api.p_xkb_keymap_new_from_names)
-#define xkb_keymap_num_levels_for_key (xkb_api.p_xkb_keymap_num_levels_for_key)
-#define xkb_keymap_unref (xkb_api.p_xkb_keymap_unref)
+DYNLIB_DEFINE(XKB_FUNCS, "libxkbcommon", "libxkbcommon.so.0", "libxkbcommon.so");
+#define xkb_context_new (dynlib_api.p_xkb_context_new)
+#define xkb_context_set_log_level (dynlib_api.p_xkb_context_set_log_level)
+#define xkb_context_unref (dynlib_api.p_xkb_context_unref)
+#define xkb_keymap_key_get_mods_for_level (dynlib_api.p_xkb_keymap_key_get_mods_for_level)
+#define xkb_keymap_key_get_syms_by_level (dynlib_api.p_xkb_keymap_key_get_syms_by_level)
+#define xkb_keymap_max_keycode (dynlib_api.p_xkb_keymap_max_keycode)
+#define xkb_keymap_min_keycode (dynlib_api.p_xkb_keymap_min_keycode)
+#define xkb_keymap_mod_get_index (dynlib_api.p_xkb_keymap_mod_get_index)
+#define xkb_keymap_new_from_names (dynlib_api.p_xkb_keymap_new_from_names)
+#define xkb_keymap_num_levels_for_key (dynlib_api.p_xkb_keymap_num_levels_for_key)
+#define xkb_keymap_unref (dynlib_api.p_xkb_keymap_unref)
 
 /* QEMU's name, the XKB layout and variant ("nodeadkeys" where the layout has it, as QEMU's
  * own tables are made, so ^ ~ ` are plain symbols). */
@@ -113,7 +108,7 @@ struct keymap *keymap_xkb_load(const char *name, char *err, size_t errlen)
         return NULL;
     }
     char why[320];
-    if (dynlib_load(&xkb_api_lib, why, sizeof(why)) < 0) {
+    if (dynlib_load(&dynlib_api_lib, why, sizeof(why)) < 0) {
         snprintf(err, errlen, "keyboard layout '%s' needs libxkbcommon: %s", name, why);
         return NULL;
     }

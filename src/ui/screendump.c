@@ -11,21 +11,16 @@
     X(png_create_info_struct) X(png_create_write_struct) X(png_destroy_write_struct) \
     X(png_init_io) X(png_set_IHDR) X(png_set_longjmp_fn) \
     X(png_write_end) X(png_write_info) X(png_write_row)
-static DYNLIB_TABLE(png_api, PNG_FUNCS) png_api;
-#define DYNLIB_PNG_API_SYM(f) DYNLIB_SYM_(png_api, f)
-static const struct dynlib_sym png_api_syms[] = { PNG_FUNCS(DYNLIB_PNG_API_SYM) };
-static const char *const png_api_sonames[] = { "libpng16.so.16", "libpng16.so", NULL };
-static struct dynlib png_api_lib = { "libpng", png_api_sonames, png_api_syms,
-                                  sizeof(png_api_syms) / sizeof(png_api_syms[0]), NULL };
-#define png_create_info_struct (png_api.p_png_create_info_struct)
-#define png_create_write_struct (png_api.p_png_create_write_struct)
-#define png_destroy_write_struct (png_api.p_png_destroy_write_struct)
-#define png_init_io (png_api.p_png_init_io)
-#define png_set_IHDR (png_api.p_png_set_IHDR)
-#define png_set_longjmp_fn (png_api.p_png_set_longjmp_fn)
-#define png_write_end (png_api.p_png_write_end)
-#define png_write_info (png_api.p_png_write_info)
-#define png_write_row (png_api.p_png_write_row)
+DYNLIB_DEFINE(PNG_FUNCS, "libpng", "libpng16.so.16", "libpng16.so");
+#define png_create_info_struct (dynlib_api.p_png_create_info_struct)
+#define png_create_write_struct (dynlib_api.p_png_create_write_struct)
+#define png_destroy_write_struct (dynlib_api.p_png_destroy_write_struct)
+#define png_init_io (dynlib_api.p_png_init_io)
+#define png_set_IHDR (dynlib_api.p_png_set_IHDR)
+#define png_set_longjmp_fn (dynlib_api.p_png_set_longjmp_fn)
+#define png_write_end (dynlib_api.p_png_write_end)
+#define png_write_info (dynlib_api.p_png_write_info)
+#define png_write_row (dynlib_api.p_png_write_row)
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +82,7 @@ int screendump_write(const struct display_surface *s, const char *path, enum scr
         snprintf(err, errlen, "no picture to dump");
         return -1;
     }
-    if (format == SCREENDUMP_PNG && dynlib_load(&png_api_lib, err, errlen) < 0)
+    if (format == SCREENDUMP_PNG && dynlib_load(&dynlib_api_lib, err, errlen) < 0)
         return -1;
     FILE *f = fopen(path, "wb");
     if (!f) {

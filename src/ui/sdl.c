@@ -16,36 +16,31 @@
     X(SDL_RenderPresent) X(SDL_RenderSetLogicalSize) X(SDL_SetRelativeMouseMode) \
     X(SDL_SetWindowFullscreen) X(SDL_SetWindowGrab) X(SDL_SetWindowSize) \
     X(SDL_SetWindowTitle) X(SDL_UpdateTexture) X(SDL_WaitEventTimeout)
-static DYNLIB_TABLE(sdl_api, SDL_FUNCS) sdl_api;
-#define DYNLIB_SDL_API_SYM(f) DYNLIB_SYM_(sdl_api, f)
-static const struct dynlib_sym sdl_api_syms[] = { SDL_FUNCS(DYNLIB_SDL_API_SYM) };
-static const char *const sdl_api_sonames[] = { "libSDL2-2.0.so.0", "libSDL2.so", NULL };
-static struct dynlib sdl_api_lib = { "SDL2", sdl_api_sonames, sdl_api_syms,
-                                  sizeof(sdl_api_syms) / sizeof(sdl_api_syms[0]), NULL };
-#define SDL_CreateRenderer (sdl_api.p_SDL_CreateRenderer)
-#define SDL_CreateTexture (sdl_api.p_SDL_CreateTexture)
-#define SDL_CreateWindow (sdl_api.p_SDL_CreateWindow)
-#define SDL_DestroyRenderer (sdl_api.p_SDL_DestroyRenderer)
-#define SDL_DestroyTexture (sdl_api.p_SDL_DestroyTexture)
-#define SDL_DestroyWindow (sdl_api.p_SDL_DestroyWindow)
-#define SDL_GetCurrentVideoDriver (sdl_api.p_SDL_GetCurrentVideoDriver)
-#define SDL_GetError (sdl_api.p_SDL_GetError)
-#define SDL_Init (sdl_api.p_SDL_Init)
-#define SDL_PollEvent (sdl_api.p_SDL_PollEvent)
-#define SDL_PushEvent (sdl_api.p_SDL_PushEvent)
-#define SDL_Quit (sdl_api.p_SDL_Quit)
-#define SDL_RegisterEvents (sdl_api.p_SDL_RegisterEvents)
-#define SDL_RenderClear (sdl_api.p_SDL_RenderClear)
-#define SDL_RenderCopy (sdl_api.p_SDL_RenderCopy)
-#define SDL_RenderPresent (sdl_api.p_SDL_RenderPresent)
-#define SDL_RenderSetLogicalSize (sdl_api.p_SDL_RenderSetLogicalSize)
-#define SDL_SetRelativeMouseMode (sdl_api.p_SDL_SetRelativeMouseMode)
-#define SDL_SetWindowFullscreen (sdl_api.p_SDL_SetWindowFullscreen)
-#define SDL_SetWindowGrab (sdl_api.p_SDL_SetWindowGrab)
-#define SDL_SetWindowSize (sdl_api.p_SDL_SetWindowSize)
-#define SDL_SetWindowTitle (sdl_api.p_SDL_SetWindowTitle)
-#define SDL_UpdateTexture (sdl_api.p_SDL_UpdateTexture)
-#define SDL_WaitEventTimeout (sdl_api.p_SDL_WaitEventTimeout)
+DYNLIB_DEFINE(SDL_FUNCS, "SDL2", "libSDL2-2.0.so.0", "libSDL2.so");
+#define SDL_CreateRenderer (dynlib_api.p_SDL_CreateRenderer)
+#define SDL_CreateTexture (dynlib_api.p_SDL_CreateTexture)
+#define SDL_CreateWindow (dynlib_api.p_SDL_CreateWindow)
+#define SDL_DestroyRenderer (dynlib_api.p_SDL_DestroyRenderer)
+#define SDL_DestroyTexture (dynlib_api.p_SDL_DestroyTexture)
+#define SDL_DestroyWindow (dynlib_api.p_SDL_DestroyWindow)
+#define SDL_GetCurrentVideoDriver (dynlib_api.p_SDL_GetCurrentVideoDriver)
+#define SDL_GetError (dynlib_api.p_SDL_GetError)
+#define SDL_Init (dynlib_api.p_SDL_Init)
+#define SDL_PollEvent (dynlib_api.p_SDL_PollEvent)
+#define SDL_PushEvent (dynlib_api.p_SDL_PushEvent)
+#define SDL_Quit (dynlib_api.p_SDL_Quit)
+#define SDL_RegisterEvents (dynlib_api.p_SDL_RegisterEvents)
+#define SDL_RenderClear (dynlib_api.p_SDL_RenderClear)
+#define SDL_RenderCopy (dynlib_api.p_SDL_RenderCopy)
+#define SDL_RenderPresent (dynlib_api.p_SDL_RenderPresent)
+#define SDL_RenderSetLogicalSize (dynlib_api.p_SDL_RenderSetLogicalSize)
+#define SDL_SetRelativeMouseMode (dynlib_api.p_SDL_SetRelativeMouseMode)
+#define SDL_SetWindowFullscreen (dynlib_api.p_SDL_SetWindowFullscreen)
+#define SDL_SetWindowGrab (dynlib_api.p_SDL_SetWindowGrab)
+#define SDL_SetWindowSize (dynlib_api.p_SDL_SetWindowSize)
+#define SDL_SetWindowTitle (dynlib_api.p_SDL_SetWindowTitle)
+#define SDL_UpdateTexture (dynlib_api.p_SDL_UpdateTexture)
+#define SDL_WaitEventTimeout (dynlib_api.p_SDL_WaitEventTimeout)
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -389,7 +384,7 @@ static const struct display_frontend_ops sdl_ops = {
 struct sdl_window *sdl_start(struct display *d, char *err, size_t errlen)
 {
     char why[320];
-    if (dynlib_load(&sdl_api_lib, why, sizeof(why)) < 0) {
+    if (dynlib_load(&dynlib_api_lib, why, sizeof(why)) < 0) {
         snprintf(err, errlen, "pcvm: -display sdl: %s", why);
         return NULL;
     }

@@ -30,27 +30,22 @@
     X(rfbInitServerWithPthreadsAndZRLE) X(rfbLog) X(rfbMarkRectAsModified) \
     X(rfbNewClient) X(rfbNewFramebuffer) X(rfbProcessEvents) \
     X(rfbReleaseClientIterator) X(rfbScreenCleanup) X(rfbShutdownServer)
-static DYNLIB_TABLE(vnc_api, VNC_FUNCS) vnc_api;
-#define DYNLIB_VNC_API_SYM(f) DYNLIB_SYM_(vnc_api, f)
-static const struct dynlib_sym vnc_api_syms[] = { VNC_FUNCS(DYNLIB_VNC_API_SYM) };
-static const char *const vnc_api_sonames[] = { "libvncserver.so.1", "libvncserver.so", NULL };
-static struct dynlib vnc_api_lib = { "libvncserver", vnc_api_sonames, vnc_api_syms,
-                                  sizeof(vnc_api_syms) / sizeof(vnc_api_syms[0]), NULL };
-#define rfbCheckPasswordByList (vnc_api.p_rfbCheckPasswordByList)
-#define rfbClientIteratorNext (vnc_api.p_rfbClientIteratorNext)
-#define rfbCloseClient (vnc_api.p_rfbCloseClient)
-#define rfbErr (*vnc_api.p_rfbErr)
-#define rfbGetClientIterator (vnc_api.p_rfbGetClientIterator)
-#define rfbGetScreen (vnc_api.p_rfbGetScreen)
-#define rfbInitServerWithPthreadsAndZRLE (vnc_api.p_rfbInitServerWithPthreadsAndZRLE)
-#define rfbLog (*vnc_api.p_rfbLog)
-#define rfbMarkRectAsModified (vnc_api.p_rfbMarkRectAsModified)
-#define rfbNewClient (vnc_api.p_rfbNewClient)
-#define rfbNewFramebuffer (vnc_api.p_rfbNewFramebuffer)
-#define rfbProcessEvents (vnc_api.p_rfbProcessEvents)
-#define rfbReleaseClientIterator (vnc_api.p_rfbReleaseClientIterator)
-#define rfbScreenCleanup (vnc_api.p_rfbScreenCleanup)
-#define rfbShutdownServer (vnc_api.p_rfbShutdownServer)
+DYNLIB_DEFINE(VNC_FUNCS, "libvncserver", "libvncserver.so.1", "libvncserver.so");
+#define rfbCheckPasswordByList (dynlib_api.p_rfbCheckPasswordByList)
+#define rfbClientIteratorNext (dynlib_api.p_rfbClientIteratorNext)
+#define rfbCloseClient (dynlib_api.p_rfbCloseClient)
+#define rfbErr (*dynlib_api.p_rfbErr)
+#define rfbGetClientIterator (dynlib_api.p_rfbGetClientIterator)
+#define rfbGetScreen (dynlib_api.p_rfbGetScreen)
+#define rfbInitServerWithPthreadsAndZRLE (dynlib_api.p_rfbInitServerWithPthreadsAndZRLE)
+#define rfbLog (*dynlib_api.p_rfbLog)
+#define rfbMarkRectAsModified (dynlib_api.p_rfbMarkRectAsModified)
+#define rfbNewClient (dynlib_api.p_rfbNewClient)
+#define rfbNewFramebuffer (dynlib_api.p_rfbNewFramebuffer)
+#define rfbProcessEvents (dynlib_api.p_rfbProcessEvents)
+#define rfbReleaseClientIterator (dynlib_api.p_rfbReleaseClientIterator)
+#define rfbScreenCleanup (dynlib_api.p_rfbScreenCleanup)
+#define rfbShutdownServer (dynlib_api.p_rfbShutdownServer)
 
 #include "ui/keymap.h"
 
@@ -456,7 +451,7 @@ struct vnc_server *vnc_start(const struct vnc_spec *spec, const char *layout, st
                              char *err, size_t errlen)
 {
     char why_lib[320];
-    if (dynlib_load(&vnc_api_lib, why_lib, sizeof(why_lib)) < 0) {
+    if (dynlib_load(&dynlib_api_lib, why_lib, sizeof(why_lib)) < 0) {
         snprintf(err, errlen, "pcvm: -vnc: %s", why_lib);
         return NULL;
     }

@@ -12,20 +12,18 @@
 
 /* zlib stands in for the display libraries: pcvm links it anyway, and dlopen shares it. */
 #define Z_FUNCS(X) X(zlibVersion) X(crc32)
-static DYNLIB_TABLE(z_api, Z_FUNCS) z_api;
-#define Z_SYM(f) DYNLIB_SYM_(z_api, f)
-static const struct dynlib_sym z_syms[] = { Z_FUNCS(Z_SYM) };
+DYNLIB_DEFINE(Z_FUNCS, "zlib", "libz.so.1");
 
 static void test_loads_and_resolves(void **state)
 {
     (void)state;
-    static const char *const names[] = { "libz.so.1", NULL };
-    struct dynlib lib = { "zlib", names, z_syms, 2, NULL };
+    struct dynlib lib = dynlib_api_lib;
     char err[256] = "";
+    assert_int_equal(lib.nsyms, 2);
     assert_int_equal(dynlib_load(&lib, err, sizeof(err)), 0);
     assert_non_null(lib.handle);
-    assert_string_equal(z_api.p_zlibVersion(), zlibVersion());
-    assert_int_equal(z_api.p_crc32(0, (const Bytef *)"pcvm", 4), crc32(0, (const Bytef *)"pcvm", 4));
+    assert_string_equal(dynlib_api.p_zlibVersion(), zlibVersion());
+    assert_int_equal(dynlib_api.p_crc32(0, (const Bytef *)"pcvm", 4), crc32(0, (const Bytef *)"pcvm", 4));
     void *h = lib.handle;
     assert_int_equal(dynlib_load(&lib, err, sizeof(err)), 0);   /* the second call is free */
     assert_ptr_equal(lib.handle, h);
@@ -35,7 +33,7 @@ static void test_missing_library(void **state)
 {
     (void)state;
     static const char *const names[] = { "libpcvm-no-such-lib.so.7", "libpcvm-no-such-lib.so", NULL };
-    struct dynlib lib = { "nosuch", names, z_syms, 2, NULL };
+    struct dynlib lib = { "nosuch", names, dynlib_api_syms, 2, NULL };
     char err[256] = "";
     assert_int_equal(dynlib_load(&lib, err, sizeof(err)), -1);
     assert_null(lib.handle);
