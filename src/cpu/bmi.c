@@ -1,5 +1,5 @@
 /* Integer instructions of the 0F 38 map on general registers: MOVBE, CRC32 (SSE4.2), ADCX and
- * ADOX (ADX), and the VEX-encoded BMI1/BMI2 forms. Kept out of exec_ops.c: none is hot. */
+ * ADOX (ADX), and the VEX-encoded BMI1/BMI2 forms. Kept out of exec_alu.c: none is hot. */
 #include <string.h>
 
 #include "cpu/cpu.h"

@@ -647,7 +647,7 @@ enum cpu_exit_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
         run_threaded(cpu, i, target);
         if (__builtin_expect(cpu->exec.yield, 0)) {
             cpu->exec.yield = false;
-            /* early: a long REP is part-way (see exec_ops.c), or a breakpoint (debug.c) */
+            /* early: a long REP is part-way (see exec_string.c), or a breakpoint (debug.c) */
             return (enum cpu_exit_reason)cpu_debug_yield_reason(cpu);
         }
     }

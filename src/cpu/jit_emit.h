@@ -161,7 +161,7 @@ static inline void e_mov_imm64(struct jit_buf *b, int reg, uint64_t imm)
     jb_u64(b, imm);
 }
 
-/* ALU operation numbers as in the x86 encoding (and as OP_* in exec_ops.c). */
+/* ALU operation numbers as in the x86 encoding (and as OP_* in exec_ops.h). */
 enum { JA_ADD, JA_OR, JA_ADC, JA_SBB, JA_AND, JA_SUB, JA_XOR, JA_CMP };
 
 /* alu size rm_reg, reg. */
