@@ -661,6 +661,55 @@ void vga_reset(struct vga *s)
     s->regs_dirty = true;
 }
 
+/* Indexed registers index 0..n-1 through their index/data port pair. */
+static void write_indexed(struct vga *s, uint16_t port, const uint8_t *v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        vga_io_write(s, port, i, 1);
+        vga_io_write(s, (uint16_t)(port + 1), v[i], 1);
+    }
+}
+
+void vga_set_text_mode3(struct vga *s, const uint8_t *font)
+{
+    /* Mode 3's sequencer, CRTC, attribute and graphics values (IBM VGA reference tables). */
+    static const uint8_t seq[5] = { 0x03, 0x00, 0x03, 0x00, 0x02 };
+    static const uint8_t crtc[25] = { 0x5f, 0x4f, 0x50, 0x82, 0x55, 0x81, 0xbf, 0x1f, 0x00,
+                                      0x4f, 0x0d, 0x0e, 0x00, 0x00, 0x00, 0x00, 0x9c, 0x8e,
+                                      0x8f, 0x28, 0x1f, 0x96, 0xb9, 0xa3, 0xff };
+    static const uint8_t attr[21] = { 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x14, 0x07, 0x38, 0x39,
+                                      0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f, 0x0c, 0x00, 0x0f, 0x08,
+                                      0x00 };
+    static const uint8_t gfx[9] = { 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x0e, 0x00, 0xff };
+    vga_io_write(s, 0x3c2, 0x67, 1);
+    write_indexed(s, 0x3c4, seq, 5);
+    vga_io_write(s, 0x3d4, 0x11, 1);
+    vga_io_write(s, 0x3d5, 0x00, 1); /* CRTC 0-7 writable while they are set */
+    write_indexed(s, 0x3d4, crtc, 25);
+    (void)vga_io_read(s, 0x3da, 1);  /* the attribute flip-flop to "index" */
+    for (unsigned i = 0; i < 21; i++) {
+        vga_io_write(s, 0x3c0, i, 1);
+        vga_io_write(s, 0x3c0, attr[i], 1);
+    }
+    vga_io_write(s, 0x3c0, 0x20, 1); /* the palette back to the display */
+    write_indexed(s, 0x3ce, gfx, 9);
+    /* The EGA's 64 colors: bits 2/1/0 add 2/3 red/green/blue, bits 5/4/3 add 1/3. */
+    vga_io_write(s, 0x3c8, 0, 1);
+    for (unsigned i = 0; i < 64; i++) {
+        vga_io_write(s, 0x3c9, ((i >> 2) & 1) * 0x2a + ((i >> 5) & 1) * 0x15, 1);
+        vga_io_write(s, 0x3c9, ((i >> 1) & 1) * 0x2a + ((i >> 4) & 1) * 0x15, 1);
+        vga_io_write(s, 0x3c9, (i & 1) * 0x2a + ((i >> 3) & 1) * 0x15, 1);
+    }
+    /* Glyphs in plane 2 at 32-byte steps; blank cells (space, light grey on black). */
+    for (unsigned c = 0; c < 256; c++)
+        for (unsigned y = 0; y < 32; y++)
+            plane_store(s, c * 32 + y, 2, font && y < 16 ? font[c * 16 + y] : 0);
+    for (uint32_t off = 0; off < 0x4000; off++) {
+        plane_store(s, off, 0, ' ');
+        plane_store(s, off, 1, 0x07);
+    }
+}
+
 int vga_init(struct vga *s, struct io_bus *io, struct phys_mem *mem, struct pci_bus *bus,
              uint8_t devfn, struct vclock *clock, struct pcvm_log *log)
 {

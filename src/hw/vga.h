@@ -80,6 +80,11 @@ int vga_set_rom(struct vga *s, const uint8_t *image, size_t len);
 void vga_destroy(struct vga *s);
 /* Registers back to their power-on values (the VGA BIOS programs a mode). */
 void vga_reset(struct vga *s);
+/* Leave the VGA as a VGA BIOS leaves it after setting mode 3 (80x25 text, 9x16 cells): the
+ * IBM mode-3 register values, the EGA text palette in the DAC, font (256 glyphs of 16 bytes;
+ * NULL: blank glyphs) in plane 2, a blank screen, the cursor at the top left. For guests
+ * started without firmware (-kernel), which write to 0xB8000 expecting that mode. */
+void vga_set_text_mode3(struct vga *s, const uint8_t *font);
 /* Render the text screen (when in an alphanumeric mode) as UTF-8 (code page 437), one line per
  * row with trailing blanks removed, each ending in '\n'. Writes at most size bytes including a
  * terminating NUL; returns the length it wanted to write (like snprintf), 0 in graphics modes. */

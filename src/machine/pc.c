@@ -17,6 +17,7 @@
 #include "machine/pc_gdb.h"
 #include "machine/pc_sleep.h"
 #include "machine/snapshot.h"
+#include "ui/display_console.h"
 #include "ui/display_monitor.h"
 #include "ui/display_setup.h"
 #include "chardev/chardev_vc.h"
@@ -372,6 +373,15 @@ static void pc_bda_setup(struct pc *pc)
     bda[0x13] = 639 & 0xff; /* KiB of base memory below the EBDA */
     bda[0x14] = 639 >> 8;
     phys_write_block(&pc->mem, 0x400, bda, sizeof(bda));
+    if (pc->has_vga) {
+        /* Mode 3 as the VGA BIOS records it: mode, columns, page size, CRTC port, rows - 1,
+         * character height. */
+        static const uint8_t video[] = { 0x03, 80, 0, 0x00, 0x10 };
+        phys_write_block(&pc->mem, 0x449, video, sizeof(video));
+        static const uint8_t crtc_port[] = { 0xd4, 0x03 }, rows[] = { 24, 16, 0 };
+        phys_write_block(&pc->mem, 0x463, crtc_port, sizeof(crtc_port));
+        phys_write_block(&pc->mem, 0x484, rows, sizeof(rows));
+    }
 }
 
 /* Give every PCI BAR an address and enable decoding, as SeaBIOS would. */
@@ -473,6 +483,12 @@ static int pc_direct_boot(struct pc *pc, char *err, size_t errlen)
     /* The BIOS area becomes RAM so the tables the OS scans for can live there. */
     i440fx_shadow_ram(&pc->i440fx, true);
     pc_firmware_equivalent(pc);
+    if (pc->has_vga) {
+        /* No VGA BIOS runs: leave the screen in mode 3 as it would (QEMU runs SeaBIOS and the
+         * VGA BIOS before its -kernel loaders), so text written to 0xB8000 shows. */
+        uint8_t font[256 * CONSOLE_FONT_HEIGHT];
+        vga_set_text_mode3(&pc->vga, console_font_load(DEFAULT_VGABIOS, font) ? font : NULL);
+    }
 
     uint32_t below = pc->mem.ram_below_4g;
     uint32_t acpi_len = 0x20000;

@@ -34,7 +34,7 @@ from linux import initramfs
 from rfb import Rfb, RfbError
 
 BOCHS_MODULES = ('drm fb_sys_fops syscopyarea sysfillrect sysimgblt drm_kms_helper ttm '
-                 'drm_ttm_helper drm_vram_helper bochs')
+                 'drm_ttm_helper drm_vram_helper bochs psmouse')
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -105,11 +105,13 @@ class Monitor:
 
 def start(argv, log_path, consoles, tmp, vnc_opts=''):
     """Start pcvm with -vnc on a free display of this test's range (100 displays from
-    PCVM_VNC_DISPLAY_BASE, default 100: ports 6000-6099); returns (console, port)."""
+    PCVM_VNC_DISPLAY_BASE, default 100: ports 6000-6099; PCVM_VNC_DISPLAY_COUNT narrows the
+    range); returns (console, port)."""
     first = int(os.environ.get('PCVM_VNC_DISPLAY_BASE', '100'))
-    base = os.getpid() % 50
+    count = int(os.environ.get('PCVM_VNC_DISPLAY_COUNT', '100'))
+    base = os.getpid() % count
     for attempt in range(10):
-        disp = first + (base + attempt * 7) % 100
+        disp = first + (base + attempt * 7) % count
         full = argv + ['-vnc', '127.0.0.1:%d%s' % (disp, vnc_opts), '-monitor', 'unix:%s/mon,server=on,wait=off' % tmp]
         c = Console(full, log_path)
         time.sleep(1)
@@ -121,7 +123,7 @@ def start(argv, log_path, consoles, tmp, vnc_opts=''):
             raise GuestFailure('pcvm exited at start: %s' % c.text()[-300:])
         consoles.append(c)
         return c, 5900 + disp
-    raise GuestFailure('no free VNC display in %d-%d' % (first, first + 99))
+    raise GuestFailure('no free VNC display in %d-%d' % (first, first + count - 1))
 
 
 def wait_screen(mon, tmp, words, timeout, what):
@@ -351,6 +353,44 @@ def virtual_consoles(port, mon, tmp):
     wait_vnc_text(port, tmp, ['SeaBIOS'], 'the guest screen after Ctrl-Alt-1')
 
 
+def window_name():
+    wid = subprocess.run(['xdotool', 'search', '--name', '^pcvm'], stdout=subprocess.PIPE,
+                         text=True, timeout=30).stdout.split()
+    if not wid:
+        raise GuestFailure('xdotool finds no pcvm window')
+    return subprocess.run(['xdotool', 'getwindowname', wid[0]], stdout=subprocess.PIPE,
+                          text=True, timeout=30).stdout.strip()
+
+
+def kernel_guide_window(log_path, consoles, tmp):
+    """The kernel guide's `-kernel kernel.elf -m 512M -smp 4 -vga std -serial stdio` on a desktop
+    ($DISPLAY set, no display option): a window opens as QEMU's does, showing the line the
+    Multiboot test kernel writes to 0xB8000 (no VGA BIOS ran: pcvm set mode 3 itself);
+    Ctrl-Alt-G grabs (the title says how to leave) and releases, Ctrl-Alt-Q quits with status 0."""
+    kernel = os.path.join(HERE, '..', '..', 'build', 'tests', 'kernels', 'mb_elf.elf')
+    c = Console([emulator(), '-kernel', kernel, '-m', '512M', '-smp', '4', '-vga', 'std',
+                 '-serial', 'stdio'], log_path.replace('.log', '-kernel-guide.log'))
+    consoles.append(c)
+    c.expect(r'test-kernel done', 60, "the test kernel's serial output")
+    wait_window_text(tmp, ['HELLO FROM THE TEST KERNEL'],
+                     'the default window of the kernel guide line')
+    window_keys('ctrl+alt+g')
+    deadline = time.monotonic() + 10 * time_scale()
+    while 'Ctrl-Alt-G' not in window_name():
+        if time.monotonic() > deadline:
+            raise GuestFailure('Ctrl-Alt-G: the window title stays %r' % window_name())
+        time.sleep(0.2)
+    window_keys('ctrl+alt+g')
+    while window_name() != 'pcvm':
+        if time.monotonic() > deadline:
+            raise GuestFailure('Ctrl-Alt-G again: the window title stays %r' % window_name())
+        time.sleep(0.2)
+    window_keys('ctrl+alt+q')
+    status = c.wait_exit(30)
+    if status != 0:
+        raise GuestFailure('Ctrl-Alt-Q ended pcvm with status %d' % status)
+
+
 def seabios_part(log_path, consoles, tmp):
     xvfb = None
     env_display = None
@@ -450,6 +490,7 @@ def seabios_part(log_path, consoles, tmp):
         if status != 0:
             raise GuestFailure('quit from the monitor ended pcvm with status %d' % status)
         mon.close()
+        kernel_guide_window(log_path, consoles, tmp)
     finally:
         if xvfb:
             xvfb.terminate()
@@ -531,11 +572,55 @@ def linux_part(log_path, consoles, tmp):
             raise GuestFailure('sendkey %s said: %s' % (k, out))
     c.expect(r'TTY1-SENDKEY:pcVm', 60, 'the keys sent with sendkey, read from /dev/tty1')
 
+    mouse(c, mon, port)
     measure_idle_cpu(c.proc.pid, port)
     mon.close()
     c.send('poweroff -f\n')
     if c.wait_exit(120) != 0:
         raise GuestFailure('poweroff -f did not end pcvm with status 0')
+
+
+def mice_packets(c, tag, send):
+    """Three packets from the guest's /dev/input/mice (its PS/2 mouse, psmouse) while send()
+    makes the events; returns them as (buttons and signs, dx, dy) byte triples."""
+    c.send('(dd if=/dev/input/mice of=/tmp/%s bs=3 count=3 2>/dev/null; echo "%s:$(od -An -tu1 -v '
+           '/tmp/%s | tr -s \' \\n\' \' \')") &\n' % (tag, tag, tag))
+    time.sleep(2)
+    send()
+    m = c.expect(r'%s:((?: \d+){9})' % tag, 60, 'three mouse packets in /dev/input/mice (%s)' % tag)
+    v = [int(x) for x in m.group(1).split()]
+    return [tuple(v[i:i + 3]) for i in range(0, 9, 3)]
+
+
+def mouse(c, mon, port):
+    """The mouse reaches the guest's PS/2 driver: the monitor's mouse_move and mouse_button,
+    and a VNC client's pointer (moves and the left button)."""
+    log = c.run('dmesg | grep -i "input:.*mouse"', 60, 'psmouse')
+    if 'PS/2' not in log:
+        raise GuestFailure('no PS/2 mouse in the kernel log: %r' % log[-300:])
+
+    def monitor_events():
+        for cmd in ('mouse_move 10 -5', 'mouse_button 1', 'mouse_button 0'):
+            out = mon.cmd(cmd)
+            if out:
+                raise GuestFailure('%s said: %s' % (cmd, out))
+            time.sleep(0.3)
+    p = mice_packets(c, 'MICE-MON', monitor_events)
+    # PS/2: bit 0 the left button, bit 3 always set; dy counts upwards.
+    if p[0] != (8, 10, 5) or p[1][0] & 7 != 1 or p[2][0] & 7 != 0:
+        raise GuestFailure('mouse_move 10 -5, mouse_button 1, 0 reached the guest as %r' % p)
+
+    def vnc_events():
+        r = Rfb('127.0.0.1', port)
+        r.capture()
+        for x, y, b in ((300, 300, 0), (340, 280, 0), (340, 280, 1), (340, 280, 0)):
+            r.pointer(x, y, b)
+            time.sleep(0.3)
+        r.close()
+    p = mice_packets(c, 'MICE-VNC', vnc_events)
+    moved = [q for q in p if q[1] or q[2]]
+    if not moved or moved[0][1] <= 0 or not any(q[0] & 1 for q in p):
+        raise GuestFailure('VNC pointer moves right and a click reached the guest as %r' % p)
 
 
 def test(log_path, consoles):

@@ -81,7 +81,7 @@ prepare() {
     gnumach) bash scripts/fetch-guests.sh gnumach && bash tests/kernels/build.sh build/tests/kernels ;;
     memtest) bash scripts/fetch-guests.sh memtest ;;
     installer) bash scripts/fetch-guests.sh installer ;;
-    display) bash scripts/fetch-guests.sh linux busybox ;;
+    display) bash scripts/fetch-guests.sh linux busybox && bash tests/kernels/build.sh build/tests/kernels ;;
   esac
 }
 

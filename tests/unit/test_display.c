@@ -54,6 +54,36 @@ static void test_text_cells(void **state)
     assert_int_equal(f->r.line_dirty[399], 1);
 }
 
+/* vga_set_text_mode3 (-kernel boots, no VGA BIOS): from power-on registers to an 80x25 screen
+ * whose font, palette and blank cells show what a kernel writes to 0xB8000. */
+static void test_mode3_without_bios(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t font[256 * 16] = { 0 };
+    font['H' * 16 + 5] = 0x81;
+    vga_set_text_mode3(&f->vga, font);
+    int cols, rows, cx, cy;
+    vga_text_info(&f->vga, &cols, &rows, &cx, &cy);
+    assert_int_equal(cols, 80);
+    assert_int_equal(rows, 25);
+    assert_int_equal(cx, 0);
+    assert_int_equal(cy, 0);
+    /* Row 2, column 4: 'H' in bright white on red, as a kernel writes it. */
+    phys_write(&f->mem, 0xb8000 + (80 * 2 + 4) * 2, 0x4f48, 2);
+    assert_int_equal(vga_render_update(&f->r, &f->vga, 0, false), 2);
+    assert_int_equal(f->r.surf.width, 720);
+    assert_int_equal(f->r.surf.height, 400);
+    assert_int_equal(pixel(f, 36, 37), 0xffffff);     /* the glyph's left pixel: color 15 */
+    assert_int_equal(pixel(f, 37, 37), 0xaa0000);     /* background: color 4 */
+    assert_int_equal(pixel(f, 43, 37), 0xffffff);
+    assert_int_equal(pixel(f, 36, 36), 0xaa0000);
+    assert_int_equal(pixel(f, 0, 0), 0x000000);       /* blank cells: black */
+    assert_int_equal(pixel(f, 719, 399), 0x000000);
+    char text[4096];
+    vga_text_snapshot(&f->vga, text, sizeof(text));
+    assert_non_null(strstr(text, "\n\n    H\n"));
+}
+
 /* Mode 3 with the start address at row 5 and the line compare at scan line 159: rows 0-9
  * show memory rows 5-14, rows 10 on memory from address 0. */
 static void test_text_split_screen(void **state)
@@ -502,6 +532,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_text_cells, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mode3_without_bios, setup, teardown),
         cmocka_unit_test_setup_teardown(test_text_split_screen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_text_panning, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mode13h, setup, teardown),
