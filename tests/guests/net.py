@@ -29,6 +29,10 @@ hostfwd=tcp::P2-:80 -device e1000,netdev=net0`, with ports from PCVM_NET_PORT_BA
     registers, MAC 52:54:00:12:34:59): 8139too binds it and, the chip having no C+ mode, drives the classic four transmit
     descriptors and the receive ring buffer: a lease, the file again (sha256) and the guest
     page through its hostfwd port;
+  - a fifth card, an e1000 with mac=52:54:00:ab:cd:ef on `-netdev user,net=192.168.76.0/24,
+    host=,dhcpstart=,dns=,hostname=,domainname=,dnssearch=` (twice): its lease, router, DNS
+    server, host and domain names and search list are those, and wget reaches the host's file
+    through host= (sha256);
   - poweroff -f ends the emulator with status 0;
   - the pcap from `-object filter-dump,id=f0,netdev=net0,file=...` is read back by tcpdump and
     holds the DHCP exchange (request from 52:54:00:12:34:56, reply from 10.0.2.2).
@@ -54,7 +58,8 @@ FWD_RTL, FWD_RESTRICT, CHR_PORT, FWD_CLASSIC = BASE + 90, BASE + 91, BASE + 40, 
 
 DHCP_SCRIPT = ('#!/bin/sh\\n[ "$1" = bound ] || exit 0\\n'
                'ifconfig $interface $ip netmask $subnet up\\n'
-               'route add default gw $router\\necho "lease $ip router $router"\\n')
+               'route add default gw $router\\necho "lease $ip router $router"\\n'
+               'echo "options dns=$dns hostname=$hostname domain=$domain search=$search"\\n')
 
 
 def host_server(root):
@@ -208,6 +213,31 @@ def restrict_checks(c, problems, want_sum, token, chr_server):
         problems.append('guestfwd to a tcp chardev: guest got %r, host got %r' % (out.strip()[-200:], chr_server.got))
 
 
+USER_OPTIONS = ('net=192.168.76.0/24,host=192.168.76.9,dhcpstart=192.168.76.50,dns=192.168.76.3,'
+                'hostname=pcvmguest,domainname=pcvm.test,dnssearch=a.pcvm.test,dnssearch=b.pcvm.test')
+OPTIONS_MAC = '52:54:00:ab:cd:ef'
+
+
+def user_options_checks(c, problems, want_sum, before):
+    """A fifth card (an e1000 with mac=) on a user network with its own addresses and names:
+    libslirp's DHCP hands out dhcpstart= with host= as router, dns=, hostname=, domainname= and
+    both dnssearch= domains, and the host is reached through host=."""
+    eth = iface_of(c, OPTIONS_MAC)
+    c.run('ifconfig %s down; ifconfig %s up' % (before, eth), 60, 'fifth card up')
+    out = c.run('udhcpc -i %s -n -q -t 10 -O search -s /tmp/dhcp.sh' % eth, 180, 'dhcp fifth card')
+    want = ('lease 192.168.76.50 router 192.168.76.9',
+            'options dns=192.168.76.3 hostname=pcvmguest domain=pcvm.test search=a.pcvm.test b.pcvm.test')
+    for w in want:
+        if w not in out:
+            problems.append('-netdev user,%s: the DHCP reply lacks %r: %r' % (USER_OPTIONS, w, out.strip()[-400:]))
+            return
+    out = c.run('rm -f /tmp/blob.bin; wget -q -O /tmp/blob.bin http://192.168.76.9:%d/blob.bin && '
+                'sha256sum /tmp/blob.bin' % HTTP_PORT, 600, 'wget host=')
+    m = re.search(r'^([0-9a-f]{64})\s+/tmp/blob\.bin', out, re.M)
+    if not m or m.group(1) != want_sum:
+        problems.append('wget through host=192.168.76.9: %r (want %s)' % (out.strip()[-300:], want_sum))
+
+
 def test(log_path, consoles):
     tmp = tempfile.mkdtemp(prefix='pcvm-net-')
     server = None
@@ -229,7 +259,9 @@ def test(log_path, consoles):
                            'guestfwd=tcp:10.0.2.100:1234-cmd:cat %s,'
                            'guestfwd=tcp:10.0.2.101:1235-tcp:127.0.0.1:%d' % (FWD_RESTRICT, blob_path, CHR_PORT),
                            '-netdev', 'user,id=net3,hostfwd=tcp::%d-:80' % FWD_CLASSIC,
-                           '-device', 'rtl8139,netdev=net3,cplus=off'],
+                           '-device', 'rtl8139,netdev=net3,cplus=off',
+                           '-netdev', 'user,id=net4,' + USER_OPTIONS,
+                           '-device', 'e1000,netdev=net4,mac=' + OPTIONS_MAC],
                           append='console=ttyS0 loglevel=7', initrd=initramfs('e1000 mii 8139too 8139cp'))
         problems = []
         dmesg = c.run('dmesg | grep -i e1000', 60, 'dmesg-e1000')
@@ -280,6 +312,7 @@ def test(log_path, consoles):
         restrict_checks(c, problems, want_sum, token, chr_server)
         rtl8139_checks(c, problems, want_sum, token, '52:54:00:12:34:59', FWD_CLASSIC,
                        iface_of(c, '52:54:00:12:34:58'), classic=True)
+        user_options_checks(c, problems, want_sum, iface_of(c, '52:54:00:12:34:59'))
         full = c.run('dmesg', 120, 'dmesg')
         for check in (lambda: check_clean(full, 'the kernel log (dmesg)'), lambda: power_off(c)):
             try:

@@ -413,6 +413,87 @@ static void continuation(struct fixture *f, uint32_t *t, unsigned *n)
     t[(*n)++] = rd(f, 0x2810);                      /* RDH */
 }
 
+/* Advance the -icount clock to ns after the test's start and run what is due. */
+static void run_until(struct fixture *f, uint64_t ns)
+{
+    f->b.insns = ns;
+    vclock_run_timers(&f->b.clock);
+}
+
+/* Interrupt moderation as the 82540EM manual describes it, each checked on both sides of its
+ * deadline: RDTR (a receive interrupt 1.024 us x RDTR after the last frame, restarted by each
+ * frame) capped by RADV (x 1.024 us after the first); TIDV for descriptors with IDE; ITR (at
+ * most one interrupt per 256 ns x ITR). */
+static void test_interrupt_moderation(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t fr[80];
+    memset(fr, 0x5a, sizeof(fr));
+    memcpy(fr, MAC, 6);
+    rx_setup(f, 7, 0x2 | 0x04000000);
+    wr(f, 0x00D0, 0x80);                            /* IMS: RXT0 */
+    wr(f, 0x2820, 50);                              /* RDTR: 51.2 us */
+    wr(f, 0x282C, 60);                              /* RADV: 61.44 us */
+    net_port_send(&f->b.wire, fr, sizeof(fr));      /* at 0 */
+    run_until(f, 40000);
+    assert_int_equal(f->b.irq, 0);
+    net_port_send(&f->b.wire, fr, sizeof(fr));      /* at 40 us: RDTR now ends at 91.2 us */
+    run_until(f, 61439);
+    assert_int_equal(f->b.irq, 0);
+    run_until(f, 61440);                            /* RADV ends first */
+    assert_int_equal(f->b.irq, 1);
+    assert_int_equal(rd(f, 0xC0) & 0x80, 0x80);     /* ICR: RXT0, cleared by the read */
+    assert_int_equal(f->b.irq, 0);
+
+    /* RDTR alone: 51.2 us after the frame. */
+    wr(f, 0x282C, 0);
+    net_port_send(&f->b.wire, fr, sizeof(fr));      /* at 61.44 us */
+    run_until(f, 61440 + 51199);
+    assert_int_equal(f->b.irq, 0);
+    run_until(f, 61440 + 51200);
+    assert_int_equal(f->b.irq, 1);
+    rd(f, 0xC0);
+
+    /* ITR 1000 (256 us): an interrupt at once, the next not before 256 us after it. */
+    wr(f, 0x2820, 0);
+    wr(f, 0x00C4, 1000);
+    const uint64_t t0 = 200000;
+    run_until(f, t0);
+    net_port_send(&f->b.wire, fr, sizeof(fr));
+    assert_int_equal(f->b.irq, 1);
+    rd(f, 0xC0);
+    run_until(f, t0 + 10000);
+    net_port_send(&f->b.wire, fr, sizeof(fr));
+    assert_int_equal(f->b.irq, 0);
+    run_until(f, t0 + 255999);
+    assert_int_equal(f->b.irq, 0);
+    run_until(f, t0 + 256000);
+    assert_int_equal(f->b.irq, 1);
+    rd(f, 0xC0);
+    wr(f, 0x00C4, 0);
+
+    /* TIDV 20 (20.48 us) for a descriptor with IDE; without IDE, TXDW at once. */
+    tx_setup(f, 8);
+    wr(f, 0x00D8, 0x80);                            /* IMC: RXT0 off */
+    wr(f, 0x3820, 20);
+    uint8_t pkt[60] = { 0 };
+    phys_write_block(&f->b.mem, TX_BUF, pkt, sizeof(pkt));
+    const uint64_t t1 = 600000;
+    run_until(f, t1);
+    put_desc(f, TX_RING, 0, TX_BUF, 60 | (0x01u | 0x08 | 0x80) << 24, 0);  /* EOP RS IDE */
+    wr(f, 0x3818, 1);
+    assert_int_equal(f->b.nsent, 1);
+    assert_int_equal(f->b.irq, 0);
+    run_until(f, t1 + 20479);
+    assert_int_equal(f->b.irq, 0);
+    run_until(f, t1 + 20480);
+    assert_int_equal(f->b.irq, 1);
+    assert_int_equal(rd(f, 0xC0) & 0x1, 0x1);       /* ICR: TXDW */
+    put_desc(f, TX_RING, 1, TX_BUF, 60 | (0x01u | 0x08) << 24, 0);          /* EOP RS */
+    wr(f, 0x3818, 2);
+    assert_int_equal(f->b.irq, 1);
+}
+
 static void test_save_reset_load(void **state)
 {
     struct fixture *f = *state;
@@ -520,6 +601,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rx_checksum_offload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rx_ring_full_queues, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interrupt_moderation, setup_icount, teardown),
         cmocka_unit_test_setup_teardown(test_save_reset_load, setup_icount, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
