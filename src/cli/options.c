@@ -1112,7 +1112,9 @@ static int opt_nic(struct parser *p)
     const char *id = kvlist_get(&kl, "id");
     char gen[32];
     snprintf(gen, sizeof(gen), "__nic%u", cfg->n_nics);
-    if (!type || !strcmp(type, "none")) {
+    if (!type)
+        type = "user";            /* QEMU's back end when -nic names none (-nic model=rtl8139) */
+    if (!strcmp(type, "none")) {
         r = check_unused(p, &kl);
     } else if (refused_netdev_type(type)) {
         r = punsup(p, type);
