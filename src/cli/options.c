@@ -1327,8 +1327,11 @@ static int parse_virtio_device(struct parser *p, struct kvlist *kl, const char *
         return perr(p, "invalid vectors '%s' (0 to 9 in pcvm; 0: no MSI-X)", vectors);
     if (kvlist_get(kl, "ioeventfd") || kvlist_get(kl, "num-queues") ||
         kvlist_get(kl, "rng") || kvlist_get(kl, "max-bytes") || kvlist_get(kl, "period") ||
-        kvlist_get(kl, "iothread") || kvlist_get(kl, "event_idx") || kvlist_get(kl, "packed"))
-        return punsup(p, "ioeventfd=/num-queues=/rng=/max-bytes=/period=/iothread=/event_idx=/packed=");
+        kvlist_get(kl, "iothread") || kvlist_get(kl, "packed"))
+        return punsup(p, "ioeventfd=/num-queues=/rng=/max-bytes=/period=/iothread=/packed=");
+    const char *event_idx = kvlist_get(kl, "event_idx");
+    if (event_idx && (port || parse_bool(event_idx, &b) < 0))
+        return port ? perr(p, "invalid parameter 'event_idx'") : perr(p, "invalid event_idx '%s' (on or off)", event_idx);
     if (dl && strcmp(dl, "auto") && parse_bool(dl, &b) < 0)
         return perr(p, "invalid disable-legacy '%s' (on, off or auto)", dl);
     if (dm && parse_bool(dm, &b) < 0)

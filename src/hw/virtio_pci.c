@@ -159,6 +159,13 @@ static void queue_notify(struct virtio_pci *vp, unsigned n)
         vp->ops->notify(vp, n);
 }
 
+/* The queues follow the ring features the driver took. */
+static void sync_ring_features(struct virtio_pci *vp)
+{
+    for (unsigned i = 0; i < vp->nqueues; i++)
+        vp->vq[i].event_idx = virtio_has_feature(vp, VIRTIO_RING_F_EVENT_IDX);
+}
+
 static void write_status(struct virtio_pci *vp, uint8_t v, bool modern)
 {
     if (v == 0) {
@@ -172,6 +179,7 @@ static void write_status(struct virtio_pci *vp, uint8_t v, bool modern)
     }
     bool was_running = virtio_pci_running(vp);
     vp->status = (uint8_t)((v & ~VIRTIO_STATUS_NEEDS_RESET) | (vp->status & VIRTIO_STATUS_NEEDS_RESET));
+    sync_ring_features(vp);
     if (!was_running && virtio_pci_running(vp))
         for (unsigned i = 0; i < vp->nqueues; i++)
             queue_notify(vp, i); /* buffers queued before DRIVER_OK */
@@ -462,6 +470,7 @@ int virtio_pci_post_load(struct virtio_pci *vp, char *err, size_t errlen)
                  (unsigned long long)vp->guest_features);
         return -1;
     }
+    sync_ring_features(vp);         /* the next interrupt decision starts afresh (signalled_valid) */
     pci_device_post_load(&vp->pci);
     update_irq(vp);
     return 0;
@@ -512,8 +521,8 @@ int virtio_pci_init(struct virtio_pci *vp, struct pci_bus *bus, uint8_t devfn, s
     vp->config = config;
     vp->config_len = config_len;
     vp->nqueues = nqueues;
-    vp->host_features = features | VIRTIO_F_INDIRECT_DESC | (legacy ? VIRTIO_F_ANY_LAYOUT : 0) |
-                        (modern ? VIRTIO_F_VERSION_1 : 0);
+    vp->host_features = features | VIRTIO_F_INDIRECT_DESC | VIRTIO_RING_F_EVENT_IDX |
+                        (legacy ? VIRTIO_F_ANY_LAYOUT : 0) | (modern ? VIRTIO_F_VERSION_1 : 0);
     for (unsigned i = 0; i < nqueues; i++)
         vp->vq[i].max_size = queue_size;
     /* Transitional devices keep the 0x1000 IDs (revision 0); modern-only ones use 0x1040 + type. */

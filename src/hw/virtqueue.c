@@ -112,6 +112,18 @@ static int walk_indirect(struct virtq_elem *e, struct phys_mem *pm, uint64_t add
     }
 }
 
+/* The ring looks empty: with event_idx, ask for a notification when the driver makes the next
+ * chain available, then look again (a chain made available before the driver saw the request
+ * would otherwise never be notified). Returns the available index to use. */
+static uint16_t avail_idx_wanting_notify(struct virtq *q, struct phys_mem *pm, uint16_t avail_idx)
+{
+    if (!q->event_idx)
+        return avail_idx;
+    phys_write(pm, (uint32_t)(q->used + 4 + 8ull * q->size), q->last_avail, 2);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST); /* avail_event before the next look at the index */
+    return rd16(pm, q->avail + 2);
+}
+
 int virtq_pop(struct virtq *q, struct phys_mem *pm, struct virtq_elem *e, char *why, size_t whylen)
 {
     if (!q->enabled || !q->size)
@@ -121,6 +133,8 @@ int virtq_pop(struct virtq *q, struct phys_mem *pm, struct virtq_elem *e, char *
                       (unsigned long long)q->desc, (unsigned long long)q->avail,
                       (unsigned long long)q->used, q->size);
     uint16_t avail_idx = rd16(pm, q->avail + 2);
+    if (avail_idx == q->last_avail)
+        avail_idx = avail_idx_wanting_notify(q, pm, avail_idx);
     uint16_t pending = (uint16_t)(avail_idx - q->last_avail);
     if (pending == 0)
         return 0;
@@ -158,11 +172,14 @@ int virtq_pop(struct virtq *q, struct phys_mem *pm, struct virtq_elem *e, char *
     return 1;
 }
 
-bool virtq_has_avail(const struct virtq *q, struct phys_mem *pm)
+bool virtq_has_avail(struct virtq *q, struct phys_mem *pm)
 {
     if (!q->enabled || !q->size || !rings_in_ram(q, pm))
         return false;
-    return rd16(pm, q->avail + 2) != q->last_avail;
+    uint16_t avail_idx = rd16(pm, q->avail + 2);
+    if (avail_idx == q->last_avail)
+        avail_idx = avail_idx_wanting_notify(q, pm, avail_idx);
+    return avail_idx != q->last_avail;
 }
 
 void virtq_unpop(struct virtq *q, uint16_t n)
@@ -183,11 +200,20 @@ int virtq_push(struct virtq *q, struct phys_mem *pm, uint16_t head, uint32_t len
     return 0;
 }
 
-bool virtq_wants_interrupt(const struct virtq *q, struct phys_mem *pm)
+bool virtq_wants_interrupt(struct virtq *q, struct phys_mem *pm)
 {
-    if (!q->size || !dma_in_ram(pm, q->avail, 2))
+    if (!q->size || !dma_in_ram(pm, q->avail, 6ull + 2ull * q->size))
         return true;
-    return !(rd16(pm, q->avail) & VIRTQ_AVAIL_F_NO_INTERRUPT);
+    if (!q->event_idx)
+        return !(rd16(pm, q->avail) & VIRTQ_AVAIL_F_NO_INTERRUPT);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST); /* the used index before reading used_event */
+    uint16_t old = q->signalled_used, now = q->used_idx;
+    bool valid = q->signalled_valid;
+    q->signalled_valid = true;
+    q->signalled_used = now;
+    uint16_t event = rd16(pm, q->avail + 4 + 2ull * q->size);
+    /* used_event in [old, now): an entry the driver waits for was pushed since the last one. */
+    return !valid || (uint16_t)(now - event - 1) < (uint16_t)(now - old);
 }
 
 /* Copy between buf and the segments [first, first+count) starting at byte off. */

@@ -19,6 +19,10 @@
 enum { VIRTQ_DESC_F_NEXT = 1, VIRTQ_DESC_F_WRITE = 2, VIRTQ_DESC_F_INDIRECT = 4 };
 /* Available ring flag: the driver does not want interrupts. */
 enum { VIRTQ_AVAIL_F_NO_INTERRUPT = 1 };
+/* VIRTIO_RING_F_EVENT_IDX (virtio 1.x 2.7.7/2.7.10): the driver names the used index it wants an
+ * interrupt at (used_event, after the available ring) and the device the available index it
+ * wants a notification at (avail_event, after the used ring), instead of the on/off flags. */
+#define VIRTIO_RING_F_EVENT_IDX (1ull << 29)
 
 struct virtq {
     uint16_t size;              /* entries (power of two), 0 = not configured */
@@ -27,6 +31,9 @@ struct virtq {
     uint64_t desc, avail, used; /* guest physical addresses of the three parts */
     uint16_t last_avail;        /* next available ring entry to pop */
     uint16_t used_idx;          /* next used ring entry to fill */
+    bool event_idx;             /* VIRTIO_RING_F_EVENT_IDX negotiated (set by the transport) */
+    bool signalled_valid;       /* signalled_used holds the used index of the last interrupt */
+    uint16_t signalled_used;
 };
 
 /* One guest buffer of a chain. */
@@ -47,17 +54,21 @@ struct virtq_elem {
 void virtq_reset(struct virtq *q);
 /* Legacy layout from a page frame number: desc at pfn*4096, avail after it, used page-aligned. */
 void virtq_set_legacy_pfn(struct virtq *q, uint32_t pfn);
-/* Pop the next chain into e: 1 got one, 0 ring empty, -1 the guest broke the rules (why says how). */
+/* Pop the next chain into e: 1 got one, 0 ring empty, -1 the guest broke the rules (why says how).
+ * With event_idx, finding the ring empty asks for a notification at the next chain (avail_event). */
 int virtq_pop(struct virtq *q, struct phys_mem *pm, struct virtq_elem *e, char *why, size_t whylen);
 /* True when the available ring holds at least one chain not popped yet (false when the rings
- * are not set up or lie outside RAM: virtq_pop reports that). */
-bool virtq_has_avail(const struct virtq *q, struct phys_mem *pm);
+ * are not set up or lie outside RAM: virtq_pop reports that). With event_idx, false also asks
+ * for a notification at the next chain. */
+bool virtq_has_avail(struct virtq *q, struct phys_mem *pm);
 /* Give back the last n popped chains (none of them pushed yet): the next pops return them again. */
 void virtq_unpop(struct virtq *q, uint16_t n);
 /* Put head back on the used ring with len bytes written; 0 or -1 (ring outside RAM, why set). */
 int virtq_push(struct virtq *q, struct phys_mem *pm, uint16_t head, uint32_t len, char *why, size_t whylen);
-/* True unless the driver set VIRTQ_AVAIL_F_NO_INTERRUPT. */
-bool virtq_wants_interrupt(const struct virtq *q, struct phys_mem *pm);
+/* Does the driver want an interrupt for what was pushed since the last one? Without event_idx:
+ * unless it set VIRTQ_AVAIL_F_NO_INTERRUPT; with it: when used_event lies among the entries
+ * pushed since the last interrupt (which this call records as signalled). */
+bool virtq_wants_interrupt(struct virtq *q, struct phys_mem *pm);
 /* Copy up to len bytes at offset off of the chain's readable buffers into buf; returns bytes copied. */
 size_t virtq_elem_read(struct phys_mem *pm, const struct virtq_elem *e, uint64_t off, void *buf, size_t len);
 /* Copy up to len bytes from buf into the chain's writable buffers at offset off; returns bytes copied. */

@@ -146,9 +146,12 @@ static int add_serial_port(struct pc_virtio *v, const struct vm_device *d, struc
     return 0;
 }
 
-/* vectors=N of -device (validated by the parser): the MSI-X vectors the device offers. */
+/* vectors=N and event_idx=on|off of -device (validated by the parser): the MSI-X vectors the
+ * device offers, and whether it offers VIRTIO_RING_F_EVENT_IDX (QEMU's default: on). */
 static int set_vectors(struct virtio_pci *vp, const struct vm_device *d, char *err, size_t errlen)
 {
+    if (prop(d, "event_idx") && !is_on(prop(d, "event_idx")))
+        vp->host_features &= ~VIRTIO_RING_F_EVENT_IDX;
     const char *vec = prop(d, "vectors");
     if (vec && virtio_pci_set_msix_vectors(vp, (unsigned)atoi(vec)) < 0)
         return fail(err, errlen, "pcvm: -device %s: vectors=%s is more than the device can offer", d->driver, vec);

@@ -72,11 +72,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     q.avail = avail;
     q.used = used;
     q.enabled = true;
+    q.event_idx = mode & 0x40;                                    /* avail_event / used_event */
     char why[160];
     for (int i = 0; i < 64; i++) {
         int r = virtq_pop(&q, &mem, &elem, why, sizeof(why));
-        if (r <= 0)
+        if (r <= 0) {
+            virtq_wants_interrupt(&q, &mem);
             break;
+        }
         if (elem.n_out + elem.n_in > VIRTQ_MAX_SEGS)
             abort();
         uint8_t buf[64];
@@ -106,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         vp = &ser.vp;
         queue = data[3] % (2 * VIRTIO_SERIAL_MAX_PORTS + 2);
         virtio_pci_modern_write(vp, 0x08, 0, 4);
-        virtio_pci_modern_write(vp, 0x0c, 6, 4);                /* multiport, emergency write */
+        virtio_pci_modern_write(vp, 0x0c, 6 | (mode & 0x40 ? 1u << 29 : 0), 4); /* multiport, emergency write */
         virtio_pci_modern_write(vp, 0x16, queue, 2);
     } else if (mode & 1) {
         if (virtio_rng_init(&rng, &bus, 3 << 3, &mem, NULL, true, true) < 0)
@@ -116,6 +119,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (virtio_blk_init(&blk, &bus, 3 << 3, &mem, NULL, bs, NULL, "fuzz", true, true) < 0)
             abort();
         vp = &blk.vp;
+    }
+    if ((mode & 0x40) && (mode & 3) != 2) {
+        virtio_pci_modern_write(vp, 0x08, 0, 4);
+        virtio_pci_modern_write(vp, 0x0c, 1u << 29, 4);           /* VIRTIO_RING_F_EVENT_IDX */
     }
     virtio_pci_modern_write(vp, 0x14, 0x0b, 1);
     virtio_pci_modern_write(vp, 0x18, qsize > 256 ? 256 : qsize, 2);

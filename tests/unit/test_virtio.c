@@ -108,6 +108,51 @@ static void test_direct_chain(void **state)
     assert_false(virtq_wants_interrupt(&f->q, &f->mem));
 }
 
+/* VIRTIO_RING_F_EVENT_IDX: avail_event (after the used ring) is written when the device finds
+ * the ring empty; an interrupt is wanted only when used_event (after the available ring) lies
+ * among the entries pushed since the last interrupt. */
+static void test_event_idx(void **state)
+{
+    struct vq_fixture *f = *state;
+    const uint32_t avail_event = USED + 4 + 8 * QSIZE, used_event = AVAIL + 4 + 2 * QSIZE;
+    f->q.event_idx = true;
+    phys_write(&f->mem, avail_event, 0x7777, 2);
+    assert_int_equal(virtq_pop(&f->q, &f->mem, &f->e, f->why, sizeof(f->why)), 0);
+    assert_int_equal(phys_read(&f->mem, avail_event, 2), 0);          /* notify me at entry 0 */
+    for (uint16_t i = 0; i < 3; i++) {
+        put_desc(&f->mem, DESC, i, BUF + 0x100 * i, 16, 0, 0);
+        offer(&f->mem, i);
+    }
+    phys_write(&f->mem, avail_event, 0x7777, 2);
+    /* Popping while chains remain leaves avail_event alone (the device does not need kicks). */
+    assert_int_equal(virtq_pop(&f->q, &f->mem, &f->e, f->why, sizeof(f->why)), 1);
+    assert_int_equal(phys_read(&f->mem, avail_event, 2), 0x7777);
+    assert_true(virtq_has_avail(&f->q, &f->mem));
+    assert_int_equal(phys_read(&f->mem, avail_event, 2), 0x7777);
+    assert_int_equal(virtq_pop(&f->q, &f->mem, &f->e, f->why, sizeof(f->why)), 1);
+    assert_int_equal(virtq_pop(&f->q, &f->mem, &f->e, f->why, sizeof(f->why)), 1);
+    assert_false(virtq_has_avail(&f->q, &f->mem));
+    assert_int_equal(phys_read(&f->mem, avail_event, 2), 3);          /* drained: next at 3 */
+    /* The first decision always interrupts; then only when used_event is passed. The
+     * NO_INTERRUPT flag means nothing with event_idx. */
+    phys_write(&f->mem, AVAIL, VIRTQ_AVAIL_F_NO_INTERRUPT, 2);
+    phys_write(&f->mem, used_event, 1, 2);                            /* wants entry 1 */
+    assert_int_equal(virtq_push(&f->q, &f->mem, 0, 0, f->why, sizeof(f->why)), 0);
+    assert_true(virtq_wants_interrupt(&f->q, &f->mem));
+    assert_false(virtq_wants_interrupt(&f->q, &f->mem));              /* nothing new */
+    assert_int_equal(virtq_push(&f->q, &f->mem, 1, 0, f->why, sizeof(f->why)), 0);
+    assert_true(virtq_wants_interrupt(&f->q, &f->mem));               /* used idx 1 -> 2 passes 1 */
+    phys_write(&f->mem, used_event, 5, 2);                            /* wants entry 5 */
+    assert_int_equal(virtq_push(&f->q, &f->mem, 2, 0, f->why, sizeof(f->why)), 0);
+    assert_false(virtq_wants_interrupt(&f->q, &f->mem));
+    /* A chain made available after the driver read an old avail_event is still seen. */
+    offer(&f->mem, 0);
+    assert_int_equal(virtq_pop(&f->q, &f->mem, &f->e, f->why, sizeof(f->why)), 1);
+    /* Without the feature the flag rules again. */
+    f->q.event_idx = false;
+    assert_false(virtq_wants_interrupt(&f->q, &f->mem));
+}
+
 static void test_indirect_chain(void **state)
 {
     struct vq_fixture *f = *state;
@@ -521,6 +566,51 @@ static void test_blk_legacy(void **state)
     assert_int_equal(virtio_pci_legacy_read(vp, 0x08, 4), 0);
 }
 
+/* Event index through the transport (legacy layout): offered, taken by a legacy driver, the
+ * device asks for the next kick after the used ring and honours used_event after the available
+ * ring: a used_event the driver has not reached suppresses the interrupt. */
+static void test_blk_event_idx_legacy(void **state)
+{
+    struct dev_fixture *f = *state;
+    struct virtio_pci *vp = &f->blk.vp;
+    assert_true(virtio_pci_legacy_read(vp, 0x00, 4) & (1u << 29));
+    virtio_pci_legacy_write(vp, 0x12, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
+    virtio_pci_legacy_write(vp, 0x04, (1u << 9) | (1u << 29), 4);
+    virtio_pci_legacy_write(vp, 0x0e, 0, 2);
+    virtio_pci_legacy_write(vp, 0x08, 0x100, 4);
+    virtio_pci_legacy_write(vp, 0x12, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+                            VIRTIO_STATUS_DRIVER_OK, 1);
+    struct phys_mem *pm = &f->mem;
+    const uint32_t qs = VIRTIO_BLK_QUEUE_SIZE;
+    uint32_t desc = 0x100000, avail = desc + 16 * qs, used = (avail + 6 + 2 * qs + 4095) & ~4095u;
+    for (uint16_t i = 0; i < 2; i++) {
+        uint32_t b = BUF + 0x2000 * i;
+        phys_write(pm, b, 0, 4);                                   /* read sector i */
+        phys_write(pm, b + 8, i, 4);
+        phys_write(pm, b + 12, 0, 4);
+        put_desc(pm, desc, 3 * i, b, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(3 * i + 1));
+        put_desc(pm, desc, 3 * i + 1, b + 0x1000, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE,
+                 (uint16_t)(3 * i + 2));
+        put_desc(pm, desc, 3 * i + 2, b + 0x100, 1, VIRTQ_DESC_F_WRITE, 0);
+        phys_write(pm, avail + 4 + 2 * i, 3 * i, 2);
+    }
+    phys_write(pm, avail + 4 + 2 * qs, 1, 2);                      /* used_event: after entry 1 */
+    phys_write(pm, avail + 2, 1, 2);
+    virtio_pci_legacy_write(vp, 0x10, 0, 2);
+    assert_int_equal(phys_read(pm, used + 2, 2), 1);
+    assert_int_equal(phys_read(pm, used + 4 + 8 * qs, 2), 1);      /* avail_event: kick at 1 */
+    assert_int_equal(virtio_pci_legacy_read(vp, 0x13, 1), 1);      /* first one interrupts */
+    phys_write(pm, avail + 4 + 2 * qs, 5, 2);                      /* now wants entry 5 */
+    phys_write(pm, avail + 2, 2, 2);
+    virtio_pci_legacy_write(vp, 0x10, 0, 2);
+    assert_int_equal(phys_read(pm, used + 2, 2), 2);
+    assert_int_equal(phys_read(pm, BUF + 0x2000 + 0x1000, 1), 1);  /* sector 1's data */
+    assert_int_equal(phys_read(pm, used + 4 + 8 * qs, 2), 2);
+    assert_int_equal(virtio_pci_legacy_read(vp, 0x13, 1), 0);      /* suppressed */
+    assert_int_equal(f->irq, 0);
+    assert_int_equal(vp->broken_count, 0);
+}
+
 static void test_rng(void **state)
 {
     struct dev_fixture *f = *state;
@@ -566,6 +656,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_direct_chain, vq_setup, vq_teardown),
+        cmocka_unit_test_setup_teardown(test_event_idx, vq_setup, vq_teardown),
         cmocka_unit_test_setup_teardown(test_indirect_chain, vq_setup, vq_teardown),
         cmocka_unit_test_setup_teardown(test_direct_loop, vq_setup, vq_teardown),
         cmocka_unit_test_setup_teardown(test_self_loop, vq_setup, vq_teardown),
@@ -586,6 +677,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_blk_broken_chain, dev_setup, dev_teardown),
         cmocka_unit_test_setup_teardown(test_features_refused, dev_setup, dev_teardown),
         cmocka_unit_test_setup_teardown(test_blk_legacy, dev_setup, dev_teardown),
+        cmocka_unit_test_setup_teardown(test_blk_event_idx_legacy, dev_setup, dev_teardown),
         cmocka_unit_test_setup_teardown(test_rng, dev_setup, dev_teardown),
         cmocka_unit_test_setup_teardown(test_modern_only, modern_only_setup, dev_teardown),
         cmocka_unit_test_setup_teardown(test_legacy_only, legacy_only_setup, dev_teardown),
