@@ -13,8 +13,9 @@ initramfs, then:
   - the guest writes a random token at sector 1000 of vdb (dd, sync) and one at sector 10 of
     vda; after poweroff, qemu-img convert of the qcow2 image and the raw file show them;
   - /dev/hwrng gives 64 bytes, from virtio_rng.0, and they are not all the same; a second,
-    legacy-only rng without MSI-X (`disable-modern=on,vectors=0`: Linux's legacy driver on INTx)
-    gives 64 more;
+    legacy-only rng without MSI-X or the event index (`disable-modern=on,vectors=0,event_idx=off`:
+    Linux's legacy driver on INTx) gives 64 more; the first negotiated the event index, the
+    second not;
   - eth0 is driven by virtio_net with QEMU's first MAC; the driver negotiated checksum offload,
     TSO4, mergeable receive buffers, link status and the control queue (rx modes, MAC address;
     so everything below runs with Linux's receive filter: promiscuous off, its MAC table); udhcpc gets 10.0.2.15 from libslirp;
@@ -333,7 +334,8 @@ def check_net(c, tmp, problems):
         problems.append('no feature bits for the virtio-net device: %r' % out.strip())
     else:
         for bit, name in ((0, 'CSUM'), (1, 'GUEST_CSUM'), (5, 'MAC'), (11, 'HOST_TSO4'), (15, 'MRG_RXBUF'), (16, 'STATUS'),
-                          (17, 'CTRL_VQ'), (18, 'CTRL_RX'), (23, 'CTRL_MAC_ADDR'), (32, 'VERSION_1')):
+                          (17, 'CTRL_VQ'), (18, 'CTRL_RX'), (23, 'CTRL_MAC_ADDR'), (29, 'RING_EVENT_IDX'),
+                          (32, 'VERSION_1')):
             if m.group(1)[bit] != '1':
                 problems.append('the driver did not negotiate %s (features %s)' % (name, m.group(1)))
     c.run("printf '%s' > /tmp/dhcp.sh; chmod +x /tmp/dhcp.sh; ifconfig eth0 up" % DHCP_SCRIPT, 60, 'up')
@@ -437,7 +439,7 @@ def test(log_path, consoles):
                            '-device', 'virtio-net-pci,netdev=net0',
                            '-monitor', 'unix:%s,server,nowait' % os.path.join(tmp, 'mon.sock'),
                            '-device', 'virtio-rng-pci',
-                           '-device', 'virtio-rng-pci,disable-modern=on,vectors=0',
+                           '-device', 'virtio-rng-pci,disable-modern=on,vectors=0,event_idx=off',
                            '-virtfs', 'local,path=%s,mount_tag=share0,security_model=none' % share,
                            '-virtfs', 'local,path=%s,mount_tag=share0ro,security_model=passthrough,readonly=on,id=ro0'
                            % share,
@@ -496,6 +498,13 @@ def test(log_path, consoles):
         rnd = [b for line in re.findall(r'^(?: [0-9a-f]{2})+\s*$', out, re.M) for b in line.split()]
         if 'virtio_rng.1' not in out or len(rnd) != 64 or len(set(rnd)) < 16:
             problems.append('the legacy-only virtio-rng-pci (disable-modern=on,vectors=0): %r' % out.strip()[-300:])
+        # Both rngs' negotiated features: the modern one has the event index (bit 29) and
+        # VERSION_1 (bit 32), the legacy one with event_idx=off neither.
+        out = c.run('for d in /sys/bus/virtio/devices/*; do [ "$(cat $d/device)" = 0x0004 ] && '
+                    'echo "rngfeat $(cat $d/features)"; done', 60, 'rng-features')
+        feats = sorted((f[29], f[32]) for f in re.findall(r'^rngfeat ([01]{64})\s*$', out, re.M))
+        if feats != [('0', '0'), ('1', '1')]:
+            problems.append('rng features (event index, VERSION_1) should be off/off and on/on: %r' % out.strip())
         full = c.run('dmesg', 120, 'dmesg')
         if 'kvm-clock: Using msrs 4b564d01 and 4b564d00' not in full:
             problems.append('dmesg lacks "kvm-clock: Using msrs 4b564d01 and 4b564d00"')
