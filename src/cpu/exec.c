@@ -11,6 +11,7 @@
 #include "cpu/cpu.h"
 #include "cpu/decode.h"
 #include "cpu/exec_int.h"
+#include "cpu/sysint.h"
 #include "cpu/flags.h"
 #include "cpu/jit.h"
 #include "cpu/mmu.h"
@@ -101,6 +102,7 @@ void cpu_exec_init(struct cpu *cpu)
             abort();
         cpu->exec.traces = tc;
     }
+    cpu->exec.debug_tlb = getenv("PCVM_DEBUG_TLB") != NULL;
     uint32_t pages = cpu->mem ? cpu->mem->code_pages_count : 0;
     if (pages != tc->page_count || !tc->page_head) {
         free(tc->page_head);
@@ -599,6 +601,11 @@ enum cpu_exit_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
         }
         cpu->eip_start = cpu->eip;
         cpu->esp_start = cpu->regs[R_ESP];
+        if (__builtin_expect(cpu->exec.debug_tlb, 0)) {
+            if (cpu->cpl == 3 && cpu->exec.last_cpl != 3 && mmu_debug_check_tlb(cpu))
+                fprintf(stderr, "pcvm: (CPU %u: stale TLB entries on entering user mode)\n", cpu->index);
+            cpu->exec.last_cpl = (uint8_t)cpu->cpl;
+        }
         struct trace *t = trace_get(cpu);
         if (__builtin_expect(cpu->log && (cpu->log->mask & (LOG_EXEC | LOG_CPU)), 0))
             log_trace_entry(cpu, t);

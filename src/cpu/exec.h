@@ -28,6 +28,10 @@ struct cpu_exec_state {
     int jit_threshold;
     void *jit;             /* the code cache (jit.c's own layout) */
     uint64_t insn_target;  /* cpu_run's instruction budget end, read by compiled traces */
+    /* Debugging aid (PCVM_DEBUG_TLB set): check the TLB against the page tables on every
+     * entry to user mode (last_cpl: the CPL the run loop last saw). */
+    bool debug_tlb;
+    uint8_t last_cpl;
 };
 
 /* Allocate the trace cache and read the model's features (cpu_run does it on first use;

@@ -1,6 +1,7 @@
 /* Paging, the software TLB and segmented memory access (slow paths; fast paths in mmu.h). */
 #include "cpu/mmu.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cpu/sysint.h"
@@ -712,4 +713,34 @@ void cpu_check_write(struct cpu *cpu, int seg, uint32_t offset, unsigned len)
         if ((page >> 12) == (end >> 12))
             break;
     }
+}
+
+/* Debugging aid (PCVM_DEBUG_TLB): compare every non-global TLB entry with a fresh walk of the
+ * page tables; a translation to another frame, or write permission the tables no longer give,
+ * is a stale entry. Returns how many were found (each printed on stderr). */
+unsigned mmu_debug_check_tlb(struct cpu *cpu)
+{
+    struct cpu_sys_state *s = &cpu->sys;
+    unsigned bad = 0;
+    if (!cpu->paging)
+        return 0;
+    for (uint32_t i = 0; i < s->tlb_nfilled; i++) {
+        struct tlb_entry *e = &s->tlb[s->tlb_filled[i]];
+        if (!e->lpage || (e->flags & TLB_GLOBAL))
+            continue;   /* global entries may lawfully outlive a change until an INVLPG */
+        uint32_t lin = e->lpage & ~0xfffu;
+        struct walk w, ww;
+        uint32_t err;
+        bool wr_now = page_walk(cpu, lin, true, false, false, &ww, &err);
+        bool ok = page_walk(cpu, lin, false, false, false, &w, &err);
+        bool wr_tag = (e->perm & (TLB_WS | TLB_WU)) != 0;
+        if (!ok || (w.phys & cpu->a20_mask) != e->phys || (wr_tag && !wr_now)) {
+            fprintf(stderr, "pcvm: stale TLB entry: lin %08x -> %08x perm %x tags w %x/%x; "
+                    "tables: %s %08x writable %d; cr3 %08x eip %08x cpl %u\n",
+                    lin, e->phys, e->perm, e->tag[acc_kind(true, false)], e->tag[acc_kind(true, true)],
+                    ok ? "present" : "not present", ok ? w.phys : 0, wr_now, cpu->cr3, cpu->eip, cpu->cpl);
+            bad++;
+        }
+    }
+    return bad;
 }

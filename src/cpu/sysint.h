@@ -12,6 +12,8 @@ int mmu_init(struct cpu *cpu);
 void mmu_destroy(struct cpu *cpu);
 /* Drop every entry except global ones (CR3 load). */
 void mmu_flush_nonglobal(struct cpu *cpu);
+/* Debugging aid: how many non-global TLB entries disagree with the page tables (each printed). */
+unsigned mmu_debug_check_tlb(struct cpu *cpu);
 /* Load the four PAE PDPTEs from the table at cr3 (#GP(0) on reserved bits, nothing changed). */
 void mmu_load_pdptes(struct cpu *cpu, uint32_t cr3);
 /* Recompute the TLB bits for the CPL and all segment windows. */

@@ -1,6 +1,7 @@
 /* Paging, TLB and segmented access checks (expected values from the Intel SDM vol. 3,
  * ch. 4 "Paging" and ch. 5 "Protection"). */
 #include "../cpu/sys/harness.h"
+#include "cpu/sysint.h"
 
 #define PD 0x10000u
 #define PT 0x11000u
@@ -224,6 +225,33 @@ static void test_tlb_flush_and_global(void **state)
     put32(f, PT + 4, 0x200000 | PTE_P | PTE_W | PTE_G);
     cpu_write_cr(cpu, 4, 0);
     assert_int_equal(cpu_read32(cpu, SEG_DS, 0x401000), 0xaaaa);
+    fx_free(f);
+}
+
+/* PCVM_DEBUG_TLB's check: a non-global entry the page tables no longer back (another frame,
+ * or write permission taken away) is reported until an INVLPG; global entries are not. */
+static void test_debug_check_tlb(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(NULL);
+    struct cpu *cpu = &f->cpu;
+    setup_paging(f, CR4_PGE);
+    cpu_write_cr(cpu, 0, cpu->cr0 | CR0_WP);   /* read-only pages bind ring 0 too */
+    put32(f, PT + 0, 0x200000 | PTE_P | PTE_W | PTE_A | PTE_D);
+    put32(f, PT + 4, 0x200000 | PTE_P | PTE_W | PTE_G | PTE_A | PTE_D);
+    cpu_write32(cpu, SEG_DS, 0x400000, 1);
+    cpu_write32(cpu, SEG_DS, 0x401000, 2);
+    assert_int_equal(mmu_debug_check_tlb(cpu), 0);
+    put32(f, PT + 0, 0x201000 | PTE_P | PTE_W | PTE_A | PTE_D);   /* another frame */
+    put32(f, PT + 4, 0x201000 | PTE_P | PTE_W | PTE_G | PTE_A | PTE_D);
+    assert_int_equal(mmu_debug_check_tlb(cpu), 1);
+    cpu_invlpg(cpu, 0x400000);
+    assert_int_equal(mmu_debug_check_tlb(cpu), 0);
+    cpu_write32(cpu, SEG_DS, 0x400000, 3);
+    put32(f, PT + 0, 0x201000 | PTE_P | PTE_A | PTE_D);           /* read-only now */
+    assert_int_equal(mmu_debug_check_tlb(cpu), 1);
+    cpu_write_cr(cpu, 3, PD);
+    assert_int_equal(mmu_debug_check_tlb(cpu), 0);
     fx_free(f);
 }
 
@@ -589,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_page_fault_codes),
         cmocka_unit_test(test_smap),
         cmocka_unit_test(test_tlb_flush_and_global),
+        cmocka_unit_test(test_debug_check_tlb),
         cmocka_unit_test(test_pse_large_page),
         cmocka_unit_test(test_pae),
         cmocka_unit_test(test_cross_page_write_checks_both),
