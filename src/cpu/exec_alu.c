@@ -178,7 +178,7 @@ struct insn *h_test_ai(struct cpu *cpu, struct insn *i)
 /* ---- INC / DEC / NOT / NEG ---- */
 
 #define INCDEC_REG(NAME, SZ, KIND, DELTA)                                                     \
-    struct insn *NAME       (struct cpu *cpu, struct insn *i)                                 \
+    struct insn *NAME(struct cpu *cpu, struct insn *i)                                        \
     {                                                                                         \
         flags_keep_cf(cpu);                                                                   \
         uint32_t a = reg_get(cpu, SZ, i->reg), r = (a + (DELTA)) & lf_mask_tab[SZ];           \
