@@ -86,6 +86,12 @@ static const struct cpu_model models[] = {
         .has_cpuid = true,
     },
     {
+        /* QEMU's "base": no vendor, no identity, CPUID level 0 and no feature at all (for
+         * -cpu base,+feat,... lines); as in QEMU, its leaf 1 answers leaf 0's zeros. */
+        .name = "base", .desc = "base CPU model type with no features enabled",
+        .mhz = 2000, .has_cpuid = true,
+    },
+    {
         .name = "max", .desc = "Everything pcvm implements",
         .vendor = "GenuineIntel", .family = 6, .model = 15, .stepping = 1,
         .max_leaf = 0xd, .max_ext_leaf = 0x80000004,

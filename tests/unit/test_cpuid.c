@@ -174,6 +174,16 @@ static void test_qemu_models(void **state)
     assert_true(m.ext_edx & CPUID_FPU);              /* AMD's copy of the leaf-1 bits */
 
     assert_true(cpu_model_resolve("Haswell-v4", &m));
+    /* QEMU's base: no vendor, level 0, nothing to drop; features can be added to it. */
+    assert_true(cpu_model_resolve("base", &m));
+    assert_int_equal(m.vendor[0], 0);
+    assert_int_equal(m.max_leaf, 0);
+    assert_int_equal(m.features_edx | m.features_ecx | m.ext_edx | m.leaf7_ebx, 0);
+    warnings = 0;
+    assert_int_equal(cpu_model_set_feature(&m, "+sse2", err, sizeof(err)), 0);
+    assert_int_equal(cpu_model_finalize(&m, count_warning, &warnings, err, sizeof(err)), 0);
+    assert_int_equal(warnings, 0);
+    assert_true(m.features_edx & CPUID_SSE2);
     assert_true(cpu_model_resolve("host", &m));
     assert_int_equal(cpu_model_finalize(&m, count_warning, &warnings, err, sizeof(err)), 0);
     assert_true(m.features_edx & CPUID_FPU);

@@ -14,7 +14,7 @@ if ! command -v qemu-system-i386 >/dev/null; then
     echo "FAIL cpu models: qemu-system-i386 (Debian's qemu-system-x86) is needed as the reference"
     echo "0 passed, 1 failed"; exit 1
 fi
-models=${MODELS:-"qemu32 qemu64 kvm32 kvm64 core2duo n270 phenom Conroe Penryn Nehalem Westmere
+models=${MODELS:-"base qemu32 qemu64 kvm32 kvm64 core2duo n270 phenom Conroe Penryn Nehalem Westmere
 SandyBridge IvyBridge Haswell Broadwell Skylake-Client Cascadelake-Server EPYC Opteron_G1
 Opteron_G2 Opteron_G3 Opteron_G4 Opteron_G5 Haswell-v4 Icelake-Server Snowridge Dhyana"}
 args=(-display none -m 64 -no-reboot -kernel "$out/cpuid.bin" -debugcon stdio
