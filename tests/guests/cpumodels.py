@@ -9,13 +9,26 @@ setup refuses other CPUs, see arch/x86/boot/cpucheck.c).  The 486 and the Pentiu
 (-cpu 486,+tsc,+cx8,+cmov and -cpu pentium,+cmov): the identity and every other flag is still
 the model's own.
 
-  PCVM_CPU_MODELS="486 athlon"   models to boot (default: 486 athlon Broadwell; "all": every model below)
+Issue 19: the models with SSE2 also run tests/cpu/fpu/float-prog.c, built twice (x87 and SSE2
+maths, by build-float-prog.sh) and appended to the initramfs, in the same boot.  Each output must
+be the native run's where this host runs 32-bit programs (the reference of guest-float.sh), and
+identical across every model booted in any case.  Models without SSE2 are left out: glibc's libm
+picks SSE2 code paths by CPUID, so their x87 output may legitimately differ.
+
+Boots run two at a time (PCVM_CPU_MODELS_JOBS, default 2).
+
+  PCVM_CPU_MODELS="486 athlon"   models to boot (default: DEFAULT below; "all": every model below)
 """
+import hashlib
 import os
 import re
+import shutil
+import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from console import GuestFailure, main
-from linux import boot_to_shell, check_clean, power_off
+from linux import ROOT, boot_to_shell, check_clean, initramfs, power_off
 
 # model: (-cpu argument, vendor, family, models allowed, model name regex, flags, absent flags)
 # Names are Linux's: its family/model table when the CPU has no brand string (486, Pentium,
@@ -62,7 +75,52 @@ EXPECT = {
              'nx', 'smep', 'smap', 'umip'},
             {'avx', 'lm'}),
 }
-DEFAULT = '486 athlon Broadwell'
+# make check: every model issue 19 names (qemu32, core2duo, Nehalem, Haswell, EPYC, max) and three
+# that test other paths (a 486 with forced bits, an AMD chip without SSE2, SMAP on Broadwell).
+DEFAULT = '486 athlon Broadwell qemu32 core2duo Nehalem Haswell EPYC max'
+FLOAT_VARIANTS = ('x87', 'sse2')
+FLOAT_DIR = os.path.join('build', 'tests', 'guests', 'cpumodels-float')
+
+
+def float_initramfs():
+    """Build the two float programs and the busybox initramfs with them appended (a second cpio
+    archive: Linux unpacks concatenated archives into the same rootfs); returns its path and
+    the native outputs ({variant: text}, empty when this host cannot run 32-bit programs)."""
+    r = subprocess.run(['bash', os.path.join(ROOT, 'tests', 'cpu', 'fpu', 'build-float-prog.sh'), FLOAT_DIR],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        raise GuestFailure('build-float-prog.sh failed: %s' % r.stdout.strip()[-500:])
+    out = os.path.join(FLOAT_DIR, 'initramfs-float.cpio.gz')
+    shutil.copy(initramfs(), out)
+    with open(out, 'ab') as f:
+        f.write(b'\0' * ((4 - f.tell() % 4) % 4))    # cpio archives start 4-byte aligned
+    progs = '\n'.join('float-prog-%s' % v for v in FLOAT_VARIANTS) + '\n'
+    cpio = subprocess.run(['cpio', '-o', '-H', 'newc', '--owner', '0:0', '--quiet'], input=progs.encode(),
+                          cwd=FLOAT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if cpio.returncode != 0:
+        raise GuestFailure('cpio failed: %s' % cpio.stderr.decode().strip())
+    gz = subprocess.run(['gzip', '-9'], input=cpio.stdout, stdout=subprocess.PIPE, check=True)
+    with open(out, 'ab') as f:
+        f.write(gz.stdout)
+    native = {}
+    for v in FLOAT_VARIANTS:
+        path = os.path.join(FLOAT_DIR, 'float-prog-%s.native.txt' % v)
+        if os.path.exists(path):
+            with open(path) as f:
+                native[v] = f.read()
+    return out, native
+
+
+def run_float(c, variant):
+    """Run one float program in the guest; returns (MD5 of its output, the output as the console
+    showed it).  The MD5 is what is compared: a kernel message printed during the cat would only
+    spoil the text, which serves to show where outputs differ."""
+    out = c.run('/float-prog-%s > /tmp/f.out; echo "FLOAT-STATUS $? $(md5sum < /tmp/f.out)"; cat /tmp/f.out'
+                % variant, 600, 'float-%s' % variant)
+    m = re.search(r'^FLOAT-STATUS (\d+) ([0-9a-f]{32}) ', out, re.M)
+    if not m or m.group(1) != '0':
+        raise GuestFailure('float-prog-%s ended with status %s' % (variant, m.group(1) if m else '?'))
+    return m.group(2), out[m.end():].split('\n', 1)[-1].strip('\n') + '\n'
 
 
 def parse_cpuinfo(text):
@@ -74,12 +132,14 @@ def parse_cpuinfo(text):
     return info
 
 
-def check_model(log_path, consoles, name):
+def check_model(log_path, consoles, name, initrd, floats):
+    """Boot one model, check /proc/cpuinfo; models with SSE2 put their float programs' output
+    in floats[name] = {variant: (MD5, text)}."""
     cpu_arg, vendor, family, models, name_rx, flags, absent = EXPECT[name]
     try:
         # -no-reboot: a triple fault ends the run at once instead of rebooting in a loop.
         c = boot_to_shell(log_path.replace('.log', '-%s.log' % name), consoles,
-                          ['-cpu', cpu_arg, '-no-reboot'])
+                          ['-cpu', cpu_arg, '-no-reboot'], initrd=initrd)
     except GuestFailure as e:
         raise GuestFailure('-cpu %s does not boot: %s' % (cpu_arg, e))
     out = c.run("sed -n '1,/^$/p' /proc/cpuinfo", 60, 'cpuinfo')
@@ -101,6 +161,13 @@ def check_model(log_path, consoles, name):
             problems.append('flags lack %s' % ' '.join(sorted(flags - have)))
         if absent & have:
             problems.append('flags have %s, which the real %s lacks' % (' '.join(sorted(absent & have)), name))
+        print('  -cpu %s: model name "%s", flags: %s' % (cpu_arg, info.get('model name'), ' '.join(sorted(have))),
+              flush=True)
+    if 'sse2' in have:
+        try:
+            floats[name] = {v: run_float(c, v) for v in FLOAT_VARIANTS}
+        except GuestFailure as e:
+            problems.append(str(e))
     # On Zen models the kernel advises about its own build (no CPU_SRSO), as on the real chip.
     zen_advice = re.compile(r'^.*Speculative Return Stack Overflow: WARNING.*$', re.M)
     for check in (lambda: power_off(c), lambda: check_clean(zen_advice.sub('', c.text()))):
@@ -112,26 +179,63 @@ def check_model(log_path, consoles, name):
         raise GuestFailure('-cpu %s: %s' % (cpu_arg, '; '.join(problems)))
 
 
+def compare_floats(floats, native):
+    """Problems when a model's float output differs from the native one (if any) or from the
+    first model's; prints what was compared."""
+    problems = []
+    if not floats:
+        return problems
+    names = list(floats)
+    for v in FLOAT_VARIANTS:
+        if v in native:
+            ref_name, ref = 'the native run', (hashlib.md5(native[v].encode()).hexdigest(), native[v])
+        else:
+            ref_name, ref = names[0], floats[names[0]][v]
+        differ = [n for n in names if floats[n][v][0] != ref[0]]
+        for n in differ:
+            a, b = ref[1].split('\n'), floats[n][v][1].split('\n')
+            k = next((j for j in range(min(len(a), len(b))) if a[j] != b[j]), min(len(a), len(b)))
+            problems.append('float-prog-%s on %s differs from %s (MD5 %s, not %s), first at line %d: %r, not %r' %
+                            (v, n, ref_name, floats[n][v][0], ref[0], k + 1, b[k] if k < len(b) else '',
+                             a[k] if k < len(a) else ''))
+        if not differ:
+            print('  float-prog-%s: output identical (%d lines, MD5 %s) on %s%s' %
+                  (v, ref[1].count('\n'), ref[0], ', '.join(names),
+                   ' and natively' if v in native else '; no native reference: this host cannot run 32-bit '
+                   'programs'), flush=True)
+    return problems
+
+
 def test(log_path, consoles):
     wanted = os.environ.get('PCVM_CPU_MODELS', DEFAULT).replace(',', ' ').split()
     if wanted == ['all']:
         wanted = list(EXPECT)
-    failures = []
     for name in wanted:
         if name not in EXPECT:
             raise GuestFailure('unknown model %r (known: %s)' % (name, ' '.join(EXPECT)))
+    initrd, native = float_initramfs()
+    failures, floats, lock = [], {}, threading.Lock()
+
+    def one(name):
+        mine = []
         try:
-            mine = []
-            check_model(log_path, mine, name)
+            check_model(log_path, mine, name, initrd, floats)
             print('  ok -cpu %s' % EXPECT[name][0], flush=True)
         except GuestFailure as e:
-            consoles.extend(mine)       # the runner prints the last lines of failed boots only
-            failures.append(str(e))
+            with lock:
+                consoles.extend(mine)   # the runner prints the last lines of failed boots only
+                failures.append(str(e))
             print('  FAIL %s' % e, flush=True)
         for c in mine:              # a model that failed may still be running: stop it
             c.close()
+
+    jobs = max(1, int(os.environ.get('PCVM_CPU_MODELS_JOBS', '2')))
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(one, wanted))
+    # In the order of the list, whichever boot finished first.
+    failures += compare_floats({n: floats[n] for n in wanted if n in floats}, native)
     if failures:
-        raise GuestFailure('%d of %d models failed: %s' % (len(failures), len(wanted), ' || '.join(failures)))
+        raise GuestFailure('%d problems over %d models: %s' % (len(failures), len(wanted), ' || '.join(failures)))
 
 
 if __name__ == '__main__':

@@ -6,7 +6,7 @@
 #   PCVM=path                         emulator to test (default ./pcvm)
 #   PCVM_GUEST_TIME_SCALE=2           multiply every time limit
 #   PCVM_GUEST_LOGS=dir               console logs (default build/guest-logs)
-#   PCVM_CPU_MODELS="486 athlon"      cpumodels: models to boot ("all": six)
+#   PCVM_CPU_MODELS="486 athlon"      cpumodels: models to boot (default nine; "all": twelve)
 # Tests: kernels (nasm Multiboot test kernels), badkernels (error messages), seabios (SeaBIOS
 # banner, no-disk message, MBR boot from IDE), linux (Debian 686 + busybox, devices in the
 # kernel log, ACPI power-off), linux_smp (-smp 8: 4 cores x 2 threads, one host thread per vCPU, LOCKed counters), monitor (QMP and HMP on sockets with -smp 2,
@@ -24,7 +24,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 # The default list is what `make check` runs: it must fit CI (2 cores, ~15 minutes).
 # Measured on the 2-core box while other jobs ran (load 2..5): about 5 minutes in all, the
-# installer (~1.5 min), the cpumodels boots (~1.5 min) and the Linux boots (~45 s each) being
+# installer (~1.5 min), the cpumodels boots (nine, two at a time: ~5.5 min at load ~20) and the Linux boots (~45 s each) being
 # the longest.
 DEFAULT="kernels badkernels seabios linux linux_smp linux_firmware linux_firmware_smp monitor cpumodels gnumach memtest installer net netboot net_socket net_tap display virtio snapshot hibernate"
 # The firmware boots (SeaBIOS + GRUB from an MBR disk, -smp 1 and 2) joined the default list
@@ -43,10 +43,10 @@ export PCVM_GUEST_LOGS=${PCVM_GUEST_LOGS:-$PWD/build/guest-logs}
 scale=${PCVM_GUEST_TIME_SCALE:-1}
 mkdir -p "$PCVM_GUEST_LOGS"
 
-# How many -cpu models cpumodels.py boots (PCVM_CPU_MODELS; its default is two).
+# How many -cpu models cpumodels.py boots (PCVM_CPU_MODELS; its default is nine, two at a time).
 model_count() {
   case ${PCVM_CPU_MODELS:-} in
-    '') echo 3 ;;
+    '') echo 9 ;;
     all) echo 12 ;;
     *) echo "${PCVM_CPU_MODELS//,/ }" | wc -w ;;
   esac
