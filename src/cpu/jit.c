@@ -43,7 +43,12 @@
 
 #define JIT_CACHE_SIZE (16u << 20)
 /* Bytes of a compiled trace's pushes: a chained jump from another trace enters after them. */
-#define JIT_CHAIN_ENTRY 4
+#define JIT_CHAIN_ENTRY 14
+/* Host registers that hold guest registers within a trace (r10/r11 are caller-saved: reloaded
+ * after every call anyway, as the callee-saved ones are, since a handler may write any guest
+ * register). */
+#define JIT_NCACHE 6
+static const int cache_hr[JIT_NCACHE] = { HR_R10, HR_R11, HR_R12, HR_R13, HR_R14, HR_R15 };
 /* Room a trace may need at most (48 instructions with slow paths, generously). */
 #define JIT_TRACE_MAX_BYTES (64u << 10)
 
@@ -166,6 +171,8 @@ struct slow_path {
     int v;             /* insn_count offset at the jump sites and at resume */
     long resume;       /* -1: the handler ends the trace (no resume) */
     int reload;        /* lf_kind + 1: recreate the host flags from the lazy ones at resume */
+    uint8_t dirty;     /* guest registers newer in host registers than in struct cpu (jump sites) */
+    uint8_t loaded;    /* guest registers in host registers (jump sites and resume) */
 };
 
 struct codegen {
@@ -183,6 +190,15 @@ struct codegen {
     long epilogue;         /* offset of the common exit (return value in rax) */
     long exit_jumps[TRACE_MAX_INSNS * 8 + 8];
     unsigned nexit;
+    /* Guest registers in host registers: which guest registers this trace keeps in one
+     * (cached), the host register of each, and, as known at this point of the code, which
+     * are loaded (the host register holds the value) and dirty (struct cpu's copy is old).
+     * dirty is a subset of loaded; registers not loaded are current in struct cpu. */
+    uint8_t cached, loaded, dirty;
+    int8_t hreg[8];
+    uint8_t top_loaded, top_dirty;   /* the state at body_loaded (where a loop jumps back) */
+    long body_loaded;
+    uint8_t reload_after[TRACE_MAX_INSNS];   /* registers to reload after instruction k's handler */
     struct slow_path slow[TRACE_MAX_INSNS * 2];
     unsigned nslow;
     bool host_flags;       /* host EFLAGS hold the guest's, from lf_kind_known's operation */
@@ -284,6 +300,122 @@ static struct jit_mem cpu_field(int32_t off)
     return jm(HR_RBX, off);
 }
 
+/* The 32-bit guest register that holds register r of size sz. */
+static unsigned greg_id(unsigned r, unsigned sz)
+{
+    return sz == SZ8 ? r & 3 : r;
+}
+
+/* The host register holding guest register r (32-bit number) here, or HR_NONE. */
+static int loaded_hr(const struct codegen *g, unsigned r)
+{
+    return (g->loaded >> r) & 1 ? g->hreg[r] : HR_NONE;
+}
+
+/* hr (a scratch register) = guest register r of size sz, zero-extended.  Moves only: the
+ * host flags survive. */
+static void ld(struct codegen *g, int hr, unsigned r, unsigned sz)
+{
+    struct jit_buf *b = &g->b;
+    unsigned gr = greg_id(r, sz);
+    int h = loaded_hr(g, gr);
+    if (h == HR_NONE) {
+        e_load(b, bytes_of(sz), hr, greg(r, sz));
+    } else if (sz == SZ32) {
+        if (h != hr)
+            e_rr(b, 4, 0x89, h, hr);
+    } else if (sz == SZ16) {
+        e_rr(b, 4, 0x0fb7, hr, h);
+    } else if (r < 4) {
+        e_rr(b, 4, 0x0fb6, hr, h);
+    } else {
+        /* AH..BH: through struct cpu. */
+        if ((g->dirty >> gr) & 1)
+            e_store(b, 4, greg(gr, SZ32), h);
+        e_load(b, 1, hr, greg(r, SZ8));
+    }
+}
+
+/* Guest register r of size sz = the low bytes of hr (rax, rcx or rdx).  Moves only. */
+static void st(struct codegen *g, unsigned r, unsigned sz, int hr)
+{
+    struct jit_buf *b = &g->b;
+    unsigned gr = greg_id(r, sz);
+    int h = loaded_hr(g, gr);
+    if (h == HR_NONE) {
+        e_store(b, bytes_of(sz), greg(r, sz), hr);
+        return;
+    }
+    if (sz == SZ32) {
+        e_rr(b, 4, 0x89, hr, h);
+    } else if (sz == SZ16) {
+        e_rr(b, 2, 0x89, hr, h);
+    } else if (r < 4) {
+        e_rr(b, 1, 0x88, hr, h);
+    } else {
+        if ((g->dirty >> gr) & 1)
+            e_store(b, 4, greg(gr, SZ32), h);
+        e_store(b, 1, greg(r, SZ8), hr);
+        e_load(b, 4, h, greg(gr, SZ32));
+    }
+    g->dirty |= (uint8_t)(1u << gr);
+}
+
+/* Guest register r of size sz = imm.  Moves only. */
+static void st_imm(struct codegen *g, unsigned r, unsigned sz, uint32_t imm)
+{
+    struct jit_buf *b = &g->b;
+    unsigned gr = greg_id(r, sz);
+    int h = loaded_hr(g, gr);
+    if (h == HR_NONE) {
+        e_store_imm(b, bytes_of(sz), greg(r, sz), imm);
+        return;
+    }
+    if (sz == SZ32) {
+        e_mov_imm32(b, h, imm);
+    } else if (sz == SZ16) {
+        e_rr(b, 2, 0xc7, 0, h);
+        jb_imm(b, 2, imm);
+    } else if (r < 4) {
+        e_rr(b, 1, 0xc6, 0, h);
+        jb_byte(b, (uint8_t)imm);
+    } else {
+        if ((g->dirty >> gr) & 1)
+            e_store(b, 4, greg(gr, SZ32), h);
+        e_store_imm(b, 1, greg(r, SZ8), imm);
+        e_load(b, 4, h, greg(gr, SZ32));
+    }
+    g->dirty |= (uint8_t)(1u << gr);
+}
+
+/* The host register of 32-bit guest register r for an operation in place (marked dirty), or
+ * HR_NONE when it is not in one. */
+static int dst_hr(struct codegen *g, unsigned r)
+{
+    int h = loaded_hr(g, r);
+    if (h != HR_NONE)
+        g->dirty |= (uint8_t)(1u << r);
+    return h;
+}
+
+/* Store the dirty guest registers in mask to struct cpu (the state is not changed: used on
+ * the way out, where the code generator's state goes on for the fall-through). */
+static void writeback(struct codegen *g, uint8_t mask)
+{
+    for (unsigned r = 0; r < 8; r++)
+        if ((g->dirty & mask) >> r & 1)
+            e_store(&g->b, 4, greg(r, SZ32), g->hreg[r]);
+}
+
+/* Load the cached guest registers in mask from struct cpu (they are current there). */
+static void load_regs(struct codegen *g, uint8_t mask)
+{
+    mask &= g->cached;
+    for (unsigned r = 0; r < 8; r++)
+        if (mask >> r & 1)
+            e_load(&g->b, 4, g->hreg[r], greg(r, SZ32));
+}
+
 /* insn_count = entry value + v. Clobbers host flags. */
 static void count_to(struct codegen *g, int v)
 {
@@ -319,6 +451,7 @@ static void jcc_to_epilogue(struct codegen *g, unsigned cc)
 static void emit_link_exit(struct codegen *g, unsigned ci, uint32_t target, uint32_t start)
 {
     struct jit_buf *b = &g->b;
+    writeback(g, 0xff);
     e_store_imm(b, 4, cpu_field(O_CPU(eip)), target);
     e_alu_mi(b, 4, JA_CMP, cpu_field(O_CPU(interrupt_request)), 0);
     long irq = e_jcc32(b, CC_NE);
@@ -348,6 +481,7 @@ static void exit_trace(struct codegen *g, unsigned m, uint32_t eip, int next)
         emit_link_exit(g, n, eip, eip);
         return;
     }
+    writeback(g, 0xff);
     e_store_imm(b, 4, cpu_field(O_CPU(eip)), eip);
     if (next >= 0) {
         e_lea(b, 8, HR_RAX, jm(HR_RBP, O_INSN(next)));
@@ -360,16 +494,18 @@ static void exit_trace(struct codegen *g, unsigned m, uint32_t eip, int next)
 /* Call instruction k's own handler with the interpreter's state (EIP, eip_start,
  * esp_start, insn_count).  Afterwards insn_count = entry + k, and the code goes on only when
  * the handler returned insns[k + 1] of a still valid trace (else it leaves with rax). */
-static void call_handler(struct codegen *g, unsigned k, bool last)
+static void call_handler(struct codegen *g, unsigned k, bool last, uint8_t reload)
 {
     struct jit_buf *b = &g->b;
     const struct insn *i = &g->t->insns[k];
     insn_fn fn = k == 0 ? g->t->entry_fn : i->fn;   /* insns[0].fn is the JIT's own */
     e_store_imm(b, 4, cpu_field(O_CPU(eip)), eip_of(g, k));
     e_store_imm(b, 4, cpu_field(O_CPU(eip_start)), eip_of(g, k));
-    e_load(b, 4, HR_RAX, greg(R_ESP, SZ32));
+    ld(g, HR_RAX, R_ESP, SZ32);
     e_store(b, 4, cpu_field(O_CPU(esp_start)), HR_RAX);
     count_to(g, (int)k);
+    /* The handler reads and writes struct cpu's registers (and a fault leaves from it). */
+    writeback(g, 0xff);
     e_rr(b, 8, 0x89, HR_RBX, HR_RDI);                 /* mov rdi, rbx */
     e_lea(b, 8, HR_RSI, jm(HR_RBP, O_INSN(k)));
     e_mov_imm64(b, HR_RAX, (uint64_t)(uintptr_t)fn);
@@ -385,6 +521,9 @@ static void call_handler(struct codegen *g, unsigned k, bool last)
     jcc_to_epilogue(g, CC_NE);
     e_alu_mi(b, 1, JA_CMP, jm(HR_RBP, O_TRACE(valid)), 0);
     jcc_to_epilogue(g, CC_E);
+    g->loaded = reload & g->cached;
+    g->dirty = 0;
+    load_regs(g, g->loaded);
 }
 
 /* A jump (rel32 field at `at`) to a new slow path for instruction k. */
@@ -401,6 +540,8 @@ static struct slow_path *slow_new(struct codegen *g, unsigned k, long at)
     s->v = g->v;
     s->resume = -1;
     s->reload = 0;
+    s->dirty = g->dirty;
+    s->loaded = g->loaded;
     return s;
 }
 
@@ -426,7 +567,10 @@ static void emit_slow_paths(struct codegen *g)
         for (unsigned j = 0; j < s->njumps; j++)
             jb_patch(&g->b, s->jumps[j], here);
         g->v = s->v;
-        call_handler(g, s->k, s->resume < 0);
+        g->dirty = s->dirty;
+        g->loaded = s->loaded;
+        /* Back at resume with the registers loaded there (clean: a superset of nothing). */
+        call_handler(g, s->k, s->resume < 0, s->loaded);
         if (s->resume >= 0) {
             count_to(g, s->v);
             if (s->reload)
@@ -440,14 +584,19 @@ static void emit_slow_paths(struct codegen *g)
 static void emit_ea(struct codegen *g, const struct insn *i)
 {
     struct jit_buf *b = &g->b;
-    if (i->base != NOREG)
-        e_load(b, 4, HR_RAX, greg(i->base, SZ32));
-    else
-        e_mov_imm32(b, HR_RAX, 0);
     struct jit_mem m = { HR_RAX, HR_NONE, 0, (int32_t)i->disp };
+    if (i->base != NOREG && (m.base = loaded_hr(g, i->base)) == HR_NONE) {
+        e_load(b, 4, HR_RAX, greg(i->base, SZ32));
+        m.base = HR_RAX;
+    } else if (i->base == NOREG) {
+        e_mov_imm32(b, HR_RAX, 0);
+    }
     if (i->index != NOREG) {
-        e_load(b, 4, HR_RCX, greg(i->index, SZ32));
-        m.index = HR_RCX;
+        m.index = loaded_hr(g, i->index);
+        if (m.index == HR_NONE) {
+            e_load(b, 4, HR_RCX, greg(i->index, SZ32));
+            m.index = HR_RCX;
+        }
         m.scale = i->scale;
     }
     e_lea(b, 4, HR_RAX, m);
@@ -594,15 +743,15 @@ static void emit_alu(struct codegen *g, unsigned k)
     const struct insn_form *f = &g->form[k];
     bool test = f->kind == FORM_TEST_RR || f->kind == FORM_TEST_RI;
     bool imm = f->kind == FORM_ALU_RI || f->kind == FORM_TEST_RI;
-    unsigned alu = test ? JA_AND : f->alu, size = bytes_of(f->sz);
-    e_load(b, size, HR_RAX, greg(f->dst, f->sz));
+    unsigned alu = test ? JA_AND : f->alu;
+    ld(g, HR_RAX, f->dst, f->sz);
     if (imm)
         e_mov_imm32(b, HR_RCX, i->imm & lf_mask_tab[f->sz]);
     else
-        e_load(b, size, HR_RCX, greg(f->src, f->sz));
+        ld(g, HR_RCX, f->src, f->sz);
     emit_alu_op(g, k, alu, test, imm);
     if (!test && alu != JA_CMP)
-        e_store(b, size, greg(f->dst, f->sz), HR_RAX);
+        st(g, f->dst, f->sz, HR_RAX);
 }
 
 /* ALU with a memory operand (reg op= [mem], [mem] op= reg / imm) through the TLB fast path;
@@ -620,18 +769,22 @@ static void emit_alu_mem(struct codegen *g, unsigned k)
     e_lea(b, 8, HR_R8, (struct jit_mem){ HR_RDX, HR_RCX, 0, 0 });
     bool imm = f->kind == FORM_ALU_MI;
     if (f->kind == FORM_ALU_RM) {
-        e_load(b, size, HR_RAX, greg(f->dst, f->sz));
+        ld(g, HR_RAX, f->dst, f->sz);
         e_load(b, size, HR_RCX, host);
     } else {
         e_load(b, size, HR_RAX, host);
         if (imm)
             e_mov_imm32(b, HR_RCX, i->imm & lf_mask_tab[f->sz]);
         else
-            e_load(b, size, HR_RCX, greg(f->src, f->sz));
+            ld(g, HR_RCX, f->src, f->sz);
     }
     emit_alu_op(g, k, f->alu, f->test, imm);
-    if (f->alu != JA_CMP && !f->test)
-        e_store(b, size, f->kind == FORM_ALU_RM ? greg(f->dst, f->sz) : host, HR_RAX);
+    if (f->alu != JA_CMP && !f->test) {
+        if (f->kind == FORM_ALU_RM)
+            st(g, f->dst, f->sz, HR_RAX);
+        else
+            e_store(b, size, host, HR_RAX);
+    }
     bool live = g->flags_live_after[k];
     uint32_t kind = g->lf_kind;
     if (s) {
@@ -655,27 +808,43 @@ static void emit_dead_flags_op(struct codegen *g, unsigned k)
     const struct insn *i = &g->t->insns[k];
     const struct insn_form *f = &g->form[k];
     struct jit_mem dst = greg(f->dst, SZ32);
+    unsigned ext = f->alu == 6 ? 4 : f->alu;
     switch (f->kind) {
     case FORM_SHIFT: case FORM_ROT:
         if (f->cl) {
-            e_load(b, 4, HR_RCX, greg(R_ECX, SZ32));
-            e_shift_mcl(b, 4, f->alu == 6 ? 4 : f->alu, dst);
+            ld(g, HR_RCX, R_ECX, SZ32);
+            int h = dst_hr(g, f->dst);
+            if (h != HR_NONE)
+                e_rr(b, 4, 0xd3, (int)ext, h);
+            else
+                e_shift_mcl(b, 4, ext, dst);
         } else if (f->count) {
-            e_shift_mi(b, 4, f->alu == 6 ? 4 : f->alu, dst, (uint8_t)f->count);
+            int h = dst_hr(g, f->dst);
+            if (h != HR_NONE)
+                e_shift_ri(b, 4, ext, h, (uint8_t)f->count);
+            else
+                e_shift_mi(b, 4, ext, dst, (uint8_t)f->count);
         }
         break;
     case FORM_IMUL:
         if (f->imm) {
-            e_imul_rmi(b, HR_RAX, greg(f->src, SZ32), i->imm);
+            ld(g, HR_RCX, f->src, SZ32);
+            e_imul_rri(b, HR_RAX, HR_RCX, i->imm);
         } else {
-            e_load(b, 4, HR_RAX, dst);
-            e_imul_rm(b, HR_RAX, greg(f->src, SZ32));
+            ld(g, HR_RAX, f->dst, SZ32);
+            ld(g, HR_RCX, f->src, SZ32);
+            e_rr(b, 4, 0x0faf, HR_RAX, HR_RCX);       /* imul eax, ecx */
         }
-        e_store(b, 4, dst, HR_RAX);
+        st(g, f->dst, SZ32, HR_RAX);
         break;
-    default:   /* FORM_INCDEC */
-        e_rm(b, 4, 0xff, (int)f->alu, dst);
+    default: {  /* FORM_INCDEC */
+        int h = dst_hr(g, f->dst);
+        if (h != HR_NONE)
+            e_incdec_r(b, 4, f->alu, h);
+        else
+            e_rm(b, 4, 0xff, (int)f->alu, dst);
         break;
+    }
     }
     flags_forget(g);
 }
@@ -689,12 +858,12 @@ static void emit_shift_live(struct codegen *g, unsigned k)
     struct jit_buf *b = &g->b;
     const struct insn_form *f = &g->form[k];
     unsigned ext = f->alu == 6 ? 4 : f->alu;
-    e_load(b, 4, HR_RAX, greg(f->dst, SZ32));
+    ld(g, HR_RAX, f->dst, SZ32);
     e_rr(b, 4, 0x89, HR_RAX, HR_RDX);                 /* mov edx, eax: the operand */
     e_shift_ri(b, 4, ext, HR_RAX, (uint8_t)f->count);
     e_setcc(b, CC_B, HR_RCX);
     e_rr(b, 4, 0x0fb6, HR_RCX, HR_RCX);               /* ecx = CF */
-    e_store(b, 4, greg(f->dst, SZ32), HR_RAX);
+    st(g, f->dst, SZ32, HR_RAX);
     if (ext == 4) {
         e_rr(b, 4, 0x89, HR_RAX, HR_RDX);
         e_shift_ri(b, 4, 5, HR_RDX, 31);
@@ -734,10 +903,10 @@ static bool emit_incdec_live(struct codegen *g, unsigned k)
     e_alu_ri(b, 4, JA_AND, HR_RAX, ~(uint32_t)FLAG_CF);
     e_alu_rr(b, 4, JA_OR, HR_RAX, HR_RCX);
     e_store(b, 4, cpu_field(O_CPU(eflags)), HR_RAX);
-    e_load(b, 4, HR_RAX, greg(f->dst, SZ32));
+    ld(g, HR_RAX, f->dst, SZ32);
     e_rr(b, 4, 0x89, HR_RAX, HR_RDX);                 /* mov edx, eax: op1 */
     e_incdec_r(b, 4, f->alu, HR_RAX);
-    e_store(b, 4, greg(f->dst, SZ32), HR_RAX);
+    st(g, f->dst, SZ32, HR_RAX);
     uint32_t kind = (f->alu ? LF_SUB : LF_ADD) + SZ32;
     store_lazy_flags(g, kind, SZ32, true, 1, false, FLAGS_ARITH & ~FLAG_CF);
     g->host_flags = true;
@@ -800,7 +969,11 @@ static void emit_branch_taken(struct codegen *g, unsigned k, uint32_t target, bo
         e_alu_rm(b, 8, JA_SUB, HR_RAX, cpu_field(O_CPU(insn_count)));
         e_alu_ri(b, 8, JA_CMP, HR_RAX, n);
         long budget = e_jcc32(b, CC_B);
-        jb_patch(b, e_jmp32(b), g->body);
+        /* Into the state at body_loaded: its registers loaded, no other dirty one.  (The
+         * code generator's state stays that of the exit below.) */
+        load_regs(g, g->top_loaded & ~g->loaded);
+        writeback(g, (uint8_t)~(g->top_dirty & g->top_loaded));
+        jb_patch(b, e_jmp32(b), g->body_loaded);
         jb_patch(b, ev, jb_here(b));
         jb_patch(b, budget, jb_here(b));
         g->v = (int)k + 1;
@@ -813,6 +986,7 @@ static void emit_branch_taken(struct codegen *g, unsigned k, uint32_t target, bo
         emit_link_exit(g, k, target, eip_of(g, k));
         return;
     }
+    writeback(g, 0xff);
     e_store_imm(b, 4, cpu_field(O_CPU(eip)), target);
     e_store_imm(b, 4, cpu_field(O_CPU(eip_start)), eip_of(g, k));
     e_rr(b, 8, 0x89, HR_RBX, HR_RDI);
@@ -839,12 +1013,13 @@ static bool emit_cond_move(struct codegen *g, unsigned k)
     if (!need_host_flags(g, cc_reads_cf(f->cc)))
         return false;
     if (f->kind == FORM_CMOV) {
-        e_load(b, 4, HR_RAX, greg(f->dst, SZ32));
-        e_rm(b, 4, 0x0f40 | f->cc, HR_RAX, greg(f->src, SZ32));    /* cmovcc eax, [src] */
-        e_store(b, 4, greg(f->dst, SZ32), HR_RAX);
+        ld(g, HR_RAX, f->dst, SZ32);
+        ld(g, HR_RCX, f->src, SZ32);
+        e_rr(b, 4, 0x0f40 | f->cc, HR_RAX, HR_RCX);   /* cmovcc eax, ecx */
+        st(g, f->dst, SZ32, HR_RAX);
     } else {
         e_setcc(b, f->cc, HR_RAX);
-        e_store(b, 1, greg(f->dst, SZ8), HR_RAX);
+        st(g, f->dst, SZ8, HR_RAX);
     }
     return true;
 }
@@ -859,17 +1034,17 @@ static bool emit_adc(struct codegen *g, unsigned k)
     bool imm = f->kind == FORM_ALU_RI, live = g->flags_live_after[k];
     if (!need_host_flags(g, true))
         return false;
-    e_load(b, size, HR_RAX, greg(f->dst, f->sz));   /* loads and moves keep the flags */
+    ld(g, HR_RAX, f->dst, f->sz);                    /* loads and moves keep the flags */
     if (imm)
         e_mov_imm32(b, HR_RCX, i->imm & lf_mask_tab[f->sz]);
     else
-        e_load(b, size, HR_RCX, greg(f->src, f->sz));
+        ld(g, HR_RCX, f->src, f->sz);
     if (live) {
         e_rr(b, 4, 0x89, HR_RAX, HR_RDX);             /* mov edx, eax: op1 */
         e_setcc(b, CC_B, HR_R8);                      /* r8b = carry in */
     }
     e_alu_rr(b, size, f->alu, HR_RAX, HR_RCX);
-    e_store(b, size, greg(f->dst, f->sz), HR_RAX);
+    st(g, f->dst, f->sz, HR_RAX);
     if (live) {
         /* Lazy kind: ADD/SUB without a carry in, ADC/SBB (4 more) with one. */
         uint32_t base = (f->alu == JA_ADC ? LF_ADD : LF_SUB) + f->sz;
@@ -901,11 +1076,11 @@ static struct slow_path *emit_push_eax(struct codegen *g, unsigned k)
 {
     struct jit_buf *b = &g->b;
     e_rr(b, 4, 0x89, HR_RAX, HR_R9);                  /* mov r9d, eax: the value */
-    e_load(b, 4, HR_RAX, greg(R_ESP, SZ32));
+    ld(g, HR_RAX, R_ESP, SZ32);
     e_alu_ri(b, 4, JA_SUB, HR_RAX, 4);
     struct slow_path *s = emit_tlb(g, k, SEG_SS, 4, true);
     e_store(b, 4, (struct jit_mem){ HR_RDX, HR_RCX, 0, 0 }, HR_R9);
-    e_store(b, 4, greg(R_ESP, SZ32), HR_RAX);
+    st(g, R_ESP, SZ32, HR_RAX);
     return s;
 }
 
@@ -920,19 +1095,19 @@ static bool emit_insn(struct codegen *g, unsigned k)
     bool stack32 = g->t->mode & 2;
     switch (f->kind) {
     case FORM_MOV_RR:
-        e_load(b, size, HR_RAX, greg(f->src, f->sz));
-        e_store(b, size, greg(f->dst, f->sz), HR_RAX);
+        ld(g, HR_RAX, f->src, f->sz);
+        st(g, f->dst, f->sz, HR_RAX);
         break;
     case FORM_MOVX_RR:
-        e_load(b, size, HR_RAX, greg(f->src, f->sz));
-        e_store(b, 4, greg(f->dst, SZ32), HR_RAX);
+        ld(g, HR_RAX, f->src, f->sz);
+        st(g, f->dst, SZ32, HR_RAX);
         break;
     case FORM_MOV_RI:
-        e_store_imm(b, size, greg(f->dst, f->sz), i->imm & lf_mask_tab[f->sz]);
+        st_imm(g, f->dst, f->sz, i->imm & lf_mask_tab[f->sz]);
         break;
     case FORM_LEA:
         emit_ea(g, i);
-        e_store(b, 4, greg(f->dst, SZ32), HR_RAX);
+        st(g, f->dst, SZ32, HR_RAX);
         break;
     case FORM_ALU_RR: case FORM_ALU_RI: case FORM_TEST_RR: case FORM_TEST_RI:
         if (!alu_inlinable(f) && f->kind != FORM_TEST_RR && f->kind != FORM_TEST_RI) {
@@ -971,15 +1146,15 @@ static bool emit_insn(struct codegen *g, unsigned k)
         struct jit_mem host = { HR_RDX, HR_RCX, 0, 0 };
         if (f->kind == FORM_LOAD) {
             e_load(b, size, HR_RAX, host);
-            e_store(b, size, greg(f->dst, f->sz), HR_RAX);
+            st(g, f->dst, f->sz, HR_RAX);
         } else if (f->kind == FORM_LOADX) {
             if (f->sx)
                 e_rm(b, 4, f->sz == SZ8 ? 0x0fbe : 0x0fbf, HR_RAX, host);
             else
                 e_load(b, size, HR_RAX, host);
-            e_store(b, 4, greg(f->dst, SZ32), HR_RAX);
+            st(g, f->dst, SZ32, HR_RAX);
         } else if (f->kind == FORM_STORE) {
-            e_load(b, size, HR_RAX, greg(f->src, f->sz));
+            ld(g, HR_RAX, f->src, f->sz);
             e_store(b, size, host, HR_RAX);
         } else {
             e_store_imm(b, size, host, i->imm & lf_mask_tab[f->sz]);
@@ -993,7 +1168,7 @@ static bool emit_insn(struct codegen *g, unsigned k)
     case FORM_PUSH: {
         if (!stack32)
             goto handler;
-        e_load(b, 4, HR_RAX, greg(f->src, SZ32));
+        ld(g, HR_RAX, f->src, SZ32);
         struct slow_path *s = emit_push_eax(g, k);
         if (s)
             s->resume = jb_here(b);
@@ -1004,12 +1179,12 @@ static bool emit_insn(struct codegen *g, unsigned k)
     case FORM_POP: {
         if (!stack32)
             goto handler;
-        e_load(b, 4, HR_RAX, greg(R_ESP, SZ32));
+        ld(g, HR_RAX, R_ESP, SZ32);
         struct slow_path *s = emit_tlb(g, k, SEG_SS, 4, false);
         e_load(b, 4, HR_RDX, (struct jit_mem){ HR_RDX, HR_RCX, 0, 0 });
         e_alu_ri(b, 4, JA_ADD, HR_RAX, 4);
-        e_store(b, 4, greg(R_ESP, SZ32), HR_RAX);
-        e_store(b, 4, greg(f->dst, SZ32), HR_RDX);   /* after ESP: POP ESP loads the value */
+        st(g, R_ESP, SZ32, HR_RAX);
+        st(g, f->dst, SZ32, HR_RDX);                 /* after ESP: POP ESP loads the value */
         if (s)
             s->resume = jb_here(b);
         g->host_flags = false;
@@ -1033,13 +1208,14 @@ static bool emit_insn(struct codegen *g, unsigned k)
     case FORM_RET: {
         if (!stack32 || !last)
             goto handler;
-        e_load(b, 4, HR_RAX, greg(R_ESP, SZ32));
+        ld(g, HR_RAX, R_ESP, SZ32);
         emit_tlb(g, k, SEG_SS, 4, false);            /* a miss: the handler, which leaves */
         e_load(b, 4, HR_RDX, (struct jit_mem){ HR_RDX, HR_RCX, 0, 0 });
         e_alu_rm(b, 4, JA_CMP, HR_RDX, cpu_field(O_CPU(seg) + (int32_t)(SEG_CS * sizeof(struct seg)) + (int32_t)offsetof(struct seg, limit)));
         slow_new(g, k, e_jcc32(b, CC_A));            /* past the limit: the handler's #GP */
         e_alu_ri(b, 4, JA_ADD, HR_RAX, 4);
-        e_store(b, 4, greg(R_ESP, SZ32), HR_RAX);
+        st(g, R_ESP, SZ32, HR_RAX);
+        writeback(g, 0xff);
         e_store(b, 4, cpu_field(O_CPU(eip)), HR_RDX);
         count_to(g, (int)k);
         e_store_imm(b, 4, cpu_field(O_CPU(eip_start)), eip_of(g, k));
@@ -1065,8 +1241,11 @@ static bool emit_insn(struct codegen *g, unsigned k)
             int v = g->v;
             bool hf = g->host_flags, cb = g->host_cf_bad, lk = g->lf_known, lp = g->lf_partial;
             uint32_t kind = g->lf_kind;
+            uint8_t loaded = g->loaded, dirty = g->dirty;
             emit_branch_taken(g, k, target, true);
             jb_patch(b, skip, jb_here(b));
+            g->loaded = loaded;
+            g->dirty = dirty;
             g->v = v;
             g->host_flags = hf;
             g->host_cf_bad = cb;
@@ -1077,15 +1256,18 @@ static bool emit_insn(struct codegen *g, unsigned k)
         }
         long taken = e_jcc32(b, f->cc);
         int v = g->v;
+        uint8_t loaded = g->loaded, dirty = g->dirty;
         exit_trace(g, k + 1, next, (int)k + 1);
         jb_patch(b, taken, jb_here(b));
+        g->loaded = loaded;
+        g->dirty = dirty;
         g->v = v;
         emit_branch_taken(g, k, target, true);
         return false;
     }
     default:
     handler:
-        call_handler(g, k, last);
+        call_handler(g, k, last, g->reload_after[k]);
         return !last;
     }
     if (last) {
@@ -1125,6 +1307,109 @@ static void analyse_flags(struct codegen *g)
     }
 }
 
+/* Undo the entry's pushes. */
+static void emit_pops(struct jit_buf *b)
+{
+    e_alu_ri(b, 8, JA_ADD, HR_RSP, 8);
+    e_pop(b, HR_R15);
+    e_pop(b, HR_R14);
+    e_pop(b, HR_R13);
+    e_pop(b, HR_R12);
+    e_pop(b, HR_RBP);
+    e_pop(b, HR_RBX);
+}
+
+/* The guest registers (mask) that instruction k's inline code may name. */
+static unsigned insn_regs(const struct codegen *g, unsigned k)
+{
+    const struct insn *i = &g->t->insns[k];
+    const struct insn_form *f = &g->form[k];
+    unsigned m = 0, ea = (i->base < 8 ? 1u << i->base : 0) | (i->index < 8 ? 1u << i->index : 0);
+    switch (f->kind) {
+    case FORM_MOV_RR: case FORM_ALU_RR: case FORM_TEST_RR: case FORM_CMOV:
+        m = 1u << greg_id(f->src, f->sz) | 1u << greg_id(f->dst, f->sz);
+        break;
+    case FORM_MOVX_RR:
+        m = 1u << greg_id(f->src, f->sz) | 1u << f->dst;
+        break;
+    case FORM_MOV_RI: case FORM_ALU_RI: case FORM_TEST_RI: case FORM_SETCC:
+        m = 1u << greg_id(f->dst, f->kind == FORM_SETCC ? SZ8 : f->sz);
+        break;
+    case FORM_LEA: case FORM_LOADX:
+        m = ea | 1u << f->dst;
+        break;
+    case FORM_LOAD: case FORM_ALU_RM:
+        m = ea | 1u << greg_id(f->dst, f->sz);
+        break;
+    case FORM_STORE: case FORM_ALU_MR:
+        m = ea | 1u << greg_id(f->src, f->sz);
+        break;
+    case FORM_STORE_IMM: case FORM_ALU_MI:
+        m = ea;
+        break;
+    case FORM_SHIFT: case FORM_ROT:
+        m = 1u << f->dst | (f->cl ? 1u << R_ECX : 0);
+        break;
+    case FORM_IMUL:
+        m = 1u << f->dst | 1u << f->src;
+        break;
+    case FORM_INCDEC:
+        m = 1u << f->dst;
+        break;
+    case FORM_PUSH:
+        m = 1u << R_ESP | 1u << f->src;
+        break;
+    case FORM_POP:
+        m = 1u << R_ESP | 1u << f->dst;
+        break;
+    case FORM_CALL: case FORM_RET:
+        m = 1u << R_ESP;
+        break;
+    default:
+        break;
+    }
+    return m & 0xff;
+}
+
+/* Choose the guest registers this trace keeps in host registers (the most named ones), which
+ * to reload after each handler call (those named before the next one), and the state at
+ * body_loaded. */
+static void plan_registers(struct codegen *g)
+{
+    unsigned n = g->t->ninsn, uses[8] = { 0 }, named[TRACE_MAX_INSNS];
+    bool loops = false;
+    for (unsigned k = 0; k < n; k++) {
+        named[k] = insn_regs(g, k);
+        for (unsigned r = 0; r < 8; r++)
+            uses[r] += (named[k] >> r) & 1;
+        const struct insn_form *f = &g->form[k];
+        if ((f->kind == FORM_JCC || f->kind == FORM_JMP) && eip_of(g, k + 1) + g->t->insns[k].disp == g->e0)
+            loops = true;
+    }
+    g->cached = 0;
+    for (unsigned h = 0; h < JIT_NCACHE; h++) {
+        unsigned best = 8;
+        for (unsigned r = 0; r < 8; r++)
+            if (uses[r] && !((g->cached >> r) & 1) && (best == 8 || uses[r] > uses[best]))
+                best = r;
+        if (best == 8)
+            break;
+        g->cached |= (uint8_t)(1u << best);
+        g->hreg[best] = (int8_t)cache_hr[h];
+    }
+    if (g->noinline & (1u << 31))
+        g->cached = 0;   /* debugging: PCVM_JIT_NOINLINE bit 31 keeps registers in struct cpu */
+    unsigned next = 0;   /* named by the instructions after k up to the next handler call */
+    for (int k = (int)n - 1; k >= 0; k--) {
+        g->reload_after[k] = (uint8_t)(next & g->cached);
+        next = g->form[k].kind == FORM_OTHER ? named[k] : next | named[k];
+    }
+    g->top_loaded = (uint8_t)(next & g->cached);
+    g->top_dirty = loops ? g->top_loaded : 0;
+    g->loaded = g->top_loaded;
+    g->dirty = g->top_dirty;
+}
+
 /* Compile t (entered at EIP e0) into the code cache; NULL when it does not fit. */
 static insn_fn compile(struct cpu *cpu, struct jit_cache *c, struct trace *t, struct codegen *g)
 {
@@ -1158,6 +1443,7 @@ static insn_fn compile(struct cpu *cpu, struct jit_cache *c, struct trace *t, st
             g->form[k].kind = FORM_OTHER;
     }
     analyse_flags(g);
+    plan_registers(g);
 
     struct jit_buf *b = &g->b;
     /* The struct jit_meta, written at the end. */
@@ -1168,6 +1454,10 @@ static insn_fn compile(struct cpu *cpu, struct jit_cache *c, struct trace *t, st
     e_push(b, HR_RBX);
     e_push(b, HR_RBP);
     e_push(b, HR_R12);
+    e_push(b, HR_R13);
+    e_push(b, HR_R14);
+    e_push(b, HR_R15);
+    e_alu_ri(b, 8, JA_SUB, HR_RSP, 8);               /* calls see a 16-byte aligned stack */
     if (jb_here(b) != g->fn_at + JIT_CHAIN_ENTRY)
         return NULL;
     e_rr(b, 8, 0x89, HR_RDI, HR_RBX);                 /* mov rbx, rdi */
@@ -1183,6 +1473,8 @@ static insn_fn compile(struct cpu *cpu, struct jit_cache *c, struct trace *t, st
     e_alu_ri(b, 8, JA_CMP, HR_RAX, n);
     long short_budget = e_jcc32(b, CC_B);
     g->body = jb_here(b);
+    load_regs(g, g->top_loaded);
+    g->body_loaded = jb_here(b);
     for (unsigned k = 0; k < n; k++)
         if (!emit_insn(g, k))
             break;
@@ -1193,9 +1485,7 @@ static insn_fn compile(struct cpu *cpu, struct jit_cache *c, struct trace *t, st
     jb_patch(b, short_budget, jb_here(b));
     e_rr(b, 8, 0x89, HR_RBX, HR_RDI);
     e_lea(b, 8, HR_RSI, jm(HR_RBP, O_INSN(0)));
-    e_pop(b, HR_R12);
-    e_pop(b, HR_RBP);
-    e_pop(b, HR_RBX);
+    emit_pops(b);
     e_mov_imm64(b, HR_RAX, (uint64_t)(uintptr_t)t->entry_fn);
     e_jmp_reg(b, HR_RAX);
     /* The direct entry, where linked exits of other compiled traces jump (same stack frame,
@@ -1245,9 +1535,7 @@ static insn_fn compile(struct cpu *cpu, struct jit_cache *c, struct trace *t, st
     jb_patch(b, below, g->epilogue);
     jb_patch(b, above, g->epilogue);
     jb_patch(b, budget, g->epilogue);
-    e_pop(b, HR_R12);
-    e_pop(b, HR_RBP);
-    e_pop(b, HR_RBX);
+    emit_pops(b);
     e_ret(b);
     if (b->overflow)
         return NULL;
