@@ -504,7 +504,8 @@ static unsigned fuzz_insn(uint32_t *st, uint8_t *p, uint32_t at, bool allow_jcc)
     unsigned d = fuzz_dst(st), s = fuzz_rand(st) & 7, n = 0;
     uint8_t disp = (uint8_t)(fuzz_rand(st) % 124);   /* disp8 is signed: stay below 128 */
     static const uint8_t alu_ops[8] = { 0x01, 0x09, 0x11, 0x19, 0x21, 0x29, 0x31, 0x39 };
-    switch (fuzz_rand(st) % 40) {
+    static const uint8_t r8[6] = { 0, 1, 2, 4, 5, 6 };   /* byte registers but BL/BH */
+    switch (fuzz_rand(st) % 44) {
     case 0: p[n++] = 0x89; p[n++] = (uint8_t)(0xc0 | s << 3 | d); break;            /* mov r32,r32 */
     case 1: p[n++] = 0x88; p[n++] = (uint8_t)(0xc0 | s << 3 | (d & 3)); break;     /* mov r8,r8 */
     case 2: p[n++] = 0x66; p[n++] = 0x89; p[n++] = (uint8_t)(0xc0 | s << 3 | d); break;
@@ -579,8 +580,7 @@ static unsigned fuzz_insn(uint32_t *st, uint8_t *p, uint32_t at, bool allow_jcc)
              p[n++] = (uint8_t)(0xb8 | d); memcpy(p + n, &imm, 4); n += 4;    /* mov d, imm32 */
              break;
     }
-    case 33: { static const uint8_t r8[6] = { 0, 1, 2, 4, 5, 6 };                   /* setcc (not BL/BH) */
-             p[n++] = 0x0f; p[n++] = (uint8_t)(0x90 | (fuzz_rand(st) & 15));
+    case 33: { p[n++] = 0x0f;                                                      /* setcc (not BL/BH) */ p[n++] = (uint8_t)(0x90 | (fuzz_rand(st) & 15));
              p[n++] = (uint8_t)(0xc0 | r8[fuzz_rand(st) % 6]); break; }
     case 34: p[n++] = 0xc1; p[n++] = (uint8_t)(0xc0 | (fuzz_rand(st) & 1) << 3 | d);   /* rol/ror imm */
              p[n++] = (uint8_t)(fuzz_rand(st) & 31); break;
@@ -595,6 +595,14 @@ static unsigned fuzz_insn(uint32_t *st, uint8_t *p, uint32_t at, bool allow_jcc)
     case 38: { bool w = fuzz_rand(st) & 1; uint32_t imm = fuzz_rand(st);              /* test [m], imm */
              p[n++] = w ? 0xf7 : 0xf6; p[n++] = 0x43; p[n++] = disp;
              memcpy(p + n, &imm, w ? 4 : 1); n += w ? 4 : 1; break; }
+    /* Byte registers AH..DH as destinations (the JIT keeps EAX..EDX in host registers). */
+    case 39: p[n++] = (uint8_t)(0xb0 | r8[fuzz_rand(st) % 6]); p[n++] = (uint8_t)fuzz_rand(st); break;
+    case 40: p[n++] = (uint8_t)(fuzz_rand(st) & 1 ? 0x88 : alu_ops[fuzz_rand(st) & 7] - 1);   /* op r8, r8 */
+             p[n++] = (uint8_t)(0xc0 | s << 3 | r8[fuzz_rand(st) % 6]); break;
+    case 41: p[n++] = 0x80; p[n++] = (uint8_t)(0xc0 | (fuzz_rand(st) & 7) << 3 | r8[fuzz_rand(st) % 6]);
+             p[n++] = (uint8_t)fuzz_rand(st); break;                                  /* alu r8, imm8 */
+    case 42: { static const uint8_t other[5] = { 0x99, 0x98, 0x9f, 0x9e, 0x92 };     /* handler calls: */
+             p[n++] = other[fuzz_rand(st) % 5]; break; }                              /* cdq cwde lahf sahf xchg edx,eax */
     default:
         if (!allow_jcc)
             return fuzz_insn(st, p, at, false);
