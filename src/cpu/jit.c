@@ -1,9 +1,11 @@
 /* The JIT: code cache, hot-trace counting and the x86-64 code generator.
  *
  * Compiled code of a trace (System V ABI, the handler signature insn *fn(cpu, insn)):
- *   rbx = the struct cpu, rbp = the struct trace, rax/rcx/rdx/rsi/rdi scratch.
- * Guest registers and lazy flags stay in struct cpu; each instruction's code loads what it
- * needs.  The code is specialised on the EIP the trace was entered with (e0): a different
+ *   rbx = the struct cpu, rbp = the struct trace, rax/rcx/rdx/rsi/rdi/r8/r9 scratch,
+ *   r10-r15 up to six guest registers (plan_registers: loaded at the body's start and after
+ *   handler calls, written back at every exit and before every handler call, so handlers,
+ *   faults and the run loop only ever see struct cpu's copy, current).
+ * Lazy flags stay in struct cpu.  The code is specialised on the EIP the trace was entered with (e0): a different
  * EIP (the same physical code under another linear address or CS base) falls back to the
  * interpreter, so every guest EIP is a constant in the code.
  *
