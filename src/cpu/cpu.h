@@ -179,6 +179,11 @@ struct cpu {
      * a LOCKed operand was not plain RAM in one page, cpu_run returned CPU_EXIT_REQUEST
      * without running the instruction, which must run again with the others stopped. */
     struct { uint8_t *host; uint32_t old; bool exclusive, want_exclusive; } lk;
+    /* Spin detection: a lock attempt that found the lock taken (an XCHG writing the value it
+     * read, a failed CMPXCHG) or a PAUSE, at the same EIP as the last one and at most a short
+     * loop's length later, `after` times in a row, ends the run with `spun` set, so the run
+     * loop can give the host CPU to the lock's holder (0: off; set by the run loop). */
+    struct { uint32_t eip, count, after; uint64_t at; bool spun; } spin;
     /* Armed by cpu_sleep_begin() until cpu_sleep() returns: cpu_request() bumps wake_seq and
      * wakes the vCPU's thread. */
     uint32_t sleeping, wake_seq;

@@ -649,8 +649,10 @@ struct insn *h_cmpxchg(struct cpu *cpu, struct insn *i)
     if (acc == d) {
         rmw_set(cpu, i, sz, &w, reg_get(cpu, sz, i->reg));
     } else {
-        if (i->pfx & P_MEM)
+        if (i->pfx & P_MEM) {
             lk_set(cpu, i, sz, i->seg, w.off, d);   /* the destination is always written */
+            spin_note(cpu);
+        }
         reg_set(cpu, sz, R_EAX, d);
     }
     lf_set(cpu, LF_SUB + sz, acc, d, r, FLAGS_ARITH);

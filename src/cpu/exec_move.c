@@ -122,6 +122,8 @@ struct insn *h_xchg(struct cpu *cpu, struct insn *i)
     struct rmw w = { 0 };
     uint32_t a = rmw_get(cpu, i, sz, &w);
     uint32_t b = reg_get(cpu, sz, i->reg);
+    if (a == b && a && (i->pfx & P_MEM))
+        spin_note(cpu);     /* a test-and-set that found the lock taken */
     rmw_set(cpu, i, sz, &w, b);
     reg_set(cpu, sz, i->reg, a);
     return next(cpu, i);
@@ -138,6 +140,13 @@ struct insn *h_xchg_ax(struct cpu *cpu, struct insn *i)
 
 struct insn *h_nop(struct cpu *cpu, struct insn *i)
 {
+    return next(cpu, i);
+}
+
+/* PAUSE (F3 90): the hint of a spin-wait loop. */
+struct insn *h_pause(struct cpu *cpu, struct insn *i)
+{
+    spin_note(cpu);
     return next(cpu, i);
 }
 

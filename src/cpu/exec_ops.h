@@ -241,6 +241,29 @@ static inline void rmw_set(struct cpu *cpu, const struct insn *i, int sz, const 
         reg_set(cpu, sz, i->rm, v);
 }
 
+/* Most instructions from one attempt of a spin loop to the next (test-and-set: 3). */
+#define SPIN_LOOP_MAX_INSNS 64
+
+/* A lock attempt that failed, or a PAUSE: count it when it repeats the last one's EIP within
+ * a spin loop's length, and end the run once that happened cpu->spin.after times in a row
+ * (see cpu.h).  Code that only meets a taken lock or a PAUSE now and then never gets there. */
+static inline void spin_note(struct cpu *cpu)
+{
+    if (!cpu->spin.after)
+        return;
+    if (cpu->eip_start == cpu->spin.eip && cpu->insn_count - cpu->spin.at <= SPIN_LOOP_MAX_INSNS) {
+        if (++cpu->spin.count >= cpu->spin.after) {
+            cpu->spin.count = 0;
+            cpu->spin.spun = true;
+            cpu_request(cpu, CPU_REQ_EXIT, 1);
+        }
+    } else {
+        cpu->spin.eip = cpu->eip_start;
+        cpu->spin.count = 1;
+    }
+    cpu->spin.at = cpu->insn_count;
+}
+
 /* ---- What the handler choice picks from ---- */
 
 /* ALU operations in the order of the encoding, and the operand forms of alu_table. */
@@ -311,6 +334,7 @@ struct insn *h_movzx_r32_m8(struct cpu *cpu, struct insn *i);
 struct insn *h_movzx_r32_r16(struct cpu *cpu, struct insn *i);
 struct insn *h_movzx_r32_r8(struct cpu *cpu, struct insn *i);
 struct insn *h_nop(struct cpu *cpu, struct insn *i);
+struct insn *h_pause(struct cpu *cpu, struct insn *i);
 struct insn *h_pop_r16(struct cpu *cpu, struct insn *i);
 struct insn *h_pop_r32(struct cpu *cpu, struct insn *i);
 struct insn *h_pop_rm(struct cpu *cpu, struct insn *i);

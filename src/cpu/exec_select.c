@@ -83,7 +83,7 @@ static insn_fn select_map0(struct cpu *cpu, struct insn *i)
     case 0x8d: return h_lea;
     case 0x8e: return h_mov_to_seg;
     case 0x8f: return i->reg == 0 ? h_pop_rm : h_ud;
-    case 0x90: return h_nop;                 /* also PAUSE (F3 90) */
+    case 0x90: return (i->pfx & P_REP) ? h_pause : h_nop;
     case 0x91 ... 0x97: return h_xchg_ax;
     case 0x98: return h_cbw;
     case 0x99: return h_cwd;

@@ -22,10 +22,13 @@
  * nothing to a jump: after a slice that did not stall it gets up to this much, so its date
  * (kvm-clock, TSC) is right again soon after a stall instead of lagging by every stall of a
  * busy boot (the ACPI PM timer, a clocksource watchdog, wraps only every 4.7 s)... */
-#define CATCH_UP_TICKLESS_NS NS_PER_SEC
+#define CATCH_UP_TICKLESS_NS RUNLOOP_CATCH_UP_TICKLESS_NS
 /* ...and before each idle sleep at most this much at once (far below the jumps Linux calls an
  * RCU stall, 21 s). */
 #define CATCH_UP_IDLE_NS RUNLOOP_CATCH_UP_IDLE_NS
+/* A vCPU whose spin loop failed this many lock attempts (or PAUSEs) in a row ends its turn:
+ * the lock's holder, waiting for its own turn, cannot let go of it before (cpu.h's spin). */
+#define SPIN_HANDOFF_AFTER 16
 
 /* A timer was armed before the end of the running slice: stop the vCPUs early, so that a
  * deadline set by the guest (PIT count, APIC TMICT) is not served late.  Under -icount a slice
@@ -131,12 +134,20 @@ int runloop_run(struct runloop *rl)
         bool all_halted = true;
         int64_t host_start = rl->clock->icount ? 0 : host_monotonic_ns();
         uint64_t ran = 0;
+        unsigned awake = 0;
+        for (unsigned i = 0; i < rl->ncpus; i++)
+            awake += !rl->cpus[i]->halted;
+        bool spun = false;
         for (unsigned i = 0; i < rl->ncpus && !ml->quit && !rl->paused; i++) {
             struct cpu *cpu = rl->cpus[i];
             uint64_t before = cpu->insn_count;
             if (rl->before_run)
                 rl->before_run(rl->opaque, cpu);
+            /* Hand the turn on only when another vCPU is awake to let go of the lock. */
+            cpu->spin.after = awake > (cpu->halted ? 0u : 1u) ? SPIN_HANDOFF_AFTER : 0;
+            cpu->spin.spun = false;
             enum cpu_exit_reason why = cpu_run(cpu, budget);
+            spun |= cpu->spin.spun;
             ran += cpu->insn_count - before;
             if (why != CPU_EXIT_HALT)
                 all_halted = false;
@@ -153,8 +164,9 @@ int runloop_run(struct runloop *rl)
             cpu_request(rl->cpus[i], CPU_REQ_EXIT, 0);
         if (rl->after_slice)
             rl->after_slice(rl->opaque);
-        if (!rl->clock->icount && ran >= 1000) {
-            /* Track speed so a slice lasts about as long as intended. */
+        if (!rl->clock->icount && ran >= 1000 && !spun) {
+            /* Track speed so a slice lasts about as long as intended (not from a round a
+             * spinner cut short: its fixed costs would make the next slices shorter). */
             int64_t took = host_monotonic_ns() - host_start;
             if (took > 0) {
                 uint64_t ipms = ran * 1000000u / (uint64_t)took;

@@ -19,7 +19,8 @@
 # virtio (virtio-blk on qcow2 and raw read and written, checked with qemu-img; virtio-net with
 # DHCP, wget, nc and hostfwd; virtio-rng through /dev/hwrng), snapshot (savevm/loadvm on a qcow2
 # disk, the QMP snapshot jobs, migrate to exec: and file:, -loadvm and -incoming starts, refused
-# raw drives and bad states).
+# raw drives and bad states).  Not in any list: linux_tsan (Linux -smp 4 on a ThreadSanitizer build;
+# make check-tsan).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # The default list is what `make check` runs: it must fit CI (2 cores, ~15 minutes).
@@ -58,6 +59,7 @@ limit_for() {
   case $1 in
     kernels|badkernels|seabios) base=180 ;;
     linux|linux_smp|linux_firmware|linux_firmware_smp) base=1500 ;;
+    linux_tsan) base=3600 ;;
     monitor) base=1500 ;;
     cpumodels) base=$(( 600 * $(model_count) )) ;;
     gnumach) base=900 ;;
@@ -75,7 +77,7 @@ prepare() {
     kernels|seabios) bash tests/kernels/build.sh build/tests/kernels ;;
     badkernels) bash scripts/fetch-guests.sh linux busybox ;;
     linux|linux_smp|linux_firmware|linux_firmware_smp|cpumodels) bash scripts/fetch-guests.sh linux busybox && bash tests/kernels/build.sh build/tests/kernels ;;
-    net|netboot|net_socket|net_tap|snapshot|hibernate) bash scripts/fetch-guests.sh linux busybox ;;
+    net|netboot|net_socket|net_tap|snapshot|hibernate|linux_tsan) bash scripts/fetch-guests.sh linux busybox ;;
     virtio) bash scripts/fetch-guests.sh linux busybox attr ;;
     monitor) bash scripts/fetch-guests.sh linux busybox ;;
     gnumach) bash scripts/fetch-guests.sh gnumach && bash tests/kernels/build.sh build/tests/kernels ;;

@@ -374,6 +374,61 @@ static void test_lock_register_is_ud(void **state)
     vm_free(vm);
 }
 
+/* Spin detection (cpu.h's spin): a run ends with spin.spun set after spin.after failed lock
+ * attempts (or PAUSEs) in a row at one EIP, a short loop apart; anything else runs on. */
+static enum cpu_exit_reason run_spin(const struct code *c, uint32_t lock, unsigned after, int jit)
+{
+    struct vm *vm = vm_new();
+    vm_flat(vm, c->b, c->n);
+    memcpy(vm->mem.ram + 0x2000, &lock, 4);
+    vm->cpu.exec.jit_threshold = jit;
+    vm->cpu.spin.after = after;
+    enum cpu_exit_reason why = cpu_run(&vm->cpu, 20000);
+    bool spun = vm->cpu.spin.spun;
+    uint64_t n = vm->cpu.insn_count;
+    vm_free(vm);
+    assert_true(spun == (why == CPU_EXIT_REQUEST));
+    /* A hand-off comes after 16 rounds of a 3- or 2-instruction loop, not later. */
+    if (why == CPU_EXIT_REQUEST)
+        assert_true(n <= 1 + 16 * 3 + 3);
+    return why;
+}
+
+static void test_spin_handoff(void **state)
+{
+    (void)state;
+    for (int jit = 0; jit <= 1; jit++) {
+        /* mov eax,1; l: xchg [0x2000],eax; test eax,eax; jnz l; hlt */
+        struct code tas = { .n = 0 };
+        mov_r32(&tas, 0, 1);
+        emit(&tas, 2, 0x87, 0x05); emit32(&tas, 0x2000);
+        emit(&tas, 5, 0x85, 0xc0, 0x75, 0xf6, 0xf4);
+        assert_int_equal(run_spin(&tas, 1, 16, jit), CPU_EXIT_REQUEST);   /* the lock is taken */
+        assert_int_equal(run_spin(&tas, 0, 16, jit), CPU_EXIT_HALT);      /* free: taken at once */
+        assert_int_equal(run_spin(&tas, 1, 0, jit), CPU_EXIT_BUDGET);     /* detection off */
+        /* l: pause; jmp l */
+        struct code pause = { .n = 0 };
+        emit(&pause, 4, 0xf3, 0x90, 0xeb, 0xfc);
+        assert_int_equal(run_spin(&pause, 0, 16, jit), CPU_EXIT_REQUEST);
+        /* Clearing a word already clear is no lock attempt: mov eax,0; l: xchg [0x2000],eax;
+         * jmp l */
+        struct code clear = { .n = 0 };
+        mov_r32(&clear, 0, 0);
+        emit(&clear, 2, 0x87, 0x05); emit32(&clear, 0x2000);
+        emit(&clear, 2, 0xeb, 0xf8);
+        assert_int_equal(run_spin(&clear, 0, 16, jit), CPU_EXIT_BUDGET);
+        /* Failed attempts with a longer stretch of work between them (a back-off, or code
+         * that meets a taken lock now and then): l: xchg [0x2000],eax; mov ecx,100;
+         * w: loop w; jmp l */
+        struct code apart = { .n = 0 };
+        mov_r32(&apart, 0, 1);
+        emit(&apart, 2, 0x87, 0x05); emit32(&apart, 0x2000);
+        mov_r32(&apart, 1, 100);
+        emit(&apart, 4, 0xe2, 0xfe, 0xeb, 0xf1);
+        assert_int_equal(run_spin(&apart, 1, 16, jit), CPU_EXIT_BUDGET);
+    }
+}
+
 static void no_warning(void *opaque, const char *line) { (void)opaque; (void)line; }
 
 /* POPCNT (F3 0F B8) and LZCNT (F3 0F BD) per model: run where the model advertises them;
@@ -1681,6 +1736,7 @@ int main(void)
         cmocka_unit_test(test_random_bytes_robust),
         cmocka_unit_test(test_debugger_breakpoint_and_step),
         cmocka_unit_test(test_debugger_watchpoints),
+        cmocka_unit_test(test_spin_handoff),
 #if defined(__x86_64__)
         cmocka_unit_test(test_flags_vs_host),
         cmocka_unit_test(test_random_insns_vs_host),
