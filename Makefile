@@ -84,7 +84,7 @@ check-asan:
 # reported inside pcvm (tests/tsan.supp names the guest's own).  Too slow for make check.
 check-tsan:
 	@$(MAKE) --no-print-directory BUILD=build-tsan SAN=thread OPT=-O1 build-tsan/pcvm
-	@PCVM=$(CURDIR)/build-tsan/pcvm PCVM_GUEST_TESTS=linux_tsan PCVM_GUEST_LOGS=$(CURDIR)/build-tsan/guest-logs bash tests/guests/run.sh
+	@PCVM=$(CURDIR)/build-tsan/pcvm PCVM_GUEST_TESTS=linux_tsan PCVM_GUEST_TIME_SCALE=$${PCVM_GUEST_TIME_SCALE:-4} PCVM_GUEST_LOGS=$(CURDIR)/build-tsan/guest-logs bash tests/guests/run.sh
 
 check-cli: all
 	@bash tests/cli/run.sh
