@@ -41,16 +41,15 @@ def cpio_newc(files):
     return out
 
 
-def single_console_initrd(directory):
+def single_console_initrd(guests, directory):
     """Debian's initrd followed by a second archive holding an empty /preseed.cfg.  With it,
     reopen-console starts one installer, on the preferred console (ttyS0), instead of one per
     console: two instances started together (ttyS0 and tty1) run localechooser at the same time
     and trip over each other's files (its own comment says so; Debian bug #987368 was one such
     race).  An empty preseed file sets no answer, so the first question is still asked."""
-    g = os.path.join(cache_dir(), 'guests')
     path = os.path.join(directory, 'initrd-one-console.gz')
     with open(path, 'wb') as out:
-        with open(os.path.join(g, 'di-initrd.gz'), 'rb') as orig:
+        with open(os.path.join(guests, 'di-initrd.gz'), 'rb') as orig:
             shutil.copyfileobj(orig, out)
         out.write(gzip.compress(cpio_newc({'preseed.cfg': b''})))
     return path
@@ -63,7 +62,7 @@ def test(log_path, consoles):
         if os.environ.get('PCVM_INSTALLER_ALL_CONSOLES'):
             initrd = os.path.join(g, 'di-initrd.gz')
         else:
-            initrd = single_console_initrd(tmp)
+            initrd = single_console_initrd(g, tmp)
         run(log_path, consoles, g, initrd)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
